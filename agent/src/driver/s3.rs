@@ -1,0 +1,130 @@
+//! S3 GetObject through `aws-sdk-s3`, on AWS or on any S3-compatible endpoint. The SDK's own
+//! retries are off: a failed request is counted, never silently sent again.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::SdkError;
+
+use crate::dataset::Dataset;
+use crate::outcome::{Failure, Outcome};
+
+/// Region used when neither the request nor the agent's AWS configuration names one.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Where the objects live and how to reach them; mirrors the proto's `S3Target`.
+#[derive(Clone, Debug, Default)]
+pub struct S3Config {
+    /// Endpoint URL; empty for AWS S3.
+    pub endpoint_url: String,
+    /// Signing region; empty for the agent's AWS configuration.
+    pub region: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Path-style addressing.
+    pub force_path_style: bool,
+    /// Static access key; empty for the AWS credential chain.
+    pub access_key_id: String,
+    /// Secret key paired with `access_key_id`.
+    pub secret_access_key: String,
+}
+
+/// A bucket, a client for it and the keys of the dataset in it.
+#[derive(Clone, Debug)]
+pub struct S3Target {
+    client: Client,
+    bucket: Arc<str>,
+    keys: Arc<[String]>,
+}
+
+impl S3Target {
+    /// A client for `config` and the keys of `objects` objects.
+    pub async fn new(config: &S3Config, objects: u64) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if !config.region.is_empty() {
+            loader = loader.region(Region::new(config.region.clone()));
+        }
+        if !config.access_key_id.is_empty() {
+            loader = loader.credentials_provider(Credentials::new(
+                config.access_key_id.clone(),
+                config.secret_access_key.clone(),
+                None,
+                None,
+                "fetchbench-static",
+            ));
+        }
+        let shared = loader.load().await;
+        let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+            .retry_config(RetryConfig::disabled())
+            .force_path_style(config.force_path_style)
+            // Checksums cost CPU per request that the tutorial's client never spent, and older
+            // S3-compatible servers reject the trailing checksums the SDK sends by default.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if !config.endpoint_url.is_empty() {
+            builder = builder.endpoint_url(config.endpoint_url.clone());
+        }
+        if shared.region().is_none() {
+            builder = builder.region(Region::new(FALLBACK_REGION));
+        }
+        let keys = (0..objects).map(Dataset::s3_key).collect();
+        S3Target { client: Client::from_conf(builder.build()), bucket: config.bucket.as_str().into(), keys }
+    }
+
+    /// The SDK client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// A driver sharing this target's connection pool.
+    pub fn driver(&self) -> S3Driver {
+        S3Driver { target: self.clone() }
+    }
+}
+
+/// GetObject of the dataset's objects.
+#[derive(Clone, Debug)]
+pub struct S3Driver {
+    target: S3Target,
+}
+
+impl S3Driver {
+    /// GetObject of object `index`, reading the body to its end.
+    pub async fn get_object(&mut self, index: u64) -> Outcome {
+        let t = &self.target;
+        let sent = t.client.get_object().bucket(&*t.bucket).key(&t.keys[index as usize]).send().await;
+        match sent {
+            Ok(out) => match out.body.collect().await {
+                Ok(_) => Outcome::Ok,
+                Err(_) => Outcome::Failed(Failure::Connection),
+            },
+            Err(e) => Outcome::Failed(classify(&e)),
+        }
+    }
+}
+
+/// The failure kind of an SDK error, from its shape and, for service errors, the HTTP status.
+pub fn classify<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure {
+    match e {
+        SdkError::TimeoutError(_) => Failure::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => Failure::Timeout,
+        SdkError::DispatchFailure(_) => Failure::Connection,
+        SdkError::ResponseError(_) => Failure::Connection,
+        SdkError::ServiceError(s) => match s.raw().status().as_u16() {
+            404 => Failure::NotFound,
+            429 | 503 => Failure::Throttled,
+            500..=599 => Failure::ServerError,
+            400..=499 => Failure::ClientError,
+            _ => Failure::Other,
+        },
+        _ => Failure::Other,
+    }
+}

@@ -1,0 +1,87 @@
+//! The `fetchbench-agent` binary: parse arguments, listen, announce the address, serve until told
+//! to stop.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::io::AsyncReadExt;
+
+/// The fetchbench load agent: runs Redis and S3 fetch workloads for a fetchbench controller.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to serve gRPC on; port 0 picks a free port. The chosen address is printed on
+    /// standard output as "fetchbench-agent <version> listening on <addr>".
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+
+    /// Exit when standard input closes, so that agents a local controller started end with it.
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fetchbench-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run(args: Args) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr().context("cannot read the bound address")?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "fetchbench-agent {} listening on {addr}", env!("CARGO_PKG_VERSION"))?;
+    stdout.flush()?;
+    drop(stdout);
+
+    let exit_on_stdin_close = args.exit_on_stdin_close;
+    let shutdown = async move {
+        tokio::select! {
+            () = terminate() => {}
+            () = stdin_closed(), if exit_on_stdin_close => {}
+        }
+    };
+    fetchbench_agent::serve(listener, shutdown).await.context("grpc server failed")
+}
+
+/// Ctrl-C or SIGTERM.
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler cannot fail on unix");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Completes when standard input reaches its end (the parent went away).
+async fn stdin_closed() {
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+}

@@ -1,0 +1,77 @@
+//! What one request ended as. Small and `Copy`: the hot path counts outcomes, it never formats or
+//! boxes an error.
+
+/// The result of one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The object came back whole.
+    Ok,
+    /// The request failed; it is counted under this kind and its latency is not recorded.
+    Failed(Failure),
+}
+
+/// Why a request failed. The names are the keys of `errors_by_kind` in results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer within the per-request timeout.
+    Timeout,
+    /// The connection could not be made, broke, or was refused.
+    Connection,
+    /// Redis answered nil: the key is not in the cache.
+    Miss,
+    /// S3 answered 404 NoSuchKey (or NoSuchBucket).
+    NotFound,
+    /// The service asked us to slow down (S3 503 SlowDown, HTTP 429).
+    Throttled,
+    /// The service failed (HTTP 5xx other than SlowDown, a Redis error reply).
+    ServerError,
+    /// The service rejected the request (HTTP 4xx: bad credentials, access denied).
+    ClientError,
+    /// Anything else, such as a malformed response.
+    Other,
+}
+
+impl Failure {
+    /// Every kind, in the order of [`Failure::index`].
+    pub const ALL: [Failure; 8] = [
+        Failure::Timeout,
+        Failure::Connection,
+        Failure::Miss,
+        Failure::NotFound,
+        Failure::Throttled,
+        Failure::ServerError,
+        Failure::ClientError,
+        Failure::Other,
+    ];
+
+    /// Position of this kind in [`Failure::ALL`], for counter arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used in results.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::Connection => "connection",
+            Failure::Miss => "miss",
+            Failure::NotFound => "not_found",
+            Failure::Throttled => "throttled",
+            Failure::ServerError => "server_error",
+            Failure::ClientError => "client_error",
+            Failure::Other => "other",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_matches_position_in_all() {
+        for (i, kind) in Failure::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i, "{}", kind.as_str());
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Writing the dataset to the targets before a run: S3 PutObject with many requests in flight
+//! (creating the bucket when it is missing) and Redis SET in pipelined batches.
+
+use std::time::Duration;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::dataset::Dataset;
+use crate::driver::redis::RedisTarget;
+use crate::driver::s3::S3Target;
+
+/// PutObject requests in flight while seeding.
+const S3_PUTS_IN_FLIGHT: usize = 32;
+/// SET commands per Redis pipeline while seeding.
+const REDIS_BATCH: u64 = 500;
+/// Longest a single seeding request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why seeding failed; the message names the target and what it said.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The bucket could not be checked or created.
+    #[error("s3 bucket {bucket}: {detail}")]
+    Bucket {
+        /// Bucket name.
+        bucket: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// An object could not be written to S3.
+    #[error("s3 put of {key} into bucket {bucket}: {detail}")]
+    S3Put {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// Redis refused the writes.
+    #[error("redis at {url}: {detail}")]
+    Redis {
+        /// Redis URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// Objects and bytes written to each target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seeded {
+    /// Objects written.
+    pub objects: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Make sure the bucket exists, creating it when the endpoint says it does not.
+pub async fn ensure_bucket(s3: &S3Target) -> Result<(), SeedError> {
+    let bucket = s3.bucket();
+    let fail = |detail: String| SeedError::Bucket { bucket: bucket.to_owned(), detail };
+    match s3.client().head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => s3
+            .client()
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| fail(format!("create failed: {}", DisplayErrorContext(&e)))),
+        Err(e) => Err(fail(DisplayErrorContext(&e).to_string())),
+    }
+}
+
+/// Write every object of `dataset` to the given targets.
+pub async fn seed(
+    dataset: &Dataset,
+    redis: Option<&RedisTarget>,
+    s3: Option<&S3Target>,
+) -> Result<Seeded, SeedError> {
+    let mut seeded = Seeded::default();
+    if let Some(s3) = s3 {
+        ensure_bucket(s3).await?;
+        seeded = seed_s3(dataset, s3).await?;
+    }
+    if let Some(redis) = redis {
+        seeded = seed_redis(dataset, redis).await?;
+    }
+    Ok(seeded)
+}
+
+async fn seed_s3(dataset: &Dataset, s3: &S3Target) -> Result<Seeded, SeedError> {
+    futures_util::stream::iter(0..dataset.objects)
+        .map(|i| async move {
+            let body = dataset.body(i);
+            let len = body.len() as u64;
+            let key = Dataset::s3_key(i);
+            let fail = |detail: String| SeedError::S3Put {
+                bucket: s3.bucket().to_owned(),
+                key: key.clone(),
+                detail,
+            };
+            let put = s3
+                .client()
+                .put_object()
+                .bucket(s3.bucket())
+                .key(&key)
+                .content_type("text/plain")
+                .body(ByteStream::from(body))
+                .send();
+            match tokio::time::timeout(REQUEST_TIMEOUT, put).await {
+                Ok(Ok(_)) => Ok(len),
+                Ok(Err(e)) => Err(fail(DisplayErrorContext(&e).to_string())),
+                Err(_) => Err(fail(format!("no answer within {REQUEST_TIMEOUT:?}"))),
+            }
+        })
+        .buffer_unordered(S3_PUTS_IN_FLIGHT)
+        .try_fold(Seeded::default(), |acc, len| async move {
+            Ok(Seeded { objects: acc.objects + 1, bytes: acc.bytes + len })
+        })
+        .await
+}
+
+async fn seed_redis(dataset: &Dataset, redis: &RedisTarget) -> Result<Seeded, SeedError> {
+    let fail = |detail: String| SeedError::Redis { url: redis.url().to_owned(), detail };
+    let mut conn = redis.connect().await.map_err(|e| fail(e.to_string()))?;
+    let mut seeded = Seeded::default();
+    let mut start = 0;
+    while start < dataset.objects {
+        let end = (start + REDIS_BATCH).min(dataset.objects);
+        let mut pipe = redis::pipe();
+        for i in start..end {
+            let body = dataset.body(i);
+            seeded.bytes += body.len() as u64;
+            pipe.set(redis.key(i), body).ignore();
+        }
+        match tokio::time::timeout(REQUEST_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(fail(e.to_string())),
+            Err(_) => return Err(fail(format!("no answer within {REQUEST_TIMEOUT:?}"))),
+        }
+        seeded.objects += end - start;
+        start = end;
+    }
+    Ok(seeded)
+}

@@ -1,0 +1,302 @@
+//! The gRPC face of the agent: the `fetchbench.agent.v1.Agent` service over the engine.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fetchbench_proto as pb;
+use fetchbench_proto::agent_server::{Agent, AgentServer};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+use crate::dataset::Dataset;
+use crate::driver::Driver;
+use crate::driver::redis::RedisTarget;
+use crate::driver::s3::{S3Config, S3Target};
+use crate::engine::{self, TargetKind, WorkloadPlan};
+use crate::seed;
+
+/// Largest object the agent agrees to generate, bytes.
+pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
+/// Shortest progress interval the agent agrees to, milliseconds.
+const MIN_INTERVAL_MS: u64 = 10;
+/// Events buffered between the engine and a slow controller.
+const EVENT_BUFFER: usize = 256;
+
+/// Serve the agent on `listener` until `shutdown` completes; a run in progress is stopped first.
+pub async fn serve(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let service = AgentService::default();
+    let state = service.clone();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .add_service(AgentServer::new(service))
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            state.stop_run();
+        })
+        .await
+}
+
+/// The agent's state behind the rpc handlers. Cloning shares it.
+#[derive(Clone, Debug, Default)]
+pub struct AgentService {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    prepared: Option<Arc<Prepared>>,
+    /// Cancels the run in progress.
+    run: Option<CancellationToken>,
+}
+
+/// Targets connected and checked by Prepare.
+#[derive(Debug)]
+struct Prepared {
+    dataset: Dataset,
+    redis: Option<RedisTarget>,
+    s3: Option<S3Target>,
+}
+
+impl AgentService {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Cancel the run in progress; true when there was one.
+    fn stop_run(&self) -> bool {
+        match &self.lock().run {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn unix_ns(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[tonic::async_trait]
+impl Agent for AgentService {
+    async fn hello(&self, _: Request<pb::HelloRequest>) -> Result<Response<pb::HelloReply>, Status> {
+        let state = {
+            let s = self.lock();
+            match (&s.run, &s.prepared) {
+                (Some(_), _) => pb::AgentState::Running,
+                (None, Some(_)) => pb::AgentState::Prepared,
+                (None, None) => pb::AgentState::Idle,
+            }
+        };
+        Ok(Response::new(pb::HelloReply {
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            hostname: hostname(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            arch: std::env::consts::ARCH.to_owned(),
+            os: std::env::consts::OS.to_owned(),
+            agent_time_unix_ns: unix_ns(SystemTime::now()),
+            state: state.into(),
+        }))
+    }
+
+    async fn prepare(
+        &self,
+        request: Request<pb::PrepareRequest>,
+    ) -> Result<Response<pb::PrepareReply>, Status> {
+        let req = request.into_inner();
+        if self.lock().run.is_some() {
+            return Err(Status::failed_precondition("a run is in progress; send Stop first"));
+        }
+        let dataset = validate_dataset(req.dataset.as_ref())?;
+        let redis = match &req.redis {
+            Some(r) => {
+                let target = RedisTarget::new(&r.url, &r.key_prefix, dataset.objects)
+                    .map_err(|e| Status::invalid_argument(format!("redis url {}: {e}", r.url)))?;
+                target
+                    .connect()
+                    .await
+                    .map_err(|e| Status::unavailable(format!("redis at {} is unreachable: {e}", r.url)))?;
+                Some(target)
+            }
+            None => None,
+        };
+        let s3 = match &req.s3 {
+            Some(s) => {
+                if s.bucket.is_empty() {
+                    return Err(Status::invalid_argument("s3 target has no bucket"));
+                }
+                let config = S3Config {
+                    endpoint_url: s.endpoint_url.clone(),
+                    region: s.region.clone(),
+                    bucket: s.bucket.clone(),
+                    force_path_style: s.force_path_style,
+                    access_key_id: s.access_key_id.clone(),
+                    secret_access_key: s.secret_access_key.clone(),
+                };
+                Some(S3Target::new(&config, dataset.objects).await)
+            }
+            None => None,
+        };
+        let started = std::time::Instant::now();
+        let seeded = if req.seed_data {
+            seed::seed(&dataset, redis.as_ref(), s3.as_ref())
+                .await
+                .map_err(|e| Status::unavailable(format!("seeding failed: {e}")))?
+        } else {
+            if let Some(s3) = &s3 {
+                seed::ensure_bucket(s3).await.map_err(|e| Status::unavailable(e.to_string()))?;
+            }
+            seed::Seeded::default()
+        };
+        let seed_duration_ms = if req.seed_data { started.elapsed().as_millis() as u64 } else { 0 };
+        self.lock().prepared = Some(Arc::new(Prepared { dataset, redis, s3 }));
+        Ok(Response::new(pb::PrepareReply {
+            objects_written: seeded.objects,
+            bytes_written: seeded.bytes,
+            seed_duration_ms,
+        }))
+    }
+
+    type RunStream = ReceiverStream<Result<pb::RunEvent, Status>>;
+
+    async fn run(&self, request: Request<pb::RunRequest>) -> Result<Response<Self::RunStream>, Status> {
+        let req = request.into_inner();
+        let plans = req
+            .workloads
+            .iter()
+            .map(WorkloadPlan::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Status::invalid_argument)?;
+        if plans.is_empty() {
+            return Err(Status::invalid_argument("the run has no workloads"));
+        }
+        let interval = Duration::from_millis(req.interval_ms.max(MIN_INTERVAL_MS));
+        let (prepared, cancel) = {
+            let mut state = self.lock();
+            if state.run.is_some() {
+                return Err(Status::failed_precondition("a run is already in progress"));
+            }
+            let prepared = state.prepared.clone().ok_or_else(|| {
+                Status::failed_precondition("the agent is not prepared; send Prepare first")
+            })?;
+            for plan in &plans {
+                let missing = match plan.target {
+                    TargetKind::Redis => prepared.redis.is_none().then_some("redis"),
+                    TargetKind::S3 => prepared.s3.is_none().then_some("s3"),
+                };
+                if let Some(target) = missing {
+                    return Err(Status::failed_precondition(format!(
+                        "workload {} reads from {target}, but Prepare named no {target} target",
+                        plan.name
+                    )));
+                }
+            }
+            let cancel = CancellationToken::new();
+            state.run = Some(cancel.clone());
+            (prepared, cancel)
+        };
+
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let finished = CancellationToken::new();
+            // A dropped response stream means the controller left: stop the load.
+            let watchdog = {
+                let (tx, cancel, finished) = (tx.clone(), cancel.clone(), finished.clone());
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = tx.closed() => cancel.cancel(),
+                        () = finished.cancelled() => {}
+                    }
+                })
+            };
+            for (index, plan) in plans.iter().enumerate() {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                let drivers = match drivers_for(&prepared, plan).await {
+                    Ok(d) => d,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        break;
+                    }
+                };
+                let objects = prepared.dataset.objects;
+                let done =
+                    engine::run_workload(index as u32, plan, drivers, objects, interval, &tx, &cancel).await;
+                let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
+                if tx.send(Ok(event)).await.is_err() {
+                    break;
+                }
+            }
+            finished.cancel();
+            let _ = watchdog.await;
+            // Run refuses to start while `run` is set, so the token there is ours.
+            service.lock().run = None;
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn stop(&self, _: Request<pb::StopRequest>) -> Result<Response<pb::StopReply>, Status> {
+        Ok(Response::new(pb::StopReply { was_running: self.stop_run() }))
+    }
+}
+
+/// One driver per slot: its own connection for Redis, a shared pool for S3.
+async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Result<Vec<Driver>, Status> {
+    match plan.target {
+        TargetKind::Redis => {
+            let redis = prepared.redis.as_ref().expect("checked when the run started");
+            let connects = (0..plan.concurrency).map(|_| redis.driver());
+            let drivers = futures_util::future::try_join_all(connects).await.map_err(|e| {
+                Status::unavailable(format!(
+                    "workload {}: redis at {} is unreachable: {e}",
+                    plan.name,
+                    redis.url()
+                ))
+            })?;
+            Ok(drivers.into_iter().map(Driver::Redis).collect())
+        }
+        TargetKind::S3 => {
+            let s3 = prepared.s3.as_ref().expect("checked when the run started");
+            Ok((0..plan.concurrency).map(|_| Driver::S3(s3.driver())).collect())
+        }
+    }
+}
+
+fn validate_dataset(d: Option<&pb::Dataset>) -> Result<Dataset, Status> {
+    let d = d.ok_or_else(|| Status::invalid_argument("prepare request has no dataset"))?;
+    if d.objects == 0 {
+        return Err(Status::invalid_argument("dataset objects is 0"));
+    }
+    if d.size_min_bytes > d.size_max_bytes {
+        return Err(Status::invalid_argument(format!(
+            "dataset size min {} is above max {}",
+            d.size_min_bytes, d.size_max_bytes
+        )));
+    }
+    if d.size_max_bytes > MAX_OBJECT_BYTES {
+        return Err(Status::invalid_argument(format!(
+            "dataset size max {} is above {MAX_OBJECT_BYTES} bytes",
+            d.size_max_bytes
+        )));
+    }
+    Ok(Dataset { objects: d.objects, size_min: d.size_min_bytes, size_max: d.size_max_bytes, seed: d.seed })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
+}

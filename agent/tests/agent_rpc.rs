@@ -1,0 +1,233 @@
+//! The agent's gRPC service against a real redis-server: lifecycle, totals, cancellation and
+//! failures counted by kind.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use fetchbench_proto as pb;
+use redis::AsyncCommands;
+use tonic::Code;
+
+fn totals(events: &[pb::run_event::Event]) -> (u64, u64, Vec<pb::WorkloadDone>) {
+    let (mut ops, mut errors, mut done) = (0, 0, Vec::new());
+    for e in events {
+        match e {
+            pb::run_event::Event::Progress(p) if !p.warmup => {
+                ops += p.ops;
+                errors += p.errors;
+            }
+            pb::run_event::Event::Progress(_) => {}
+            pb::run_event::Event::Done(d) => done.push(*d),
+        }
+    }
+    (ops, errors, done)
+}
+
+#[tokio::test]
+async fn hello_reports_the_agent_and_its_host() {
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    let hello = client.hello(pb::HelloRequest::default()).await.expect("hello").into_inner();
+    assert_eq!(hello.agent_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(hello.arch, std::env::consts::ARCH);
+    assert!(hello.cores >= 1);
+    assert_eq!(hello.state(), pb::AgentState::Idle);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as i64;
+    assert!((hello.agent_time_unix_ns - now).abs() < 5_000_000_000, "agent clock far off");
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn run_before_prepare_is_a_failed_precondition() {
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    let req = pb::RunRequest { workloads: vec![redis_workload("w", 1, 1, 0)], interval_ms: 100 };
+    let err = collect(&mut client, req).await.expect_err("not prepared");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_workloads_are_invalid_arguments() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare_redis(&redis.url(), false)).await.expect("prepare");
+    let mut zero = redis_workload("w", 0, 1, 0);
+    let err = collect(&mut client, pb::RunRequest { workloads: vec![zero.clone()], interval_ms: 100 })
+        .await
+        .expect_err("zero concurrency");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("concurrency 0"), "{}", err.message());
+    zero.concurrency = 1;
+    zero.requests = 0;
+    let err = collect(&mut client, pb::RunRequest { workloads: vec![zero], interval_ms: 100 })
+        .await
+        .expect_err("no stop condition");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn seeding_writes_the_tutorial_dataset_into_redis() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    let reply = client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare").into_inner();
+    assert_eq!(reply.objects_written, 200);
+    assert!((200 * 235..=200 * 434).contains(&reply.bytes_written));
+
+    let mut conn = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = conn.keys("fetchbench:filename*.txt").await.expect("KEYS");
+    assert_eq!(keys.len(), 200);
+    let value: Vec<u8> = conn.get("fetchbench:filename17.txt").await.expect("GET");
+    let expected =
+        fetchbench_agent::dataset::Dataset { objects: 200, size_min: 235, size_max: 434, seed: 1 }.body(17);
+    assert_eq!(value, expected);
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn progress_adds_up_to_the_workload_totals() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
+    let mut w = redis_workload("w", 4, 2_000, 0);
+    w.warmup_requests = 50;
+    let events =
+        collect(&mut client, pb::RunRequest { workloads: vec![w], interval_ms: 10 }).await.expect("run");
+    let (ops, errors, done) = totals(&events);
+    assert_eq!(done.len(), 1);
+    assert_eq!((done[0].ops, done[0].errors), (2_000, 0));
+    assert_eq!((ops, errors), (2_000, 0));
+    assert!(!done[0].stopped);
+    let warm: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            pb::run_event::Event::Progress(p) if p.warmup => Some(p.ops),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(warm, 50, "warm-up requests are reported apart");
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dropped_run_stream_cancels_the_run() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
+    let req = pb::RunRequest { workloads: vec![redis_workload("w", 2, 0, 600_000)], interval_ms: 50 };
+    let mut stream = client.run(req).await.expect("run").into_inner();
+    stream.message().await.expect("first event").expect("an event");
+    let mut other = agent.client().await;
+    assert_eq!(
+        other.hello(pb::HelloRequest::default()).await.expect("hello").into_inner().state(),
+        pb::AgentState::Running
+    );
+    drop(stream);
+    assert!(
+        wait_for_state(&mut other, pb::AgentState::Prepared, Duration::from_secs(5)).await,
+        "the 10-minute run did not stop when its stream was dropped"
+    );
+    // And the agent takes the next run.
+    let events = collect(
+        &mut other,
+        pb::RunRequest { workloads: vec![redis_workload("w", 1, 10, 0)], interval_ms: 50 },
+    )
+    .await
+    .expect("next run");
+    assert_eq!(totals(&events).0, 10);
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn stop_ends_the_run_with_what_was_measured() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
+    let req = pb::RunRequest { workloads: vec![redis_workload("w", 2, 0, 600_000)], interval_ms: 50 };
+    let mut stream = client.run(req).await.expect("run").into_inner();
+    let mut events: Vec<pb::run_event::Event> =
+        stream.message().await.expect("event").into_iter().flat_map(|e| e.event).collect();
+    let mut second = agent.client().await;
+    let busy =
+        second.run(pb::RunRequest { workloads: vec![redis_workload("x", 1, 1, 0)], interval_ms: 50 }).await;
+    assert_eq!(busy.expect_err("already running").code(), Code::FailedPrecondition);
+    assert!(second.stop(pb::StopRequest {}).await.expect("stop").into_inner().was_running);
+    while let Some(e) = stream.message().await.expect("stream ends cleanly") {
+        events.extend(e.event);
+    }
+    let (ops, _, done) = totals(&events);
+    assert_eq!(done.len(), 1);
+    assert!(done[0].stopped);
+    assert!(ops > 0);
+    assert_eq!(done[0].ops, ops);
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn unreachable_redis_fails_prepare_as_unavailable() {
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    let err =
+        client.prepare(prepare_redis("redis://127.0.0.1:1", false)).await.expect_err("nothing on port 1");
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(err.message().contains("redis at redis://127.0.0.1:1 is unreachable"), "{}", err.message());
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_keys_and_a_dead_redis_are_counted_not_fatal() {
+    let mut redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    // Not seeded: every GET is a miss.
+    client.prepare(prepare_redis(&redis.url(), false)).await.expect("prepare");
+    let events = collect(
+        &mut client,
+        pb::RunRequest { workloads: vec![redis_workload("w", 2, 100, 0)], interval_ms: 50 },
+    )
+    .await
+    .expect("run");
+    let misses: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            pb::run_event::Event::Progress(p) => p.errors_by_kind.get("miss").copied(),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(misses, 100);
+    assert_eq!(totals(&events).0, 0);
+
+    // Redis dies between Prepare and Run: the run reports the failure instead of hanging.
+    redis.kill();
+    let result = collect(
+        &mut client,
+        pb::RunRequest { workloads: vec![redis_workload("w", 1, 20, 0)], interval_ms: 50 },
+    )
+    .await;
+    match result {
+        Err(status) => {
+            assert_eq!(status.code(), Code::Unavailable, "{status}");
+            assert!(status.message().contains("redis"), "{}", status.message());
+        }
+        Ok(events) => {
+            let (ops, errors, _) = totals(&events);
+            assert_eq!((ops, errors), (0, 20), "every request to a dead redis fails");
+        }
+    }
+    let mut probe = agent.client().await;
+    assert!(wait_for_state(&mut probe, pb::AgentState::Prepared, Duration::from_secs(5)).await);
+    agent.shutdown().await;
+}

@@ -1,0 +1,131 @@
+//! The command line as the user typed it (clap), and its dispatch to the commands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{EXIT_DEGRADED, EXIT_INTERRUPTED, Error};
+use crate::local::default_agent_binary;
+use crate::run::{RunOptions, RunStatus, run_local};
+use crate::scenario::{MAX_AGENTS, Scenario};
+
+/// Measure what a Redis cache (ElastiCache) buys an application that reads its objects from S3:
+/// latency at every percentile, throughput and errors, on this machine or a fleet of agents.
+#[derive(Debug, Parser)]
+#[command(name = "fetchbench", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario (the built-in seed experiment when none is given) and write result.json.
+    Run(RunArgs),
+}
+
+/// Arguments of `fetchbench run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML); without it, the built-in seed scenario (scenarios/seed.toml).
+    pub scenario: Option<PathBuf>,
+
+    /// Number of agents; overrides the scenario's `agents`.
+    #[arg(long, value_name = "N")]
+    pub agents: Option<u32>,
+
+    /// Folder for result.json; default results/<scenario>-<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Run on this machine: local agent processes, redis-server and an embedded S3 endpoint.
+    /// This is the default; the flag makes it explicit.
+    #[arg(long)]
+    pub local: bool,
+
+    /// Use this running Redis instead of starting redis-server, e.g. redis://127.0.0.1:6379.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+
+    /// Use this S3-compatible endpoint (MinIO, another S3 server) instead of the embedded one;
+    /// credentials come from the standard AWS environment variables or profile.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// Bucket to seed and read; with no --s3-endpoint it is a bucket on AWS S3.
+    #[arg(long, value_name = "NAME")]
+    pub s3_bucket: Option<String>,
+
+    /// The fetchbench-agent binary for local agents; default: the one beside fetchbench.
+    #[arg(long, value_name = "PATH")]
+    pub agent_binary: Option<PathBuf>,
+}
+
+/// Run the command; the result is the process exit code.
+pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
+    match cli.command {
+        Command::Run(args) => run_command(args, interrupt).await,
+    }
+}
+
+async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
+    let opts = run_options(args)?;
+    let report = run_local(opts, interrupt).await?;
+    Ok(match report.status {
+        RunStatus::Completed => 0,
+        RunStatus::Degraded => EXIT_DEGRADED,
+        RunStatus::Interrupted => EXIT_INTERRUPTED,
+    })
+}
+
+/// Check the arguments and load the scenario.
+pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
+    let mut scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::seed(),
+    };
+    if let Some(n) = args.agents {
+        if !(1..=MAX_AGENTS).contains(&n) {
+            return Err(Error::Usage {
+                flag: "--agents",
+                value: n.to_string(),
+                detail: format!("must be in 1..={MAX_AGENTS}"),
+            });
+        }
+        scenario.agents = n;
+    }
+    for (flag, value, schemes) in [
+        ("--redis-url", &args.redis_url, &["redis://", "rediss://", "unix://"][..]),
+        ("--s3-endpoint", &args.s3_endpoint, &["http://", "https://"][..]),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !schemes.iter().any(|s| v.starts_with(s))) {
+            return Err(Error::Usage {
+                flag,
+                value: v.to_owned(),
+                detail: format!("must start with {}", schemes.join(" or ")),
+            });
+        }
+    }
+    if let Some(b) = &args.s3_bucket {
+        let valid = (3..=63).contains(&b.len())
+            && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid {
+            return Err(Error::Usage {
+                flag: "--s3-bucket",
+                value: b.clone(),
+                detail: "is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')".into(),
+            });
+        }
+    }
+    Ok(RunOptions {
+        scenario,
+        out: args.out,
+        redis_url: args.redis_url,
+        s3_endpoint: args.s3_endpoint,
+        s3_bucket: args.s3_bucket,
+        agent_binary: args.agent_binary.unwrap_or_else(default_agent_binary),
+    })
+}

@@ -1,0 +1,72 @@
+//! The controller's errors and the exit codes of the contract: 1 runtime failure, 2 bad input.
+//! (3 degraded, 99 thresholds breached and 130 interrupted are outcomes, not errors: see
+//! [`crate::run::RunStatus`].)
+
+use std::path::PathBuf;
+
+use crate::local::FleetError;
+use crate::scenario::ScenarioError;
+
+/// Exit code: runtime failure.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: bad input (command line or scenario).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: completed, but an agent was lost or a workload ended with errors.
+pub const EXIT_DEGRADED: u8 = 3;
+/// Exit code: interrupted by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The scenario file is missing or invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A command-line value is invalid.
+    #[error("{flag} {value:?}: {detail}")]
+    Usage {
+        /// The flag.
+        flag: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong and what would be valid.
+        detail: String,
+    },
+    /// The local fleet did not start.
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    /// An agent failed a step of the run.
+    #[error("{agent} ({address}): {step} failed: {detail}")]
+    Agent {
+        /// Agent id.
+        agent: String,
+        /// Its address.
+        address: String,
+        /// What the controller asked of it.
+        step: &'static str,
+        /// What the agent (or the network) said.
+        detail: String,
+    },
+    /// A result file could not be written.
+    #[error("cannot write results to {path}: {source}")]
+    Output {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Ctrl-C before any result existed.
+    #[error("interrupted before the run started; nothing was measured")]
+    Interrupted,
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Scenario(_) | Error::Usage { .. } => EXIT_BAD_INPUT,
+            Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Fleet(_) | Error::Agent { .. } | Error::Output { .. } => EXIT_FAILURE,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `fetchbench`, the controller: the command line, scenario files, the local fleet (agents,
+//! redis-server, an embedded S3 endpoint), run orchestration over gRPC, aggregation of the
+//! agents' histograms, `result.json` and the terminal summary.
+
+pub mod aggregate;
+pub mod cli;
+pub mod error;
+pub mod local;
+pub mod result;
+pub mod run;
+pub mod s3local;
+pub mod scenario;
+pub mod summary;

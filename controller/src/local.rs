@@ -1,0 +1,293 @@
+//! The local fleet: agent processes on free 127.0.0.1 ports, a `redis-server` child with
+//! persistence off, and the embedded S3 endpoint, all over one temporary directory. Everything is
+//! stopped and the directory removed by [`LocalFleet::shutdown`], and on drop as a last resort.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::s3local::EmbeddedS3;
+
+/// How long an agent may take to announce its address.
+const AGENT_START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long redis-server may take to answer PING.
+const REDIS_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Ports tried for redis-server before giving up (another process may take the free port first).
+const REDIS_PORT_ATTEMPTS: usize = 3;
+
+/// Why the local fleet could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// No agent binary next to the controller.
+    #[error(
+        "fetchbench-agent not found at {0}; build it beside fetchbench with `cargo build --release` \
+         (it is part of this workspace)"
+    )]
+    AgentMissing(PathBuf),
+    /// An agent did not start.
+    #[error("agent-{index} did not start: {detail}")]
+    AgentStart {
+        /// Agent index.
+        index: usize,
+        /// What happened, with the end of its log.
+        detail: String,
+    },
+    /// redis-server is not installed.
+    #[error(
+        "redis-server not found on PATH; install it (Debian/Ubuntu: `sudo apt-get install -y \
+         redis-server`, macOS: `brew install redis`) or point at a running Redis with --redis-url"
+    )]
+    RedisMissing,
+    /// redis-server did not start.
+    #[error("redis-server did not start: {0}")]
+    RedisStart(String),
+    /// The embedded S3 endpoint did not start.
+    #[error("embedded S3 endpoint did not start: {0}")]
+    S3Start(String),
+    /// The temporary directory could not be made.
+    #[error("cannot create a temporary directory: {0}")]
+    TempDir(std::io::Error),
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct LocalPlan {
+    /// Number of agent processes.
+    pub agents: usize,
+    /// Start a redis-server child.
+    pub redis: bool,
+    /// Start the embedded S3 endpoint.
+    pub s3: bool,
+    /// The agent binary.
+    pub agent_binary: PathBuf,
+}
+
+/// A running agent process.
+#[derive(Debug)]
+pub struct LocalAgent {
+    /// Where it serves gRPC.
+    pub addr: SocketAddr,
+    child: Child,
+    log: PathBuf,
+    /// Held open: the agent exits when it closes, so agents never outlive the controller.
+    _stdin: ChildStdin,
+    _stdout: BufReader<ChildStdout>,
+}
+
+/// A running redis-server child.
+#[derive(Debug)]
+pub struct LocalRedis {
+    /// `redis://127.0.0.1:PORT`.
+    pub url: String,
+    child: Child,
+}
+
+/// Everything a local run started.
+#[derive(Debug)]
+pub struct LocalFleet {
+    /// The agents, in index order.
+    pub agents: Vec<LocalAgent>,
+    /// The redis-server child, when started.
+    pub redis: Option<LocalRedis>,
+    /// The embedded S3 endpoint, when started.
+    pub s3: Option<EmbeddedS3>,
+    tmp: Option<TempDir>,
+}
+
+/// The agent binary beside the controller's own executable.
+pub fn default_agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = format!("fetchbench-agent{}", std::env::consts::EXE_SUFFIX);
+    let beside = dir.join(&name);
+    // Test harnesses live one folder down (target/debug/deps).
+    match dir.parent() {
+        Some(up) if !beside.exists() && up.join(&name).exists() => up.join(name),
+        _ => beside,
+    }
+}
+
+impl LocalFleet {
+    /// Start what `plan` asks for. On failure everything already started is stopped again.
+    pub async fn start(plan: &LocalPlan) -> Result<LocalFleet, FleetError> {
+        if !plan.agent_binary.is_file() {
+            return Err(FleetError::AgentMissing(plan.agent_binary.clone()));
+        }
+        let tmp = tempfile::Builder::new().prefix("fetchbench-").tempdir().map_err(FleetError::TempDir)?;
+        let mut fleet = LocalFleet { agents: Vec::new(), redis: None, s3: None, tmp: Some(tmp) };
+        match fleet.fill(plan).await {
+            Ok(()) => Ok(fleet),
+            Err(e) => {
+                fleet.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn fill(&mut self, plan: &LocalPlan) -> Result<(), FleetError> {
+        let dir = self.dir().to_path_buf();
+        if plan.redis {
+            self.redis = Some(start_redis(&dir).await?);
+        }
+        if plan.s3 {
+            let root = dir.join("s3");
+            std::fs::create_dir_all(&root).map_err(|e| FleetError::S3Start(e.to_string()))?;
+            self.s3 = Some(EmbeddedS3::start(&root).await.map_err(|e| FleetError::S3Start(e.to_string()))?);
+        }
+        let starts = (0..plan.agents).map(|i| start_agent(&plan.agent_binary, &dir, i));
+        let mut first_error = None;
+        for started in futures_util::future::join_all(starts).await {
+            // Keep every agent that started, so that a failure still stops them all in order.
+            match started {
+                Ok(agent) => self.agents.push(agent),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The temporary directory holding the S3 data, redis' working directory and agent logs.
+    pub fn dir(&self) -> &Path {
+        self.tmp.as_ref().map_or(Path::new(""), TempDir::path)
+    }
+
+    /// The last lines of agent `index`'s log, for error messages.
+    pub fn agent_log_tail(&self, index: usize) -> String {
+        self.agents.get(index).map(|a| log_tail(&a.log)).unwrap_or_default()
+    }
+
+    /// Stop every process, wait for them, stop the S3 endpoint and remove the directory.
+    pub async fn shutdown(&mut self) {
+        for agent in &mut self.agents {
+            let _ = agent.child.kill().await;
+        }
+        self.agents.clear();
+        if let Some(mut redis) = self.redis.take() {
+            let _ = redis.child.kill().await;
+        }
+        if let Some(s3) = self.s3.take() {
+            s3.shutdown().await;
+        }
+        if let Some(tmp) = self.tmp.take() {
+            let path = tmp.path().to_path_buf();
+            if let Err(e) = tmp.close() {
+                tracing::warn!("cannot remove {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+/// A command for a child of the fleet: its own process group, so a Ctrl-C in the terminal reaches
+/// the controller only and the controller stops the children in order; killed if dropped.
+fn child_command(program: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd
+}
+
+async fn start_agent(binary: &Path, dir: &Path, index: usize) -> Result<LocalAgent, FleetError> {
+    let fail = |detail: String| FleetError::AgentStart { index, detail };
+    let log = dir.join(format!("agent-{index}.log"));
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| fail(format!("cannot create {}: {e}", log.display())))?;
+    let mut child = child_command(binary)
+        .args(["--listen", "127.0.0.1:0", "--exit-on-stdin-close"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .map_err(|e| fail(format!("cannot run {}: {e}", binary.display())))?;
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = String::new();
+    let read = tokio::time::timeout(AGENT_START_TIMEOUT, stdout.read_line(&mut line)).await;
+    let addr = match read {
+        Ok(Ok(n)) if n > 0 => line
+            .trim()
+            .rsplit_once("listening on ")
+            .and_then(|(_, addr)| addr.parse::<SocketAddr>().ok())
+            .ok_or_else(|| fail(format!("unexpected first line {:?}", line.trim())))?,
+        Ok(_) => return Err(fail(format!("it exited: {}", log_tail(&log)))),
+        Err(_) => return Err(fail(format!("no address within {AGENT_START_TIMEOUT:?}: {}", log_tail(&log)))),
+    };
+    Ok(LocalAgent { addr, child, log, _stdin: stdin, _stdout: stdout })
+}
+
+async fn start_redis(dir: &Path) -> Result<LocalRedis, FleetError> {
+    let redis_dir = dir.join("redis");
+    std::fs::create_dir_all(&redis_dir).map_err(|e| FleetError::RedisStart(e.to_string()))?;
+    let log = redis_dir.join("redis.log");
+    let mut last_error = String::new();
+    for _ in 0..REDIS_PORT_ATTEMPTS {
+        let port = free_port().map_err(|e| FleetError::RedisStart(format!("no free port: {e}")))?;
+        let spawned = child_command(Path::new("redis-server"))
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(&redis_dir)
+            .arg("--logfile")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FleetError::RedisMissing),
+            Err(e) => return Err(FleetError::RedisStart(format!("cannot run redis-server: {e}"))),
+        };
+        let deadline = tokio::time::Instant::now() + REDIS_START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                last_error = format!("it exited with {status}: {}", log_tail(&log));
+                break;
+            }
+            if ping(port).await {
+                return Ok(LocalRedis { url: format!("redis://127.0.0.1:{port}"), child });
+            }
+            if tokio::time::Instant::now() > deadline {
+                let _ = child.kill().await;
+                return Err(FleetError::RedisStart(format!(
+                    "no answer to PING on port {port} within {REDIS_START_TIMEOUT:?}: {}",
+                    log_tail(&log)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Err(FleetError::RedisStart(last_error))
+}
+
+/// True when a Redis on `port` answers PING.
+async fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else { return false };
+    if stream.write_all(b"PING\r\n").await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    let read = tokio::time::timeout(Duration::from_secs(1), stream.read_exact(&mut buf)).await;
+    matches!(read, Ok(Ok(_))) && &buf == b"+PONG\r\n"
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The last few lines of a log file, on one line.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+    if tail.is_empty() { "(no output)".to_owned() } else { tail }
+}

@@ -1,0 +1,159 @@
+//! `result.json`, schema `fetchbench.result/v1`: the contract that reports, comparisons and users'
+//! scripts read. Fields may be added; none is removed or renamed without a new schema version.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Scenario;
+
+/// Value of the `schema` field.
+pub const SCHEMA: &str = "fetchbench.result/v1";
+
+/// One run's results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The scenario as parsed, after command-line overrides.
+    pub scenario: Scenario,
+    /// `"local"` or `"aws"`.
+    pub fleet: String,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+    /// When the run finished, RFC 3339 UTC.
+    pub finished_at: String,
+    /// True when an agent was lost or a workload ended with errors.
+    pub degraded: bool,
+    /// True when the run was interrupted (Ctrl-C) and holds only what was measured until then.
+    #[serde(default)]
+    pub partial: bool,
+    /// What the agents read from.
+    pub targets: Targets,
+    /// The agents that took part.
+    pub agents: Vec<AgentResult>,
+    /// One entry per workload, in run order.
+    pub workloads: Vec<WorkloadResult>,
+}
+
+/// The targets, without credentials.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Targets {
+    /// Redis URL (password removed), when a workload used Redis.
+    pub redis: Option<String>,
+    /// Where Redis came from: `"local redis-server"` or `"user"`.
+    pub redis_source: Option<String>,
+    /// S3 endpoint URL; `null` means AWS S3.
+    pub s3_endpoint: Option<String>,
+    /// Bucket read from, when a workload used S3.
+    pub s3_bucket: Option<String>,
+    /// Where S3 came from: `"embedded"` or `"user"`.
+    pub s3_source: Option<String>,
+}
+
+/// One agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentResult {
+    /// `agent-0`, `agent-1`, ...
+    pub id: String,
+    /// gRPC address the controller used.
+    pub address: String,
+    /// `"ok"` or `"lost"`.
+    pub status: String,
+    /// Why the agent was lost, or `null`.
+    pub error: Option<String>,
+    /// fetchbench-agent version.
+    pub version: String,
+    /// Host name.
+    pub hostname: String,
+    /// Logical CPUs.
+    pub cores: u32,
+    /// CPU architecture.
+    pub arch: String,
+}
+
+/// Latency summary, microseconds, from a histogram of nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Fastest request.
+    pub min: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Slowest request.
+    pub max: f64,
+}
+
+/// One workload, merged over all agents.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadResult {
+    /// Name from the scenario.
+    pub name: String,
+    /// `"redis"` or `"s3"`.
+    pub target: String,
+    /// Successful measured requests, all agents.
+    pub ops: u64,
+    /// Failed measured requests, all agents.
+    pub errors: u64,
+    /// Failed requests by kind ("timeout", "connection", "miss", ...).
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Length of the measured phase, seconds: the longest over the agents.
+    pub duration_s: f64,
+    /// `ops / duration_s`.
+    pub throughput_ops_s: f64,
+    /// Latency summary of the merged histogram, microseconds.
+    pub latency_us: LatencySummary,
+    /// Base64 of the HdrHistogram V2 deflate serialisation of the merged latencies, nanoseconds.
+    pub histogram: String,
+    /// The same figures per agent.
+    pub per_agent: Vec<AgentWorkloadResult>,
+}
+
+/// One workload on one agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentWorkloadResult {
+    /// Agent id.
+    pub agent: String,
+    /// Successful measured requests.
+    pub ops: u64,
+    /// Failed measured requests.
+    pub errors: u64,
+    /// Failed requests by kind.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Length of this agent's measured phase, seconds.
+    pub duration_s: f64,
+    /// `ops / duration_s`.
+    pub throughput_ops_s: f64,
+    /// Latency summary of this agent's histogram, microseconds.
+    pub latency_us: LatencySummary,
+}
+
+impl RunResult {
+    /// Write `dir/result.json` through a temporary file, so a crash never leaves half a file.
+    pub fn write(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+        let path = dir.join("result.json");
+        let tmp = dir.join(".result.json.tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        serde_json::to_writer_pretty(&mut f, self)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(path)
+    }
+
+    /// Read a result file.
+    pub fn read(path: &Path) -> Result<RunResult, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a fetchbench result: {e}", path.display()))
+    }
+}

@@ -1,0 +1,584 @@
+//! `fetchbench run`: start the fleet, say hello to every agent, seed the dataset through one of
+//! them, run the workloads on all of them at once, merge what they stream back, write
+//! `result.json` and print the summary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use fetchbench_proto as pb;
+use fetchbench_proto::agent_client::AgentClient;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::aggregate::Tallies;
+use crate::error::Error;
+use crate::local::{LocalFleet, LocalPlan};
+use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
+use crate::scenario::{Amount, KeyDist, Scenario, Target};
+use crate::summary;
+
+/// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
+pub const DEFAULT_BUCKET: &str = "fetchbench";
+/// Period of the agents' progress events.
+const INTERVAL: Duration = Duration::from_secs(1);
+/// Longest wait for an agent to accept a connection or answer Hello.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the agents to wind down after Stop.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything `fetchbench run` needs, after the command line was checked.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The scenario, with `--agents` applied.
+    pub scenario: Scenario,
+    /// Results folder; `None` for `results/<scenario>-<UTC timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// A running Redis to use instead of starting redis-server.
+    pub redis_url: Option<String>,
+    /// An S3-compatible endpoint to use instead of the embedded one.
+    pub s3_endpoint: Option<String>,
+    /// A bucket to use; without `s3_endpoint` it is on AWS S3.
+    pub s3_bucket: Option<String>,
+    /// The fetchbench-agent binary for local agents.
+    pub agent_binary: PathBuf,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Every agent finished every workload without errors.
+    Completed,
+    /// An agent was lost or a workload ended with errors.
+    Degraded,
+    /// Ctrl-C: the agents were stopped and what they had measured was kept.
+    Interrupted,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct RunReport {
+    /// What was written to result.json.
+    pub result: RunResult,
+    /// Where result.json is.
+    pub path: PathBuf,
+    /// How it ended.
+    pub status: RunStatus,
+}
+
+/// Run a scenario on the local fleet. `interrupt` is cancelled on Ctrl-C.
+pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result<RunReport, Error> {
+    let scenario = &opts.scenario;
+    let uses = |t: Target| scenario.workloads.iter().any(|w| w.target == t);
+    let (uses_redis, uses_s3) = (uses(Target::Redis), uses(Target::S3));
+    let plan = LocalPlan {
+        agents: scenario.agents as usize,
+        redis: uses_redis && opts.redis_url.is_none(),
+        s3: uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none(),
+        agent_binary: opts.agent_binary.clone(),
+    };
+    let mut fleet = tokio::select! {
+        started = LocalFleet::start(&plan) => started?,
+        () = interrupt.cancelled() => return Err(Error::Interrupted),
+    };
+    let outcome = drive(&opts, &fleet, &interrupt).await;
+    fleet.shutdown().await;
+    outcome
+}
+
+async fn drive(
+    opts: &RunOptions,
+    fleet: &LocalFleet,
+    interrupt: &CancellationToken,
+) -> Result<RunReport, Error> {
+    let scenario = &opts.scenario;
+    let started_at = SystemTime::now();
+    let bucket = opts.s3_bucket.clone().unwrap_or_else(|| DEFAULT_BUCKET.to_owned());
+    let uses = |t: Target| scenario.workloads.iter().any(|w| w.target == t);
+
+    let mut targets = Targets::default();
+    let redis = match (uses(Target::Redis), &opts.redis_url, &fleet.redis) {
+        (false, _, _) => None,
+        (true, Some(url), _) => {
+            targets.redis_source = Some("user".into());
+            Some(url.clone())
+        }
+        (true, None, Some(local)) => {
+            targets.redis_source = Some("local redis-server".into());
+            Some(local.url.clone())
+        }
+        (true, None, None) => unreachable!("the fleet starts redis-server when no --redis-url is given"),
+    }
+    .map(|url| {
+        targets.redis = Some(redact_url(&url));
+        pb::RedisTarget { url, key_prefix: format!("{bucket}:") }
+    });
+    let s3 = uses(Target::S3).then(|| {
+        targets.s3_bucket = Some(bucket.clone());
+        match &fleet.s3 {
+            Some(embedded) => {
+                targets.s3_endpoint = Some(embedded.endpoint_url());
+                targets.s3_source = Some("embedded".into());
+                pb::S3Target {
+                    endpoint_url: embedded.endpoint_url(),
+                    region: "us-east-1".into(),
+                    bucket: bucket.clone(),
+                    force_path_style: true,
+                    access_key_id: embedded.access_key().to_owned(),
+                    secret_access_key: embedded.secret_key().to_owned(),
+                }
+            }
+            None => {
+                targets.s3_endpoint = opts.s3_endpoint.clone();
+                targets.s3_source = Some("user".into());
+                pb::S3Target {
+                    endpoint_url: opts.s3_endpoint.clone().unwrap_or_default(),
+                    bucket: bucket.clone(),
+                    force_path_style: opts.s3_endpoint.is_some(),
+                    ..Default::default()
+                }
+            }
+        }
+    });
+
+    let addrs: Vec<SocketAddr> = fleet.agents.iter().map(|a| a.addr).collect();
+    println!(
+        "fetchbench: scenario {:?} on {} local agent{}",
+        scenario.name,
+        addrs.len(),
+        if addrs.len() == 1 { "" } else { "s" }
+    );
+    if let (Some(url), Some(source)) = (&targets.redis, &targets.redis_source) {
+        println!("  redis: {url} ({source})");
+    }
+    if let (Some(b), Some(source)) = (&targets.s3_bucket, &targets.s3_source) {
+        let endpoint = targets.s3_endpoint.as_deref().unwrap_or("AWS S3");
+        println!("  s3:    bucket {b} on {endpoint} ({source})");
+    }
+
+    let mut agents = Vec::with_capacity(addrs.len());
+    let mut clients = Vec::with_capacity(addrs.len());
+    for (i, addr) in addrs.iter().enumerate() {
+        let id = format!("agent-{i}");
+        let (client, hello) = connect(&id, *addr).await.map_err(|e| with_log(e, fleet, i))?;
+        agents.push(AgentResult {
+            id,
+            address: addr.to_string(),
+            status: "ok".into(),
+            error: None,
+            version: hello.agent_version,
+            hostname: hello.hostname,
+            cores: hello.cores,
+            arch: hello.arch,
+        });
+        clients.push(client);
+    }
+
+    let dataset = pb::Dataset {
+        objects: scenario.dataset.objects,
+        size_min_bytes: scenario.dataset.size.min,
+        size_max_bytes: scenario.dataset.size.max,
+        seed: scenario.dataset.seed,
+    };
+    let prepare = |seed_data: bool| pb::PrepareRequest {
+        redis: redis.clone(),
+        s3: s3.clone(),
+        dataset: Some(dataset),
+        seed_data,
+    };
+    let stores: Vec<&str> =
+        [redis.as_ref().map(|_| "redis"), s3.as_ref().map(|_| "s3")].into_iter().flatten().collect();
+    println!(
+        "seeding {} objects of {}-{} bytes into {} through {}",
+        dataset.objects,
+        dataset.size_min_bytes,
+        dataset.size_max_bytes,
+        stores.join(" and "),
+        agents[0].id
+    );
+    let mut seeder = clients[0].clone();
+    let seeded = tokio::select! {
+        r = seeder.prepare(prepare(true)) => r.map_err(|s| agent_error(&agents[0], "prepare (seeding)", &s))?,
+        () = interrupt.cancelled() => return Err(Error::Interrupted),
+    }
+    .into_inner();
+    println!(
+        "seeded {} objects ({} bytes) in {:.2} s",
+        seeded.objects_written,
+        seeded.bytes_written,
+        seeded.seed_duration_ms as f64 / 1000.0
+    );
+    let others = clients.iter().zip(&agents).skip(1).map(|(c, a)| {
+        let mut c = c.clone();
+        let req = prepare(false);
+        async move { c.prepare(req).await.map_err(|s| agent_error(a, "prepare", &s)) }
+    });
+    tokio::select! {
+        r = futures_util::future::try_join_all(others) => { r?; }
+        () = interrupt.cancelled() => return Err(Error::Interrupted),
+    }
+
+    let measured = measure(scenario, &clients, &mut agents, interrupt).await;
+    let finished_at = SystemTime::now();
+
+    let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
+    let workloads: Vec<_> = scenario
+        .workloads
+        .iter()
+        .enumerate()
+        .map(|(i, w)| measured.tallies.workload_result(i, &w.name, w.target.as_str(), &ids))
+        .collect();
+    let lost = agents.iter().any(|a| a.status != "ok");
+    let degraded = lost || workloads.iter().any(|w| w.errors > 0);
+    let result = RunResult {
+        schema: SCHEMA.into(),
+        scenario: scenario.clone(),
+        fleet: "local".into(),
+        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        finished_at: humantime::format_rfc3339_seconds(finished_at).to_string(),
+        degraded,
+        partial: measured.interrupted,
+        targets,
+        agents,
+        workloads,
+    };
+    let dir = output_dir(opts.out.as_ref(), &scenario.name, started_at)?;
+    let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
+    print!("{}", summary::render(&result));
+    println!("result: {}", path.display());
+    let status = if measured.interrupted {
+        RunStatus::Interrupted
+    } else if degraded {
+        RunStatus::Degraded
+    } else {
+        RunStatus::Completed
+    };
+    Ok(RunReport { result, path, status })
+}
+
+/// Connect to an agent and say hello.
+async fn connect(id: &str, addr: SocketAddr) -> Result<(AgentClient<Channel>, pb::HelloReply), Error> {
+    let fail = |detail: String| Error::Agent {
+        agent: id.to_owned(),
+        address: addr.to_string(),
+        step: "hello",
+        detail,
+    };
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| fail(e.to_string()))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| fail(format!("cannot connect: {e}")))?;
+    let mut client = AgentClient::new(channel);
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let request =
+        pb::HelloRequest { controller_time_unix_ns: i64::try_from(now.as_nanos()).unwrap_or(i64::MAX) };
+    let hello = tokio::time::timeout(CONNECT_TIMEOUT, client.hello(request))
+        .await
+        .map_err(|_| fail(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+        .map_err(|s| fail(s.message().to_owned()))?
+        .into_inner();
+    Ok((client, hello))
+}
+
+fn agent_error(agent: &AgentResult, step: &'static str, status: &tonic::Status) -> Error {
+    Error::Agent {
+        agent: agent.id.clone(),
+        address: agent.address.clone(),
+        step,
+        detail: status.message().to_owned(),
+    }
+}
+
+/// Add the end of a local agent's log to a failure of that agent.
+fn with_log(e: Error, fleet: &LocalFleet, index: usize) -> Error {
+    match e {
+        Error::Agent { agent, address, step, detail } => Error::Agent {
+            agent,
+            address,
+            step,
+            detail: format!("{detail} (agent log: {})", fleet.agent_log_tail(index)),
+        },
+        other => other,
+    }
+}
+
+struct Measured {
+    tallies: Tallies,
+    interrupted: bool,
+}
+
+/// What an agent's stream delivered.
+enum Delivery {
+    Event(pb::run_event::Event),
+    /// The stream ended; `Some` with the reason when it broke.
+    End(Option<String>),
+}
+
+/// Run every workload on every agent at once and tally what they stream back.
+async fn measure(
+    scenario: &Scenario,
+    clients: &[AgentClient<Channel>],
+    agents: &mut [AgentResult],
+    interrupt: &CancellationToken,
+) -> Measured {
+    let mut tallies = Tallies::new(scenario.workloads.len(), clients.len());
+    let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
+    for (a, client) in clients.iter().enumerate() {
+        let request = run_request(scenario, a);
+        let mut client = client.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut stream = match client.run(request).await {
+                Ok(r) => r.into_inner(),
+                Err(s) => {
+                    let _ = tx.send((a, Delivery::End(Some(s.message().to_owned())))).await;
+                    return;
+                }
+            };
+            loop {
+                let delivery = match stream.message().await {
+                    Ok(Some(pb::RunEvent { event: Some(e) })) => Delivery::Event(e),
+                    Ok(Some(pb::RunEvent { event: None })) => continue,
+                    Ok(None) => Delivery::End(None),
+                    Err(s) => Delivery::End(Some(format!("{}: {}", code_name(s.code()), s.message()))),
+                };
+                let end = matches!(delivery, Delivery::End(_));
+                if tx.send((a, delivery)).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+
+    let workloads = scenario.workloads.len();
+    let mut live = clients.len();
+    let mut started = vec![false; workloads];
+    let mut done = vec![0usize; workloads];
+    let mut interrupted = false;
+    let mut stop_deadline = None;
+    while live > 0 {
+        let next = tokio::select! {
+            next = rx.recv() => next,
+            () = interrupt.cancelled(), if !interrupted => {
+                interrupted = true;
+                println!("interrupted: stopping the agents and keeping what they measured");
+                stop_all(clients).await;
+                stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+                continue;
+            }
+            () = sleep_until(stop_deadline) => {
+                for agent in agents.iter_mut().filter(|a| a.status == "ok") {
+                    agent.error = Some(format!("did not stop within {STOP_GRACE:?} of Stop"));
+                }
+                break;
+            }
+        };
+        let Some((a, delivery)) = next else { break };
+        match delivery {
+            Delivery::Event(event) => {
+                let w = match &event {
+                    pb::run_event::Event::Progress(p) => p.workload as usize,
+                    pb::run_event::Event::Done(d) => d.workload as usize,
+                };
+                if let Err(e) = tallies.add(a, &event) {
+                    lose(&mut agents[a], format!("sent a bad event: {e}"));
+                    continue;
+                }
+                if w < workloads && !started[w] {
+                    started[w] = true;
+                    println!("running {}", describe(&scenario.workloads[w], clients.len()));
+                }
+                if let pb::run_event::Event::Done(_) = event {
+                    done[w] += 1;
+                    if done[w] == live {
+                        let t = (0..clients.len()).map(|a| tallies.get(w, a));
+                        let (ops, errors) = t.fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
+                        println!("  done: {ops} ops, {errors} errors");
+                    }
+                }
+            }
+            Delivery::End(reason) => {
+                live -= 1;
+                let finished_all = (0..workloads).all(|w| tallies.get(w, a).duration.is_some());
+                match reason {
+                    Some(reason) => lose(&mut agents[a], reason),
+                    None if !finished_all && !interrupted => {
+                        lose(&mut agents[a], "its stream ended before every workload finished".into());
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    Measured { tallies, interrupted }
+}
+
+fn lose(agent: &mut AgentResult, reason: String) {
+    if agent.status == "ok" {
+        eprintln!("fetchbench: {} ({}) lost: {reason}", agent.id, agent.address);
+        agent.status = "lost".into();
+        agent.error = Some(reason);
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Tell every agent to stop, without waiting more than a moment for any.
+async fn stop_all(clients: &[AgentClient<Channel>]) {
+    let stops = clients.iter().map(|c| {
+        let mut c = c.clone();
+        async move {
+            let _ = tokio::time::timeout(Duration::from_secs(2), c.stop(pb::StopRequest {})).await;
+        }
+    });
+    futures_util::future::join_all(stops).await;
+}
+
+/// The Run request for agent `agent`: every workload with this agent's own key seed.
+fn run_request(scenario: &Scenario, agent: usize) -> pb::RunRequest {
+    let workloads = scenario
+        .workloads
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let (requests, duration_ms) = split(Some(w.stop));
+            let (warmup_requests, warmup_ms) = split(w.warmup);
+            let kind = match w.keys {
+                KeyDist::Uniform => pb::key_choice::Kind::Uniform(pb::Uniform {}),
+                KeyDist::Sequential => pb::key_choice::Kind::Sequential(pb::Sequential {}),
+                KeyDist::Zipf(exponent) => pb::key_choice::Kind::Zipf(pb::Zipf { exponent }),
+                KeyDist::HotSet(key_fraction, request_share) => {
+                    pb::key_choice::Kind::Hotset(pb::HotSet { key_fraction, request_share })
+                }
+            };
+            pb::Workload {
+                name: w.name.clone(),
+                target: match w.target {
+                    Target::Redis => pb::Target::Redis,
+                    Target::S3 => pb::Target::S3,
+                }
+                .into(),
+                concurrency: w.concurrency,
+                requests,
+                duration_ms,
+                warmup_requests,
+                warmup_ms,
+                keys: Some(pb::KeyChoice { kind: Some(kind) }),
+                timeout_ms: u64::try_from(w.timeout.as_millis()).unwrap_or(u64::MAX),
+                seed: key_seed(scenario.dataset.seed, i, agent),
+            }
+        })
+        .collect();
+    pb::RunRequest { workloads, interval_ms: INTERVAL.as_millis() as u64 }
+}
+
+/// `(requests, milliseconds)` of an amount, as the proto carries it.
+fn split(amount: Option<Amount>) -> (u64, u64) {
+    match amount {
+        None => (0, 0),
+        Some(Amount::Requests(n)) => (n, 0),
+        Some(Amount::Duration(d)) => (0, u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
+    }
+}
+
+/// A key-stream seed per scenario seed, workload and agent, so agents do not read in lockstep.
+fn key_seed(seed: u64, workload: usize, agent: usize) -> u64 {
+    let mut z = seed ^ ((workload as u64) << 32 | agent as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 31)
+}
+
+fn describe(w: &crate::scenario::Workload, agents: usize) -> String {
+    let warmup = w.warmup.map(|a| format!(" after {a} of warm-up")).unwrap_or_default();
+    format!(
+        "{} ({}, {agents} agent{} x {} in flight, {} per agent{warmup}, keys {})",
+        w.name,
+        w.target.as_str(),
+        if agents == 1 { "" } else { "s" },
+        w.concurrency,
+        w.stop,
+        w.keys
+    )
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::Unavailable => "unavailable",
+        tonic::Code::Cancelled => "cancelled",
+        tonic::Code::DeadlineExceeded => "deadline exceeded",
+        tonic::Code::FailedPrecondition => "failed precondition",
+        tonic::Code::InvalidArgument => "invalid argument",
+        _ => "error",
+    }
+}
+
+/// `redis://user:secret@host` -> `redis://user:***@host`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The results folder: `out` when given, else `results/<name>-<UTC timestamp>/` (with a suffix
+/// when two runs start in the same second).
+fn output_dir(out: Option<&PathBuf>, name: &str, started: SystemTime) -> Result<PathBuf, Error> {
+    let output = |path: &PathBuf, source| Error::Output { path: path.clone(), source };
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).map_err(|e| output(dir, e))?;
+        return Ok(dir.clone());
+    }
+    let stamp: String = humantime::format_rfc3339_seconds(started)
+        .to_string()
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    let base = PathBuf::from("results");
+    std::fs::create_dir_all(&base).map_err(|e| output(&base, e))?;
+    for n in 1.. {
+        let dir = if n == 1 {
+            base.join(format!("{name}-{stamp}"))
+        } else {
+            base.join(format!("{name}-{stamp}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(output(&dir, e)),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("redis://:pw@host:6379"), "redis://:***@host:6379");
+        assert_eq!(redact_url("rediss://u:pw@host"), "rediss://u:***@host");
+        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn agents_get_different_key_seeds() {
+        let seeds: std::collections::HashSet<u64> =
+            (0..4).flat_map(|w| (0..64).map(move |a| key_seed(1, w, a))).collect();
+        assert_eq!(seeds.len(), 4 * 64);
+    }
+}

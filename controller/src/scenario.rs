@@ -1,0 +1,623 @@
+//! Scenario files: what to measure. [`Scenario::load`] parses the TOML into raw, span-carrying
+//! types and validates them into a [`Scenario`]; every error names the file, the line, the field
+//! and its value.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The built-in seed scenario: the tutorial's experiment.
+pub const SEED_TOML: &str = include_str!("../../scenarios/seed.toml");
+
+/// Most agents one run may use.
+pub const MAX_AGENTS: u32 = 1024;
+/// Most requests in flight per agent and workload.
+pub const MAX_CONCURRENCY: u32 = 100_000;
+/// Most objects in a dataset.
+pub const MAX_OBJECTS: u64 = 100_000_000;
+/// Largest object, bytes (1 GiB).
+pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
+/// Longest phase (warm-up or measured) or request timeout.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Names the run and its output folder.
+    pub name: String,
+    /// Agents to run on (the `--agents` flag overrides it).
+    pub agents: u32,
+    /// The objects written before the run and read by every workload.
+    pub dataset: Dataset,
+    /// Workloads, run one after another in file order.
+    pub workloads: Vec<Workload>,
+}
+
+/// The objects of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Number of objects, keys `filename{i}.txt` for i in 0..objects.
+    pub objects: u64,
+    /// Object sizes, bytes, uniform in [min, max].
+    pub size: SizeRange,
+    /// Seed of sizes, contents and key choices.
+    pub seed: u64,
+}
+
+/// An inclusive range of object sizes, bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizeRange {
+    /// Smallest object, bytes.
+    pub min: u64,
+    /// Largest object, bytes.
+    pub max: u64,
+}
+
+/// One workload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Unique name, used in results.
+    pub name: String,
+    /// What it reads from.
+    pub target: Target,
+    /// Requests in flight per agent.
+    pub concurrency: u32,
+    /// When the measured phase ends.
+    pub stop: Amount,
+    /// Warm-up before the measured phase, left out of the results; `None` for none.
+    pub warmup: Option<Amount>,
+    /// How keys are chosen.
+    pub keys: KeyDist,
+    /// Per-request timeout.
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+}
+
+/// What a workload reads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// Redis GET of `{bucket}:filename{i}.txt`.
+    Redis,
+    /// S3 GetObject of `filename{i}.txt`.
+    S3,
+}
+
+impl Target {
+    /// The name used in scenario files and results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Redis => "redis",
+            Target::S3 => "s3",
+        }
+    }
+}
+
+/// A number of requests per agent, or a length of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Amount {
+    /// Requests per agent.
+    Requests(u64),
+    /// Wall-clock time.
+    #[serde(with = "duration_text")]
+    Duration(Duration),
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amount::Requests(n) => write!(f, "{n} requests"),
+            Amount::Duration(d) => write!(f, "{}", humantime::format_duration(*d)),
+        }
+    }
+}
+
+/// How requests choose their object.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum KeyDist {
+    /// `uniform`: every object equally likely.
+    Uniform,
+    /// `sequential`: 0, 1, 2, ... wrapping around.
+    Sequential,
+    /// `zipf:S`: rank k with probability proportional to 1/k^S.
+    Zipf(f64),
+    /// `hotset:F:P`: a fraction F of the objects takes a share P of the requests.
+    HotSet(f64, f64),
+}
+
+impl FromStr for KeyDist {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = |text: &str, what: &str| -> Result<f64, String> {
+            text.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("{what} {text:?} is not a number"))
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        match parts.as_slice() {
+            ["uniform"] => Ok(KeyDist::Uniform),
+            ["sequential"] => Ok(KeyDist::Sequential),
+            ["zipf", e] => {
+                let e = number(e, "zipf exponent")?;
+                if e <= 0.0 || e > 10.0 {
+                    return Err(format!("zipf exponent {e} is not in (0, 10]"));
+                }
+                Ok(KeyDist::Zipf(e))
+            }
+            ["hotset", f, p] => {
+                let (f, p) = (number(f, "hotset key fraction")?, number(p, "hotset request share")?);
+                if !(f > 0.0 && f < 1.0) {
+                    return Err(format!("hotset key fraction {f} is not in (0, 1)"));
+                }
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(format!("hotset request share {p} is not in [0, 1]"));
+                }
+                Ok(KeyDist::HotSet(f, p))
+            }
+            _ => Err(format!(
+                "{s:?} is not a key distribution; expected uniform, sequential, zipf:S \
+                 (e.g. zipf:0.99) or hotset:F:P (e.g. hotset:0.1:0.9)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for KeyDist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyDist::Uniform => f.write_str("uniform"),
+            KeyDist::Sequential => f.write_str("sequential"),
+            KeyDist::Zipf(e) => write!(f, "zipf:{e}"),
+            KeyDist::HotSet(k, p) => write!(f, "hotset:{k}:{p}"),
+        }
+    }
+}
+
+impl TryFrom<String> for KeyDist {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<KeyDist> for String {
+    fn from(k: KeyDist) -> String {
+        k.to_string()
+    }
+}
+
+/// Durations as humantime text ("30s", "1m 30s") in result files.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a scenario was refused. Displays as one line: `file:line: field: what is wrong`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ScenarioError {
+    /// The file, or `<built-in seed>`.
+    pub file: String,
+    /// Line of the offending text, 1-based, when known.
+    pub line: Option<usize>,
+    /// The field at fault, when known.
+    pub field: Option<String>,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl ScenarioError {
+    fn render(&self) -> String {
+        let mut out = format!("scenario {}", self.file);
+        if let Some(line) = self.line {
+            out.push_str(&format!(":{line}"));
+        }
+        out.push_str(": ");
+        if let Some(field) = &self.field {
+            out.push_str(field);
+            out.push_str(": ");
+        }
+        // One line, whatever the parser said.
+        out.push_str(&self.message.split_whitespace().collect::<Vec<_>>().join(" "));
+        out
+    }
+}
+
+impl Scenario {
+    /// The built-in seed scenario.
+    pub fn seed() -> Scenario {
+        Scenario::parse(SEED_TOML, "<built-in seed>").expect("the built-in seed scenario is valid")
+    }
+
+    /// Read, parse and validate the scenario at `path`.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let fail = |message: String| ScenarioError { file: file.clone(), line: None, field: None, message };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if path.is_dir() => {
+                return Err(fail(format!("is a directory, not a scenario file ({e})")));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(fail("no such file; scenarios/ holds examples".into()));
+            }
+            Err(e) => return Err(fail(format!("cannot read it: {e}"))),
+        };
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(format!("is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        })?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// Parse and validate scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let raw: RawScenario = toml::from_str(text).map_err(|e| {
+            let span = e.span();
+            ScenarioError {
+                file: file.to_owned(),
+                line: span.as_ref().map(|s| line_of(text, s.start)),
+                field: span.as_ref().and_then(|s| key_at(text, s.start)).filter(|k| {
+                    // "unknown field `foo`" already names it.
+                    !e.message().contains(&format!("`{k}`"))
+                }),
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        Validator { text, file }.scenario(raw)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    agents: Option<Spanned<u32>>,
+    dataset: RawDataset,
+    workload: Vec<Spanned<RawWorkload>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataset {
+    objects: Spanned<u64>,
+    size: Spanned<RawSize>,
+    #[serde(default)]
+    seed: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Fixed(u64),
+    Range { min: u64, max: u64 },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: Spanned<String>,
+    target: Target,
+    concurrency: Option<Spanned<u32>>,
+    requests: Option<Spanned<u64>>,
+    duration: Option<Spanned<String>>,
+    warmup: Option<Spanned<RawAmount>>,
+    keys: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAmount {
+    Requests(u64),
+    Duration(String),
+}
+
+/// Default per-request timeout.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn error(&self, span: &Range<usize>, field: &str, message: String) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_owned(),
+            line: Some(line_of(self.text, span.start)),
+            field: Some(field.to_owned()),
+            message,
+        }
+    }
+
+    fn scenario(&self, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+        let name = raw.name.get_ref().trim().to_owned();
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !name_ok {
+            return Err(self.error(
+                &raw.name.span(),
+                "name",
+                format!("{name:?} is not a valid name; use 1-64 letters, digits, '-', '_' or '.'"),
+            ));
+        }
+        let agents = match &raw.agents {
+            Some(a) => {
+                let n = *a.get_ref();
+                if !(1..=MAX_AGENTS).contains(&n) {
+                    return Err(self.error(&a.span(), "agents", format!("{n} is not in 1..={MAX_AGENTS}")));
+                }
+                n
+            }
+            None => 1,
+        };
+        let dataset = self.dataset(&raw.dataset)?;
+        if raw.workload.is_empty() {
+            return Err(ScenarioError {
+                file: self.file.to_owned(),
+                line: None,
+                field: Some("workload".into()),
+                message: "no [[workload]] table; a scenario needs at least one".into(),
+            });
+        }
+        let mut workloads: Vec<Workload> = Vec::with_capacity(raw.workload.len());
+        for w in &raw.workload {
+            let workload = self.workload(w.get_ref())?;
+            if workloads.iter().any(|o| o.name == workload.name) {
+                return Err(self.error(
+                    &w.get_ref().name.span(),
+                    "workload.name",
+                    format!("{:?} is used by two workloads; names must be unique", workload.name),
+                ));
+            }
+            workloads.push(workload);
+        }
+        Ok(Scenario { name, agents, dataset, workloads })
+    }
+
+    fn dataset(&self, d: &RawDataset) -> Result<Dataset, ScenarioError> {
+        let objects = *d.objects.get_ref();
+        if !(1..=MAX_OBJECTS).contains(&objects) {
+            return Err(self.error(
+                &d.objects.span(),
+                "dataset.objects",
+                format!("{objects} is not in 1..={MAX_OBJECTS}"),
+            ));
+        }
+        let size = match *d.size.get_ref() {
+            RawSize::Fixed(n) => SizeRange { min: n, max: n },
+            RawSize::Range { min, max } => SizeRange { min, max },
+        };
+        if size.min > size.max {
+            return Err(self.error(
+                &d.size.span(),
+                "dataset.size",
+                format!("min {} is above max {}", size.min, size.max),
+            ));
+        }
+        if size.max > MAX_OBJECT_BYTES {
+            return Err(self.error(
+                &d.size.span(),
+                "dataset.size",
+                format!("max {} is above {MAX_OBJECT_BYTES} bytes (1 GiB)", size.max),
+            ));
+        }
+        Ok(Dataset { objects, size, seed: d.seed })
+    }
+
+    fn workload(&self, w: &RawWorkload) -> Result<Workload, ScenarioError> {
+        let name = w.name.get_ref().trim().to_owned();
+        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
+            return Err(self.error(
+                &w.name.span(),
+                "workload.name",
+                format!("{name:?} is not a valid name; use 1-64 printable characters"),
+            ));
+        }
+        let field = |f: &str| format!("workload {name:?} {f}");
+        let concurrency = match &w.concurrency {
+            Some(c) => {
+                let n = *c.get_ref();
+                if !(1..=MAX_CONCURRENCY).contains(&n) {
+                    return Err(self.error(
+                        &c.span(),
+                        &field("concurrency"),
+                        format!("{n} is not in 1..={MAX_CONCURRENCY}"),
+                    ));
+                }
+                n
+            }
+            None => 1,
+        };
+        let stop = match (&w.requests, &w.duration) {
+            (Some(_), Some(d)) => {
+                return Err(self.error(
+                    &d.span(),
+                    &field("duration"),
+                    "set either requests or duration, not both".into(),
+                ));
+            }
+            (Some(r), None) => {
+                let n = *r.get_ref();
+                if n == 0 {
+                    return Err(self.error(
+                        &r.span(),
+                        &field("requests"),
+                        "0 requests; use at least 1".into(),
+                    ));
+                }
+                Amount::Requests(n)
+            }
+            (None, Some(d)) => Amount::Duration(self.duration(d, &field("duration"))?),
+            (None, None) => {
+                return Err(self.error(
+                    &w.name.span(),
+                    &field("requests"),
+                    "missing; set requests = N (per agent) or duration = \"30s\"".into(),
+                ));
+            }
+        };
+        let warmup = match &w.warmup {
+            None => None,
+            Some(s) => match s.get_ref() {
+                RawAmount::Requests(0) => None,
+                RawAmount::Requests(n) => Some(Amount::Requests(*n)),
+                RawAmount::Duration(text) => {
+                    let spanned = Spanned::new(s.span(), text.clone());
+                    let d = self.duration(&spanned, &field("warmup"))?;
+                    (!d.is_zero()).then_some(Amount::Duration(d))
+                }
+            },
+        };
+        let keys = match &w.keys {
+            Some(k) => k.get_ref().parse().map_err(|e| self.error(&k.span(), &field("keys"), e))?,
+            None => KeyDist::Uniform,
+        };
+        let timeout = match &w.timeout {
+            Some(t) => {
+                let d = self.duration(t, &field("timeout"))?;
+                if d < Duration::from_millis(1) {
+                    return Err(self.error(&t.span(), &field("timeout"), "must be at least 1ms".into()));
+                }
+                d
+            }
+            None => DEFAULT_TIMEOUT,
+        };
+        Ok(Workload { name, target: w.target, concurrency, stop, warmup, keys, timeout })
+    }
+
+    fn duration(&self, s: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {
+        let text = s.get_ref();
+        let d = humantime::parse_duration(text).map_err(|e| {
+            self.error(
+                &s.span(),
+                field,
+                format!("{text:?} is not a duration ({e}); write e.g. \"30s\", \"500ms\", \"2m\""),
+            )
+        })?;
+        if d.is_zero() && field.ends_with("duration") {
+            return Err(self.error(&s.span(), field, format!("{text:?} is zero; use a positive duration")));
+        }
+        if d > MAX_DURATION {
+            return Err(self.error(&s.span(), field, format!("{text:?} is longer than 7 days")));
+        }
+        Ok(d)
+    }
+}
+
+/// 1-based line of byte offset `pos`.
+fn line_of(text: &str, pos: usize) -> usize {
+    text[..pos.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// The key whose value (or which itself) starts at byte offset `pos`, read off its line.
+fn key_at(text: &str, pos: usize) -> Option<String> {
+    let pos = pos.min(text.len());
+    let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+    let is_key = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let before = &text[line_start..pos];
+    let key: String = match before.rfind('=') {
+        Some(eq) => {
+            let lhs = before[..eq].trim_end();
+            let rev: String = lhs.chars().rev().take_while(|&c| is_key(c)).collect();
+            rev.chars().rev().collect()
+        }
+        None => text[pos..line_end].chars().take_while(|&c| is_key(c)).collect(),
+    };
+    (!key.is_empty()).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_is_the_tutorial_experiment() {
+        let s = Scenario::seed();
+        assert_eq!(s.name, "seed");
+        assert_eq!(s.dataset.objects, 200);
+        assert_eq!(s.dataset.size, SizeRange { min: 235, max: 434 });
+        let targets: Vec<_> = s.workloads.iter().map(|w| w.target).collect();
+        assert_eq!(targets, [Target::Redis, Target::S3]);
+        for w in &s.workloads {
+            assert_eq!(w.stop, Amount::Requests(199));
+            assert_eq!(w.warmup, Some(Amount::Requests(1)));
+            assert_eq!(w.concurrency, 1);
+            assert_eq!(w.keys, KeyDist::Uniform);
+        }
+    }
+
+    #[test]
+    fn every_example_scenario_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("scenarios/ exists") {
+            let path = entry.expect("readable entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "only {seen} example scenarios");
+    }
+
+    #[test]
+    fn key_distributions_round_trip() {
+        for text in ["uniform", "sequential", "zipf:0.99", "hotset:0.1:0.9"] {
+            let k: KeyDist = text.parse().expect(text);
+            assert_eq!(k.to_string(), text);
+        }
+        for bad in ["zipf", "zipf:-1", "zipf:abc", "hotset:2:0.5", "hotset:0.1:1.5", "pareto"] {
+            assert!(bad.parse::<KeyDist>().is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let text = "name = \"x\"\n[dataset]\nobjects = 10\nsize = 100\n[[workload]]\nname = \"a\"\n\
+                    target = \"redis\"\nrequests = 5\nconcurrency = 0\n";
+        let e = Scenario::parse(text, "t.toml").expect_err("zero concurrency");
+        assert_eq!(e.line, Some(9));
+        assert_eq!(e.to_string(), "scenario t.toml:9: workload \"a\" concurrency: 0 is not in 1..=100000");
+
+        let e = Scenario::parse(&text.replace("concurrency = 0", "concurrency = \"x\""), "t.toml")
+            .expect_err("wrong type");
+        assert_eq!((e.line, e.field.as_deref()), (Some(9), Some("concurrency")));
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn durations_and_warmups_parse() {
+        let text = "name = \"x\"\n[dataset]\nobjects = 10\nsize = { min = 1, max = 2 }\n[[workload]]\n\
+                    name = \"a\"\ntarget = \"s3\"\nduration = \"1m 30s\"\nwarmup = \"5s\"\ntimeout = \"250ms\"\n";
+        let s = Scenario::parse(text, "t.toml").expect("valid");
+        let w = &s.workloads[0];
+        assert_eq!(w.stop, Amount::Duration(Duration::from_secs(90)));
+        assert_eq!(w.warmup, Some(Amount::Duration(Duration::from_secs(5))));
+        assert_eq!(w.timeout, Duration::from_millis(250));
+        let json = serde_json::to_string(&s).expect("serialises");
+        let back: Scenario = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, s);
+    }
+}

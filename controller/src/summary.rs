@@ -1,0 +1,151 @@
+//! The terminal summary of a run: the tutorial's three lines per store, a percentile table, and
+//! how many times faster the cache was than S3.
+
+use std::fmt::Write;
+
+use crate::result::{RunResult, WorkloadResult};
+
+/// The whole summary, ending in a newline.
+pub fn render(result: &RunResult) -> String {
+    let mut out = String::new();
+    let first = |target: &str| result.workloads.iter().find(|w| w.target == target && w.ops > 0);
+    let (redis, s3) = (first("redis"), first("s3"));
+    for (label, w) in [("Redis", redis), ("S3", s3)] {
+        if let Some(w) = w {
+            let l = &w.latency_us;
+            let _ = writeln!(out, "\n{label} ({})", w.name);
+            let _ = writeln!(out, "Average Latency in Microseconds: {:.1}", l.mean);
+            let _ = writeln!(out, "MAX Latency in Microseconds: {:.1}", l.max);
+            let _ = writeln!(out, "MIN Latency in Microseconds: {:.1}", l.min);
+        }
+    }
+    out.push('\n');
+    out.push_str(&table(&result.workloads));
+    if let (Some(r), Some(s)) = (redis, s3) {
+        let _ = writeln!(out, "\n{}", speedup(r, s));
+    }
+    if result.partial {
+        out.push_str("\nPARTIAL: the run was interrupted; the figures cover what ran until then\n");
+    }
+    let lost: Vec<String> = result
+        .agents
+        .iter()
+        .filter(|a| a.status != "ok")
+        .map(|a| format!("{} ({})", a.id, a.error.as_deref().unwrap_or("no reason")))
+        .collect();
+    if !lost.is_empty() {
+        let _ = writeln!(out, "\nDEGRADED: lost {}", lost.join(", "));
+    }
+    for w in result.workloads.iter().filter(|w| w.errors > 0) {
+        let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(out, "\nDEGRADED: {} had {} errors ({})", w.name, w.errors, kinds.join(", "));
+    }
+    out
+}
+
+/// The percentile table, latencies in microseconds.
+pub fn table(workloads: &[WorkloadResult]) -> String {
+    let header =
+        ["workload", "target", "ops", "errors", "ops/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"];
+    let rows: Vec<[String; 10]> = workloads
+        .iter()
+        .map(|w| {
+            let l = &w.latency_us;
+            [
+                w.name.clone(),
+                w.target.clone(),
+                w.ops.to_string(),
+                w.errors.to_string(),
+                format!("{:.1}", w.throughput_ops_s),
+                format!("{:.1}", l.p50),
+                format!("{:.1}", l.p90),
+                format!("{:.1}", l.p99),
+                format!("{:.1}", l.p999),
+                format!("{:.1}", l.max),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                let pad = w - c.chars().count();
+                // Names left-aligned, numbers right-aligned.
+                if i < 2 { format!("{c}{}", " ".repeat(pad)) } else { format!("{}{c}", " ".repeat(pad)) }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(&mut header.iter().copied());
+    for row in &rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// "Redis was 31.2x faster than S3 ..." from the mean latencies (the tutorial's comparison) and
+/// the medians.
+pub fn speedup(redis: &WorkloadResult, s3: &WorkloadResult) -> String {
+    let ratio = |a: f64, b: f64| if a > 0.0 { b / a } else { f64::INFINITY };
+    let mean = ratio(redis.latency_us.mean, s3.latency_us.mean);
+    let p50 = ratio(redis.latency_us.p50, s3.latency_us.p50);
+    let p99 = ratio(redis.latency_us.p99, s3.latency_us.p99);
+    let verdict = if mean >= 1.0 {
+        format!("Redis was {mean:.1}x faster than S3")
+    } else {
+        format!("Redis was {:.1}x slower than S3", 1.0 / mean)
+    };
+    format!(
+        "{verdict} (mean {:.1} µs vs {:.1} µs; p50 {p50:.1}x, p99 {p99:.1}x)",
+        redis.latency_us.mean, s3.latency_us.mean
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::LatencySummary;
+
+    fn workload(name: &str, target: &str, mean: f64, p50: f64) -> WorkloadResult {
+        WorkloadResult {
+            name: name.into(),
+            target: target.into(),
+            ops: 10,
+            errors: 0,
+            errors_by_kind: Default::default(),
+            duration_s: 1.0,
+            throughput_ops_s: 10.0,
+            latency_us: LatencySummary { mean, p50, p99: p50 * 2.0, ..Default::default() },
+            histogram: String::new(),
+            per_agent: vec![],
+        }
+    }
+
+    #[test]
+    fn speedup_compares_means_and_medians() {
+        let s = speedup(&workload("r", "redis", 100.0, 90.0), &workload("s", "s3", 2000.0, 1800.0));
+        assert!(s.starts_with("Redis was 20.0x faster than S3"), "{s}");
+        assert!(s.contains("p50 20.0x"), "{s}");
+        let slower = speedup(&workload("r", "redis", 400.0, 400.0), &workload("s", "s3", 200.0, 200.0));
+        assert!(slower.starts_with("Redis was 2.0x slower than S3"), "{slower}");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&[workload("redis-get", "redis", 1.0, 1.0), workload("s3", "s3", 1.0, 1.0)]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("workload   target"), "{t}");
+        // The last column is right-aligned, so every line ends at the same place.
+        let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+        assert!(widths.iter().all(|w| *w == widths[0]), "{t}");
+    }
+}

@@ -1,0 +1,106 @@
+//! Helpers for tests that drive the real `fetchbench` binary: a private temporary folder per
+//! test, and a marker in the environment that every child process inherits, so a test can tell
+//! whether anything it started is still running.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One test's sandbox: a folder for results and for the controller's TMPDIR.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub marker: String,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = tempfile::tempdir().expect("temporary folder");
+        std::fs::create_dir(dir.path().join("tmp")).expect("tmp folder");
+        let marker = format!("fbtest-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        Sandbox { dir, marker }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The controller's TMPDIR: it must be empty again after every run.
+    pub fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
+    }
+
+    /// `fetchbench` with the sandbox's environment, working in the sandbox.
+    pub fn fetchbench(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fetchbench"));
+        cmd.current_dir(self.path())
+            .env("TMPDIR", self.tmp())
+            .env("FETCHBENCH_TEST_MARKER", &self.marker)
+            // Keep every AWS SDK lookup on this machine: static credentials, a fixed region, no
+            // instance metadata service.
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL");
+        cmd
+    }
+
+    /// Run `fetchbench` with `args` to the end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.fetchbench().args(args).output().expect("fetchbench runs")
+    }
+
+    /// Write a file in the sandbox and return its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    /// Processes (other than zombies) whose environment carries this sandbox's marker.
+    pub fn leftover_processes(&self) -> Vec<String> {
+        let needle = format!("FETCHBENCH_TEST_MARKER={}", self.marker);
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc is readable").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+            let matches = environ.split(|b| *b == 0).any(|var| var == needle.as_bytes());
+            if matches {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                found.push(format!("{name}: {cmdline}"));
+            }
+        }
+        found
+    }
+
+    /// Assert nothing the run started is alive and its temporary data is gone.
+    pub fn assert_clean(&self) {
+        let left = self.leftover_processes();
+        assert!(left.is_empty(), "processes left running: {left:?}");
+        let tmp: Vec<_> =
+            std::fs::read_dir(self.tmp()).expect("tmp exists").flatten().map(|e| e.path()).collect();
+        assert!(tmp.is_empty(), "temporary data left behind: {tmp:?}");
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// result.json as untyped JSON, so the tests check the file's contract, not our own types.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("result.json is JSON")
+}

@@ -1,0 +1,168 @@
+//! `fetchbench run` end to end through the real binaries: local agents over gRPC, a real
+//! redis-server and the embedded S3 endpoint.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, read_json, stderr, stdout};
+
+#[test]
+fn seed_scenario_on_two_agents_writes_the_contracted_result() {
+    let sb = Sandbox::new();
+    let out = sb.path().join("out");
+    let o = sb.run(&["run", "--agents", "2", "--out", out.to_str().expect("utf-8 path")]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+
+    for line in [
+        "Average Latency in Microseconds: ",
+        "MAX Latency in Microseconds: ",
+        "MIN Latency in Microseconds: ",
+    ] {
+        assert_eq!(text.matches(line).count(), 2, "{line:?} once per store in:\n{text}");
+    }
+    assert!(text.contains("x faster than S3"), "{text}");
+    for column in ["ops/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"] {
+        assert!(text.contains(column), "no {column} column in:\n{text}");
+    }
+
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["schema"], "fetchbench.result/v1");
+    assert_eq!(r["fleet"], "local");
+    assert_eq!(r["degraded"], false);
+    assert_eq!(r["scenario"]["name"], "seed");
+    for field in ["started_at", "finished_at"] {
+        let t = r[field].as_str().expect("timestamp");
+        assert!(t.len() == 20 && t.ends_with('Z') && t.as_bytes()[10] == b'T', "{field} = {t}");
+    }
+    let agents = r["agents"].as_array().expect("agents");
+    assert_eq!(agents.len(), 2);
+    for a in agents {
+        assert_eq!(a["status"], "ok");
+        assert!(a["error"].is_null());
+        assert!(a["address"].as_str().expect("address").starts_with("127.0.0.1:"));
+    }
+
+    let workloads = r["workloads"].as_array().expect("workloads");
+    let names: Vec<&str> = workloads.iter().map(|w| w["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["redis-get", "s3-get"]);
+    for w in workloads {
+        assert_eq!(w["ops"], 199 * 2, "{}", w["name"]);
+        assert_eq!(w["errors"], 0);
+        assert_eq!(w["errors_by_kind"], serde_json::json!({}));
+        let per_agent = w["per_agent"].as_array().expect("per_agent");
+        assert_eq!(per_agent.len(), 2);
+        let sum: u64 = per_agent.iter().map(|a| a["ops"].as_u64().expect("ops")).sum();
+        assert_eq!(sum, w["ops"].as_u64().expect("ops"));
+        let l = &w["latency_us"];
+        let get = |k: &str| l[k].as_f64().unwrap_or_else(|| panic!("latency_us.{k}"));
+        assert!(get("min") > 0.0);
+        assert!(get("min") <= get("p50") && get("p50") <= get("p90") && get("p90") <= get("p99"));
+        assert!(get("p99") <= get("p999") && get("p999") <= get("max"));
+        assert!(w["throughput_ops_s"].as_f64().expect("throughput") > 0.0);
+        assert!(w["duration_s"].as_f64().expect("duration") > 0.0);
+        let histogram = fetchbench::aggregate::decode_base64(w["histogram"].as_str().expect("histogram"))
+            .expect("the histogram decodes");
+        assert_eq!(histogram.len(), 199 * 2);
+    }
+    let p50 = |i: usize| workloads[i]["latency_us"]["p50"].as_f64().expect("p50");
+    assert!(p50(0) < p50(1), "redis p50 {} is not below s3 p50 {}", p50(0), p50(1));
+    sb.assert_clean();
+}
+
+#[test]
+fn default_output_folder_is_named_after_scenario_and_time() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "tiny.toml",
+        "name = \"tiny\"\n[dataset]\nobjects = 5\nsize = 10\n[[workload]]\nname = \"r\"\ntarget = \"redis\"\nrequests = 3\n",
+    );
+    let o = sb.run(&["run", scenario.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dirs: Vec<String> = std::fs::read_dir(sb.path().join("results"))
+        .expect("results/ was made")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let stamp = dirs[0].strip_prefix("tiny-").expect("named after the scenario");
+    assert!(stamp.len() == 16 && stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T', "{stamp}");
+    let r = read_json(&sb.path().join("results").join(&dirs[0]).join("result.json"));
+    assert_eq!(r["workloads"][0]["ops"], 3);
+    assert!(r["targets"]["s3_bucket"].is_null(), "no S3 was needed: {}", r["targets"]);
+    sb.assert_clean();
+}
+
+#[test]
+fn failed_run_stops_everything_and_exits_1() {
+    let sb = Sandbox::new();
+    // Nothing listens on port 1: the agents cannot reach "S3" and Prepare fails, after
+    // redis-server, the agents and the temporary folder were all set up.
+    let o = sb.run(&["run", "--agents", "2", "--s3-endpoint", "http://127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("fetchbench: agent-0"), "{err}");
+    assert!(last.contains("s3 bucket fetchbench"), "{err}");
+    sb.assert_clean();
+}
+
+#[test]
+fn unreachable_redis_is_named_in_one_line() {
+    let sb = Sandbox::new();
+    let o = sb.run(&["run", "--redis-url", "redis://127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("redis at redis://127.0.0.1:1 is unreachable"), "{err}");
+    sb.assert_clean();
+}
+
+#[test]
+fn ctrl_c_stops_the_agents_keeps_a_partial_result_and_exits_130() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "long.toml",
+        "name = \"long\"\nagents = 2\n[dataset]\nobjects = 50\nsize = 100\n\
+         [[workload]]\nname = \"r\"\ntarget = \"redis\"\nconcurrency = 2\nduration = \"5m\"\n",
+    );
+    let out = sb.path().join("out");
+    let mut child = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fetchbench starts");
+    // Wait until the workload is running on the agents (the first progress arrived).
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut seen = String::new();
+    loop {
+        let line = lines.next().expect("fetchbench ended before the workload ran").expect("utf-8");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("running r ") {
+            break;
+        }
+    }
+    let sent_at = Instant::now();
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert!(kill.expect("kill runs").success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("fetchbench exits");
+    assert!(sent_at.elapsed() < Duration::from_secs(20), "took {:?} to stop", sent_at.elapsed());
+    assert_eq!(status.code(), Some(130), "{seen}{}", rest.join("\n"));
+    assert!(rest.iter().any(|l| l.starts_with("interrupted")), "{rest:?}");
+
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["partial"], true);
+    let w = &r["workloads"][0];
+    assert!(w["ops"].as_u64().expect("ops") > 0, "nothing measured before the interrupt: {w}");
+    let per_agent: u64 =
+        w["per_agent"].as_array().expect("per_agent").iter().map(|a| a["ops"].as_u64().expect("ops")).sum();
+    assert_eq!(per_agent, w["ops"].as_u64().expect("ops"));
+    sb.assert_clean();
+}
