@@ -103,15 +103,20 @@ pub async fn spawn_agent() -> Agent {
 
 /// The tutorial's dataset.
 pub fn seed_dataset() -> pb::Dataset {
-    pb::Dataset { objects: 200, size_min_bytes: 235, size_max_bytes: 434, seed: 1 }
+    pb::Dataset { objects: 200, size_min_bytes: 235, size_max_bytes: 434, seed: 1, ..Default::default() }
 }
 
 pub fn prepare_redis(url: &str, seed_data: bool) -> pb::PrepareRequest {
     pb::PrepareRequest {
-        redis: Some(pb::RedisTarget { url: url.to_owned(), key_prefix: "fetchbench:".into() }),
+        redis: Some(pb::RedisTarget {
+            url: url.to_owned(),
+            key_prefix: "fetchbench:".into(),
+            cluster: false,
+        }),
         s3: None,
         dataset: Some(seed_dataset()),
         seed_data,
+        cold_cache: false,
     }
 }
 
@@ -128,6 +133,7 @@ pub fn redis_workload(name: &str, concurrency: u32, requests: u64, duration_ms: 
         keys: None,
         timeout_ms: 1_000,
         seed: 7,
+        ..Default::default()
     }
 }
 
