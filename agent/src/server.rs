@@ -284,6 +284,10 @@ impl Agent for AgentService {
 async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Result<Vec<Driver>, Status> {
     let redis_drivers = || async {
         let redis = prepared.redis.as_ref().expect("checked when the run started");
+        let redis = match (plan.target, plan.range) {
+            (TargetKind::Redis, Some((start, length))) => redis.with_range(start, length),
+            _ => redis.clone(),
+        };
         let connects = (0..plan.concurrency).map(|_| redis.driver());
         futures_util::future::try_join_all(connects).await.map_err(|e| {
             Status::unavailable(format!(

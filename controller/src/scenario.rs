@@ -156,7 +156,7 @@ pub struct Workload {
     /// Cache-aside: expiry of the values written back after a miss; `None` for none.
     #[serde(default, with = "duration_text_opt")]
     pub ttl: Option<Duration>,
-    /// S3 and cache-aside: inclusive byte range read from each object, `None` for the whole.
+    /// Inclusive byte range read from each object (S3 Range, Redis GETRANGE), `None` for the whole.
     #[serde(default)]
     pub range: Option<(u64, u64)>,
 }
@@ -838,13 +838,6 @@ impl Validator<'_> {
         };
         let range = match &w.range {
             Some(r) => {
-                if w.target == Target::Redis {
-                    return Err(self.error(
-                        &r.span(),
-                        &field("range"),
-                        "applies to s3 and cache-aside targets".into(),
-                    ));
-                }
                 let parsed = r.get_ref().split_once('-').and_then(|(a, b)| {
                     let (a, b) = (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?);
                     (a <= b).then_some((a, b))
@@ -990,5 +983,74 @@ mod tests {
         let json = serde_json::to_string(&s).expect("serialises");
         let back: Scenario = serde_json::from_str(&json).expect("deserialises");
         assert_eq!(back, s);
+    }
+
+    const BASE: &str = "name = \"x\"\n[dataset]\nobjects = 10\nsize = 100\n[[workload]]\nname = \"w\"\n\
+                        target = \"TARGET\"\nrequests = 5\n";
+
+    fn with(target: &str, extra: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(&format!("{}{extra}\n", BASE.replace("TARGET", target)), "t.toml")
+    }
+
+    #[test]
+    fn sizes_take_four_shapes() {
+        let sized =
+            |size: &str| Scenario::parse(&BASE.replace("TARGET", "s3").replace("size = 100", size), "t.toml");
+        assert_eq!(sized("size = 7").expect("fixed").dataset.size, Sizes::Uniform { min: 7, max: 7 });
+        let w = sized("size = [[1024, 0.7], [65536, 0.3]]").expect("weighted");
+        assert_eq!(w.dataset.size, Sizes::Weighted(vec![(1024, 0.7), (65536, 0.3)]));
+        let l = sized("size = { median = 4096, sigma = 1.0, max = 65536 }").expect("lognormal");
+        assert_eq!(l.dataset.size, Sizes::Lognormal { median: 4096.0, sigma: 1.0, min: 1, max: 65536 });
+        for (bad, part) in [
+            ("size = { min = 5 }", "needs both min and max"),
+            ("size = [[1024, 0]]", "weight 0 is not > 0"),
+            ("size = [1024]", "is not a [bytes, weight] pair"),
+            ("size = { median = 10 }", "needs both median and sigma"),
+            ("size = \"big\"", "is not a size"),
+            ("size = 2147483648", "above 1073741824 bytes"),
+        ] {
+            let e = sized(bad).expect_err(bad);
+            assert!(e.to_string().contains(part), "{bad}: {e}");
+            assert_eq!((e.line, e.field.as_deref()), (Some(4), Some("dataset.size")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn target_specific_fields_are_checked() {
+        let w = with("cache-aside", "ttl = \"30s\"\nrange = \"10-19\"").expect("valid");
+        assert_eq!(w.workloads[0].ttl, Some(Duration::from_secs(30)));
+        assert_eq!(w.workloads[0].range, Some((10, 19)));
+        assert_eq!(with("redis", "set_share = 0.2").expect("valid").workloads[0].set_share, 0.2);
+        assert_eq!(
+            with("redis", "rate = 250").expect("an integer rate is fine").workloads[0].rate,
+            Some(250.0)
+        );
+        assert_eq!(with("redis", "rate = 250.0").expect("valid").workloads[0].rate, Some(250.0));
+        for (target, extra, part) in [
+            ("s3", "ttl = \"1s\"", "cache-aside"),
+            ("s3", "set_share = 0.5", "applies to target = \"redis\" only"),
+            ("redis", "set_share = 1.5", "1.5 is not in [0, 1]"),
+            ("redis", "rate = -5.0", "is not a rate"),
+            ("s3", "range = \"9-1\"", "is not a byte range"),
+        ] {
+            let e = with(target, extra).expect_err(extra);
+            assert!(e.to_string().contains(part), "{extra}: {e}");
+            assert_eq!(e.line, Some(9), "{extra}");
+        }
+    }
+
+    #[test]
+    fn thresholds_parse_and_name_bounds() {
+        let s =
+            with("cache-aside", "[thresholds]\n\"w.p99_us\" = 100\n\"w.hit_ratio\" = 0.5").expect("valid");
+        assert_eq!(s.thresholds.len(), 2);
+        assert!(Metric::parse("p99_us").expect("known").is_upper_bound());
+        assert!(!Metric::parse("hit_ratio").expect("known").is_upper_bound());
+        assert_eq!(Metric::parse("service_p999_us"), Some(Metric::Service("p999")));
+        for name in Metric::NAMES {
+            assert!(Metric::parse(name).is_some(), "{name}");
+        }
+        let e = with("redis", "[thresholds]\n\"w.p99_us\" = -1").expect_err("negative limit");
+        assert_eq!(e.line, Some(10));
     }
 }

@@ -26,6 +26,8 @@ pub struct RedisTarget {
     url: Arc<str>,
     keys: Arc<[String]>,
     dataset: Arc<Dataset>,
+    /// `(first, last)` byte offsets when reads use GETRANGE.
+    range: Option<(u64, u64)>,
 }
 
 // One per target, cloned once per connection: the size difference costs nothing.
@@ -57,7 +59,13 @@ impl RedisTarget {
             Clients::Single(Client::open(url)?)
         };
         let keys = (0..dataset.objects).map(|i| Dataset::redis_key(prefix, i)).collect();
-        Ok(RedisTarget { client, url: url.into(), keys, dataset })
+        Ok(RedisTarget { client, url: url.into(), keys, dataset, range: None })
+    }
+
+    /// The same target reading only `length` bytes from `start` of each value (GETRANGE).
+    pub fn with_range(&self, start: u64, length: u64) -> RedisTarget {
+        let range = (length > 0).then(|| (start, start + length - 1));
+        RedisTarget { range, ..self.clone() }
     }
 
     /// The URL this target was made from.
@@ -157,9 +165,19 @@ impl std::fmt::Debug for RedisDriver {
 }
 
 impl RedisDriver {
-    /// GET object `index`; nil is a miss.
+    /// GET object `index` (GETRANGE when the workload reads a byte range); nil is a miss.
     pub async fn get(&mut self, index: u64) -> Sample {
-        match self.get_value(index).await {
+        let value = match self.target.range {
+            None => self.get_value(index).await,
+            Some((first, last)) => {
+                let key = self.target.key(index);
+                let mut cmd = redis::cmd("GETRANGE");
+                cmd.arg(key).arg(first).arg(last);
+                // GETRANGE answers "" for a missing key: an empty value counts as a miss too.
+                cmd.query_async::<bytes::Bytes>(&mut self.conn).await.map(|v| (!v.is_empty()).then_some(v))
+            }
+        };
+        match value {
             Ok(Some(_)) => Sample::OK,
             Ok(None) => Sample::failed(Failure::Miss),
             Err(e) => Sample::failed(classify(&e)),
