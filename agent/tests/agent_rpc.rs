@@ -267,3 +267,31 @@ async fn missing_keys_and_a_dead_redis_are_counted_not_fatal() {
     assert!(wait_for_state(&mut probe, pb::AgentState::Prepared, Duration::from_secs(5)).await);
     agent.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_set_share_writes_the_dataset_bytes() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    // Not seeded: Redis starts empty, and only the SETs can fill it.
+    client.prepare(prepare_redis(&redis.url(), false)).await.expect("prepare");
+    let w = pb::Workload { set_share: 1.0, keys: None, ..redis_workload("w", 2, 400, 0) };
+    let events =
+        collect(&mut client, pb::RunRequest { workloads: vec![w], interval_ms: 50, ..Default::default() })
+            .await
+            .expect("run");
+    assert_eq!(totals(&events).0, 400, "every SET succeeds");
+    let mut conn = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = conn.keys("fetchbench:filename*.txt").await.expect("KEYS");
+    assert!(keys.len() > 100, "only {} keys written", keys.len());
+    let value: Vec<u8> = conn.get(&keys[0]).await.expect("GET");
+    let index: u64 =
+        keys[0].trim_start_matches("fetchbench:filename").trim_end_matches(".txt").parse().expect("index");
+    let dataset = fetchbench_proto::dataset::Dataset::from_proto(&seed_dataset()).expect("valid");
+    assert_eq!(value, dataset.body(index));
+    agent.shutdown().await;
+}

@@ -470,6 +470,22 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_agent_flags_the_workload_client_bound() {
+        let mut tallies = Tallies::new(1, 2);
+        let done =
+            |cpu| pb::run_event::Event::Done(pb::WorkloadDone { cpu_utilization: cpu, ..Default::default() });
+        tallies.add(0, 0, &done(0.30)).expect("valid");
+        tallies.add(1, 0, &done(0.80)).expect("valid");
+        let ids = ["a".to_owned(), "b".to_owned()];
+        let calm = tallies.workload_result(0, "w", "redis", &ids, &[0, 0]);
+        assert!(!calm.client_bound);
+        assert_eq!(calm.cpu_utilization_max, 0.80);
+        tallies.add(1, 0, &done(0.92)).expect("valid");
+        let busy = tallies.workload_result(0, "w", "redis", &ids, &[0, 0]);
+        assert!(busy.client_bound, "an agent at 92% of its cores");
+    }
+
+    #[test]
     fn start_skew_corrects_clock_offsets() {
         let mut tallies = Tallies::new(1, 2);
         let done = |started| {
