@@ -1,12 +1,14 @@
-//! The `fetchbench-agent` binary: parse arguments, listen, announce the address, serve until told
-//! to stop.
+//! The `fetchbench-agent` binary: parse arguments, load its TLS identity, listen, announce the
+//! address, serve mutual TLS until told to stop.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use fetchbench_agent::tls::TlsFiles;
 use tokio::io::AsyncReadExt;
 
 /// The fetchbench load agent: runs Redis and S3 fetch workloads for a fetchbench controller.
@@ -21,6 +23,19 @@ struct Args {
     /// Exit when standard input closes, so that agents a local controller started end with it.
     #[arg(long)]
     exit_on_stdin_close: bool,
+
+    /// The agent's TLS certificate (PEM), signed by the controller's fleet authority. The agent
+    /// serves mutual TLS only: all three TLS options are required.
+    #[arg(long, value_name = "PATH")]
+    tls_cert: PathBuf,
+
+    /// The private key of --tls-cert (PEM); keep it readable by the agent's user only.
+    #[arg(long, value_name = "PATH")]
+    tls_key: PathBuf,
+
+    /// The authority whose client certificates are accepted (PEM); every other client is refused.
+    #[arg(long, value_name = "PATH")]
+    tls_client_ca: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +58,9 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn run(args: Args) -> anyhow::Result<()> {
+    let tls = TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.tls_client_ca }
+        .server_config()
+        .context("cannot set up mutual TLS")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -59,7 +77,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             () = stdin_closed(), if exit_on_stdin_close => {}
         }
     };
-    fetchbench_agent::serve(listener, shutdown).await.context("grpc server failed")
+    fetchbench_agent::serve_tls(listener, tls, shutdown).await.context("grpc server failed")
 }
 
 /// Ctrl-C or SIGTERM.

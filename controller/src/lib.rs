@@ -5,9 +5,11 @@
 pub mod aggregate;
 pub mod cli;
 pub mod error;
+pub mod fleet;
 pub mod local;
 pub mod result;
 pub mod run;
 pub mod s3local;
 pub mod scenario;
 pub mod summary;
+pub mod tls;
