@@ -122,12 +122,15 @@ if [[ -z $root && $(cat /proc/1/comm 2>/dev/null) == systemd ]]; then
 else
   # Fallback without systemd: stop the agent this script started last time, start the new one.
   mode=direct
+  # The agent exits within 3 s of SIGTERM; its listening socket closes at once.
   if [[ -s $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
-    kill "$(cat "$pid_file")"
+    old_pid=$(cat "$pid_file")
+    kill "$old_pid"
     for _ in $(seq 1 50); do
-      kill -0 "$(cat "$pid_file")" 2>/dev/null || break
+      [[ $(awk '{print $3}' "/proc/$old_pid/stat" 2>/dev/null) =~ ^(Z|)$ ]] && break
       sleep 0.1
     done
+    kill -9 "$old_pid" 2>/dev/null || true
   fi
   nohup setsid "$bin_dir/fetchbench-agent" --listen "$listen" \
     --tls-cert "$tls_dir/agent.pem" --tls-key "$tls_dir/agent.key" --tls-client-ca "$tls_dir/ca.pem" \

@@ -5,11 +5,16 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use fetchbench_agent::tls::TlsFiles;
 use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for connected clients after Ctrl-C or SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The fetchbench load agent: runs Redis and S3 fetch workloads for a fetchbench controller.
 #[derive(Debug, Parser)]
@@ -71,13 +76,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
     drop(stdout);
 
     let exit_on_stdin_close = args.exit_on_stdin_close;
-    let shutdown = async move {
-        tokio::select! {
-            () = terminate() => {}
-            () = stdin_closed(), if exit_on_stdin_close => {}
+    let stop = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                () = terminate() => {}
+                () = stdin_closed(), if exit_on_stdin_close => {}
+            }
+            stop.cancel();
         }
+    });
+    let server = fetchbench_agent::serve_tls(listener, tls, stop.clone().cancelled_owned());
+    // A client that keeps an idle connection open must not keep a stopped agent alive.
+    let grace = async {
+        stop.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
-    fetchbench_agent::serve_tls(listener, tls, shutdown).await.context("grpc server failed")
+    tokio::select! {
+        served = server => served.context("grpc server failed"),
+        () = grace => {
+            tracing::warn!("clients still connected {SHUTDOWN_GRACE:?} after the stop signal; exiting");
+            Ok(())
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM.
