@@ -37,6 +37,9 @@ impl Sandbox {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fetchbench"));
         cmd.current_dir(self.path())
             .env("TMPDIR", self.tmp())
+            // Fleet state lives in $HOME/.fetchbench: a private HOME keeps the developer's own
+            // fleets out of the tests, and the tests' out of the developer's.
+            .env("HOME", self.path())
             .env("FETCHBENCH_TEST_MARKER", &self.marker)
             // Keep every AWS SDK lookup on this machine: static credentials, a fixed region, no
             // instance metadata service.
