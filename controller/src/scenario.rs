@@ -693,6 +693,9 @@ impl Validator<'_> {
                 if list.is_empty() {
                     return Err(fail(format!("the list is empty; {expected}")));
                 }
+                if !list.iter().map(|(_, w)| w).sum::<f64>().is_finite() {
+                    return Err(fail("the weights add up to more than a number can hold".into()));
+                }
                 Sizes::Weighted(list)
             }
             toml::Value::Table(t) => {

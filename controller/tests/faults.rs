@@ -64,6 +64,41 @@ fn sigkill_of_one_of_four_agents_keeps_its_figures_and_exits_3() {
 }
 
 #[test]
+fn with_on_agent_loss_abort_losing_an_agent_stops_the_run() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "abort.toml",
+        "name = \"abort\"\nagents = 2\non_agent_loss = \"abort\"\n[dataset]\nobjects = 50\nsize = 100\n\
+         [[workload]]\nname = \"r\"\ntarget = \"redis\"\nduration = \"5m\"\n\
+         [[workload]]\nname = \"never\"\ntarget = \"redis\"\nrequests = 10\n",
+    );
+    let out = sb.path().join("out");
+    let mut child = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fetchbench starts");
+    let (_, rest) = wait_for_line(&mut child, "running r ");
+    let started = Instant::now();
+    signal(sb.pids_of("fetchbench-agent")[0], "-KILL");
+    let lines: Vec<String> = rest.map_while(Result::ok).collect();
+    let status = child.wait().expect("fetchbench exits");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "a 5-minute run went on for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status.code(), Some(3));
+    assert!(lines.iter().any(|l| l.starts_with("aborting the run")), "{lines:?}");
+    let r = read_json(&out.join("result.json"));
+    assert_eq!((r["partial"].as_bool(), r["degraded"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(u(&r["workloads"][1]["ops"]), 0, "the next workload never ran");
+    sb.assert_clean();
+}
+
+#[test]
 fn redis_killed_and_restarted_mid_run_is_counted_and_the_run_goes_on() {
     let sb = Sandbox::new();
     let mut redis = Redis::start();

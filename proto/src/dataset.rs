@@ -120,6 +120,9 @@ impl Dataset {
                 if list.iter().any(|w| !(w.weight.is_finite() && w.weight > 0.0)) {
                     return Err("every weighted size needs a weight > 0".into());
                 }
+                if !list.iter().map(|w| w.weight).sum::<f64>().is_finite() {
+                    return Err("the weights of the sizes add up to more than a number can hold".into());
+                }
                 Sizes::Weighted(list.iter().map(|w| (w.bytes, w.weight)).collect())
             }
             ([], Some(l)) => {
