@@ -165,6 +165,9 @@ impl Tallies {
             latency_us: summarize(&merged),
             histogram: encode(&merged),
             per_agent,
+            timeseries: None,
+            client_bound: None,
+            hit_ratio: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::local::FleetError;
+use crate::report::ReportError;
 use crate::scenario::ScenarioError;
 
 /// Exit code: runtime failure.
@@ -55,6 +56,11 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A report, an export or a comparison could not be made: a result file given to `report`
+    /// or `compare` is missing or not a fetchbench result (bad input), or a file could not be
+    /// written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
     /// Ctrl-C before any result existed.
     #[error("interrupted before the run started; nothing was measured")]
     Interrupted,
@@ -66,6 +72,8 @@ impl Error {
         match self {
             Error::Scenario(_) | Error::Usage { .. } => EXIT_BAD_INPUT,
             Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,
+            Error::Report(_) => EXIT_FAILURE,
             Error::Fleet(_) | Error::Agent { .. } | Error::Output { .. } => EXIT_FAILURE,
         }
     }

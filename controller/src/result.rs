@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost::CostEstimate;
 use crate::scenario::Scenario;
 
 /// Value of the `schema` field.
@@ -36,6 +37,10 @@ pub struct RunResult {
     pub agents: Vec<AgentResult>,
     /// One entry per workload, in run order.
     pub workloads: Vec<WorkloadResult>,
+    /// What the measured reads cost on AWS, from the built-in price table; absent in files
+    /// written before fetchbench priced runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostEstimate>,
 }
 
 /// The targets, without credentials.
@@ -116,6 +121,38 @@ pub struct WorkloadResult {
     pub histogram: String,
     /// The same figures per agent.
     pub per_agent: Vec<AgentWorkloadResult>,
+    /// One entry per 1-second interval, merged over agents by interval index; absent in files
+    /// written before agents streamed a time series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeseries: Option<Vec<TimeseriesPoint>>,
+    /// True when an agent's CPU was saturated, so the figures measure the client as much as the
+    /// target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_bound: Option<bool>,
+    /// Share of reads served by Redis (cache-aside workloads), 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_ratio: Option<f64>,
+}
+
+/// One interval of a workload's time series, merged over agents.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimeseriesPoint {
+    /// `"warmup"` or `"measured"`.
+    pub phase: String,
+    /// End of the interval, seconds since the phase started.
+    pub t_s: f64,
+    /// Length of the interval, seconds.
+    pub interval_s: f64,
+    /// Successful requests in the interval.
+    pub ops: u64,
+    /// Failed requests in the interval.
+    pub errors: u64,
+    /// `ops / interval_s`.
+    pub ops_s: f64,
+    /// Median latency of the interval, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile latency of the interval, microseconds.
+    pub p99_us: f64,
 }
 
 /// One workload on one agent.

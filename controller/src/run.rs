@@ -15,9 +15,11 @@ use tonic::transport::{Channel, Endpoint};
 use crate::aggregate::Tallies;
 use crate::error::Error;
 use crate::local::{LocalFleet, LocalPlan};
+use crate::progress::Progress;
+use crate::report::ReportError;
 use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
 use crate::scenario::{Amount, KeyDist, Scenario, Target};
-use crate::summary;
+use crate::{cost, report, summary};
 
 /// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
 pub const DEFAULT_BUCKET: &str = "fetchbench";
@@ -231,7 +233,7 @@ async fn drive(
         .collect();
     let lost = agents.iter().any(|a| a.status != "ok");
     let degraded = lost || workloads.iter().any(|w| w.errors > 0);
-    let result = RunResult {
+    let mut result = RunResult {
         schema: SCHEMA.into(),
         scenario: scenario.clone(),
         fleet: "local".into(),
@@ -242,11 +244,15 @@ async fn drive(
         targets,
         agents,
         workloads,
+        cost: None,
     };
+    result.cost = Some(cost::estimate(&result, &cost::Assumptions::default()).map_err(ReportError::from)?);
     let dir = output_dir(opts.out.as_ref(), &scenario.name, started_at)?;
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
+    let report = report::write_all(&result, result.cost.as_ref(), &dir)?;
     print!("{}", summary::render(&result));
     println!("result: {}", path.display());
+    println!("report: {}", report.display());
     let status = if measured.interrupted {
         RunStatus::Interrupted
     } else if degraded {
@@ -358,14 +364,17 @@ async fn measure(
     let workloads = scenario.workloads.len();
     let mut live = clients.len();
     let mut started = vec![false; workloads];
-    let mut done = vec![0usize; workloads];
+    // Agents whose stream ended: a workload is done when every other agent finished it.
+    let mut ended = vec![false; clients.len()];
     let mut interrupted = false;
     let mut stop_deadline = None;
+    let mut progress = Progress::new(scenario, clients.len());
     while live > 0 {
         let next = tokio::select! {
             next = rx.recv() => next,
             () = interrupt.cancelled(), if !interrupted => {
                 interrupted = true;
+                progress.clear();
                 println!("interrupted: stopping the agents and keeping what they measured");
                 stop_all(clients).await;
                 stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
@@ -392,18 +401,24 @@ async fn measure(
                 if w < workloads && !started[w] {
                     started[w] = true;
                     println!("running {}", describe(&scenario.workloads[w], clients.len()));
+                    progress.started(w);
                 }
-                if let pb::run_event::Event::Done(_) = event {
-                    done[w] += 1;
-                    if done[w] == live {
-                        let t = (0..clients.len()).map(|a| tallies.get(w, a));
-                        let (ops, errors) = t.fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
-                        println!("  done: {ops} ops, {errors} errors");
+                match &event {
+                    pb::run_event::Event::Progress(p) => progress.interval(a, p),
+                    pb::run_event::Event::Done(_) => {
+                        progress.agent_done(w, a);
+                        if (0..clients.len()).all(|b| ended[b] || tallies.get(w, b).duration.is_some()) {
+                            progress.done(w);
+                            let t = (0..clients.len()).map(|a| tallies.get(w, a));
+                            let (ops, errors) = t.fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
+                            println!("  done: {ops} ops, {errors} errors");
+                        }
                     }
                 }
             }
             Delivery::End(reason) => {
                 live -= 1;
+                ended[a] = true;
                 let finished_all = (0..workloads).all(|w| tallies.get(w, a).duration.is_some());
                 match reason {
                     Some(reason) => lose(&mut agents[a], reason),

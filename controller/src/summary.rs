@@ -1,5 +1,5 @@
 //! The terminal summary of a run: the tutorial's three lines per store, a percentile table, and
-//! how many times faster the cache was than S3.
+//! how many times faster the cache was than S3, and what the reads cost.
 
 use std::fmt::Write;
 
@@ -23,6 +23,12 @@ pub fn render(result: &RunResult) -> String {
     out.push_str(&table(&result.workloads));
     if let (Some(r), Some(s)) = (redis, s3) {
         let _ = writeln!(out, "\n{}", speedup(r, s));
+    }
+    if let Some(cost) = &result.cost {
+        out.push('\n');
+        for line in crate::cost::summary_lines(cost) {
+            let _ = writeln!(out, "{line}");
+        }
     }
     if result.partial {
         out.push_str("\nPARTIAL: the run was interrupted; the figures cover what ran until then\n");
@@ -126,6 +132,9 @@ mod tests {
             latency_us: LatencySummary { mean, p50, p99: p50 * 2.0, ..Default::default() },
             histogram: String::new(),
             per_agent: vec![],
+            timeseries: None,
+            client_bound: None,
+            hit_ratio: None,
         }
     }
 
