@@ -88,7 +88,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub agents: Option<u32>,
 
-    /// Folder for result.json; default results/<scenario>-<UTC timestamp>/.
+    /// Folder for result.json, report.html and the exports; default
+    /// results/<scenario>-<UTC timestamp>/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 

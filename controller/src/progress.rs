@@ -1,13 +1,15 @@
 //! Live progress while a run goes: per workload the throughput of the latest interval, the errors,
 //! p50 and p99 so far (from the merged measured histogram) and the time left. On a terminal it is
-//! an indicatif bar; otherwise (a pipe, a CI log) a plain line every few seconds.
+//! an indicatif bar; otherwise (a pipe, a CI log) a plain line every few seconds of the
+//! workload's own clock (the agents' interval ends), so the lines do not depend on when the
+//! controller happens to receive them.
 //!
 //! [`Progress`] is driven from the run's event loop: [`Progress::started`] when a workload's first
 //! event arrives, [`Progress::interval`] for every interval an agent reports,
 //! [`Progress::done`] when every agent finished the workload.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fetchbench_proto as pb;
 use hdrhistogram::Histogram;
@@ -17,7 +19,8 @@ use crate::aggregate::{decode, new_histogram};
 use crate::chart::latency_label;
 use crate::scenario::{Amount, Scenario};
 
-/// How often a plain progress line is printed per workload.
+/// How often a plain progress line is printed per workload, in the workload's time (warm-up and
+/// measured phase together).
 pub const PLAIN_PERIOD: Duration = Duration::from_secs(5);
 
 /// Where progress goes.
@@ -38,6 +41,8 @@ struct AgentState {
     warmup: bool,
     /// End of its latest interval since its phase started.
     elapsed: Duration,
+    /// Length of its warm-up, as far as it went.
+    warmup_elapsed: Duration,
     /// Successful requests per second in its latest interval.
     ops_s: f64,
     /// Requests (successful or not) per second in its latest interval.
@@ -60,6 +65,8 @@ pub struct WorkloadProgress {
     histogram: Histogram<u64>,
     ops: u64,
     errors: u64,
+    /// Workload time at which the next plain line is due.
+    next_line: Duration,
 }
 
 /// A moment's view of a workload.
@@ -90,6 +97,7 @@ impl WorkloadProgress {
             histogram: new_histogram(),
             ops: 0,
             errors: 0,
+            next_line: PLAIN_PERIOD,
         }
     }
 
@@ -106,6 +114,7 @@ impl WorkloadProgress {
             state.requests_s = requests as f64 / seconds;
         }
         if p.warmup {
+            state.warmup_elapsed = state.elapsed;
             state.warmup_requests += requests;
         } else {
             state.measured_requests += requests;
@@ -188,8 +197,26 @@ impl WorkloadProgress {
         format!("  {}: {}", self.name, self.status())
     }
 
+    /// How far the workload got: the furthest agent's warm-up and measured time together.
+    pub fn time(&self) -> Duration {
+        let agent = |a: &AgentState| if a.warmup { a.elapsed } else { a.warmup_elapsed + a.elapsed };
+        self.agents.iter().filter(|a| a.seen).map(agent).max().unwrap_or_default()
+    }
+
+    /// The plain line, when the workload's time passed the next multiple of [`PLAIN_PERIOD`].
+    fn due_line(&mut self) -> Option<String> {
+        let time = self.time();
+        if time < self.next_line {
+            return None;
+        }
+        let periods = (time.as_secs_f64() / PLAIN_PERIOD.as_secs_f64()).floor() as u32;
+        self.next_line = PLAIN_PERIOD * (periods + 1);
+        Some(self.line())
+    }
+
     /// Share of the workload done, 0 to 1, from the time spent and the time left.
-    fn fraction(&self, spent: Duration) -> f64 {
+    fn fraction(&self) -> f64 {
+        let spent = self.time();
         match self.snapshot().left {
             Some(left) if !(spent + left).is_zero() => spent.as_secs_f64() / (spent + left).as_secs_f64(),
             _ => 0.0,
@@ -232,8 +259,8 @@ fn seconds_text(d: Duration) -> String {
 pub struct Progress {
     mode: Mode,
     workloads: Vec<WorkloadProgress>,
-    /// When each workload started, and when its last plain line was printed.
-    clocks: Vec<Option<(Instant, Instant)>>,
+    /// Workloads whose first event arrived.
+    started: Vec<bool>,
     /// The bar on screen, and the workload it shows.
     bar: Option<(usize, ProgressBar)>,
 }
@@ -253,18 +280,14 @@ impl Progress {
             .iter()
             .map(|w| WorkloadProgress::new(&w.name, w.stop, w.warmup, agents))
             .collect::<Vec<_>>();
-        let clocks = vec![None; workloads.len()];
-        Progress { mode, workloads, clocks, bar: None }
+        let started = vec![false; workloads.len()];
+        Progress { mode, workloads, started, bar: None }
     }
 
     /// Workload `w` started (its first event arrived).
     pub fn started(&mut self, w: usize) {
-        self.started_at(w, Instant::now());
-    }
-
-    fn started_at(&mut self, w: usize, now: Instant) {
-        let Some(clock) = self.clocks.get_mut(w) else { return };
-        *clock = Some((now, now));
+        let Some(started) = self.started.get_mut(w) else { return };
+        *started = true;
         if self.mode == Mode::Bar {
             self.clear();
             let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stdout());
@@ -280,30 +303,28 @@ impl Progress {
 
     /// Agent `agent` reported an interval of a workload.
     pub fn interval(&mut self, agent: usize, p: &pb::Progress) {
-        if let Some(line) = self.interval_at(agent, p, Instant::now()) {
+        if let Some(line) = self.fold(agent, p) {
             println!("{line}");
         }
     }
 
     /// Fold the interval in; the plain line to print now, if one is due.
-    fn interval_at(&mut self, agent: usize, p: &pb::Progress, now: Instant) -> Option<String> {
+    fn fold(&mut self, agent: usize, p: &pb::Progress) -> Option<String> {
         let w = p.workload as usize;
         let workload = self.workloads.get_mut(w)?;
         workload.interval(agent, p);
-        let (start, last) = self.clocks.get(w).copied().flatten()?;
+        if !self.started[w] {
+            return None;
+        }
         match self.mode {
             Mode::Bar => {
                 if let Some((_, bar)) = self.bar.as_ref().filter(|(shown, _)| *shown == w) {
-                    bar.set_position((workload.fraction(now - start) * 1000.0) as u64);
+                    bar.set_position((workload.fraction() * 1000.0) as u64);
                     bar.set_message(workload.status());
                 }
                 None
             }
-            Mode::Plain if now.duration_since(last) >= PLAIN_PERIOD => {
-                self.clocks[w] = Some((start, now));
-                Some(workload.line())
-            }
-            Mode::Plain => None,
+            Mode::Plain => workload.due_line(),
         }
     }
 
@@ -410,24 +431,29 @@ mod tests {
     }
 
     #[test]
-    fn plain_lines_come_every_period() {
+    fn plain_lines_come_every_period_of_workload_time() {
         let scenario = Scenario::seed();
-        let mut p = Progress::with_mode(&scenario, 1, Mode::Plain);
-        let t0 = Instant::now();
-        p.started_at(0, t0);
+        let mut p = Progress::with_mode(&scenario, 2, Mode::Plain);
+        p.started(0);
         let mut printed = Vec::new();
+        // Two warm-up seconds, then measured intervals; agent 1 lags agent 0 by half a second.
         for s in 1..=12u64 {
-            let now = t0 + Duration::from_secs(s);
-            if let Some(line) = p.interval_at(0, &interval(0, false, s * 1000, 10, 0, 100_000), now) {
-                printed.push((s, line));
+            let (warmup, elapsed) = if s <= 2 { (true, s * 1000) } else { (false, (s - 2) * 1000) };
+            for (agent, lag) in [(0, 0), (1, 500)] {
+                let e = interval(0, warmup, elapsed.saturating_sub(lag), 10, 0, 100_000);
+                if let Some(line) = p.fold(agent, &e) {
+                    printed.push((s, agent, line));
+                }
             }
         }
-        let at: Vec<u64> = printed.iter().map(|(s, _)| *s).collect();
-        assert_eq!(at, [5, 10]);
-        assert!(printed[0].1.starts_with("  redis-get: 10 ops/s, 0 errors, p50 100 µs"), "{}", printed[0].1);
-        // Events for a workload that has not started print nothing; unknown workloads are ignored.
-        assert_eq!(p.interval_at(0, &interval(1, false, 1000, 1, 0, 1), t0 + Duration::from_secs(60)), None);
-        assert_eq!(p.interval_at(0, &interval(9, false, 1000, 1, 0, 1), t0 + Duration::from_secs(60)), None);
+        let at: Vec<(u64, usize)> = printed.iter().map(|(s, a, _)| (*s, *a)).collect();
+        assert_eq!(at, [(5, 0), (10, 0)], "once per 5 s of the furthest agent's warm-up and measured time");
+        assert!(printed[0].2.starts_with("  redis-get: 20 ops/s, 0 errors, p50 100 µs"), "{}", printed[0].2);
+        // Workloads whose first event has not been announced print nothing; unknown ones are ignored.
+        for s in 1..=12u64 {
+            assert_eq!(p.fold(0, &interval(1, false, s * 1000, 1, 0, 1)), None);
+        }
+        assert_eq!(p.fold(0, &interval(9, false, 1000, 1, 0, 1)), None);
     }
 
     #[test]
