@@ -195,8 +195,9 @@ fn percentile_section(result: &RunResult) -> Result<String, String> {
     };
     s.push_str(&chart.render());
     s.push_str(
-        "<p class=\"note\">Each line is one workload's merged histogram: how long the slowest (100 - p)% of requests \
-         took at least. Both axes are logarithmic; the right end of a line is the slowest request.</p></section>",
+        "<p class=\"note\">Each line is one workload's merged histogram: at percentile p, p% of its requests took at \
+         most that long. Both axes are logarithmic, so the tail gets as much room as the median; a line ends at its \
+         slowest request.</p></section>",
     );
     Ok(s)
 }
@@ -435,7 +436,11 @@ fn scenario_section(result: &RunResult) -> String {
     }
     s.push_str("</table>");
     let scenario_json = serde_json::to_string_pretty(sc).unwrap_or_default();
-    let _ = write!(s, "<h3>Scenario as run</h3><pre>{}</pre></section>", escape(&scenario_json));
+    let _ = write!(
+        s,
+        "<details><summary>The scenario as run (JSON)</summary><pre>{}</pre></details></section>",
+        escape(&scenario_json)
+    );
     s
 }
 

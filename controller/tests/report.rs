@@ -137,8 +137,11 @@ fn a_run_writes_report_exports_and_cost_beside_result_json() {
     assert_eq!(ts.lines().count(), 1 + intervals);
 }
 
-/// `(value µs, percentile 0-1, total count)` rows and the `#[...]` footer fields of an .hgrm.
-fn parse_hgrm(text: &str) -> (Vec<(f64, f64, u64)>, Vec<(String, f64)>) {
+/// One row of an .hgrm: value (µs), percentile (0 to 1), total count.
+type Row = (f64, f64, u64);
+
+/// The rows and the `#[...]` footer fields of an .hgrm.
+fn parse_hgrm(text: &str) -> (Vec<Row>, Vec<(String, f64)>) {
     let mut rows = Vec::new();
     let mut footer = Vec::new();
     let mut lines = text.lines();
