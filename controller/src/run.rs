@@ -249,9 +249,9 @@ async fn drive(
     result.cost = Some(cost::estimate(&result, &cost::Assumptions::default()).map_err(ReportError::from)?);
     let dir = output_dir(opts.out.as_ref(), &scenario.name, started_at)?;
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
-    let report = report::write_all(&result, result.cost.as_ref(), &dir)?;
     print!("{}", summary::render(&result));
     println!("result: {}", path.display());
+    let report = report::write_all(&result, result.cost.as_ref(), &dir)?;
     println!("report: {}", report.display());
     let status = if measured.interrupted {
         RunStatus::Interrupted
