@@ -1,13 +1,20 @@
-//! The workload engine: closed-loop workers (each slot sends its next request when the last one
-//! ended) that run a warm-up phase, then the measured phase, and a collector that drains the
-//! recorders once per interval into a `Progress` event.
+//! The workload engine. Each workload runs a warm-up phase, then the measured phase, with one
+//! worker per in-flight slot:
+//! - closed loop: a slot sends its next request when the last one ended;
+//! - open loop (`rate`): slot j of c sends its k-th request at `start + j/rate + k*c/rate`, one in
+//!   flight per slot, so the agent's requests are evenly spaced at `1/rate`; a request's latency is
+//!   timed from that intended start (coordinated omission corrected), its service time from the
+//!   actual send. A slot that falls behind sends its overdue requests one after another, never
+//!   several at once.
+//!
+//! A collector drains the recorders once per interval into a `Progress` event.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use fetchbench_proto as pb;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -15,14 +22,19 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::dataset::mix;
-use crate::driver::Driver;
+use crate::cpu::process_cpu_time;
+use crate::driver::{Driver, Op};
 use crate::keys::{KeyDist, KeySampler};
-use crate::outcome::{Failure, Outcome};
-use crate::record::{Interval, Recorders};
+use crate::outcome::{Failure, Outcome, Sample};
+use crate::pace::Pacer;
+use crate::record::{Interval, Recorders, serialize};
+use fetchbench_proto::dataset::mix;
 
 /// Where run events go: the Run rpc's response stream.
 pub type Events = mpsc::Sender<Result<pb::RunEvent, Status>>;
+
+/// An open-loop request sent later than this after its intended start counts as late.
+pub const LATE: Duration = Duration::from_millis(1);
 
 /// What ends a phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,10 +48,12 @@ pub enum Stop {
 /// Which target a workload reads from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
-    /// Redis GET.
+    /// Redis GET (and SET).
     Redis,
     /// S3 GetObject.
     S3,
+    /// Redis GET, S3 GetObject and Redis SET on a miss.
+    CacheAside,
 }
 
 /// A validated workload, as this agent runs it.
@@ -49,7 +63,7 @@ pub struct WorkloadPlan {
     pub name: String,
     /// Target read from.
     pub target: TargetKind,
-    /// Requests in flight.
+    /// Requests in flight (closed loop) or connections (open loop).
     pub concurrency: usize,
     /// End of the measured phase.
     pub stop: Stop,
@@ -61,10 +75,20 @@ pub struct WorkloadPlan {
     pub timeout: Duration,
     /// Seed of this agent's key streams.
     pub seed: u64,
+    /// Open loop: requests per second on this agent; `None` for closed loop.
+    pub rate: Option<f64>,
+    /// Redis: share of requests that are SETs.
+    pub set_share: f64,
+    /// Cache-aside: expiry of written values.
+    pub ttl: Option<Duration>,
+    /// S3 and cache-aside: `(start, length)` of the byte range read.
+    pub range: Option<(u64, u64)>,
 }
 
 /// Largest concurrency an agent accepts per workload.
 pub const MAX_CONCURRENCY: usize = 100_000;
+/// Highest open-loop rate an agent accepts, requests per second.
+pub const MAX_RATE: f64 = 10_000_000.0;
 
 impl TryFrom<&pb::Workload> for WorkloadPlan {
     type Error = String;
@@ -74,7 +98,8 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         let target = match pb::Target::try_from(w.target) {
             Ok(pb::Target::Redis) => TargetKind::Redis,
             Ok(pb::Target::S3) => TargetKind::S3,
-            _ => return Err(format!("workload {name}: target {} is not redis or s3", w.target)),
+            Ok(pb::Target::CacheAside) => TargetKind::CacheAside,
+            _ => return Err(format!("workload {name}: target {} is not redis, s3 or cache-aside", w.target)),
         };
         let concurrency = w.concurrency as usize;
         if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
@@ -105,6 +130,17 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         if w.timeout_ms == 0 {
             return Err(format!("workload {name}: timeout_ms is 0"));
         }
+        let rate = match w.rate {
+            0.0 => None,
+            r if r.is_finite() && r > 0.0 && r <= MAX_RATE => Some(r),
+            r => return Err(format!("workload {name}: rate {r} is not in (0, {MAX_RATE}]")),
+        };
+        if !(0.0..=1.0).contains(&w.set_share) {
+            return Err(format!("workload {name}: set_share {} is not in [0, 1]", w.set_share));
+        }
+        if w.set_share > 0.0 && target != TargetKind::Redis {
+            return Err(format!("workload {name}: set_share applies to the redis target only"));
+        }
         Ok(WorkloadPlan {
             name: name.clone(),
             target,
@@ -114,48 +150,74 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
             keys,
             timeout: Duration::from_millis(w.timeout_ms),
             seed: w.seed,
+            rate,
+            set_share: w.set_share,
+            ttl: (w.ttl_ms > 0).then(|| Duration::from_millis(w.ttl_ms)),
+            range: (w.range_length > 0).then_some((w.range_start, w.range_length)),
         })
     }
 }
 
+/// What every workload of a run shares.
+#[derive(Debug)]
+pub struct RunContext<'a> {
+    /// Period of progress events.
+    pub interval: Duration,
+    /// The Run stream.
+    pub events: &'a Events,
+    /// Cancelled by Stop, a dropped stream or shutdown.
+    pub cancel: &'a CancellationToken,
+    /// Precise sleeps.
+    pub pacer: &'a Pacer,
+    /// Number of objects in the dataset.
+    pub objects: u64,
+}
+
 /// Run one workload (warm-up, then measured) with one driver per slot, streaming its progress,
-/// and return its totals. Cancelling `cancel` ends it early, with what was measured so far.
+/// and return its totals. Cancelling `ctx.cancel` ends it early, with what was measured so far.
 pub async fn run_workload(
     index: u32,
     plan: &WorkloadPlan,
     drivers: Vec<Driver>,
-    objects: u64,
-    interval: Duration,
-    events: &Events,
-    cancel: &CancellationToken,
+    ctx: &RunContext<'_>,
 ) -> pb::WorkloadDone {
-    let phase = Phase { index, plan, drivers: &drivers, objects, interval, events, cancel };
+    let started_at = unix_ns(std::time::SystemTime::now());
+    let phase = Phase { index, plan, drivers: &drivers, ctx };
     if let Some(warmup) = plan.warmup {
         phase.run(true, warmup).await;
     }
     let measured = phase.run(false, plan.stop).await;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let wall = measured.duration.as_secs_f64();
     pb::WorkloadDone {
         workload: index,
         ops: measured.totals.ops,
         errors: measured.totals.total_errors(),
         duration_us: u64::try_from(measured.duration.as_micros()).unwrap_or(u64::MAX),
-        stopped: cancel.is_cancelled(),
+        stopped: ctx.cancel.is_cancelled(),
+        started_at_unix_ns: started_at,
+        target_rate: plan.rate.unwrap_or(0.0),
+        late: measured.totals.late,
+        cpu_utilization: if wall > 0.0 { measured.cpu.as_secs_f64() / (wall * cores) } else { 0.0 },
     }
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn unix_ns(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 struct Phase<'a> {
     index: u32,
     plan: &'a WorkloadPlan,
     drivers: &'a [Driver],
-    objects: u64,
-    interval: Duration,
-    events: &'a Events,
-    cancel: &'a CancellationToken,
+    ctx: &'a RunContext<'a>,
 }
 
 struct PhaseEnd {
     totals: Interval,
     duration: Duration,
+    cpu: Duration,
 }
 
 impl Phase<'_> {
@@ -165,58 +227,65 @@ impl Phase<'_> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let recorders = Arc::new(Recorders::new(slots, cores));
         let start = Instant::now();
+        let cpu_start = process_cpu_time();
         let budget = Arc::new(Budget::new(stop, start));
         let mut workers = JoinSet::new();
         for (slot, driver) in self.drivers.iter().enumerate() {
-            let keys = KeySampler::new(plan.keys, self.objects, slot as u64, slots as u64)
+            let keys = KeySampler::new(plan.keys, self.ctx.objects, slot as u64, slots as u64)
                 .expect("key parameters were validated with the plan");
             let rng = ChaCha8Rng::seed_from_u64(mix(plan.seed, 2 * slot as u64 + u64::from(warmup)));
-            let worker = Worker { slot, driver: driver.clone(), keys, rng, timeout: plan.timeout };
+            let schedule = plan.rate.map(|rate| Schedule::new(start, slot, slots, rate));
+            let worker = Worker {
+                slot,
+                driver: driver.clone(),
+                keys,
+                rng,
+                timeout: plan.timeout,
+                set_share: plan.set_share,
+                schedule,
+                pacer: self.ctx.pacer.clone(),
+            };
             workers.spawn(worker.run(budget.clone(), recorders.clone()));
         }
 
-        let mut ticker = tokio::time::interval_at(start + self.interval, self.interval);
+        let interval = self.ctx.interval;
+        let mut ticker = tokio::time::interval_at(start + interval, interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut totals = Interval::empty();
-        let mut last = start;
+        let mut last = (start, cpu_start);
         let mut aborted = false;
         loop {
             tokio::select! {
                 // Once only: a branch that is always ready would starve the aborted workers on a
                 // single-threaded runtime.
-                () = self.cancel.cancelled(), if !aborted => {
+                () = self.ctx.cancel.cancelled(), if !aborted => {
                     workers.abort_all();
                     aborted = true;
                 }
-                _ = ticker.tick() => {
-                    let now = Instant::now();
-                    self.flush(warmup, &recorders, &mut totals, start, last, now).await;
-                    last = now;
-                }
+                _ = ticker.tick() => last = self.flush(warmup, &recorders, &mut totals, start, last).await,
                 joined = workers.join_next() => if joined.is_none() { break },
             }
         }
-        let end = Instant::now();
-        self.flush(warmup, &recorders, &mut totals, start, last, end).await;
-        PhaseEnd { totals, duration: end - start }
+        let (end, cpu_end) = self.flush(warmup, &recorders, &mut totals, start, last).await;
+        PhaseEnd { totals, duration: end - start, cpu: cpu_end.saturating_sub(cpu_start) }
     }
 
-    /// Send what was recorded in `[from, to)` and add it to `totals`.
+    /// Send what was recorded since `last` and add it to `totals`; returns the new `last`.
     async fn flush(
         &self,
         warmup: bool,
         recorders: &Recorders,
         totals: &mut Interval,
         start: Instant,
-        from: Instant,
-        to: Instant,
-    ) {
+        (from, cpu_from): (Instant, Duration),
+    ) -> (Instant, Duration) {
         let delta = recorders.drain();
+        let (now, cpu_now) = (Instant::now(), process_cpu_time());
         let progress = pb::Progress {
             workload: self.index,
             warmup,
-            elapsed_ms: millis(to - start),
-            interval_ms: millis(to - from),
+            elapsed_ms: millis(now - start),
+            interval_ms: millis(now - from),
             ops: delta.ops,
             errors: delta.total_errors(),
             errors_by_kind: Failure::ALL
@@ -224,14 +293,23 @@ impl Phase<'_> {
                 .filter(|k| delta.errors[k.index()] > 0)
                 .map(|k| (k.as_str().to_owned(), delta.errors[k.index()]))
                 .collect(),
-            histogram: delta.serialized_histogram(),
+            histogram: serialize(&delta.latency),
+            service_histogram: serialize(&delta.service),
+            late: delta.late,
+            cpu_ns: u64::try_from(cpu_now.saturating_sub(cpu_from).as_nanos()).unwrap_or(u64::MAX),
+            ttfb_histogram: serialize(&delta.ttfb),
+            hits: delta.hits,
+            misses: delta.misses,
+            redis_histogram: serialize(&delta.redis),
+            s3_histogram: serialize(&delta.s3),
         };
         totals.absorb(&delta);
         let event = pb::RunEvent { event: Some(pb::run_event::Event::Progress(progress)) };
-        if self.events.send(Ok(event)).await.is_err() {
+        if self.ctx.events.send(Ok(event)).await.is_err() {
             // Nobody is listening any more: the controller left, so stop the load.
-            self.cancel.cancel();
+            self.ctx.cancel.cancel();
         }
+        (now, cpu_now)
     }
 }
 
@@ -254,17 +332,43 @@ impl Budget {
         }
     }
 
-    /// Claim the right to send one more request.
-    fn take(&self) -> bool {
+    /// Claim the right to send one more request, meant to start at `at`.
+    fn take(&self, at: Instant) -> bool {
         match self {
             Budget::Requests(left) => left.fetch_sub(1, Ordering::Relaxed) > 0,
-            Budget::Until(deadline) => Instant::now() < *deadline,
+            Budget::Until(deadline) => at < *deadline,
         }
     }
 }
 
-/// First pause after a connection failure; it doubles up to [`MAX_BACKOFF`] while failures last,
-/// so a dead target is not hammered in a tight loop.
+/// One open-loop slot's fixed schedule: `first + k * period`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Schedule {
+    next: Instant,
+    period: Duration,
+}
+
+impl Schedule {
+    /// Slot `slot` of `slots` sharing `rate` requests per second, from `start`: each slot sends
+    /// every `slots / rate` seconds, and slot j is offset by `j / rate` so that together they send
+    /// evenly every `1 / rate`.
+    fn new(start: Instant, slot: usize, slots: usize, rate: f64) -> Self {
+        Schedule {
+            next: start + Duration::from_secs_f64(slot as f64 / rate),
+            period: Duration::from_secs_f64(slots as f64 / rate),
+        }
+    }
+
+    /// The intended start of the next request; advances the schedule.
+    fn advance(&mut self) -> Instant {
+        let at = self.next;
+        self.next += self.period;
+        at
+    }
+}
+
+/// First pause after a connection failure in closed loop; it doubles up to [`MAX_BACKOFF`] while
+/// failures last, so a dead target is not hammered in a tight loop. (Open loop keeps its schedule.)
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -275,24 +379,103 @@ struct Worker {
     keys: KeySampler,
     rng: ChaCha8Rng,
     timeout: Duration,
+    set_share: f64,
+    schedule: Option<Schedule>,
+    pacer: Pacer,
 }
 
 impl Worker {
     async fn run(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) {
         let mut backoff = FIRST_BACKOFF;
-        while budget.take() {
+        loop {
+            let intended = match &mut self.schedule {
+                Some(schedule) => {
+                    let at = schedule.next;
+                    if !budget.take(at) {
+                        break;
+                    }
+                    schedule.advance();
+                    self.pacer.sleep_until(at.into_std()).await;
+                    at
+                }
+                None => {
+                    let now = Instant::now();
+                    if !budget.take(now) {
+                        break;
+                    }
+                    now
+                }
+            };
             let index = self.keys.next(&mut self.rng);
+            let op =
+                if self.set_share > 0.0 && self.rng.random_bool(self.set_share) { Op::Set } else { Op::Get };
             let sent = Instant::now();
-            let outcome = tokio::time::timeout(self.timeout, self.driver.fetch(index))
+            let sample = tokio::time::timeout(self.timeout, self.driver.fetch(op, index))
                 .await
-                .unwrap_or(Outcome::Failed(Failure::Timeout));
-            recorders.record(self.slot, outcome, sent.elapsed());
-            if outcome == Outcome::Failed(Failure::Connection) {
+                .unwrap_or(Sample::failed(Failure::Timeout));
+            let done = Instant::now();
+            let late = sent.duration_since(intended) > LATE;
+            recorders.record(self.slot, &sample, done - intended, done - sent, late);
+            if self.schedule.is_none() && sample.outcome == Outcome::Failed(Failure::Connection) {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             } else {
                 backoff = FIRST_BACKOFF;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_loop_slots_interleave_evenly() {
+        let start = Instant::now();
+        let rate = 1000.0;
+        let mut schedules: Vec<Schedule> = (0..4).map(|j| Schedule::new(start, j, 4, rate)).collect();
+        let mut all: Vec<Duration> = schedules
+            .iter_mut()
+            .flat_map(|s| (0..25).map(|_| s.advance() - start).collect::<Vec<_>>())
+            .collect();
+        all.sort();
+        // 100 requests, one every millisecond, from 0 to 99 ms, whichever slot sends them.
+        for (k, at) in all.iter().enumerate() {
+            let expected = Duration::from_millis(k as u64);
+            let diff = at.abs_diff(expected);
+            assert!(diff < Duration::from_micros(1), "request {k} at {at:?}");
+        }
+    }
+
+    #[test]
+    fn duration_budget_refuses_requests_meant_after_the_deadline() {
+        let start = Instant::now();
+        let b = Budget::new(Stop::Duration(Duration::from_secs(1)), start);
+        assert!(b.take(start + Duration::from_millis(999)));
+        assert!(!b.take(start + Duration::from_secs(1)));
+        let r = Budget::new(Stop::Requests(2), start);
+        assert!(r.take(start) && r.take(start) && !r.take(start));
+    }
+
+    #[test]
+    fn plans_check_open_loop_and_set_share() {
+        let mut w = pb::Workload {
+            name: "w".into(),
+            target: pb::Target::Redis.into(),
+            concurrency: 2,
+            requests: 10,
+            timeout_ms: 100,
+            rate: 500.0,
+            set_share: 0.25,
+            ..Default::default()
+        };
+        let plan = WorkloadPlan::try_from(&w).expect("valid");
+        assert_eq!((plan.rate, plan.set_share), (Some(500.0), 0.25));
+        w.rate = -1.0;
+        assert!(WorkloadPlan::try_from(&w).expect_err("negative rate").contains("rate -1"));
+        w.rate = 0.0;
+        w.target = pb::Target::S3.into();
+        assert!(WorkloadPlan::try_from(&w).expect_err("set on s3").contains("set_share"));
     }
 }

@@ -2,11 +2,12 @@
 //! connects to Redis and S3, seeds the dataset when asked, and runs fetch workloads whose latency
 //! histograms it streams back to the controller.
 
-pub mod dataset;
+pub mod cpu;
 pub mod driver;
 pub mod engine;
 pub mod keys;
 pub mod outcome;
+pub mod pace;
 pub mod record;
 pub mod seed;
 pub mod server;

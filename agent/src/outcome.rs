@@ -1,13 +1,47 @@
 //! What one request ended as. Small and `Copy`: the hot path counts outcomes, it never formats or
 //! boxes an error.
 
+use std::time::Duration;
+
 /// The result of one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The object came back whole.
+    /// The object came back whole (or was written, for a SET).
     Ok,
     /// The request failed; it is counted under this kind and its latency is not recorded.
     Failed(Failure),
+}
+
+/// What a driver measured about one request, besides its total time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// S3: time from the send to the first byte of the body.
+    pub ttfb: Option<Duration>,
+    /// Cache-aside: what happened on the way.
+    pub cache: Option<CacheParts>,
+}
+
+/// The parts of a cache-aside read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheParts {
+    /// Redis had the value.
+    pub hit: bool,
+    /// Time spent talking to Redis: the GET, plus the SET after a miss.
+    pub redis: Duration,
+    /// Time spent on the S3 GetObject after a miss.
+    pub s3: Option<Duration>,
+}
+
+impl Sample {
+    /// A plain success.
+    pub const OK: Sample = Sample { outcome: Outcome::Ok, ttfb: None, cache: None };
+
+    /// A failure of this kind.
+    pub const fn failed(kind: Failure) -> Sample {
+        Sample { outcome: Outcome::Failed(kind), ttfb: None, cache: None }
+    }
 }
 
 /// Why a request failed. The names are the keys of `errors_by_kind` in results.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 
-use crate::outcome::{Failure, Outcome};
+use crate::outcome::{Failure, Outcome, Sample};
 
 /// Significant decimal digits kept by every latency histogram.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
@@ -21,20 +21,45 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// Counts and latencies of requests completed since the last drain.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Interval {
-    /// Latencies of successful requests, nanoseconds.
-    pub histogram: Histogram<u64>,
+    /// Latencies of successful requests, nanoseconds: from the intended start in open loop.
+    pub latency: Histogram<u64>,
+    /// Service times of successful requests (from the actual send), nanoseconds.
+    pub service: Histogram<u64>,
+    /// Time to the first body byte of S3 responses, nanoseconds.
+    pub ttfb: Histogram<u64>,
+    /// Cache-aside: the Redis part of each request, nanoseconds.
+    pub redis: Histogram<u64>,
+    /// Cache-aside: the S3 part of each miss, nanoseconds.
+    pub s3: Histogram<u64>,
     /// Successful requests.
     pub ops: u64,
     /// Failed requests by [`Failure::index`].
     pub errors: [u64; Failure::ALL.len()],
+    /// Requests sent more than [`crate::engine::LATE`] after their intended start.
+    pub late: u64,
+    /// Cache-aside hits.
+    pub hits: u64,
+    /// Cache-aside misses.
+    pub misses: u64,
 }
 
 impl Interval {
     /// An interval with nothing recorded.
     pub fn empty() -> Self {
-        Interval { histogram: new_histogram(), ops: 0, errors: [0; Failure::ALL.len()] }
+        Interval {
+            latency: new_histogram(),
+            service: new_histogram(),
+            ttfb: new_histogram(),
+            redis: new_histogram(),
+            s3: new_histogram(),
+            ops: 0,
+            errors: [0; Failure::ALL.len()],
+            late: 0,
+            hits: 0,
+            misses: 0,
+        }
     }
 
     /// Failed requests of every kind.
@@ -44,19 +69,77 @@ impl Interval {
 
     /// Add another interval's counts and latencies to this one.
     pub fn absorb(&mut self, other: &Interval) {
-        self.histogram.add(&other.histogram).expect("auto-resizing histograms accept every value");
+        for (mine, theirs) in [
+            (&mut self.latency, &other.latency),
+            (&mut self.service, &other.service),
+            (&mut self.ttfb, &other.ttfb),
+            (&mut self.redis, &other.redis),
+            (&mut self.s3, &other.s3),
+        ] {
+            mine.add(theirs).expect("auto-resizing histograms accept every value");
+        }
         self.ops += other.ops;
+        self.late += other.late;
+        self.hits += other.hits;
+        self.misses += other.misses;
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             *mine += theirs;
         }
     }
 
-    /// The histogram in HdrHistogram's V2 format, as the proto carries it.
-    pub fn serialized_histogram(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
-        V2Serializer::new().serialize(&self.histogram, &mut out).expect("serialising into a Vec cannot fail");
-        out
+    fn reset(&mut self) {
+        for h in [&mut self.latency, &mut self.service, &mut self.ttfb, &mut self.redis, &mut self.s3] {
+            h.reset();
+        }
+        self.ops = 0;
+        self.late = 0;
+        self.hits = 0;
+        self.misses = 0;
+        self.errors = [0; Failure::ALL.len()];
     }
+
+    fn record(&mut self, sample: &Sample, latency: Duration, service: Duration, late: bool) {
+        self.late += u64::from(late);
+        match sample.outcome {
+            Outcome::Ok => {
+                record(&mut self.latency, latency);
+                record(&mut self.service, service);
+                self.ops += 1;
+            }
+            Outcome::Failed(kind) => self.errors[kind.index()] += 1,
+        }
+        if let Some(ttfb) = sample.ttfb {
+            record(&mut self.ttfb, ttfb);
+        }
+        if let Some(parts) = sample.cache {
+            if parts.hit {
+                self.hits += 1;
+            } else {
+                self.misses += 1;
+            }
+            record(&mut self.redis, parts.redis);
+            if let Some(s3) = parts.s3 {
+                record(&mut self.s3, s3);
+            }
+        }
+    }
+}
+
+fn record(h: &mut Histogram<u64>, d: Duration) {
+    let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
+    // Auto-resizing: `record` only fails for values beyond u64, which `ns` is not.
+    let _ = h.record(ns);
+}
+
+/// A histogram in HdrHistogram's V2 format, as the proto carries it; empty bytes for an empty
+/// histogram.
+pub fn serialize(h: &Histogram<u64>) -> Vec<u8> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(64);
+    V2Serializer::new().serialize(h, &mut out).expect("serialising into a Vec cannot fail");
+    out
 }
 
 /// Recorders shared by the workers of one phase. Workers pick a shard by slot, so at most a few
@@ -73,26 +156,19 @@ impl Recorders {
         Recorders { shards: (0..n).map(|_| Mutex::new(Interval::empty())).collect() }
     }
 
-    /// Record one request of worker `slot` that took `latency`.
-    pub fn record(&self, slot: usize, outcome: Outcome, latency: Duration) {
-        let mut shard = lock(&self.shards[slot % self.shards.len()]);
-        match outcome {
-            Outcome::Ok => {
-                let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX).max(1);
-                // Auto-resizing: `record` only fails for values beyond u64, which `ns` is not.
-                let _ = shard.histogram.record(ns);
-                shard.ops += 1;
-            }
-            Outcome::Failed(kind) => shard.errors[kind.index()] += 1,
-        }
+    /// Record one request of worker `slot`: `latency` from its intended start, `service` from
+    /// its actual send (the same in closed loop), `late` when it started late.
+    pub fn record(&self, slot: usize, sample: &Sample, latency: Duration, service: Duration, late: bool) {
+        lock(&self.shards[slot % self.shards.len()]).record(sample, latency, service, late);
     }
 
     /// Everything recorded since the last drain; the recorders start again from zero.
     pub fn drain(&self) -> Interval {
         let mut total = Interval::empty();
         for shard in &self.shards {
-            let taken = std::mem::replace(&mut *lock(shard), Interval::empty());
-            total.absorb(&taken);
+            let mut shard = lock(shard);
+            total.absorb(&shard);
+            shard.reset();
         }
         total
     }
@@ -106,20 +182,31 @@ fn lock(m: &Mutex<Interval>) -> std::sync::MutexGuard<'_, Interval> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::CacheParts;
 
     #[test]
     fn drain_returns_everything_once() {
         let r = Recorders::new(8, 2);
+        let us = Duration::from_micros;
         for slot in 0..8 {
-            r.record(slot, Outcome::Ok, Duration::from_micros(100 + slot as u64));
+            r.record(slot, &Sample::OK, us(900), us(100 + slot as u64), slot == 0);
         }
-        r.record(3, Outcome::Failed(Failure::Timeout), Duration::from_secs(1));
+        r.record(3, &Sample::failed(Failure::Timeout), Duration::from_secs(1), Duration::from_secs(1), false);
+        let hit = CacheParts { hit: true, redis: us(50), s3: None };
+        let miss = CacheParts { hit: false, redis: us(60), s3: Some(us(700)) };
+        for parts in [hit, miss] {
+            r.record(1, &Sample { cache: Some(parts), ..Sample::OK }, us(800), us(800), false);
+        }
         let first = r.drain();
-        assert_eq!(first.ops, 8);
-        assert_eq!(first.histogram.len(), 8);
+        assert_eq!(first.ops, 10);
+        assert_eq!(first.latency.len(), 10);
+        assert_eq!(first.service.len(), 10);
+        assert!(first.latency.min() > first.service.max() / 2, "latency and service kept apart");
         assert_eq!(first.errors[Failure::Timeout.index()], 1);
         assert_eq!(first.total_errors(), 1);
+        assert_eq!(first.late, 1);
+        assert_eq!((first.hits, first.misses, first.redis.len(), first.s3.len()), (1, 1, 2, 1));
         let second = r.drain();
-        assert_eq!((second.ops, second.total_errors(), second.histogram.len()), (0, 0, 0));
+        assert_eq!((second.ops, second.total_errors(), second.latency.len(), second.late), (0, 0, 0, 0));
     }
 }

@@ -7,14 +7,15 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::dataset::Dataset;
+use fetchbench_proto::dataset::Dataset;
+
 use crate::driver::redis::RedisTarget;
 use crate::driver::s3::S3Target;
 
 /// PutObject requests in flight while seeding.
 const S3_PUTS_IN_FLIGHT: usize = 32;
-/// SET commands per Redis pipeline while seeding.
-const REDIS_BATCH: u64 = 500;
+/// SET commands in flight while seeding (the connection pipelines them).
+const REDIS_SETS_IN_FLIGHT: usize = 128;
 /// Longest a single seeding request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -76,11 +77,13 @@ pub async fn ensure_bucket(s3: &S3Target) -> Result<(), SeedError> {
     }
 }
 
-/// Write every object of `dataset` to the given targets.
+/// Write every object of `dataset` to the given targets; with `cold_cache`, to S3 only, and
+/// remove the objects from Redis instead.
 pub async fn seed(
     dataset: &Dataset,
     redis: Option<&RedisTarget>,
     s3: Option<&S3Target>,
+    cold_cache: bool,
 ) -> Result<Seeded, SeedError> {
     let mut seeded = Seeded::default();
     if let Some(s3) = s3 {
@@ -88,7 +91,11 @@ pub async fn seed(
         seeded = seed_s3(dataset, s3).await?;
     }
     if let Some(redis) = redis {
-        seeded = seed_redis(dataset, redis).await?;
+        if cold_cache {
+            write_redis(dataset, redis, false).await?;
+        } else {
+            seeded = write_redis(dataset, redis, true).await?;
+        }
     }
     Ok(seeded)
 }
@@ -125,26 +132,36 @@ async fn seed_s3(dataset: &Dataset, s3: &S3Target) -> Result<Seeded, SeedError> 
         .await
 }
 
-async fn seed_redis(dataset: &Dataset, redis: &RedisTarget) -> Result<Seeded, SeedError> {
+/// SET every object (`set`) or DEL every object's key (not `set`).
+async fn write_redis(dataset: &Dataset, redis: &RedisTarget, set: bool) -> Result<Seeded, SeedError> {
     let fail = |detail: String| SeedError::Redis { url: redis.url().to_owned(), detail };
-    let mut conn = redis.connect().await.map_err(|e| fail(e.to_string()))?;
-    let mut seeded = Seeded::default();
-    let mut start = 0;
-    while start < dataset.objects {
-        let end = (start + REDIS_BATCH).min(dataset.objects);
-        let mut pipe = redis::pipe();
-        for i in start..end {
-            let body = dataset.body(i);
-            seeded.bytes += body.len() as u64;
-            pipe.set(redis.key(i), body).ignore();
-        }
-        match tokio::time::timeout(REQUEST_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(fail(e.to_string())),
-            Err(_) => return Err(fail(format!("no answer within {REQUEST_TIMEOUT:?}"))),
-        }
-        seeded.objects += end - start;
-        start = end;
-    }
-    Ok(seeded)
+    let conn = redis.connect().await.map_err(|e| fail(e.to_string()))?;
+    // One SET per object rather than a pipeline: in a cluster the keys live on different shards.
+    futures_util::stream::iter(0..dataset.objects)
+        .map(|i| {
+            let mut conn = conn.clone();
+            async move {
+                let mut cmd;
+                let mut len = 0;
+                if set {
+                    let body = dataset.body(i);
+                    len = body.len() as u64;
+                    cmd = redis::cmd("SET");
+                    cmd.arg(redis.key(i)).arg(body);
+                } else {
+                    cmd = redis::cmd("DEL");
+                    cmd.arg(redis.key(i));
+                }
+                match tokio::time::timeout(REQUEST_TIMEOUT, cmd.query_async::<()>(&mut conn)).await {
+                    Ok(Ok(())) => Ok(len),
+                    Ok(Err(e)) => Err(fail(e.to_string())),
+                    Err(_) => Err(fail(format!("no answer within {REQUEST_TIMEOUT:?}"))),
+                }
+            }
+        })
+        .buffer_unordered(REDIS_SETS_IN_FLIGHT)
+        .try_fold(Seeded::default(), |acc, len| async move {
+            Ok(Seeded { objects: acc.objects + 1, bytes: acc.bytes + len })
+        })
+        .await
 }

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use fetchbench_proto as pb;
 use fetchbench_proto::agent_server::{Agent, AgentServer};
@@ -14,15 +14,19 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::dataset::Dataset;
-use crate::driver::Driver;
+use fetchbench_proto::dataset::Dataset;
+
 use crate::driver::redis::RedisTarget;
 use crate::driver::s3::{S3Config, S3Target};
-use crate::engine::{self, TargetKind, WorkloadPlan};
+use crate::driver::{CacheAsideDriver, Driver};
+use crate::engine::{self, RunContext, TargetKind, WorkloadPlan, unix_ns};
+use crate::pace::Pacer;
 use crate::seed;
 
 /// Largest object the agent agrees to generate, bytes.
 pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
+/// Longest the agent agrees to wait for a synchronized start.
+const MAX_START_DELAY: Duration = Duration::from_secs(60);
 /// Shortest progress interval the agent agrees to, milliseconds.
 const MIN_INTERVAL_MS: u64 = 10;
 /// Events buffered between the engine and a slow controller.
@@ -49,6 +53,7 @@ pub async fn serve(
 #[derive(Clone, Debug, Default)]
 pub struct AgentService {
     state: Arc<Mutex<State>>,
+    pacer: Pacer,
 }
 
 #[derive(Debug, Default)]
@@ -61,7 +66,7 @@ struct State {
 /// Targets connected and checked by Prepare.
 #[derive(Debug)]
 struct Prepared {
-    dataset: Dataset,
+    dataset: Arc<Dataset>,
     redis: Option<RedisTarget>,
     s3: Option<S3Target>,
 }
@@ -81,10 +86,6 @@ impl AgentService {
             None => false,
         }
     }
-}
-
-fn unix_ns(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[tonic::async_trait]
@@ -117,10 +118,10 @@ impl Agent for AgentService {
         if self.lock().run.is_some() {
             return Err(Status::failed_precondition("a run is in progress; send Stop first"));
         }
-        let dataset = validate_dataset(req.dataset.as_ref())?;
+        let dataset = Arc::new(validate_dataset(req.dataset.as_ref())?);
         let redis = match &req.redis {
             Some(r) => {
-                let target = RedisTarget::new(&r.url, &r.key_prefix, dataset.objects)
+                let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
                     .map_err(|e| Status::invalid_argument(format!("redis url {}: {e}", r.url)))?;
                 target
                     .connect()
@@ -149,7 +150,7 @@ impl Agent for AgentService {
         };
         let started = std::time::Instant::now();
         let seeded = if req.seed_data {
-            seed::seed(&dataset, redis.as_ref(), s3.as_ref())
+            seed::seed(&dataset, redis.as_ref(), s3.as_ref(), req.cold_cache)
                 .await
                 .map_err(|e| Status::unavailable(format!("seeding failed: {e}")))?
         } else {
@@ -181,6 +182,15 @@ impl Agent for AgentService {
             return Err(Status::invalid_argument("the run has no workloads"));
         }
         let interval = Duration::from_millis(req.interval_ms.max(MIN_INTERVAL_MS));
+        let start_delay = Duration::from_nanos(
+            u64::try_from(req.start_at_unix_ns.saturating_sub(unix_ns(SystemTime::now()))).unwrap_or(0),
+        );
+        if start_delay > MAX_START_DELAY {
+            return Err(Status::invalid_argument(format!(
+                "start_at_unix_ns is {start_delay:?} away, more than {MAX_START_DELAY:?}; check the clocks"
+            )));
+        }
+        let start_at = std::time::Instant::now() + start_delay;
         let (prepared, cancel) = {
             let mut state = self.lock();
             if state.run.is_some() {
@@ -190,9 +200,11 @@ impl Agent for AgentService {
                 Status::failed_precondition("the agent is not prepared; send Prepare first")
             })?;
             for plan in &plans {
+                let (redis, s3) = (prepared.redis.is_none(), prepared.s3.is_none());
                 let missing = match plan.target {
-                    TargetKind::Redis => prepared.redis.is_none().then_some("redis"),
-                    TargetKind::S3 => prepared.s3.is_none().then_some("s3"),
+                    TargetKind::Redis => redis.then_some("redis"),
+                    TargetKind::S3 => s3.then_some("s3"),
+                    TargetKind::CacheAside => (redis || s3).then_some("redis and s3"),
                 };
                 if let Some(target) = missing {
                     return Err(Status::failed_precondition(format!(
@@ -208,6 +220,7 @@ impl Agent for AgentService {
 
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let service = self.clone();
+        let pacer = self.pacer.clone();
         tokio::spawn(async move {
             let finished = CancellationToken::new();
             // A dropped response stream means the controller left: stop the load.
@@ -220,20 +233,35 @@ impl Agent for AgentService {
                     }
                 })
             };
-            for (index, plan) in plans.iter().enumerate() {
+            // Connect every workload's slots first, so that the synchronized start is the start of
+            // the load, not of the connection set-up.
+            let mut drivers = Vec::with_capacity(plans.len());
+            for plan in &plans {
+                match drivers_for(&prepared, plan).await {
+                    Ok(d) => drivers.push(d),
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        drivers.clear();
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = pacer.sleep_until(start_at) => {}
+                () = cancel.cancelled() => drivers.clear(),
+            }
+            let ctx = RunContext {
+                interval,
+                events: &tx,
+                cancel: &cancel,
+                pacer: &pacer,
+                objects: prepared.dataset.objects,
+            };
+            for (index, (plan, drivers)) in plans.iter().zip(drivers).enumerate() {
                 if cancel.is_cancelled() {
                     break;
                 }
-                let drivers = match drivers_for(&prepared, plan).await {
-                    Ok(d) => d,
-                    Err(status) => {
-                        let _ = tx.send(Err(status)).await;
-                        break;
-                    }
-                };
-                let objects = prepared.dataset.objects;
-                let done =
-                    engine::run_workload(index as u32, plan, drivers, objects, interval, &tx, &cancel).await;
+                let done = engine::run_workload(index as u32, plan, drivers, &ctx).await;
                 let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
                 if tx.send(Ok(event)).await.is_err() {
                     break;
@@ -254,44 +282,55 @@ impl Agent for AgentService {
 
 /// One driver per slot: its own connection for Redis, a shared pool for S3.
 async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Result<Vec<Driver>, Status> {
-    match plan.target {
-        TargetKind::Redis => {
-            let redis = prepared.redis.as_ref().expect("checked when the run started");
-            let connects = (0..plan.concurrency).map(|_| redis.driver());
-            let drivers = futures_util::future::try_join_all(connects).await.map_err(|e| {
-                Status::unavailable(format!(
-                    "workload {}: redis at {} is unreachable: {e}",
-                    plan.name,
-                    redis.url()
-                ))
-            })?;
-            Ok(drivers.into_iter().map(Driver::Redis).collect())
+    let redis_drivers = || async {
+        let redis = prepared.redis.as_ref().expect("checked when the run started");
+        let redis = match (plan.target, plan.range) {
+            (TargetKind::Redis, Some((start, length))) => redis.with_range(start, length),
+            _ => redis.clone(),
+        };
+        let connects = (0..plan.concurrency).map(|_| redis.driver());
+        futures_util::future::try_join_all(connects).await.map_err(|e| {
+            Status::unavailable(format!(
+                "workload {}: redis at {} is unreachable: {e}",
+                plan.name,
+                redis.url()
+            ))
+        })
+    };
+    let s3 = || {
+        let s3 = prepared.s3.as_ref().expect("checked when the run started");
+        match plan.range {
+            Some((start, length)) => s3.with_range(start, length),
+            None => s3.clone(),
         }
+    };
+    Ok(match plan.target {
+        TargetKind::Redis => redis_drivers().await?.into_iter().map(Driver::Redis).collect(),
         TargetKind::S3 => {
-            let s3 = prepared.s3.as_ref().expect("checked when the run started");
-            Ok((0..plan.concurrency).map(|_| Driver::S3(s3.driver())).collect())
+            let s3 = s3();
+            (0..plan.concurrency).map(|_| Driver::S3(s3.driver())).collect()
         }
-    }
+        TargetKind::CacheAside => {
+            let s3 = s3();
+            redis_drivers()
+                .await?
+                .into_iter()
+                .map(|r| Driver::CacheAside(CacheAsideDriver::new(r, s3.driver(), plan.ttl)))
+                .collect()
+        }
+    })
 }
 
 fn validate_dataset(d: Option<&pb::Dataset>) -> Result<Dataset, Status> {
     let d = d.ok_or_else(|| Status::invalid_argument("prepare request has no dataset"))?;
-    if d.objects == 0 {
-        return Err(Status::invalid_argument("dataset objects is 0"));
-    }
-    if d.size_min_bytes > d.size_max_bytes {
+    let dataset = Dataset::from_proto(d).map_err(Status::invalid_argument)?;
+    if dataset.max_size() > MAX_OBJECT_BYTES {
         return Err(Status::invalid_argument(format!(
-            "dataset size min {} is above max {}",
-            d.size_min_bytes, d.size_max_bytes
+            "dataset objects up to {} bytes are above the limit of {MAX_OBJECT_BYTES} bytes",
+            dataset.max_size()
         )));
     }
-    if d.size_max_bytes > MAX_OBJECT_BYTES {
-        return Err(Status::invalid_argument(format!(
-            "dataset size max {} is above {MAX_OBJECT_BYTES} bytes",
-            d.size_max_bytes
-        )));
-    }
-    Ok(Dataset { objects: d.objects, size_min: d.size_min_bytes, size_max: d.size_max_bytes, seed: d.seed })
+    Ok(dataset)
 }
 
 fn hostname() -> String {

@@ -44,7 +44,11 @@ async fn hello_reports_the_agent_and_its_host() {
 async fn run_before_prepare_is_a_failed_precondition() {
     let agent = spawn_agent().await;
     let mut client = agent.client().await;
-    let req = pb::RunRequest { workloads: vec![redis_workload("w", 1, 1, 0)], interval_ms: 100 };
+    let req = pb::RunRequest {
+        workloads: vec![redis_workload("w", 1, 1, 0)],
+        interval_ms: 100,
+        ..Default::default()
+    };
     let err = collect(&mut client, req).await.expect_err("not prepared");
     assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
     agent.shutdown().await;
@@ -57,16 +61,22 @@ async fn bad_workloads_are_invalid_arguments() {
     let mut client = agent.client().await;
     client.prepare(prepare_redis(&redis.url(), false)).await.expect("prepare");
     let mut zero = redis_workload("w", 0, 1, 0);
-    let err = collect(&mut client, pb::RunRequest { workloads: vec![zero.clone()], interval_ms: 100 })
-        .await
-        .expect_err("zero concurrency");
+    let err = collect(
+        &mut client,
+        pb::RunRequest { workloads: vec![zero.clone()], interval_ms: 100, ..Default::default() },
+    )
+    .await
+    .expect_err("zero concurrency");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("concurrency 0"), "{}", err.message());
     zero.concurrency = 1;
     zero.requests = 0;
-    let err = collect(&mut client, pb::RunRequest { workloads: vec![zero], interval_ms: 100 })
-        .await
-        .expect_err("no stop condition");
+    let err = collect(
+        &mut client,
+        pb::RunRequest { workloads: vec![zero], interval_ms: 100, ..Default::default() },
+    )
+    .await
+    .expect_err("no stop condition");
     assert_eq!(err.code(), Code::InvalidArgument);
     agent.shutdown().await;
 }
@@ -88,8 +98,7 @@ async fn seeding_writes_the_tutorial_dataset_into_redis() {
     let keys: Vec<String> = conn.keys("fetchbench:filename*.txt").await.expect("KEYS");
     assert_eq!(keys.len(), 200);
     let value: Vec<u8> = conn.get("fetchbench:filename17.txt").await.expect("GET");
-    let expected =
-        fetchbench_agent::dataset::Dataset { objects: 200, size_min: 235, size_max: 434, seed: 1 }.body(17);
+    let expected = fetchbench_proto::dataset::Dataset::from_proto(&seed_dataset()).expect("valid").body(17);
     assert_eq!(value, expected);
     agent.shutdown().await;
 }
@@ -103,7 +112,9 @@ async fn progress_adds_up_to_the_workload_totals() {
     let mut w = redis_workload("w", 4, 2_000, 0);
     w.warmup_requests = 50;
     let events =
-        collect(&mut client, pb::RunRequest { workloads: vec![w], interval_ms: 10 }).await.expect("run");
+        collect(&mut client, pb::RunRequest { workloads: vec![w], interval_ms: 10, ..Default::default() })
+            .await
+            .expect("run");
     let (ops, errors, done) = totals(&events);
     assert_eq!(done.len(), 1);
     assert_eq!((done[0].ops, done[0].errors), (2_000, 0));
@@ -126,7 +137,11 @@ async fn a_dropped_run_stream_cancels_the_run() {
     let agent = spawn_agent().await;
     let mut client = agent.client().await;
     client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
-    let req = pb::RunRequest { workloads: vec![redis_workload("w", 2, 0, 600_000)], interval_ms: 50 };
+    let req = pb::RunRequest {
+        workloads: vec![redis_workload("w", 2, 0, 600_000)],
+        interval_ms: 50,
+        ..Default::default()
+    };
     let mut stream = client.run(req).await.expect("run").into_inner();
     stream.message().await.expect("first event").expect("an event");
     let mut other = agent.client().await;
@@ -142,7 +157,11 @@ async fn a_dropped_run_stream_cancels_the_run() {
     // And the agent takes the next run.
     let events = collect(
         &mut other,
-        pb::RunRequest { workloads: vec![redis_workload("w", 1, 10, 0)], interval_ms: 50 },
+        pb::RunRequest {
+            workloads: vec![redis_workload("w", 1, 10, 0)],
+            interval_ms: 50,
+            ..Default::default()
+        },
     )
     .await
     .expect("next run");
@@ -156,13 +175,22 @@ async fn stop_ends_the_run_with_what_was_measured() {
     let agent = spawn_agent().await;
     let mut client = agent.client().await;
     client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
-    let req = pb::RunRequest { workloads: vec![redis_workload("w", 2, 0, 600_000)], interval_ms: 50 };
+    let req = pb::RunRequest {
+        workloads: vec![redis_workload("w", 2, 0, 600_000)],
+        interval_ms: 50,
+        ..Default::default()
+    };
     let mut stream = client.run(req).await.expect("run").into_inner();
     let mut events: Vec<pb::run_event::Event> =
         stream.message().await.expect("event").into_iter().flat_map(|e| e.event).collect();
     let mut second = agent.client().await;
-    let busy =
-        second.run(pb::RunRequest { workloads: vec![redis_workload("x", 1, 1, 0)], interval_ms: 50 }).await;
+    let busy = second
+        .run(pb::RunRequest {
+            workloads: vec![redis_workload("x", 1, 1, 0)],
+            interval_ms: 50,
+            ..Default::default()
+        })
+        .await;
     assert_eq!(busy.expect_err("already running").code(), Code::FailedPrecondition);
     assert!(second.stop(pb::StopRequest {}).await.expect("stop").into_inner().was_running);
     while let Some(e) = stream.message().await.expect("stream ends cleanly") {
@@ -196,7 +224,11 @@ async fn missing_keys_and_a_dead_redis_are_counted_not_fatal() {
     client.prepare(prepare_redis(&redis.url(), false)).await.expect("prepare");
     let events = collect(
         &mut client,
-        pb::RunRequest { workloads: vec![redis_workload("w", 2, 100, 0)], interval_ms: 50 },
+        pb::RunRequest {
+            workloads: vec![redis_workload("w", 2, 100, 0)],
+            interval_ms: 50,
+            ..Default::default()
+        },
     )
     .await
     .expect("run");
@@ -214,7 +246,11 @@ async fn missing_keys_and_a_dead_redis_are_counted_not_fatal() {
     redis.kill();
     let result = collect(
         &mut client,
-        pb::RunRequest { workloads: vec![redis_workload("w", 1, 20, 0)], interval_ms: 50 },
+        pb::RunRequest {
+            workloads: vec![redis_workload("w", 1, 20, 0)],
+            interval_ms: 50,
+            ..Default::default()
+        },
     )
     .await;
     match result {

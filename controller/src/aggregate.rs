@@ -9,7 +9,7 @@ use fetchbench_proto as pb;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
-use crate::result::{AgentWorkloadResult, LatencySummary, WorkloadResult};
+use crate::result::{AgentWorkloadResult, IntervalResult, LatencySummary, WorkloadResult};
 
 /// Significant digits of every histogram, as on the agents.
 const SIGNIFICANT_DIGITS: u8 = 3;
@@ -38,29 +38,66 @@ pub enum AggregateError {
     UnknownWorkload(u32),
 }
 
+/// An agent using more than this share of its cores is flagged client-bound.
+pub const CLIENT_BOUND_CPU: f64 = 0.85;
+
 /// What one agent reported for one workload.
 #[derive(Debug, Clone)]
 pub struct AgentTally {
-    /// Latencies of successful measured requests, nanoseconds.
+    /// Latencies of successful measured requests, nanoseconds (from the intended start in open
+    /// loop).
     pub histogram: Histogram<u64>,
+    /// Service times of successful measured requests, nanoseconds.
+    pub service: Histogram<u64>,
+    /// Time to first byte of S3 bodies, nanoseconds.
+    pub ttfb: Histogram<u64>,
+    /// Cache-aside Redis parts, nanoseconds.
+    pub redis: Histogram<u64>,
+    /// Cache-aside S3 parts, nanoseconds.
+    pub s3: Histogram<u64>,
     /// Successful measured requests.
     pub ops: u64,
     /// Failed measured requests by kind.
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Late open-loop starts.
+    pub late: u64,
+    /// Cache-aside hits.
+    pub hits: u64,
+    /// Cache-aside misses.
+    pub misses: u64,
     /// Measured-phase length, from WorkloadDone; `None` until it arrives.
     pub duration: Option<Duration>,
     /// Totals the agent announced in WorkloadDone, for a consistency check.
     pub announced: Option<(u64, u64)>,
+    /// Start of the workload on the agent's clock, nanoseconds since the epoch.
+    pub started_at_unix_ns: i64,
+    /// Open-loop rate asked of this agent.
+    pub target_rate: f64,
+    /// Share of its cores the agent used during the measured phase.
+    pub cpu_utilization: f64,
+    /// Intervals seen so far, per phase: (warm-up, measured).
+    intervals_seen: (usize, usize),
 }
 
 impl Default for AgentTally {
     fn default() -> Self {
         AgentTally {
             histogram: new_histogram(),
+            service: new_histogram(),
+            ttfb: new_histogram(),
+            redis: new_histogram(),
+            s3: new_histogram(),
             ops: 0,
             errors_by_kind: BTreeMap::new(),
+            late: 0,
+            hits: 0,
+            misses: 0,
             duration: None,
             announced: None,
+            started_at_unix_ns: 0,
+            target_rate: 0.0,
+            cpu_utilization: 0.0,
+            intervals_seen: (0, 0),
         }
     }
 }
@@ -72,16 +109,49 @@ impl AgentTally {
     }
 }
 
-/// Tallies of every workload on every agent: `[workload][agent]`.
+/// One interval number of one phase, over all agents.
+#[derive(Debug, Clone)]
+struct IntervalTally {
+    histogram: Histogram<u64>,
+    ops: u64,
+    errors: u64,
+    hits: u64,
+    misses: u64,
+    /// Longest interval and latest end any agent reported, milliseconds.
+    interval_ms: u64,
+    elapsed_ms: u64,
+}
+
+impl Default for IntervalTally {
+    fn default() -> Self {
+        IntervalTally {
+            histogram: new_histogram(),
+            ops: 0,
+            errors: 0,
+            hits: 0,
+            misses: 0,
+            interval_ms: 0,
+            elapsed_ms: 0,
+        }
+    }
+}
+
+/// Tallies of every workload on every agent.
 #[derive(Debug)]
 pub struct Tallies {
+    /// `[workload][agent]`.
     tallies: Vec<Vec<AgentTally>>,
+    /// `[workload]`: warm-up intervals, then measured intervals, by interval number.
+    series: Vec<(Vec<IntervalTally>, Vec<IntervalTally>)>,
 }
 
 impl Tallies {
     /// Empty tallies for `workloads` workloads on `agents` agents.
     pub fn new(workloads: usize, agents: usize) -> Self {
-        Tallies { tallies: vec![vec![AgentTally::default(); agents]; workloads] }
+        Tallies {
+            tallies: vec![vec![AgentTally::default(); agents]; workloads],
+            series: vec![(Vec::new(), Vec::new()); workloads],
+        }
     }
 
     /// The tally of workload `w` on agent `a`.
@@ -89,50 +159,93 @@ impl Tallies {
         &self.tallies[w][a]
     }
 
-    /// Fold one event from agent `agent` in. Warm-up progress is left out.
-    pub fn add(&mut self, agent: usize, event: &pb::run_event::Event) -> Result<(), AggregateError> {
+    /// Fold in one event that agent `agent` sent about workload `workload`.
+    pub fn add(
+        &mut self,
+        agent: usize,
+        workload: usize,
+        event: &pb::run_event::Event,
+    ) -> Result<(), AggregateError> {
+        let w = u32::try_from(workload).unwrap_or(u32::MAX);
+        let tally = self
+            .tallies
+            .get_mut(workload)
+            .and_then(|t| t.get_mut(agent))
+            .ok_or(AggregateError::UnknownWorkload(w))?;
         match event {
             pb::run_event::Event::Progress(p) => {
-                let tally = self.slot(p.workload, agent)?;
+                let decode_all = |bytes: &[u8]| {
+                    decode_or_empty(bytes).map_err(|detail| AggregateError::Histogram { workload: w, detail })
+                };
+                let latency = decode_all(&p.histogram)?;
+                let (series, seen) = if p.warmup {
+                    (&mut self.series[workload].0, &mut tally.intervals_seen.0)
+                } else {
+                    (&mut self.series[workload].1, &mut tally.intervals_seen.1)
+                };
+                if series.len() <= *seen {
+                    series.resize_with(*seen + 1, IntervalTally::default);
+                }
+                let slot = &mut series[*seen];
+                *seen += 1;
+                add(&mut slot.histogram, &latency);
+                slot.ops += p.ops;
+                slot.errors += p.errors;
+                slot.hits += p.hits;
+                slot.misses += p.misses;
+                slot.interval_ms = slot.interval_ms.max(p.interval_ms);
+                slot.elapsed_ms = slot.elapsed_ms.max(p.elapsed_ms);
                 if p.warmup {
                     return Ok(());
                 }
-                let h = decode(&p.histogram)
-                    .map_err(|detail| AggregateError::Histogram { workload: p.workload, detail })?;
-                tally.histogram.add(&h).expect("auto-resizing histograms accept every value");
+                add(&mut tally.histogram, &latency);
+                add(&mut tally.service, &decode_all(&p.service_histogram)?);
+                add(&mut tally.ttfb, &decode_all(&p.ttfb_histogram)?);
+                add(&mut tally.redis, &decode_all(&p.redis_histogram)?);
+                add(&mut tally.s3, &decode_all(&p.s3_histogram)?);
                 tally.ops += p.ops;
+                tally.late += p.late;
+                tally.hits += p.hits;
+                tally.misses += p.misses;
                 for (kind, n) in &p.errors_by_kind {
                     *tally.errors_by_kind.entry(kind.clone()).or_default() += n;
                 }
             }
             pb::run_event::Event::Done(d) => {
-                let tally = self.slot(d.workload, agent)?;
                 tally.duration = Some(Duration::from_micros(d.duration_us));
                 tally.announced = Some((d.ops, d.errors));
+                tally.started_at_unix_ns = d.started_at_unix_ns;
+                tally.target_rate = d.target_rate;
+                tally.cpu_utilization = d.cpu_utilization;
             }
         }
         Ok(())
     }
 
-    fn slot(&mut self, workload: u32, agent: usize) -> Result<&mut AgentTally, AggregateError> {
-        self.tallies
-            .get_mut(workload as usize)
-            .and_then(|w| w.get_mut(agent))
-            .ok_or(AggregateError::UnknownWorkload(workload))
-    }
-
-    /// The merged result of workload `w`; `agent_ids[a]` names agent `a`.
+    /// The merged result of workload `w`. `agent_ids[a]` names agent `a`, and `clock_offsets_ns[a]`
+    /// is its clock minus the controller's.
     pub fn workload_result(
         &self,
         w: usize,
         name: &str,
         target: &str,
         agent_ids: &[String],
+        clock_offsets_ns: &[i64],
     ) -> WorkloadResult {
-        let per_agent: Vec<AgentWorkloadResult> = self.tallies[w]
+        let tallies = &self.tallies[w];
+        // Start times on the controller's clock, for the agents that started at all.
+        let starts: Vec<Option<i64>> = tallies
+            .iter()
+            .zip(clock_offsets_ns.iter().chain(std::iter::repeat(&0)))
+            .map(|(t, off)| (t.started_at_unix_ns != 0).then(|| t.started_at_unix_ns - off))
+            .collect();
+        let earliest = starts.iter().flatten().min().copied().unwrap_or(0);
+        let latest = starts.iter().flatten().max().copied().unwrap_or(0);
+        let per_agent: Vec<AgentWorkloadResult> = tallies
             .iter()
             .zip(agent_ids)
-            .map(|(t, id)| {
+            .zip(&starts)
+            .map(|((t, id), start)| {
                 let duration_s = t.duration.map_or(0.0, |d| d.as_secs_f64());
                 AgentWorkloadResult {
                     agent: id.clone(),
@@ -142,34 +255,90 @@ impl Tallies {
                     duration_s,
                     throughput_ops_s: rate(t.ops, duration_s),
                     latency_us: summarize(&t.histogram),
+                    service_time_us: summarize(&t.service),
+                    late_starts: t.late,
+                    cpu_utilization: t.cpu_utilization,
+                    start_offset_ms: start.map_or(0.0, |s| (s - earliest) as f64 / 1e6),
                 }
             })
             .collect();
-        let merged = merge(self.tallies[w].iter().map(|t| &t.histogram));
+        let merged = merge(tallies.iter().map(|t| &t.histogram));
         let mut errors_by_kind = BTreeMap::new();
-        for t in &self.tallies[w] {
+        for t in tallies {
             for (k, n) in &t.errors_by_kind {
                 *errors_by_kind.entry(k.clone()).or_default() += n;
             }
         }
-        let ops = per_agent.iter().map(|a| a.ops).sum();
+        let ops: u64 = per_agent.iter().map(|a| a.ops).sum();
+        let errors: u64 = errors_by_kind.values().sum();
         let duration_s = per_agent.iter().map(|a| a.duration_s).fold(0.0, f64::max);
+        let open = tallies.iter().any(|t| t.target_rate > 0.0);
+        let cache_aside = target == "cache-aside";
+        let (hits, misses) = tallies.iter().fold((0, 0), |(h, m), t| (h + t.hits, m + t.misses));
+        let optional = |h: Histogram<u64>| (!h.is_empty()).then(|| summarize(&h));
+        let cpu_utilization_max = tallies.iter().map(|t| t.cpu_utilization).fold(0.0, f64::max);
+        let (warmup, measured) = &self.series[w];
+        let timeseries = [("warmup", warmup), ("measured", measured)]
+            .into_iter()
+            .flat_map(|(phase, list)| {
+                list.iter().map(move |i| {
+                    let interval_s = i.interval_ms as f64 / 1000.0;
+                    let reads = i.hits + i.misses;
+                    IntervalResult {
+                        phase: phase.to_owned(),
+                        t_s: i.elapsed_ms as f64 / 1000.0,
+                        interval_s,
+                        ops: i.ops,
+                        errors: i.errors,
+                        ops_s: rate(i.ops, interval_s),
+                        p50_us: quantile_us(&i.histogram, 0.50),
+                        p99_us: quantile_us(&i.histogram, 0.99),
+                        hit_ratio: (cache_aside && reads > 0).then(|| i.hits as f64 / reads as f64),
+                    }
+                })
+            })
+            .collect();
         WorkloadResult {
             name: name.to_owned(),
             target: target.to_owned(),
             ops,
-            errors: errors_by_kind.values().sum(),
+            errors,
             errors_by_kind,
             duration_s,
             throughput_ops_s: rate(ops, duration_s),
             latency_us: summarize(&merged),
             histogram: encode(&merged),
             per_agent,
-            timeseries: None,
-            client_bound: None,
-            hit_ratio: None,
+            r#loop: if open { "open" } else { "closed" }.to_owned(),
+            service_time_us: summarize(&merge(tallies.iter().map(|t| &t.service))),
+            target_rate_ops_s: open.then(|| tallies.iter().map(|t| t.target_rate).sum()),
+            achieved_rate_ops_s: rate(ops + errors, duration_s),
+            late_starts: tallies.iter().map(|t| t.late).sum(),
+            ttfb_us: optional(merge(tallies.iter().map(|t| &t.ttfb))),
+            hits: cache_aside.then_some(hits),
+            misses: cache_aside.then_some(misses),
+            hit_ratio: (cache_aside && hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
+            redis_part_us: optional(merge(tallies.iter().map(|t| &t.redis))),
+            s3_part_us: optional(merge(tallies.iter().map(|t| &t.s3))),
+            start_skew_ms: (latest - earliest) as f64 / 1e6,
+            cpu_utilization_max,
+            client_bound: cpu_utilization_max > CLIENT_BOUND_CPU,
+            timeseries,
         }
     }
+}
+
+fn add(into: &mut Histogram<u64>, h: &Histogram<u64>) {
+    into.add(h).expect("auto-resizing histograms accept every value");
+}
+
+fn quantile_us(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }
+}
+
+/// Decode a V2 histogram; empty bytes mean an empty histogram.
+fn decode_or_empty(bytes: &[u8]) -> Result<Histogram<u64>, String> {
+    if bytes.is_empty() { Ok(new_histogram()) } else { decode(bytes) }
 }
 
 fn rate(ops: u64, seconds: f64) -> f64 {
@@ -265,11 +434,11 @@ mod tests {
         let mut tallies = Tallies::new(1, agents.len());
         for (a, values) in agents.iter().enumerate() {
             for chunk in values.chunks(1_000) {
-                tallies.add(a, &progress(0, chunk)).expect("valid event");
+                tallies.add(a, 0, &progress(0, chunk)).expect("valid event");
             }
         }
         let ids: Vec<String> = (0..agents.len()).map(|a| format!("agent-{a}")).collect();
-        let result = tallies.workload_result(0, "w", "redis", &ids);
+        let result = tallies.workload_result(0, "w", "redis", &ids, &[0, 0, 0]);
 
         let mut union: Vec<u64> = agents.concat();
         union.sort_unstable();
@@ -294,6 +463,25 @@ mod tests {
         // Averaging the agents' p99s would be far off: the merged one must not be that.
         let avg_p99: f64 = result.per_agent.iter().map(|a| a.latency_us.p99).sum::<f64>() / 3.0;
         assert!((result.latency_us.p99 - avg_p99).abs() > exact_mean * 0.1);
+        // The time series adds up to the totals: 8 intervals (the longest agent's), all ops.
+        let series_ops: u64 = result.timeseries.iter().map(|i| i.ops).sum();
+        assert_eq!(series_ops, result.ops);
+        assert_eq!(result.timeseries.len(), 8);
+    }
+
+    #[test]
+    fn start_skew_corrects_clock_offsets() {
+        let mut tallies = Tallies::new(1, 2);
+        let done = |started| {
+            pb::run_event::Event::Done(pb::WorkloadDone { started_at_unix_ns: started, ..Default::default() })
+        };
+        // Agent 1's clock runs 5 s ahead; it really started 2 ms after agent 0.
+        tallies.add(0, 0, &done(1_000_000_000_000)).expect("valid");
+        tallies.add(1, 0, &done(1_005_002_000_000)).expect("valid");
+        let ids = ["a".to_owned(), "b".to_owned()];
+        let r = tallies.workload_result(0, "w", "redis", &ids, &[0, 5_000_000_000]);
+        assert!((r.start_skew_ms - 2.0).abs() < 1e-9, "skew {}", r.start_skew_ms);
+        assert_eq!(r.per_agent[1].start_offset_ms, 2.0);
     }
 
     #[test]
@@ -301,20 +489,23 @@ mod tests {
         let mut tallies = Tallies::new(1, 1);
         let pb::run_event::Event::Progress(mut warm) = progress(0, &[5_000_000]) else { unreachable!() };
         warm.warmup = true;
-        tallies.add(0, &pb::run_event::Event::Progress(warm)).expect("valid");
-        tallies.add(0, &progress(0, &[1_000, 2_000, 3_000])).expect("valid");
-        let r = tallies.workload_result(0, "w", "s3", &["agent-0".into()]);
+        tallies.add(0, 0, &pb::run_event::Event::Progress(warm)).expect("valid");
+        tallies.add(0, 0, &progress(0, &[1_000, 2_000, 3_000])).expect("valid");
+        let r = tallies.workload_result(0, "w", "s3", &["agent-0".into()], &[0]);
         assert_eq!(r.ops, 3);
         assert!(r.latency_us.max < 4.0, "warm-up sample leaked: max {}", r.latency_us.max);
         let back = decode_base64(&r.histogram).expect("decodes");
         assert_eq!(back.len(), 3);
         assert_eq!(summarize(&back), r.latency_us);
+        let phases: Vec<&str> = r.timeseries.iter().map(|i| i.phase.as_str()).collect();
+        assert_eq!(phases, ["warmup", "measured"]);
+        assert_eq!(r.timeseries[0].ops, 1, "warm-up is kept in the series, marked as such");
     }
 
     #[test]
     fn events_for_unknown_workloads_are_refused() {
         let mut tallies = Tallies::new(1, 1);
-        assert!(tallies.add(0, &progress(5, &[1])).is_err());
-        assert!(tallies.add(3, &progress(0, &[1])).is_err());
+        assert!(tallies.add(0, 5, &progress(0, &[1])).is_err());
+        assert!(tallies.add(3, 0, &progress(0, &[1])).is_err());
     }
 }

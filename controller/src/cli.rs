@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::compare::compare;
 use crate::cost::Assumptions;
-use crate::error::{EXIT_DEGRADED, EXIT_FAILURE, EXIT_INTERRUPTED, Error};
+use crate::error::{EXIT_DEGRADED, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_THRESHOLDS, Error};
 use crate::local::default_agent_binary;
 use crate::run::{RunOptions, RunStatus, run_local};
 use crate::scenario::{MAX_AGENTS, Scenario};
@@ -102,6 +102,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
 
+    /// The --redis-url names a node of a Redis Cluster (ElastiCache with cluster mode enabled).
+    #[arg(long, requires = "redis_url")]
+    pub redis_cluster: bool,
+
     /// Use this S3-compatible endpoint (MinIO, another S3 server) instead of the embedded one;
     /// credentials come from the standard AWS environment variables or profile.
     #[arg(long, value_name = "URL")]
@@ -187,6 +191,7 @@ async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, 
         RunStatus::Completed => 0,
         RunStatus::Degraded => EXIT_DEGRADED,
         RunStatus::Interrupted => EXIT_INTERRUPTED,
+        RunStatus::ThresholdsBreached => EXIT_THRESHOLDS,
     })
 }
 
@@ -235,6 +240,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         redis_url: args.redis_url,
         s3_endpoint: args.s3_endpoint,
         s3_bucket: args.s3_bucket,
+        redis_cluster: args.redis_cluster,
         agent_binary: args.agent_binary.unwrap_or_else(default_agent_binary),
     })
 }

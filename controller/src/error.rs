@@ -14,6 +14,8 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: completed, but an agent was lost or a workload ended with errors.
 pub const EXIT_DEGRADED: u8 = 3;
+/// Exit code: completed, but a threshold of the scenario was breached.
+pub const EXIT_THRESHOLDS: u8 = 99;
 /// Exit code: interrupted by Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 

@@ -188,7 +188,7 @@ pub fn summary_csv(result: &RunResult) -> String {
             }));
         for (i, (agent, ops, errors, duration_s, ops_s, l)) in rows.enumerate() {
             let (client_bound, hit_ratio) = if i == 0 {
-                (opt(w.client_bound.map(|b| b.to_string())), opt(w.hit_ratio.map(|h| h.to_string())))
+                (w.client_bound.to_string(), opt(w.hit_ratio.map(|h| h.to_string())))
             } else {
                 (String::new(), String::new())
             };
@@ -212,14 +212,15 @@ pub fn summary_csv(result: &RunResult) -> String {
 }
 
 /// `timeseries.csv`: every interval of every workload (only the header when the result has no
-/// time series). `t_s` counts from the start of the interval's phase.
+/// time series). `t_s` counts from the start of the interval's phase; `hit_ratio` is empty but
+/// for cache-aside workloads.
 pub fn timeseries_csv(result: &RunResult) -> String {
-    let mut out = String::from("workload,phase,t_s,interval_s,ops,errors,ops_s,p50_us,p99_us\n");
+    let mut out = String::from("workload,phase,t_s,interval_s,ops,errors,ops_s,p50_us,p99_us,hit_ratio\n");
     for w in &result.workloads {
-        for p in w.timeseries.iter().flatten() {
+        for p in &w.timeseries {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{}",
                 field(&w.name),
                 field(&p.phase),
                 p.t_s,
@@ -228,7 +229,8 @@ pub fn timeseries_csv(result: &RunResult) -> String {
                 p.errors,
                 p.ops_s,
                 p.p50_us,
-                p.p99_us
+                p.p99_us,
+                p.hit_ratio.map(|h| h.to_string()).unwrap_or_default()
             );
         }
     }

@@ -10,6 +10,7 @@ use crate::chart::{self, Axis, Chart, Scale, Series, escape, latency_label};
 use crate::cost::{self, CostEstimate};
 use crate::export::percentile_rows;
 use crate::result::{LatencySummary, RunResult, WorkloadResult};
+use crate::scenario::CacheStart;
 use crate::summary;
 
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
@@ -39,15 +40,17 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     let agents = result.agents.len();
     let _ = write!(
         page,
-        "<h1>{}</h1><p class=\"meta\">{} fleet, {agents} agent{}, {} to {}</p>",
+        "<h1>{}</h1><p class=\"meta\">{} fleet, {agents} agent{}, {} to {}; largest start skew {:.2} ms</p>",
         escape(&title),
         escape(&result.fleet),
         if agents == 1 { "" } else { "s" },
         escape(&result.started_at),
-        escape(&result.finished_at)
+        escape(&result.finished_at),
+        result.start_skew_ms
     );
     page.push_str(&warnings(result));
     page.push_str(&summary_section(result));
+    page.push_str(&details_section(result));
     page.push_str(&percentile_section(result)?);
     page.push_str(&timeseries_section(result));
     if let Some(c) = cost {
@@ -81,10 +84,17 @@ fn warnings(result: &RunResult) -> String {
         let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
         items.push(format!("DEGRADED: {} had {} failed requests ({}).", w.name, w.errors, kinds.join(", ")));
     }
-    for w in result.workloads.iter().filter(|w| w.client_bound == Some(true)) {
+    for w in result.workloads.iter().filter(|w| w.client_bound) {
         items.push(format!(
             "CLIENT-BOUND: during {} an agent's CPU was saturated, so its figures measure the client as much as {}.",
             w.name, w.target
+        ));
+    }
+    for t in result.thresholds.iter().filter(|t| !t.passed) {
+        let op = if t.bound == "min" { "at least" } else { "at most" };
+        items.push(format!(
+            "THRESHOLD BREACHED: {} was {}, the scenario allows {op} {}.",
+            t.key, t.value, t.limit
         ));
     }
     if result.degraded && items.is_empty() {
@@ -132,6 +142,66 @@ fn summary_section(result: &RunResult) -> String {
         "<p class=\"note\">Percentiles come from one HDR histogram merged over all agents (3 significant digits); \
          ops/s is successful measured requests over the measured phase's length; warm-up is left out.</p></section>",
     );
+    s
+}
+
+fn opt_us(l: Option<&LatencySummary>, f: fn(&LatencySummary) -> f64) -> String {
+    l.map_or_else(|| "-".to_owned(), |l| format!("{:.1}", f(l)))
+}
+
+/// How each workload was measured: the loop, the rates, service time beside latency, time to
+/// first byte, hit ratio, start skew and the agents' CPU; then the scenario's thresholds.
+fn details_section(result: &RunResult) -> String {
+    let mut s = String::from(
+        "<section id=\"details\"><h2>How it was measured</h2><table><tr><th class=\"name\">workload</th>\
+         <th class=\"name\">loop</th><th>target ops/s</th><th>sent ops/s</th><th>late starts</th>\
+         <th>service p50 µs</th><th>service p99 µs</th><th>TTFB p50 µs</th><th>TTFB p99 µs</th><th>hit ratio</th>\
+         <th>start skew ms</th><th>max agent CPU</th></tr>",
+    );
+    for w in &result.workloads {
+        let _ = write!(
+            s,
+            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{:.1}</td>\
+             <td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.0}%</td></tr>",
+            escape(&w.name),
+            escape(&w.name),
+            escape(&w.r#loop),
+            w.target_rate_ops_s.map_or_else(|| "-".to_owned(), |r| format!("{r:.1}")),
+            w.achieved_rate_ops_s,
+            w.late_starts,
+            w.service_time_us.p50,
+            w.service_time_us.p99,
+            opt_us(w.ttfb_us.as_ref(), |l| l.p50),
+            opt_us(w.ttfb_us.as_ref(), |l| l.p99),
+            w.hit_ratio.map_or_else(|| "-".to_owned(), |h| format!("{h:.3}")),
+            w.start_skew_ms,
+            100.0 * w.cpu_utilization_max,
+        );
+    }
+    s.push_str(
+        "</table><p class=\"note\">In open loop, latency runs from each request's intended start, so a stalled \
+         server shows in it; service time runs from the actual send. Late starts left more than 1 ms after their \
+         intended start. Start skew is how far apart the agents began, their clock offsets corrected.</p>",
+    );
+    if !result.thresholds.is_empty() {
+        s.push_str(
+            "<h3>Thresholds</h3><table id=\"thresholds\"><tr><th class=\"name\">threshold</th><th>limit</th>\
+             <th>measured</th><th class=\"name\">result</th></tr>",
+        );
+        for t in &result.thresholds {
+            let _ = write!(
+                s,
+                "<tr><td class=\"name\">{} ({})</td><td>{}</td><td>{:.3}</td><td class=\"name\">{}</td></tr>",
+                escape(&t.key),
+                escape(&t.bound),
+                t.limit,
+                t.value,
+                if t.passed { "passed" } else { "BREACHED" }
+            );
+        }
+        s.push_str("</table>");
+    }
+    s.push_str("</section>");
     s
 }
 
@@ -202,9 +272,14 @@ fn percentile_section(result: &RunResult) -> Result<String, String> {
     Ok(s)
 }
 
+/// `v` to three decimals, without float noise: 0.06000000000000001 -> 0.06.
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
 fn timeseries_section(result: &RunResult) -> String {
     let mut s = String::from("<section id=\"timeseries\"><h2>Over time</h2>");
-    if result.workloads.iter().all(|w| w.timeseries.as_ref().is_none_or(Vec::is_empty)) {
+    if result.workloads.iter().all(|w| w.timeseries.is_empty()) {
         s.push_str(
             "<p class=\"note\">This result has no time series (it was written by a fetchbench that did not record \
              one), so there is nothing to chart over time.</p></section>",
@@ -212,25 +287,26 @@ fn timeseries_section(result: &RunResult) -> String {
         return s;
     }
     for (i, w) in result.workloads.iter().enumerate() {
-        let Some(points) = w.timeseries.as_ref().filter(|t| !t.is_empty()) else {
+        let points = &w.timeseries;
+        if points.is_empty() {
             let _ = write!(s, "<h3>{}</h3><p class=\"note\">No intervals recorded.</p>", escape(&w.name));
             continue;
-        };
+        }
         // Warm-up first, then the measured phase, on one clock from the workload's start.
         let warmup_s = points.iter().filter(|p| p.phase == "warmup").map(|p| p.t_s).fold(0.0, f64::max);
         let at =
-            |p: &crate::result::TimeseriesPoint| if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s };
+            |p: &crate::result::IntervalResult| if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s };
         let end = points.iter().map(at).fold(0.0, f64::max);
         let x_scale = Scale::Linear { min: 0.0, max: chart::nice_ceiling(end) };
         let bands = if warmup_s > 0.0 { vec![(0.0, warmup_s, "warm-up".to_owned())] } else { Vec::new() };
-        let secs = |v: f64| format!("{v} s");
+        let secs = |v: f64| format!("{} s", round3(v));
         let peak = points.iter().map(|p| p.ops_s).fold(0.0, f64::max);
         let throughput = Chart {
             id: format!("throughput-{i}"),
             workload: Some(w.name.clone()),
             title: format!("{}: throughput per second", w.name),
             x: Axis::linear(x_scale, "seconds since the workload started", secs),
-            y: Axis::linear(Scale::linear_from_zero(peak), "ops/s", |v| format!("{v}")),
+            y: Axis::linear(Scale::linear_from_zero(peak), "ops/s", |v| round3(v).to_string()),
             series: vec![Series {
                 name: "ops/s".into(),
                 color: chart::color(i),
@@ -241,7 +317,7 @@ fn timeseries_section(result: &RunResult) -> String {
             width: 540.0,
             height: 260.0,
         };
-        let lat = |f: fn(&crate::result::TimeseriesPoint) -> f64| -> Vec<(f64, f64)> {
+        let lat = |f: fn(&crate::result::IntervalResult) -> f64| -> Vec<(f64, f64)> {
             points.iter().filter(|p| f(p) > 0.0).map(|p| (at(p), f(p))).collect()
         };
         let (p99, p50) = (lat(|p| p.p99_us), lat(|p| p.p50_us));
@@ -363,27 +439,31 @@ fn scenario_section(result: &RunResult) -> String {
     let mut s = String::from("<section id=\"scenario\"><h2>Scenario and environment</h2>");
     let _ = write!(
         s,
-        "<p>Scenario <strong>{}</strong>: {} objects of {}-{} bytes (seed {}), {} agent{}.</p>",
+        "<p>Scenario <strong>{}</strong>: {} objects of {} (seed {}, cache starts {}), {} agent{}.</p>",
         escape(&sc.name),
         sc.dataset.objects,
-        sc.dataset.size.min,
-        sc.dataset.size.max,
+        escape(&sc.dataset.describe_sizes()),
         sc.dataset.seed,
+        match sc.dataset.cache {
+            CacheStart::Warm => "warm",
+            CacheStart::Cold => "cold",
+        },
         sc.agents,
         if sc.agents == 1 { "" } else { "s" }
     );
     s.push_str(
         "<table><tr><th class=\"name\">workload</th><th class=\"name\">target</th><th>in flight per agent</th>\
-         <th class=\"name\">measured</th><th class=\"name\">warm-up</th><th class=\"name\">keys</th><th class=\"name\">timeout</th></tr>",
+         <th class=\"name\">load</th><th class=\"name\">measured</th><th class=\"name\">warm-up</th><th class=\"name\">keys</th><th class=\"name\">timeout</th></tr>",
     );
     for w in &sc.workloads {
         let _ = write!(
             s,
-            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td class=\"name\">{} per agent</td>\
-             <td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
+            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td class=\"name\">{}</td>\
+             <td class=\"name\">{} per agent</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
             escape(&w.name),
             w.target.as_str(),
             w.concurrency,
+            w.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("open loop, {r} ops/s per agent")),
             w.stop,
             w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string()),
             w.keys,
@@ -414,7 +494,7 @@ fn scenario_section(result: &RunResult) -> String {
     s.push_str(
         "</table><h3>Agents</h3><table><tr><th class=\"name\">agent</th><th class=\"name\">address</th>\
          <th class=\"name\">status</th><th class=\"name\">host</th><th>cores</th><th class=\"name\">arch</th>\
-         <th class=\"name\">version</th></tr>",
+         <th class=\"name\">version</th><th>clock offset ms</th><th>RTT ms</th></tr>",
     );
     for a in &result.agents {
         let status = match &a.error {
@@ -424,14 +504,16 @@ fn scenario_section(result: &RunResult) -> String {
         let _ = write!(
             s,
             "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td>\
-             <td>{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
+             <td>{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{:.3}</td><td>{:.3}</td></tr>",
             escape(&a.id),
             escape(&a.address),
             escape(&status),
             escape(&a.hostname),
             a.cores,
             escape(&a.arch),
-            escape(&a.version)
+            escape(&a.version),
+            a.clock_offset_ms,
+            a.rtt_ms
         );
     }
     s.push_str("</table>");

@@ -19,3 +19,4 @@ pub mod run;
 pub mod s3local;
 pub mod scenario;
 pub mod summary;
+pub mod thresholds;

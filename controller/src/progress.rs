@@ -301,16 +301,16 @@ impl Progress {
         }
     }
 
-    /// Agent `agent` reported an interval of a workload.
-    pub fn interval(&mut self, agent: usize, p: &pb::Progress) {
-        if let Some(line) = self.fold(agent, p) {
+    /// Agent `agent` reported an interval of workload `w` (its Run request's workload index may
+    /// differ: the controller may send one workload per request).
+    pub fn interval(&mut self, w: usize, agent: usize, p: &pb::Progress) {
+        if let Some(line) = self.fold(w, agent, p) {
             println!("{line}");
         }
     }
 
     /// Fold the interval in; the plain line to print now, if one is due.
-    fn fold(&mut self, agent: usize, p: &pb::Progress) -> Option<String> {
-        let w = p.workload as usize;
+    fn fold(&mut self, w: usize, agent: usize, p: &pb::Progress) -> Option<String> {
         let workload = self.workloads.get_mut(w)?;
         workload.interval(agent, p);
         if !self.started[w] {
@@ -362,20 +362,12 @@ mod tests {
     use super::*;
     use hdrhistogram::serialization::{Serializer, V2Serializer};
 
-    fn interval(
-        workload: u32,
-        warmup: bool,
-        elapsed_ms: u64,
-        ops: u64,
-        errors: u64,
-        latency_ns: u64,
-    ) -> pb::Progress {
+    fn interval(warmup: bool, elapsed_ms: u64, ops: u64, errors: u64, latency_ns: u64) -> pb::Progress {
         let mut h = new_histogram();
         h.record_n(latency_ns, ops).expect("auto-resizing");
         let mut bytes = Vec::new();
         V2Serializer::new().serialize(&h, &mut bytes).expect("serialises");
         pb::Progress {
-            workload,
             warmup,
             elapsed_ms,
             interval_ms: 1000,
@@ -389,8 +381,8 @@ mod tests {
     #[test]
     fn duration_workload_sums_rates_and_counts_down() {
         let mut w = WorkloadProgress::new("r", Amount::Duration(Duration::from_secs(30)), None, 2);
-        w.interval(0, &interval(0, false, 1000, 1000, 0, 200_000));
-        w.interval(1, &interval(0, false, 2000, 3000, 2, 400_000));
+        w.interval(0, &interval(false, 1000, 1000, 0, 200_000));
+        w.interval(1, &interval(false, 2000, 3000, 2, 400_000));
         let s = w.snapshot();
         assert_eq!(s.ops_s, 4000.0);
         assert_eq!(s.errors, 2);
@@ -406,14 +398,14 @@ mod tests {
     fn request_workload_estimates_time_left_from_the_rate() {
         // 1,000 requests per agent after 100 of warm-up.
         let mut w = WorkloadProgress::new("s", Amount::Requests(1000), Some(Amount::Requests(100)), 1);
-        w.interval(0, &interval(0, true, 1000, 50, 0, 1_000_000));
+        w.interval(0, &interval(true, 1000, 50, 0, 1_000_000));
         // Warm-up: 50 left at 50/s, then 1,000 at 50/s: 21 s. Warm-up latencies are left out.
         let s = w.snapshot();
         assert!(s.warmup);
         assert_eq!(s.left, Some(Duration::from_secs(21)));
         assert_eq!(s.p50_us, None);
         assert_eq!(w.line(), "  s: warm-up, 50 ops/s, 0 errors, 21 s left");
-        w.interval(0, &interval(0, false, 1000, 200, 0, 1_500_000));
+        w.interval(0, &interval(false, 1000, 200, 0, 1_500_000));
         // 800 requests left at 200/s.
         assert_eq!(w.snapshot().left, Some(Duration::from_secs(4)));
         assert!(w.line().contains("p99 1.50 ms"), "{}", w.line());
@@ -425,7 +417,7 @@ mod tests {
     #[test]
     fn a_stalled_agent_makes_time_left_unknown() {
         let mut w = WorkloadProgress::new("s", Amount::Requests(1000), None, 1);
-        w.interval(0, &interval(0, false, 1000, 0, 0, 1));
+        w.interval(0, &interval(false, 1000, 0, 0, 1));
         assert_eq!(w.snapshot().left, None);
         assert!(w.line().ends_with("time left unknown"), "{}", w.line());
     }
@@ -440,8 +432,8 @@ mod tests {
         for s in 1..=12u64 {
             let (warmup, elapsed) = if s <= 2 { (true, s * 1000) } else { (false, (s - 2) * 1000) };
             for (agent, lag) in [(0, 0), (1, 500)] {
-                let e = interval(0, warmup, elapsed.saturating_sub(lag), 10, 0, 100_000);
-                if let Some(line) = p.fold(agent, &e) {
+                let e = interval(warmup, elapsed.saturating_sub(lag), 10, 0, 100_000);
+                if let Some(line) = p.fold(0, agent, &e) {
                     printed.push((s, agent, line));
                 }
             }
@@ -451,9 +443,9 @@ mod tests {
         assert!(printed[0].2.starts_with("  redis-get: 20 ops/s, 0 errors, p50 100 µs"), "{}", printed[0].2);
         // Workloads whose first event has not been announced print nothing; unknown ones are ignored.
         for s in 1..=12u64 {
-            assert_eq!(p.fold(0, &interval(1, false, s * 1000, 1, 0, 1)), None);
+            assert_eq!(p.fold(1, 0, &interval(false, s * 1000, 1, 0, 1)), None);
         }
-        assert_eq!(p.fold(0, &interval(9, false, 1000, 1, 0, 1)), None);
+        assert_eq!(p.fold(9, 0, &interval(false, 1000, 1, 0, 1)), None);
     }
 
     #[test]

@@ -37,10 +37,31 @@ pub struct RunResult {
     pub agents: Vec<AgentResult>,
     /// One entry per workload, in run order.
     pub workloads: Vec<WorkloadResult>,
+    /// The largest start skew of any workload, milliseconds: how far apart the agents began.
+    #[serde(default)]
+    pub start_skew_ms: f64,
+    /// Every threshold of the scenario and whether it held.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
     /// What the measured reads cost on AWS, from the built-in price table; absent in files
     /// written before fetchbench priced runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostEstimate>,
+}
+
+/// One threshold, checked against the merged results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// `"<workload>.<metric>"`, as in the scenario.
+    pub key: String,
+    /// The limit.
+    pub limit: f64,
+    /// The measured value.
+    pub value: f64,
+    /// `"max"` when the value may not exceed the limit, `"min"` when it may not fall below it.
+    pub bound: String,
+    /// False when the value breached the limit.
+    pub passed: bool,
 }
 
 /// The targets, without credentials.
@@ -77,6 +98,13 @@ pub struct AgentResult {
     pub cores: u32,
     /// CPU architecture.
     pub arch: String,
+    /// The agent's clock minus the controller's, milliseconds, estimated from the Hello round
+    /// trip with the shortest time.
+    #[serde(default)]
+    pub clock_offset_ms: f64,
+    /// That shortest Hello round trip, milliseconds.
+    #[serde(default)]
+    pub rtt_ms: f64,
 }
 
 /// Latency summary, microseconds, from a histogram of nanoseconds.
@@ -99,7 +127,7 @@ pub struct LatencySummary {
 }
 
 /// One workload, merged over all agents.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadResult {
     /// Name from the scenario.
     pub name: String,
@@ -121,38 +149,83 @@ pub struct WorkloadResult {
     pub histogram: String,
     /// The same figures per agent.
     pub per_agent: Vec<AgentWorkloadResult>,
-    /// One entry per 1-second interval, merged over agents by interval index; absent in files
-    /// written before agents streamed a time series.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeseries: Option<Vec<TimeseriesPoint>>,
-    /// True when an agent's CPU was saturated, so the figures measure the client as much as the
-    /// target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_bound: Option<bool>,
-    /// Share of reads served by Redis (cache-aside workloads), 0 to 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `"closed"` (each slot sends when its last request ended) or `"open"` (fixed schedule at
+    /// `rate`; `latency_us` then runs from each request's intended start).
+    #[serde(default = "closed")]
+    pub r#loop: String,
+    /// Service time (from the actual send) of successful requests, microseconds; equal to
+    /// `latency_us` in closed loop.
+    #[serde(default)]
+    pub service_time_us: LatencySummary,
+    /// Open loop: requests per second the schedule asked for, all agents.
+    #[serde(default)]
+    pub target_rate_ops_s: Option<f64>,
+    /// Requests per second actually sent (successful or not), all agents.
+    #[serde(default)]
+    pub achieved_rate_ops_s: f64,
+    /// Open loop: requests sent more than 1 ms after their intended start.
+    #[serde(default)]
+    pub late_starts: u64,
+    /// S3 and cache-aside: time to the first byte of GetObject bodies, microseconds.
+    #[serde(default)]
+    pub ttfb_us: Option<LatencySummary>,
+    /// Cache-aside: reads served from Redis.
+    #[serde(default)]
+    pub hits: Option<u64>,
+    /// Cache-aside: reads filled from S3.
+    #[serde(default)]
+    pub misses: Option<u64>,
+    /// Cache-aside: hits over hits plus misses.
+    #[serde(default)]
     pub hit_ratio: Option<f64>,
+    /// Cache-aside: the Redis part of each read (GET, plus SET after a miss), microseconds.
+    #[serde(default)]
+    pub redis_part_us: Option<LatencySummary>,
+    /// Cache-aside: the S3 GetObject of each miss, microseconds.
+    #[serde(default)]
+    pub s3_part_us: Option<LatencySummary>,
+    /// How far apart the agents started this workload, milliseconds (clock offsets corrected).
+    #[serde(default)]
+    pub start_skew_ms: f64,
+    /// The highest share of its cores any agent's process used during the measured phase.
+    #[serde(default)]
+    pub cpu_utilization_max: f64,
+    /// True when an agent used more than 85% of its cores: the client may have been the
+    /// bottleneck, so the latencies may be the client's, not the target's.
+    #[serde(default)]
+    pub client_bound: bool,
+    /// Per 1-second interval, merged over agents by interval number: warm-up first, then the
+    /// measured phase.
+    #[serde(default)]
+    pub timeseries: Vec<IntervalResult>,
 }
 
-/// One interval of a workload's time series, merged over agents.
+fn closed() -> String {
+    "closed".into()
+}
+
+/// One interval of a workload, all agents.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TimeseriesPoint {
+pub struct IntervalResult {
     /// `"warmup"` or `"measured"`.
     pub phase: String,
     /// End of the interval, seconds since the phase started.
     pub t_s: f64,
     /// Length of the interval, seconds.
     pub interval_s: f64,
-    /// Successful requests in the interval.
+    /// Successful requests.
     pub ops: u64,
-    /// Failed requests in the interval.
+    /// Failed requests.
     pub errors: u64,
-    /// `ops / interval_s`.
+    /// Successful requests per second.
     pub ops_s: f64,
-    /// Median latency of the interval, microseconds.
+    /// Median latency, microseconds (0 when no request succeeded).
     pub p50_us: f64,
-    /// 99th percentile latency of the interval, microseconds.
+    /// 99th percentile latency, microseconds.
     pub p99_us: f64,
+    /// Cache-aside: hits over reads in this interval.
+    #[serde(default)]
+    pub hit_ratio: Option<f64>,
 }
 
 /// One workload on one agent.
@@ -172,6 +245,18 @@ pub struct AgentWorkloadResult {
     pub throughput_ops_s: f64,
     /// Latency summary of this agent's histogram, microseconds.
     pub latency_us: LatencySummary,
+    /// Service time summary, microseconds.
+    #[serde(default)]
+    pub service_time_us: LatencySummary,
+    /// Open loop: requests sent more than 1 ms late.
+    #[serde(default)]
+    pub late_starts: u64,
+    /// Share of the agent's cores its process used during the measured phase.
+    #[serde(default)]
+    pub cpu_utilization: f64,
+    /// When this agent started the workload, milliseconds after the earliest agent did.
+    #[serde(default)]
+    pub start_offset_ms: f64,
 }
 
 impl RunResult {

@@ -18,8 +18,8 @@ use crate::local::{LocalFleet, LocalPlan};
 use crate::progress::Progress;
 use crate::report::ReportError;
 use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
-use crate::scenario::{Amount, KeyDist, Scenario, Target};
-use crate::{cost, report, summary};
+use crate::scenario::{Amount, CacheStart, KeyDist, Scenario, Target};
+use crate::{cost, report, summary, thresholds};
 
 /// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
 pub const DEFAULT_BUCKET: &str = "fetchbench";
@@ -29,6 +29,12 @@ const INTERVAL: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for the agents to wind down after Stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Hellos per agent to estimate its clock offset; the one with the shortest round trip counts.
+const CLOCK_PROBES: usize = 5;
+/// How far ahead of now a workload's synchronized start is set, besides four round trips.
+const START_MARGIN: Duration = Duration::from_millis(250);
+/// Largest dataset whose per-object sizes are written to dataset.csv.
+const DATASET_CSV_MAX_OBJECTS: u64 = 1_000_000;
 
 /// Everything `fetchbench run` needs, after the command line was checked.
 #[derive(Debug, Clone)]
@@ -43,6 +49,8 @@ pub struct RunOptions {
     pub s3_endpoint: Option<String>,
     /// A bucket to use; without `s3_endpoint` it is on AWS S3.
     pub s3_bucket: Option<String>,
+    /// `redis_url` names a node of a Redis Cluster.
+    pub redis_cluster: bool,
     /// The fetchbench-agent binary for local agents.
     pub agent_binary: PathBuf,
 }
@@ -56,6 +64,8 @@ pub enum RunStatus {
     Degraded,
     /// Ctrl-C: the agents were stopped and what they had measured was kept.
     Interrupted,
+    /// A threshold of the scenario was breached.
+    ThresholdsBreached,
 }
 
 /// A finished run.
@@ -72,8 +82,8 @@ pub struct RunReport {
 /// Run a scenario on the local fleet. `interrupt` is cancelled on Ctrl-C.
 pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result<RunReport, Error> {
     let scenario = &opts.scenario;
-    let uses = |t: Target| scenario.workloads.iter().any(|w| w.target == t);
-    let (uses_redis, uses_s3) = (uses(Target::Redis), uses(Target::S3));
+    let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
+    let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
     let plan = LocalPlan {
         agents: scenario.agents as usize,
         redis: uses_redis && opts.redis_url.is_none(),
@@ -97,10 +107,11 @@ async fn drive(
     let scenario = &opts.scenario;
     let started_at = SystemTime::now();
     let bucket = opts.s3_bucket.clone().unwrap_or_else(|| DEFAULT_BUCKET.to_owned());
-    let uses = |t: Target| scenario.workloads.iter().any(|w| w.target == t);
+    let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
+    let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
 
     let mut targets = Targets::default();
-    let redis = match (uses(Target::Redis), &opts.redis_url, &fleet.redis) {
+    let redis = match (uses_redis, &opts.redis_url, &fleet.redis) {
         (false, _, _) => None,
         (true, Some(url), _) => {
             targets.redis_source = Some("user".into());
@@ -114,9 +125,9 @@ async fn drive(
     }
     .map(|url| {
         targets.redis = Some(redact_url(&url));
-        pb::RedisTarget { url, key_prefix: format!("{bucket}:") }
+        pb::RedisTarget { url, key_prefix: format!("{bucket}:"), cluster: opts.redis_cluster }
     });
-    let s3 = uses(Target::S3).then(|| {
+    let s3 = uses_s3.then(|| {
         targets.s3_bucket = Some(bucket.clone());
         match &fleet.s3 {
             Some(embedded) => {
@@ -161,9 +172,10 @@ async fn drive(
 
     let mut agents = Vec::with_capacity(addrs.len());
     let mut clients = Vec::with_capacity(addrs.len());
+    let mut clocks = Vec::with_capacity(addrs.len());
     for (i, addr) in addrs.iter().enumerate() {
         let id = format!("agent-{i}");
-        let (client, hello) = connect(&id, *addr).await.map_err(|e| with_log(e, fleet, i))?;
+        let (client, hello, clock) = connect(&id, *addr).await.map_err(|e| with_log(e, fleet, i))?;
         agents.push(AgentResult {
             id,
             address: addr.to_string(),
@@ -173,30 +185,35 @@ async fn drive(
             hostname: hello.hostname,
             cores: hello.cores,
             arch: hello.arch,
+            clock_offset_ms: clock.offset_ns as f64 / 1e6,
+            rtt_ms: clock.rtt.as_secs_f64() * 1e3,
         });
         clients.push(client);
+        clocks.push(clock);
     }
 
-    let dataset = pb::Dataset {
-        objects: scenario.dataset.objects,
-        size_min_bytes: scenario.dataset.size.min,
-        size_max_bytes: scenario.dataset.size.max,
-        seed: scenario.dataset.seed,
-    };
+    let generator = scenario.dataset.generator();
+    let dataset = generator.to_proto();
+    let cold = scenario.dataset.cache == CacheStart::Cold;
     let prepare = |seed_data: bool| pb::PrepareRequest {
         redis: redis.clone(),
         s3: s3.clone(),
-        dataset: Some(dataset),
+        dataset: Some(dataset.clone()),
         seed_data,
+        cold_cache: cold,
     };
-    let stores: Vec<&str> =
-        [redis.as_ref().map(|_| "redis"), s3.as_ref().map(|_| "s3")].into_iter().flatten().collect();
+    let stores = match (&redis, &s3) {
+        (Some(_), Some(_)) if cold => "s3 (and removed from redis: cold cache)",
+        (Some(_), None) if cold => "nothing (removed from redis: cold cache)",
+        (Some(_), Some(_)) => "redis and s3",
+        (Some(_), None) => "redis",
+        (None, _) => "s3",
+    };
     println!(
-        "seeding {} objects of {}-{} bytes into {} through {}",
+        "seeding {} objects of {} into {} through {}",
         dataset.objects,
-        dataset.size_min_bytes,
-        dataset.size_max_bytes,
-        stores.join(" and "),
+        scenario.dataset.describe_sizes(),
+        stores,
         agents[0].id
     );
     let mut seeder = clients[0].clone();
@@ -221,18 +238,24 @@ async fn drive(
         () = interrupt.cancelled() => return Err(Error::Interrupted),
     }
 
-    let measured = measure(scenario, &clients, &mut agents, interrupt).await;
+    let dir = output_dir(opts.out.as_ref(), &scenario.name, started_at)?;
+    write_dataset_csv(&dir, &generator)?;
+
+    let measured = measure(scenario, &clients, &mut agents, &clocks, interrupt).await;
     let finished_at = SystemTime::now();
 
     let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
+    let offsets: Vec<i64> = clocks.iter().map(|c| c.offset_ns).collect();
     let workloads: Vec<_> = scenario
         .workloads
         .iter()
         .enumerate()
-        .map(|(i, w)| measured.tallies.workload_result(i, &w.name, w.target.as_str(), &ids))
+        .map(|(i, w)| measured.tallies.workload_result(i, &w.name, w.target.as_str(), &ids, &offsets))
         .collect();
     let lost = agents.iter().any(|a| a.status != "ok");
     let degraded = lost || workloads.iter().any(|w| w.errors > 0);
+    let start_skew_ms = workloads.iter().map(|w| w.start_skew_ms).fold(0.0, f64::max);
+    let checked = thresholds::check(&scenario.thresholds, &workloads);
     let mut result = RunResult {
         schema: SCHEMA.into(),
         scenario: scenario.clone(),
@@ -244,17 +267,21 @@ async fn drive(
         targets,
         agents,
         workloads,
+        start_skew_ms,
+        thresholds: checked,
         cost: None,
     };
     result.cost = Some(cost::estimate(&result, &cost::Assumptions::default()).map_err(ReportError::from)?);
-    let dir = output_dir(opts.out.as_ref(), &scenario.name, started_at)?;
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
     print!("{}", summary::render(&result));
     println!("result: {}", path.display());
     let report = report::write_all(&result, result.cost.as_ref(), &dir)?;
     println!("report: {}", report.display());
+    let breached = result.thresholds.iter().any(|t| !t.passed);
     let status = if measured.interrupted {
         RunStatus::Interrupted
+    } else if breached {
+        RunStatus::ThresholdsBreached
     } else if degraded {
         RunStatus::Degraded
     } else {
@@ -263,8 +290,18 @@ async fn drive(
     Ok(RunReport { result, path, status })
 }
 
-/// Connect to an agent and say hello.
-async fn connect(id: &str, addr: SocketAddr) -> Result<(AgentClient<Channel>, pb::HelloReply), Error> {
+/// An agent's clock against the controller's.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Agent clock minus controller clock, nanoseconds.
+    pub offset_ns: i64,
+    /// Round trip of the Hello the estimate came from.
+    pub rtt: Duration,
+}
+
+/// Connect to an agent, say hello a few times, and estimate its clock offset from the Hello with
+/// the shortest round trip (its midpoint is the best guess of when the agent read its clock).
+async fn connect(id: &str, addr: SocketAddr) -> Result<(AgentClient<Channel>, pb::HelloReply, Clock), Error> {
     let fail = |detail: String| Error::Agent {
         agent: id.to_owned(),
         address: addr.to_string(),
@@ -279,15 +316,29 @@ async fn connect(id: &str, addr: SocketAddr) -> Result<(AgentClient<Channel>, pb
         .await
         .map_err(|e| fail(format!("cannot connect: {e}")))?;
     let mut client = AgentClient::new(channel);
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let request =
-        pb::HelloRequest { controller_time_unix_ns: i64::try_from(now.as_nanos()).unwrap_or(i64::MAX) };
-    let hello = tokio::time::timeout(CONNECT_TIMEOUT, client.hello(request))
-        .await
-        .map_err(|_| fail(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-        .map_err(|s| fail(s.message().to_owned()))?
-        .into_inner();
-    Ok((client, hello))
+    let mut best: Option<(pb::HelloReply, Clock)> = None;
+    for _ in 0..CLOCK_PROBES {
+        let sent = SystemTime::now();
+        let request = pb::HelloRequest { controller_time_unix_ns: unix_ns(sent) };
+        let hello = tokio::time::timeout(CONNECT_TIMEOUT, client.hello(request))
+            .await
+            .map_err(|_| fail(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+            .map_err(|s| fail(s.message().to_owned()))?
+            .into_inner();
+        let received = SystemTime::now();
+        let rtt = received.duration_since(sent).unwrap_or_default();
+        let midpoint = unix_ns(sent) + (rtt.as_nanos() / 2) as i64;
+        let clock = Clock { offset_ns: hello.agent_time_unix_ns - midpoint, rtt };
+        if best.as_ref().is_none_or(|(_, b)| rtt < b.rtt) {
+            best = Some((hello, clock));
+        }
+    }
+    let (hello, clock) = best.expect("at least one probe");
+    Ok((client, hello, clock))
+}
+
+fn unix_ns(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn agent_error(agent: &AgentResult, step: &'static str, status: &tonic::Status) -> Error {
@@ -319,118 +370,125 @@ struct Measured {
 
 /// What an agent's stream delivered.
 enum Delivery {
-    Event(pb::run_event::Event),
+    Event(Box<pb::run_event::Event>),
     /// The stream ended; `Some` with the reason when it broke.
     End(Option<String>),
 }
 
-/// Run every workload on every agent at once and tally what they stream back.
+/// Run the workloads one after another, each on every live agent at once from a synchronized
+/// start, and tally what the agents stream back.
 async fn measure(
     scenario: &Scenario,
     clients: &[AgentClient<Channel>],
     agents: &mut [AgentResult],
+    clocks: &[Clock],
     interrupt: &CancellationToken,
 ) -> Measured {
     let mut tallies = Tallies::new(scenario.workloads.len(), clients.len());
-    let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
-    for (a, client) in clients.iter().enumerate() {
-        let request = run_request(scenario, a);
-        let mut client = client.clone();
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut stream = match client.run(request).await {
-                Ok(r) => r.into_inner(),
-                Err(s) => {
-                    let _ = tx.send((a, Delivery::End(Some(s.message().to_owned())))).await;
-                    return;
-                }
-            };
-            loop {
-                let delivery = match stream.message().await {
-                    Ok(Some(pb::RunEvent { event: Some(e) })) => Delivery::Event(e),
-                    Ok(Some(pb::RunEvent { event: None })) => continue,
-                    Ok(None) => Delivery::End(None),
-                    Err(s) => Delivery::End(Some(format!("{}: {}", code_name(s.code()), s.message()))),
-                };
-                let end = matches!(delivery, Delivery::End(_));
-                if tx.send((a, delivery)).await.is_err() || end {
-                    return;
-                }
-            }
-        });
-    }
-    drop(tx);
-
-    let workloads = scenario.workloads.len();
-    let mut live = clients.len();
-    let mut started = vec![false; workloads];
-    // Agents whose stream ended: a workload is done when every other agent finished it.
-    let mut ended = vec![false; clients.len()];
     let mut interrupted = false;
-    let mut stop_deadline = None;
     let mut progress = Progress::new(scenario, clients.len());
-    while live > 0 {
-        let next = tokio::select! {
-            next = rx.recv() => next,
-            () = interrupt.cancelled(), if !interrupted => {
-                interrupted = true;
-                progress.clear();
-                println!("interrupted: stopping the agents and keeping what they measured");
-                stop_all(clients).await;
-                stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
-                continue;
-            }
-            () = sleep_until(stop_deadline) => {
-                for agent in agents.iter_mut().filter(|a| a.status == "ok") {
-                    agent.error = Some(format!("did not stop within {STOP_GRACE:?} of Stop"));
-                }
-                break;
-            }
-        };
-        let Some((a, delivery)) = next else { break };
-        match delivery {
-            Delivery::Event(event) => {
-                let w = match &event {
-                    pb::run_event::Event::Progress(p) => p.workload as usize,
-                    pb::run_event::Event::Done(d) => d.workload as usize,
-                };
-                if let Err(e) = tallies.add(a, &event) {
-                    lose(&mut agents[a], format!("sent a bad event: {e}"));
+    for (w, workload) in scenario.workloads.iter().enumerate() {
+        let live: Vec<usize> = (0..clients.len()).filter(|&a| agents[a].status == "ok").collect();
+        if interrupted || live.is_empty() {
+            break;
+        }
+        let max_rtt = live.iter().map(|&a| clocks[a].rtt).max().unwrap_or_default();
+        let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
+        let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
+        for &a in &live {
+            let request = run_request(scenario, w, a, start + clocks[a].offset_ns);
+            spawn_stream(clients[a].clone(), a, request, tx.clone());
+        }
+        drop(tx);
+
+        let mut open = live.len();
+        let mut announced = false;
+        let mut stop_deadline = None;
+        while open > 0 {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                () = interrupt.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    progress.clear();
+                    println!("interrupted: stopping the agents and keeping what they measured");
+                    stop_all(&live.iter().map(|&a| clients[a].clone()).collect::<Vec<_>>()).await;
+                    stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
                     continue;
                 }
-                if w < workloads && !started[w] {
-                    started[w] = true;
-                    println!("running {}", describe(&scenario.workloads[w], clients.len()));
-                    progress.started(w);
-                }
-                match &event {
-                    pb::run_event::Event::Progress(p) => progress.interval(a, p),
-                    pb::run_event::Event::Done(_) => {
-                        progress.agent_done(w, a);
-                        if (0..clients.len()).all(|b| ended[b] || tallies.get(w, b).duration.is_some()) {
-                            progress.done(w);
-                            let t = (0..clients.len()).map(|a| tallies.get(w, a));
-                            let (ops, errors) = t.fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
-                            println!("  done: {ops} ops, {errors} errors");
+                () = sleep_until(stop_deadline) => {
+                    for &a in &live {
+                        if tallies.get(w, a).duration.is_none() {
+                            lose(&mut agents[a], format!("did not stop within {STOP_GRACE:?} of Stop"));
                         }
                     }
+                    break;
                 }
-            }
-            Delivery::End(reason) => {
-                live -= 1;
-                ended[a] = true;
-                let finished_all = (0..workloads).all(|w| tallies.get(w, a).duration.is_some());
-                match reason {
-                    Some(reason) => lose(&mut agents[a], reason),
-                    None if !finished_all && !interrupted => {
-                        lose(&mut agents[a], "its stream ended before every workload finished".into());
+            };
+            let Some((a, delivery)) = next else { break };
+            match delivery {
+                Delivery::Event(event) => {
+                    if let Err(e) = tallies.add(a, w, &event) {
+                        lose(&mut agents[a], format!("sent a bad event: {e}"));
+                        continue;
                     }
-                    None => {}
+                    if !announced {
+                        announced = true;
+                        println!("running {}", describe(workload, live.len()));
+                        progress.started(w);
+                    }
+                    match &*event {
+                        pb::run_event::Event::Progress(p) => progress.interval(w, a, p),
+                        pb::run_event::Event::Done(_) => progress.agent_done(w, a),
+                    }
+                }
+                Delivery::End(reason) => {
+                    open -= 1;
+                    match reason {
+                        Some(reason) => lose(&mut agents[a], reason),
+                        None if tallies.get(w, a).duration.is_none() && !interrupted => {
+                            lose(&mut agents[a], "its stream ended before the workload finished".into());
+                        }
+                        None => {}
+                    }
                 }
             }
         }
+        progress.done(w);
+        let (ops, errors) =
+            live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
+        println!("  done: {ops} ops, {errors} errors");
     }
     Measured { tallies, interrupted }
+}
+
+/// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`.
+fn spawn_stream(
+    mut client: AgentClient<Channel>,
+    a: usize,
+    request: pb::RunRequest,
+    tx: mpsc::Sender<(usize, Delivery)>,
+) {
+    tokio::spawn(async move {
+        let mut stream = match client.run(request).await {
+            Ok(r) => r.into_inner(),
+            Err(s) => {
+                let _ = tx.send((a, Delivery::End(Some(s.message().to_owned())))).await;
+                return;
+            }
+        };
+        loop {
+            let delivery = match stream.message().await {
+                Ok(Some(pb::RunEvent { event: Some(e) })) => Delivery::Event(Box::new(e)),
+                Ok(Some(pb::RunEvent { event: None })) => continue,
+                Ok(None) => Delivery::End(None),
+                Err(s) => Delivery::End(Some(format!("{}: {}", code_name(s.code()), s.message()))),
+            };
+            let end = matches!(delivery, Delivery::End(_));
+            if tx.send((a, delivery)).await.is_err() || end {
+                return;
+            }
+        }
+    });
 }
 
 fn lose(agent: &mut AgentResult, reason: String) {
@@ -459,42 +517,45 @@ async fn stop_all(clients: &[AgentClient<Channel>]) {
     futures_util::future::join_all(stops).await;
 }
 
-/// The Run request for agent `agent`: every workload with this agent's own key seed.
-fn run_request(scenario: &Scenario, agent: usize) -> pb::RunRequest {
-    let workloads = scenario
-        .workloads
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let (requests, duration_ms) = split(Some(w.stop));
-            let (warmup_requests, warmup_ms) = split(w.warmup);
-            let kind = match w.keys {
-                KeyDist::Uniform => pb::key_choice::Kind::Uniform(pb::Uniform {}),
-                KeyDist::Sequential => pb::key_choice::Kind::Sequential(pb::Sequential {}),
-                KeyDist::Zipf(exponent) => pb::key_choice::Kind::Zipf(pb::Zipf { exponent }),
-                KeyDist::HotSet(key_fraction, request_share) => {
-                    pb::key_choice::Kind::Hotset(pb::HotSet { key_fraction, request_share })
-                }
-            };
-            pb::Workload {
-                name: w.name.clone(),
-                target: match w.target {
-                    Target::Redis => pb::Target::Redis,
-                    Target::S3 => pb::Target::S3,
-                }
-                .into(),
-                concurrency: w.concurrency,
-                requests,
-                duration_ms,
-                warmup_requests,
-                warmup_ms,
-                keys: Some(pb::KeyChoice { kind: Some(kind) }),
-                timeout_ms: u64::try_from(w.timeout.as_millis()).unwrap_or(u64::MAX),
-                seed: key_seed(scenario.dataset.seed, i, agent),
-            }
-        })
-        .collect();
-    pb::RunRequest { workloads, interval_ms: INTERVAL.as_millis() as u64 }
+/// The Run request for workload `w` on agent `agent`, with this agent's own key seed and the
+/// start instant on the agent's clock.
+fn run_request(scenario: &Scenario, w: usize, agent: usize, start_at_unix_ns: i64) -> pb::RunRequest {
+    let workload = &scenario.workloads[w];
+    let (requests, duration_ms) = split(Some(workload.stop));
+    let (warmup_requests, warmup_ms) = split(workload.warmup);
+    let kind = match workload.keys {
+        KeyDist::Uniform => pb::key_choice::Kind::Uniform(pb::Uniform {}),
+        KeyDist::Sequential => pb::key_choice::Kind::Sequential(pb::Sequential {}),
+        KeyDist::Zipf(exponent) => pb::key_choice::Kind::Zipf(pb::Zipf { exponent }),
+        KeyDist::HotSet(key_fraction, request_share) => {
+            pb::key_choice::Kind::Hotset(pb::HotSet { key_fraction, request_share })
+        }
+    };
+    let (range_start, range_length) =
+        workload.range.map_or((0, 0), |(first, last)| (first, last - first + 1));
+    let spec = pb::Workload {
+        name: workload.name.clone(),
+        target: match workload.target {
+            Target::Redis => pb::Target::Redis,
+            Target::S3 => pb::Target::S3,
+            Target::CacheAside => pb::Target::CacheAside,
+        }
+        .into(),
+        concurrency: workload.concurrency,
+        requests,
+        duration_ms,
+        warmup_requests,
+        warmup_ms,
+        keys: Some(pb::KeyChoice { kind: Some(kind) }),
+        timeout_ms: u64::try_from(workload.timeout.as_millis()).unwrap_or(u64::MAX),
+        seed: key_seed(scenario.dataset.seed, w, agent),
+        rate: workload.rate.unwrap_or(0.0),
+        set_share: workload.set_share,
+        ttl_ms: workload.ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
+        range_start,
+        range_length,
+    };
+    pb::RunRequest { workloads: vec![spec], interval_ms: INTERVAL.as_millis() as u64, start_at_unix_ns }
 }
 
 /// `(requests, milliseconds)` of an amount, as the proto carries it.
@@ -515,15 +576,39 @@ fn key_seed(seed: u64, workload: usize, agent: usize) -> u64 {
 
 fn describe(w: &crate::scenario::Workload, agents: usize) -> String {
     let warmup = w.warmup.map(|a| format!(" after {a} of warm-up")).unwrap_or_default();
+    let load = match w.rate {
+        Some(rate) => format!("open loop at {rate} ops/s over {} connections", w.concurrency),
+        None => format!("{} in flight", w.concurrency),
+    };
     format!(
-        "{} ({}, {agents} agent{} x {} in flight, {} per agent{warmup}, keys {})",
+        "{} ({}, {agents} agent{} x {load}, {} per agent{warmup}, keys {})",
         w.name,
         w.target.as_str(),
         if agents == 1 { "" } else { "s" },
-        w.concurrency,
         w.stop,
         w.keys
     )
+}
+
+/// `dataset.csv`: every object's keys and size, so a run can be reproduced and its sizes checked.
+fn write_dataset_csv(
+    dir: &std::path::Path,
+    dataset: &fetchbench_proto::dataset::Dataset,
+) -> Result<(), Error> {
+    use std::io::Write;
+    if dataset.objects > DATASET_CSV_MAX_OBJECTS {
+        return Ok(());
+    }
+    let path = dir.join("dataset.csv");
+    let write = || -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        writeln!(out, "index,s3_key,size_bytes")?;
+        for i in 0..dataset.objects {
+            writeln!(out, "{i},{},{}", fetchbench_proto::dataset::Dataset::s3_key(i), dataset.size(i))?;
+        }
+        out.flush()
+    };
+    write().map_err(|source| Error::Output { path: path.clone(), source })
 }
 
 fn code_name(code: tonic::Code) -> &'static str {
@@ -588,6 +673,19 @@ mod tests {
         assert_eq!(redact_url("redis://:pw@host:6379"), "redis://:***@host:6379");
         assert_eq!(redact_url("rediss://u:pw@host"), "rediss://u:***@host");
         assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn run_requests_carry_the_open_loop_and_the_start() {
+        let text = "name = \"x\"\n[dataset]\nobjects = 10\nsize = 10\n[[workload]]\nname = \"w\"\n\
+                    target = \"cache-aside\"\nduration = \"2s\"\nrate = 500.0\nttl = \"30s\"\nrange = \"0-99\"\n";
+        let scenario = Scenario::parse(text, "t.toml").expect("valid");
+        let req = run_request(&scenario, 0, 3, 42);
+        assert_eq!(req.start_at_unix_ns, 42);
+        let w = &req.workloads[0];
+        assert_eq!((w.rate, w.ttl_ms, w.range_start, w.range_length), (500.0, 30_000, 0, 100));
+        assert_eq!((w.requests, w.duration_ms), (0, 2_000));
+        assert_eq!(w.target(), pb::Target::CacheAside);
     }
 
     #[test]

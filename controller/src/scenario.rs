@@ -2,6 +2,7 @@
 //! types and validates them into a [`Scenario`]; every error names the file, the line, the field
 //! and its value.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -22,6 +23,8 @@ pub const MAX_CONCURRENCY: u32 = 100_000;
 pub const MAX_OBJECTS: u64 = 100_000_000;
 /// Largest object, bytes (1 GiB).
 pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
+/// Highest open-loop rate per agent, requests per second.
+pub const MAX_RATE: f64 = 10_000_000.0;
 /// Longest phase (warm-up or measured) or request timeout.
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -36,26 +39,94 @@ pub struct Scenario {
     pub dataset: Dataset,
     /// Workloads, run one after another in file order.
     pub workloads: Vec<Workload>,
+    /// Limits checked against the merged results, `"<workload>.<metric>"` -> value; a breach
+    /// makes the run exit 99.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, f64>,
 }
 
 /// The objects of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {
     /// Number of objects, keys `filename{i}.txt` for i in 0..objects.
     pub objects: u64,
-    /// Object sizes, bytes, uniform in [min, max].
-    pub size: SizeRange,
+    /// Object sizes, bytes.
+    pub size: Sizes,
     /// Seed of sizes, contents and key choices.
     pub seed: u64,
+    /// Whether the objects are written to Redis too before the run (`warm`), or Redis starts
+    /// without them (`cold`, for cache-aside workloads to fill).
+    #[serde(default)]
+    pub cache: CacheStart,
 }
 
-/// An inclusive range of object sizes, bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SizeRange {
-    /// Smallest object, bytes.
-    pub min: u64,
-    /// Largest object, bytes.
-    pub max: u64,
+/// How object sizes are drawn, bytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sizes {
+    /// Uniform in `[min, max]` (fixed when equal).
+    Uniform {
+        /// Smallest, bytes.
+        min: u64,
+        /// Largest, bytes.
+        max: u64,
+    },
+    /// One of several sizes with relative weights: `[[bytes, weight], ...]`.
+    Weighted(Vec<(u64, f64)>),
+    /// Log-normal around `median` with log-deviation `sigma`, clamped to `[min, max]`.
+    Lognormal {
+        /// Median, bytes.
+        median: f64,
+        /// Standard deviation of ln(size).
+        sigma: f64,
+        /// Smallest, bytes.
+        min: u64,
+        /// Largest, bytes.
+        max: u64,
+    },
+}
+
+/// Whether Redis holds the objects when the run starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStart {
+    /// Written to Redis as well as S3 (the tutorial).
+    #[default]
+    Warm,
+    /// Written to S3 only, and removed from Redis.
+    Cold,
+}
+
+impl Dataset {
+    /// The dataset as the agents generate it.
+    pub fn generator(&self) -> fetchbench_proto::dataset::Dataset {
+        use fetchbench_proto::dataset as d;
+        let sizes = match &self.size {
+            Sizes::Uniform { min, max } => d::Sizes::Uniform { min: *min, max: *max },
+            Sizes::Weighted(list) => d::Sizes::Weighted(list.clone()),
+            Sizes::Lognormal { median, sigma, min, max } => {
+                d::Sizes::LogNormal { median: *median, sigma: *sigma, min: *min, max: *max }
+            }
+        };
+        d::Dataset { objects: self.objects, sizes, seed: self.seed }
+    }
+
+    /// A short description: "235-434 bytes", "1024 bytes (70%) or 65536 bytes (30%)".
+    pub fn describe_sizes(&self) -> String {
+        match &self.size {
+            Sizes::Uniform { min, max } if min == max => format!("{min} bytes"),
+            Sizes::Uniform { min, max } => format!("{min}-{max} bytes"),
+            Sizes::Weighted(list) => {
+                let total: f64 = list.iter().map(|(_, w)| w).sum();
+                let parts: Vec<String> =
+                    list.iter().map(|(b, w)| format!("{b} bytes ({:.0}%)", 100.0 * w / total)).collect();
+                parts.join(" or ")
+            }
+            Sizes::Lognormal { median, sigma, .. } => {
+                format!("log-normal sizes, median {median} bytes, sigma {sigma}")
+            }
+        }
+    }
 }
 
 /// One workload.
@@ -76,6 +147,18 @@ pub struct Workload {
     /// Per-request timeout.
     #[serde(with = "duration_text")]
     pub timeout: Duration,
+    /// Open loop: requests per second per agent; `None` for closed loop.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Redis: share of requests that SET the object instead of reading it.
+    #[serde(default)]
+    pub set_share: f64,
+    /// Cache-aside: expiry of the values written back after a miss; `None` for none.
+    #[serde(default, with = "duration_text_opt")]
+    pub ttl: Option<Duration>,
+    /// Inclusive byte range read from each object (S3 Range, Redis GETRANGE), `None` for the whole.
+    #[serde(default)]
+    pub range: Option<(u64, u64)>,
 }
 
 /// What a workload reads from.
@@ -86,6 +169,8 @@ pub enum Target {
     Redis,
     /// S3 GetObject of `filename{i}.txt`.
     S3,
+    /// Redis GET; on a miss S3 GetObject, then Redis SET.
+    CacheAside,
 }
 
 impl Target {
@@ -94,7 +179,18 @@ impl Target {
         match self {
             Target::Redis => "redis",
             Target::S3 => "s3",
+            Target::CacheAside => "cache-aside",
         }
+    }
+
+    /// Reads from Redis.
+    pub fn uses_redis(self) -> bool {
+        matches!(self, Target::Redis | Target::CacheAside)
+    }
+
+    /// Reads from S3.
+    pub fn uses_s3(self) -> bool {
+        matches!(self, Target::S3 | Target::CacheAside)
     }
 }
 
@@ -211,6 +307,91 @@ mod duration_text {
     }
 }
 
+/// A figure a threshold can bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Latency percentile or extreme, microseconds: an upper bound.
+    Latency(&'static str),
+    /// Service-time percentile, microseconds (open loop): an upper bound.
+    Service(&'static str),
+    /// Failed requests: an upper bound.
+    Errors,
+    /// Failed requests over all requests, 0..1: an upper bound.
+    ErrorRate,
+    /// Successful requests per second: a lower bound.
+    Throughput,
+    /// Cache-aside hits over all reads, 0..1: a lower bound.
+    HitRatio,
+}
+
+impl Metric {
+    /// Every metric name a threshold may use.
+    pub const NAMES: [&'static str; 18] = [
+        "min_us",
+        "mean_us",
+        "p50_us",
+        "p90_us",
+        "p99_us",
+        "p999_us",
+        "max_us",
+        "service_p50_us",
+        "service_p90_us",
+        "service_p99_us",
+        "service_p999_us",
+        "service_max_us",
+        "service_mean_us",
+        "service_min_us",
+        "errors",
+        "error_rate",
+        "throughput_ops_s",
+        "hit_ratio",
+    ];
+
+    /// The metric a name stands for.
+    pub fn parse(name: &str) -> Option<Metric> {
+        let stat =
+            |s: &str| ["min", "mean", "p50", "p90", "p99", "p999", "max"].into_iter().find(|k| *k == s);
+        match name {
+            "errors" => Some(Metric::Errors),
+            "error_rate" => Some(Metric::ErrorRate),
+            "throughput_ops_s" => Some(Metric::Throughput),
+            "hit_ratio" => Some(Metric::HitRatio),
+            _ => {
+                let base = name.strip_suffix("_us")?;
+                match base.strip_prefix("service_") {
+                    Some(s) => stat(s).map(Metric::Service),
+                    None => stat(base).map(Metric::Latency),
+                }
+            }
+        }
+    }
+
+    /// True when a value above the limit breaches it; false when one below does.
+    pub fn is_upper_bound(self) -> bool {
+        !matches!(self, Metric::Throughput | Metric::HitRatio)
+    }
+}
+
+/// Optional durations as humantime text.
+mod duration_text_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| humantime::parse_duration(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// Why a scenario was refused. Displays as one line: `file:line: field: what is wrong`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.render())]
@@ -293,22 +474,19 @@ struct RawScenario {
     agents: Option<Spanned<u32>>,
     dataset: RawDataset,
     workload: Vec<Spanned<RawWorkload>>,
+    #[serde(default)]
+    thresholds: BTreeMap<Spanned<String>, Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDataset {
     objects: Spanned<u64>,
-    size: Spanned<RawSize>,
+    size: Spanned<toml::Value>,
     #[serde(default)]
     seed: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawSize {
-    Fixed(u64),
-    Range { min: u64, max: u64 },
+    #[serde(default)]
+    cache: CacheStart,
 }
 
 #[derive(Deserialize)]
@@ -322,6 +500,10 @@ struct RawWorkload {
     warmup: Option<Spanned<RawAmount>>,
     keys: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
+    rate: Option<Spanned<f64>>,
+    set_share: Option<Spanned<f64>>,
+    ttl: Option<Spanned<String>>,
+    range: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -392,7 +574,45 @@ impl Validator<'_> {
             }
             workloads.push(workload);
         }
-        Ok(Scenario { name, agents, dataset, workloads })
+        let mut thresholds = BTreeMap::new();
+        for (key, value) in &raw.thresholds {
+            let (k, v) = (key.get_ref(), *value.get_ref());
+            let field = format!("thresholds.{k:?}");
+            let (workload, metric) = k.rsplit_once('.').ok_or_else(|| {
+                self.error(
+                    &key.span(),
+                    &field,
+                    "write \"<workload>.<metric>\", e.g. \"redis-get.p99_us\"".into(),
+                )
+            })?;
+            let Some(w) = workloads.iter().find(|w| w.name == workload) else {
+                let names: Vec<&str> = workloads.iter().map(|w| w.name.as_str()).collect();
+                return Err(self.error(
+                    &key.span(),
+                    &field,
+                    format!("no workload is named {workload:?}; the workloads are {}", names.join(", ")),
+                ));
+            };
+            let Some(m) = Metric::parse(metric) else {
+                return Err(self.error(
+                    &key.span(),
+                    &field,
+                    format!("unknown metric {metric:?}; use one of {}", Metric::NAMES.join(", ")),
+                ));
+            };
+            if m == Metric::HitRatio && w.target != Target::CacheAside {
+                return Err(self.error(
+                    &key.span(),
+                    &field,
+                    "hit_ratio applies to cache-aside workloads only".into(),
+                ));
+            }
+            if !v.is_finite() || v < 0.0 {
+                return Err(self.error(&value.span(), &field, format!("{v} is not a number >= 0")));
+            }
+            thresholds.insert(k.clone(), v);
+        }
+        Ok(Scenario { name, agents, dataset, workloads, thresholds })
     }
 
     fn dataset(&self, d: &RawDataset) -> Result<Dataset, ScenarioError> {
@@ -404,25 +624,93 @@ impl Validator<'_> {
                 format!("{objects} is not in 1..={MAX_OBJECTS}"),
             ));
         }
-        let size = match *d.size.get_ref() {
-            RawSize::Fixed(n) => SizeRange { min: n, max: n },
-            RawSize::Range { min, max } => SizeRange { min, max },
+        let size = self.sizes(&d.size)?;
+        let generator = Dataset { objects, size: size.clone(), seed: d.seed, cache: d.cache }.generator();
+        if generator.max_size() > MAX_OBJECT_BYTES {
+            return Err(self.error(
+                &d.size.span(),
+                "dataset.size",
+                format!(
+                    "objects up to {} bytes are above {MAX_OBJECT_BYTES} bytes (1 GiB)",
+                    generator.max_size()
+                ),
+            ));
+        }
+        Ok(Dataset { objects, size, seed: d.seed, cache: d.cache })
+    }
+
+    /// `size = 1024`, `{ min, max }`, `[[bytes, weight], ...]` or `{ median, sigma, min?, max? }`.
+    fn sizes(&self, v: &Spanned<toml::Value>) -> Result<Sizes, ScenarioError> {
+        let fail = |msg: String| self.error(&v.span(), "dataset.size", msg);
+        let bytes = |v: &toml::Value, what: &str| -> Result<u64, ScenarioError> {
+            v.as_integer()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| fail(format!("{what} {v} is not a number of bytes >= 0")))
         };
-        if size.min > size.max {
-            return Err(self.error(
-                &d.size.span(),
-                "dataset.size",
-                format!("min {} is above max {}", size.min, size.max),
-            ));
-        }
-        if size.max > MAX_OBJECT_BYTES {
-            return Err(self.error(
-                &d.size.span(),
-                "dataset.size",
-                format!("max {} is above {MAX_OBJECT_BYTES} bytes (1 GiB)", size.max),
-            ));
-        }
-        Ok(Dataset { objects, size, seed: d.seed })
+        let number = |v: &toml::Value, what: &str| -> Result<f64, ScenarioError> {
+            v.as_float()
+                .or_else(|| v.as_integer().map(|n| n as f64))
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| fail(format!("{what} {v} is not a number")))
+        };
+        let expected = "write a number of bytes, { min = A, max = B }, [[bytes, weight], ...] \
+                        or { median = M, sigma = S }";
+        let sizes = match v.get_ref() {
+            toml::Value::Integer(_) => {
+                let n = bytes(v.get_ref(), "size")?;
+                Sizes::Uniform { min: n, max: n }
+            }
+            toml::Value::Array(items) => {
+                let mut list = Vec::with_capacity(items.len());
+                for item in items {
+                    let pair = item
+                        .as_array()
+                        .filter(|p| p.len() == 2)
+                        .ok_or_else(|| fail(format!("{item} is not a [bytes, weight] pair; {expected}")))?;
+                    let w = number(&pair[1], "weight")?;
+                    if w <= 0.0 {
+                        return Err(fail(format!("weight {w} is not > 0")));
+                    }
+                    list.push((bytes(&pair[0], "size")?, w));
+                }
+                if list.is_empty() {
+                    return Err(fail(format!("the list is empty; {expected}")));
+                }
+                Sizes::Weighted(list)
+            }
+            toml::Value::Table(t) => {
+                let known = ["min", "max", "median", "sigma"];
+                if let Some(k) = t.keys().find(|k| !known.contains(&k.as_str())) {
+                    return Err(fail(format!("unknown key {k:?}; {expected}")));
+                }
+                let min = t.get("min").map(|v| bytes(v, "min")).transpose()?;
+                let max = t.get("max").map(|v| bytes(v, "max")).transpose()?;
+                match (t.get("median"), t.get("sigma")) {
+                    (None, None) => match (min, max) {
+                        (Some(min), Some(max)) if min <= max => Sizes::Uniform { min, max },
+                        (Some(min), Some(max)) => return Err(fail(format!("min {min} is above max {max}"))),
+                        _ => return Err(fail(format!("a range needs both min and max; {expected}"))),
+                    },
+                    (Some(median), Some(sigma)) => {
+                        let (median, sigma) = (number(median, "median")?, number(sigma, "sigma")?);
+                        if median < 1.0 {
+                            return Err(fail(format!("median {median} is below 1 byte")));
+                        }
+                        if !(0.0..=10.0).contains(&sigma) {
+                            return Err(fail(format!("sigma {sigma} is not in [0, 10]")));
+                        }
+                        let (min, max) = (min.unwrap_or(1), max.unwrap_or(MAX_OBJECT_BYTES));
+                        if min > max {
+                            return Err(fail(format!("min {min} is above max {max}")));
+                        }
+                        Sizes::Lognormal { median, sigma, min, max }
+                    }
+                    _ => return Err(fail("a log-normal needs both median and sigma".into())),
+                }
+            }
+            other => return Err(fail(format!("{other} is not a size; {expected}"))),
+        };
+        Ok(sizes)
     }
 
     fn workload(&self, w: &RawWorkload) -> Result<Workload, ScenarioError> {
@@ -503,7 +791,83 @@ impl Validator<'_> {
             }
             None => DEFAULT_TIMEOUT,
         };
-        Ok(Workload { name, target: w.target, concurrency, stop, warmup, keys, timeout })
+        let rate = match &w.rate {
+            Some(r) => {
+                let v = *r.get_ref();
+                if !(v.is_finite() && v > 0.0 && v <= MAX_RATE) {
+                    return Err(self.error(
+                        &r.span(),
+                        &field("rate"),
+                        format!("{v} is not a rate in (0, {MAX_RATE}] requests per second per agent"),
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let set_share = match &w.set_share {
+            Some(p) => {
+                let v = *p.get_ref();
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(self.error(&p.span(), &field("set_share"), format!("{v} is not in [0, 1]")));
+                }
+                if v > 0.0 && w.target != Target::Redis {
+                    return Err(self.error(
+                        &p.span(),
+                        &field("set_share"),
+                        "applies to target = \"redis\" only".into(),
+                    ));
+                }
+                v
+            }
+            None => 0.0,
+        };
+        let ttl = match &w.ttl {
+            Some(t) => {
+                if w.target != Target::CacheAside {
+                    return Err(self.error(
+                        &t.span(),
+                        &field("ttl"),
+                        "applies to target = \"cache-aside\" only".into(),
+                    ));
+                }
+                let d = self.duration(t, &field("ttl"))?;
+                (!d.is_zero()).then_some(d)
+            }
+            None => None,
+        };
+        let range = match &w.range {
+            Some(r) => {
+                let parsed = r.get_ref().split_once('-').and_then(|(a, b)| {
+                    let (a, b) = (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?);
+                    (a <= b).then_some((a, b))
+                });
+                Some(parsed.ok_or_else(|| {
+                    self.error(
+                        &r.span(),
+                        &field("range"),
+                        format!(
+                            "{:?} is not a byte range; write \"FIRST-LAST\", e.g. \"0-1023\"",
+                            r.get_ref()
+                        ),
+                    )
+                })?)
+            }
+            None => None,
+        };
+        Ok(Workload {
+            name,
+            target: w.target,
+            concurrency,
+            stop,
+            warmup,
+            keys,
+            timeout,
+            rate,
+            set_share,
+            ttl,
+            range,
+        })
     }
 
     fn duration(&self, s: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {
@@ -557,7 +921,7 @@ mod tests {
         let s = Scenario::seed();
         assert_eq!(s.name, "seed");
         assert_eq!(s.dataset.objects, 200);
-        assert_eq!(s.dataset.size, SizeRange { min: 235, max: 434 });
+        assert_eq!(s.dataset.size, Sizes::Uniform { min: 235, max: 434 });
         let targets: Vec<_> = s.workloads.iter().map(|w| w.target).collect();
         assert_eq!(targets, [Target::Redis, Target::S3]);
         for w in &s.workloads {
@@ -619,5 +983,74 @@ mod tests {
         let json = serde_json::to_string(&s).expect("serialises");
         let back: Scenario = serde_json::from_str(&json).expect("deserialises");
         assert_eq!(back, s);
+    }
+
+    const BASE: &str = "name = \"x\"\n[dataset]\nobjects = 10\nsize = 100\n[[workload]]\nname = \"w\"\n\
+                        target = \"TARGET\"\nrequests = 5\n";
+
+    fn with(target: &str, extra: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(&format!("{}{extra}\n", BASE.replace("TARGET", target)), "t.toml")
+    }
+
+    #[test]
+    fn sizes_take_four_shapes() {
+        let sized =
+            |size: &str| Scenario::parse(&BASE.replace("TARGET", "s3").replace("size = 100", size), "t.toml");
+        assert_eq!(sized("size = 7").expect("fixed").dataset.size, Sizes::Uniform { min: 7, max: 7 });
+        let w = sized("size = [[1024, 0.7], [65536, 0.3]]").expect("weighted");
+        assert_eq!(w.dataset.size, Sizes::Weighted(vec![(1024, 0.7), (65536, 0.3)]));
+        let l = sized("size = { median = 4096, sigma = 1.0, max = 65536 }").expect("lognormal");
+        assert_eq!(l.dataset.size, Sizes::Lognormal { median: 4096.0, sigma: 1.0, min: 1, max: 65536 });
+        for (bad, part) in [
+            ("size = { min = 5 }", "needs both min and max"),
+            ("size = [[1024, 0]]", "weight 0 is not > 0"),
+            ("size = [1024]", "is not a [bytes, weight] pair"),
+            ("size = { median = 10 }", "needs both median and sigma"),
+            ("size = \"big\"", "is not a size"),
+            ("size = 2147483648", "above 1073741824 bytes"),
+        ] {
+            let e = sized(bad).expect_err(bad);
+            assert!(e.to_string().contains(part), "{bad}: {e}");
+            assert_eq!((e.line, e.field.as_deref()), (Some(4), Some("dataset.size")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn target_specific_fields_are_checked() {
+        let w = with("cache-aside", "ttl = \"30s\"\nrange = \"10-19\"").expect("valid");
+        assert_eq!(w.workloads[0].ttl, Some(Duration::from_secs(30)));
+        assert_eq!(w.workloads[0].range, Some((10, 19)));
+        assert_eq!(with("redis", "set_share = 0.2").expect("valid").workloads[0].set_share, 0.2);
+        assert_eq!(
+            with("redis", "rate = 250").expect("an integer rate is fine").workloads[0].rate,
+            Some(250.0)
+        );
+        assert_eq!(with("redis", "rate = 250.0").expect("valid").workloads[0].rate, Some(250.0));
+        for (target, extra, part) in [
+            ("s3", "ttl = \"1s\"", "cache-aside"),
+            ("s3", "set_share = 0.5", "applies to target = \"redis\" only"),
+            ("redis", "set_share = 1.5", "1.5 is not in [0, 1]"),
+            ("redis", "rate = -5.0", "is not a rate"),
+            ("s3", "range = \"9-1\"", "is not a byte range"),
+        ] {
+            let e = with(target, extra).expect_err(extra);
+            assert!(e.to_string().contains(part), "{extra}: {e}");
+            assert_eq!(e.line, Some(9), "{extra}");
+        }
+    }
+
+    #[test]
+    fn thresholds_parse_and_name_bounds() {
+        let s =
+            with("cache-aside", "[thresholds]\n\"w.p99_us\" = 100\n\"w.hit_ratio\" = 0.5").expect("valid");
+        assert_eq!(s.thresholds.len(), 2);
+        assert!(Metric::parse("p99_us").expect("known").is_upper_bound());
+        assert!(!Metric::parse("hit_ratio").expect("known").is_upper_bound());
+        assert_eq!(Metric::parse("service_p999_us"), Some(Metric::Service("p999")));
+        for name in Metric::NAMES {
+            assert!(Metric::parse(name).is_some(), "{name}");
+        }
+        let e = with("redis", "[thresholds]\n\"w.p99_us\" = -1").expect_err("negative limit");
+        assert_eq!(e.line, Some(10));
     }
 }

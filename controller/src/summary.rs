@@ -24,6 +24,7 @@ pub fn render(result: &RunResult) -> String {
     if let (Some(r), Some(s)) = (redis, s3) {
         let _ = writeln!(out, "\n{}", speedup(r, s));
     }
+    out.push_str(&details(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
         for line in crate::cost::summary_lines(cost) {
@@ -47,6 +48,65 @@ pub fn render(result: &RunResult) -> String {
         let _ = writeln!(out, "\nDEGRADED: {} had {} errors ({})", w.name, w.errors, kinds.join(", "));
     }
     out
+}
+
+/// What the table does not say: open-loop service times, cache-aside hit ratios, S3 time to
+/// first byte, start skew, client-bound agents and thresholds.
+fn details(result: &RunResult) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        let _ = writeln!(out, "{text}");
+    };
+    line(String::new());
+    for w in &result.workloads {
+        let s = &w.service_time_us;
+        if let Some(target) = w.target_rate_ops_s {
+            line(format!(
+                "{}: open loop, {:.1} ops/s asked, {:.1} ops/s sent, {} late starts; latencies run from each \
+                 request's intended start; service time p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+                w.name, target, w.achieved_rate_ops_s, w.late_starts, s.p50, s.p99, s.max
+            ));
+        }
+        if let (Some(ratio), Some(hits), Some(misses)) = (w.hit_ratio, w.hits, w.misses) {
+            let part = |p: &Option<crate::result::LatencySummary>| {
+                p.map_or("-".to_owned(), |l| format!("p50 {:.1} µs, p99 {:.1} µs", l.p50, l.p99))
+            };
+            line(format!(
+                "{}: hit ratio {:.1}% ({hits} hits, {misses} misses); redis part {}; s3 part (misses) {}",
+                w.name,
+                ratio * 100.0,
+                part(&w.redis_part_us),
+                part(&w.s3_part_us)
+            ));
+        }
+        if let (Some(t), "s3") = (&w.ttfb_us, w.target.as_str()) {
+            line(format!("{}: time to first byte p50 {:.1} µs, p99 {:.1} µs", w.name, t.p50, t.p99));
+        }
+    }
+    if result.agents.len() > 1 {
+        let offset = result.agents.iter().map(|a| a.clock_offset_ms.abs()).fold(0.0, f64::max);
+        line(format!(
+            "agents started each workload within {:.2} ms of each other (clock offsets up to {offset:.2} ms corrected)",
+            result.start_skew_ms
+        ));
+    }
+    for w in result.workloads.iter().filter(|w| w.client_bound) {
+        line(format!(
+            "CLIENT-BOUND: {}: an agent used {:.0}% of its cores; the latencies may be the client's, add agents",
+            w.name,
+            w.cpu_utilization_max * 100.0
+        ));
+    }
+    if !result.thresholds.is_empty() {
+        let breaches = crate::thresholds::breaches(&result.thresholds);
+        if breaches.is_empty() {
+            line(format!("thresholds: all {} held", result.thresholds.len()));
+        }
+        for b in breaches {
+            line(format!("THRESHOLD BREACHED: {b}"));
+        }
+    }
+    if out.trim().is_empty() { String::new() } else { out }
 }
 
 /// The percentile table, latencies in microseconds.
@@ -130,11 +190,7 @@ mod tests {
             duration_s: 1.0,
             throughput_ops_s: 10.0,
             latency_us: LatencySummary { mean, p50, p99: p50 * 2.0, ..Default::default() },
-            histogram: String::new(),
-            per_agent: vec![],
-            timeseries: None,
-            client_bound: None,
-            hit_ratio: None,
+            ..Default::default()
         }
     }
 

@@ -16,7 +16,8 @@ const PAGE_SCRIPT: &str = r#"(() => {
   const line = g => {
     const poly = g.querySelector('polyline');
     const box = g.getBBox();
-    return { name: g.dataset.series, points: poly ? poly.points.numberOfItems : 0,
+    const points = poly ? poly.points.numberOfItems : g.querySelectorAll('circle').length;
+    return { name: g.dataset.series, points,
              width: box.width, height: box.height };
   };
   return {
@@ -133,7 +134,10 @@ fn a_run_writes_report_exports_and_cost_beside_result_json() {
         .map(|w| w["timeseries"].as_array().map_or(0, Vec::len))
         .sum();
     let ts = std::fs::read_to_string(run.dir.join("timeseries.csv")).expect("timeseries.csv");
-    assert!(ts.starts_with("workload,phase,t_s,interval_s,ops,errors,ops_s,p50_us,p99_us\n"), "{ts}");
+    assert!(
+        ts.starts_with("workload,phase,t_s,interval_s,ops,errors,ops_s,p50_us,p99_us,hit_ratio\n"),
+        "{ts}"
+    );
     assert_eq!(ts.lines().count(), 1 + intervals);
 }
 
@@ -229,13 +233,59 @@ fn report_html_opens_cleanly_in_headless_chromium() {
     }
     let v = &visit.value;
     assert_eq!(v["percentiles"].as_array().expect("lines").len(), 2);
-    // No time series in this result: no chart over time, and no warning about a clean run.
-    assert_eq!(v["charts"], json!([]), "{v}");
-    assert_eq!(v["warnings"], json!([]), "{v}");
+    check_timeseries_charts(v, &r);
+    // A clean run warns of nothing, unless an agent's CPU was saturated.
+    let client_bound: Vec<String> = r["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .filter(|w| w["client_bound"] == true)
+        .map(|w| format!("CLIENT-BOUND: during {}", w["name"].as_str().expect("name")))
+        .collect();
+    let warnings: Vec<&str> =
+        v["warnings"].as_array().expect("warnings").iter().map(|w| w.as_str().expect("text")).collect();
+    assert_eq!(warnings.len(), client_bound.len(), "{warnings:?}");
+    for (w, expected) in warnings.iter().zip(&client_bound) {
+        assert!(w.starts_with(expected.as_str()), "{w}");
+    }
 }
 
-/// A copy of the seed run's result with a time series (2 warm-up and 5 measured intervals per
-/// workload), one workload client-bound and one agent lost.
+/// Every workload with a time series has its throughput chart (a point per interval) and its
+/// latency chart (p99 and p50, a point per interval in which a request succeeded), and no other
+/// chart is drawn.
+fn check_timeseries_charts(v: &Value, result: &Value) {
+    let mut expected = 0;
+    for (i, w) in result["workloads"].as_array().expect("workloads").iter().enumerate() {
+        let series = w["timeseries"].as_array().cloned().unwrap_or_default();
+        if series.is_empty() {
+            continue;
+        }
+        expected += 2;
+        let name = w["name"].as_str().expect("name");
+        let with_ops = series.iter().filter(|p| f(&p["p99_us"]) > 0.0).count() as u64;
+        for (id, lines) in [
+            (format!("throughput-{i}"), vec![("ops/s", series.len() as u64)]),
+            (format!("latency-{i}"), vec![("p99", with_ops), ("p50", with_ops)]),
+        ] {
+            let chart = v["charts"].as_array().expect("charts").iter().find(|c| c["id"] == id.as_str());
+            let chart = chart.unwrap_or_else(|| panic!("no chart {id}: {v}"));
+            assert_eq!(chart["workload"], name);
+            for (line, points) in lines {
+                let s = chart["series"].as_array().expect("series").iter().find(|s| s["name"] == line);
+                let s = s.unwrap_or_else(|| panic!("{id} has no {line} line: {chart}"));
+                assert_eq!(s["points"], points, "{id} {line}: one point per interval");
+                if points > 2 {
+                    assert!(f(&s["width"]) > 200.0, "{id} {line} is not drawn across the chart: {s}");
+                }
+            }
+        }
+    }
+    assert_eq!(v["charts"].as_array().expect("charts").len(), expected, "{v}");
+}
+
+/// A copy of the seed run's result with a longer time series (2 warm-up and 5 measured intervals
+/// per workload, the last without a successful request), one workload client-bound, one agent
+/// lost and a breached threshold.
 fn with_timeseries_and_trouble(result: &Value) -> Value {
     let mut r = result.clone();
     for (i, w) in r["workloads"].as_array_mut().expect("workloads").iter_mut().enumerate() {
@@ -244,9 +294,14 @@ fn with_timeseries_and_trouble(result: &Value) -> Value {
             .map(|k| {
                 let (phase, t) = if k < 2 { ("warmup", k + 1) } else { ("measured", k - 1) };
                 let ops = 900 + 40 * k as u64 + 100 * i as u64;
+                let ops = if k == 6 { 0 } else { ops };
+                let (p50, p99) = if k == 6 {
+                    (0.0, 0.0)
+                } else {
+                    (base * (1.0 + 0.05 * k as f64), base * (3.0 + 0.5 * k as f64))
+                };
                 json!({"phase": phase, "t_s": t as f64, "interval_s": 1.0, "ops": ops, "errors": 0,
-                       "ops_s": ops as f64, "p50_us": base * (1.0 + 0.05 * k as f64),
-                       "p99_us": base * (3.0 + 0.5 * k as f64)})
+                       "ops_s": ops as f64, "p50_us": p50, "p99_us": p99})
             })
             .collect();
         w["timeseries"] = json!(points);
@@ -255,6 +310,10 @@ fn with_timeseries_and_trouble(result: &Value) -> Value {
     r["agents"][1]["status"] = json!("lost");
     r["agents"][1]["error"] = json!("unavailable: connection reset");
     r["degraded"] = json!(true);
+    r["thresholds"] = json!([
+        {"key": "redis-get.p99_us", "limit": 1.0, "value": 250.5, "bound": "max", "passed": false},
+        {"key": "s3-get.errors", "limit": 0.0, "value": 0.0, "bound": "max", "passed": true},
+    ]);
     r
 }
 
@@ -273,27 +332,19 @@ fn report_command_charts_time_series_and_shows_warnings() {
     let shot = sb.path().join("report.png");
     let visit = visit_report(&page, &r, &shot);
     let v = &visit.value;
-    for (i, name) in workload_names(&r).iter().enumerate() {
-        for (id, lines) in
-            [(format!("throughput-{i}"), &["ops/s"][..]), (format!("latency-{i}"), &["p99", "p50"][..])]
-        {
-            let chart = v["charts"].as_array().expect("charts").iter().find(|c| c["id"] == id.as_str());
-            let chart = chart.unwrap_or_else(|| panic!("no chart {id}: {v}"));
-            assert_eq!(chart["workload"], name.as_str());
-            for line in lines {
-                let s = chart["series"].as_array().expect("series").iter().find(|s| s["name"] == *line);
-                let s = s.unwrap_or_else(|| panic!("{id} has no {line} line: {chart}"));
-                assert_eq!(s["points"], 7, "{id} {line}: one point per interval");
-                assert!(f(&s["width"]) > 200.0, "{id} {line} is not drawn across the chart: {s}");
-            }
-        }
-    }
+    check_timeseries_charts(v, &r);
+    assert_eq!(v["charts"].as_array().expect("charts").len(), 4, "{v}");
     let warnings = v["warnings"].to_string();
     assert!(warnings.contains("CLIENT-BOUND: during s3-get"), "{warnings}");
     assert!(
         warnings.contains("DEGRADED: agent agent-1") && warnings.contains("connection reset"),
         "{warnings}"
     );
+    assert!(
+        warnings.contains("THRESHOLD BREACHED: redis-get.p99_us was 250.5, the scenario allows at most 1."),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("s3-get.errors"), "{warnings}");
 
     // Without --html the page and the exports go beside the result file, time series included.
     let o = sb.run(&["report", input.to_str().expect("utf-8")]);

@@ -1,29 +1,44 @@
 //! One driver per target. A driver is cheap to clone: each worker holds its own clone and calls
 //! [`Driver::fetch`] with an object index; the engine times the call and applies the timeout.
 
+pub mod cache_aside;
 pub mod redis;
 pub mod s3;
 
-use crate::outcome::Outcome;
+use crate::outcome::Sample;
 
+pub use self::cache_aside::CacheAsideDriver;
 pub use self::redis::RedisDriver;
 pub use self::s3::S3Driver;
+
+/// What a request does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Read the object.
+    Get,
+    /// Write the object (Redis SET of its dataset bytes).
+    Set,
+}
 
 /// A connection to one target, ready to fetch objects by index.
 #[derive(Clone, Debug)]
 pub enum Driver {
-    /// Redis GET.
+    /// Redis GET (or SET).
     Redis(RedisDriver),
     /// S3 GetObject.
     S3(S3Driver),
+    /// Redis GET, filled from S3 on a miss.
+    CacheAside(CacheAsideDriver),
 }
 
 impl Driver {
-    /// Fetch object `index` whole and say how it went.
-    pub async fn fetch(&mut self, index: u64) -> Outcome {
-        match self {
-            Driver::Redis(d) => d.get(index).await,
-            Driver::S3(d) => d.get_object(index).await,
+    /// Run `op` on object `index` and say how it went.
+    pub async fn fetch(&mut self, op: Op, index: u64) -> Sample {
+        match (self, op) {
+            (Driver::Redis(d), Op::Get) => d.get(index).await,
+            (Driver::Redis(d), Op::Set) => d.set(index).await,
+            (Driver::S3(d), _) => d.get_object(index).await.0,
+            (Driver::CacheAside(d), _) => d.read(index).await,
         }
     }
 }

@@ -1,32 +1,71 @@
-//! Redis GET through the `redis` crate on tokio. Each in-flight slot gets its own connection, as
-//! memtier and redis-benchmark do; the connection manager reconnects after a failure.
+//! Redis through the `redis` crate on tokio: a single node or a Redis Cluster (ElastiCache
+//! cluster mode), plain or TLS (`rediss://`), with AUTH from the URL. Each in-flight slot gets its
+//! own connection, as memtier and redis-benchmark do; connections reconnect after a failure.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ErrorKind, RedisError};
+use fetchbench_proto::dataset::Dataset;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
 
-use crate::dataset::Dataset;
-use crate::outcome::{Failure, Outcome};
+use crate::outcome::{Failure, Sample};
 
 /// How long connecting to Redis may take before the agent reports it unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The client library's own response timeout. The engine times every request out itself (the
+/// workload's `timeout`); the library's default (500 ms) would cut slow requests short.
+const LIBRARY_RESPONSE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// A Redis endpoint and the keys of the dataset on it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisTarget {
-    client: Client,
+    client: Clients,
     url: Arc<str>,
     keys: Arc<[String]>,
+    dataset: Arc<Dataset>,
+    /// `(first, last)` byte offsets when reads use GETRANGE.
+    range: Option<(u64, u64)>,
+}
+
+// One per target, cloned once per connection: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+enum Clients {
+    Single(Client),
+    Cluster(ClusterClient),
+}
+
+impl std::fmt::Debug for RedisTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTarget").field("url", &self.url).finish_non_exhaustive()
+    }
 }
 
 impl RedisTarget {
-    /// Parse `url` and precompute the keys of `objects` objects under `prefix`.
-    pub fn new(url: &str, prefix: &str, objects: u64) -> Result<Self, RedisError> {
-        let client = Client::open(url)?;
-        let keys = (0..objects).map(|i| Dataset::redis_key(prefix, i)).collect();
-        Ok(RedisTarget { client, url: url.into(), keys })
+    /// Parse `url` and precompute the keys of the dataset's objects under `prefix`.
+    pub fn new(url: &str, prefix: &str, cluster: bool, dataset: Arc<Dataset>) -> Result<Self, RedisError> {
+        let client = if cluster {
+            Clients::Cluster(
+                ClusterClient::builder(vec![url])
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(LIBRARY_RESPONSE_TIMEOUT)
+                    .retries(0)
+                    .build()?,
+            )
+        } else {
+            Clients::Single(Client::open(url)?)
+        };
+        let keys = (0..dataset.objects).map(|i| Dataset::redis_key(prefix, i)).collect();
+        Ok(RedisTarget { client, url: url.into(), keys, dataset, range: None })
+    }
+
+    /// The same target reading only `length` bytes from `start` of each value (GETRANGE).
+    pub fn with_range(&self, start: u64, length: u64) -> RedisTarget {
+        let range = (length > 0).then(|| (start, start + length - 1));
+        RedisTarget { range, ..self.clone() }
     }
 
     /// The URL this target was made from.
@@ -39,12 +78,23 @@ impl RedisTarget {
         &self.keys[i as usize]
     }
 
-    /// A new connection, ready to use.
-    pub async fn connect(&self) -> Result<ConnectionManager, RedisError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1);
-        let mut conn = ConnectionManager::new_with_config(self.client.clone(), config).await?;
+    /// The dataset whose objects live here.
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    /// A new connection, checked with PING.
+    pub async fn connect(&self) -> Result<Conn, RedisError> {
+        let mut conn = match &self.client {
+            Clients::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(LIBRARY_RESPONSE_TIMEOUT))
+                    .set_number_of_retries(1);
+                Conn::Single(ConnectionManager::new_with_config(client.clone(), config).await?)
+            }
+            Clients::Cluster(client) => Conn::Cluster(client.get_async_connection().await?),
+        };
         redis::cmd("PING").query_async::<()>(&mut conn).await?;
         Ok(conn)
     }
@@ -55,10 +105,56 @@ impl RedisTarget {
     }
 }
 
+/// A connection to a single node or to a cluster.
+#[derive(Clone)]
+pub enum Conn {
+    /// One node; reconnects after a failure.
+    Single(ConnectionManager),
+    /// A cluster; routes each key to its shard.
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conn::Single(_) => "Conn::Single",
+            Conn::Cluster(_) => "Conn::Cluster",
+        })
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// One slot's Redis connection.
 #[derive(Clone)]
 pub struct RedisDriver {
-    conn: ConnectionManager,
+    conn: Conn,
     target: RedisTarget,
 }
 
@@ -69,14 +165,53 @@ impl std::fmt::Debug for RedisDriver {
 }
 
 impl RedisDriver {
-    /// GET object `index`; nil is a miss.
-    pub async fn get(&mut self, index: u64) -> Outcome {
-        let key = self.target.key(index);
-        match redis::cmd("GET").arg(key).query_async::<Option<Vec<u8>>>(&mut self.conn).await {
-            Ok(Some(_)) => Outcome::Ok,
-            Ok(None) => Outcome::Failed(Failure::Miss),
-            Err(e) => Outcome::Failed(classify(&e)),
+    /// GET object `index` (GETRANGE when the workload reads a byte range); nil is a miss.
+    pub async fn get(&mut self, index: u64) -> Sample {
+        let value = match self.target.range {
+            None => self.get_value(index).await,
+            Some((first, last)) => {
+                let key = self.target.key(index);
+                let mut cmd = redis::cmd("GETRANGE");
+                cmd.arg(key).arg(first).arg(last);
+                // GETRANGE answers "" for a missing key: an empty value counts as a miss too.
+                cmd.query_async::<bytes::Bytes>(&mut self.conn).await.map(|v| (!v.is_empty()).then_some(v))
+            }
+        };
+        match value {
+            Ok(Some(_)) => Sample::OK,
+            Ok(None) => Sample::failed(Failure::Miss),
+            Err(e) => Sample::failed(classify(&e)),
         }
+    }
+
+    /// GET object `index`, returning its value.
+    pub async fn get_value(&mut self, index: u64) -> Result<Option<bytes::Bytes>, RedisError> {
+        let key = self.target.key(index);
+        redis::cmd("GET").arg(key).query_async::<Option<bytes::Bytes>>(&mut self.conn).await
+    }
+
+    /// SET object `index` to its dataset bytes.
+    pub async fn set(&mut self, index: u64) -> Sample {
+        let body = self.target.dataset.body(index);
+        match self.set_value(index, &body, None).await {
+            Ok(()) => Sample::OK,
+            Err(e) => Sample::failed(classify(&e)),
+        }
+    }
+
+    /// SET object `index` to `value`, expiring after `ttl` when given.
+    pub async fn set_value(
+        &mut self,
+        index: u64,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), RedisError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.target.key(index)).arg(value);
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
+        }
+        cmd.query_async::<()>(&mut self.conn).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! retries are off: a failed request is counted, never silently sent again.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -9,8 +10,9 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::SdkError;
 
-use crate::dataset::Dataset;
-use crate::outcome::{Failure, Outcome};
+use fetchbench_proto::dataset::Dataset;
+
+use crate::outcome::{Failure, Sample};
 
 /// Region used when neither the request nor the agent's AWS configuration names one.
 const FALLBACK_REGION: &str = "us-east-1";
@@ -38,6 +40,8 @@ pub struct S3Target {
     client: Client,
     bucket: Arc<str>,
     keys: Arc<[String]>,
+    /// `bytes=a-b` when workloads read a byte range.
+    range: Option<Arc<str>>,
 }
 
 impl S3Target {
@@ -71,7 +75,18 @@ impl S3Target {
             builder = builder.region(Region::new(FALLBACK_REGION));
         }
         let keys = (0..objects).map(Dataset::s3_key).collect();
-        S3Target { client: Client::from_conf(builder.build()), bucket: config.bucket.as_str().into(), keys }
+        S3Target {
+            client: Client::from_conf(builder.build()),
+            bucket: config.bucket.as_str().into(),
+            keys,
+            range: None,
+        }
+    }
+
+    /// The same target reading only `length` bytes from `start` of each object.
+    pub fn with_range(&self, start: u64, length: u64) -> S3Target {
+        let range = (length > 0).then(|| format!("bytes={start}-{}", start + length - 1).into());
+        S3Target { range, ..self.clone() }
     }
 
     /// The SDK client.
@@ -97,17 +112,37 @@ pub struct S3Driver {
 }
 
 impl S3Driver {
-    /// GetObject of object `index`, reading the body to its end.
-    pub async fn get_object(&mut self, index: u64) -> Outcome {
+    /// GetObject of object `index`, reading the body to its end; the sample carries the time to
+    /// the first body byte, and the body comes back on success.
+    pub async fn get_object(&mut self, index: u64) -> (Sample, Option<Vec<u8>>) {
         let t = &self.target;
-        let sent = t.client.get_object().bucket(&*t.bucket).key(&t.keys[index as usize]).send().await;
-        match sent {
-            Ok(out) => match out.body.collect().await {
-                Ok(_) => Outcome::Ok,
-                Err(_) => Outcome::Failed(Failure::Connection),
-            },
-            Err(e) => Outcome::Failed(classify(&e)),
+        let sent = Instant::now();
+        let response = t
+            .client
+            .get_object()
+            .bucket(&*t.bucket)
+            .key(&t.keys[index as usize])
+            .set_range(t.range.as_deref().map(str::to_owned))
+            .send()
+            .await;
+        let mut out = match response {
+            Ok(out) => out,
+            Err(e) => return (Sample::failed(classify(&e)), None),
+        };
+        let mut body = Vec::new();
+        let mut ttfb: Option<Duration> = None;
+        loop {
+            match out.body.next().await {
+                Some(Ok(chunk)) => {
+                    ttfb.get_or_insert_with(|| sent.elapsed());
+                    body.extend_from_slice(&chunk);
+                }
+                Some(Err(_)) => return (Sample::failed(Failure::Connection), None),
+                None => break,
+            }
         }
+        let ttfb = ttfb.unwrap_or_else(|| sent.elapsed());
+        (Sample { ttfb: Some(ttfb), ..Sample::OK }, Some(body))
     }
 }
 

@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 pub struct Redis {
     pub port: u16,
     child: Child,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl Redis {
@@ -38,12 +38,20 @@ impl Drop for Redis {
 
 /// Start redis-server on a free port and wait until it answers.
 pub fn spawn_redis() -> Redis {
+    spawn_redis_with(|port| vec!["--port".into(), port.to_string()])
+}
+
+/// Start redis-server with the arguments `args(port)` returns (which must make it listen on
+/// `port`), persistence off, in a folder of its own, and wait until the port accepts.
+pub fn spawn_redis_with(args: impl Fn(u16) -> Vec<String>) -> Redis {
     let dir = tempfile::tempdir().expect("temporary folder");
     for _ in 0..5 {
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(args(port))
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .current_dir(dir.path())
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -56,7 +64,7 @@ pub fn spawn_redis() -> Redis {
                 break; // port taken meanwhile: try another
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Redis { port, child, _dir: dir };
+                return Redis { port, child, dir };
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -103,15 +111,20 @@ pub async fn spawn_agent() -> Agent {
 
 /// The tutorial's dataset.
 pub fn seed_dataset() -> pb::Dataset {
-    pb::Dataset { objects: 200, size_min_bytes: 235, size_max_bytes: 434, seed: 1 }
+    pb::Dataset { objects: 200, size_min_bytes: 235, size_max_bytes: 434, seed: 1, ..Default::default() }
 }
 
 pub fn prepare_redis(url: &str, seed_data: bool) -> pb::PrepareRequest {
     pb::PrepareRequest {
-        redis: Some(pb::RedisTarget { url: url.to_owned(), key_prefix: "fetchbench:".into() }),
+        redis: Some(pb::RedisTarget {
+            url: url.to_owned(),
+            key_prefix: "fetchbench:".into(),
+            cluster: false,
+        }),
         s3: None,
         dataset: Some(seed_dataset()),
         seed_data,
+        cold_cache: false,
     }
 }
 
@@ -128,6 +141,7 @@ pub fn redis_workload(name: &str, concurrency: u32, requests: u64, duration_ms: 
         keys: None,
         timeout_ms: 1_000,
         seed: 7,
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,157 @@
+//! The Redis driver against the ways ElastiCache is deployed, each on real redis-server processes:
+//! AUTH, in-transit encryption (TLS), and cluster mode (three shards).
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use fetchbench_proto as pb;
+use tonic::Code;
+
+fn prepare(url: String, cluster: bool, seed_data: bool) -> pb::PrepareRequest {
+    pb::PrepareRequest {
+        redis: Some(pb::RedisTarget { url, key_prefix: "fetchbench:".into(), cluster }),
+        ..prepare_redis("", seed_data)
+    }
+}
+
+/// Seed through one agent, run 500 GETs, and return (ops, errors).
+async fn seed_and_read(request: pb::PrepareRequest) -> Result<(u64, u64), tonic::Status> {
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    let outcome = async {
+        let seeded = client.prepare(request).await?.into_inner();
+        assert_eq!(seeded.objects_written, 200);
+        let events = collect(
+            &mut client,
+            pb::RunRequest {
+                workloads: vec![redis_workload("w", 4, 500, 0)],
+                interval_ms: 100,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let done = events
+            .iter()
+            .find_map(|e| match e {
+                pb::run_event::Event::Done(d) => Some(*d),
+                _ => None,
+            })
+            .expect("a WorkloadDone");
+        Ok((done.ops, done.errors))
+    }
+    .await;
+    agent.shutdown().await;
+    outcome
+}
+
+#[tokio::test]
+async fn auth_comes_from_the_url_and_a_wrong_password_is_named() {
+    let redis = spawn_redis_with(|port| {
+        vec!["--port".into(), port.to_string(), "--requirepass".into(), "s3cret".into()]
+    });
+    let url = |pw: &str| format!("redis://:{pw}@127.0.0.1:{}", redis.port);
+    assert_eq!(
+        seed_and_read(prepare(url("s3cret"), false, true)).await.expect("authenticated run"),
+        (500, 0)
+    );
+    let err = seed_and_read(prepare(url("wrong"), false, true)).await.expect_err("wrong password");
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(err.message().contains("redis at"), "{}", err.message());
+    assert!(err.message().to_lowercase().contains("pass"), "names the password problem: {}", err.message());
+}
+
+#[tokio::test]
+async fn tls_redis_is_read_over_rediss() {
+    // The agent binary installs the TLS crypto provider in main; here the agent runs in-process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let certs = tempfile::tempdir().expect("temporary folder");
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (apt-get install openssl)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let redis = spawn_redis_with(|port| {
+        vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            cert.clone(),
+            "--tls-key-file".into(),
+            key.clone(),
+            "--tls-ca-cert-file".into(),
+            cert.clone(),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
+    });
+    // A self-signed certificate: `#insecure` skips verification, as for a test endpoint.
+    let tls = format!("rediss://127.0.0.1:{}/#insecure", redis.port);
+    assert_eq!(seed_and_read(prepare(tls, false, true)).await.expect("run over TLS"), (500, 0));
+    // Plaintext to the TLS port fails at Prepare, with the URL named.
+    let plain = format!("redis://127.0.0.1:{}", redis.port);
+    let err = seed_and_read(prepare(plain.clone(), false, true)).await.expect_err("plaintext to a TLS port");
+    assert!(err.message().contains(&plain), "{}", err.message());
+}
+
+#[tokio::test]
+async fn cluster_mode_spreads_the_keys_over_the_shards() {
+    let nodes: Vec<Redis> = (0..3)
+        .map(|_| {
+            spawn_redis_with(|port| {
+                vec![
+                    "--port".into(),
+                    port.to_string(),
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-config-file".into(),
+                    format!("nodes-{port}.conf"),
+                ]
+            })
+        })
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli is installed (apt-get install redis-tools)");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info =
+            Command::new("redis-cli").args(["-p", &nodes[0].port.to_string(), "cluster", "info"]).output();
+        if info.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cluster did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let url = format!("redis://{}", addrs[1]);
+    assert_eq!(seed_and_read(prepare(url.clone(), true, true)).await.expect("cluster run"), (500, 0));
+    // Every shard holds part of the 200 objects, and together they hold all of them.
+    let sizes: Vec<u64> = nodes
+        .iter()
+        .map(|n| {
+            let out = Command::new("redis-cli")
+                .args(["-p", &n.port.to_string(), "dbsize"])
+                .output()
+                .expect("dbsize");
+            String::from_utf8_lossy(&out.stdout).trim().parse().expect("a number")
+        })
+        .collect();
+    assert!(sizes.iter().all(|&n| n > 0), "keys per shard {sizes:?}");
+    assert_eq!(sizes.iter().sum::<u64>(), 200);
+}

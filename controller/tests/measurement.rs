@@ -1,0 +1,226 @@
+//! The measurement engine end to end through the real binaries: synchronized starts on several
+//! agents, time series, cache-aside hit ratios against a model, thresholds.
+
+mod common;
+
+use common::{Sandbox, read_json, stderr, stdout};
+use serde_json::Value;
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("{v} is not an unsigned integer"))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
+}
+
+#[test]
+fn four_agents_start_together_and_their_totals_add_up() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "four.toml",
+        r#"name = "four"
+agents = 4
+[dataset]
+objects = 500
+size = 300
+[[workload]]
+name = "redis-get"
+target = "redis"
+concurrency = 2
+duration = "2500ms"
+warmup = 20
+[[workload]]
+name = "s3-open"
+target = "s3"
+concurrency = 2
+rate = 100.0
+duration = "2s"
+"#,
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("agents started each workload within"), "{}", stdout(&o));
+    let r = read_json(&out.join("result.json"));
+
+    let agents = r["agents"].as_array().expect("agents");
+    assert_eq!(agents.len(), 4);
+    for a in agents {
+        // One machine, one clock: the estimated offsets are within the round trip.
+        let (offset, rtt) = (f(&a["clock_offset_ms"]), f(&a["rtt_ms"]));
+        assert!(rtt > 0.0 && offset.abs() <= rtt.max(1.0), "offset {offset} ms, rtt {rtt} ms");
+    }
+    let skew = f(&r["start_skew_ms"]);
+    assert!((0.0..50.0).contains(&skew), "start skew {skew} ms");
+
+    for w in r["workloads"].as_array().expect("workloads") {
+        let per_agent = w["per_agent"].as_array().expect("per_agent");
+        assert_eq!(per_agent.len(), 4);
+        assert_eq!(u(&w["ops"]), per_agent.iter().map(|a| u(&a["ops"])).sum::<u64>());
+        assert!(per_agent.iter().all(|a| u(&a["ops"]) > 0));
+        let measured: Vec<&Value> = w["timeseries"]
+            .as_array()
+            .expect("timeseries")
+            .iter()
+            .filter(|i| i["phase"] == "measured")
+            .collect();
+        assert!(measured.len() >= 2, "{} measured intervals", measured.len());
+        assert_eq!(measured.iter().map(|i| u(&i["ops"])).sum::<u64>(), u(&w["ops"]), "time series vs totals");
+        assert_eq!(measured.iter().map(|i| u(&i["errors"])).sum::<u64>(), u(&w["errors"]));
+        assert!(f(&w["cpu_utilization_max"]) > 0.0);
+        assert!(w["client_bound"].is_boolean());
+        assert!(f(&w["start_skew_ms"]) <= skew);
+    }
+    let redis = &r["workloads"][0];
+    assert_eq!(redis["loop"], "closed");
+    let warmup: u64 = redis["timeseries"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .filter(|i| i["phase"] == "warmup")
+        .map(|i| u(&i["ops"]))
+        .sum();
+    assert_eq!(warmup, 4 * 20, "warm-up kept apart in the series");
+
+    let s3 = &r["workloads"][1];
+    assert_eq!(s3["loop"], "open");
+    assert_eq!(f(&s3["target_rate_ops_s"]), 400.0);
+    // 100/s per agent for 2 s: exactly 200 scheduled sends per agent.
+    assert!(
+        s3["per_agent"].as_array().expect("agents").iter().all(|a| u(&a["ops"]) + u(&a["errors"]) == 200)
+    );
+    assert!(f(&s3["service_time_us"]["p50"]) > 0.0);
+    assert!(f(&s3["ttfb_us"]["p50"]) > 0.0, "time to first byte is reported for s3");
+    sb.assert_clean();
+}
+
+/// Expected number of distinct keys among `n` independent draws from `p`.
+fn distinct(p: &[f64], n: u64) -> f64 {
+    p.iter().map(|pk| 1.0 - (1.0 - pk).powf(n as f64)).sum()
+}
+
+#[test]
+fn cache_aside_hit_ratio_rises_from_a_cold_cache_as_the_model_says() {
+    let sb = Sandbox::new();
+    let (objects, exponent) = (1000usize, 0.99);
+    let scenario = sb.write(
+        "cold.toml",
+        &format!(
+            r#"name = "cold"
+[dataset]
+objects = {objects}
+size = 200
+cache = "cold"
+[[workload]]
+name = "cache-aside"
+target = "cache-aside"
+concurrency = 1
+requests = 1000
+rate = 250.0
+keys = "zipf:{exponent}"
+"#
+        ),
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("hit ratio"), "{}", stdout(&o));
+    let r = read_json(&out.join("result.json"));
+    let w = &r["workloads"][0];
+    let (hits, misses) = (u(&w["hits"]), u(&w["misses"]));
+    // One connection reading in order: the draws, and so the hits, do not depend on speed; the
+    // schedule (250/s) spreads the 1,000 reads over four 1-second intervals.
+    let n = hits + misses;
+    assert_eq!((n, u(&w["ops"])), (1000, 1000));
+
+    // Zipf pmf over ranks 1..=objects.
+    let norm: f64 = (1..=objects).map(|k| (k as f64).powf(-exponent)).sum();
+    let p: Vec<f64> = (1..=objects).map(|k| (k as f64).powf(-exponent) / norm).collect();
+    // With one reader and no expiry, a read misses exactly when its key was never read before.
+    let expected = 1.0 - distinct(&p, n) / n as f64;
+    let ratio = f(&w["hit_ratio"]);
+    assert!((ratio - expected).abs() < 0.03, "hit ratio {ratio:.3}, model {expected:.3} over {n} reads");
+
+    // It rises over the run, and the last interval matches the model for its reads.
+    let series: Vec<&Value> =
+        w["timeseries"].as_array().expect("series").iter().filter(|i| i["phase"] == "measured").collect();
+    assert!(series.len() >= 3);
+    let first = f(&series[0]["hit_ratio"]);
+    let last = series.last().expect("intervals");
+    assert!(f(&last["hit_ratio"]) > first, "hit ratio went from {first} to {}", last["hit_ratio"]);
+    let before: u64 = series[..series.len() - 1].iter().map(|i| u(&i["ops"])).sum();
+    let in_last = u(&last["ops"]);
+    let last_model = 1.0 - (distinct(&p, before + in_last) - distinct(&p, before)) / in_last as f64;
+    let last_ratio = f(&last["hit_ratio"]);
+    assert!((last_ratio - last_model).abs() < 0.05, "last interval {last_ratio:.3}, model {last_model:.3}");
+
+    // The parts: every read touched Redis; only misses touched S3.
+    assert!(f(&w["redis_part_us"]["p50"]) > 0.0);
+    assert!(f(&w["s3_part_us"]["p50"]) > f(&w["redis_part_us"]["p50"]), "S3 is the slow part");
+    sb.assert_clean();
+}
+
+fn threshold_scenario(sb: &Sandbox, p99_limit: &str) -> std::path::PathBuf {
+    sb.write(
+        "thresholds.toml",
+        &format!(
+            r#"name = "limits"
+[dataset]
+objects = 20
+size = 100
+[[workload]]
+name = "get"
+target = "redis"
+requests = 200
+[thresholds]
+"get.p99_us" = {p99_limit}
+"get.errors" = 0
+"get.throughput_ops_s" = 1
+"#
+        ),
+    )
+}
+
+#[test]
+fn an_impossible_threshold_exits_99_and_a_satisfiable_one_exits_0() {
+    let sb = Sandbox::new();
+    let out = sb.path().join("breach");
+    let path = threshold_scenario(&sb, "0.001");
+    let o = sb.run(&["run", path.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(99), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    let breached: Vec<&str> = text.lines().filter(|l| l.starts_with("THRESHOLD BREACHED")).collect();
+    assert_eq!(breached.len(), 1, "{text}");
+    assert!(breached[0].contains("get.p99_us = ") && breached[0].contains("above the limit 0.001"), "{text}");
+    let r = read_json(&out.join("result.json"));
+    let t = r["thresholds"].as_array().expect("thresholds");
+    assert_eq!(t.len(), 3);
+    let p99 = t.iter().find(|t| t["key"] == "get.p99_us").expect("p99 threshold");
+    assert_eq!(p99["passed"], false);
+    assert_eq!(f(&p99["value"]), f(&r["workloads"][0]["latency_us"]["p99"]));
+
+    let out = sb.path().join("ok");
+    let path = threshold_scenario(&sb, "10000000");
+    let o = sb.run(&["run", path.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("thresholds: all 3 held"), "{}", stdout(&o));
+    sb.assert_clean();
+}
+
+#[test]
+fn thresholds_naming_unknown_workloads_or_metrics_exit_2() {
+    let sb = Sandbox::new();
+    let good = std::fs::read_to_string(threshold_scenario(&sb, "1000")).expect("read");
+    for (bad, part) in [
+        (good.replace("\"get.p99_us\"", "\"nope.p99_us\""), "no workload is named \"nope\""),
+        (good.replace("\"get.p99_us\"", "\"get.p98_us\""), "unknown metric \"p98_us\""),
+        (good.replace("\"get.p99_us\"", "\"get.hit_ratio\""), "cache-aside workloads only"),
+    ] {
+        let path = sb.write("bad.toml", &bad);
+        let o = sb.run(&["run", path.to_str().expect("utf-8")]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(stderr(&o).contains(part), "{part:?} not in {}", stderr(&o));
+        assert!(stderr(&o).contains("bad.toml:"), "{}", stderr(&o));
+    }
+}

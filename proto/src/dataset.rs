@@ -1,0 +1,231 @@
+//! The objects every workload reads, as in the tutorial: object `i` has S3 key
+//! `filename{i}.txt`, Redis key `{prefix}filename{i}.txt`, a size drawn from the dataset's size
+//! distribution (uniform in `[min, max]` bytes in the tutorial) and random `[A-Z0-9]` content.
+//! Each object is derived from the dataset seed and its index alone, so any agent can write or
+//! check any object, in any order.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, LogNormal};
+
+use crate::v1 as pb;
+
+const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// How object sizes are drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sizes {
+    /// Uniform in `[min, max]` bytes (a fixed size when equal).
+    Uniform {
+        /// Smallest, bytes.
+        min: u64,
+        /// Largest, bytes.
+        max: u64,
+    },
+    /// One of several sizes, bytes, with relative weights.
+    Weighted(Vec<(u64, f64)>),
+    /// Log-normal around `median` bytes with log-deviation `sigma`, clamped to `[min, max]`.
+    LogNormal {
+        /// Median, bytes.
+        median: f64,
+        /// Standard deviation of ln(size).
+        sigma: f64,
+        /// Smallest, bytes.
+        min: u64,
+        /// Largest, bytes.
+        max: u64,
+    },
+}
+
+/// A dataset: how many objects, how big, and the seed of their bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Number of objects.
+    pub objects: u64,
+    /// Object sizes.
+    pub sizes: Sizes,
+    /// Seed of sizes and contents.
+    pub seed: u64,
+}
+
+impl Dataset {
+    /// S3 key of object `i`.
+    pub fn s3_key(i: u64) -> String {
+        format!("filename{i}.txt")
+    }
+
+    /// Redis key of object `i`.
+    pub fn redis_key(prefix: &str, i: u64) -> String {
+        format!("{prefix}filename{i}.txt")
+    }
+
+    /// Size of object `i`, bytes.
+    pub fn size(&self, i: u64) -> u64 {
+        self.draw_size(&mut self.rng(i))
+    }
+
+    /// The bytes of object `i`.
+    pub fn body(&self, i: u64) -> Vec<u8> {
+        let mut rng = self.rng(i);
+        let len = self.draw_size(&mut rng);
+        (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]).collect()
+    }
+
+    /// Largest size any object can have, bytes.
+    pub fn max_size(&self) -> u64 {
+        match &self.sizes {
+            Sizes::Uniform { max, .. } | Sizes::LogNormal { max, .. } => *max,
+            Sizes::Weighted(list) => list.iter().map(|(b, _)| *b).max().unwrap_or(0),
+        }
+    }
+
+    fn rng(&self, i: u64) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(mix(self.seed, i))
+    }
+
+    fn draw_size(&self, rng: &mut ChaCha8Rng) -> u64 {
+        match &self.sizes {
+            Sizes::Uniform { min, max } => rng.random_range(*min..=*max),
+            Sizes::Weighted(list) => {
+                let total: f64 = list.iter().map(|(_, w)| w).sum();
+                let mut u = rng.random_range(0.0..total);
+                for (bytes, w) in list {
+                    if u < *w {
+                        return *bytes;
+                    }
+                    u -= w;
+                }
+                list.last().map_or(0, |(b, _)| *b)
+            }
+            Sizes::LogNormal { median, sigma, min, max } => {
+                let d =
+                    LogNormal::new(median.ln(), *sigma).expect("validated: finite median > 0, sigma >= 0");
+                (d.sample(rng).round() as u64).clamp(*min, *max)
+            }
+        }
+    }
+
+    /// The dataset a proto message describes, checked.
+    pub fn from_proto(d: &pb::Dataset) -> Result<Dataset, String> {
+        if d.objects == 0 {
+            return Err("dataset objects is 0".into());
+        }
+        if d.size_min_bytes > d.size_max_bytes {
+            return Err(format!("dataset size min {} is above max {}", d.size_min_bytes, d.size_max_bytes));
+        }
+        let (min, max) = (d.size_min_bytes, d.size_max_bytes);
+        let sizes = match (&d.weighted[..], &d.lognormal) {
+            ([], None) => Sizes::Uniform { min, max },
+            (list, None) => {
+                if list.iter().any(|w| !(w.weight.is_finite() && w.weight > 0.0)) {
+                    return Err("every weighted size needs a weight > 0".into());
+                }
+                Sizes::Weighted(list.iter().map(|w| (w.bytes, w.weight)).collect())
+            }
+            ([], Some(l)) => {
+                if !(l.median_bytes.is_finite() && l.median_bytes >= 1.0) {
+                    return Err(format!("lognormal median {} is not a size >= 1 byte", l.median_bytes));
+                }
+                if !(l.sigma.is_finite() && (0.0..=10.0).contains(&l.sigma)) {
+                    return Err(format!("lognormal sigma {} is not in [0, 10]", l.sigma));
+                }
+                Sizes::LogNormal { median: l.median_bytes, sigma: l.sigma, min, max }
+            }
+            _ => return Err("a dataset has either weighted sizes or a lognormal, not both".into()),
+        };
+        Ok(Dataset { objects: d.objects, sizes, seed: d.seed })
+    }
+
+    /// The proto message for this dataset.
+    pub fn to_proto(&self) -> pb::Dataset {
+        let mut d = pb::Dataset { objects: self.objects, seed: self.seed, ..Default::default() };
+        match &self.sizes {
+            Sizes::Uniform { min, max } => (d.size_min_bytes, d.size_max_bytes) = (*min, *max),
+            Sizes::Weighted(list) => {
+                d.weighted = list.iter().map(|&(bytes, weight)| pb::WeightedSize { bytes, weight }).collect();
+                d.size_min_bytes = list.iter().map(|(b, _)| *b).min().unwrap_or(0);
+                d.size_max_bytes = self.max_size();
+            }
+            Sizes::LogNormal { median, sigma, min, max } => {
+                d.lognormal = Some(pb::LogNormalSize { median_bytes: *median, sigma: *sigma });
+                (d.size_min_bytes, d.size_max_bytes) = (*min, *max);
+            }
+        }
+        d
+    }
+}
+
+/// Derive an independent seed from `seed` and `salt` (SplitMix64's finaliser), so neighbouring
+/// indices get unrelated streams.
+pub fn mix(seed: u64, salt: u64) -> u64 {
+    let mut z = seed ^ salt.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: Dataset = Dataset { objects: 200, sizes: Sizes::Uniform { min: 235, max: 434 }, seed: 1 };
+
+    #[test]
+    fn bodies_are_reproducible_and_in_range() {
+        for i in 0..SEED.objects {
+            let body = SEED.body(i);
+            assert_eq!(body, SEED.body(i));
+            assert!((235..=434).contains(&body.len()), "object {i} has {} bytes", body.len());
+            assert!(body.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        }
+        assert_ne!(SEED.body(0), SEED.body(1));
+        assert_ne!(SEED.body(0), Dataset { seed: 2, ..SEED }.body(0));
+        assert_eq!(SEED.size(5), SEED.body(5).len() as u64);
+    }
+
+    #[test]
+    fn weighted_sizes_follow_their_weights() {
+        let d = Dataset { objects: 20_000, sizes: Sizes::Weighted(vec![(1024, 0.7), (65536, 0.3)]), seed: 3 };
+        let small = (0..d.objects).filter(|&i| d.size(i) == 1024).count() as f64 / d.objects as f64;
+        assert!((small - 0.7).abs() < 0.02, "share of 1 KiB objects {small}");
+        assert!((0..d.objects).all(|i| [1024, 65536].contains(&d.size(i))));
+    }
+
+    #[test]
+    fn lognormal_sizes_have_their_median_and_stay_clamped() {
+        let sizes = Sizes::LogNormal { median: 4096.0, sigma: 1.0, min: 100, max: 100_000 };
+        let d = Dataset { objects: 20_001, sizes, seed: 4 };
+        let mut all: Vec<u64> = (0..d.objects).map(|i| d.size(i)).collect();
+        all.sort_unstable();
+        let median = all[all.len() / 2] as f64;
+        assert!((median / 4096.0 - 1.0).abs() < 0.05, "median {median}");
+        assert!(all[0] >= 100 && *all.last().expect("sizes") <= 100_000);
+    }
+
+    #[test]
+    fn proto_round_trip_keeps_the_distribution() {
+        for sizes in [
+            Sizes::Uniform { min: 1, max: 9 },
+            Sizes::Weighted(vec![(10, 1.0), (20, 2.0)]),
+            Sizes::LogNormal { median: 50.0, sigma: 0.5, min: 1, max: 500 },
+        ] {
+            let d = Dataset { objects: 3, sizes, seed: 9 };
+            assert_eq!(Dataset::from_proto(&d.to_proto()).expect("valid"), d);
+        }
+    }
+
+    #[test]
+    fn sizes_spread_over_the_range() {
+        let sizes: Vec<usize> = (0..SEED.objects).map(|i| SEED.body(i).len()).collect();
+        let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+        assert!((300.0..370.0).contains(&mean), "mean size {mean}");
+        assert!(*sizes.iter().min().expect("200 sizes") < 250);
+        assert!(*sizes.iter().max().expect("200 sizes") > 420);
+    }
+
+    #[test]
+    fn keys_follow_the_tutorial() {
+        assert_eq!(Dataset::s3_key(7), "filename7.txt");
+        assert_eq!(Dataset::redis_key("bucket:", 7), "bucket:filename7.txt");
+    }
+}
