@@ -161,7 +161,7 @@ pub struct Chart {
 }
 
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 16.0;
+const RIGHT: f64 = 32.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 46.0;
 const LEGEND_ROW: f64 = 18.0;

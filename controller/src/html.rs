@@ -333,16 +333,37 @@ fn timeseries_section(result: &RunResult) -> String {
                 Series { name: "p99".into(), color: chart::color(i), dashed: false, points: p99 },
                 Series { name: "p50".into(), color: chart::color(i), dashed: true, points: p50 },
             ],
-            bands,
+            bands: bands.clone(),
             width: 540.0,
             height: 260.0,
         };
+        // Cache-aside: how the hit ratio filled up.
+        let hits: Vec<(f64, f64)> = points.iter().filter_map(|p| p.hit_ratio.map(|h| (at(p), h))).collect();
+        let hit_ratio = (!hits.is_empty()).then(|| Chart {
+            id: format!("hit-ratio-{i}"),
+            workload: Some(w.name.clone()),
+            title: format!("{}: cache hit ratio per second", w.name),
+            x: Axis::linear(x_scale, "seconds since the workload started", secs),
+            y: Axis::linear(Scale::Linear { min: 0.0, max: 1.0 }, "hit ratio", |v| {
+                format!("{:.0}%", 100.0 * v)
+            }),
+            series: vec![Series {
+                name: "hit ratio".into(),
+                color: chart::color(i),
+                dashed: false,
+                points: hits,
+            }],
+            bands: bands.clone(),
+            width: 540.0,
+            height: 260.0,
+        });
         let _ = write!(
             s,
-            "<h3>{}</h3><div class=\"charts\">{}{}</div>",
+            "<h3>{}</h3><div class=\"charts\">{}{}{}</div>",
             escape(&w.name),
             throughput.render(),
-            latency.render()
+            latency.render(),
+            hit_ratio.map(|c| c.render()).unwrap_or_default()
         );
     }
     s.push_str("</section>");

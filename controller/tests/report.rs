@@ -250,9 +250,9 @@ fn report_html_opens_cleanly_in_headless_chromium() {
     }
 }
 
-/// Every workload with a time series has its throughput chart (a point per interval) and its
-/// latency chart (p99 and p50, a point per interval in which a request succeeded), and no other
-/// chart is drawn.
+/// Every workload with a time series has its throughput chart (a point per interval), its
+/// latency chart (p99 and p50, a point per interval in which a request succeeded) and, when its
+/// intervals have a hit ratio, a hit-ratio chart; no other chart is drawn.
 fn check_timeseries_charts(v: &Value, result: &Value) {
     let mut expected = 0;
     for (i, w) in result["workloads"].as_array().expect("workloads").iter().enumerate() {
@@ -260,13 +260,18 @@ fn check_timeseries_charts(v: &Value, result: &Value) {
         if series.is_empty() {
             continue;
         }
-        expected += 2;
         let name = w["name"].as_str().expect("name");
         let with_ops = series.iter().filter(|p| f(&p["p99_us"]) > 0.0).count() as u64;
-        for (id, lines) in [
+        let with_hits = series.iter().filter(|p| p["hit_ratio"].is_number()).count() as u64;
+        let mut charts = vec![
             (format!("throughput-{i}"), vec![("ops/s", series.len() as u64)]),
             (format!("latency-{i}"), vec![("p99", with_ops), ("p50", with_ops)]),
-        ] {
+        ];
+        if with_hits > 0 {
+            charts.push((format!("hit-ratio-{i}"), vec![("hit ratio", with_hits)]));
+        }
+        expected += charts.len();
+        for (id, lines) in charts {
             let chart = v["charts"].as_array().expect("charts").iter().find(|c| c["id"] == id.as_str());
             let chart = chart.unwrap_or_else(|| panic!("no chart {id}: {v}"));
             assert_eq!(chart["workload"], name);
@@ -300,8 +305,10 @@ fn with_timeseries_and_trouble(result: &Value) -> Value {
                 } else {
                     (base * (1.0 + 0.05 * k as f64), base * (3.0 + 0.5 * k as f64))
                 };
+                // The second workload's intervals carry a hit ratio, as a cache-aside one's do.
+                let hit_ratio = if i == 1 { json!(0.1 * k as f64) } else { Value::Null };
                 json!({"phase": phase, "t_s": t as f64, "interval_s": 1.0, "ops": ops, "errors": 0,
-                       "ops_s": ops as f64, "p50_us": p50, "p99_us": p99})
+                       "ops_s": ops as f64, "p50_us": p50, "p99_us": p99, "hit_ratio": hit_ratio})
             })
             .collect();
         w["timeseries"] = json!(points);
@@ -333,7 +340,7 @@ fn report_command_charts_time_series_and_shows_warnings() {
     let visit = visit_report(&page, &r, &shot);
     let v = &visit.value;
     check_timeseries_charts(v, &r);
-    assert_eq!(v["charts"].as_array().expect("charts").len(), 4, "{v}");
+    assert_eq!(v["charts"].as_array().expect("charts").len(), 5, "{v}");
     let warnings = v["warnings"].to_string();
     assert!(warnings.contains("CLIENT-BOUND: during s3-get"), "{warnings}");
     assert!(
