@@ -29,6 +29,9 @@ pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
 const MAX_START_DELAY: Duration = Duration::from_secs(60);
 /// Shortest progress interval the agent agrees to, milliseconds.
 const MIN_INTERVAL_MS: u64 = 10;
+/// How often the agent pings each controller connection, and how long it waits for the answer.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Events buffered between the engine and a slow controller.
 const EVENT_BUFFER: usize = 256;
 
@@ -41,6 +44,10 @@ pub async fn serve(
     let state = service.clone();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
+        // Find a vanished controller (laptop asleep, network gone) within a few seconds even when
+        // no packet says so: its Run stream then drops and the load stops.
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .add_service(AgentServer::new(service))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
@@ -223,13 +230,26 @@ impl Agent for AgentService {
         let pacer = self.pacer.clone();
         tokio::spawn(async move {
             let finished = CancellationToken::new();
-            // A dropped response stream means the controller left: stop the load.
+            // Heartbeats for the whole run; and a dropped response stream (or a connection the
+            // keep-alive pings found dead) means the controller left: stop the load.
             let watchdog = {
                 let (tx, cancel, finished) = (tx.clone(), cancel.clone(), finished.clone());
                 tokio::spawn(async move {
-                    tokio::select! {
-                        () = tx.closed() => cancel.cancel(),
-                        () = finished.cancelled() => {}
+                    let mut beat = tokio::time::interval(interval);
+                    loop {
+                        tokio::select! {
+                            () = tx.closed() => {
+                                cancel.cancel();
+                                return true;
+                            }
+                            () = finished.cancelled() => return false,
+                            _ = beat.tick() => {
+                                let heartbeat = pb::Heartbeat { agent_time_unix_ns: unix_ns(SystemTime::now()) };
+                                let event = pb::RunEvent { event: Some(pb::run_event::Event::Heartbeat(heartbeat)) };
+                                // Never wait on a full stream: the progress behind it says as much.
+                                let _ = tx.try_send(Ok(event));
+                            }
+                        }
                     }
                 })
             };
@@ -237,14 +257,7 @@ impl Agent for AgentService {
             // the load, not of the connection set-up.
             let mut drivers = Vec::with_capacity(plans.len());
             for plan in &plans {
-                match drivers_for(&prepared, plan).await {
-                    Ok(d) => drivers.push(d),
-                    Err(status) => {
-                        let _ = tx.send(Err(status)).await;
-                        drivers.clear();
-                        break;
-                    }
-                }
+                drivers.push(drivers_for(&prepared, plan).await);
             }
             tokio::select! {
                 () = pacer.sleep_until(start_at) => {}
@@ -268,9 +281,15 @@ impl Agent for AgentService {
                 }
             }
             finished.cancel();
-            let _ = watchdog.await;
+            let controller_lost = watchdog.await.unwrap_or(false);
+            let mut state = service.lock();
             // Run refuses to start while `run` is set, so the token there is ours.
-            service.lock().run = None;
+            state.run = None;
+            if controller_lost {
+                // Its preparation went with it: back to idle, ready for whoever prepares next.
+                state.prepared = None;
+                tracing::warn!("the controller went away mid-run; load stopped, agent idle");
+            }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -280,22 +299,16 @@ impl Agent for AgentService {
     }
 }
 
-/// One driver per slot: its own connection for Redis, a shared pool for S3.
-async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Result<Vec<Driver>, Status> {
+/// One driver per slot: its own connection for Redis, a shared pool for S3. A Redis that cannot be
+/// reached now does not stop the run: its slots count connection errors and keep trying.
+async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Vec<Driver> {
     let redis_drivers = || async {
         let redis = prepared.redis.as_ref().expect("checked when the run started");
         let redis = match (plan.target, plan.range) {
             (TargetKind::Redis, Some((start, length))) => redis.with_range(start, length),
             _ => redis.clone(),
         };
-        let connects = (0..plan.concurrency).map(|_| redis.driver());
-        futures_util::future::try_join_all(connects).await.map_err(|e| {
-            Status::unavailable(format!(
-                "workload {}: redis at {} is unreachable: {e}",
-                plan.name,
-                redis.url()
-            ))
-        })
+        futures_util::future::join_all((0..plan.concurrency).map(|_| redis.driver())).await
     };
     let s3 = || {
         let s3 = prepared.s3.as_ref().expect("checked when the run started");
@@ -304,8 +317,8 @@ async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Result<Vec<Dri
             None => s3.clone(),
         }
     };
-    Ok(match plan.target {
-        TargetKind::Redis => redis_drivers().await?.into_iter().map(Driver::Redis).collect(),
+    match plan.target {
+        TargetKind::Redis => redis_drivers().await.into_iter().map(Driver::Redis).collect(),
         TargetKind::S3 => {
             let s3 = s3();
             (0..plan.concurrency).map(|_| Driver::S3(s3.driver())).collect()
@@ -313,12 +326,12 @@ async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Result<Vec<Dri
         TargetKind::CacheAside => {
             let s3 = s3();
             redis_drivers()
-                .await?
+                .await
                 .into_iter()
                 .map(|r| Driver::CacheAside(CacheAsideDriver::new(r, s3.driver(), plan.ttl)))
                 .collect()
         }
-    })
+    }
 }
 
 fn validate_dataset(d: Option<&pb::Dataset>) -> Result<Dataset, Status> {

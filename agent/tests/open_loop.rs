@@ -63,7 +63,7 @@ async fn run_with_stall(redis: &Redis, workload: pb::Workload) -> Merged {
                 merged.late += p.late;
             }
             Some(pb::run_event::Event::Done(d)) => merged.done = d,
-            None => {}
+            Some(pb::run_event::Event::Heartbeat(_)) | None => {}
         }
     }
     assert!(paused, "the run ended before the stall");

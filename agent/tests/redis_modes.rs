@@ -128,19 +128,23 @@ async fn cluster_mode_spreads_the_keys_over_the_shards() {
         .output()
         .expect("redis-cli is installed (apt-get install redis-tools)");
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+    // Every node must know the whole slot map before a client may rely on any of them.
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info =
-            Command::new("redis-cli").args(["-p", &nodes[0].port.to_string(), "cluster", "info"]).output();
-        if info.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok")) {
-            break;
+    for node in &nodes {
+        loop {
+            let info =
+                Command::new("redis-cli").args(["-p", &node.port.to_string(), "cluster", "info"]).output();
+            if info.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cluster did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(Instant::now() < deadline, "the cluster did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     let url = format!("redis://{}", addrs[1]);
-    assert_eq!(seed_and_read(prepare(url.clone(), true, true)).await.expect("cluster run"), (500, 0));
+    let read = seed_and_read(prepare(url.clone(), true, true)).await;
+    assert_eq!(read.unwrap_or_else(|e| panic!("cluster run: {e}")), (500, 0));
     // Every shard holds part of the 200 objects, and together they hold all of them.
     let sizes: Vec<u64> = nodes
         .iter()

@@ -115,6 +115,7 @@ struct IntervalTally {
     histogram: Histogram<u64>,
     ops: u64,
     errors: u64,
+    errors_by_kind: BTreeMap<String, u64>,
     hits: u64,
     misses: u64,
     /// Longest interval and latest end any agent reported, milliseconds.
@@ -128,6 +129,7 @@ impl Default for IntervalTally {
             histogram: new_histogram(),
             ops: 0,
             errors: 0,
+            errors_by_kind: BTreeMap::new(),
             hits: 0,
             misses: 0,
             interval_ms: 0,
@@ -191,6 +193,9 @@ impl Tallies {
                 add(&mut slot.histogram, &latency);
                 slot.ops += p.ops;
                 slot.errors += p.errors;
+                for (kind, n) in &p.errors_by_kind {
+                    *slot.errors_by_kind.entry(kind.clone()).or_default() += n;
+                }
                 slot.hits += p.hits;
                 slot.misses += p.misses;
                 slot.interval_ms = slot.interval_ms.max(p.interval_ms);
@@ -211,6 +216,8 @@ impl Tallies {
                     *tally.errors_by_kind.entry(kind.clone()).or_default() += n;
                 }
             }
+            // Liveness only: the run loop watches for silence.
+            pb::run_event::Event::Heartbeat(_) => {}
             pb::run_event::Event::Done(d) => {
                 tally.duration = Some(Duration::from_micros(d.duration_us));
                 tally.announced = Some((d.ops, d.errors));
@@ -290,6 +297,7 @@ impl Tallies {
                         interval_s,
                         ops: i.ops,
                         errors: i.errors,
+                        errors_by_kind: i.errors_by_kind.clone(),
                         ops_s: rate(i.ops, interval_s),
                         p50_us: quantile_us(&i.histogram, 0.50),
                         p99_us: quantile_us(&i.histogram, 0.99),
@@ -467,6 +475,22 @@ mod tests {
         let series_ops: u64 = result.timeseries.iter().map(|i| i.ops).sum();
         assert_eq!(series_ops, result.ops);
         assert_eq!(result.timeseries.len(), 8);
+    }
+
+    #[test]
+    fn a_busy_agent_flags_the_workload_client_bound() {
+        let mut tallies = Tallies::new(1, 2);
+        let done =
+            |cpu| pb::run_event::Event::Done(pb::WorkloadDone { cpu_utilization: cpu, ..Default::default() });
+        tallies.add(0, 0, &done(0.30)).expect("valid");
+        tallies.add(1, 0, &done(0.80)).expect("valid");
+        let ids = ["a".to_owned(), "b".to_owned()];
+        let calm = tallies.workload_result(0, "w", "redis", &ids, &[0, 0]);
+        assert!(!calm.client_bound);
+        assert_eq!(calm.cpu_utilization_max, 0.80);
+        tallies.add(1, 0, &done(0.92)).expect("valid");
+        let busy = tallies.workload_result(0, "w", "redis", &ids, &[0, 0]);
+        assert!(busy.client_bound, "an agent at 92% of its cores");
     }
 
     #[test]

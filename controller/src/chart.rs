@@ -55,8 +55,9 @@ impl Scale {
 
     /// A log axis from the power of ten at or below `lo` to the one at or above `hi`.
     pub fn log_decades(lo: f64, hi: f64) -> Scale {
-        let lo = if lo > 0.0 { lo } else { 1.0 };
-        let hi = hi.max(lo);
+        // No value at all (lo = +inf) or nothing positive: one decade from 1.
+        let lo = if lo > 0.0 && lo.is_finite() { lo } else { 1.0 };
+        let hi = if hi.is_finite() { hi.max(lo) } else { lo };
         let min = 10f64.powf(lo.log10().floor());
         let mut max = 10f64.powf(hi.log10().ceil());
         if max <= min {
@@ -101,6 +102,9 @@ impl Axis {
         };
         let mut ticks = Vec::new();
         let mut minor = Vec::new();
+        if !(min > 0.0 && min.is_finite() && max.is_finite()) {
+            return Axis { scale, ticks, minor, title: title.to_owned() };
+        }
         let mut decade = min;
         while decade <= max * (1.0 + 1e-9) {
             ticks.push((decade, label(decade)));
@@ -344,8 +348,12 @@ mod tests {
         assert!((s.fraction(1000.0) - 0.5).abs() < 1e-12);
         assert_eq!(s.fraction(100.0), 0.0);
         assert!((s.fraction(10_000.0) - 1.0).abs() < 1e-12);
-        // A single value still gets a decade of room.
+        // A single value still gets a decade of room, and no value at all one decade from 1.
         assert_eq!(Scale::log_decades(100.0, 100.0), Scale::Log { min: 100.0, max: 1000.0 });
+        assert_eq!(Scale::log_decades(f64::INFINITY, 0.0), Scale::Log { min: 1.0, max: 10.0 });
+        // An axis over a broken scale has no ticks rather than endless ones.
+        let broken = Axis::log(Scale::Log { min: f64::INFINITY, max: f64::INFINITY }, "t", |v| v.to_string());
+        assert!(broken.ticks.is_empty());
     }
 
     #[test]

@@ -48,7 +48,12 @@ pub fn percentile_rows(h: &Histogram<u64>, ticks_per_half_distance: u32) -> Vec<
             // The same arithmetic as Java's, so the ticks land on the same doubles.
             let halvings = ((100.0 / (100.0 - level)).ln() / 2f64.ln()) as u32;
             let ticks = u64::from(ticks_per_half_distance) << (halvings + 1).min(62);
-            level += 100.0 / ticks as f64;
+            let next = level + 100.0 / ticks as f64;
+            if next <= level {
+                // The step fell below a float's resolution; nothing more can be told apart.
+                break;
+            }
+            level = next;
         }
     }
     rows

@@ -551,6 +551,56 @@ fn scenario_section(result: &RunResult) -> String {
 mod tests {
     use super::*;
 
+    use crate::result::{IntervalResult, Targets};
+
+    /// A result with one workload that never completed a request, but has intervals.
+    fn nothing_succeeded() -> RunResult {
+        let interval = |phase: &str, t_s: f64| IntervalResult {
+            phase: phase.into(),
+            t_s,
+            interval_s: 1.0,
+            ops: 0,
+            errors: 5,
+            ops_s: 0.0,
+            p50_us: 0.0,
+            p99_us: 0.0,
+            errors_by_kind: [("timeout".to_owned(), 5)].into(),
+            hit_ratio: None,
+        };
+        let workload = WorkloadResult {
+            name: "w".into(),
+            target: "redis".into(),
+            errors: 10,
+            histogram: crate::aggregate::encode(&crate::aggregate::new_histogram()),
+            timeseries: vec![interval("warmup", 1.0), interval("measured", 1.0)],
+            ..Default::default()
+        };
+        RunResult {
+            schema: crate::result::SCHEMA.into(),
+            scenario: crate::scenario::Scenario::seed(),
+            fleet: "local".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: "2026-01-01T00:00:02Z".into(),
+            degraded: true,
+            partial: false,
+            targets: Targets::default(),
+            agents: vec![],
+            workloads: vec![workload],
+            start_skew_ms: 0.0,
+            thresholds: vec![],
+            cost: None,
+        }
+    }
+
+    #[test]
+    fn a_workload_without_a_single_success_still_renders() {
+        // Its latency chart has no point to scale by; this once looped forever.
+        let page = render(&nothing_succeeded(), None).expect("renders");
+        assert!(page.contains("No workload completed a request"), "no percentile chart expected");
+        assert!(page.contains("id=\"throughput-0\"") && page.contains("id=\"latency-0\""));
+        assert!(page.contains("DEGRADED: w had 10 failed requests"));
+    }
+
     #[test]
     fn percentile_axis_labels() {
         assert_eq!(percentile_label(1.0), "0%");

@@ -217,6 +217,9 @@ pub struct IntervalResult {
     pub ops: u64,
     /// Failed requests.
     pub errors: u64,
+    /// Failed requests by kind.
+    #[serde(default)]
+    pub errors_by_kind: BTreeMap<String, u64>,
     /// Successful requests per second.
     pub ops_s: f64,
     /// Median latency, microseconds (0 when no request succeeded).

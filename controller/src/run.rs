@@ -18,7 +18,7 @@ use crate::local::{LocalFleet, LocalPlan};
 use crate::progress::Progress;
 use crate::report::ReportError;
 use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
-use crate::scenario::{Amount, CacheStart, KeyDist, Scenario, Target};
+use crate::scenario::{Amount, CacheStart, KeyDist, OnAgentLoss, Scenario, Target};
 use crate::{cost, report, summary, thresholds};
 
 /// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
@@ -29,6 +29,12 @@ const INTERVAL: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for the agents to wind down after Stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// An agent that sends nothing (progress or heartbeat) for this long is lost.
+pub const AGENT_SILENCE: Duration = Duration::from_secs(5);
+/// How often the controller pings each agent connection, and how long it waits for the answer:
+/// a connection gone silent (a cut link, a sleeping laptop) breaks within seconds.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Hellos per agent to estimate its clock offset; the one with the shortest round trip counts.
 const CLOCK_PROBES: usize = 5;
 /// How far ahead of now a workload's synchronized start is set, besides four round trips.
@@ -262,8 +268,8 @@ async fn drive(
         fleet: "local".into(),
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         finished_at: humantime::format_rfc3339_seconds(finished_at).to_string(),
-        degraded,
-        partial: measured.interrupted,
+        degraded: degraded || measured.aborted,
+        partial: measured.interrupted || measured.aborted,
         targets,
         agents,
         workloads,
@@ -312,6 +318,9 @@ async fn connect(id: &str, addr: SocketAddr) -> Result<(AgentClient<Channel>, pb
         .map_err(|e| fail(e.to_string()))?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true)
         .connect()
         .await
         .map_err(|e| fail(format!("cannot connect: {e}")))?;
@@ -366,6 +375,8 @@ fn with_log(e: Error, fleet: &LocalFleet, index: usize) -> Error {
 struct Measured {
     tallies: Tallies,
     interrupted: bool,
+    /// An agent was lost and the scenario says `on_agent_loss = "abort"`.
+    aborted: bool,
 }
 
 /// What an agent's stream delivered.
@@ -376,7 +387,8 @@ enum Delivery {
 }
 
 /// Run the workloads one after another, each on every live agent at once from a synchronized
-/// start, and tally what the agents stream back.
+/// start, and tally what the agents stream back. An agent whose stream breaks, or that says nothing
+/// (no progress, no heartbeat) for [`AGENT_SILENCE`], is lost: what it reported stays in the tallies.
 async fn measure(
     scenario: &Scenario,
     clients: &[AgentClient<Channel>],
@@ -386,38 +398,71 @@ async fn measure(
 ) -> Measured {
     let mut tallies = Tallies::new(scenario.workloads.len(), clients.len());
     let mut interrupted = false;
+    let mut aborted = false;
     let mut progress = Progress::new(scenario, clients.len());
     for (w, workload) in scenario.workloads.iter().enumerate() {
         let live: Vec<usize> = (0..clients.len()).filter(|&a| agents[a].status == "ok").collect();
-        if interrupted || live.is_empty() {
+        if interrupted || aborted || live.is_empty() {
             break;
         }
         let max_rtt = live.iter().map(|&a| clocks[a].rtt).max().unwrap_or_default();
         let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
         let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
+        let mut streams: Vec<Option<tokio::task::AbortHandle>> = vec![None; clients.len()];
         for &a in &live {
             let request = run_request(scenario, w, a, start + clocks[a].offset_ns);
-            spawn_stream(clients[a].clone(), a, request, tx.clone());
+            streams[a] = Some(spawn_stream(clients[a].clone(), a, request, tx.clone()));
         }
         drop(tx);
+        let stop_live = |streams: &[Option<tokio::task::AbortHandle>]| {
+            let open: Vec<AgentClient<Channel>> = streams
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_some())
+                .map(|(a, _)| clients[a].clone())
+                .collect();
+            async move { stop_all(&open).await }
+        };
 
-        let mut open = live.len();
+        let mut last_heard = vec![tokio::time::Instant::now(); clients.len()];
+        let mut watch = tokio::time::interval(Duration::from_millis(250));
         let mut announced = false;
         let mut stop_deadline = None;
-        while open > 0 {
+        while streams.iter().any(Option::is_some) {
             let next = tokio::select! {
                 next = rx.recv() => next,
                 () = interrupt.cancelled(), if !interrupted => {
                     interrupted = true;
                     progress.clear();
                     println!("interrupted: stopping the agents and keeping what they measured");
-                    stop_all(&live.iter().map(|&a| clients[a].clone()).collect::<Vec<_>>()).await;
+                    stop_live(&streams).await;
                     stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
                     continue;
                 }
+                _ = watch.tick() => {
+                    let now = tokio::time::Instant::now();
+                    let silent: Vec<usize> = (0..clients.len())
+                        .filter(|&a| streams[a].is_some() && now - last_heard[a] > AGENT_SILENCE)
+                        .collect();
+                    for a in silent {
+                        if let Some(stream) = streams[a].take() {
+                            stream.abort();
+                        }
+                        lose(&mut agents[a], format!("no progress or heartbeat for {AGENT_SILENCE:?}"));
+                        if scenario.on_agent_loss == OnAgentLoss::Abort && !aborted {
+                            aborted = true;
+                            progress.clear();
+                            println!("aborting the run: an agent was lost and on_agent_loss is \"abort\"");
+                            stop_live(&streams).await;
+                            stop_deadline = Some(now + STOP_GRACE);
+                        }
+                    }
+                    continue;
+                }
                 () = sleep_until(stop_deadline) => {
-                    for &a in &live {
-                        if tallies.get(w, a).duration.is_none() {
+                    for a in 0..clients.len() {
+                        if let Some(stream) = streams[a].take() {
+                            stream.abort();
                             lose(&mut agents[a], format!("did not stop within {STOP_GRACE:?} of Stop"));
                         }
                     }
@@ -425,13 +470,17 @@ async fn measure(
                 }
             };
             let Some((a, delivery)) = next else { break };
+            if streams[a].is_none() {
+                continue; // already given up on: what it still had in flight is ignored
+            }
+            last_heard[a] = tokio::time::Instant::now();
             match delivery {
                 Delivery::Event(event) => {
                     if let Err(e) = tallies.add(a, w, &event) {
                         lose(&mut agents[a], format!("sent a bad event: {e}"));
                         continue;
                     }
-                    if !announced {
+                    if !announced && matches!(*event, pb::run_event::Event::Progress(_)) {
                         announced = true;
                         println!("running {}", describe(workload, live.len()));
                         progress.started(w);
@@ -439,16 +488,27 @@ async fn measure(
                     match &*event {
                         pb::run_event::Event::Progress(p) => progress.interval(w, a, p),
                         pb::run_event::Event::Done(_) => progress.agent_done(w, a),
+                        pb::run_event::Event::Heartbeat(_) => {}
                     }
                 }
                 Delivery::End(reason) => {
-                    open -= 1;
-                    match reason {
-                        Some(reason) => lose(&mut agents[a], reason),
-                        None if tallies.get(w, a).duration.is_none() && !interrupted => {
-                            lose(&mut agents[a], "its stream ended before the workload finished".into());
+                    streams[a] = None;
+                    let reason = match reason {
+                        Some(reason) => Some(reason),
+                        None if tallies.get(w, a).duration.is_none() && !interrupted && !aborted => {
+                            Some("its stream ended before the workload finished".to_owned())
                         }
-                        None => {}
+                        None => None,
+                    };
+                    if let Some(reason) = reason {
+                        lose(&mut agents[a], reason);
+                        if scenario.on_agent_loss == OnAgentLoss::Abort && !aborted {
+                            aborted = true;
+                            progress.clear();
+                            println!("aborting the run: an agent was lost and on_agent_loss is \"abort\"");
+                            stop_live(&streams).await;
+                            stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+                        }
                     }
                 }
             }
@@ -458,17 +518,18 @@ async fn measure(
             live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
         println!("  done: {ops} ops, {errors} errors");
     }
-    Measured { tallies, interrupted }
+    Measured { tallies, interrupted, aborted }
 }
 
-/// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`.
+/// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`; aborting
+/// the returned handle drops the stream, which stops the agent's load.
 fn spawn_stream(
     mut client: AgentClient<Channel>,
     a: usize,
     request: pb::RunRequest,
     tx: mpsc::Sender<(usize, Delivery)>,
-) {
-    tokio::spawn(async move {
+) -> tokio::task::AbortHandle {
+    let task = tokio::spawn(async move {
         let mut stream = match client.run(request).await {
             Ok(r) => r.into_inner(),
             Err(s) => {
@@ -489,6 +550,7 @@ fn spawn_stream(
             }
         }
     });
+    task.abort_handle()
 }
 
 fn lose(agent: &mut AgentResult, reason: String) {

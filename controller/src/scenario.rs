@@ -43,6 +43,20 @@ pub struct Scenario {
     /// makes the run exit 99.
     #[serde(default)]
     pub thresholds: BTreeMap<String, f64>,
+    /// What to do when an agent is lost mid-run.
+    #[serde(default)]
+    pub on_agent_loss: OnAgentLoss,
+}
+
+/// What a run does when an agent stops answering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnAgentLoss {
+    /// Carry on with the agents left; the result is marked degraded.
+    #[default]
+    Continue,
+    /// Stop every agent and end the run, keeping what was measured.
+    Abort,
 }
 
 /// The objects of a run.
@@ -476,6 +490,8 @@ struct RawScenario {
     workload: Vec<Spanned<RawWorkload>>,
     #[serde(default)]
     thresholds: BTreeMap<Spanned<String>, Spanned<f64>>,
+    #[serde(default)]
+    on_agent_loss: OnAgentLoss,
 }
 
 #[derive(Deserialize)]
@@ -612,7 +628,7 @@ impl Validator<'_> {
             }
             thresholds.insert(k.clone(), v);
         }
-        Ok(Scenario { name, agents, dataset, workloads, thresholds })
+        Ok(Scenario { name, agents, dataset, workloads, thresholds, on_agent_loss: raw.on_agent_loss })
     }
 
     fn dataset(&self, d: &RawDataset) -> Result<Dataset, ScenarioError> {

@@ -224,3 +224,46 @@ fn thresholds_naming_unknown_workloads_or_metrics_exit_2() {
         assert!(stderr(&o).contains("bad.toml:"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn byte_ranges_read_from_both_stores() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "ranges.toml",
+        r#"name = "ranges"
+[dataset]
+objects = 10
+size = 65536
+[[workload]]
+name = "redis-1k"
+target = "redis"
+range = "0-1023"
+requests = 50
+[[workload]]
+name = "s3-1k"
+target = "s3"
+range = "1024-2047"
+requests = 50
+[[workload]]
+name = "s3-past-the-end"
+target = "s3"
+range = "70000-70999"
+requests = 5
+"#,
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    // The last workload asks for bytes no object has: S3 answers 416, counted as client errors,
+    // and the run is degraded (exit 3) with the other two clean.
+    assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    let w = r["workloads"].as_array().expect("workloads");
+    assert_eq!((u(&w[0]["ops"]), u(&w[0]["errors"])), (50, 0));
+    assert_eq!((u(&w[1]["ops"]), u(&w[1]["errors"])), (50, 0));
+    assert_eq!(u(&w[2]["errors_by_kind"]["client_error"]), 5);
+    assert_eq!(r["degraded"], true);
+    let csv = std::fs::read_to_string(out.join("dataset.csv")).expect("dataset.csv");
+    assert_eq!(csv.lines().count(), 11);
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",65536")), "{csv}");
+    sb.assert_clean();
+}

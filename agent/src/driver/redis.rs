@@ -99,9 +99,10 @@ impl RedisTarget {
         Ok(conn)
     }
 
-    /// A driver on a connection of its own.
-    pub async fn driver(&self) -> Result<RedisDriver, RedisError> {
-        Ok(RedisDriver { conn: self.connect().await?, target: self.clone() })
+    /// A driver on a connection of its own; when Redis cannot be reached now, a driver that
+    /// connects on its first request instead.
+    pub async fn driver(&self) -> RedisDriver {
+        RedisDriver { conn: self.connect().await.ok(), target: self.clone() }
     }
 }
 
@@ -154,7 +155,8 @@ impl ConnectionLike for Conn {
 /// One slot's Redis connection.
 #[derive(Clone)]
 pub struct RedisDriver {
-    conn: Conn,
+    /// `None` until a connection could be made.
+    conn: Option<Conn>,
     target: RedisTarget,
 }
 
@@ -165,16 +167,28 @@ impl std::fmt::Debug for RedisDriver {
 }
 
 impl RedisDriver {
+    /// The connection, made now if there was none.
+    async fn conn(&mut self) -> Result<&mut Conn, RedisError> {
+        if self.conn.is_none() {
+            self.conn = Some(self.target.connect().await?);
+        }
+        Ok(self.conn.as_mut().expect("set above"))
+    }
+
     /// GET object `index` (GETRANGE when the workload reads a byte range); nil is a miss.
     pub async fn get(&mut self, index: u64) -> Sample {
         let value = match self.target.range {
             None => self.get_value(index).await,
             Some((first, last)) => {
-                let key = self.target.key(index);
                 let mut cmd = redis::cmd("GETRANGE");
-                cmd.arg(key).arg(first).arg(last);
+                cmd.arg(self.target.key(index)).arg(first).arg(last);
                 // GETRANGE answers "" for a missing key: an empty value counts as a miss too.
-                cmd.query_async::<bytes::Bytes>(&mut self.conn).await.map(|v| (!v.is_empty()).then_some(v))
+                match self.conn().await {
+                    Ok(conn) => {
+                        cmd.query_async::<bytes::Bytes>(conn).await.map(|v| (!v.is_empty()).then_some(v))
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
         match value {
@@ -186,8 +200,9 @@ impl RedisDriver {
 
     /// GET object `index`, returning its value.
     pub async fn get_value(&mut self, index: u64) -> Result<Option<bytes::Bytes>, RedisError> {
-        let key = self.target.key(index);
-        redis::cmd("GET").arg(key).query_async::<Option<bytes::Bytes>>(&mut self.conn).await
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.target.key(index));
+        cmd.query_async::<Option<bytes::Bytes>>(self.conn().await?).await
     }
 
     /// SET object `index` to its dataset bytes.
@@ -211,7 +226,7 @@ impl RedisDriver {
         if let Some(ttl) = ttl {
             cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
         }
-        cmd.query_async::<()>(&mut self.conn).await
+        cmd.query_async::<()>(self.conn().await?).await
     }
 }
 
