@@ -11,5 +11,6 @@ pub mod pace;
 pub mod record;
 pub mod seed;
 pub mod server;
+pub mod tls;
 
-pub use server::{AgentService, serve};
+pub use server::{AgentService, serve, serve_tls};

@@ -1,13 +1,20 @@
-//! The `fetchbench-agent` binary: parse arguments, listen, announce the address, serve until told
-//! to stop.
+//! The `fetchbench-agent` binary: parse arguments, load its TLS identity, listen, announce the
+//! address, serve mutual TLS until told to stop.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use fetchbench_agent::tls::TlsFiles;
 use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for connected clients after Ctrl-C or SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The fetchbench load agent: runs Redis and S3 fetch workloads for a fetchbench controller.
 #[derive(Debug, Parser)]
@@ -21,6 +28,19 @@ struct Args {
     /// Exit when standard input closes, so that agents a local controller started end with it.
     #[arg(long)]
     exit_on_stdin_close: bool,
+
+    /// The agent's TLS certificate (PEM), signed by the controller's fleet authority. The agent
+    /// serves mutual TLS only: all three TLS options are required.
+    #[arg(long, value_name = "PATH")]
+    tls_cert: PathBuf,
+
+    /// The private key of --tls-cert (PEM); keep it readable by the agent's user only.
+    #[arg(long, value_name = "PATH")]
+    tls_key: PathBuf,
+
+    /// The authority whose client certificates are accepted (PEM); every other client is refused.
+    #[arg(long, value_name = "PATH")]
+    tls_client_ca: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -45,6 +65,9 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn run(args: Args) -> anyhow::Result<()> {
+    let tls = TlsFiles { cert: args.tls_cert, key: args.tls_key, client_ca: args.tls_client_ca }
+        .server_config()
+        .context("cannot set up mutual TLS")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -55,13 +78,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
     drop(stdout);
 
     let exit_on_stdin_close = args.exit_on_stdin_close;
-    let shutdown = async move {
-        tokio::select! {
-            () = terminate() => {}
-            () = stdin_closed(), if exit_on_stdin_close => {}
+    let stop = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                () = terminate() => {}
+                () = stdin_closed(), if exit_on_stdin_close => {}
+            }
+            stop.cancel();
         }
+    });
+    let server = fetchbench_agent::serve_tls(listener, tls, stop.clone().cancelled_owned());
+    // A client that keeps an idle connection open must not keep a stopped agent alive.
+    let grace = async {
+        stop.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
-    fetchbench_agent::serve(listener, shutdown).await.context("grpc server failed")
+    tokio::select! {
+        served = server => served.context("grpc server failed"),
+        () = grace => {
+            tracing::warn!("clients still connected {SHUTDOWN_GRACE:?} after the stop signal; exiting");
+            Ok(())
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use fetchbench_proto::dataset::Dataset;
@@ -35,15 +35,34 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Events buffered between the engine and a slow controller.
 const EVENT_BUFFER: usize = 256;
 
-/// Serve the agent on `listener` until `shutdown` completes; a run in progress is stopped first.
+/// Serve the agent in plaintext on `listener` until `shutdown` completes; a run in progress is
+/// stopped first. For in-process tests: the `fetchbench-agent` binary serves [`serve_tls`] only.
 pub async fn serve(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    serve_with(Server::builder(), listener, shutdown).await
+}
+
+/// Serve the agent over TLS on `listener` until `shutdown` completes. With a client CA in `tls`
+/// (see [`crate::tls::TlsFiles`]) only clients holding a certificate it signed get through.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: ServerTlsConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    serve_with(Server::builder().tls_config(tls)?, listener, shutdown).await
+}
+
+async fn serve_with(
+    builder: Server,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let service = AgentService::default();
     let state = service.clone();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
+    builder
         // Find a vanished controller (laptop asleep, network gone) within a few seconds even when
         // no packet says so: its Run stream then drops and the load stops.
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))

@@ -1,6 +1,8 @@
 //! The command line as the user typed it (clap), and its dispatch to the commands.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -9,6 +11,7 @@ use crate::compare::compare;
 use crate::cost::Assumptions;
 use crate::error::{EXIT_DEGRADED, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_THRESHOLDS, Error};
 use crate::local::default_agent_binary;
+use crate::provision::ProvisionOptions;
 use crate::run::{RunOptions, RunStatus, run_local};
 use crate::scenario::{MAX_AGENTS, Scenario};
 
@@ -26,13 +29,116 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario (the built-in seed experiment when none is given) and write result.json,
-    /// report.html, a .hgrm file per workload, summary.csv and timeseries.csv.
+    /// report.html, a .hgrm file per workload, summary.csv and timeseries.csv. It runs on the
+    /// provisioned AWS fleet when there is one, else on this machine.
     Run(RunArgs),
     /// Write report.html, the .hgrm files and the CSV files again from a result.json.
     Report(ReportArgs),
     /// Compare two result files: per workload the change in p50, p99, p99.9, throughput and
     /// errors, each marked better or worse.
     Compare(CompareArgs),
+    /// Create (or update) the AWS fleet: a CloudFormation stack with the agents, ElastiCache and
+    /// a bucket; then install the agents.
+    Provision(ProvisionArgs),
+    /// (Re)install or upgrade the agents on the provisioned fleet through SSM.
+    Install(InstallArgs),
+    /// The fleet's stack, each agent's SSM and gRPC health, its age and its cost so far.
+    Status(StackArgs),
+    /// Empty the bucket, delete the stack, wait until it is gone and forget the local state.
+    Teardown(TeardownArgs),
+}
+
+/// Which fleet, and how to reach AWS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackArgs {
+    /// CloudFormation stack name of the fleet; its local state is ~/.fetchbench/<NAME>/.
+    #[arg(long = "stack-name", value_name = "NAME", env = "FETCHBENCH_STACK", default_value = "fetchbench")]
+    pub stack: String,
+
+    /// AWS region; default: the one the fleet was provisioned in, else the standard AWS chain's.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile (from ~/.aws/config); default: the standard AWS chain's.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+/// Arguments of `fetchbench provision`.
+#[derive(Debug, clap::Args)]
+pub struct ProvisionArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Number of agents (EC2 instances).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub agents: u32,
+
+    /// EC2 instance type of the agents; Graviton types (c7g, ...) need an aarch64 agent binary.
+    #[arg(long, value_name = "TYPE", default_value = "c7i.large")]
+    pub instance_type: String,
+
+    /// ElastiCache node type.
+    #[arg(long, value_name = "TYPE", default_value = "cache.t4g.micro")]
+    pub cache_node_type: String,
+
+    /// Benchmark this existing Redis (HOST:PORT, reachable from the agents' VPC) instead of
+    /// creating an ElastiCache cluster.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub existing_cache: Option<String>,
+
+    /// Encrypt traffic between agents and the cache (rediss://).
+    #[arg(long)]
+    pub cache_tls: bool,
+
+    /// Who may reach the agents' gRPC port: your public IP as a /32. Asked on a terminal when
+    /// not given. 0.0.0.0/0 opens it to the internet (mutual TLS still guards it).
+    #[arg(long, value_name = "CIDR")]
+    pub allow_cidr: Option<String>,
+
+    /// The stack's fetchbench:expires-at tag is this far in the future, e.g. "8h".
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub expires_in: Duration,
+
+    /// Longest wait for the stack (ElastiCache alone takes about 10 minutes).
+    #[arg(long, value_name = "DURATION", default_value = "45m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// The fetchbench-agent to install: a Linux binary for the instances' architecture;
+    /// default: the one beside fetchbench.
+    #[arg(long, value_name = "PATH")]
+    pub agent_binary: Option<PathBuf>,
+
+    /// Create the stack only; install the agents later with `fetchbench install`.
+    #[arg(long)]
+    pub no_install: bool,
+}
+
+/// Arguments of `fetchbench install`.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// The fetchbench-agent to install: a Linux binary for the instances' architecture;
+    /// default: the one beside fetchbench.
+    #[arg(long, value_name = "PATH")]
+    pub agent_binary: Option<PathBuf>,
+}
+
+/// Arguments of `fetchbench teardown`.
+#[derive(Debug, clap::Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+
+    /// Longest wait for the stack to be deleted.
+    #[arg(long, value_name = "DURATION", default_value = "45m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 /// Arguments of `fetchbench report`.
@@ -52,7 +158,7 @@ pub struct ReportArgs {
     pub region: Option<String>,
 
     /// Price this ElastiCache node type instead of the one the run recorded (default
-    /// cache.t3.micro).
+    /// cache.t4g.micro).
     #[arg(long, value_name = "T")]
     pub cache_node_type: Option<String>,
 
@@ -118,6 +224,10 @@ pub struct RunArgs {
     /// The fetchbench-agent binary for local agents; default: the one beside fetchbench.
     #[arg(long, value_name = "PATH")]
     pub agent_binary: Option<PathBuf>,
+
+    /// The AWS fleet to run on, when provisioned (see `fetchbench provision`).
+    #[arg(long = "stack-name", value_name = "NAME", env = "FETCHBENCH_STACK", default_value = "fetchbench")]
+    pub stack: String,
 }
 
 /// Run the command; the result is the process exit code.
@@ -126,6 +236,31 @@ pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
         Command::Run(args) => run_command(args, interrupt).await,
         Command::Report(args) => report_command(&args),
         Command::Compare(args) => compare_command(&args),
+        Command::Provision(args) => crate::provision::provision(provision_options(args)?).await,
+        Command::Install(args) => {
+            let s = &args.stack;
+            crate::install::install_command(
+                &s.stack,
+                s.region.as_deref(),
+                s.profile.as_deref(),
+                args.agent_binary.as_deref(),
+            )
+            .await
+        }
+        Command::Status(s) => {
+            crate::status::status(&s.stack, s.region.as_deref(), s.profile.as_deref()).await
+        }
+        Command::Teardown(args) => {
+            let s = &args.stack;
+            crate::teardown::teardown(
+                &s.stack,
+                s.region.as_deref(),
+                s.profile.as_deref(),
+                args.yes,
+                args.timeout,
+            )
+            .await
+        }
     }
 }
 
@@ -185,8 +320,25 @@ fn compare_command(args: &CompareArgs) -> Result<u8, Error> {
 }
 
 async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
+    let local_only = args.redis_url.is_some() || args.s3_endpoint.is_some() || args.s3_bucket.is_some();
+    let aws = !args.local && crate::state::load(&args.stack)?.is_some();
+    if aws && local_only {
+        return Err(Error::Missing {
+            flag: "--local",
+            detail: format!(
+                "is required with --redis-url, --s3-endpoint and --s3-bucket: the AWS fleet {} reads its \
+                 stack's cache and bucket",
+                args.stack
+            ),
+        });
+    }
+    let stack = args.stack.clone();
     let opts = run_options(args)?;
-    let report = run_local(opts, interrupt).await?;
+    let report = if aws {
+        crate::awsrun::run_aws(opts, &stack, interrupt).await?
+    } else {
+        run_local(opts, interrupt).await?
+    };
     Ok(match report.status {
         RunStatus::Completed => 0,
         RunStatus::Degraded => EXIT_DEGRADED,
@@ -243,4 +395,98 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         redis_cluster: args.redis_cluster,
         agent_binary: args.agent_binary.unwrap_or_else(default_agent_binary),
     })
+}
+
+/// Check the arguments of `fetchbench provision`.
+pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error> {
+    let usage = |flag: &'static str, value: &str, detail: &str| Error::Usage {
+        flag,
+        value: value.to_owned(),
+        detail: detail.to_owned(),
+    };
+    if !(1..=64).contains(&args.agents) {
+        return Err(usage("--agents", &args.agents.to_string(), "must be in 1..=64"));
+    }
+    let stack = &args.stack.stack;
+    let valid_stack = stack.len() <= 64
+        && stack.starts_with(|c: char| c.is_ascii_alphabetic())
+        && stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid_stack {
+        return Err(usage(
+            "--stack-name",
+            stack,
+            "must start with a letter and hold letters, digits and '-' only",
+        ));
+    }
+    let existing_cache = match &args.existing_cache {
+        None => None,
+        Some(v) => {
+            let parsed = v.rsplit_once(':').and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)));
+            match parsed {
+                Some((host, port)) if !host.is_empty() => Some((host, port)),
+                _ => {
+                    return Err(usage(
+                        "--existing-cache",
+                        v,
+                        "must be HOST:PORT, e.g. my-redis.internal:6379",
+                    ));
+                }
+            }
+        }
+    };
+    let allow_cidr = match args.allow_cidr {
+        Some(c) => c,
+        None => ask_cidr()?,
+    };
+    if !is_ipv4_cidr(&allow_cidr) {
+        return Err(usage("--allow-cidr", &allow_cidr, "must be an IPv4 CIDR such as 203.0.113.7/32"));
+    }
+    Ok(ProvisionOptions {
+        stack: args.stack.stack,
+        region: args.stack.region,
+        profile: args.stack.profile,
+        agents: args.agents,
+        instance_type: args.instance_type,
+        cache_node_type: args.cache_node_type,
+        existing_cache,
+        cache_tls: args.cache_tls,
+        allow_cidr,
+        expires_in: args.expires_in,
+        timeout: args.timeout,
+        agent_binary: args.agent_binary,
+        install: !args.no_install,
+    })
+}
+
+/// Ask for the operator's public IP on a terminal; without one, the flag is required.
+fn ask_cidr() -> Result<String, Error> {
+    let missing = || Error::Missing {
+        flag: "--allow-cidr",
+        detail:
+            "is required: your public IPv4 address as a /32 (e.g. from `curl https://checkip.amazonaws.com`)"
+                .into(),
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(missing());
+    }
+    print!(
+        "your public IPv4 address (the agents accept gRPC from it only; see https://checkip.amazonaws.com): "
+    );
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    let ip = line.trim();
+    if ip.is_empty() {
+        return Err(missing());
+    }
+    Ok(if ip.contains('/') { ip.to_owned() } else { format!("{ip}/32") })
+}
+
+fn is_ipv4_cidr(c: &str) -> bool {
+    match c.split_once('/') {
+        Some((ip, bits)) => {
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+        }
+        None => false,
+    }
 }

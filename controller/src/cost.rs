@@ -11,14 +11,14 @@ use crate::result::RunResult;
 
 /// Region priced when none is given.
 pub const DEFAULT_REGION: &str = "us-east-1";
-/// ElastiCache node type priced when none is given: the smallest current x86 node, the one a
-/// first experiment like the tutorial's uses.
-pub const DEFAULT_NODE_TYPE: &str = "cache.t3.micro";
+/// ElastiCache node type priced when none is given: the one `fetchbench provision` creates by
+/// default, so a local run is priced as the cache the AWS fleet would have.
+pub const DEFAULT_NODE_TYPE: &str = "cache.t4g.micro";
 
-/// When the prices below were read off AWS's public price pages.
+/// When the S3 prices below were read off AWS's public price pages.
 pub const PRICES_AS_OF: &str = "2025";
 
-/// One region's prices, USD.
+/// One region's S3 request prices, USD.
 #[derive(Debug)]
 struct RegionPrices {
     /// Region code.
@@ -27,44 +27,16 @@ struct RegionPrices {
     s3_get_per_1000: f64,
     /// S3 Standard PUT (COPY, POST, LIST) requests, per 1,000.
     s3_put_per_1000: f64,
-    /// ElastiCache on-demand node-hour per node type.
-    node_hour: &'static [(&'static str, f64)],
 }
 
-/// ElastiCache for Redis OSS on-demand node-hours, USD, identical in us-east-1 and us-west-2.
-const US_NODE_HOUR: &[(&str, f64)] = &[
-    ("cache.t2.micro", 0.017),
-    ("cache.t3.micro", 0.017),
-    ("cache.t4g.micro", 0.016),
-    ("cache.t3.small", 0.034),
-    ("cache.t4g.small", 0.032),
-    ("cache.t3.medium", 0.068),
-    ("cache.t4g.medium", 0.065),
-    ("cache.m5.large", 0.156),
-    ("cache.m6g.large", 0.149),
-    ("cache.m7g.large", 0.158),
-    ("cache.r5.large", 0.216),
-    ("cache.r6g.large", 0.206),
-    ("cache.r7g.large", 0.219),
-];
-
-// Source: the public price pages for Amazon S3 (Standard storage class, "Requests & data
-// retrievals") and Amazon ElastiCache (on-demand nodes, Redis OSS engine), read in 2025
-// (PRICES_AS_OF). Only regions whose figures were checked are listed; AWS changes prices rarely
-// but does change them, so re-check before quoting a figure to anyone.
+// Source: the public price page of Amazon S3 (Standard storage class, "Requests & data
+// retrievals"), read in 2025 (PRICES_AS_OF). Only regions whose figures were checked are listed.
+// Cache node-hours come from crate::pricing's table (ElastiCache Redis OSS on-demand, us-east-1;
+// us-west-2 lists the same). AWS changes prices rarely but does change them: re-check before
+// quoting a figure to anyone.
 const PRICES: &[RegionPrices] = &[
-    RegionPrices {
-        region: "us-east-1",
-        s3_get_per_1000: 0.0004,
-        s3_put_per_1000: 0.005,
-        node_hour: US_NODE_HOUR,
-    },
-    RegionPrices {
-        region: "us-west-2",
-        s3_get_per_1000: 0.0004,
-        s3_put_per_1000: 0.005,
-        node_hour: US_NODE_HOUR,
-    },
+    RegionPrices { region: "us-east-1", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
+    RegionPrices { region: "us-west-2", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
 ];
 
 /// Why a run cannot be priced.
@@ -133,13 +105,11 @@ impl Assumptions {
                 known: PRICES.iter().map(|r| r.region).collect::<Vec<_>>().join(", "),
             })?;
         let node_hour =
-            region.node_hour.iter().find(|(t, _)| *t == self.node_type).map(|(_, p)| *p).ok_or_else(
-                || CostError::UnknownNodeType {
-                    node_type: self.node_type.clone(),
-                    region: self.region.clone(),
-                    known: region.node_hour.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", "),
-                },
-            )?;
+            crate::pricing::cache_node_hour(&self.node_type).ok_or_else(|| CostError::UnknownNodeType {
+                node_type: self.node_type.clone(),
+                region: self.region.clone(),
+                known: crate::pricing::cache_node_types().collect::<Vec<_>>().join(", "),
+            })?;
         Ok(Prices {
             s3_get_per_1000: region.s3_get_per_1000,
             s3_put_per_1000: region.s3_put_per_1000,
@@ -270,6 +240,16 @@ pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEst
     })
 }
 
+/// Price a run with `assumptions`, or, when they are not in the price table (a region or node
+/// type it lacks), with the defaults: a run never fails for want of a price, and the estimate
+/// names the region and node type it used.
+pub fn estimate_or_default(result: &RunResult, assumptions: &Assumptions) -> CostEstimate {
+    estimate(result, assumptions).unwrap_or_else(|e| {
+        tracing::warn!("pricing the run with the defaults: {e}");
+        estimate(result, &Assumptions::default()).expect("the default assumptions are in the price table")
+    })
+}
+
 /// Dollars with enough digits to tell small amounts apart: `$0.40`, `$0.000944`.
 pub fn usd(amount: f64) -> String {
     if !amount.is_finite() {
@@ -358,12 +338,74 @@ mod tests {
         assert_eq!(cache_per_million(&p, 1, 0.0), None);
     }
 
+    fn run_with(workloads: Vec<crate::result::WorkloadResult>) -> RunResult {
+        RunResult {
+            schema: crate::result::SCHEMA.into(),
+            scenario: crate::scenario::Scenario::seed(),
+            fleet: "local".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            degraded: false,
+            partial: false,
+            targets: Default::default(),
+            agents: vec![],
+            workloads,
+            start_skew_ms: 0.0,
+            thresholds: vec![],
+            cost: None,
+        }
+    }
+
+    #[test]
+    fn a_run_is_priced_per_workload_at_its_measured_rate() {
+        let w =
+            |name: &str, target: &str, ops_s: f64, hit_ratio: Option<f64>| crate::result::WorkloadResult {
+                name: name.into(),
+                target: target.into(),
+                throughput_ops_s: ops_s,
+                hit_ratio,
+                ..Default::default()
+            };
+        let run = run_with(vec![
+            w("r", "redis", 5000.0, None),
+            w("s", "s3", 300.0, None),
+            w("ca", "cache-aside", 2000.0, Some(0.8)),
+        ]);
+        let c = estimate(&run, &Assumptions::default()).expect("default prices");
+        assert_eq!((c.cache_node_type.as_str(), c.cache_node_usd_per_hour), ("cache.t4g.micro", 0.016));
+        // The cache-aside workload's hit ratio sets the break-even: 0.016 / 3600 / (0.8 * 4e-7).
+        assert_eq!((c.hit_ratio, c.hit_ratio_source.as_str()), (0.8, "ca"));
+        assert!((c.break_even_reads_s - 13.888_888_9).abs() < 1e-6, "{}", c.break_even_reads_s);
+        // 200 objects written once at $0.005 per 1,000 PUTs.
+        assert!((c.dataset_put_usd - 0.001).abs() < 1e-12);
+        let per_million = |name: &str| {
+            c.workloads.iter().find(|x| x.name == name).and_then(|x| x.usd_per_million_reads).expect("priced")
+        };
+        // Redis at 5,000 reads/s: 0.016 / 18e6 reads * 1e6 = $0.000889.
+        assert!((per_million("r") - 0.000_888_889).abs() < 1e-9);
+        assert!((per_million("s") - 0.4).abs() < 1e-12);
+        // Cache-aside at 2,000 reads/s: 0.016 / 7.2 = $0.002222 of node, plus 20% misses at $0.40.
+        assert!((per_million("ca") - (0.002_222_222 + 0.08)).abs() < 1e-8, "{}", per_million("ca"));
+        // An hour of S3 at 300 reads/s: 1.08e6 GETs at $0.0004 per 1,000 = $0.432.
+        assert!((c.workloads[1].usd_per_hour - 0.432).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_unpriced_region_falls_back_to_the_defaults() {
+        let run = run_with(vec![]);
+        let asked = Assumptions { region: "eu-central-9".into(), ..Default::default() };
+        assert!(estimate(&run, &asked).is_err());
+        let c = estimate_or_default(&run, &asked);
+        assert_eq!(c.region, "us-east-1", "the estimate names the prices it used");
+    }
+
     #[test]
     fn unknown_region_and_node_type_are_named() {
         let e = Assumptions { region: "mars-1".into(), ..Default::default() }.prices().unwrap_err();
         assert!(e.to_string().contains("\"mars-1\"") && e.to_string().contains("us-east-1"), "{e}");
         let e = Assumptions { node_type: "cache.x9.huge".into(), ..Default::default() }.prices().unwrap_err();
-        assert!(e.to_string().contains("cache.x9.huge") && e.to_string().contains("cache.t3.micro"), "{e}");
+        assert!(e.to_string().contains("cache.x9.huge") && e.to_string().contains("cache.t4g.micro"), "{e}");
+        assert!(Assumptions::default().prices().is_ok(), "the defaults must be priced");
         assert!(Assumptions { nodes: 0, ..Default::default() }.prices().is_err());
     }
 

@@ -4,9 +4,12 @@
 
 use std::path::PathBuf;
 
+use crate::aws::AwsError;
 use crate::local::FleetError;
 use crate::report::ReportError;
 use crate::scenario::ScenarioError;
+use crate::state::StateError;
+use crate::tls::TlsError;
 
 /// Exit code: runtime failure.
 pub const EXIT_FAILURE: u8 = 1;
@@ -66,17 +69,87 @@ pub enum Error {
     /// Ctrl-C before any result existed.
     #[error("interrupted before the run started; nothing was measured")]
     Interrupted,
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(AwsError),
+    /// A flag is required here.
+    #[error("{flag} {detail}")]
+    Missing {
+        /// The flag.
+        flag: &'static str,
+        /// Why it is required.
+        detail: String,
+    },
+    /// The fleet's local state could not be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Certificates could not be made or read.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A stack operation failed or did not finish in time.
+    #[error("stack {stack} entered {status}: {detail}")]
+    Stack {
+        /// Stack name.
+        stack: String,
+        /// Its status.
+        status: String,
+        /// The first failed resource and its reason, or what to do.
+        detail: String,
+    },
+    /// A command needs a provisioned fleet and there is none.
+    #[error("no fleet provisioned as stack {stack} (nothing in {dir}); run `fetchbench provision` first")]
+    NoFleet {
+        /// Stack name.
+        stack: String,
+        /// Where its state would be.
+        dir: String,
+    },
+    /// The AWS fleet is in a state the command cannot work with.
+    #[error("stack {stack}: {detail}")]
+    AwsFleet {
+        /// Stack name.
+        stack: String,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// The agent binary cannot run on the fleet's instances.
+    #[error("agent binary {path}: {detail}")]
+    AgentBinary {
+        /// The binary.
+        path: PathBuf,
+        /// What is wrong and how to build a suitable one.
+        detail: String,
+    },
+    /// Installing the agents failed on some instances.
+    #[error("install failed on {failed} of {total} instances (see above)")]
+    Install {
+        /// Instances whose install failed.
+        failed: usize,
+        /// Instances tried.
+        total: usize,
+    },
 }
 
 impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Usage { .. } => EXIT_BAD_INPUT,
+            Error::Scenario(_) | Error::Usage { .. } | Error::Missing { .. } | Error::AgentBinary { .. } => {
+                EXIT_BAD_INPUT
+            }
             Error::Interrupted => EXIT_INTERRUPTED,
             Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             Error::Report(_) => EXIT_FAILURE,
-            Error::Fleet(_) | Error::Agent { .. } | Error::Output { .. } => EXIT_FAILURE,
+            Error::Fleet(_)
+            | Error::Agent { .. }
+            | Error::Output { .. }
+            | Error::Aws(_)
+            | Error::State(_)
+            | Error::Tls(_)
+            | Error::Stack { .. }
+            | Error::NoFleet { .. }
+            | Error::AwsFleet { .. }
+            | Error::Install { .. } => EXIT_FAILURE,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The local fleet: agent processes on free 127.0.0.1 ports, a `redis-server` child with
-//! persistence off, and the embedded S3 endpoint, all over one temporary directory. Everything is
+//! The local fleet: agent processes on free 127.0.0.1 ports serving mutual TLS with certificates
+//! from a certificate authority made for this run, a `redis-server` child with persistence off,
+//! and the embedded S3 endpoint, all over one temporary directory. Everything is
 //! stopped and the directory removed by [`LocalFleet::shutdown`], and on drop as a last resort.
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::s3local::EmbeddedS3;
+use crate::tls::{Authority, ClientTls, Issued, TlsError, write_private};
 
 /// How long an agent may take to announce its address.
 const AGENT_START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -53,6 +55,9 @@ pub enum FleetError {
     /// The temporary directory could not be made.
     #[error("cannot create a temporary directory: {0}")]
     TempDir(std::io::Error),
+    /// The run's certificates could not be made.
+    #[error("cannot set up mutual TLS for the local agents: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// What to start.
@@ -73,8 +78,11 @@ pub struct LocalPlan {
 pub struct LocalAgent {
     /// Where it serves gRPC.
     pub addr: SocketAddr,
+    /// The DNS name its certificate carries, which the controller verifies.
+    pub server_name: String,
     child: Child,
-    log: PathBuf,
+    /// Its standard error.
+    pub log: PathBuf,
     /// Held open: the agent exits when it closes, so agents never outlive the controller.
     _stdin: ChildStdin,
     _stdout: BufReader<ChildStdout>,
@@ -97,6 +105,8 @@ pub struct LocalFleet {
     pub redis: Option<LocalRedis>,
     /// The embedded S3 endpoint, when started.
     pub s3: Option<EmbeddedS3>,
+    /// The controller's side of mutual TLS with these agents.
+    pub tls: ClientTls,
     tmp: Option<TempDir>,
 }
 
@@ -120,8 +130,10 @@ impl LocalFleet {
             return Err(FleetError::AgentMissing(plan.agent_binary.clone()));
         }
         let tmp = tempfile::Builder::new().prefix("fetchbench-").tempdir().map_err(FleetError::TempDir)?;
-        let mut fleet = LocalFleet { agents: Vec::new(), redis: None, s3: None, tmp: Some(tmp) };
-        match fleet.fill(plan).await {
+        let ca = Authority::generate("local")?;
+        let tls = ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?);
+        let mut fleet = LocalFleet { agents: Vec::new(), redis: None, s3: None, tls, tmp: Some(tmp) };
+        match fleet.fill(plan, &ca).await {
             Ok(()) => Ok(fleet),
             Err(e) => {
                 fleet.shutdown().await;
@@ -130,7 +142,7 @@ impl LocalFleet {
         }
     }
 
-    async fn fill(&mut self, plan: &LocalPlan) -> Result<(), FleetError> {
+    async fn fill(&mut self, plan: &LocalPlan, ca: &Authority) -> Result<(), FleetError> {
         let dir = self.dir().to_path_buf();
         if plan.redis {
             self.redis = Some(start_redis(&dir).await?);
@@ -140,7 +152,19 @@ impl LocalFleet {
             std::fs::create_dir_all(&root).map_err(|e| FleetError::S3Start(e.to_string()))?;
             self.s3 = Some(EmbeddedS3::start(&root).await.map_err(|e| FleetError::S3Start(e.to_string()))?);
         }
-        let starts = (0..plan.agents).map(|i| start_agent(&plan.agent_binary, &dir, i));
+        let ca_path = dir.join("ca.pem");
+        std::fs::write(&ca_path, ca.cert_pem()).map_err(|e| FleetError::AgentStart {
+            index: 0,
+            detail: format!("cannot write {}: {e}", ca_path.display()),
+        })?;
+        let mut identities = Vec::with_capacity(plan.agents);
+        for i in 0..plan.agents {
+            let server_name = format!("agent-{i}.local.fetchbench");
+            identities.push((server_name.clone(), ca.issue_agent(&server_name)?));
+        }
+        let starts = identities.into_iter().enumerate().map(|(i, (server_name, identity))| {
+            start_agent(&plan.agent_binary, &dir, i, server_name, identity)
+        });
         let mut first_error = None;
         for started in futures_util::future::join_all(starts).await {
             // Keep every agent that started, so that a failure still stops them all in order.
@@ -195,13 +219,29 @@ fn child_command(program: &Path) -> Command {
     cmd
 }
 
-async fn start_agent(binary: &Path, dir: &Path, index: usize) -> Result<LocalAgent, FleetError> {
+async fn start_agent(
+    binary: &Path,
+    dir: &Path,
+    index: usize,
+    server_name: String,
+    identity: Issued,
+) -> Result<LocalAgent, FleetError> {
     let fail = |detail: String| FleetError::AgentStart { index, detail };
+    let (cert, key) = (dir.join(format!("agent-{index}.pem")), dir.join(format!("agent-{index}.key")));
+    std::fs::write(&cert, &identity.cert_pem)
+        .map_err(|e| fail(format!("cannot write {}: {e}", cert.display())))?;
+    write_private(&key, &identity.key_pem)?;
     let log = dir.join(format!("agent-{index}.log"));
     let log_file =
         std::fs::File::create(&log).map_err(|e| fail(format!("cannot create {}: {e}", log.display())))?;
     let mut child = child_command(binary)
         .args(["--listen", "127.0.0.1:0", "--exit-on-stdin-close"])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--tls-client-ca")
+        .arg(dir.join("ca.pem"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(log_file)
@@ -220,7 +260,7 @@ async fn start_agent(binary: &Path, dir: &Path, index: usize) -> Result<LocalAge
         Ok(_) => return Err(fail(format!("it exited: {}", log_tail(&log)))),
         Err(_) => return Err(fail(format!("no address within {AGENT_START_TIMEOUT:?}: {}", log_tail(&log)))),
     };
-    Ok(LocalAgent { addr, child, log, _stdin: stdin, _stdout: stdout })
+    Ok(LocalAgent { addr, server_name, child, log, _stdin: stdin, _stdout: stdout })
 }
 
 async fn start_redis(dir: &Path) -> Result<LocalRedis, FleetError> {
@@ -285,7 +325,7 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// The last few lines of a log file, on one line.
-fn log_tail(path: &Path) -> String {
+pub fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(3)..].join(" | ");

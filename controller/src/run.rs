@@ -10,13 +10,13 @@ use fetchbench_proto as pb;
 use fetchbench_proto::agent_client::AgentClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::aggregate::Tallies;
 use crate::error::Error;
-use crate::local::{LocalFleet, LocalPlan};
+use crate::fleet::{Fleet, FleetAgent};
+use crate::local::{LocalFleet, LocalPlan, log_tail};
 use crate::progress::Progress;
-use crate::report::ReportError;
 use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
 use crate::scenario::{Amount, CacheStart, KeyDist, OnAgentLoss, Scenario, Target};
 use crate::{cost, report, summary, thresholds};
@@ -96,28 +96,25 @@ pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result
         s3: uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none(),
         agent_binary: opts.agent_binary.clone(),
     };
-    let mut fleet = tokio::select! {
+    let mut local = tokio::select! {
         started = LocalFleet::start(&plan) => started?,
         () = interrupt.cancelled() => return Err(Error::Interrupted),
     };
+    let fleet = local_fleet(&opts, &local);
     let outcome = drive(&opts, &fleet, &interrupt).await;
-    fleet.shutdown().await;
+    local.shutdown().await;
     outcome
 }
 
-async fn drive(
-    opts: &RunOptions,
-    fleet: &LocalFleet,
-    interrupt: &CancellationToken,
-) -> Result<RunReport, Error> {
+/// The local processes as a [`Fleet`], with the targets `opts` and the fleet give.
+fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
     let scenario = &opts.scenario;
-    let started_at = SystemTime::now();
     let bucket = opts.s3_bucket.clone().unwrap_or_else(|| DEFAULT_BUCKET.to_owned());
     let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
 
     let mut targets = Targets::default();
-    let redis = match (uses_redis, &opts.redis_url, &fleet.redis) {
+    let redis = match (uses_redis, &opts.redis_url, &local.redis) {
         (false, _, _) => None,
         (true, Some(url), _) => {
             targets.redis_source = Some("user".into());
@@ -135,7 +132,7 @@ async fn drive(
     });
     let s3 = uses_s3.then(|| {
         targets.s3_bucket = Some(bucket.clone());
-        match &fleet.s3 {
+        match &local.s3 {
             Some(embedded) => {
                 targets.s3_endpoint = Some(embedded.endpoint_url());
                 targets.s3_source = Some("embedded".into());
@@ -160,13 +157,47 @@ async fn drive(
             }
         }
     });
+    let agents = local
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| FleetAgent {
+            id: format!("agent-{i}"),
+            addr: a.addr,
+            server_name: a.server_name.clone(),
+            log: Some(a.log.clone()),
+            host: String::new(),
+        })
+        .collect();
+    Fleet {
+        kind: "local",
+        noun: "local agent",
+        agents,
+        tls: local.tls.clone(),
+        redis,
+        s3,
+        targets,
+        pricing: crate::cost::Assumptions::default(),
+    }
+}
 
-    let addrs: Vec<SocketAddr> = fleet.agents.iter().map(|a| a.addr).collect();
+/// Run the scenario on `fleet`: hello, seed through the first agent, measure on all of them,
+/// write result.json and print the summary. Local and AWS fleets both come through here.
+pub(crate) async fn drive(
+    opts: &RunOptions,
+    fleet: &Fleet,
+    interrupt: &CancellationToken,
+) -> Result<RunReport, Error> {
+    let scenario = &opts.scenario;
+    let started_at = SystemTime::now();
+    let (redis, s3, targets) = (fleet.redis.clone(), fleet.s3.clone(), fleet.targets.clone());
+
     println!(
-        "fetchbench: scenario {:?} on {} local agent{}",
+        "fetchbench: scenario {:?} on {} {}{}",
         scenario.name,
-        addrs.len(),
-        if addrs.len() == 1 { "" } else { "s" }
+        fleet.agents.len(),
+        fleet.noun,
+        if fleet.agents.len() == 1 { "" } else { "s" }
     );
     if let (Some(url), Some(source)) = (&targets.redis, &targets.redis_source) {
         println!("  redis: {url} ({source})");
@@ -176,15 +207,16 @@ async fn drive(
         println!("  s3:    bucket {b} on {endpoint} ({source})");
     }
 
-    let mut agents = Vec::with_capacity(addrs.len());
-    let mut clients = Vec::with_capacity(addrs.len());
-    let mut clocks = Vec::with_capacity(addrs.len());
-    for (i, addr) in addrs.iter().enumerate() {
-        let id = format!("agent-{i}");
-        let (client, hello, clock) = connect(&id, *addr).await.map_err(|e| with_log(e, fleet, i))?;
+    let mut agents = Vec::with_capacity(fleet.agents.len());
+    let mut clients = Vec::with_capacity(fleet.agents.len());
+    let mut clocks = Vec::with_capacity(fleet.agents.len());
+    for agent in &fleet.agents {
+        let tls = fleet.tls.config(&agent.server_name);
+        let (client, hello, clock) =
+            connect(&agent.id, agent.addr, tls).await.map_err(|e| with_log(e, agent))?;
         agents.push(AgentResult {
-            id,
-            address: addr.to_string(),
+            id: agent.id.clone(),
+            address: agent.addr.to_string(),
             status: "ok".into(),
             error: None,
             version: hello.agent_version,
@@ -265,7 +297,7 @@ async fn drive(
     let mut result = RunResult {
         schema: SCHEMA.into(),
         scenario: scenario.clone(),
-        fleet: "local".into(),
+        fleet: fleet.kind.into(),
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         finished_at: humantime::format_rfc3339_seconds(finished_at).to_string(),
         degraded: degraded || measured.aborted,
@@ -277,7 +309,7 @@ async fn drive(
         thresholds: checked,
         cost: None,
     };
-    result.cost = Some(cost::estimate(&result, &cost::Assumptions::default()).map_err(ReportError::from)?);
+    result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
     print!("{}", summary::render(&result));
     println!("result: {}", path.display());
@@ -305,17 +337,24 @@ pub struct Clock {
     pub rtt: Duration,
 }
 
-/// Connect to an agent, say hello a few times, and estimate its clock offset from the Hello with
-/// the shortest round trip (its midpoint is the best guess of when the agent read its clock).
-async fn connect(id: &str, addr: SocketAddr) -> Result<(AgentClient<Channel>, pb::HelloReply, Clock), Error> {
+/// Connect to an agent over mutual TLS, say hello a few times, and estimate its clock offset from
+/// the Hello with the shortest round trip (its midpoint is the best guess of when the agent read
+/// its clock).
+pub async fn connect(
+    id: &str,
+    addr: SocketAddr,
+    tls: ClientTlsConfig,
+) -> Result<(AgentClient<Channel>, pb::HelloReply, Clock), Error> {
     let fail = |detail: String| Error::Agent {
         agent: id.to_owned(),
         address: addr.to_string(),
         step: "hello",
         detail,
     };
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
+    let channel = Endpoint::from_shared(format!("https://{addr}"))
         .map_err(|e| fail(e.to_string()))?
+        .tls_config(tls)
+        .map_err(|e| fail(format!("bad TLS configuration: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
@@ -323,7 +362,7 @@ async fn connect(id: &str, addr: SocketAddr) -> Result<(AgentClient<Channel>, pb
         .keep_alive_while_idle(true)
         .connect()
         .await
-        .map_err(|e| fail(format!("cannot connect: {e}")))?;
+        .map_err(|e| fail(format!("cannot connect: {}", error_chain(&e))))?;
     let mut client = AgentClient::new(channel);
     let mut best: Option<(pb::HelloReply, Clock)> = None;
     for _ in 0..CLOCK_PROBES {
@@ -359,17 +398,28 @@ fn agent_error(agent: &AgentResult, step: &'static str, status: &tonic::Status) 
     }
 }
 
-/// Add the end of a local agent's log to a failure of that agent.
-fn with_log(e: Error, fleet: &LocalFleet, index: usize) -> Error {
-    match e {
-        Error::Agent { agent, address, step, detail } => Error::Agent {
-            agent,
-            address,
-            step,
-            detail: format!("{detail} (agent log: {})", fleet.agent_log_tail(index)),
-        },
-        other => other,
+/// Add the end of the agent's log, when the controller can read it, to a failure of that agent.
+fn with_log(e: Error, agent: &FleetAgent) -> Error {
+    match (e, &agent.log) {
+        (Error::Agent { agent, address, step, detail }, Some(log)) => {
+            Error::Agent { agent, address, step, detail: format!("{detail} (agent log: {})", log_tail(log)) }
+        }
+        (other, _) => other,
     }
+}
+
+/// An error and its sources on one line: tonic's transport errors say little at the top.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 struct Measured {

@@ -93,7 +93,7 @@ fn a_run_writes_report_exports_and_cost_beside_result_json() {
     // per read from the measured throughput.
     let c = &r["cost"];
     assert_eq!(c["region"], "us-east-1");
-    assert_eq!(c["cache_node_type"], "cache.t3.micro");
+    assert_eq!(c["cache_node_type"], "cache.t4g.micro");
     let (node_hour, get) = (f(&c["cache_node_usd_per_hour"]), f(&c["s3_get_usd_per_1000"]));
     let break_even = f(&c["break_even_reads_s"]);
     assert!((break_even - node_hour / 3600.0 / (get / 1000.0)).abs() < 1e-9, "{c}");
@@ -424,5 +424,5 @@ fn report_refuses_bad_input_with_exit_2() {
         "cache.x9.huge",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("cache.x9.huge") && stderr(&o).contains("cache.t3.micro"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cache.x9.huge") && stderr(&o).contains("cache.t4g.micro"), "{}", stderr(&o));
 }

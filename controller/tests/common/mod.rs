@@ -39,6 +39,9 @@ impl Sandbox {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fetchbench"));
         cmd.current_dir(self.path())
             .env("TMPDIR", self.tmp())
+            // Fleet state lives in $HOME/.fetchbench: a private HOME keeps the developer's own
+            // fleets out of the tests, and the tests' out of the developer's.
+            .env("HOME", self.path())
             .env("FETCHBENCH_TEST_MARKER", &self.marker)
             // Keep every AWS SDK lookup on this machine: static credentials, a fixed region, no
             // instance metadata service.
@@ -120,7 +123,17 @@ pub struct SeedRun {
 pub fn seed_run() -> &'static SeedRun {
     static RUN: std::sync::OnceLock<SeedRun> = std::sync::OnceLock::new();
     RUN.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("seed-run-{}", std::process::id()));
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Folders of earlier test processes that are gone.
+        for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("seed-run-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = scratch.join(format!("seed-run-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let sb = Sandbox::new();
         let o = sb.run(&["run", "--agents", "2", "--out", dir.to_str().expect("utf-8 path")]);

@@ -1,0 +1,47 @@
+//! What a run needs from a fleet, whichever it is (local processes or EC2 instances): the agents
+//! to reach, the controller's side of mutual TLS, and the targets the agents read. `run::drive`
+//! takes one of these, so the local and the AWS fleet share one path from Hello to result.json.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use fetchbench_proto as pb;
+
+use crate::result::Targets;
+use crate::tls::ClientTls;
+
+/// One agent of a fleet.
+#[derive(Clone, Debug)]
+pub struct FleetAgent {
+    /// `agent-0`, `agent-1`, ... as result.json names it.
+    pub id: String,
+    /// Where it serves gRPC.
+    pub addr: SocketAddr,
+    /// The DNS name in its certificate, which the controller verifies instead of the address.
+    pub server_name: String,
+    /// Where it logs, when the controller can read it (local agents).
+    pub log: Option<PathBuf>,
+    /// Where it runs, for the header line: empty locally, the instance id on AWS.
+    pub host: String,
+}
+
+/// A fleet ready to run a scenario.
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    /// `"local"` or `"aws"`: result.json's `fleet`.
+    pub kind: &'static str,
+    /// How the header names the agents: "local agent", "EC2 agent".
+    pub noun: &'static str,
+    /// The agents, in id order.
+    pub agents: Vec<FleetAgent>,
+    /// The controller's certificate and the authority it trusts.
+    pub tls: ClientTls,
+    /// Redis to read from, when a workload uses it.
+    pub redis: Option<pb::RedisTarget>,
+    /// S3 to read from, when a workload uses it.
+    pub s3: Option<pb::S3Target>,
+    /// The targets as result.json shows them (no credentials).
+    pub targets: Targets,
+    /// Where and with which cache node the run's reads are priced (result.json's `cost`).
+    pub pricing: crate::cost::Assumptions,
+}

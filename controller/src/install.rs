@@ -1,0 +1,343 @@
+//! `fetchbench install`: put the agent binary in the fleet's bucket under its SHA-256, give each
+//! instance its own TLS identity in a SecureString parameter only that instance may read, run
+//! `infra/agent-install.sh` on every instance through SSM, wait on every invocation, and check
+//! that each agent answers Hello over mutual TLS.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::aws::Aws;
+use crate::aws::ssm::{InvocationError, SendError};
+use crate::error::{EXIT_DEGRADED, Error};
+use crate::local::default_agent_binary;
+use crate::state::{self, InstalledAgent, State};
+use crate::tls::{Authority, ClientTls};
+
+/// The script SSM runs on every agent.
+pub const INSTALL_SCRIPT: &str = include_str!("../../infra/agent-install.sh");
+/// The systemd unit the script installs.
+pub const SERVICE_UNIT: &str = include_str!("../../infra/fetchbench-agent.service");
+/// How long the presigned URL of the binary stays valid.
+const URL_LIFETIME: Duration = Duration::from_secs(3600);
+/// Longest the script may run on an instance.
+const SCRIPT_TIMEOUT_S: u32 = 600;
+/// Longest wait for instances to register with SSM after boot.
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest wait for every invocation to finish.
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(900);
+/// Pause between two looks at the invocations.
+const POLL: Duration = Duration::from_secs(3);
+/// Lines of an instance's standard error shown when its install failed.
+const STDERR_TAIL: usize = 5;
+
+/// What `install` needs besides the state.
+#[derive(Clone, Debug)]
+pub struct InstallOptions {
+    /// The agent binary, already checked by [`check_binary`].
+    pub binary: PathBuf,
+}
+
+/// The SSM parameter prefix under which each agent finds its own bundle.
+pub fn parameter_prefix(stack: &str) -> String {
+    format!("/fetchbench/{stack}/agents")
+}
+
+/// The DNS name in the certificate of the agent on `instance_id`.
+pub fn server_name(instance_id: &str) -> String {
+    format!("{instance_id}.agents.fetchbench")
+}
+
+/// Check that `path` (default: the `fetchbench-agent` beside the controller) is a Linux ELF
+/// binary for `arch`; return the path.
+pub fn check_binary(path: Option<&Path>, arch: &str) -> Result<PathBuf, Error> {
+    let path = path.map_or_else(default_agent_binary, Path::to_path_buf);
+    let target = if arch == "aarch64" { "aarch64-unknown-linux-musl" } else { "x86_64-unknown-linux-musl" };
+    let how = format!(
+        "build one with `cargo build --release -p fetchbench-agent --target {target}` and pass \
+         --agent-binary target/{target}/release/fetchbench-agent"
+    );
+    let fail = |detail: String| Error::AgentBinary { path: path.clone(), detail };
+    let mut header = [0u8; 20];
+    std::fs::File::open(&path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .map_err(|e| fail(format!("cannot read it ({e}); {how}")))?;
+    if &header[..4] != b"\x7fELF" || header[4] != 2 || header[5] != 1 {
+        return Err(fail(format!("is not a 64-bit little-endian Linux (ELF) binary; {how}")));
+    }
+    let found = match u16::from_le_bytes([header[18], header[19]]) {
+        0x3e => "x86_64",
+        0xb7 => "aarch64",
+        other => return Err(fail(format!("is an ELF binary for machine {other:#x}; {how}"))),
+    };
+    if found != arch {
+        return Err(fail(format!("is built for {found} but the agents' instance type is {arch}; {how}")));
+    }
+    Ok(path)
+}
+
+/// SHA-256 of a file, lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The text SSM runs: the unit and the script written to a private temporary folder, then the
+/// script with its inputs. No secret is in it: each instance reads its own parameter.
+pub fn command_text(sha256: &str, prefix: &str, port: &str, region: &str) -> String {
+    format!(
+        "set -eu\n\
+         dir=$(mktemp -d)\n\
+         cat > \"$dir/fetchbench-agent.service\" <<'FETCHBENCH_UNIT_EOF'\n{SERVICE_UNIT}FETCHBENCH_UNIT_EOF\n\
+         cat > \"$dir/agent-install.sh\" <<'FETCHBENCH_SCRIPT_EOF'\n{INSTALL_SCRIPT}FETCHBENCH_SCRIPT_EOF\n\
+         status=0\n\
+         FETCHBENCH_PARAMETER='{prefix}' FETCHBENCH_SHA256='{sha256}' FETCHBENCH_PORT='{port}' \
+         FETCHBENCH_REGION='{region}' FETCHBENCH_UNIT_SOURCE=\"$dir/fetchbench-agent.service\" \
+         bash \"$dir/agent-install.sh\" || status=$?\n\
+         rm -rf \"$dir\"\n\
+         exit $status\n"
+    )
+}
+
+/// Run `fetchbench install` for the fleet of `stack`.
+pub async fn install_command(
+    stack: &str,
+    region: Option<&str>,
+    profile: Option<&str>,
+    binary: Option<&Path>,
+) -> Result<u8, Error> {
+    let mut state = load(stack)?;
+    let binary = check_binary(binary, &state.arch)?;
+    let aws =
+        Aws::connect(Some(region.unwrap_or(&state.region)), profile.or(state.profile.as_deref())).await?;
+    install(&aws, &mut state, &InstallOptions { binary }).await
+}
+
+/// The state of `stack`, or [`Error::NoFleet`].
+pub fn load(stack: &str) -> Result<State, Error> {
+    state::load(stack)?.ok_or_else(|| Error::NoFleet {
+        stack: stack.to_owned(),
+        dir: state::dir(stack).map(|d| d.display().to_string()).unwrap_or_default(),
+    })
+}
+
+/// Install the agents of the fleet in `state` and record them there. Exit code 0 when every
+/// agent answers Hello, 3 when the install ran but some agent cannot be reached over gRPC.
+pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Result<u8, Error> {
+    let stack = state.stack.clone();
+    let fleet_error = |detail: String| Error::AwsFleet { stack: stack.clone(), detail };
+    let bucket = state.output("BucketName").to_owned();
+    let group = state.output("AgentGroupName").to_owned();
+    let port = state.output("AgentPort").to_owned();
+    if bucket.is_empty() || group.is_empty() || port.is_empty() {
+        return Err(fleet_error("has no outputs yet; run `fetchbench provision` to finish it".into()));
+    }
+    let (partition, account) =
+        arn_account(state.stack_id.as_deref().unwrap_or_default()).ok_or_else(|| {
+            fleet_error("has no stack id in the local state; run `fetchbench provision` again".into())
+        })?;
+
+    let sha256 = sha256_file(&opts.binary).map_err(|e| Error::AgentBinary {
+        path: opts.binary.clone(),
+        detail: format!("cannot read it: {e}"),
+    })?;
+    let key = format!("agents/fetchbench-agent-{sha256}");
+    if aws.s3.head_object(&bucket, &key).await? {
+        println!("agent binary sha256 {sha256} already in s3://{bucket}/{key}");
+    } else {
+        aws.s3.put_object(&bucket, &key, &opts.binary).await?;
+        println!("uploaded {} (sha256 {sha256}) to s3://{bucket}/{key}", opts.binary.display());
+    }
+    let url = aws.s3.presign_get_object(&bucket, &key, URL_LIFETIME).await?;
+
+    let instances: Vec<String> = aws
+        .autoscaling
+        .describe_auto_scaling_groups(&group)
+        .await?
+        .into_iter()
+        .filter(|i| i.lifecycle == "InService")
+        .map(|i| i.id)
+        .collect();
+    if instances.is_empty() {
+        return Err(fleet_error(format!(
+            "Auto Scaling group {group} has no instance in service yet; try again shortly"
+        )));
+    }
+
+    let dir = state::dir(&stack)?;
+    let ca = Authority::load(&dir, &stack)?;
+    let prefix = parameter_prefix(&stack);
+    for id in &instances {
+        let issued = ca.issue_agent(&server_name(id))?;
+        let bundle = format!("url={url}\n{}{}{}", issued.key_pem, issued.cert_pem, ca.cert_pem());
+        let arn = format!("arn:{partition}:ec2:{}:{account}:instance/{id}", aws.region);
+        let tags = [("fetchbench:instance-arn", arn.as_str()), ("fetchbench:stack", stack.as_str())];
+        aws.ssm.put_parameter(&format!("{prefix}/{id}"), &bundle, &tags).await?;
+    }
+    println!("stored a TLS identity for each of {} instances under SSM {prefix}/", instances.len());
+
+    let text = command_text(&sha256, &prefix, &port, &aws.region);
+    let comment = format!("fetchbench install {}", &sha256[..12]);
+    let command_id = send(aws, &instances, &text, &comment).await?;
+    println!("running agent-install.sh on {} instances (SSM command {command_id})", instances.len());
+
+    let deadline = Instant::now() + INVOCATION_TIMEOUT;
+    let mut installed = Vec::with_capacity(instances.len());
+    let mut failed = 0;
+    for id in &instances {
+        let invocation = loop {
+            match aws.ssm.get_command_invocation(&command_id, id).await {
+                Ok(inv) if inv.is_final() => break Some(inv),
+                Ok(_) | Err(InvocationError::NotYet) if Instant::now() < deadline => {
+                    tokio::time::sleep(POLL).await
+                }
+                Ok(_) | Err(InvocationError::NotYet) => break None,
+                Err(InvocationError::Aws(e)) => return Err(e.into()),
+            }
+        };
+        let Some(inv) = invocation else {
+            println!("  {id}: no result within {}", humantime::format_duration(INVOCATION_TIMEOUT));
+            failed += 1;
+            continue;
+        };
+        if inv.status != "Success" {
+            let tail: Vec<&str> = inv.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = tail[tail.len().saturating_sub(STDERR_TAIL)..].join("\n      ");
+            println!("  {id}: {} (exit {})\n      {tail}", inv.status, inv.response_code);
+            failed += 1;
+            continue;
+        }
+        let address = ready_address(&inv.stdout);
+        match &address {
+            Some(a) => println!("  {id}: Success, agent at {a}"),
+            None => println!("  {id}: Success, but the script reported no public address"),
+        }
+        installed.push(InstalledAgent { instance_id: id.clone(), server_name: server_name(id), address });
+    }
+    state.installed = installed;
+    state.agent_sha256 = Some(sha256);
+    state::save(state)?;
+    if failed > 0 {
+        return Err(Error::Install { failed, total: instances.len() });
+    }
+
+    let tls = ClientTls::load(&dir)?;
+    let unreachable = check_agents(state, &tls).await;
+    if unreachable > 0 {
+        println!(
+            "{unreachable} of {} agents cannot be reached over gRPC; check that --allow-cidr covers this \
+             machine's public address, then `fetchbench status`",
+            state.installed.len()
+        );
+        return Ok(EXIT_DEGRADED);
+    }
+    println!("{} agents ready", state.installed.len());
+    Ok(0)
+}
+
+/// Say Hello to every installed agent over mutual TLS, print one line each; returns how many
+/// did not answer.
+pub async fn check_agents(state: &State, tls: &ClientTls) -> usize {
+    let mut unreachable = 0;
+    for agent in &state.installed {
+        match hello(agent, tls).await {
+            Ok(text) => println!("  {}: {text}", agent.instance_id),
+            Err(reason) => {
+                println!("  {}: gRPC unreachable: {reason}", agent.instance_id);
+                unreachable += 1;
+            }
+        }
+    }
+    unreachable
+}
+
+/// One line about an agent's Hello, or why there was none.
+pub async fn hello(agent: &InstalledAgent, tls: &ClientTls) -> Result<String, String> {
+    let Some(address) = &agent.address else {
+        return Err("no public address known (its install reported none)".into());
+    };
+    let addr = address.parse().map_err(|_| format!("bad address {address:?}"))?;
+    let (_, hello, _) = crate::run::connect(&agent.instance_id, addr, tls.config(&agent.server_name))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "answers Hello at {address} (fetchbench-agent {}, {} cores, {})",
+        hello.agent_version, hello.cores, hello.arch
+    ))
+}
+
+/// SendCommand, retried while the instances are still registering with SSM after boot.
+async fn send(aws: &Aws, instances: &[String], text: &str, comment: &str) -> Result<String, Error> {
+    let deadline = Instant::now() + REGISTER_TIMEOUT;
+    let mut said = false;
+    loop {
+        match aws.ssm.send_command(instances, text, comment, SCRIPT_TIMEOUT_S).await {
+            Ok(id) => return Ok(id),
+            Err(SendError::NotRegistered(e)) if Instant::now() < deadline => {
+                if !said {
+                    println!("waiting for the instances to register with SSM ({e})");
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            Err(SendError::NotRegistered(e) | SendError::Aws(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// The `address=` of the script's "fetchbench-agent ready" line.
+fn ready_address(stdout: &str) -> Option<String> {
+    let line = stdout.lines().rev().find(|l| l.starts_with("fetchbench-agent ready "))?;
+    let address = line.split_whitespace().find_map(|w| w.strip_prefix("address="))?;
+    (!address.is_empty()).then(|| address.to_owned())
+}
+
+/// (partition, account) of an ARN such as a stack id.
+fn arn_account(arn: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, _, _, account, ..] if !account.is_empty() => {
+            Some(((*partition).to_owned(), (*account).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_ready_line() {
+        let out = "x\nfetchbench-agent ready instance=i-1 address=203.0.113.7:7878 sha256=ab\n";
+        assert_eq!(ready_address(out).as_deref(), Some("203.0.113.7:7878"));
+        assert_eq!(ready_address("fetchbench-agent ready instance=i-1 address= sha256=ab"), None);
+        assert_eq!(ready_address(""), None);
+    }
+
+    #[test]
+    fn account_comes_from_the_stack_arn() {
+        let arn = "arn:aws:cloudformation:us-east-1:123456789012:stack/fb/abc";
+        assert_eq!(arn_account(arn), Some(("aws".into(), "123456789012".into())));
+        assert_eq!(arn_account("nope"), None);
+    }
+
+    #[test]
+    fn the_command_carries_no_secret() {
+        let text = command_text(&"a".repeat(64), "/fetchbench/s/agents", "7878", "us-east-1");
+        assert!(text.contains(INSTALL_SCRIPT) && text.contains(SERVICE_UNIT));
+        assert!(!text.contains("PRIVATE KEY-----\n"), "no key material");
+        assert!(!text.contains("X-Amz-Signature"), "no presigned URL");
+    }
+}

@@ -1,0 +1,126 @@
+//! Hourly prices for the cost lines of `provision` and `status`: an estimate, not a bill.
+//!
+//! Source: AWS on-demand list prices for us-east-1 (EC2 Linux, aws.amazon.com/ec2/pricing/
+//! on-demand; ElastiCache Redis OSS on-demand nodes, aws.amazon.com/elasticache/pricing; public
+//! IPv4 addresses, aws.amazon.com/vpc/pricing), copied by hand in 2025. Other regions differ by
+//! up to ~30 %; S3 requests and storage, data transfer and EBS volumes are left out (cents for a
+//! benchmark's hours). Update the table when the defaults change.
+
+/// USD per hour of an EC2 instance type (Linux, on demand, us-east-1).
+const EC2: &[(&str, f64)] = &[
+    ("t3.micro", 0.0104),
+    ("t3.small", 0.0208),
+    ("t3.medium", 0.0416),
+    ("t3.large", 0.0832),
+    ("t4g.micro", 0.0084),
+    ("t4g.small", 0.0168),
+    ("t4g.medium", 0.0336),
+    ("c6i.large", 0.085),
+    ("c6i.xlarge", 0.17),
+    ("c6g.large", 0.068),
+    ("c7i.large", 0.08925),
+    ("c7i.xlarge", 0.1785),
+    ("c7i.2xlarge", 0.357),
+    ("c7g.large", 0.0725),
+    ("c7g.xlarge", 0.145),
+    ("c7gn.large", 0.0998),
+    ("m7i.large", 0.1008),
+    ("m7g.large", 0.0816),
+];
+
+/// USD per hour of an ElastiCache node type (Redis OSS, on demand, us-east-1).
+const CACHE: &[(&str, f64)] = &[
+    ("cache.t4g.micro", 0.016),
+    ("cache.t4g.small", 0.032),
+    ("cache.t4g.medium", 0.065),
+    ("cache.t3.micro", 0.017),
+    ("cache.t3.small", 0.034),
+    ("cache.m6g.large", 0.149),
+    ("cache.m7g.large", 0.158),
+    ("cache.r6g.large", 0.206),
+    ("cache.r7g.large", 0.219),
+];
+
+/// USD per hour of one public IPv4 address (each agent has one).
+const PUBLIC_IPV4: f64 = 0.005;
+
+/// The hourly cost of a fleet, with what the estimate could not price.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HourlyCost {
+    /// USD per hour of what the table knows.
+    pub usd: f64,
+    /// Types missing from the table: the true cost is higher.
+    pub unknown: Vec<String>,
+    /// One line per item, e.g. "2 x c7i.large $0.1785".
+    pub items: Vec<String>,
+}
+
+impl HourlyCost {
+    /// "$0.19 per hour", or "over $0.17 per hour (no price for x)".
+    pub fn describe(&self) -> String {
+        if self.unknown.is_empty() {
+            format!("about ${:.2} per hour", self.usd)
+        } else {
+            format!("over ${:.2} per hour (no price known for {})", self.usd, self.unknown.join(", "))
+        }
+    }
+}
+
+/// The hourly cost of `agents` instances of `instance_type` and, when created, one cache node.
+pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -> HourlyCost {
+    let mut cost = HourlyCost { usd: 0.0, unknown: Vec::new(), items: Vec::new() };
+    let n = f64::from(agents);
+    match lookup(EC2, instance_type) {
+        Some(p) => {
+            cost.usd += n * (p + PUBLIC_IPV4);
+            cost.items.push(format!("{agents} x {instance_type} ${:.4}", n * p));
+            cost.items.push(format!("{agents} x public IPv4 ${:.4}", n * PUBLIC_IPV4));
+        }
+        None => cost.unknown.push(instance_type.to_owned()),
+    }
+    if let Some(node) = cache_node_type {
+        match lookup(CACHE, node) {
+            Some(p) => {
+                cost.usd += p;
+                cost.items.push(format!("1 x {node} ${p:.4}"));
+            }
+            None => cost.unknown.push(node.to_owned()),
+        }
+    }
+    cost
+}
+
+/// USD per hour of one ElastiCache node of `node_type`, when the table has it (also used by
+/// [`crate::cost`] for the cost per read of a run).
+pub fn cache_node_hour(node_type: &str) -> Option<f64> {
+    lookup(CACHE, node_type)
+}
+
+/// The ElastiCache node types the table prices.
+pub fn cache_node_types() -> impl Iterator<Item = &'static str> {
+    CACHE.iter().map(|(t, _)| *t)
+}
+
+fn lookup(table: &[(&str, f64)], name: &str) -> Option<f64> {
+    table.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_priced() {
+        let c = hourly(2, "c7i.large", Some("cache.t4g.micro"));
+        assert!(c.unknown.is_empty());
+        assert!((c.usd - (2.0 * (0.08925 + 0.005) + 0.016)).abs() < 1e-9);
+        assert_eq!(c.describe(), "about $0.20 per hour");
+    }
+
+    #[test]
+    fn unknown_types_make_a_lower_bound() {
+        let c = hourly(1, "x9.huge", None);
+        assert_eq!(c.unknown, ["x9.huge"]);
+        assert!(c.describe().starts_with("over $0.00"));
+    }
+}

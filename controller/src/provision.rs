@@ -1,0 +1,251 @@
+//! `fetchbench provision`: create (or update) the fleet's CloudFormation stack from the template
+//! built into the binary, follow it to the end, remember its outputs in the local state, say what
+//! it made and what it costs, then install the agents.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::aws::Aws;
+use crate::aws::cloudformation::StackSpec;
+use crate::error::Error;
+use crate::install::{self, InstallOptions};
+use crate::pricing;
+use crate::stack::{self, Outcome};
+use crate::state::{self, State};
+use crate::tls::{Authority, ClientTls};
+
+/// The template, as `infra/fetchbench.yaml` has it.
+pub const TEMPLATE: &str = include_str!("../../infra/fetchbench.yaml");
+
+/// Everything `fetchbench provision` needs, after the command line was checked.
+#[derive(Clone, Debug)]
+pub struct ProvisionOptions {
+    /// Stack name, also the folder name under `~/.fetchbench`.
+    pub stack: String,
+    /// Region; `None` for the standard chain's.
+    pub region: Option<String>,
+    /// AWS profile; `None` for the standard chain's.
+    pub profile: Option<String>,
+    /// Number of agents.
+    pub agents: u32,
+    /// EC2 instance type of the agents.
+    pub instance_type: String,
+    /// ElastiCache node type, when a cache is created.
+    pub cache_node_type: String,
+    /// An existing Redis (host, port) to use instead of creating a cache.
+    pub existing_cache: Option<(String, u16)>,
+    /// TLS between agents and the cache.
+    pub cache_tls: bool,
+    /// Who may reach the agents' gRPC port, an IPv4 CIDR.
+    pub allow_cidr: String,
+    /// The stack's `fetchbench:expires-at` is now plus this.
+    pub expires_in: Duration,
+    /// Longest wait for the stack.
+    pub timeout: Duration,
+    /// Agent binary to install; `None` for the one beside the controller.
+    pub agent_binary: Option<PathBuf>,
+    /// Install the agents once the stack is up.
+    pub install: bool,
+}
+
+/// CPU architecture (as Rust names it) of an EC2 instance type: Graviton families carry a "g"
+/// after the generation digit (c7g, m6gd, t4g, c7gn, im4gn), everything else here is x86_64.
+pub fn arch_of(instance_type: &str) -> &'static str {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    let suffix = family.trim_start_matches(|c: char| c.is_ascii_lowercase() && !c.is_ascii_digit());
+    let after_generation = suffix.trim_start_matches(|c: char| c.is_ascii_digit());
+    if suffix.len() > after_generation.len() && after_generation.contains('g') { "aarch64" } else { "x86_64" }
+}
+
+/// The public SSM parameter naming the current Amazon Linux 2023 AMI for `arch`.
+fn image_parameter(arch: &str) -> &'static str {
+    match arch {
+        "aarch64" => "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        _ => "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+    }
+}
+
+/// Run `fetchbench provision`; the result is the exit code.
+pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
+    let arch = arch_of(&opts.instance_type);
+    // Refuse an unusable agent binary before anything is created.
+    let binary =
+        if opts.install { Some(install::check_binary(opts.agent_binary.as_deref(), arch)?) } else { None };
+    if opts.allow_cidr == "0.0.0.0/0" {
+        eprintln!(
+            "fetchbench: warning: --allow-cidr 0.0.0.0/0 opens the agents' gRPC port to the whole internet; \
+             mutual TLS still refuses every client without this controller's certificate"
+        );
+    }
+    let aws = Aws::connect(opts.region.as_deref(), opts.profile.as_deref()).await?;
+    let mut state = state::load(&opts.stack)?.unwrap_or_default();
+    if !state.region.is_empty() && state.region != aws.region {
+        return Err(Error::AwsFleet {
+            stack: opts.stack.clone(),
+            detail: format!(
+                "already provisioned in {}; pass --region {} or tear it down first",
+                state.region, state.region
+            ),
+        });
+    }
+    let now = SystemTime::now();
+    state.stack = opts.stack.clone();
+    state.region = aws.region.clone();
+    state.profile = opts.profile.clone();
+    if state.created_at.is_empty() {
+        state.created_at = humantime::format_rfc3339_seconds(now).to_string();
+    }
+    state.agents = opts.agents;
+    state.instance_type = opts.instance_type.clone();
+    state.arch = arch.to_owned();
+    state.cache_node_type = opts.existing_cache.is_none().then(|| opts.cache_node_type.clone());
+    // Written before the stack exists, so a crash from here on can still be torn down.
+    let dir = state::save(&state)?;
+    if !dir.join(crate::tls::CA_KEY).exists() {
+        let ca = Authority::generate(&opts.stack)?;
+        ca.save(&dir)?;
+        ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?).save_identity(&dir)?;
+    }
+
+    let expires_at = humantime::format_rfc3339_seconds(now + opts.expires_in).to_string();
+    let (cache_address, cache_port) = opts.existing_cache.clone().unwrap_or_default();
+    let mut parameters = vec![
+        ("AgentCount", opts.agents.to_string()),
+        ("InstanceType", opts.instance_type.clone()),
+        ("ImageId", image_parameter(arch).to_owned()),
+        ("AllowCidr", opts.allow_cidr.clone()),
+        ("CreateCache", opts.existing_cache.is_none().to_string()),
+        ("CacheNodeType", opts.cache_node_type.clone()),
+        ("CacheTransitEncryption", opts.cache_tls.to_string()),
+        ("ExpiresAt", expires_at.clone()),
+    ];
+    if opts.existing_cache.is_some() {
+        parameters.push(("ExistingCacheAddress", cache_address));
+        parameters.push(("ExistingCachePort", cache_port.to_string()));
+    }
+    let parameters: Vec<(String, String)> = parameters.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let tags = [
+        ("fetchbench:stack".to_owned(), opts.stack.clone()),
+        ("fetchbench:expires-at".to_owned(), expires_at),
+    ];
+    let spec = StackSpec { name: &opts.stack, template: TEMPLATE, parameters: &parameters, tags: &tags };
+
+    let since = stack::now_unix() - 1;
+    let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
+    let changed = match existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_owned()) {
+        None => {
+            println!(
+                "creating stack {} in {}: {} x {} agents, {}",
+                opts.stack,
+                aws.region,
+                opts.agents,
+                opts.instance_type,
+                match &opts.existing_cache {
+                    Some((host, port)) => format!("existing Redis at {host}:{port}"),
+                    None => format!("ElastiCache {}", opts.cache_node_type),
+                }
+            );
+            let id = aws.cloudformation.create_stack(&spec).await?;
+            state.stack_id = Some(id);
+            state::save(&state)?;
+            true
+        }
+        Some(status) if status == "ROLLBACK_COMPLETE" || status.ends_with("_FAILED") => {
+            return Err(Error::Stack {
+                stack: opts.stack.clone(),
+                status,
+                detail: "it cannot be updated; run `fetchbench teardown`, then provision again".into(),
+            });
+        }
+        Some(status) => {
+            println!("updating stack {} in {} (now {status})", opts.stack, aws.region);
+            let changed = aws.cloudformation.update_stack(&spec).await?;
+            if !changed {
+                println!("  the stack already matches; nothing to update");
+            }
+            changed
+        }
+    };
+    let outcome = if changed {
+        stack::watch(&aws.cloudformation, &opts.stack, since, opts.timeout).await?
+    } else {
+        Outcome::Complete("UPDATE_COMPLETE".into())
+    };
+    let Outcome::Complete(status) = outcome else {
+        return Err(Error::Stack {
+            stack: opts.stack.clone(),
+            status: "DELETE_COMPLETE".into(),
+            detail: "it vanished while being created; provision again".into(),
+        });
+    };
+
+    let described = aws.cloudformation.describe_stacks(&opts.stack).await?.ok_or_else(|| {
+        Error::AwsFleet { stack: opts.stack.clone(), detail: "vanished right after it was created".into() }
+    })?;
+    state.stack_id = described.stack_id().map(str::to_owned).or(state.stack_id.take());
+    state.outputs = described
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
+        .collect();
+    let dir = state::save(&state)?;
+    print_made(&state, &status, &opts.allow_cidr);
+    println!("state: {}", dir.display());
+
+    match binary {
+        Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await,
+        None => {
+            println!("agents not installed (--no-install); run `fetchbench install` next");
+            Ok(0)
+        }
+    }
+}
+
+fn print_made(state: &State, status: &str, allow_cidr: &str) {
+    println!("stack {}: {status} in {}", state.stack, state.region);
+    println!(
+        "  agents: {} x {} ({}) in {}, Auto Scaling group {}, gRPC port {} open to {allow_cidr}",
+        state.agents,
+        state.instance_type,
+        state.arch,
+        state.output("AvailabilityZone"),
+        state.output("AgentGroupName"),
+        state.output("AgentPort"),
+    );
+    let tls = if state.output("CacheTls") == "true" { "TLS" } else { "no TLS" };
+    match &state.cache_node_type {
+        Some(node) => println!(
+            "  cache:  ElastiCache {node} at {}:{} ({tls})",
+            state.output("CacheAddress"),
+            state.output("CachePort")
+        ),
+        None => println!(
+            "  cache:  existing Redis at {}:{} ({tls})",
+            state.output("CacheAddress"),
+            state.output("CachePort")
+        ),
+    }
+    println!("  bucket: {}", state.output("BucketName"));
+    let cost = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
+    println!("  cost:   {} ({}); `fetchbench teardown` stops it", cost.describe(), cost.items.join(", "));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graviton_types_are_aarch64() {
+        for t in ["c7g.large", "m6gd.xlarge", "t4g.micro", "c7gn.large", "im4gn.large", "r8g.medium"] {
+            assert_eq!(arch_of(t), "aarch64", "{t}");
+        }
+        for t in ["c7i.large", "t3.micro", "g5.xlarge", "c5n.large", "m7a.large", "inf2.xlarge"] {
+            assert_eq!(arch_of(t), "x86_64", "{t}");
+        }
+    }
+
+    #[test]
+    fn the_template_is_built_in() {
+        assert!(TEMPLATE.contains("AWS::AutoScaling::AutoScalingGroup"));
+    }
+}

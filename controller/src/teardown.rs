@@ -1,0 +1,118 @@
+//! `fetchbench teardown`: empty the fleet's bucket (every version), delete the agents' TLS
+//! parameters, delete the stack, wait until it is gone, then forget the local state. Running it
+//! again finds nothing to delete and says so.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use crate::aws::Aws;
+use crate::error::Error;
+use crate::install::parameter_prefix;
+use crate::stack::{self, Outcome};
+use crate::state;
+
+/// Run `fetchbench teardown`; the result is the exit code.
+pub async fn teardown(
+    stack: &str,
+    region: Option<&str>,
+    profile: Option<&str>,
+    yes: bool,
+    timeout: Duration,
+) -> Result<u8, Error> {
+    let saved = state::load(stack)?;
+    let dir = state::dir(stack)?;
+    let region = region.or(saved.as_ref().map(|s| s.region.as_str()));
+    let profile = profile.or(saved.as_ref().and_then(|s| s.profile.as_deref()));
+    let aws = Aws::connect(region, profile).await?;
+    let existing = aws.cloudformation.describe_stacks(stack).await?;
+
+    let Some(existing) = existing else {
+        if saved.is_none() {
+            println!(
+                "nothing to delete: no stack {stack} in {} and no local state in {}",
+                aws.region,
+                dir.display()
+            );
+            return Ok(0);
+        }
+        delete_parameters(&aws, stack).await?;
+        state::remove(stack)?;
+        println!(
+            "stack {stack} is already gone from {}; removed the local state {}",
+            aws.region,
+            dir.display()
+        );
+        return Ok(0);
+    };
+
+    let bucket = match existing.outputs().iter().find(|o| o.output_key() == Some("BucketName")) {
+        Some(o) => o.output_value().map(str::to_owned),
+        None => aws.cloudformation.describe_stack_resource(stack, "Bucket").await?,
+    };
+    if !yes && !confirm(stack, &aws.region, bucket.as_deref())? {
+        println!("nothing deleted");
+        return Ok(0);
+    }
+
+    if let Some(bucket) = &bucket {
+        let deleted = aws.s3.empty_bucket(bucket).await?;
+        println!("emptied bucket {bucket}: {deleted} object versions deleted");
+    }
+    delete_parameters(&aws, stack).await?;
+    let since = stack::now_unix() - 1;
+    println!("deleting stack {stack} in {}", aws.region);
+    if let Err(e) = aws.cloudformation.delete_stack(stack).await {
+        // Only an error if the stack is still there: the call may fail after the delete began.
+        if aws.cloudformation.describe_stacks(stack).await?.is_some() {
+            return Err(e.into());
+        }
+        eprintln!(
+            "fetchbench: warning: {e}; the stack is gone, but look for leftover resources tagged \
+             fetchbench:stack={stack}"
+        );
+    }
+    match stack::watch(&aws.cloudformation, stack, since, timeout).await? {
+        Outcome::Gone => {}
+        Outcome::Complete(status) => {
+            return Err(Error::Stack {
+                stack: stack.to_owned(),
+                status,
+                detail: "it still exists after DeleteStack; run teardown again".into(),
+            });
+        }
+    }
+    state::remove(stack)?;
+    println!(
+        "stack {stack} deleted: nothing of it is left running; removed the local state {}",
+        dir.display()
+    );
+    Ok(0)
+}
+
+/// Delete every parameter install stored for the agents of `stack`.
+async fn delete_parameters(aws: &Aws, stack: &str) -> Result<(), Error> {
+    let names = aws.ssm.get_parameters_by_path(&format!("/fetchbench/{stack}")).await?;
+    if !names.is_empty() {
+        aws.ssm.delete_parameters(&names).await?;
+        println!("deleted {} agent TLS parameters under {}", names.len(), parameter_prefix(stack));
+    }
+    Ok(())
+}
+
+/// Ask on the terminal; without one, `--yes` is required.
+fn confirm(stack: &str, region: &str, bucket: Option<&str>) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Missing {
+            flag: "--yes",
+            detail: format!("is required to delete stack {stack} when there is no terminal to ask on"),
+        });
+    }
+    let what = bucket.map(|b| format!(", bucket {b} with everything in it,")).unwrap_or_default();
+    print!(
+        "delete stack {stack} in {region}{what} and every agent, cache and network resource in it? [y/N] "
+    );
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
+}

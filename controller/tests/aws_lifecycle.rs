@@ -1,0 +1,213 @@
+//! The AWS lifecycle through the real `fetchbench` binary against a real moto server on
+//! 127.0.0.1: provision -> install -> status -> teardown -> teardown, checking after each step
+//! what moto holds. moto runs no SSM command and has no ElastiCache (see the README's testing
+//! section), so the stack uses an existing cache and the agents report no address: install and
+//! status end with exit 3 ("installed, but not reachable over gRPC"), which is what they would
+//! say on AWS for agents they cannot reach.
+
+mod common;
+mod moto;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Sandbox, stderr, stdout};
+use fetchbench::install::{INSTALL_SCRIPT, parameter_prefix, sha256_file};
+use fetchbench::local::default_agent_binary;
+use moto::{Moto, aws_env, sdk_config, spawn_moto};
+
+const STACK: &str = "fbtest";
+
+fn fetchbench(sb: &Sandbox, moto: &Moto, args: &[&str]) -> std::process::Output {
+    let mut cmd = sb.fetchbench();
+    cmd.envs(aws_env(moto)).args(args).stdin(std::process::Stdio::null());
+    let out = cmd.output().expect("fetchbench runs");
+    eprintln!("$ fetchbench {}\n{}{}", args.join(" "), stdout(&out), stderr(&out));
+    out
+}
+
+#[tokio::test]
+async fn provision_install_status_teardown_teardown() {
+    let moto = spawn_moto();
+    let sb = Sandbox::new();
+    let config = sdk_config(&moto).await;
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let asg = aws_sdk_autoscaling::Client::new(&config);
+    let state_dir = sb.path().join(".fetchbench").join(STACK);
+
+    // provision: the stack from infra/fetchbench.yaml with the requested parameters.
+    let o = fetchbench(
+        &sb,
+        &moto,
+        &[
+            "provision",
+            "--stack-name",
+            STACK,
+            "--agents",
+            "2",
+            "--instance-type",
+            "c7i.large",
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--existing-cache",
+            "10.0.0.9:6380",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "agents installed but unreachable");
+    let text = stdout(&o);
+    assert!(text.contains("stack fbtest: CREATE_COMPLETE in us-east-1"), "{text}");
+    assert!(text.contains("about $0.19 per hour"), "{text}");
+    assert!(text.contains("reported no public address"), "{text}");
+
+    let stack = cf.describe_stacks().stack_name(STACK).send().await.expect("stack").stacks.unwrap().remove(0);
+    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE");
+    let params: std::collections::HashMap<_, _> = stack
+        .parameters()
+        .iter()
+        .map(|p| (p.parameter_key().unwrap().to_owned(), p.parameter_value().unwrap_or_default().to_owned()))
+        .collect();
+    for (k, v) in [
+        ("AgentCount", "2"),
+        ("InstanceType", "c7i.large"),
+        ("AllowCidr", "127.0.0.1/32"),
+        ("CreateCache", "false"),
+        ("ExistingCacheAddress", "10.0.0.9"),
+        ("ExistingCachePort", "6380"),
+    ] {
+        assert_eq!(params.get(k).map(String::as_str), Some(v), "parameter {k}");
+    }
+    let tags: Vec<_> = stack.tags().iter().map(|t| t.key().unwrap_or_default().to_owned()).collect();
+    assert!(
+        tags.contains(&"fetchbench:stack".to_owned()) && tags.contains(&"fetchbench:expires-at".to_owned())
+    );
+    let template = cf.get_template().stack_name(STACK).send().await.expect("template").template_body.unwrap();
+    assert_eq!(template, include_str!("../../infra/fetchbench.yaml"));
+
+    // Local state, keys readable by the owner only.
+    let mode = |p: &str| std::fs::metadata(state_dir.join(p)).expect(p).permissions().mode() & 0o777;
+    assert_eq!(mode(""), 0o700);
+    assert_eq!(mode("ca.key"), 0o600);
+    assert_eq!(mode("client.key"), 0o600);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state_dir.join("state.json")).expect("state"))
+            .expect("json");
+    let bucket = state["outputs"]["BucketName"].as_str().expect("bucket").to_owned();
+
+    // The agent binary in the bucket under its SHA-256.
+    let sha = sha256_file(&default_agent_binary()).expect("agent binary");
+    let key = format!("agents/fetchbench-agent-{sha}");
+    let object = s3.get_object().bucket(&bucket).key(&key).send().await.expect("binary uploaded");
+    let body = object.body.collect().await.expect("body").into_bytes();
+    assert_eq!(body.len() as u64, std::fs::metadata(default_agent_binary()).unwrap().len());
+
+    // An AWS-RunShellScript command for exactly the agent instances, carrying the script.
+    let group = state["outputs"]["AgentGroupName"].as_str().expect("group");
+    let groups =
+        asg.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await.expect("asg");
+    let mut instances: Vec<String> = groups.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .map(|i| i.instance_id().unwrap().to_owned())
+        .collect();
+    instances.sort();
+    assert_eq!(instances.len(), 2);
+    let commands = ssm.list_commands().send().await.expect("commands").commands.unwrap_or_default();
+    assert_eq!(commands.len(), 1);
+    let command = &commands[0];
+    assert_eq!(command.document_name(), Some("AWS-RunShellScript"));
+    let mut targets = command.instance_ids().to_vec();
+    targets.sort();
+    assert_eq!(targets, instances);
+    let text = &command.parameters().unwrap()["commands"][0];
+    assert!(text.contains(INSTALL_SCRIPT), "the command carries infra/agent-install.sh");
+    assert!(text.contains(&sha));
+    assert!(
+        !text.contains("BEGIN PRIVATE KEY") && !text.contains("X-Amz-Signature"),
+        "no secret in the command"
+    );
+
+    // Each instance's TLS identity: a SecureString tagged with that instance's ARN only.
+    for id in &instances {
+        let name = format!("{}/{id}", parameter_prefix(STACK));
+        let p = ssm.get_parameter().name(&name).with_decryption(true).send().await.expect("parameter");
+        let p = p.parameter.unwrap();
+        assert_eq!(p.r#type().unwrap().as_str(), "SecureString");
+        assert!(p.value().unwrap().contains("BEGIN PRIVATE KEY"));
+        let tags = ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(&name)
+            .send()
+            .await
+            .expect("tags");
+        let arn = tags.tag_list().iter().find(|t| t.key() == "fetchbench:instance-arn").expect("arn tag");
+        assert_eq!(arn.value(), format!("arn:aws:ec2:us-east-1:123456789012:instance/{id}"));
+    }
+
+    // install again: the binary is already there, a second command goes out.
+    let o = fetchbench(&sb, &moto, &["install", "--stack-name", STACK]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stdout(&o).contains(&format!("agent binary sha256 {sha} already in")), "{}", stdout(&o));
+    assert_eq!(ssm.list_commands().send().await.expect("commands").commands.unwrap_or_default().len(), 2);
+
+    // status: the stack, each agent, the cost so far.
+    let o = fetchbench(&sb, &moto, &["status", "--stack-name", STACK]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "agents unreachable: degraded");
+    assert!(text.contains("stack fbtest in us-east-1: CREATE_COMPLETE"), "{text}");
+    assert!(text.contains("cost so far: about $"), "{text}");
+    for id in &instances {
+        assert!(text.contains(&format!("{id}  InService/Healthy")), "{text}");
+    }
+
+    // run reads the fleet from the stack: with agents that reported no address it refuses.
+    let o = fetchbench(&sb, &moto, &["run", "--stack-name", STACK]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("reported no public address; run `fetchbench install`"), "{}", stderr(&o));
+
+    // teardown: no stack, no bucket, no parameters, no local state.
+    let o = fetchbench(&sb, &moto, &["teardown", "--stack-name", STACK]);
+    assert_eq!(o.status.code(), Some(2), "without a terminal, --yes is required");
+    assert!(stderr(&o).contains("--yes is required"));
+    let o = fetchbench(&sb, &moto, &["teardown", "--yes", "--stack-name", STACK]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let gone = cf.describe_stacks().stack_name(STACK).send().await;
+    assert!(gone.is_err_and(|e| format!("{:?}", e).contains("does not exist")), "the stack is gone");
+    let buckets = s3.list_buckets().send().await.expect("buckets");
+    assert!(buckets.buckets().iter().all(|b| b.name() != Some(bucket.as_str())), "the bucket is gone");
+    let left = ssm.get_parameters_by_path().path("/fetchbench").recursive(true).send().await.expect("params");
+    assert!(left.parameters().is_empty(), "no TLS parameter left");
+    assert!(!state_dir.exists(), "local state removed");
+
+    // A second teardown has nothing to delete.
+    let o = fetchbench(&sb, &moto, &["teardown", "--yes", "--stack-name", STACK]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("nothing to delete"), "{}", stdout(&o));
+}
+
+#[tokio::test]
+async fn provision_refuses_an_agent_binary_for_another_architecture() {
+    let moto = spawn_moto();
+    let sb = Sandbox::new();
+    let o = fetchbench(
+        &sb,
+        &moto,
+        &["provision", "--stack-name", STACK, "--instance-type", "c7g.large", "--allow-cidr", "127.0.0.1/32"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("is built for x86_64 but the agents' instance type is aarch64"), "{err}");
+    assert!(err.contains("--target aarch64-unknown-linux-musl"), "{err}");
+    let cf = aws_sdk_cloudformation::Client::new(&sdk_config(&moto).await);
+    assert!(cf.describe_stacks().stack_name(STACK).send().await.is_err(), "nothing was created");
+}
+
+#[tokio::test]
+async fn provision_without_allow_cidr_and_no_terminal_exits_2() {
+    let moto = spawn_moto();
+    let sb = Sandbox::new();
+    let o = fetchbench(&sb, &moto, &["provision", "--stack-name", STACK]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--allow-cidr is required"), "{}", stderr(&o));
+}

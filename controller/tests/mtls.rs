@@ -1,0 +1,110 @@
+//! Mutual TLS between the controller and a real `fetchbench-agent` process: the agent answers a
+//! client holding a certificate from its fleet's authority, and refuses a plaintext client, a
+//! TLS client without a certificate, and one whose certificate another authority signed.
+
+use std::time::Duration;
+
+use fetchbench::local::{LocalFleet, LocalPlan, default_agent_binary};
+use fetchbench::tls::{Authority, ClientTls};
+use fetchbench_proto as pb;
+use fetchbench_proto::agent_client::AgentClient;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+
+async fn one_agent() -> LocalFleet {
+    let plan = LocalPlan { agents: 1, redis: false, s3: false, agent_binary: default_agent_binary() };
+    LocalFleet::start(&plan).await.expect("a local agent starts")
+}
+
+/// Hello through `endpoint`; the error text when the agent (or the handshake) refused it.
+async fn hello(endpoint: Endpoint) -> Result<pb::HelloReply, String> {
+    let endpoint = endpoint.connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(5));
+    let channel = endpoint.connect().await.map_err(|e| fetchbench::run::error_chain(&e))?;
+    AgentClient::new(channel)
+        .hello(pb::HelloRequest::default())
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+}
+
+/// The refusal was about the client: the agent is up and answers its own controller.
+async fn still_answers_its_controller(fleet: &mut LocalFleet) {
+    let config = fleet.tls.config(&fleet.agents[0].server_name);
+    hello(https(fleet, config)).await.expect("the agent still answers its controller");
+    fleet.shutdown().await;
+}
+
+fn https(fleet: &LocalFleet, tls: ClientTlsConfig) -> Endpoint {
+    Endpoint::from_shared(format!("https://{}", fleet.agents[0].addr))
+        .expect("uri")
+        .tls_config(tls)
+        .expect("tls")
+}
+
+#[tokio::test]
+async fn agent_answers_its_fleets_controller() {
+    let mut fleet = one_agent().await;
+    let config = fleet.tls.config(&fleet.agents[0].server_name);
+    let reply = hello(https(&fleet, config)).await.expect("hello over mutual TLS");
+    assert_eq!(reply.agent_version, env!("CARGO_PKG_VERSION"));
+    fleet.shutdown().await;
+}
+
+#[tokio::test]
+async fn agent_refuses_plaintext_clients() {
+    let mut fleet = one_agent().await;
+    let plain = Endpoint::from_shared(format!("http://{}", fleet.agents[0].addr)).expect("uri");
+    let err = hello(plain).await.expect_err("plaintext must be refused");
+    assert!(!err.is_empty());
+    still_answers_its_controller(&mut fleet).await;
+}
+
+#[tokio::test]
+async fn agent_refuses_tls_clients_without_a_certificate() {
+    let mut fleet = one_agent().await;
+    let ca = std::fs::read_to_string(fleet.dir().join("ca.pem")).expect("the fleet's CA certificate");
+    let no_cert = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .domain_name(fleet.agents[0].server_name.clone());
+    let err =
+        hello(https(&fleet, no_cert)).await.expect_err("a client without a certificate must be refused");
+    assert!(!err.is_empty());
+    still_answers_its_controller(&mut fleet).await;
+}
+
+#[tokio::test]
+async fn agent_refuses_certificates_from_another_authority() {
+    let mut fleet = one_agent().await;
+    let ca = std::fs::read_to_string(fleet.dir().join("ca.pem")).expect("the fleet's CA certificate");
+    let other = Authority::generate("other").expect("another CA");
+    // Trusts the agent's authority (so the server side of the handshake succeeds) but presents a
+    // certificate the agent's authority never signed.
+    let stranger = ClientTls::new(ca, other.issue_client().expect("client cert"));
+    let err = hello(https(&fleet, stranger.config(&fleet.agents[0].server_name)))
+        .await
+        .expect_err("a certificate from another CA must be refused");
+    assert!(!err.is_empty());
+    still_answers_its_controller(&mut fleet).await;
+}
+
+#[tokio::test]
+async fn controller_refuses_an_agent_its_authority_did_not_sign() {
+    let mut fleet = one_agent().await;
+    let other = Authority::generate("other").expect("another CA");
+    let other_client = ClientTls::new(other.cert_pem().to_owned(), other.issue_client().expect("client"));
+    let err = hello(https(&fleet, other_client.config(&fleet.agents[0].server_name)))
+        .await
+        .expect_err("the controller must not trust an agent signed by another CA");
+    assert!(err.contains("certificate") || err.contains("UnknownIssuer"), "unexpected error: {err}");
+    fleet.shutdown().await;
+}
+
+#[test]
+fn agent_will_not_start_without_tls() {
+    let out = std::process::Command::new(default_agent_binary())
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("fetchbench-agent runs");
+    assert_eq!(out.status.code(), Some(2), "it must refuse to start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tls-cert"), "{err}");
+}
