@@ -1,6 +1,7 @@
 //! The command line as the user typed it (clap), and its dispatch to the commands.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +47,20 @@ pub enum Command {
     Status(StackArgs),
     /// Empty the bucket, delete the stack, wait until it is gone and forget the local state.
     Teardown(TeardownArgs),
+    /// Make the certificates for agents you start yourself (`run --agent`): an authority, the
+    /// controller's client identity, and a server certificate per agent host.
+    Certs(CertsArgs),
+}
+
+/// Arguments of `fetchbench certs`.
+#[derive(Debug, clap::Args)]
+pub struct CertsArgs {
+    /// Folder to write into (created; keys are written 0600). Pass it to `run --tls-dir`.
+    pub dir: PathBuf,
+
+    /// The agents' hosts (IP addresses or DNS names) as `run --agent` will name them.
+    #[arg(required = true, value_name = "HOST")]
+    pub hosts: Vec<String>,
 }
 
 /// Which fleet, and how to reach AWS.
@@ -225,6 +240,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub agent_binary: Option<PathBuf>,
 
+    /// Use this already-running agent (HOST:PORT) instead of starting local ones; repeat for
+    /// each agent. Needs --tls-dir with the certificates `fetchbench certs` made for them.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub agent: Vec<SocketAddr>,
+
+    /// Folder with the authority and client identity for --agent agents (see `fetchbench certs`).
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+
+    /// Address the local redis-server and embedded S3 endpoint listen on; give one that --agent
+    /// agents on other hosts can reach.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub serve_on: IpAddr,
+
     /// The AWS fleet to run on, when provisioned (see `fetchbench provision`).
     #[arg(long = "stack-name", value_name = "NAME", env = "FETCHBENCH_STACK", default_value = "fetchbench")]
     pub stack: String,
@@ -250,6 +279,7 @@ pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
         Command::Status(s) => {
             crate::status::status(&s.stack, s.region.as_deref(), s.profile.as_deref()).await
         }
+        Command::Certs(args) => certs(&args),
         Command::Teardown(args) => {
             let s = &args.stack;
             crate::teardown::teardown(
@@ -321,7 +351,7 @@ fn compare_command(args: &CompareArgs) -> Result<u8, Error> {
 
 async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
     let local_only = args.redis_url.is_some() || args.s3_endpoint.is_some() || args.s3_bucket.is_some();
-    let aws = !args.local && crate::state::load(&args.stack)?.is_some();
+    let aws = !args.local && args.agent.is_empty() && crate::state::load(&args.stack)?.is_some();
     if aws && local_only {
         return Err(Error::Missing {
             flag: "--local",
@@ -345,6 +375,35 @@ async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, 
         RunStatus::Interrupted => EXIT_INTERRUPTED,
         RunStatus::ThresholdsBreached => EXIT_THRESHOLDS,
     })
+}
+
+/// `fetchbench certs DIR HOST...`.
+fn certs(args: &CertsArgs) -> Result<u8, Error> {
+    use crate::tls::{Authority, ClientTls, write_private};
+    let fail = |detail: String| Error::Usage { flag: "certs", value: args.dir.display().to_string(), detail };
+    std::fs::create_dir_all(&args.dir).map_err(|e| fail(format!("cannot create the folder: {e}")))?;
+    let ca = Authority::generate("static").map_err(|e| fail(e.to_string()))?;
+    ca.save(&args.dir).map_err(|e| fail(e.to_string()))?;
+    let client = ca.issue_client().map_err(|e| fail(e.to_string()))?;
+    ClientTls::new(ca.cert_pem().to_owned(), client)
+        .save_identity(&args.dir)
+        .map_err(|e| fail(e.to_string()))?;
+    for host in &args.hosts {
+        let issued = ca.issue_agent(host).map_err(|e| fail(e.to_string()))?;
+        let (cert, key) =
+            (args.dir.join(format!("agent-{host}.pem")), args.dir.join(format!("agent-{host}.key")));
+        std::fs::write(&cert, &issued.cert_pem)
+            .map_err(|e| fail(format!("cannot write {}: {e}", cert.display())))?;
+        write_private(&key, &issued.key_pem).map_err(|e| fail(e.to_string()))?;
+        println!(
+            "{host}: fetchbench-agent --listen {host}:7878 --tls-cert {} --tls-key {} --tls-client-ca {}",
+            cert.display(),
+            key.display(),
+            args.dir.join(crate::tls::CA_CERT).display()
+        );
+    }
+    println!("then: fetchbench run --tls-dir {} --agent HOST:7878 ...", args.dir.display());
+    Ok(0)
 }
 
 /// Check the arguments and load the scenario.
@@ -386,6 +445,23 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
             });
         }
     }
+    if !args.agent.is_empty() {
+        if args.agents.is_some() {
+            return Err(Error::Usage {
+                flag: "--agents",
+                value: args.agents.unwrap_or_default().to_string(),
+                detail: "cannot be combined with --agent: the agents are the ones given".into(),
+            });
+        }
+        if args.tls_dir.is_none() {
+            return Err(Error::Missing {
+                flag: "--tls-dir",
+                detail: "is required with --agent: the folder `fetchbench certs` made for those agents"
+                    .into(),
+            });
+        }
+        scenario.agents = args.agent.len() as u32;
+    }
     Ok(RunOptions {
         scenario,
         out: args.out,
@@ -394,6 +470,9 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         s3_bucket: args.s3_bucket,
         redis_cluster: args.redis_cluster,
         agent_binary: args.agent_binary.unwrap_or_else(default_agent_binary),
+        static_agents: args.agent,
+        tls_dir: args.tls_dir,
+        serve_on: args.serve_on,
     })
 }
 

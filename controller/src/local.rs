@@ -3,7 +3,7 @@
 //! and the embedded S3 endpoint, all over one temporary directory. Everything is
 //! stopped and the directory removed by [`LocalFleet::shutdown`], and on drop as a last resort.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -71,6 +71,9 @@ pub struct LocalPlan {
     pub s3: bool,
     /// The agent binary.
     pub agent_binary: PathBuf,
+    /// Address redis-server and the embedded S3 endpoint listen on: loopback unless agents on
+    /// other hosts (or network namespaces) must reach them.
+    pub serve_on: IpAddr,
 }
 
 /// A running agent process.
@@ -91,7 +94,7 @@ pub struct LocalAgent {
 /// A running redis-server child.
 #[derive(Debug)]
 pub struct LocalRedis {
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://IP:PORT`.
     pub url: String,
     child: Child,
 }
@@ -126,10 +129,14 @@ pub fn default_agent_binary() -> PathBuf {
 impl LocalFleet {
     /// Start what `plan` asks for. On failure everything already started is stopped again.
     pub async fn start(plan: &LocalPlan) -> Result<LocalFleet, FleetError> {
-        if !plan.agent_binary.is_file() {
+        if plan.agents > 0 && !plan.agent_binary.is_file() {
             return Err(FleetError::AgentMissing(plan.agent_binary.clone()));
         }
-        let tmp = tempfile::Builder::new().prefix("fetchbench-").tempdir().map_err(FleetError::TempDir)?;
+        sweep_stale_dirs(&std::env::temp_dir());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
+            .tempdir()
+            .map_err(FleetError::TempDir)?;
         let ca = Authority::generate("local")?;
         let tls = ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?);
         let mut fleet = LocalFleet { agents: Vec::new(), redis: None, s3: None, tls, tmp: Some(tmp) };
@@ -145,12 +152,16 @@ impl LocalFleet {
     async fn fill(&mut self, plan: &LocalPlan, ca: &Authority) -> Result<(), FleetError> {
         let dir = self.dir().to_path_buf();
         if plan.redis {
-            self.redis = Some(start_redis(&dir).await?);
+            self.redis = Some(start_redis(&dir, plan.serve_on).await?);
         }
         if plan.s3 {
             let root = dir.join("s3");
             std::fs::create_dir_all(&root).map_err(|e| FleetError::S3Start(e.to_string()))?;
-            self.s3 = Some(EmbeddedS3::start(&root).await.map_err(|e| FleetError::S3Start(e.to_string()))?);
+            self.s3 = Some(
+                EmbeddedS3::start(&root, plan.serve_on)
+                    .await
+                    .map_err(|e| FleetError::S3Start(e.to_string()))?,
+            );
         }
         let ca_path = dir.join("ca.pem");
         std::fs::write(&ca_path, ca.cert_pem()).map_err(|e| FleetError::AgentStart {
@@ -209,14 +220,57 @@ impl LocalFleet {
     }
 }
 
+/// Temporary folders of local runs are named `fetchbench-<controller pid>-<random>`.
+const TMP_PREFIX: &str = "fetchbench-";
+
+/// Remove the temporary folders of local runs whose controller is gone: one killed with SIGKILL
+/// never had the chance. A folder whose controller may still live is left alone.
+fn sweep_stale_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(TMP_PREFIX).and_then(|rest| rest.split('-').next()) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this pid exists; when that cannot be told, it is assumed to.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
+}
+
 /// A command for a child of the fleet: its own process group, so a Ctrl-C in the terminal reaches
-/// the controller only and the controller stops the children in order; killed if dropped.
+/// the controller only and the controller stops the children in order; killed if dropped; and on
+/// Linux killed by the kernel if the controller dies without a chance to clean up (SIGKILL).
 fn child_command(program: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.kill_on_drop(true);
     #[cfg(unix)]
     cmd.process_group(0);
+    #[cfg(target_os = "linux")]
+    die_with_parent(&mut cmd);
     cmd
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
+    // async-signal-safe. The signal is tied to the spawning thread: a tokio worker thread, which
+    // lives as long as the runtime, that is as long as the controller.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 async fn start_agent(
@@ -263,16 +317,28 @@ async fn start_agent(
     Ok(LocalAgent { addr, server_name, child, log, _stdin: stdin, _stdout: stdout })
 }
 
-async fn start_redis(dir: &Path) -> Result<LocalRedis, FleetError> {
+async fn start_redis(dir: &Path, ip: IpAddr) -> Result<LocalRedis, FleetError> {
     let redis_dir = dir.join("redis");
     std::fs::create_dir_all(&redis_dir).map_err(|e| FleetError::RedisStart(e.to_string()))?;
     let log = redis_dir.join("redis.log");
     let mut last_error = String::new();
     for _ in 0..REDIS_PORT_ATTEMPTS {
-        let port = free_port().map_err(|e| FleetError::RedisStart(format!("no free port: {e}")))?;
+        let port = free_port(ip).map_err(|e| FleetError::RedisStart(format!("no free port on {ip}: {e}")))?;
         let spawned = child_command(Path::new("redis-server"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                &ip.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            // Protected mode refuses every client but loopback ones; on another address the user
+            // asked for agents elsewhere to reach it.
+            .args(["--protected-mode", if ip.is_loopback() { "yes" } else { "no" }])
+            .args(["--daemonize", "no", "--loglevel", "warning"])
             .arg("--dir")
             .arg(&redis_dir)
             .arg("--logfile")
@@ -292,8 +358,8 @@ async fn start_redis(dir: &Path) -> Result<LocalRedis, FleetError> {
                 last_error = format!("it exited with {status}: {}", log_tail(&log));
                 break;
             }
-            if ping(port).await {
-                return Ok(LocalRedis { url: format!("redis://127.0.0.1:{port}"), child });
+            if ping(ip, port).await {
+                return Ok(LocalRedis { url: format!("redis://{}", SocketAddr::new(ip, port)), child });
             }
             if tokio::time::Instant::now() > deadline {
                 let _ = child.kill().await;
@@ -308,9 +374,9 @@ async fn start_redis(dir: &Path) -> Result<LocalRedis, FleetError> {
     Err(FleetError::RedisStart(last_error))
 }
 
-/// True when a Redis on `port` answers PING.
-async fn ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else { return false };
+/// True when a Redis on `ip:port` answers PING.
+async fn ping(ip: IpAddr, port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect((ip, port)).await else { return false };
     if stream.write_all(b"PING\r\n").await.is_err() {
         return false;
     }
@@ -319,9 +385,9 @@ async fn ping(port: u16) -> bool {
     matches!(read, Ok(Ok(_))) && &buf == b"+PONG\r\n"
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A port that was free a moment ago on `ip`.
+fn free_port(ip: IpAddr) -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind((ip, 0))?.local_addr()?.port())
 }
 
 /// The last few lines of a log file, on one line.

@@ -7,7 +7,18 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let cli = fetchbench::cli::Cli::parse();
+    let cli = match fetchbench::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version, on stdout, exit 0.
+        Err(e) if !e.use_stderr() => e.exit(),
+        // A usage error: one line, as every other bad input gets, and exit 2.
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            eprintln!("fetchbench: {first}; see fetchbench --help");
+            return ExitCode::from(fetchbench::error::EXIT_BAD_INPUT);
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -19,6 +19,7 @@ use crate::local::{LocalFleet, LocalPlan, log_tail};
 use crate::progress::Progress;
 use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
 use crate::scenario::{Amount, CacheStart, KeyDist, OnAgentLoss, Scenario, Target};
+use crate::tls::ClientTls;
 use crate::{cost, report, summary, thresholds};
 
 /// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
@@ -57,6 +58,12 @@ pub struct RunOptions {
     pub s3_bucket: Option<String>,
     /// `redis_url` names a node of a Redis Cluster.
     pub redis_cluster: bool,
+    /// Agents already running (`--agent`), instead of starting local ones.
+    pub static_agents: Vec<SocketAddr>,
+    /// The controller's TLS identity and the authority that signed the static agents' certificates.
+    pub tls_dir: Option<PathBuf>,
+    /// Where the local redis-server and embedded S3 endpoint listen.
+    pub serve_on: std::net::IpAddr,
     /// The fetchbench-agent binary for local agents.
     pub agent_binary: PathBuf,
 }
@@ -90,17 +97,46 @@ pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result
     let scenario = &opts.scenario;
     let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
+    // Load the static agents' TLS identity before starting anything.
+    let static_tls = match &opts.tls_dir {
+        Some(dir) if !opts.static_agents.is_empty() => {
+            Some(ClientTls::load(dir).map_err(|e| Error::Usage {
+                flag: "--tls-dir",
+                value: dir.display().to_string(),
+                detail: format!("{e}; make one with `fetchbench certs DIR HOST...`"),
+            })?)
+        }
+        _ => None,
+    };
     let plan = LocalPlan {
-        agents: scenario.agents as usize,
+        agents: if opts.static_agents.is_empty() { scenario.agents as usize } else { 0 },
         redis: uses_redis && opts.redis_url.is_none(),
         s3: uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none(),
         agent_binary: opts.agent_binary.clone(),
+        serve_on: opts.serve_on,
     };
     let mut local = tokio::select! {
         started = LocalFleet::start(&plan) => started?,
         () = interrupt.cancelled() => return Err(Error::Interrupted),
     };
-    let fleet = local_fleet(&opts, &local);
+    let mut fleet = local_fleet(&opts, &local);
+    if let Some(tls) = static_tls {
+        fleet.noun = "agent";
+        fleet.tls = tls;
+        fleet.agents = opts
+            .static_agents
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| FleetAgent {
+                id: format!("agent-{i}"),
+                addr: *addr,
+                // The certificate `fetchbench certs` made names the agent by its address.
+                server_name: addr.ip().to_string(),
+                log: None,
+                host: String::new(),
+            })
+            .collect();
+    }
     let outcome = drive(&opts, &fleet, &interrupt).await;
     local.shutdown().await;
     outcome

@@ -1,7 +1,7 @@
 //! The embedded S3-compatible endpoint of local runs: s3s over a directory, served by hyper on a
-//! free 127.0.0.1 port inside the controller process.
+//! free port (of 127.0.0.1 unless told otherwise) inside the controller process.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,9 +27,9 @@ pub struct EmbeddedS3 {
 }
 
 impl EmbeddedS3 {
-    /// Serve the buckets under `root` (one directory per bucket) on a free loopback port, with
+    /// Serve the buckets under `root` (one directory per bucket) on a free port of `ip`, with
     /// fresh random credentials.
-    pub async fn start(root: &Path) -> std::io::Result<EmbeddedS3> {
+    pub async fn start(root: &Path, ip: IpAddr) -> std::io::Result<EmbeddedS3> {
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         let access_key = random_token("FB");
         let secret_key = random_token("");
@@ -38,7 +38,7 @@ impl EmbeddedS3 {
             b.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));
             b.build()
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let task = tokio::spawn({
@@ -71,7 +71,7 @@ impl EmbeddedS3 {
         Ok(EmbeddedS3 { addr, access_key, secret_key, stop, task: Some(task) })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://IP:PORT`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -471,8 +471,8 @@ impl Scenario {
                 file: file.to_owned(),
                 line: span.as_ref().map(|s| line_of(text, s.start)),
                 field: span.as_ref().and_then(|s| key_at(text, s.start)).filter(|k| {
-                    // "unknown field `foo`" already names it.
-                    !e.message().contains(&format!("`{k}`"))
+                    // "unknown field `foo`" already names it; "missing field" spans a whole table.
+                    !e.message().contains(&format!("`{k}`")) && !e.message().starts_with("missing field")
                 }),
                 message: e.message().trim().to_owned(),
             }
@@ -487,6 +487,7 @@ struct RawScenario {
     name: Spanned<String>,
     agents: Option<Spanned<u32>>,
     dataset: RawDataset,
+    #[serde(default)]
     workload: Vec<Spanned<RawWorkload>>,
     #[serde(default)]
     thresholds: BTreeMap<Spanned<String>, Spanned<f64>>,

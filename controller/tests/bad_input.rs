@@ -1,5 +1,5 @@
-//! Bad scenarios and flags: exit code 2 and one line naming the field and what is wrong. Nothing
-//! is started for them.
+//! Bad scenarios and flags: exit code 2 and one line naming the file and line, the field, the value
+//! and what would be valid. Nothing is started for them.
 
 mod common;
 
@@ -15,101 +15,223 @@ target = "redis"
 requests = 5
 "#;
 
-/// Run `fetchbench run` on `text` and return the single stderr line, after checking exit 2.
-fn refused(sb: &Sandbox, text: &str) -> String {
-    let path = sb.write("bad.toml", text);
-    let o = sb.run(&["run", path.to_str().expect("utf-8")]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "accepted:\n{text}\nstderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    err.trim_end().to_owned()
+/// What a case feeds `fetchbench`.
+enum Input {
+    /// GOOD with the first text replaced by the second.
+    Edit(&'static str, &'static str),
+    /// GOOD with these lines appended.
+    Append(&'static str),
+    /// A whole scenario text.
+    Text(&'static str),
+    /// Raw bytes as the scenario file.
+    Bytes(&'static [u8]),
+    /// Command-line arguments after `run`, with no scenario file.
+    Args(&'static [&'static str]),
+    /// `run` on a path that does not exist.
+    Missing,
+    /// `run` on a directory.
+    Directory,
 }
 
+/// (what, input, parts the single stderr line must contain)
+const CASES: &[(&str, Input, &[&str])] = &[
+    (
+        "unknown field",
+        Input::Edit("requests = 5", "requests = 5\ncolour = \"red\""),
+        &["bad.toml:9", "unknown field `colour`", "expected one of"],
+    ),
+    (
+        "unknown top-level field",
+        Input::Edit("name = \"x\"", "name = \"x\"\nspeed = 3"),
+        &["bad.toml:2", "unknown field `speed`"],
+    ),
+    (
+        "unknown dataset field",
+        Input::Edit("objects = 10", "objects = 10\nshards = 2"),
+        &["bad.toml:4", "unknown field `shards`"],
+    ),
+    (
+        "wrong type",
+        Input::Edit("requests = 5", "requests = \"five\""),
+        &["bad.toml:8", "requests", "invalid type"],
+    ),
+    (
+        "zero concurrency",
+        Input::Edit("requests = 5", "requests = 5\nconcurrency = 0"),
+        &["bad.toml:9", "concurrency", "0 is not in 1..=100000"],
+    ),
+    (
+        "huge concurrency",
+        Input::Edit("requests = 5", "requests = 5\nconcurrency = 999999999999"),
+        &["bad.toml:9", "concurrency"],
+    ),
+    ("negative objects", Input::Edit("objects = 10", "objects = -3"), &["bad.toml:3", "objects", "-3"]),
+    (
+        "zero objects",
+        Input::Edit("objects = 10", "objects = 0"),
+        &["bad.toml:3", "dataset.objects", "0 is not in 1..="],
+    ),
+    (
+        "too many objects",
+        Input::Edit("objects = 10", "objects = 1000000000000"),
+        &["bad.toml:3", "dataset.objects"],
+    ),
+    (
+        "unknown target",
+        Input::Edit("\"redis\"", "\"memcached\""),
+        &["bad.toml:7", "target", "unknown variant `memcached`", "`redis`, `s3`, `cache-aside`"],
+    ),
+    (
+        "unknown key distribution",
+        Input::Edit("requests = 5", "requests = 5\nkeys = \"pareto\""),
+        &["bad.toml:9", "keys", "\"pareto\"", "zipf:S"],
+    ),
+    (
+        "bad zipf exponent",
+        Input::Edit("requests = 5", "requests = 5\nkeys = \"zipf:-1\""),
+        &["bad.toml:9", "keys", "zipf exponent -1"],
+    ),
+    (
+        "bad hotset",
+        Input::Edit("requests = 5", "requests = 5\nkeys = \"hotset:2:0.5\""),
+        &["bad.toml:9", "hotset key fraction 2"],
+    ),
+    ("no stop condition", Input::Edit("requests = 5\n", ""), &["requests", "duration"]),
+    (
+        "both stop conditions",
+        Input::Edit("requests = 5", "requests = 5\nduration = \"1s\""),
+        &["bad.toml:9", "duration", "not both"],
+    ),
+    ("zero requests", Input::Edit("requests = 5", "requests = 0"), &["bad.toml:8", "requests", "at least 1"]),
+    (
+        "bad duration",
+        Input::Edit("requests = 5", "duration = \"soon\""),
+        &["bad.toml:8", "duration", "\"soon\"", "\"30s\""],
+    ),
+    ("zero duration", Input::Edit("requests = 5", "duration = \"0s\""), &["bad.toml:8", "duration", "zero"]),
+    (
+        "huge duration",
+        Input::Edit("requests = 5", "duration = \"30days\""),
+        &["bad.toml:8", "duration", "longer than 7 days"],
+    ),
+    (
+        "min above max",
+        Input::Edit("max = 2", "max = 0"),
+        &["bad.toml:4", "dataset.size", "min 1 is above max 0"],
+    ),
+    (
+        "negative rate",
+        Input::Edit("requests = 5", "requests = 5\nrate = -10.0"),
+        &["bad.toml:9", "rate", "-10"],
+    ),
+    (
+        "ttl on a plain redis workload",
+        Input::Edit("requests = 5", "requests = 5\nttl = \"1m\""),
+        &["bad.toml:9", "ttl", "cache-aside"],
+    ),
+    (
+        "bad byte range",
+        Input::Edit("requests = 5", "requests = 5\nrange = \"10-1\""),
+        &["bad.toml:9", "range", "\"10-1\""],
+    ),
+    (
+        "duplicate workload names",
+        Input::Append("[[workload]]\nname = \"w\"\ntarget = \"s3\"\nrequests = 1"),
+        &["bad.toml:10", "\"w\"", "unique"],
+    ),
+    (
+        "threshold on an unknown workload",
+        Input::Append("[thresholds]\n\"nope.p99_us\" = 5"),
+        &["bad.toml:10", "no workload is named \"nope\""],
+    ),
+    (
+        "threshold with an unknown metric",
+        Input::Append("[thresholds]\n\"w.p98_us\" = 5"),
+        &["bad.toml:10", "unknown metric \"p98_us\"", "p99_us"],
+    ),
+    ("bad scenario name", Input::Edit("name = \"x\"", "name = \"a/b\""), &["bad.toml:1", "name", "\"a/b\""]),
+    (
+        "no workloads",
+        Input::Text("name = \"x\"\n[dataset]\nobjects = 1\nsize = 1\n"),
+        &["workload", "at least one"],
+    ),
+    ("syntax error", Input::Edit("requests = 5", "requests = = 5"), &["bad.toml:8"]),
+    (
+        "unknown on_agent_loss",
+        Input::Edit("name = \"x\"", "name = \"x\"\non_agent_loss = \"panic\""),
+        &["bad.toml:2", "unknown variant `panic`", "`continue`"],
+    ),
+    ("not UTF-8", Input::Bytes(b"name = \"caf\xe9\"\n"), &["not UTF-8"]),
+    ("missing file", Input::Missing, &["nope.toml", "no such file"]),
+    ("a directory", Input::Directory, &["is a directory"]),
+    ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "\"0\"", "1..="]),
+    ("bad redis url", Input::Args(&["--redis-url", "localhost:6379"]), &["--redis-url", "redis://"]),
+    ("bad s3 endpoint", Input::Args(&["--s3-endpoint", "127.0.0.1:9000"]), &["--s3-endpoint", "http://"]),
+    (
+        "bad bucket",
+        Input::Args(&["--s3-bucket", "Bad_Bucket"]),
+        &["--s3-bucket", "\"Bad_Bucket\"", "lowercase"],
+    ),
+    (
+        "agent without tls dir",
+        Input::Args(&["--agent", "127.0.0.1:7878"]),
+        &["--tls-dir", "fetchbench certs"],
+    ),
+    ("agent that is no address", Input::Args(&["--agent", "somewhere"]), &["--agent", "somewhere"]),
+    ("unknown flag", Input::Args(&["--no-such-flag"]), &["--no-such-flag"]),
+];
+
 #[test]
-fn malformed_scenarios_exit_2_naming_the_field_and_line() {
+fn every_bad_input_exits_2_with_one_line_naming_what_is_wrong() {
+    assert!(CASES.len() >= 25);
     let sb = Sandbox::new();
-    let cases: [(&str, String, &[&str]); 5] = [
-        (
-            "unknown field",
-            GOOD.replace("requests = 5", "requests = 5\ncolour = \"red\""),
-            &["bad.toml:9", "unknown field `colour`"],
-        ),
-        (
-            "wrong type",
-            GOOD.replace("requests = 5", "requests = \"five\""),
-            &["bad.toml:8", "requests", "invalid type"],
-        ),
-        (
-            "zero concurrency",
-            GOOD.replace("requests = 5", "requests = 5\nconcurrency = 0"),
-            &["bad.toml:9", "concurrency", "0 is not in 1..="],
-        ),
-        ("negative number", GOOD.replace("objects = 10", "objects = -3"), &["bad.toml:3", "objects"]),
-        (
-            "unknown target",
-            GOOD.replace("\"redis\"", "\"memcached\""),
-            &["bad.toml:7", "target", "unknown variant `memcached`", "`redis`"],
-        ),
-    ];
-    for (what, text, expected) in cases {
-        let line = refused(&sb, &text);
-        for part in expected {
-            assert!(line.contains(part), "{what}: {part:?} missing from {line:?}");
+    let path = sb.path().join("bad.toml");
+    let path_text = path.to_str().expect("utf-8").to_owned();
+    let mut failures = Vec::new();
+    for (what, input, parts) in CASES {
+        let mut args = vec!["run".to_owned()];
+        match input {
+            Input::Edit(from, to) => {
+                assert!(GOOD.contains(from), "{what}: {from:?} is not in the good scenario");
+                std::fs::write(&path, GOOD.replacen(from, to, 1)).expect("write");
+                args.push(path_text.clone());
+            }
+            Input::Append(text) => {
+                std::fs::write(&path, format!("{GOOD}{text}\n")).expect("write");
+                args.push(path_text.clone());
+            }
+            Input::Text(text) => {
+                std::fs::write(&path, text).expect("write");
+                args.push(path_text.clone());
+            }
+            Input::Bytes(bytes) => {
+                std::fs::write(&path, bytes).expect("write");
+                args.push(path_text.clone());
+            }
+            Input::Args(extra) => args.extend(extra.iter().map(|s| s.to_string())),
+            Input::Missing => args.push(sb.path().join("nope.toml").display().to_string()),
+            Input::Directory => args.push(sb.path().display().to_string()),
+        }
+        let o = sb.fetchbench().args(&args).output().expect("fetchbench runs");
+        let err = stderr(&o);
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        let problem = if o.status.code() != Some(2) {
+            Some(format!("exit code {:?}", o.status.code()))
+        } else if lines.len() != 1 {
+            Some(format!("{} lines", lines.len()))
+        } else {
+            parts.iter().find(|p| !lines[0].contains(**p)).map(|p| format!("{p:?} is missing"))
+        };
+        if let Some(problem) = problem {
+            failures.push(format!("{what}: {problem}: {err}"));
         }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
     sb.assert_clean();
-}
-
-#[test]
-fn semantic_errors_name_the_field() {
-    let sb = Sandbox::new();
-    let cases = [
-        (GOOD.replace("requests = 5\n", ""), "requests"),
-        (GOOD.replace("requests = 5", "requests = 5\nduration = \"1s\""), "duration"),
-        (GOOD.replace("requests = 5", "duration = \"soon\""), "duration"),
-        (GOOD.replace("max = 2", "max = 0"), "dataset.size"),
-        (GOOD.replace("requests = 5", "requests = 5\nkeys = \"pareto\""), "keys"),
-        (format!("{GOOD}[[workload]]\nname = \"w\"\ntarget = \"s3\"\nrequests = 1\n"), "must be unique"),
-        (GOOD.replace("name = \"x\"", "name = \"a/b\""), "name"),
-        ("name = \"x\"\n[dataset]\nobjects = 1\nsize = 1\n".to_owned(), "workload"),
-    ];
-    for (text, part) in cases {
-        let line = refused(&sb, &text);
-        assert!(line.contains(part), "{part:?} missing from {line:?}");
-    }
-}
-
-#[test]
-fn unreadable_scenarios_exit_2() {
-    let sb = Sandbox::new();
-    let missing = sb.path().join("nope.toml");
-    let o = sb.run(&["run", missing.to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("nope.toml: no such file"), "{}", stderr(&o));
-
-    let o = sb.run(&["run", sb.path().to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
-
-    let path = sb.path().join("latin1.toml");
-    std::fs::write(&path, b"name = \"caf\xe9\"\n").expect("write");
-    let o = sb.run(&["run", path.to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not UTF-8"), "{}", stderr(&o));
-}
-
-#[test]
-fn bad_flags_exit_2() {
-    let sb = Sandbox::new();
-    for (args, part) in [
-        (&["run", "--agents", "0"][..], "--agents"),
-        (&["run", "--redis-url", "localhost:6379"][..], "--redis-url"),
-        (&["run", "--s3-endpoint", "127.0.0.1:9000"][..], "--s3-endpoint"),
-        (&["run", "--s3-bucket", "Bad_Bucket"][..], "--s3-bucket"),
-        (&["run", "--no-such-flag"][..], "--no-such-flag"),
-    ] {
-        let o = sb.run(args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(part), "{args:?}: {}", stderr(&o));
-    }
 }

@@ -11,7 +11,13 @@ use fetchbench_proto::agent_client::AgentClient;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 async fn one_agent() -> LocalFleet {
-    let plan = LocalPlan { agents: 1, redis: false, s3: false, agent_binary: default_agent_binary() };
+    let plan = LocalPlan {
+        agents: 1,
+        redis: false,
+        s3: false,
+        agent_binary: default_agent_binary(),
+        serve_on: std::net::Ipv4Addr::LOCALHOST.into(),
+    };
     LocalFleet::start(&plan).await.expect("a local agent starts")
 }
 

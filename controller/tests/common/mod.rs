@@ -143,3 +143,99 @@ pub fn seed_run() -> &'static SeedRun {
         SeedRun { dir, stdout }
     })
 }
+
+/// A redis-server child on a free loopback port, with persistence off; killed when dropped.
+pub struct Redis {
+    pub port: u16,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Start one on a free port.
+    pub fn start() -> Redis {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let child = Redis::spawn(port, dir.path());
+        Redis { port, child, dir }
+    }
+
+    fn spawn(port: u16, dir: &Path) -> std::process::Child {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(child.try_wait().expect("try_wait").is_none(), "redis-server on {port} exited");
+            assert!(std::time::Instant::now() < deadline, "redis-server on {port} did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kill it as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again on the same port (empty: persistence is off).
+    pub fn restart(&mut self) {
+        self.child = Redis::spawn(self.port, self.dir.path());
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Read `child`'s stdout until a line starts with `prefix`; returns what was read, and the rest
+/// of the lines to read on.
+pub fn wait_for_line(
+    child: &mut std::process::Child,
+    prefix: &str,
+) -> (String, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>) {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let mut seen = String::new();
+    loop {
+        let line = match lines.next() {
+            Some(Ok(line)) => line,
+            _ => panic!("fetchbench ended before printing {prefix:?}; it printed:\n{seen}"),
+        };
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with(prefix) {
+            return (seen, lines);
+        }
+    }
+}
+
+/// Send `signal` (e.g. "-KILL") to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+impl Sandbox {
+    /// Pids of the processes this sandbox started whose command line contains `needle`.
+    pub fn pids_of(&self, needle: &str) -> Vec<u32> {
+        self.leftover_processes()
+            .iter()
+            .filter(|p| p.contains(needle))
+            .filter_map(|p| p.split(':').next()?.parse().ok())
+            .collect()
+    }
+}

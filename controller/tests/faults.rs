@@ -1,0 +1,333 @@
+//! Faults while a run goes, with real processes: an agent killed, Redis killed and restarted,
+//! S3 answering errors, the controller killed. Each run must end with a kept result, the contract's
+//! exit code, and nothing left running.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Redis, Sandbox, read_json, signal, stderr, stdout, wait_for_line};
+use fetchbench_proto as pb;
+use serde_json::Value;
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("{v} is not an unsigned integer"))
+}
+
+#[test]
+fn sigkill_of_one_of_four_agents_keeps_its_figures_and_exits_3() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "four.toml",
+        "name = \"four\"\nagents = 4\n[dataset]\nobjects = 50\nsize = 100\n\
+         [[workload]]\nname = \"r\"\ntarget = \"redis\"\nconcurrency = 2\nduration = \"5s\"\n",
+    );
+    let out = sb.path().join("out");
+    let mut child = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fetchbench starts");
+    let (_, rest) = wait_for_line(&mut child, "running r ");
+    let agents = sb.pids_of("fetchbench-agent");
+    assert_eq!(agents.len(), 4, "{agents:?}");
+    // Let the victim report a second of progress first, so there is something to keep.
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(agents[2], "-KILL");
+    let _: Vec<String> = rest.map_while(Result::ok).collect();
+    let mut err = String::new();
+    child.stderr.take().expect("piped").read_to_string(&mut err).expect("stderr");
+    let status = child.wait().expect("fetchbench exits");
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("lost"), "{err}");
+
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["degraded"], true);
+    let lost: Vec<&Value> =
+        r["agents"].as_array().expect("agents").iter().filter(|a| a["status"] == "lost").collect();
+    assert_eq!(lost.len(), 1, "{}", r["agents"]);
+    assert!(lost[0]["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", lost[0]);
+    let w = &r["workloads"][0];
+    let per_agent = w["per_agent"].as_array().expect("per_agent");
+    let victim = per_agent.iter().find(|a| a["agent"] == lost[0]["id"]).expect("the lost agent's figures");
+    assert!(u(&victim["ops"]) > 0, "what the lost agent reported was kept: {victim}");
+    assert_eq!(u(&w["ops"]), per_agent.iter().map(|a| u(&a["ops"])).sum::<u64>());
+    sb.assert_clean();
+}
+
+#[test]
+fn redis_killed_and_restarted_mid_run_is_counted_and_the_run_goes_on() {
+    let sb = Sandbox::new();
+    let mut redis = Redis::start();
+    // Half the requests SET, so that after the restart (an empty Redis) requests succeed again.
+    let scenario = sb.write(
+        "outage.toml",
+        "name = \"outage\"\n[dataset]\nobjects = 50\nsize = 100\n[[workload]]\nname = \"r\"\n\
+         target = \"redis\"\nconcurrency = 2\nduration = \"6s\"\nset_share = 0.5\ntimeout = \"500ms\"\n",
+    );
+    let out = sb.path().join("out");
+    let mut child = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--redis-url", &redis.url()])
+        .args(["--out", out.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fetchbench starts");
+    let (_, rest) = wait_for_line(&mut child, "running r ");
+    std::thread::sleep(Duration::from_millis(1000));
+    redis.kill();
+    // A two-second outage, then Redis is back, empty.
+    std::thread::sleep(Duration::from_millis(2000));
+    redis.restart();
+    let _: Vec<String> = rest.map_while(Result::ok).collect();
+    let status = child.wait().expect("fetchbench exits");
+    assert_eq!(status.code(), Some(3), "a workload that ended with errors exits 3");
+
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["agents"][0]["status"], "ok", "a dead target does not lose the agent");
+    let w = &r["workloads"][0];
+    let kinds = w["errors_by_kind"].as_object().expect("errors_by_kind");
+    let outage: u64 = ["connection", "timeout"].iter().filter_map(|k| kinds.get(*k)).map(u).sum();
+    assert!(outage > 0, "the outage shows as connection or timeout errors: {kinds:?}");
+    let series: Vec<&Value> =
+        w["timeseries"].as_array().expect("series").iter().filter(|i| i["phase"] == "measured").collect();
+    assert!(series.len() >= 5, "{} intervals", series.len());
+    let during = series.iter().position(|i| u(&i["errors"]) > 0 && u(&i["ops"]) == 0);
+    let during = during.unwrap_or_else(|| panic!("no interval with only errors: {series:?}"));
+    assert!(u(&series[0]["ops"]) > 0, "requests succeeded before the outage");
+    assert!(
+        series[during + 1..].iter().any(|i| u(&i["ops"]) > 0),
+        "requests succeeded again after the restart"
+    );
+    sb.assert_clean();
+}
+
+/// A stand-in for S3 on a loopback port: the bucket exists, PUTs succeed, and GETs answer in turn
+/// 200, 503 SlowDown, 500 InternalError.
+fn faulty_s3() -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let gets = Arc::new(AtomicU64::new(0));
+    let counter = gets.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let gets = counter.clone();
+            std::thread::spawn(move || serve_s3(stream, &gets));
+        }
+    });
+    (addr, gets)
+}
+
+fn serve_s3(mut stream: std::net::TcpStream, gets: &AtomicU64) {
+    let mut buf = Vec::new();
+    loop {
+        // Read one request: headers, then a Content-Length body.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..head_end + length);
+        let method = head.split_whitespace().next().unwrap_or("");
+        let (status, body) = match method {
+            "GET" => match gets.fetch_add(1, Ordering::SeqCst) % 3 {
+                0 => ("200 OK", "HELLO".to_owned()),
+                1 => ("503 Slow Down", error_xml("SlowDown", "Please reduce your request rate.")),
+                _ => (
+                    "500 Internal Server Error",
+                    error_xml("InternalError", "We encountered an internal error."),
+                ),
+            },
+            _ => ("200 OK", String::new()),
+        };
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/xml\r\nETag: \"1\"\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn error_xml(code: &str, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+}
+
+#[test]
+fn s3_slowdown_and_5xx_are_counted_by_kind_and_the_run_goes_on() {
+    let sb = Sandbox::new();
+    let (addr, gets) = faulty_s3();
+    let scenario = sb.write(
+        "s3.toml",
+        "name = \"s3faults\"\n[dataset]\nobjects = 3\nsize = 10\n\
+         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 30\n",
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--s3-endpoint",
+        &format!("http://{addr}"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(gets.load(Ordering::SeqCst), 30, "one GET per request: the SDK's retries are off");
+    let r = read_json(&out.join("result.json"));
+    let w = &r["workloads"][0];
+    assert_eq!(u(&w["ops"]), 10);
+    assert_eq!(u(&w["errors_by_kind"]["throttled"]), 10);
+    assert_eq!(u(&w["errors_by_kind"]["server_error"]), 10);
+    assert!(
+        stdout(&o).contains("DEGRADED: s had 20 errors (server_error 10, throttled 10)"),
+        "{}",
+        stdout(&o)
+    );
+    sb.assert_clean();
+}
+
+/// An agent started by the test, outside any fleet, with certificates from `fetchbench certs`.
+struct StaticAgent {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for StaticAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_static_agent(certs: &Path, host: &str, prefix: &[&str]) -> StaticAgent {
+    // The agent binary beside the test harness (cargo builds it with the workspace), run directly
+    // or through `prefix` (e.g. `ip netns exec NS`).
+    let binary = fetchbench::local::default_agent_binary();
+    let mut command = match prefix.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(&binary);
+            c
+        }
+        None => Command::new(&binary),
+    };
+    let mut child = command
+        .args(["--listen", &format!("{host}:0")])
+        .arg("--tls-cert")
+        .arg(certs.join(format!("agent-{host}.pem")))
+        .arg("--tls-key")
+        .arg(certs.join(format!("agent-{host}.key")))
+        .arg("--tls-client-ca")
+        .arg(certs.join("ca.pem"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the agent starts");
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("the agent announces its address");
+    let addr =
+        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
+    StaticAgent { child, addr }
+}
+
+/// The agent's state, asked over mutual TLS as the controller would.
+fn agent_state(certs: &Path, host: &str, addr: SocketAddr) -> pb::AgentState {
+    let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let (_, hello, _) = fetchbench::run::connect("probe", addr, tls.config(host)).await.expect("hello");
+        hello.state()
+    })
+}
+
+#[test]
+fn a_killed_controller_leaves_its_agents_idle_within_10_s() {
+    let sb = Sandbox::new();
+    let certs = sb.path().join("certs");
+    let made = sb.run(&["certs", certs.to_str().expect("utf-8"), "127.0.0.1"]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let agents = [start_static_agent(&certs, "127.0.0.1", &[]), start_static_agent(&certs, "127.0.0.1", &[])];
+    let scenario = sb.write(
+        "long.toml",
+        "name = \"long\"\n[dataset]\nobjects = 20\nsize = 100\n\
+         [[workload]]\nname = \"r\"\ntarget = \"redis\"\nduration = \"5m\"\n",
+    );
+    let mut child = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--tls-dir", certs.to_str().expect("utf-8")])
+        .args(["--agent", &agents[0].addr.to_string(), "--agent", &agents[1].addr.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fetchbench starts");
+    let _ = wait_for_line(&mut child, "running r ");
+    for agent in &agents {
+        assert_eq!(agent_state(&certs, "127.0.0.1", agent.addr), pb::AgentState::Running);
+    }
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    let killed = Instant::now();
+    for agent in &agents {
+        loop {
+            let state = agent_state(&certs, "127.0.0.1", agent.addr);
+            if state == pb::AgentState::Idle {
+                break;
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(10),
+                "agent {} still {state:?} 10 s later",
+                agent.addr
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // Idle and ready: the next controller's run goes through.
+    let short = sb.write(
+        "short.toml",
+        "name = \"short\"\n[dataset]\nobjects = 20\nsize = 100\n[[workload]]\nname = \"r\"\ntarget = \"redis\"\nrequests = 10\n",
+    );
+    let o = sb.run(&[
+        "run",
+        short.to_str().expect("utf-8"),
+        "--tls-dir",
+        certs.to_str().expect("utf-8"),
+        "--agent",
+        &agents[0].addr.to_string(),
+        "--agent",
+        &agents[1].addr.to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    drop(agents);
+    sb.assert_clean();
+}

@@ -1,0 +1,195 @@
+//! A multi-host test bed on one machine: two network namespaces, each an agent "host" on its own
+//! address, joined to the controller's side by veth pairs on a bridge the test makes. Cutting one
+//! host's link in the middle of a run must lose that agent (and only it) within the silence bound,
+//! keep what it reported, and exit 3; the cut agent, once reachable again, must be idle.
+//!
+//! Needs root and iproute2; skipped with a message otherwise. All traffic stays inside the bridge
+//! and namespaces the test creates.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, read_json, stderr, wait_for_line};
+use fetchbench_proto as pb;
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Why this machine cannot host the test bed, if it cannot.
+fn unsupported() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root: network namespaces need root".into());
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("`ip` (iproute2) is not installed".into());
+    }
+    None
+}
+
+/// The bridge, namespaces and veth pairs; removed when dropped.
+struct TestBed {
+    bridge: String,
+    hosts: Vec<Host>,
+    /// The controller's address on the bridge.
+    gateway: String,
+}
+
+struct Host {
+    netns: String,
+    /// The host end of its veth pair, on the bridge: set it down to cut the link.
+    link: String,
+    addr: String,
+}
+
+impl TestBed {
+    fn new(hosts: usize) -> TestBed {
+        let id = std::process::id() % 100_000;
+        let subnet = format!("10.231.{}", id % 250);
+        let bridge = format!("fbbr{id}");
+        ip(&["link", "add", &bridge, "type", "bridge"]);
+        let mut bed = TestBed { bridge: bridge.clone(), hosts: Vec::new(), gateway: format!("{subnet}.1") };
+        ip(&["addr", "add", &format!("{}/24", bed.gateway), "dev", &bridge]);
+        ip(&["link", "set", &bridge, "up"]);
+        for h in 0..hosts {
+            let netns = format!("fbns{id}x{h}");
+            let (link, inner) = (format!("fbh{id}x{h}"), format!("fbn{id}x{h}"));
+            let addr = format!("{subnet}.{}", 2 + h);
+            ip(&["netns", "add", &netns]);
+            bed.hosts.push(Host { netns: netns.clone(), link: link.clone(), addr: addr.clone() });
+            ip(&["link", "add", &link, "type", "veth", "peer", "name", &inner]);
+            ip(&["link", "set", &inner, "netns", &netns]);
+            ip(&["link", "set", &link, "master", &bridge]);
+            ip(&["link", "set", &link, "up"]);
+            ip(&["netns", "exec", &netns, "ip", "addr", "add", &format!("{addr}/24"), "dev", &inner]);
+            ip(&["netns", "exec", &netns, "ip", "link", "set", &inner, "up"]);
+            ip(&["netns", "exec", &netns, "ip", "link", "set", "lo", "up"]);
+        }
+        bed
+    }
+}
+
+impl Drop for TestBed {
+    fn drop(&mut self) {
+        for h in &self.hosts {
+            let _ = Command::new("ip").args(["link", "del", &h.link]).output();
+            let _ = Command::new("ip").args(["netns", "del", &h.netns]).output();
+        }
+        let _ = Command::new("ip").args(["link", "del", &self.bridge]).output();
+    }
+}
+
+struct NsAgent {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for NsAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(sb: &Sandbox, certs: &std::path::Path, host: &Host) -> NsAgent {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &host.netns])
+        .arg(fetchbench::local::default_agent_binary())
+        .args(["--listen", &format!("{}:7878", host.addr)])
+        .arg("--tls-cert")
+        .arg(certs.join(format!("agent-{}.pem", host.addr)))
+        .arg("--tls-key")
+        .arg(certs.join(format!("agent-{}.key", host.addr)))
+        .arg("--tls-client-ca")
+        .arg(certs.join("ca.pem"))
+        .env("FETCHBENCH_TEST_MARKER", &sb.marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the agent starts in its namespace");
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    std::io::BufRead::read_line(&mut out, &mut line).expect("the agent announces its address");
+    assert!(line.contains("listening on"), "{line}");
+    NsAgent { child, addr: format!("{}:7878", host.addr).parse().expect("address") }
+}
+
+fn agent_state(certs: &std::path::Path, addr: SocketAddr) -> Option<pb::AgentState> {
+    let tls = fetchbench::tls::ClientTls::load(certs).expect("identity");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let probe = fetchbench::run::connect("probe", addr, tls.config(&addr.ip().to_string()));
+        match tokio::time::timeout(Duration::from_secs(5), probe).await {
+            Ok(Ok((_, hello, _))) => Some(hello.state()),
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn cutting_one_agents_link_loses_only_that_agent() {
+    if let Some(why) = unsupported() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let sb = Sandbox::new();
+    let bed = TestBed::new(2);
+    let certs = sb.path().join("certs");
+    let hosts: Vec<&str> = bed.hosts.iter().map(|h| h.addr.as_str()).collect();
+    let made = sb.run(&[&["certs", certs.to_str().expect("utf-8")][..], &hosts].concat());
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let agents: Vec<NsAgent> = bed.hosts.iter().map(|h| start_agent(&sb, &certs, h)).collect();
+
+    let scenario = sb.write(
+        "two.toml",
+        "name = \"two\"\n[dataset]\nobjects = 20\nsize = 100\n\
+         [[workload]]\nname = \"r\"\ntarget = \"redis\"\nconcurrency = 2\nduration = \"12s\"\n",
+    );
+    let out = sb.path().join("out");
+    let mut child = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .args(["--tls-dir", certs.to_str().expect("utf-8"), "--serve-on", &bed.gateway])
+        .args(["--agent", &agents[0].addr.to_string(), "--agent", &agents[1].addr.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fetchbench starts");
+    let (_, rest) = wait_for_line(&mut child, "running r ");
+    // Let both agents report, then cut the second one's link: no packet says it is gone.
+    std::thread::sleep(Duration::from_millis(1500));
+    ip(&["link", "set", &bed.hosts[1].link, "down"]);
+    let cut = Instant::now();
+    let _: Vec<String> = rest.map_while(Result::ok).collect();
+    let status = child.wait().expect("fetchbench exits");
+    assert_eq!(status.code(), Some(3));
+
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["agents"][0]["status"], "ok", "{}", r["agents"]);
+    assert_eq!(r["agents"][1]["status"], "lost", "{}", r["agents"]);
+    let reason = r["agents"][1]["error"].as_str().expect("a reason");
+    assert!(!reason.is_empty());
+    let per_agent = r["workloads"][0]["per_agent"].as_array().expect("per_agent");
+    assert!(per_agent[1]["ops"].as_u64().expect("ops") > 0, "the cut agent's figures were kept");
+    assert!(per_agent[0]["ops"].as_u64().expect("ops") > per_agent[1]["ops"].as_u64().expect("ops"));
+
+    // The cut agent lost its controller (keep-alive pings went unanswered) and stopped its load:
+    // once its link is back, it answers, idle.
+    ip(&["link", "set", &bed.hosts[1].link, "up"]);
+    let state = loop {
+        match agent_state(&certs, agents[1].addr) {
+            Some(state) => break state,
+            None if cut.elapsed() < Duration::from_secs(60) => std::thread::sleep(Duration::from_millis(200)),
+            None => panic!("the cut agent never answered again"),
+        }
+    };
+    assert_eq!(state, pb::AgentState::Idle);
+    drop(agents);
+    drop(bed);
+    sb.assert_clean();
+}
