@@ -105,7 +105,7 @@ fn bad_input_exits_2() {
         (vec!["compare", not_a_result.to_str().expect("utf-8"), b], "is not a fetchbench result"),
         (vec!["compare", b, b, "--fail-if-worse=-5"], "--fail-if-worse \"-5\": must be a percentage"),
         (vec!["compare", b, b, "--fail-if-worse", "lots"], "--fail-if-worse"),
-        (vec!["compare", b], "NEW_JSON"),
+        (vec!["compare", b], "required arguments were not provided"),
     ] {
         let o = sb.run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
