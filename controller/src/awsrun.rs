@@ -112,5 +112,11 @@ fn aws_fleet(
             host: instance,
         })
         .collect();
-    Fleet { kind: "aws", noun: "EC2 agent", agents, tls, redis, s3, targets }
+    // An existing cache (no node type) is priced as the default node.
+    let pricing = crate::cost::Assumptions {
+        region: state.region.clone(),
+        node_type: state.cache_node_type.clone().unwrap_or_else(|| crate::cost::DEFAULT_NODE_TYPE.to_owned()),
+        nodes: 1,
+    };
+    Fleet { kind: "aws", noun: "EC2 agent", agents, tls, redis, s3, targets, pricing }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{EXIT_DEGRADED, EXIT_INTERRUPTED, EXIT_THRESHOLDS, Error};
+use crate::compare::compare;
+use crate::cost::Assumptions;
+use crate::error::{EXIT_DEGRADED, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_THRESHOLDS, Error};
 use crate::local::default_agent_binary;
 use crate::provision::ProvisionOptions;
 use crate::run::{RunOptions, RunStatus, run_local};
@@ -27,9 +29,15 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario (the built-in seed experiment when none is given) and write result.json.
-    /// It runs on the provisioned AWS fleet when there is one, else on this machine.
+    /// Run a scenario (the built-in seed experiment when none is given) and write result.json,
+    /// report.html, a .hgrm file per workload, summary.csv and timeseries.csv. It runs on the
+    /// provisioned AWS fleet when there is one, else on this machine.
     Run(RunArgs),
+    /// Write report.html, the .hgrm files and the CSV files again from a result.json.
+    Report(ReportArgs),
+    /// Compare two result files: per workload the change in p50, p99, p99.9, throughput and
+    /// errors, each marked better or worse.
+    Compare(CompareArgs),
     /// Create (or update) the AWS fleet: a CloudFormation stack with the agents, ElastiCache and
     /// a bucket; then install the agents.
     Provision(ProvisionArgs),
@@ -148,6 +156,49 @@ pub struct TeardownArgs {
     pub timeout: Duration,
 }
 
+/// Arguments of `fetchbench report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The result.json of a run.
+    #[arg(value_name = "RESULT_JSON")]
+    pub result: PathBuf,
+
+    /// Write only the HTML report, to this file; without it, report.html and the exports are
+    /// written beside RESULT_JSON.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
+
+    /// Price the run in this AWS region instead of the one it recorded (default us-east-1).
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+
+    /// Price this ElastiCache node type instead of the one the run recorded (default
+    /// cache.t4g.micro).
+    #[arg(long, value_name = "T")]
+    pub cache_node_type: Option<String>,
+
+    /// Price this many cache nodes (a primary and its replicas) instead of one.
+    #[arg(long, value_name = "N")]
+    pub cache_nodes: Option<u32>,
+}
+
+/// Arguments of `fetchbench compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The result.json to compare against.
+    #[arg(value_name = "BASE_JSON")]
+    pub base: PathBuf,
+
+    /// The result.json of the run being judged.
+    #[arg(value_name = "NEW_JSON")]
+    pub new: PathBuf,
+
+    /// Exit 1 when a latency percentile (p50, p99 or p99.9) of a workload got worse by more
+    /// than PCT percent, e.g. 10; for gating CI.
+    #[arg(long, value_name = "PCT")]
+    pub fail_if_worse: Option<f64>,
+}
+
 /// Arguments of `fetchbench run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -158,7 +209,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub agents: Option<u32>,
 
-    /// Folder for result.json; default results/<scenario>-<UTC timestamp>/.
+    /// Folder for result.json, report.html and the exports; default
+    /// results/<scenario>-<UTC timestamp>/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
@@ -211,6 +263,8 @@ pub struct RunArgs {
 pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
     match cli.command {
         Command::Run(args) => run_command(args, interrupt).await,
+        Command::Report(args) => report_command(&args),
+        Command::Compare(args) => compare_command(&args),
         Command::Provision(args) => crate::provision::provision(provision_options(args)?).await,
         Command::Install(args) => {
             let s = &args.stack;
@@ -237,6 +291,61 @@ pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
             )
             .await
         }
+    }
+}
+
+fn report_command(args: &ReportArgs) -> Result<u8, Error> {
+    let repriced = args.region.is_some() || args.cache_node_type.is_some() || args.cache_nodes.is_some();
+    let assumptions = repriced.then(|| {
+        let recorded = crate::report::load(&args.result).ok().and_then(|r| r.cost);
+        let defaults = recorded.map_or_else(Assumptions::default, |c| Assumptions {
+            region: c.region,
+            node_type: c.cache_node_type,
+            nodes: c.cache_nodes,
+        });
+        Assumptions {
+            region: args.region.clone().unwrap_or(defaults.region),
+            node_type: args.cache_node_type.clone().unwrap_or(defaults.node_type),
+            nodes: args.cache_nodes.unwrap_or(defaults.nodes),
+        }
+    });
+    let written = crate::report::run(&args.result, args.html.as_deref(), assumptions.as_ref())?;
+    println!("report: {}", written.display());
+    Ok(0)
+}
+
+fn compare_command(args: &CompareArgs) -> Result<u8, Error> {
+    if let Some(pct) = args.fail_if_worse.filter(|p| !(p.is_finite() && *p >= 0.0)) {
+        return Err(Error::Usage {
+            flag: "--fail-if-worse",
+            value: pct.to_string(),
+            detail: "must be a percentage of 0 or more, e.g. 10".into(),
+        });
+    }
+    let base = crate::report::load(&args.base)?;
+    let new = crate::report::load(&args.new)?;
+    let comparison = compare(&base, &new);
+    println!(
+        "compare: {} ({}, {}) -> {} ({}, {})",
+        args.base.display(),
+        base.scenario.name,
+        base.started_at,
+        args.new.display(),
+        new.scenario.name,
+        new.started_at
+    );
+    print!("{}", comparison.render());
+    let Some(limit) = args.fail_if_worse else { return Ok(0) };
+    let breaches = comparison.breaches(limit);
+    for c in &breaches {
+        let by = c.percent.map_or_else(|| "from zero".to_owned(), |p| format!("by {p:.1}%"));
+        println!("FAIL: {} {} got worse {by}, more than the {limit}% allowed", c.workload, c.metric.name());
+    }
+    if breaches.is_empty() {
+        println!("ok: no percentile got more than {limit}% worse");
+        Ok(0)
+    } else {
+        Ok(EXIT_FAILURE)
     }
 }
 

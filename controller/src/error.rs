@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::aws::AwsError;
 use crate::local::FleetError;
+use crate::report::ReportError;
 use crate::scenario::ScenarioError;
 use crate::state::StateError;
 use crate::tls::TlsError;
@@ -60,6 +61,11 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A report, an export or a comparison could not be made: a result file given to `report`
+    /// or `compare` is missing or not a fetchbench result (bad input), or a file could not be
+    /// written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
     /// Ctrl-C before any result existed.
     #[error("interrupted before the run started; nothing was measured")]
     Interrupted,
@@ -132,6 +138,8 @@ impl Error {
                 EXIT_BAD_INPUT
             }
             Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,
+            Error::Report(_) => EXIT_FAILURE,
             Error::Fleet(_)
             | Error::Agent { .. }
             | Error::Output { .. }

@@ -42,4 +42,6 @@ pub struct Fleet {
     pub s3: Option<pb::S3Target>,
     /// The targets as result.json shows them (no credentials).
     pub targets: Targets,
+    /// Where and with which cache node the run's reads are priced (result.json's `cost`).
+    pub pricing: crate::cost::Assumptions,
 }

@@ -90,6 +90,17 @@ pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -
     cost
 }
 
+/// USD per hour of one ElastiCache node of `node_type`, when the table has it (also used by
+/// [`crate::cost`] for the cost per read of a run).
+pub fn cache_node_hour(node_type: &str) -> Option<f64> {
+    lookup(CACHE, node_type)
+}
+
+/// The ElastiCache node types the table prices.
+pub fn cache_node_types() -> impl Iterator<Item = &'static str> {
+    CACHE.iter().map(|(t, _)| *t)
+}
+
 fn lookup(table: &[(&str, f64)], name: &str) -> Option<f64> {
     table.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
 }

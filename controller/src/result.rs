@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost::CostEstimate;
 use crate::scenario::Scenario;
 
 /// Value of the `schema` field.
@@ -42,6 +43,10 @@ pub struct RunResult {
     /// Every threshold of the scenario and whether it held.
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
+    /// What the measured reads cost on AWS, from the built-in price table; absent in files
+    /// written before fetchbench priced runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostEstimate>,
 }
 
 /// One threshold, checked against the merged results.

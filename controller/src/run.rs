@@ -16,10 +16,11 @@ use crate::aggregate::Tallies;
 use crate::error::Error;
 use crate::fleet::{Fleet, FleetAgent};
 use crate::local::{LocalFleet, LocalPlan, log_tail};
+use crate::progress::Progress;
 use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
 use crate::scenario::{Amount, CacheStart, KeyDist, OnAgentLoss, Scenario, Target};
 use crate::tls::ClientTls;
-use crate::{summary, thresholds};
+use crate::{cost, report, summary, thresholds};
 
 /// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
 pub const DEFAULT_BUCKET: &str = "fetchbench";
@@ -204,7 +205,16 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
             host: String::new(),
         })
         .collect();
-    Fleet { kind: "local", noun: "local agent", agents, tls: local.tls.clone(), redis, s3, targets }
+    Fleet {
+        kind: "local",
+        noun: "local agent",
+        agents,
+        tls: local.tls.clone(),
+        redis,
+        s3,
+        targets,
+        pricing: crate::cost::Assumptions::default(),
+    }
 }
 
 /// Run the scenario on `fleet`: hello, seed through the first agent, measure on all of them,
@@ -320,7 +330,7 @@ pub(crate) async fn drive(
     let degraded = lost || workloads.iter().any(|w| w.errors > 0);
     let start_skew_ms = workloads.iter().map(|w| w.start_skew_ms).fold(0.0, f64::max);
     let checked = thresholds::check(&scenario.thresholds, &workloads);
-    let result = RunResult {
+    let mut result = RunResult {
         schema: SCHEMA.into(),
         scenario: scenario.clone(),
         fleet: fleet.kind.into(),
@@ -333,10 +343,14 @@ pub(crate) async fn drive(
         workloads,
         start_skew_ms,
         thresholds: checked,
+        cost: None,
     };
+    result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
     print!("{}", summary::render(&result));
     println!("result: {}", path.display());
+    let report = report::write_all(&result, result.cost.as_ref(), &dir)?;
+    println!("report: {}", report.display());
     let breached = result.thresholds.iter().any(|t| !t.passed);
     let status = if measured.interrupted {
         RunStatus::Interrupted
@@ -471,6 +485,7 @@ async fn measure(
     let mut tallies = Tallies::new(scenario.workloads.len(), clients.len());
     let mut interrupted = false;
     let mut aborted = false;
+    let mut progress = Progress::new(scenario, clients.len());
     for (w, workload) in scenario.workloads.iter().enumerate() {
         let live: Vec<usize> = (0..clients.len()).filter(|&a| agents[a].status == "ok").collect();
         if interrupted || aborted || live.is_empty() {
@@ -504,6 +519,7 @@ async fn measure(
                 next = rx.recv() => next,
                 () = interrupt.cancelled(), if !interrupted => {
                     interrupted = true;
+                    progress.clear();
                     println!("interrupted: stopping the agents and keeping what they measured");
                     stop_live(&streams).await;
                     stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
@@ -521,6 +537,7 @@ async fn measure(
                         lose(&mut agents[a], format!("no progress or heartbeat for {AGENT_SILENCE:?}"));
                         if scenario.on_agent_loss == OnAgentLoss::Abort && !aborted {
                             aborted = true;
+                            progress.clear();
                             println!("aborting the run: an agent was lost and on_agent_loss is \"abort\"");
                             stop_live(&streams).await;
                             stop_deadline = Some(now + STOP_GRACE);
@@ -552,6 +569,12 @@ async fn measure(
                     if !announced && matches!(*event, pb::run_event::Event::Progress(_)) {
                         announced = true;
                         println!("running {}", describe(workload, live.len()));
+                        progress.started(w);
+                    }
+                    match &*event {
+                        pb::run_event::Event::Progress(p) => progress.interval(w, a, p),
+                        pb::run_event::Event::Done(_) => progress.agent_done(w, a),
+                        pb::run_event::Event::Heartbeat(_) => {}
                     }
                 }
                 Delivery::End(reason) => {
@@ -567,6 +590,7 @@ async fn measure(
                         lose(&mut agents[a], reason);
                         if scenario.on_agent_loss == OnAgentLoss::Abort && !aborted {
                             aborted = true;
+                            progress.clear();
                             println!("aborting the run: an agent was lost and on_agent_loss is \"abort\"");
                             stop_live(&streams).await;
                             stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
@@ -575,6 +599,7 @@ async fn measure(
                 }
             }
         }
+        progress.done(w);
         let (ops, errors) =
             live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
         println!("  done: {ops} ops, {errors} errors");

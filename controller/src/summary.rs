@@ -1,5 +1,5 @@
 //! The terminal summary of a run: the tutorial's three lines per store, a percentile table, and
-//! how many times faster the cache was than S3.
+//! how many times faster the cache was than S3, and what the reads cost.
 
 use std::fmt::Write;
 
@@ -25,6 +25,12 @@ pub fn render(result: &RunResult) -> String {
         let _ = writeln!(out, "\n{}", speedup(r, s));
     }
     out.push_str(&details(result));
+    if let Some(cost) = &result.cost {
+        out.push('\n');
+        for line in crate::cost::summary_lines(cost) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     if result.partial {
         out.push_str("\nPARTIAL: the run was interrupted; the figures cover what ran until then\n");
     }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod chromium;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,6 +108,40 @@ pub fn stderr(o: &Output) -> String {
 pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("result.json is JSON")
+}
+
+/// A finished `fetchbench run --agents 2` of the seed scenario.
+pub struct SeedRun {
+    /// Its results folder.
+    pub dir: PathBuf,
+    /// What it printed.
+    pub stdout: String,
+}
+
+/// One seed run shared by the tests of a test binary (they only read it), made on first use in
+/// a folder under the target directory named after this process.
+pub fn seed_run() -> &'static SeedRun {
+    static RUN: std::sync::OnceLock<SeedRun> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Folders of earlier test processes that are gone.
+        for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("seed-run-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = scratch.join(format!("seed-run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sb = Sandbox::new();
+        let o = sb.run(&["run", "--agents", "2", "--out", dir.to_str().expect("utf-8 path")]);
+        let stdout = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{}", stderr(&o));
+        sb.assert_clean();
+        SeedRun { dir, stdout }
+    })
 }
 
 /// A redis-server child on a free loopback port, with persistence off; killed when dropped.

@@ -1,0 +1,250 @@
+//! `fetchbench compare BASE NEW`: per workload (matched by name) the change in p50, p99, p99.9,
+//! throughput and errors, each marked better or worse, and the percentiles that got worse by more
+//! than a limit, for gating CI on a regression.
+
+use std::fmt::Write;
+
+use crate::result::{RunResult, WorkloadResult};
+
+/// What is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Median latency, µs.
+    P50,
+    /// 99th percentile latency, µs.
+    P99,
+    /// 99.9th percentile latency, µs.
+    P999,
+    /// Successful requests per second.
+    Throughput,
+    /// Failed requests.
+    Errors,
+}
+
+impl Metric {
+    /// Every metric, in report order.
+    pub const ALL: [Metric; 5] = [Metric::P50, Metric::P99, Metric::P999, Metric::Throughput, Metric::Errors];
+
+    /// The label in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::P50 => "p50 µs",
+            Metric::P99 => "p99 µs",
+            Metric::P999 => "p99.9 µs",
+            Metric::Throughput => "ops/s",
+            Metric::Errors => "errors",
+        }
+    }
+
+    /// Short name, for the failure lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::P50 => "p50",
+            Metric::P99 => "p99",
+            Metric::P999 => "p99.9",
+            Metric::Throughput => "throughput",
+            Metric::Errors => "errors",
+        }
+    }
+
+    /// True for the latency percentiles, which `--fail-if-worse` gates.
+    pub fn is_percentile(self) -> bool {
+        matches!(self, Metric::P50 | Metric::P99 | Metric::P999)
+    }
+
+    fn higher_is_better(self) -> bool {
+        self == Metric::Throughput
+    }
+
+    fn of(self, w: &WorkloadResult) -> f64 {
+        match self {
+            Metric::P50 => w.latency_us.p50,
+            Metric::P99 => w.latency_us.p99,
+            Metric::P999 => w.latency_us.p999,
+            Metric::Throughput => w.throughput_ops_s,
+            Metric::Errors => w.errors as f64,
+        }
+    }
+}
+
+/// Better, worse or the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Improved.
+    Better,
+    /// Regressed.
+    Worse,
+    /// Changed by less than 0.05% (or not at all).
+    Same,
+}
+
+impl Verdict {
+    /// The marker printed after the change.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::Same => "same",
+        }
+    }
+}
+
+/// One metric of one workload in both runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Workload name.
+    pub workload: String,
+    /// What changed.
+    pub metric: Metric,
+    /// Value in the base run.
+    pub base: f64,
+    /// Value in the new run.
+    pub new: f64,
+    /// Change relative to the base, percent; `None` when the base is zero and the new value not.
+    pub percent: Option<f64>,
+    /// Whether that is good.
+    pub verdict: Verdict,
+}
+
+impl Change {
+    fn new(workload: &str, metric: Metric, base: f64, new: f64) -> Change {
+        let percent = if base != 0.0 {
+            Some((new - base) / base * 100.0)
+        } else if new == 0.0 {
+            Some(0.0)
+        } else {
+            None
+        };
+        let verdict = match percent {
+            Some(p) if p.abs() < 0.05 => Verdict::Same,
+            _ if (new > base) == metric.higher_is_better() => Verdict::Better,
+            _ => Verdict::Worse,
+        };
+        Change { workload: workload.to_owned(), metric, base, new, percent, verdict }
+    }
+
+    /// True when this is a percentile that got worse by more than `limit_percent`.
+    pub fn breaches(&self, limit_percent: f64) -> bool {
+        self.metric.is_percentile()
+            && self.verdict == Verdict::Worse
+            && self.percent.is_none_or(|p| p > limit_percent)
+    }
+
+    fn percent_text(&self) -> String {
+        match self.percent {
+            Some(p) => format!("{p:+.1}%"),
+            None => "new".to_owned(),
+        }
+    }
+}
+
+/// Two runs side by side.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// Every metric of every workload present in both runs, in the new run's order.
+    pub changes: Vec<Change>,
+    /// Workloads only the base run has.
+    pub only_in_base: Vec<String>,
+    /// Workloads only the new run has.
+    pub only_in_new: Vec<String>,
+}
+
+/// Compare `new` against `base`, workload by workload.
+pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
+    let mut changes = Vec::new();
+    for n in &new.workloads {
+        if let Some(b) = base.workloads.iter().find(|b| b.name == n.name) {
+            changes.extend(Metric::ALL.iter().map(|m| Change::new(&n.name, *m, m.of(b), m.of(n))));
+        }
+    }
+    let names = |r: &RunResult| r.workloads.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
+    let (in_base, in_new) = (names(base), names(new));
+    Comparison {
+        changes,
+        only_in_base: in_base.iter().filter(|n| !in_new.contains(n)).cloned().collect(),
+        only_in_new: in_new.iter().filter(|n| !in_base.contains(n)).cloned().collect(),
+    }
+}
+
+impl Comparison {
+    /// The percentiles that got worse by more than `limit_percent`.
+    pub fn breaches(&self, limit_percent: f64) -> Vec<&Change> {
+        self.changes.iter().filter(|c| c.breaches(limit_percent)).collect()
+    }
+
+    /// The table, one line per workload and metric, ending in a newline.
+    pub fn render(&self) -> String {
+        let header = ["workload", "metric", "base", "new", "change", ""].map(str::to_owned);
+        let number =
+            |m: Metric, v: f64| if m == Metric::Errors { format!("{v:.0}") } else { format!("{v:.1}") };
+        let rows: Vec<[String; 6]> = self
+            .changes
+            .iter()
+            .map(|c| {
+                [
+                    c.workload.clone(),
+                    c.metric.label().to_owned(),
+                    number(c.metric, c.base),
+                    number(c.metric, c.new),
+                    c.percent_text(),
+                    c.verdict.marker().to_owned(),
+                ]
+            })
+            .collect();
+        let mut widths = [0usize; 6];
+        for row in std::iter::once(&header).chain(&rows) {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&header).chain(&rows) {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .enumerate()
+                .map(|(i, (cell, w))| {
+                    let pad = " ".repeat(w - cell.chars().count());
+                    if i < 2 || i == 5 { format!("{cell}{pad}") } else { format!("{pad}{cell}") }
+                })
+                .collect();
+            let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+        }
+        if !self.only_in_base.is_empty() {
+            let _ = writeln!(out, "only in base: {}", self.only_in_base.join(", "));
+        }
+        if !self.only_in_new.is_empty() {
+            let _ = writeln!(out, "only in new: {}", self.only_in_new.join(", "));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_latency_and_higher_throughput_are_better() {
+        assert_eq!(Change::new("w", Metric::P99, 100.0, 150.0).verdict, Verdict::Worse);
+        assert_eq!(Change::new("w", Metric::P99, 100.0, 80.0).verdict, Verdict::Better);
+        assert_eq!(Change::new("w", Metric::Throughput, 100.0, 80.0).verdict, Verdict::Worse);
+        assert_eq!(Change::new("w", Metric::Throughput, 100.0, 120.0).verdict, Verdict::Better);
+        assert_eq!(Change::new("w", Metric::Errors, 0.0, 0.0).verdict, Verdict::Same);
+        assert_eq!(Change::new("w", Metric::P50, 100.0, 100.01).verdict, Verdict::Same);
+        let errors = Change::new("w", Metric::Errors, 0.0, 3.0);
+        assert_eq!((errors.verdict, errors.percent), (Verdict::Worse, None));
+    }
+
+    #[test]
+    fn only_percentiles_worse_than_the_limit_breach() {
+        let p99 = Change::new("w", Metric::P99, 100.0, 150.0);
+        assert!((p99.percent.expect("finite") - 50.0).abs() < 1e-9);
+        assert!(p99.breaches(10.0));
+        assert!(!p99.breaches(50.0));
+        assert!(!Change::new("w", Metric::P99, 100.0, 50.0).breaches(0.0));
+        assert!(!Change::new("w", Metric::Throughput, 100.0, 10.0).breaches(0.0));
+        assert!(!Change::new("w", Metric::Errors, 0.0, 10.0).breaches(0.0));
+        assert!(Change::new("w", Metric::P999, 0.0, 10.0).breaches(1000.0));
+    }
+}

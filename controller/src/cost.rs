@@ -1,0 +1,420 @@
+//! What the measured reads would cost on AWS: a small price table (S3 requests, ElastiCache
+//! node-hours) and the arithmetic that turns it and the measured throughput into a cost per
+//! million reads from each store and the request rate above which a cache node pays for itself.
+//!
+//! Only request and node charges are counted: S3 storage, data transfer (free between S3 and EC2
+//! in one region) and the EC2 clients cost the same with or without the cache.
+
+use serde::{Deserialize, Serialize};
+
+use crate::result::RunResult;
+
+/// Region priced when none is given.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// ElastiCache node type priced when none is given: the one `fetchbench provision` creates by
+/// default, so a local run is priced as the cache the AWS fleet would have.
+pub const DEFAULT_NODE_TYPE: &str = "cache.t4g.micro";
+
+/// When the S3 prices below were read off AWS's public price pages.
+pub const PRICES_AS_OF: &str = "2025";
+
+/// One region's S3 request prices, USD.
+#[derive(Debug)]
+struct RegionPrices {
+    /// Region code.
+    region: &'static str,
+    /// S3 Standard GET (and SELECT) requests, per 1,000.
+    s3_get_per_1000: f64,
+    /// S3 Standard PUT (COPY, POST, LIST) requests, per 1,000.
+    s3_put_per_1000: f64,
+}
+
+// Source: the public price page of Amazon S3 (Standard storage class, "Requests & data
+// retrievals"), read in 2025 (PRICES_AS_OF). Only regions whose figures were checked are listed.
+// Cache node-hours come from crate::pricing's table (ElastiCache Redis OSS on-demand, us-east-1;
+// us-west-2 lists the same). AWS changes prices rarely but does change them: re-check before
+// quoting a figure to anyone.
+const PRICES: &[RegionPrices] = &[
+    RegionPrices { region: "us-east-1", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
+    RegionPrices { region: "us-west-2", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
+];
+
+/// Why a run cannot be priced.
+#[derive(Debug, thiserror::Error)]
+pub enum CostError {
+    /// The region is not in the price table.
+    #[error("region {region:?} is not in the price table; known: {known}")]
+    UnknownRegion {
+        /// The region asked for.
+        region: String,
+        /// The regions that are.
+        known: String,
+    },
+    /// The node type is not in the price table for the region.
+    #[error("cache node type {node_type:?} has no price for {region}; known: {known}")]
+    UnknownNodeType {
+        /// The node type asked for.
+        node_type: String,
+        /// The region.
+        region: String,
+        /// The node types that have a price.
+        known: String,
+    },
+    /// Fewer than one node.
+    #[error("cache nodes {0} is not at least 1")]
+    NoNodes(u32),
+}
+
+/// What to price: where, and the cache it would take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assumptions {
+    /// AWS region.
+    pub region: String,
+    /// ElastiCache node type.
+    pub node_type: String,
+    /// Nodes in the cache (a primary and its replicas all cost the same per hour).
+    pub nodes: u32,
+}
+
+impl Default for Assumptions {
+    fn default() -> Self {
+        Assumptions { region: DEFAULT_REGION.into(), node_type: DEFAULT_NODE_TYPE.into(), nodes: 1 }
+    }
+}
+
+/// The prices that apply to one set of assumptions, USD.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prices {
+    /// S3 GET requests, per 1,000.
+    pub s3_get_per_1000: f64,
+    /// S3 PUT requests, per 1,000.
+    pub s3_put_per_1000: f64,
+    /// One cache node for one hour.
+    pub node_hour: f64,
+}
+
+impl Assumptions {
+    /// Look the prices up.
+    pub fn prices(&self) -> Result<Prices, CostError> {
+        if self.nodes == 0 {
+            return Err(CostError::NoNodes(self.nodes));
+        }
+        let region =
+            PRICES.iter().find(|r| r.region == self.region).ok_or_else(|| CostError::UnknownRegion {
+                region: self.region.clone(),
+                known: PRICES.iter().map(|r| r.region).collect::<Vec<_>>().join(", "),
+            })?;
+        let node_hour =
+            crate::pricing::cache_node_hour(&self.node_type).ok_or_else(|| CostError::UnknownNodeType {
+                node_type: self.node_type.clone(),
+                region: self.region.clone(),
+                known: crate::pricing::cache_node_types().collect::<Vec<_>>().join(", "),
+            })?;
+        Ok(Prices {
+            s3_get_per_1000: region.s3_get_per_1000,
+            s3_put_per_1000: region.s3_put_per_1000,
+            node_hour,
+        })
+    }
+}
+
+/// A run priced: `result.json`'s `cost` object. Money in USD, rates in reads per second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostEstimate {
+    /// Region whose prices were used.
+    pub region: String,
+    /// When the price table was read.
+    pub prices_as_of: String,
+    /// S3 GET requests, USD per 1,000.
+    pub s3_get_usd_per_1000: f64,
+    /// S3 PUT requests, USD per 1,000.
+    pub s3_put_usd_per_1000: f64,
+    /// ElastiCache node type priced.
+    pub cache_node_type: String,
+    /// Nodes in the cache.
+    pub cache_nodes: u32,
+    /// One node for one hour, USD.
+    pub cache_node_usd_per_hour: f64,
+    /// Share of reads the cache serves (and so of S3 GETs it saves), 0 to 1.
+    pub hit_ratio: f64,
+    /// Where `hit_ratio` came from: the name of the cache-aside workload that measured it, or
+    /// `"assumed"` (every read a hit).
+    pub hit_ratio_source: String,
+    /// S3 GET charges per million reads served from S3, USD; the same at any rate.
+    pub s3_usd_per_million_reads: f64,
+    /// Read rate above which the cache costs less per hour than the S3 GETs it saves.
+    pub break_even_reads_s: f64,
+    /// Writing the dataset to S3 once (its PUT requests), USD.
+    pub dataset_put_usd: f64,
+    /// Each workload priced at its measured throughput.
+    pub workloads: Vec<WorkloadCost>,
+}
+
+/// One workload priced at its measured throughput.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadCost {
+    /// Workload name.
+    pub name: String,
+    /// `"redis"`, `"s3"` or `"cache-aside"`.
+    pub target: String,
+    /// Measured throughput, reads per second.
+    pub reads_s: f64,
+    /// What a million reads cost at that rate, USD; `null` when nothing was measured (a cache
+    /// node's cost per read depends on how busy it is).
+    pub usd_per_million_reads: Option<f64>,
+    /// What an hour at that rate costs, USD.
+    pub usd_per_hour: f64,
+}
+
+/// S3 GET charges per million reads, USD.
+pub fn s3_per_million(p: &Prices) -> f64 {
+    p.s3_get_per_1000 * 1000.0
+}
+
+/// The cache's node charges per million reads when it serves `reads_s` reads per second
+/// around the clock, USD; `None` at zero rate.
+pub fn cache_per_million(p: &Prices, nodes: u32, reads_s: f64) -> Option<f64> {
+    (reads_s > 0.0).then(|| p.node_hour * f64::from(nodes) / (reads_s * 3600.0) * 1e6)
+}
+
+/// The read rate (reads per second) at which the cache's node-hours cost as much as the S3 GETs
+/// its hits save: above it the cache pays for itself. `hit_ratio` is the share of reads served
+/// from the cache; at zero the cache never pays.
+pub fn break_even_reads_s(p: &Prices, nodes: u32, hit_ratio: f64) -> f64 {
+    let saved_per_read = hit_ratio * p.s3_get_per_1000 / 1000.0;
+    if saved_per_read <= 0.0 {
+        return f64::INFINITY;
+    }
+    p.node_hour * f64::from(nodes) / 3600.0 / saved_per_read
+}
+
+/// Price a run's workloads at their measured throughput.
+pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEstimate, CostError> {
+    let p = assumptions.prices()?;
+    let nodes = assumptions.nodes;
+    let aside = result.workloads.iter().find(|w| w.target == "cache-aside" && w.hit_ratio.is_some());
+    let (hit_ratio, hit_ratio_source) = match aside {
+        Some(w) => (w.hit_ratio.unwrap_or(1.0).clamp(0.0, 1.0), w.name.clone()),
+        None => (1.0, "assumed".to_owned()),
+    };
+    let workloads = result
+        .workloads
+        .iter()
+        .map(|w| {
+            let reads_s = w.throughput_ops_s;
+            let s3_hour = |share: f64| reads_s * share * 3600.0 * p.s3_get_per_1000 / 1000.0;
+            let node_hour = p.node_hour * f64::from(nodes);
+            let (usd_per_million_reads, usd_per_hour) = match w.target.as_str() {
+                "s3" => (Some(s3_per_million(&p)), s3_hour(1.0)),
+                "cache-aside" => {
+                    let miss = 1.0 - w.hit_ratio.unwrap_or(1.0).clamp(0.0, 1.0);
+                    let per_million =
+                        cache_per_million(&p, nodes, reads_s).map(|c| c + miss * s3_per_million(&p));
+                    (per_million, node_hour + s3_hour(miss))
+                }
+                _ => (cache_per_million(&p, nodes, reads_s), node_hour),
+            };
+            WorkloadCost {
+                name: w.name.clone(),
+                target: w.target.clone(),
+                reads_s,
+                usd_per_million_reads,
+                usd_per_hour,
+            }
+        })
+        .collect();
+    Ok(CostEstimate {
+        region: assumptions.region.clone(),
+        prices_as_of: PRICES_AS_OF.to_owned(),
+        s3_get_usd_per_1000: p.s3_get_per_1000,
+        s3_put_usd_per_1000: p.s3_put_per_1000,
+        cache_node_type: assumptions.node_type.clone(),
+        cache_nodes: nodes,
+        cache_node_usd_per_hour: p.node_hour,
+        hit_ratio,
+        hit_ratio_source,
+        s3_usd_per_million_reads: s3_per_million(&p),
+        break_even_reads_s: break_even_reads_s(&p, nodes, hit_ratio),
+        dataset_put_usd: result.scenario.dataset.objects as f64 * p.s3_put_per_1000 / 1000.0,
+        workloads,
+    })
+}
+
+/// Price a run with `assumptions`, or, when they are not in the price table (a region or node
+/// type it lacks), with the defaults: a run never fails for want of a price, and the estimate
+/// names the region and node type it used.
+pub fn estimate_or_default(result: &RunResult, assumptions: &Assumptions) -> CostEstimate {
+    estimate(result, assumptions).unwrap_or_else(|e| {
+        tracing::warn!("pricing the run with the defaults: {e}");
+        estimate(result, &Assumptions::default()).expect("the default assumptions are in the price table")
+    })
+}
+
+/// Dollars with enough digits to tell small amounts apart: `$0.40`, `$0.000944`.
+pub fn usd(amount: f64) -> String {
+    if !amount.is_finite() {
+        return "n/a".into();
+    }
+    if amount >= 1.0 || amount == 0.0 {
+        format!("${amount:.2}")
+    } else {
+        // Three significant digits.
+        let digits = (2 - amount.log10().floor() as i32).max(2) as usize;
+        format!("${amount:.digits$}")
+    }
+}
+
+/// The cost lines of the terminal summary.
+pub fn summary_lines(c: &CostEstimate) -> Vec<String> {
+    let mut lines = vec![format!(
+        "cost ({}, {} x {} at {}/h, S3 GET {} per 1,000; prices of {}):",
+        c.region,
+        c.cache_nodes,
+        c.cache_node_type,
+        usd(c.cache_node_usd_per_hour),
+        usd(c.s3_get_usd_per_1000),
+        c.prices_as_of
+    )];
+    let width = c.workloads.iter().map(|w| w.name.chars().count()).max().unwrap_or(0);
+    for w in &c.workloads {
+        let per_million = w.usd_per_million_reads.map_or_else(|| "n/a".to_owned(), usd);
+        let at = match w.target.as_str() {
+            "s3" => "at any rate".to_owned(),
+            _ => format!("at the measured {:.0} reads/s", w.reads_s),
+        };
+        lines.push(format!("  {:width$}  {per_million} per million reads {at}", w.name));
+    }
+    let hit = if c.hit_ratio_source == "assumed" {
+        "if every read is a cache hit".to_owned()
+    } else {
+        format!("at the hit ratio {:.3} of {}", c.hit_ratio, c.hit_ratio_source)
+    };
+    lines.push(if c.break_even_reads_s.is_finite() {
+        format!(
+            "  the cache pays for itself above {:.1} reads/s ({:.0} reads/h) {hit}",
+            c.break_even_reads_s,
+            c.break_even_reads_s * 3600.0
+        )
+    } else {
+        format!("  the cache never pays for itself {hit}")
+    });
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us_east(node_type: &str) -> Prices {
+        Assumptions { node_type: node_type.into(), ..Default::default() }.prices().expect("in the table")
+    }
+
+    #[test]
+    fn break_even_matches_hand_computed_rates() {
+        // cache.t3.micro, $0.017/h, against GETs at $0.0004 per 1,000:
+        // 0.017 / 3600 s = 4.7222e-6 $/s; one GET saves 4e-7 $; 4.7222e-6 / 4e-7 = 11.8056 reads/s.
+        let p = us_east("cache.t3.micro");
+        assert!((break_even_reads_s(&p, 1, 1.0) - 11.805_555_6).abs() < 1e-6);
+        // Two nodes cost twice as much; a hit ratio of 0.8 saves 80% of the GETs:
+        // 2 * 4.7222e-6 / (0.8 * 4e-7) = 29.5139 reads/s.
+        assert!((break_even_reads_s(&p, 2, 0.8) - 29.513_888_9).abs() < 1e-6);
+        // cache.r7g.large, $0.219/h: 0.219 / 3600 / 4e-7 = 152.0833 reads/s.
+        assert!((break_even_reads_s(&us_east("cache.r7g.large"), 1, 1.0) - 152.083_333_3).abs() < 1e-6);
+        // No hits, no savings.
+        assert_eq!(break_even_reads_s(&p, 1, 0.0), f64::INFINITY);
+    }
+
+    #[test]
+    fn cost_per_million_reads_matches_hand_computed_values() {
+        let p = us_east("cache.t3.micro");
+        // $0.0004 per 1,000 GETs is $0.40 per million.
+        assert!((s3_per_million(&p) - 0.4).abs() < 1e-12);
+        // At 5,000 reads/s a node serves 18e6 reads an hour: 0.017 / 18 = $0.000944 per million.
+        let at_5000 = cache_per_million(&p, 1, 5000.0).expect("positive rate");
+        assert!((at_5000 - 0.000_944_444).abs() < 1e-9, "{at_5000}");
+        // At the break-even rate the cache costs exactly what S3 does per read.
+        let even = cache_per_million(&p, 1, break_even_reads_s(&p, 1, 1.0)).expect("positive rate");
+        assert!((even - s3_per_million(&p)).abs() < 1e-9, "{even}");
+        assert_eq!(cache_per_million(&p, 1, 0.0), None);
+    }
+
+    fn run_with(workloads: Vec<crate::result::WorkloadResult>) -> RunResult {
+        RunResult {
+            schema: crate::result::SCHEMA.into(),
+            scenario: crate::scenario::Scenario::seed(),
+            fleet: "local".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            degraded: false,
+            partial: false,
+            targets: Default::default(),
+            agents: vec![],
+            workloads,
+            start_skew_ms: 0.0,
+            thresholds: vec![],
+            cost: None,
+        }
+    }
+
+    #[test]
+    fn a_run_is_priced_per_workload_at_its_measured_rate() {
+        let w =
+            |name: &str, target: &str, ops_s: f64, hit_ratio: Option<f64>| crate::result::WorkloadResult {
+                name: name.into(),
+                target: target.into(),
+                throughput_ops_s: ops_s,
+                hit_ratio,
+                ..Default::default()
+            };
+        let run = run_with(vec![
+            w("r", "redis", 5000.0, None),
+            w("s", "s3", 300.0, None),
+            w("ca", "cache-aside", 2000.0, Some(0.8)),
+        ]);
+        let c = estimate(&run, &Assumptions::default()).expect("default prices");
+        assert_eq!((c.cache_node_type.as_str(), c.cache_node_usd_per_hour), ("cache.t4g.micro", 0.016));
+        // The cache-aside workload's hit ratio sets the break-even: 0.016 / 3600 / (0.8 * 4e-7).
+        assert_eq!((c.hit_ratio, c.hit_ratio_source.as_str()), (0.8, "ca"));
+        assert!((c.break_even_reads_s - 13.888_888_9).abs() < 1e-6, "{}", c.break_even_reads_s);
+        // 200 objects written once at $0.005 per 1,000 PUTs.
+        assert!((c.dataset_put_usd - 0.001).abs() < 1e-12);
+        let per_million = |name: &str| {
+            c.workloads.iter().find(|x| x.name == name).and_then(|x| x.usd_per_million_reads).expect("priced")
+        };
+        // Redis at 5,000 reads/s: 0.016 / 18e6 reads * 1e6 = $0.000889.
+        assert!((per_million("r") - 0.000_888_889).abs() < 1e-9);
+        assert!((per_million("s") - 0.4).abs() < 1e-12);
+        // Cache-aside at 2,000 reads/s: 0.016 / 7.2 = $0.002222 of node, plus 20% misses at $0.40.
+        assert!((per_million("ca") - (0.002_222_222 + 0.08)).abs() < 1e-8, "{}", per_million("ca"));
+        // An hour of S3 at 300 reads/s: 1.08e6 GETs at $0.0004 per 1,000 = $0.432.
+        assert!((c.workloads[1].usd_per_hour - 0.432).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_unpriced_region_falls_back_to_the_defaults() {
+        let run = run_with(vec![]);
+        let asked = Assumptions { region: "eu-central-9".into(), ..Default::default() };
+        assert!(estimate(&run, &asked).is_err());
+        let c = estimate_or_default(&run, &asked);
+        assert_eq!(c.region, "us-east-1", "the estimate names the prices it used");
+    }
+
+    #[test]
+    fn unknown_region_and_node_type_are_named() {
+        let e = Assumptions { region: "mars-1".into(), ..Default::default() }.prices().unwrap_err();
+        assert!(e.to_string().contains("\"mars-1\"") && e.to_string().contains("us-east-1"), "{e}");
+        let e = Assumptions { node_type: "cache.x9.huge".into(), ..Default::default() }.prices().unwrap_err();
+        assert!(e.to_string().contains("cache.x9.huge") && e.to_string().contains("cache.t4g.micro"), "{e}");
+        assert!(Assumptions::default().prices().is_ok(), "the defaults must be priced");
+        assert!(Assumptions { nodes: 0, ..Default::default() }.prices().is_err());
+    }
+
+    #[test]
+    fn dollars_keep_three_significant_digits() {
+        assert_eq!(usd(0.4), "$0.400");
+        assert_eq!(usd(12.345), "$12.35");
+        assert_eq!(usd(0.000_944_444), "$0.000944");
+        assert_eq!(usd(0.017), "$0.0170");
+        assert_eq!(usd(0.0), "$0.00");
+    }
+}

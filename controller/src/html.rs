@@ -1,0 +1,612 @@
+//! report.html: one self-contained page (inline CSS and SVG, no script, nothing fetched) with the
+//! summary table, the latency-percentile chart of every workload, throughput and latency over
+//! time, the cost estimate, the per-agent breakdown, the scenario and the environment, and any
+//! warning about the figures.
+
+use std::fmt::Write;
+
+use crate::aggregate::decode_base64;
+use crate::chart::{self, Axis, Chart, Scale, Series, escape, latency_label};
+use crate::cost::{self, CostEstimate};
+use crate::export::percentile_rows;
+use crate::result::{LatencySummary, RunResult, WorkloadResult};
+use crate::scenario::CacheStart;
+use crate::summary;
+
+/// Percentile ticks per half distance to 100% for the percentile chart's points.
+const TICKS_PER_HALF_DISTANCE: u32 = 5;
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}\
+h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
+h3{font-size:15px;margin-bottom:6px}.meta{color:#555;font-size:13px}\
+table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}\
+th{background:#f6f6f6}td.name,th.name{text-align:left}\
+.warning{background:#fff4e5;border-left:4px solid #e67e00;padding:8px 12px;margin:8px 0;font-size:14px}\
+.note{color:#555;font-size:13px}.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}\
+.charts{display:flex;flex-wrap:wrap;gap:8px}pre{background:#f6f6f6;padding:8px;font-size:12px;overflow:auto}";
+
+/// The page for `result`, with `cost` in its cost section. Fails only when a workload's
+/// histogram does not decode.
+pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String, String> {
+    let mut page = String::new();
+    let title = format!("fetchbench: {}", result.scenario.name);
+    let _ = write!(
+        page,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>",
+        escape(&title)
+    );
+    let agents = result.agents.len();
+    let _ = write!(
+        page,
+        "<h1>{}</h1><p class=\"meta\">{} fleet, {agents} agent{}, {} to {}; largest start skew {:.2} ms</p>",
+        escape(&title),
+        escape(&result.fleet),
+        if agents == 1 { "" } else { "s" },
+        escape(&result.started_at),
+        escape(&result.finished_at),
+        result.start_skew_ms
+    );
+    page.push_str(&warnings(result));
+    page.push_str(&summary_section(result));
+    page.push_str(&details_section(result));
+    page.push_str(&percentile_section(result)?);
+    page.push_str(&timeseries_section(result));
+    if let Some(c) = cost {
+        page.push_str(&cost_section(c));
+    }
+    page.push_str(&agents_section(result));
+    page.push_str(&scenario_section(result));
+    let _ = writeln!(
+        page,
+        "<p class=\"meta\">written by fetchbench {} from a {} file</p></body></html>",
+        env!("CARGO_PKG_VERSION"),
+        escape(&result.schema)
+    );
+    Ok(page)
+}
+
+fn warnings(result: &RunResult) -> String {
+    let mut items = Vec::new();
+    if result.partial {
+        items.push("PARTIAL: the run was interrupted; the figures cover what ran until then.".to_owned());
+    }
+    for a in result.agents.iter().filter(|a| a.status != "ok") {
+        items.push(format!(
+            "DEGRADED: agent {} ({}) was lost: {}.",
+            a.id,
+            a.address,
+            a.error.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    for w in result.workloads.iter().filter(|w| w.errors > 0) {
+        let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        items.push(format!("DEGRADED: {} had {} failed requests ({}).", w.name, w.errors, kinds.join(", ")));
+    }
+    for w in result.workloads.iter().filter(|w| w.client_bound) {
+        items.push(format!(
+            "CLIENT-BOUND: during {} an agent's CPU was saturated, so its figures measure the client as much as {}.",
+            w.name, w.target
+        ));
+    }
+    for t in result.thresholds.iter().filter(|t| !t.passed) {
+        let op = if t.bound == "min" { "at least" } else { "at most" };
+        items.push(format!(
+            "THRESHOLD BREACHED: {} was {}, the scenario allows {op} {}.",
+            t.key, t.value, t.limit
+        ));
+    }
+    if result.degraded && items.is_empty() {
+        items.push("DEGRADED: the run was marked degraded.".to_owned());
+    }
+    let mut s = String::from("<section id=\"warnings\">");
+    for item in items {
+        let _ = write!(s, "<div class=\"warning\">{}</div>", escape(&item));
+    }
+    s.push_str("</section>");
+    s
+}
+
+fn latency_cells(l: &LatencySummary) -> String {
+    [l.p50, l.p90, l.p99, l.p999, l.max, l.mean].iter().map(|v| format!("<td>{v:.1}</td>")).collect()
+}
+
+fn summary_section(result: &RunResult) -> String {
+    let mut s = String::from(
+        "<section id=\"summary\"><h2>Summary</h2><table><tr><th class=\"name\">workload</th><th class=\"name\">target</th>\
+         <th>ops</th><th>errors</th><th>ops/s</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th>\
+         <th>max µs</th><th>mean µs</th></tr>",
+    );
+    for (i, w) in result.workloads.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<tr data-workload=\"{}\"><td class=\"name\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
+             <td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{:.1}</td>{}</tr>",
+            escape(&w.name),
+            chart::color(i),
+            escape(&w.name),
+            escape(&w.target),
+            w.ops,
+            w.errors,
+            w.throughput_ops_s,
+            latency_cells(&w.latency_us)
+        );
+    }
+    s.push_str("</table>");
+    let first = |target: &str| result.workloads.iter().find(|w| w.target == target && w.ops > 0);
+    if let (Some(r), Some(s3)) = (first("redis"), first("s3")) {
+        let _ = write!(s, "<p><strong>{}</strong></p>", escape(&summary::speedup(r, s3)));
+    }
+    s.push_str(
+        "<p class=\"note\">Percentiles come from one HDR histogram merged over all agents (3 significant digits); \
+         ops/s is successful measured requests over the measured phase's length; warm-up is left out.</p></section>",
+    );
+    s
+}
+
+fn opt_us(l: Option<&LatencySummary>, f: fn(&LatencySummary) -> f64) -> String {
+    l.map_or_else(|| "-".to_owned(), |l| format!("{:.1}", f(l)))
+}
+
+/// How each workload was measured: the loop, the rates, service time beside latency, time to
+/// first byte, hit ratio, start skew and the agents' CPU; then the scenario's thresholds.
+fn details_section(result: &RunResult) -> String {
+    let mut s = String::from(
+        "<section id=\"details\"><h2>How it was measured</h2><table><tr><th class=\"name\">workload</th>\
+         <th class=\"name\">loop</th><th>target ops/s</th><th>sent ops/s</th><th>late starts</th>\
+         <th>service p50 µs</th><th>service p99 µs</th><th>TTFB p50 µs</th><th>TTFB p99 µs</th><th>hit ratio</th>\
+         <th>start skew ms</th><th>max agent CPU</th></tr>",
+    );
+    for w in &result.workloads {
+        let _ = write!(
+            s,
+            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{:.1}</td>\
+             <td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.0}%</td></tr>",
+            escape(&w.name),
+            escape(&w.name),
+            escape(&w.r#loop),
+            w.target_rate_ops_s.map_or_else(|| "-".to_owned(), |r| format!("{r:.1}")),
+            w.achieved_rate_ops_s,
+            w.late_starts,
+            w.service_time_us.p50,
+            w.service_time_us.p99,
+            opt_us(w.ttfb_us.as_ref(), |l| l.p50),
+            opt_us(w.ttfb_us.as_ref(), |l| l.p99),
+            w.hit_ratio.map_or_else(|| "-".to_owned(), |h| format!("{h:.3}")),
+            w.start_skew_ms,
+            100.0 * w.cpu_utilization_max,
+        );
+    }
+    s.push_str(
+        "</table><p class=\"note\">In open loop, latency runs from each request's intended start, so a stalled \
+         server shows in it; service time runs from the actual send. Late starts left more than 1 ms after their \
+         intended start. Start skew is how far apart the agents began, their clock offsets corrected.</p>",
+    );
+    if !result.thresholds.is_empty() {
+        s.push_str(
+            "<h3>Thresholds</h3><table id=\"thresholds\"><tr><th class=\"name\">threshold</th><th>limit</th>\
+             <th>measured</th><th class=\"name\">result</th></tr>",
+        );
+        for t in &result.thresholds {
+            let _ = write!(
+                s,
+                "<tr><td class=\"name\">{} ({})</td><td>{}</td><td>{:.3}</td><td class=\"name\">{}</td></tr>",
+                escape(&t.key),
+                escape(&t.bound),
+                t.limit,
+                t.value,
+                if t.passed { "passed" } else { "BREACHED" }
+            );
+        }
+        s.push_str("</table>");
+    }
+    s.push_str("</section>");
+    s
+}
+
+/// `(1 / (1 - quantile), microseconds)` points of a workload's percentile curve: the rows of its
+/// `.hgrm` file.
+fn percentile_points(w: &WorkloadResult) -> Result<Vec<(f64, f64)>, String> {
+    let h = decode_base64(&w.histogram)
+        .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
+    Ok(percentile_rows(&h, TICKS_PER_HALF_DISTANCE)
+        .into_iter()
+        .map(|row| {
+            let x = if row.quantile < 1.0 { 1.0 / (1.0 - row.quantile) } else { f64::INFINITY };
+            (x, row.value as f64 / 1000.0)
+        })
+        .collect())
+}
+
+fn percentile_label(x: f64) -> String {
+    let p = 100.0 * (1.0 - 1.0 / x);
+    let digits = (x.log10().round() as usize).saturating_sub(2);
+    format!("{p:.digits$}%")
+}
+
+fn percentile_section(result: &RunResult) -> Result<String, String> {
+    let mut curves = Vec::new();
+    for (i, w) in result.workloads.iter().enumerate() {
+        curves.push((i, w, percentile_points(w)?));
+    }
+    let count = result.workloads.iter().map(|w| w.ops).max().unwrap_or(0).max(10);
+    let x_max = 10f64.powf((count as f64).log10().ceil());
+    let values = curves.iter().flat_map(|(_, _, p)| p.iter().map(|(_, v)| *v)).filter(|v| *v > 0.0);
+    let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let series: Vec<Series> = curves
+        .into_iter()
+        .filter(|(_, _, points)| !points.is_empty())
+        .map(|(i, w, points)| Series {
+            name: w.name.clone(),
+            color: chart::color(i),
+            dashed: false,
+            points: points.into_iter().map(|(x, v)| (x.min(x_max), v)).collect(),
+        })
+        .collect();
+    let mut s = String::from("<section id=\"percentiles\"><h2>Latency by percentile</h2>");
+    if series.is_empty() {
+        s.push_str(
+            "<p class=\"note\">No workload completed a request: there is no latency to chart.</p></section>",
+        );
+        return Ok(s);
+    }
+    let x_scale = Scale::Log { min: 1.0, max: x_max };
+    let chart = Chart {
+        id: "latency-percentiles".into(),
+        workload: None,
+        title: "Latency by percentile, every workload (log scales)".into(),
+        x: Axis::log(x_scale, "percentile", percentile_label),
+        y: Axis::log(Scale::log_decades(lo, hi), "latency", latency_label),
+        series,
+        bands: Vec::new(),
+        width: 1000.0,
+        height: 420.0,
+    };
+    s.push_str(&chart.render());
+    s.push_str(
+        "<p class=\"note\">Each line is one workload's merged histogram: at percentile p, p% of its requests took at \
+         most that long. Both axes are logarithmic, so the tail gets as much room as the median; a line ends at its \
+         slowest request.</p></section>",
+    );
+    Ok(s)
+}
+
+/// `v` to three decimals, without float noise: 0.06000000000000001 -> 0.06.
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn timeseries_section(result: &RunResult) -> String {
+    let mut s = String::from("<section id=\"timeseries\"><h2>Over time</h2>");
+    if result.workloads.iter().all(|w| w.timeseries.is_empty()) {
+        s.push_str(
+            "<p class=\"note\">This result has no time series (it was written by a fetchbench that did not record \
+             one), so there is nothing to chart over time.</p></section>",
+        );
+        return s;
+    }
+    for (i, w) in result.workloads.iter().enumerate() {
+        let points = &w.timeseries;
+        if points.is_empty() {
+            let _ = write!(s, "<h3>{}</h3><p class=\"note\">No intervals recorded.</p>", escape(&w.name));
+            continue;
+        }
+        // Warm-up first, then the measured phase, on one clock from the workload's start.
+        let warmup_s = points.iter().filter(|p| p.phase == "warmup").map(|p| p.t_s).fold(0.0, f64::max);
+        let at =
+            |p: &crate::result::IntervalResult| if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s };
+        let end = points.iter().map(at).fold(0.0, f64::max);
+        let x_scale = Scale::Linear { min: 0.0, max: chart::nice_ceiling(end) };
+        let bands = if warmup_s > 0.0 { vec![(0.0, warmup_s, "warm-up".to_owned())] } else { Vec::new() };
+        let secs = |v: f64| format!("{} s", round3(v));
+        let peak = points.iter().map(|p| p.ops_s).fold(0.0, f64::max);
+        let throughput = Chart {
+            id: format!("throughput-{i}"),
+            workload: Some(w.name.clone()),
+            title: format!("{}: throughput per second", w.name),
+            x: Axis::linear(x_scale, "seconds since the workload started", secs),
+            y: Axis::linear(Scale::linear_from_zero(peak), "ops/s", |v| round3(v).to_string()),
+            series: vec![Series {
+                name: "ops/s".into(),
+                color: chart::color(i),
+                dashed: false,
+                points: points.iter().map(|p| (at(p), p.ops_s)).collect(),
+            }],
+            bands: bands.clone(),
+            width: 540.0,
+            height: 260.0,
+        };
+        let lat = |f: fn(&crate::result::IntervalResult) -> f64| -> Vec<(f64, f64)> {
+            points.iter().filter(|p| f(p) > 0.0).map(|p| (at(p), f(p))).collect()
+        };
+        let (p99, p50) = (lat(|p| p.p99_us), lat(|p| p.p50_us));
+        let lo = p50.iter().chain(&p99).map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
+        let hi = p99.iter().chain(&p50).map(|(_, v)| *v).fold(0.0, f64::max);
+        let latency = Chart {
+            id: format!("latency-{i}"),
+            workload: Some(w.name.clone()),
+            title: format!("{}: p99 and p50 latency per second", w.name),
+            x: Axis::linear(x_scale, "seconds since the workload started", secs),
+            y: Axis::log(Scale::log_decades(lo, hi), "latency", latency_label),
+            series: vec![
+                Series { name: "p99".into(), color: chart::color(i), dashed: false, points: p99 },
+                Series { name: "p50".into(), color: chart::color(i), dashed: true, points: p50 },
+            ],
+            bands: bands.clone(),
+            width: 540.0,
+            height: 260.0,
+        };
+        // Cache-aside: how the hit ratio filled up.
+        let hits: Vec<(f64, f64)> = points.iter().filter_map(|p| p.hit_ratio.map(|h| (at(p), h))).collect();
+        let hit_ratio = (!hits.is_empty()).then(|| Chart {
+            id: format!("hit-ratio-{i}"),
+            workload: Some(w.name.clone()),
+            title: format!("{}: cache hit ratio per second", w.name),
+            x: Axis::linear(x_scale, "seconds since the workload started", secs),
+            y: Axis::linear(Scale::Linear { min: 0.0, max: 1.0 }, "hit ratio", |v| {
+                format!("{:.0}%", 100.0 * v)
+            }),
+            series: vec![Series {
+                name: "hit ratio".into(),
+                color: chart::color(i),
+                dashed: false,
+                points: hits,
+            }],
+            bands: bands.clone(),
+            width: 540.0,
+            height: 260.0,
+        });
+        let _ = write!(
+            s,
+            "<h3>{}</h3><div class=\"charts\">{}{}{}</div>",
+            escape(&w.name),
+            throughput.render(),
+            latency.render(),
+            hit_ratio.map(|c| c.render()).unwrap_or_default()
+        );
+    }
+    s.push_str("</section>");
+    s
+}
+
+fn cost_section(c: &CostEstimate) -> String {
+    let mut s = String::from("<section id=\"cost\"><h2>Cost</h2>");
+    let _ = write!(
+        s,
+        "<p>Priced for {} with {} &times; {} at {}/hour per node, S3 GET at {} and PUT at {} per 1,000 requests \
+         (on-demand prices of {}; request and node charges only).</p>",
+        escape(&c.region),
+        c.cache_nodes,
+        escape(&c.cache_node_type),
+        cost::usd(c.cache_node_usd_per_hour),
+        cost::usd(c.s3_get_usd_per_1000),
+        cost::usd(c.s3_put_usd_per_1000),
+        escape(&c.prices_as_of)
+    );
+    s.push_str(
+        "<table><tr><th class=\"name\">workload</th><th class=\"name\">target</th><th>reads/s</th>\
+         <th>USD per million reads</th><th>USD per hour at that rate</th></tr>",
+    );
+    for w in &c.workloads {
+        let _ = write!(
+            s,
+            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+            escape(&w.name),
+            escape(&w.name),
+            escape(&w.target),
+            w.reads_s,
+            w.usd_per_million_reads.map_or_else(|| "n/a".into(), cost::usd),
+            cost::usd(w.usd_per_hour)
+        );
+    }
+    s.push_str("</table>");
+    let hit = if c.hit_ratio_source == "assumed" {
+        "if every read is a cache hit".to_owned()
+    } else {
+        format!("at the hit ratio {:.3} measured by {}", c.hit_ratio, c.hit_ratio_source)
+    };
+    if c.break_even_reads_s.is_finite() {
+        let _ = write!(
+            s,
+            "<p id=\"break-even\"><strong>The cache pays for itself above {:.1} reads/s</strong> ({:.0} reads an hour) \
+             {}: below that rate its node-hours cost more than the S3 GETs it saves.</p>",
+            c.break_even_reads_s,
+            c.break_even_reads_s * 3600.0,
+            escape(&hit)
+        );
+    } else {
+        let _ = write!(s, "<p id=\"break-even\">The cache never pays for itself {}.</p>", escape(&hit));
+    }
+    let _ = write!(
+        s,
+        "<p class=\"note\">A cache node's cost per read depends on how busy it is: the per-million figure for a cache \
+         workload assumes the node serves the measured rate around the clock. Writing the dataset to S3 once costs {} \
+         in PUT requests.</p></section>",
+        cost::usd(c.dataset_put_usd)
+    );
+    s
+}
+
+fn agents_section(result: &RunResult) -> String {
+    let mut s = String::from("<section id=\"agents\"><h2>Per agent</h2>");
+    for w in &result.workloads {
+        let _ = write!(
+            s,
+            "<h3>{}</h3><table data-workload=\"{}\"><tr><th class=\"name\">agent</th><th>ops</th><th>errors</th>\
+             <th>ops/s</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>mean µs</th></tr>",
+            escape(&w.name),
+            escape(&w.name)
+        );
+        for a in &w.per_agent {
+            let _ = write!(
+                s,
+                "<tr><td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{:.1}</td>{}</tr>",
+                escape(&a.agent),
+                a.ops,
+                a.errors,
+                a.throughput_ops_s,
+                latency_cells(&a.latency_us)
+            );
+        }
+        s.push_str("</table>");
+    }
+    s.push_str("</section>");
+    s
+}
+
+fn scenario_section(result: &RunResult) -> String {
+    let sc = &result.scenario;
+    let mut s = String::from("<section id=\"scenario\"><h2>Scenario and environment</h2>");
+    let _ = write!(
+        s,
+        "<p>Scenario <strong>{}</strong>: {} objects of {} (seed {}, cache starts {}), {} agent{}.</p>",
+        escape(&sc.name),
+        sc.dataset.objects,
+        escape(&sc.dataset.describe_sizes()),
+        sc.dataset.seed,
+        match sc.dataset.cache {
+            CacheStart::Warm => "warm",
+            CacheStart::Cold => "cold",
+        },
+        sc.agents,
+        if sc.agents == 1 { "" } else { "s" }
+    );
+    s.push_str(
+        "<table><tr><th class=\"name\">workload</th><th class=\"name\">target</th><th>in flight per agent</th>\
+         <th class=\"name\">load</th><th class=\"name\">measured</th><th class=\"name\">warm-up</th><th class=\"name\">keys</th><th class=\"name\">timeout</th></tr>",
+    );
+    for w in &sc.workloads {
+        let _ = write!(
+            s,
+            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td class=\"name\">{}</td>\
+             <td class=\"name\">{} per agent</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
+            escape(&w.name),
+            w.target.as_str(),
+            w.concurrency,
+            w.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("open loop, {r} ops/s per agent")),
+            w.stop,
+            w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string()),
+            w.keys,
+            humantime::format_duration(w.timeout)
+        );
+    }
+    s.push_str("</table><h3>Targets</h3><table>");
+    let t = &result.targets;
+    let rows = [
+        ("redis", t.redis.as_deref().map(|u| format!("{u} ({})", t.redis_source.as_deref().unwrap_or("?")))),
+        (
+            "s3",
+            t.s3_bucket.as_deref().map(|b| {
+                format!(
+                    "bucket {b} on {} ({})",
+                    t.s3_endpoint.as_deref().unwrap_or("AWS S3"),
+                    t.s3_source.as_deref().unwrap_or("?")
+                )
+            }),
+        ),
+    ];
+    for (name, value) in rows {
+        if let Some(v) = value {
+            let _ =
+                write!(s, "<tr><td class=\"name\">{name}</td><td class=\"name\">{}</td></tr>", escape(&v));
+        }
+    }
+    s.push_str(
+        "</table><h3>Agents</h3><table><tr><th class=\"name\">agent</th><th class=\"name\">address</th>\
+         <th class=\"name\">status</th><th class=\"name\">host</th><th>cores</th><th class=\"name\">arch</th>\
+         <th class=\"name\">version</th><th>clock offset ms</th><th>RTT ms</th></tr>",
+    );
+    for a in &result.agents {
+        let status = match &a.error {
+            Some(e) => format!("{} ({e})", a.status),
+            None => a.status.clone(),
+        };
+        let _ = write!(
+            s,
+            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td>\
+             <td>{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+            escape(&a.id),
+            escape(&a.address),
+            escape(&status),
+            escape(&a.hostname),
+            a.cores,
+            escape(&a.arch),
+            escape(&a.version),
+            a.clock_offset_ms,
+            a.rtt_ms
+        );
+    }
+    s.push_str("</table>");
+    let scenario_json = serde_json::to_string_pretty(sc).unwrap_or_default();
+    let _ = write!(
+        s,
+        "<details><summary>The scenario as run (JSON)</summary><pre>{}</pre></details></section>",
+        escape(&scenario_json)
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::result::{IntervalResult, Targets};
+
+    /// A result with one workload that never completed a request, but has intervals.
+    fn nothing_succeeded() -> RunResult {
+        let interval = |phase: &str, t_s: f64| IntervalResult {
+            phase: phase.into(),
+            t_s,
+            interval_s: 1.0,
+            ops: 0,
+            errors: 5,
+            ops_s: 0.0,
+            p50_us: 0.0,
+            p99_us: 0.0,
+            errors_by_kind: [("timeout".to_owned(), 5)].into(),
+            hit_ratio: None,
+        };
+        let workload = WorkloadResult {
+            name: "w".into(),
+            target: "redis".into(),
+            errors: 10,
+            histogram: crate::aggregate::encode(&crate::aggregate::new_histogram()),
+            timeseries: vec![interval("warmup", 1.0), interval("measured", 1.0)],
+            ..Default::default()
+        };
+        RunResult {
+            schema: crate::result::SCHEMA.into(),
+            scenario: crate::scenario::Scenario::seed(),
+            fleet: "local".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: "2026-01-01T00:00:02Z".into(),
+            degraded: true,
+            partial: false,
+            targets: Targets::default(),
+            agents: vec![],
+            workloads: vec![workload],
+            start_skew_ms: 0.0,
+            thresholds: vec![],
+            cost: None,
+        }
+    }
+
+    #[test]
+    fn a_workload_without_a_single_success_still_renders() {
+        // Its latency chart has no point to scale by; this once looped forever.
+        let page = render(&nothing_succeeded(), None).expect("renders");
+        assert!(page.contains("No workload completed a request"), "no percentile chart expected");
+        assert!(page.contains("id=\"throughput-0\"") && page.contains("id=\"latency-0\""));
+        assert!(page.contains("DEGRADED: w had 10 failed requests"));
+    }
+
+    #[test]
+    fn percentile_axis_labels() {
+        assert_eq!(percentile_label(1.0), "0%");
+        assert_eq!(percentile_label(10.0), "90%");
+        assert_eq!(percentile_label(100.0), "99%");
+        assert_eq!(percentile_label(1000.0), "99.9%");
+        assert_eq!(percentile_label(100_000.0), "99.999%");
+    }
+}

@@ -1,0 +1,119 @@
+//! The files written beside result.json after every run (report.html, one `.hgrm` per workload,
+//! summary.csv, timeseries.csv) and `fetchbench report`, which writes them again from a result
+//! file.
+
+use std::path::{Path, PathBuf};
+
+use crate::cost::{self, Assumptions, CostError, CostEstimate};
+use crate::result::{RunResult, SCHEMA};
+use crate::{export, html};
+
+/// The report's file name beside result.json.
+pub const REPORT_HTML: &str = "report.html";
+/// The summary export's file name.
+pub const SUMMARY_CSV: &str = "summary.csv";
+/// The time-series export's file name.
+pub const TIMESERIES_CSV: &str = "timeseries.csv";
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The result file is missing, unreadable or not a fetchbench result.
+    #[error("{0}")]
+    Input(String),
+    /// The cost assumptions are not in the price table.
+    #[error(transparent)]
+    Cost(#[from] CostError),
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl ReportError {
+    /// True when the input (the result file, or a price assumption) is at fault, not the machine.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, ReportError::Input(_) | ReportError::Cost(_))
+    }
+}
+
+/// Read a result file and check it is one this fetchbench understands.
+pub fn load(path: &Path) -> Result<RunResult, ReportError> {
+    let result = RunResult::read(path).map_err(ReportError::Input)?;
+    if result.schema != SCHEMA {
+        return Err(ReportError::Input(format!(
+            "{} has schema {:?}; this fetchbench reads {SCHEMA:?}",
+            path.display(),
+            result.schema
+        )));
+    }
+    Ok(result)
+}
+
+/// The cost to show for `result`: re-priced when `assumptions` are given, else the one the run
+/// recorded, else priced with the defaults (files from before fetchbench priced runs).
+pub fn cost_of(result: &RunResult, assumptions: Option<&Assumptions>) -> Result<CostEstimate, CostError> {
+    match (assumptions, &result.cost) {
+        (None, Some(recorded)) => Ok(recorded.clone()),
+        (a, _) => cost::estimate(result, &a.cloned().unwrap_or_default()),
+    }
+}
+
+/// Write `path` through a temporary file beside it.
+fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
+    let fail = |source| ReportError::Write { path: path.to_owned(), source };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, contents).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// Write report.html to `path`.
+pub fn write_html(result: &RunResult, cost: Option<&CostEstimate>, path: &Path) -> Result<(), ReportError> {
+    let page = html::render(result, cost).map_err(ReportError::Input)?;
+    write_file(path, &page)
+}
+
+/// Write report.html, the `.hgrm` files and the CSV files into `dir`; returns the report's path.
+pub fn write_all(
+    result: &RunResult,
+    cost: Option<&CostEstimate>,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    for (name, text) in export::hgrm_files(result).map_err(ReportError::Input)? {
+        write_file(&dir.join(name), &text)?;
+    }
+    write_file(&dir.join(SUMMARY_CSV), &export::summary_csv(result))?;
+    write_file(&dir.join(TIMESERIES_CSV), &export::timeseries_csv(result))?;
+    let path = dir.join(REPORT_HTML);
+    write_html(result, cost, &path)?;
+    Ok(path)
+}
+
+/// `fetchbench report`: with `html_out`, write only the page there; without, write the page and
+/// the exports beside the result file. Returns what was written, for the user.
+pub fn run(
+    result_path: &Path,
+    html_out: Option<&Path>,
+    assumptions: Option<&Assumptions>,
+) -> Result<PathBuf, ReportError> {
+    let result = load(result_path)?;
+    let cost = cost_of(&result, assumptions)?;
+    match html_out {
+        Some(path) => {
+            write_html(&result, Some(&cost), path)?;
+            Ok(path.to_owned())
+        }
+        None => {
+            let dir = match result_path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            write_all(&result, Some(&cost), &dir)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `fetchbench compare` through the real binary, on a real run's result and a copy of it made
+//! worse (or better) in known ways.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Sandbox, read_json, seed_run, stderr, stdout};
+use serde_json::{Value, json};
+
+/// The seed run's result.json, and a copy with `change` applied, both written into `sb`.
+fn pair(sb: &Sandbox, change: impl FnOnce(&mut Value)) -> (PathBuf, PathBuf) {
+    let base = read_json(&seed_run().dir.join("result.json"));
+    let mut new = base.clone();
+    change(&mut new);
+    (sb.write("base.json", &base.to_string()), sb.write("new.json", &new.to_string()))
+}
+
+fn scale(v: &mut Value, factor: f64) {
+    *v = json!(v.as_f64().expect("number") * factor);
+}
+
+/// The table row of `workload` and `metric`, split on whitespace after the metric label.
+fn row<'a>(out: &'a str, workload: &str, metric: &str) -> Vec<&'a str> {
+    let prefix = |l: &&str| l.starts_with(workload) && l[workload.len()..].trim_start().starts_with(metric);
+    let line = out.lines().find(prefix).unwrap_or_else(|| panic!("no {workload} {metric} row in:\n{out}"));
+    line[workload.len()..].trim_start()[metric.len()..].split_whitespace().collect()
+}
+
+#[test]
+fn a_worse_p99_is_marked_and_fails_the_gate() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        let redis = &mut r["workloads"][0];
+        scale(&mut redis["latency_us"]["p99"], 1.5);
+        scale(&mut redis["latency_us"]["p50"], 0.8);
+        scale(&mut redis["throughput_ops_s"], 0.5);
+        redis["errors"] = json!(3);
+    });
+    let (b, n) = (base.to_str().expect("utf-8"), new.to_str().expect("utf-8"));
+
+    let o = sb.run(&["compare", b, n]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "no limit, no failure:\n{out}{}", stderr(&o));
+    let p99 = row(&out, "redis-get", "p99 µs");
+    assert_eq!(p99[2..], ["+50.0%", "worse"], "{out}");
+    let base_p99: f64 = p99[0].parse().expect("number");
+    let new_p99: f64 = p99[1].parse().expect("number");
+    assert!((new_p99 / base_p99 - 1.5).abs() < 0.01, "{out}");
+    assert_eq!(row(&out, "redis-get", "p50 µs")[2..], ["-20.0%", "better"], "{out}");
+    assert_eq!(row(&out, "redis-get", "ops/s")[2..], ["-50.0%", "worse"], "{out}");
+    assert_eq!(row(&out, "redis-get", "errors")[..], ["0", "3", "new", "worse"], "{out}");
+    assert_eq!(row(&out, "redis-get", "p99.9 µs")[2..], ["+0.0%", "same"], "{out}");
+    for metric in ["p50 µs", "p99 µs", "p99.9 µs", "ops/s", "errors"] {
+        assert_eq!(row(&out, "s3-get", metric).last(), Some(&"same"), "{out}");
+    }
+
+    let o = sb.run(&["compare", b, n, "--fail-if-worse", "10"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL:")).collect();
+    assert_eq!(fails, ["FAIL: redis-get p99 got worse by 50.0%, more than the 10% allowed"], "{out}");
+
+    // Within the limit: throughput and errors got worse too, but only percentiles gate.
+    let o = sb.run(&["compare", b, n, "--fail-if-worse", "60"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("ok: no percentile got more than 60% worse"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_run_against_itself_is_the_same_everywhere() {
+    let sb = Sandbox::new();
+    let (base, _) = pair(&sb, |_| {});
+    let b = base.to_str().expect("utf-8");
+    let o = sb.run(&["compare", b, b, "--fail-if-worse", "0"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let rows: Vec<&str> =
+        out.lines().filter(|l| l.starts_with("redis-get") || l.starts_with("s3-get")).collect();
+    assert_eq!(rows.len(), 2 * 5, "{out}");
+    assert!(rows.iter().all(|l| l.ends_with("same")), "{out}");
+}
+
+#[test]
+fn workloads_only_in_one_run_are_listed() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        r["workloads"][1]["name"] = json!("s3-get-renamed");
+    });
+    let o = sb.run(&["compare", base.to_str().expect("utf-8"), new.to_str().expect("utf-8")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("only in base: s3-get\n") && out.contains("only in new: s3-get-renamed\n"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("s3-get ")), "{out}");
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let sb = Sandbox::new();
+    let (base, _) = pair(&sb, |_| {});
+    let b = base.to_str().expect("utf-8");
+    let not_a_result = sb.write("x.json", "[1, 2, 3]");
+    for (args, part) in [
+        (vec!["compare", b, "nope.json"], "nope.json"),
+        (vec!["compare", not_a_result.to_str().expect("utf-8"), b], "is not a fetchbench result"),
+        (vec!["compare", b, b, "--fail-if-worse=-5"], "--fail-if-worse \"-5\": must be a percentage"),
+        (vec!["compare", b, b, "--fail-if-worse", "lots"], "--fail-if-worse"),
+        (vec!["compare", b], "required arguments were not provided"),
+    ] {
+        let o = sb.run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(part), "{args:?}: {part:?} missing from {}", stderr(&o));
+    }
+}
