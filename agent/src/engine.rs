@@ -182,7 +182,7 @@ pub async fn run_workload(
     ctx: &RunContext<'_>,
 ) -> pb::WorkloadDone {
     let started_at = unix_ns(std::time::SystemTime::now());
-    let phase = Phase { index, plan, drivers: &drivers, ctx };
+    let mut phase = Phase { index, plan, drivers, ctx };
     if let Some(warmup) = plan.warmup {
         phase.run(true, warmup).await;
     }
@@ -210,7 +210,9 @@ pub fn unix_ns(t: std::time::SystemTime) -> i64 {
 struct Phase<'a> {
     index: u32,
     plan: &'a WorkloadPlan,
-    drivers: &'a [Driver],
+    /// One per slot, lent to the slot's worker for a phase and handed back at its end (a
+    /// driver owns its connection). Workers aborted by a cancel do not hand theirs back.
+    drivers: Vec<Driver>,
     ctx: &'a RunContext<'a>,
 }
 
@@ -221,7 +223,7 @@ struct PhaseEnd {
 }
 
 impl Phase<'_> {
-    async fn run(&self, warmup: bool, stop: Stop) -> PhaseEnd {
+    async fn run(&mut self, warmup: bool, stop: Stop) -> PhaseEnd {
         let plan = self.plan;
         let slots = self.drivers.len();
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -230,14 +232,14 @@ impl Phase<'_> {
         let cpu_start = process_cpu_time();
         let budget = Arc::new(Budget::new(stop, start));
         let mut workers = JoinSet::new();
-        for (slot, driver) in self.drivers.iter().enumerate() {
+        for (slot, driver) in std::mem::take(&mut self.drivers).into_iter().enumerate() {
             let keys = KeySampler::new(plan.keys, self.ctx.objects, slot as u64, slots as u64)
                 .expect("key parameters were validated with the plan");
             let rng = ChaCha8Rng::seed_from_u64(mix(plan.seed, 2 * slot as u64 + u64::from(warmup)));
             let schedule = plan.rate.map(|rate| Schedule::new(start, slot, slots, rate));
             let worker = Worker {
                 slot,
-                driver: driver.clone(),
+                driver,
                 keys,
                 rng,
                 timeout: plan.timeout,
@@ -263,7 +265,11 @@ impl Phase<'_> {
                     aborted = true;
                 }
                 _ = ticker.tick() => last = self.flush(warmup, &recorders, &mut totals, start, last).await,
-                joined = workers.join_next() => if joined.is_none() { break },
+                joined = workers.join_next() => match joined {
+                    Some(Ok(driver)) => self.drivers.push(driver),
+                    Some(Err(_aborted)) => {}
+                    None => break,
+                },
             }
         }
         let (end, cpu_end) = self.flush(warmup, &recorders, &mut totals, start, last).await;
@@ -385,7 +391,8 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) {
+    /// Send requests until the budget is spent; returns the driver for the next phase.
+    async fn run(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) -> Driver {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let intended = match &mut self.schedule {
@@ -423,6 +430,7 @@ impl Worker {
                 backoff = FIRST_BACKOFF;
             }
         }
+        self.driver
     }
 }
 

@@ -4,10 +4,13 @@
 mod common;
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use fetchbench_agent::driver::redis::RedisTarget;
 use fetchbench_proto as pb;
+use fetchbench_proto::dataset::Dataset;
 use tonic::Code;
 
 fn prepare(url: String, cluster: bool, seed_data: bool) -> pb::PrepareRequest {
@@ -57,6 +60,14 @@ async fn auth_comes_from_the_url_and_a_wrong_password_is_named() {
         seed_and_read(prepare(url("s3cret"), false, true)).await.expect("authenticated run"),
         (500, 0)
     );
+    // The database number in the URL: seeded and read in database 3 (a GET in the wrong database
+    // would miss and count as an error).
+    let db3 = format!("redis://:s3cret@127.0.0.1:{}/3", redis.port);
+    assert_eq!(seed_and_read(prepare(db3, false, true)).await.expect("run in database 3"), (500, 0));
+    let in_db3: u64 = redis::cmd("DBSIZE")
+        .query(&mut redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/3", redis.port)).unwrap())
+        .expect("DBSIZE");
+    assert_eq!(in_db3, 200);
     let err = seed_and_read(prepare(url("wrong"), false, true)).await.expect_err("wrong password");
     assert_eq!(err.code(), Code::Unavailable);
     assert!(err.message().contains("redis at"), "{}", err.message());
@@ -158,4 +169,30 @@ async fn cluster_mode_spreads_the_keys_over_the_shards() {
         .collect();
     assert!(sizes.iter().all(|&n| n > 0), "keys per shard {sizes:?}");
     assert_eq!(sizes.iter().sum::<u64>(), 200);
+}
+
+#[tokio::test]
+async fn a_request_cut_short_by_a_timeout_does_not_shift_the_replies_of_the_next() {
+    let redis = spawn_redis();
+    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
+    let target = RedisTarget::new(&redis.url(), "fetchbench:", false, dataset.clone()).expect("valid url");
+    let mut admin = redis::Client::open(redis.url()).unwrap().get_connection().expect("admin connection");
+    for i in 0..3 {
+        let () = redis::cmd("SET").arg(target.key(i)).arg(dataset.body(i)).query(&mut admin).unwrap();
+    }
+    let mut driver = target.driver().await;
+    let value = |v: Option<bytes::Bytes>| v.expect("the key exists").to_vec();
+    assert_eq!(value(driver.get_value(0).await.unwrap()), dataset.body(0));
+
+    // Redis holds every command for 300 ms: the GET of object 1 times out and is dropped, and
+    // its reply arrives later on that connection.
+    let () = redis::cmd("CLIENT").arg("PAUSE").arg(300).arg("ALL").query(&mut admin).unwrap();
+    let cut = tokio::time::timeout(Duration::from_millis(50), driver.get_value(1)).await;
+    assert!(cut.is_err(), "the paused GET timed out");
+
+    // The next GET is of object 2 and must answer object 2's bytes, not object 1's late reply.
+    let started = Instant::now();
+    assert_eq!(value(driver.get_value(2).await.expect("GET after the pause")), dataset.body(2));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(value(driver.get_value(1).await.unwrap()), dataset.body(1));
 }

@@ -9,7 +9,7 @@ use crate::driver::s3::S3Driver;
 use crate::outcome::{CacheParts, Outcome, Sample};
 
 /// One slot's cache-aside read path.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CacheAsideDriver {
     redis: RedisDriver,
     s3: S3Driver,

@@ -1,7 +1,8 @@
-//! One driver per target. A driver is cheap to clone: each worker holds its own clone and calls
+//! One driver per target and in-flight slot: each worker holds its own and calls
 //! [`Driver::fetch`] with an object index; the engine times the call and applies the timeout.
 
 pub mod cache_aside;
+pub mod direct;
 pub mod redis;
 pub mod s3;
 
@@ -21,7 +22,7 @@ pub enum Op {
 }
 
 /// A connection to one target, ready to fetch objects by index.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Driver {
     /// Redis GET (or SET).
     Redis(RedisDriver),

@@ -1,6 +1,7 @@
 //! Redis through the `redis` crate on tokio: a single node or a Redis Cluster (ElastiCache
 //! cluster mode), plain or TLS (`rediss://`), with AUTH from the URL. Each in-flight slot gets its
-//! own connection, as memtier and redis-benchmark do; connections reconnect after a failure.
+//! own connection, as memtier and redis-benchmark do: a [`DirectConn`] on plain single-node Redis,
+//! the crate's own connection otherwise. Connections are replaced after a failure.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
 
+use crate::driver::direct::DirectConn;
 use crate::outcome::{Failure, Sample};
 
 /// How long connecting to Redis may take before the agent reports it unreachable.
@@ -99,10 +101,60 @@ impl RedisTarget {
         Ok(conn)
     }
 
+    /// A connection for one in-flight slot, checked with PING: a direct one where it serves
+    /// (plain TCP, one node, RESP2), else the crate's own.
+    async fn connect_slot(&self) -> Result<SlotConn, RedisError> {
+        if let Clients::Single(client) = &self.client
+            && DirectConn::serves(client.get_connection_info())
+        {
+            let mut conn = DirectConn::connect(client.get_connection_info(), CONNECT_TIMEOUT).await?;
+            redis::cmd("PING").query_async::<()>(&mut conn).await?;
+            return Ok(SlotConn::Direct(conn));
+        }
+        Ok(SlotConn::Shared(self.connect().await?))
+    }
+
     /// A driver on a connection of its own; when Redis cannot be reached now, a driver that
     /// connects on its first request instead.
     pub async fn driver(&self) -> RedisDriver {
-        RedisDriver { conn: self.connect().await.ok(), target: self.clone() }
+        RedisDriver { conn: self.connect_slot().await.ok(), target: self.clone() }
+    }
+}
+
+/// One slot's connection.
+#[derive(Debug)]
+enum SlotConn {
+    /// Its own socket, read and written by the slot's task.
+    Direct(DirectConn),
+    /// The crate's multiplexed connection (TLS, RESP3) or cluster connection.
+    Shared(Conn),
+}
+
+impl ConnectionLike for SlotConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            SlotConn::Direct(c) => c.req_packed_command(cmd),
+            SlotConn::Shared(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            SlotConn::Direct(c) => c.req_packed_commands(cmd, offset, count),
+            SlotConn::Shared(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            SlotConn::Direct(c) => c.get_db(),
+            SlotConn::Shared(c) => c.get_db(),
+        }
     }
 }
 
@@ -153,10 +205,9 @@ impl ConnectionLike for Conn {
 }
 
 /// One slot's Redis connection.
-#[derive(Clone)]
 pub struct RedisDriver {
-    /// `None` until a connection could be made.
-    conn: Option<Conn>,
+    /// `None` until a connection could be made, and after a direct one broke.
+    conn: Option<SlotConn>,
     target: RedisTarget,
 }
 
@@ -167,10 +218,13 @@ impl std::fmt::Debug for RedisDriver {
 }
 
 impl RedisDriver {
-    /// The connection, made now if there was none.
-    async fn conn(&mut self) -> Result<&mut Conn, RedisError> {
+    /// The connection, made now if there was none or the last one broke.
+    async fn conn(&mut self) -> Result<&mut SlotConn, RedisError> {
+        if matches!(&self.conn, Some(SlotConn::Direct(c)) if c.is_broken()) {
+            self.conn = None;
+        }
         if self.conn.is_none() {
-            self.conn = Some(self.target.connect().await?);
+            self.conn = Some(self.target.connect_slot().await?);
         }
         Ok(self.conn.as_mut().expect("set above"))
     }

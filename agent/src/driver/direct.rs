@@ -1,0 +1,160 @@
+//! A Redis connection owned by one in-flight slot: the slot's own task writes each command and
+//! reads its reply, as redis-benchmark and memtier do.
+//!
+//! The `redis` crate's async connections are all multiplexed: every request crosses a channel to
+//! a connection task and its reply crosses back, two task wake-ups and about 9 µs of CPU per
+//! request on the critical path (measured: see docs/benchmarks.md). A slot has one request in
+//! flight at a time, so it needs none of that. This connection frames the replies itself and
+//! leaves their parsing to the crate (`redis::parse_redis_value`). It serves single-node Redis
+//! over plain TCP with RESP2 (AUTH and SELECT from the URL included); TLS, RESP3 and cluster
+//! mode keep the crate's connections.
+
+use std::io;
+use std::time::Duration;
+
+use redis::aio::ConnectionLike;
+use redis::{
+    Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, Pipeline, ProtocolVersion, RedisError, RedisFuture,
+    RedisResult, Value,
+};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Longest reply header line accepted (`$<length>\r\n`, a status or an error message).
+const MAX_LINE: usize = 64 * 1024;
+
+/// One slot's connection to a single Redis node.
+#[derive(Debug)]
+pub struct DirectConn {
+    stream: BufReader<TcpStream>,
+    /// The packed command being sent.
+    out: Vec<u8>,
+    /// The reply being read.
+    frame: Vec<u8>,
+    /// A command was sent and its reply not read to the end (its future was dropped, say by a
+    /// timeout): the replies are out of step with the commands, so the connection is unusable.
+    pending: bool,
+    db: i64,
+}
+
+impl DirectConn {
+    /// Whether `info` is something this connection serves: one node over plain TCP, RESP2.
+    pub fn serves(info: &ConnectionInfo) -> bool {
+        matches!(info.addr(), ConnectionAddr::Tcp(..))
+            && info.redis_settings().protocol() == ProtocolVersion::RESP2
+    }
+
+    /// Connect within `timeout`, then AUTH and SELECT as the URL asks.
+    pub async fn connect(info: &ConnectionInfo, timeout: Duration) -> RedisResult<DirectConn> {
+        let ConnectionAddr::Tcp(host, port) = info.addr() else {
+            return Err(RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "direct connections are plain TCP only",
+            )));
+        };
+        let stream =
+            tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), *port))).await.map_err(
+                |_| io::Error::new(io::ErrorKind::TimedOut, format!("no connection within {timeout:?}")),
+            )??;
+        stream.set_nodelay(true)?;
+        let settings = info.redis_settings();
+        let mut conn = DirectConn {
+            stream: BufReader::new(stream),
+            out: Vec::with_capacity(256),
+            frame: Vec::with_capacity(1024),
+            pending: false,
+            db: settings.db(),
+        };
+        if let Some(password) = settings.password() {
+            let mut auth = redis::cmd("AUTH");
+            if let Some(user) = settings.username() {
+                auth.arg(user);
+            }
+            auth.arg(password);
+            auth.query_async::<()>(&mut conn).await?;
+        }
+        if settings.db() != 0 {
+            redis::cmd("SELECT").arg(settings.db()).query_async::<()>(&mut conn).await?;
+        }
+        Ok(conn)
+    }
+
+    /// Whether a cancelled request left this connection out of step; replace it if so.
+    pub fn is_broken(&self) -> bool {
+        self.pending
+    }
+
+    async fn request(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        if self.pending {
+            return Err(out_of_step());
+        }
+        self.out.clear();
+        cmd.write_packed_command(&mut self.out);
+        self.pending = true;
+        self.stream.get_mut().write_all(&self.out).await?;
+        let reply = self.read_reply().await?;
+        self.pending = false;
+        Ok(reply)
+    }
+
+    /// Read one whole reply into `frame` and parse it. Aggregates (arrays, maps) are refused:
+    /// none of the commands sent on a slot (GET, GETRANGE, SET, PING, AUTH, SELECT) answers one.
+    async fn read_reply(&mut self) -> RedisResult<Value> {
+        self.frame.clear();
+        let read = (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut self.frame).await?;
+        if read == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "Redis closed the connection").into());
+        }
+        let Some(header) = self.frame.strip_suffix(b"\r\n") else {
+            return Err(protocol_error("a reply line without CRLF"));
+        };
+        match header.first() {
+            // Length-prefixed: bulk string, blob error, verbatim string; -1 is nil.
+            Some(b'$' | b'!' | b'=') => {
+                let length: i64 = std::str::from_utf8(&header[1..])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| protocol_error("a bad length"))?;
+                if length >= 0 {
+                    let start = self.frame.len();
+                    let length = usize::try_from(length).map_err(|_| protocol_error("a bad length"))?;
+                    self.frame.resize(start + length + 2, 0);
+                    self.stream.read_exact(&mut self.frame[start..]).await?;
+                }
+            }
+            // One line: status, error, integer, null, double, boolean, big number.
+            Some(b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(') => {}
+            _ => return Err(protocol_error("an aggregate or unknown reply type")),
+        }
+        redis::parse_redis_value(&self.frame)
+    }
+}
+
+fn out_of_step() -> RedisError {
+    io::Error::new(io::ErrorKind::BrokenPipe, "a cancelled request left the connection out of step").into()
+}
+
+fn protocol_error(what: &'static str) -> RedisError {
+    RedisError::from((ErrorKind::Parse, "unexpected reply from Redis", what.to_owned()))
+}
+
+impl ConnectionLike for DirectConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(self.request(cmd))
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        _pipeline: &'a Pipeline,
+        _offset: usize,
+        _count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async {
+            Err(RedisError::from((ErrorKind::Client, "pipelines are not sent on a slot's connection")))
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.db
+    }
+}
