@@ -130,33 +130,37 @@ enum SlotConn {
     Shared(Conn),
 }
 
-impl ConnectionLike for SlotConn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            SlotConn::Direct(c) => c.req_packed_command(cmd),
-            SlotConn::Shared(c) => c.req_packed_command(cmd),
-        }
-    }
+/// `ConnectionLike` for an enum of connections: every call goes to the variant's connection.
+macro_rules! delegate_connection_like {
+    ($enum:ident: $($variant:ident),+) => {
+        impl ConnectionLike for $enum {
+            fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+                match self {
+                    $($enum::$variant(c) => c.req_packed_command(cmd),)+
+                }
+            }
 
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            SlotConn::Direct(c) => c.req_packed_commands(cmd, offset, count),
-            SlotConn::Shared(c) => c.req_packed_commands(cmd, offset, count),
-        }
-    }
+            fn req_packed_commands<'a>(
+                &'a mut self,
+                cmd: &'a Pipeline,
+                offset: usize,
+                count: usize,
+            ) -> RedisFuture<'a, Vec<Value>> {
+                match self {
+                    $($enum::$variant(c) => c.req_packed_commands(cmd, offset, count),)+
+                }
+            }
 
-    fn get_db(&self) -> i64 {
-        match self {
-            SlotConn::Direct(c) => c.get_db(),
-            SlotConn::Shared(c) => c.get_db(),
+            fn get_db(&self) -> i64 {
+                match self {
+                    $($enum::$variant(c) => c.get_db(),)+
+                }
+            }
         }
-    }
+    };
 }
+
+delegate_connection_like!(SlotConn: Direct, Shared);
 
 /// A connection to a single node or to a cluster.
 #[derive(Clone)]
@@ -176,33 +180,7 @@ impl std::fmt::Debug for Conn {
     }
 }
 
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
-        }
-    }
-}
+delegate_connection_like!(Conn: Single, Cluster);
 
 /// One slot's Redis connection.
 pub struct RedisDriver {
