@@ -37,6 +37,28 @@ PYTHON = Path(sys.executable)
 OBJECTS = 200
 SIZE = 334
 
+# In the comparisons the server (redis-server, the S3 endpoint) runs on the first core and the
+# client under test (fetchbench's controller and agent, redis-benchmark, boto3) on the others, so
+# that both clients meet the same placement instead of whatever the scheduler chose that round.
+PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+SERVER_CPUS = "0"
+CLIENT_CPUS = "1" if (os.cpu_count() or 2) <= 2 else "1-%d" % (os.cpu_count() - 1)
+
+# redis-benchmark's latency histogram (hdr_init(10 us, 3 s, 3 digits)) has 8 µs buckets below
+# 16 ms and reports a bucket's highest value: its p50 "39" means a median in [32, 40).
+REDIS_BENCHMARK_BUCKET_US = 8
+
+
+def pinned(cmd, cpus):
+    """`cmd` run on `cpus` when pinning is on."""
+    return ["taskset", "-c", cpus, *cmd] if PIN else list(cmd)
+
+
+def in_redis_benchmark_buckets(us):
+    """A latency as redis-benchmark would report it: the highest value of its 8 µs bucket."""
+    b = REDIS_BENCHMARK_BUCKET_US
+    return (int(us) // b) * b + b - 1
+
 
 # ---------------------------------------------------------------------------------------------
 # Processes
@@ -79,10 +101,10 @@ class Redis:
 
     def __init__(self, workdir):
         self.port = free_port()
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(pinned(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
-             "--loglevel", "warning", "--dir", str(workdir)],
+             "--loglevel", "warning", "--dir", str(workdir)], SERVER_CPUS),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -112,8 +134,9 @@ class Redis:
 class S3Endpoint:
     """The embedded S3 endpoint in a process of its own (controller/examples/s3_endpoint.rs)."""
 
-    def __init__(self, root):
-        self.proc = subprocess.Popen([str(BIN / "examples" / "s3_endpoint"), str(root)],
+    def __init__(self, root, cpus=None):
+        cmd = [str(BIN / "examples" / "s3_endpoint"), str(root)]
+        self.proc = subprocess.Popen(pinned(cmd, cpus) if cpus else cmd,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         info = json.loads(self.proc.stdout.readline())
         self.url = info["endpoint_url"]
@@ -126,15 +149,17 @@ class S3Endpoint:
         self.proc.wait()
 
 
-def fetchbench(scenario, args=(), env=None, watch_agents=False, sample_every=1.0):
-    """Run `fetchbench run` on `scenario` (TOML text). Returns result.json, the time of every
-    stdout line since the start, the controller's peak RSS, and when asked, the RSS samples
-    of its agents."""
+def fetchbench(scenario, args=(), env=None, watch_agents=False, sample_every=1.0, cpus=None):
+    """Run `fetchbench run` on `scenario` (TOML text), on `cpus` if given. Returns result.json,
+    the time of every stdout line since the start, the controller's peak RSS, and when asked, the
+    RSS samples of its agents."""
     work = Path(tempfile.mkdtemp(prefix="fetchbench-bench-"))
     try:
         (work / "scenario.toml").write_text(scenario)
         cmd = [str(BIN / "fetchbench"), "run", str(work / "scenario.toml"), "--out",
                str(work / "out"), *args]
+        if cpus:
+            cmd = pinned(cmd, cpus)
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
@@ -185,8 +210,8 @@ def cpu_us_per_request(result, w):
 
 def redis_benchmark(port, clients, requests, pipeline=1):
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P",
-         str(pipeline), "-r", str(OBJECTS), "--csv", "GET", "key:__rand_int__"],
+        pinned(["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P",
+                str(pipeline), "-r", str(OBJECTS), "--csv", "GET", "key:__rand_int__"], CLIENT_CPUS),
         capture_output=True, text=True, check=True).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     row = rows[-1]
@@ -203,8 +228,9 @@ def redis_benchmark_for(port, clients, seconds, pipeline=1):
 
 def boto3_client(endpoint, env, concurrency, seconds):
     out = subprocess.run(
-        [str(PYTHON), str(ROOT / "bench" / "s3_get.py"), "--endpoint", endpoint.url,
-         "--objects", str(OBJECTS), "--concurrency", str(concurrency), "--seconds", str(seconds)],
+        pinned([str(PYTHON), str(ROOT / "bench" / "s3_get.py"), "--endpoint", endpoint.url,
+                "--objects", str(OBJECTS), "--concurrency", str(concurrency), "--seconds",
+                str(seconds)], CLIENT_CPUS),
         capture_output=True, text=True, check=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -257,7 +283,7 @@ def compare(args):
                 rb1.append(redis_benchmark_for(redis.port, 1, secs))
                 rb50.append(redis_benchmark_for(redis.port, 50, secs))
                 rbp.append(redis_benchmark_for(redis.port, 50, secs, pipeline=16))
-                run = fetchbench(scenario, ["--redis-url", redis.url])
+                run = fetchbench(scenario, ["--redis-url", redis.url], cpus=CLIENT_CPUS)
                 for into, name in ((fb1, "c1"), (fb50, "c50")):
                     w = workload(run["result"], name)
                     into.append({"ops_s": w["throughput_ops_s"], "p50_us": w["latency_us"]["p50"],
@@ -269,7 +295,7 @@ def compare(args):
         rows["redis"] = {"redis_benchmark_c1": rb1, "redis_benchmark_c50": rb50,
                          "redis_benchmark_c50_p16": rbp, "fetchbench_c1": fb1, "fetchbench_c50": fb50}
 
-        endpoint = S3Endpoint(work / "s3")
+        endpoint = S3Endpoint(work / "s3", SERVER_CPUS)
         try:
             scenario = 'name = "bench-s3"\nagents = 1\n' + DATASET + closed(
                 "c1", "s3", 1, secs) + closed("c32", "s3", 32, secs)
@@ -277,7 +303,7 @@ def compare(args):
             for rep in range(args.reps):
                 print("s3, round %d of %d" % (rep + 1, args.reps), flush=True)
                 run = fetchbench(scenario, ["--s3-endpoint", endpoint.url, "--s3-bucket",
-                                            "fetchbench"], env=endpoint.env)
+                                            "fetchbench"], env=endpoint.env, cpus=CLIENT_CPUS)
                 for into, name in ((fb1, "c1"), (fb32, "c32")):
                     w = workload(run["result"], name)
                     into.append({"ops_s": w["throughput_ops_s"], "p50_us": w["latency_us"]["p50"],
@@ -317,7 +343,11 @@ keys = "uniform"
         offsets = sorted(a["start_offset_ms"] for a in w["per_agent"])
         done_at = next(t for t, l in run["lines"] if l.strip().startswith("done:"))
         result_at = next(t for t, l in run["lines"] if l.startswith("result:"))
+        floor = json.loads(subprocess.run(
+            [str(BIN / "examples" / "wake_floor"), str(agents)], capture_output=True, text=True,
+            check=True).stdout.strip().splitlines()[-1])
         runs.append({
+            "floor_offset_p99_ms": floor["offset_p99_ms"],
             "agents": len(result["agents"]),
             "lost": sum(a["status"] != "ok" for a in result["agents"]),
             "start_skew_ms": w["start_skew_ms"],
@@ -430,6 +460,11 @@ def render_compare(d):
     r, s = d["rows"]["redis"], d["rows"]["s3"]
     m = lambda runs, k: median_of(runs, k)
     p50 = m(r["fetchbench_c1"], "p50_us") / m(r["redis_benchmark_c1"], "p50_us")
+    fb1_bucketed = statistics.median(in_redis_benchmark_buckets(x["p50_us"]) for x in r["fetchbench_c1"])
+    p50_bucketed = fb1_bucketed / m(r["redis_benchmark_c1"], "p50_us")
+    # At concurrency 1 a closed loop's ops/s is one over its mean round trip, at full resolution.
+    rtt = lambda runs: 1e6 / m(runs, "ops_s")
+    rtt_ratio = rtt(r["fetchbench_c1"]) / rtt(r["redis_benchmark_c1"])
     ops = m(r["fetchbench_c50"], "ops_s") / m(r["redis_benchmark_c50"], "ops_s")
     s3ratio = m(s["fetchbench_c1"], "p50_us") / m(s["boto3_c1"], "p50_us")
     out = []
@@ -438,11 +473,24 @@ def render_compare(d):
                % (d["reps"], d["seconds"], OBJECTS, SIZE, d["machine"]["commit"],
                   d["machine"]["date"], d["machine"]["load_at_start"]))
     out.append("")
+    if d.get("pinned"):
+        out.append("Servers (redis-server, the S3 endpoint) ran on CPU %s, the clients compared "
+                   "(redis-benchmark, boto3, fetchbench's controller and agent) on CPU %s, pinned "
+                   "with taskset." % (d["pinned"]["server"], d["pinned"]["client"]))
+    else:
+        out.append("Not pinned to cores (one core, or no taskset): where the scheduler puts "
+                   "client and server changes the figures from round to round.")
+    out.append("")
     out.append("| measurement | reference | fetchbench | ratio | target |")
     out.append("|---|---|---|---|---|")
-    out.append("| Redis GET c=1, p50 µs | redis-benchmark %s | %s | %.2fx | <= 1.02x: %s |" % (
-        f(m(r["redis_benchmark_c1"], "p50_us")), f(m(r["fetchbench_c1"], "p50_us")), p50,
-        verdict(p50 <= 1.02)))
+    out.append("| Redis GET c=1, p50 µs | redis-benchmark %s | %s | %.2fx | |" % (
+        f(m(r["redis_benchmark_c1"], "p50_us")), f(m(r["fetchbench_c1"], "p50_us")), p50))
+    out.append("| Redis GET c=1, p50 µs in redis-benchmark's 8 µs buckets | redis-benchmark %s | %s "
+               "| %.2fx | <= 1.02x: %s |" % (
+                   f(m(r["redis_benchmark_c1"], "p50_us")), f(fb1_bucketed), p50_bucketed,
+                   verdict(p50_bucketed <= 1.02)))
+    out.append("| Redis GET c=1, mean round trip µs (1 / ops/s) | redis-benchmark %s | %s | %.2fx | |"
+               % (f(rtt(r["redis_benchmark_c1"])), f(rtt(r["fetchbench_c1"])), rtt_ratio))
     out.append("| Redis GET c=1, p99 µs | redis-benchmark %s | %s | %.2fx | |" % (
         f(m(r["redis_benchmark_c1"], "p99_us")), f(m(r["fetchbench_c1"], "p99_us")),
         m(r["fetchbench_c1"], "p99_us") / m(r["redis_benchmark_c1"], "p99_us")))
@@ -469,6 +517,12 @@ def render_compare(d):
     out.append("| S3 GetObject c=32, p50 µs | %s | %s | %.2fx | |" % (
         f(m(s["boto3_c32"], "p50_us")), f(m(s["fetchbench_c32"], "p50_us")),
         m(s["fetchbench_c32"], "p50_us") / m(s["boto3_c32"], "p50_us")))
+    out.append("")
+    out.append("redis-benchmark's latencies come from a histogram with 8 µs buckets at these "
+               "values (`hdr_init(10, 3000000, 3)`, lowest value 10 µs), and it reports a bucket's "
+               "highest value; the second row puts fetchbench's p50 (3 significant digits) in the "
+               "same buckets, so that the ratio compares like with like. The mean round trip is "
+               "exact for both.")
     out.append("")
     out.append("Agent CPU per request during these runs (its own `getrusage`, from result.json): "
                "Redis c=1 %s µs, c=50 %s µs (%s%% of the cores); S3 c=1 %s µs, c=32 %s µs (%s%%)."
@@ -506,6 +560,10 @@ def render_scale(d):
     out.append("|---|---|---|")
     out.append("| start offset p99 across %d agents, ms | %s | <= 2 ms: %s |" % (
         runs[0]["agents"], f(m("start_offset_p99_ms"), 2), verdict(m("start_offset_p99_ms") <= 2)))
+    if "floor_offset_p99_ms" in runs[0]:
+        out.append("| the floor: start offset p99 across %d bare processes woken at one instant "
+                   "(`wake_floor`: take the time, write a line), ms | %s | |" % (
+                       runs[0]["agents"], f(m("floor_offset_p99_ms"), 2)))
     out.append("| start skew (latest minus earliest), ms | %s | |" % f(m("start_skew_ms"), 2))
     out.append("| last event to result.json written and summary printed, ms | %s | |"
                % f(m("merge_write_ms")))
@@ -603,7 +661,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     base = {"machine": machine(), "reps": args.reps, "seconds": args.seconds}
     if args.command in ("all", "compare"):
-        update_doc("compare", dict(base, rows=compare(args)))
+        pins = {"server": SERVER_CPUS, "client": CLIENT_CPUS} if PIN else None
+        update_doc("compare", dict(base, rows=compare(args), pinned=pins))
     if args.command in ("all", "scale"):
         update_doc("scale", dict(base, reps=args.reps, scale=scale(args)))
     if args.command == "soak":

@@ -174,20 +174,23 @@ pub struct RunContext<'a> {
 }
 
 /// Run one workload (warm-up, then measured) with one driver per slot, streaming its progress,
-/// and return its totals. Cancelling `ctx.cancel` ends it early, with what was measured so far.
+/// and return its totals. Its load starts at `start`, or at once when that has passed: everything
+/// the first phase needs is set up before then, so that agents told to start at one instant do.
+/// Cancelling `ctx.cancel` ends it early, with what was measured so far.
 pub async fn run_workload(
     index: u32,
     plan: &WorkloadPlan,
     drivers: Vec<Driver>,
     ctx: &RunContext<'_>,
+    start: std::time::Instant,
 ) -> pb::WorkloadDone {
-    let started_at = unix_ns(std::time::SystemTime::now());
-    let mut phase = Phase { index, plan, drivers, ctx };
+    let start = Instant::from_std(start).max(Instant::now());
+    let first_send = Arc::new(AtomicI64::new(0));
+    let mut phase = Phase { index, plan, drivers, ctx, first_send: first_send.clone() };
     if let Some(warmup) = plan.warmup {
-        phase.run(true, warmup).await;
+        phase.run(true, warmup, start).await;
     }
-    let measured = phase.run(false, plan.stop).await;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let measured = phase.run(false, plan.stop, start.max(Instant::now())).await;
     let wall = measured.duration.as_secs_f64();
     pb::WorkloadDone {
         workload: index,
@@ -195,11 +198,18 @@ pub async fn run_workload(
         errors: measured.totals.total_errors(),
         duration_us: u64::try_from(measured.duration.as_micros()).unwrap_or(u64::MAX),
         stopped: ctx.cancel.is_cancelled(),
-        started_at_unix_ns: started_at,
+        started_at_unix_ns: first_send.load(Ordering::Relaxed),
         target_rate: plan.rate.unwrap_or(0.0),
         late: measured.totals.late,
-        cpu_utilization: if wall > 0.0 { measured.cpu.as_secs_f64() / (wall * cores) } else { 0.0 },
+        cpu_utilization: if wall > 0.0 { measured.cpu.as_secs_f64() / (wall * cores() as f64) } else { 0.0 },
     }
+}
+
+/// Cores this process may use. Asked once: on Linux the answer reads cgroup files, which is slow
+/// enough to stagger the start of many agents on one machine.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// Nanoseconds since the Unix epoch.
@@ -214,6 +224,8 @@ struct Phase<'a> {
     /// driver owns its connection). Workers aborted by a cancel do not hand theirs back.
     drivers: Vec<Driver>,
     ctx: &'a RunContext<'a>,
+    /// When the workload's first request went out, ns since the Unix epoch; 0 until then.
+    first_send: Arc<AtomicI64>,
 }
 
 struct PhaseEnd {
@@ -223,12 +235,11 @@ struct PhaseEnd {
 }
 
 impl Phase<'_> {
-    async fn run(&mut self, warmup: bool, stop: Stop) -> PhaseEnd {
+    /// Run one phase whose load starts at `start`; its workers are ready before then.
+    async fn run(&mut self, warmup: bool, stop: Stop, start: Instant) -> PhaseEnd {
         let plan = self.plan;
         let slots = self.drivers.len();
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let recorders = Arc::new(Recorders::new(slots, cores));
-        let start = Instant::now();
+        let recorders = Arc::new(Recorders::new(slots, cores()));
         let cpu_start = process_cpu_time();
         let budget = Arc::new(Budget::new(stop, start));
         let mut workers = JoinSet::new();
@@ -246,6 +257,8 @@ impl Phase<'_> {
                 set_share: plan.set_share,
                 schedule,
                 pacer: self.ctx.pacer.clone(),
+                start,
+                first_send: self.first_send.clone(),
             };
             workers.spawn(worker.run(budget.clone(), recorders.clone()));
         }
@@ -388,12 +401,20 @@ struct Worker {
     set_share: f64,
     schedule: Option<Schedule>,
     pacer: Pacer,
+    /// The phase's start: a closed-loop slot waits for it, an open-loop schedule begins there.
+    start: Instant,
+    /// The workload's first send, shared by its workers; see [`Phase::first_send`].
+    first_send: Arc<AtomicI64>,
 }
 
 impl Worker {
     /// Send requests until the budget is spent; returns the driver for the next phase.
     async fn run(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) -> Driver {
         let mut backoff = FIRST_BACKOFF;
+        if self.schedule.is_none() {
+            self.pacer.sleep_until(self.start.into_std()).await;
+        }
+        let mut first = self.first_send.load(Ordering::Relaxed) == 0;
         loop {
             let intended = match &mut self.schedule {
                 Some(schedule) => {
@@ -417,6 +438,11 @@ impl Worker {
             let op =
                 if self.set_share > 0.0 && self.rng.random_bool(self.set_share) { Op::Set } else { Op::Get };
             let sent = Instant::now();
+            if first {
+                first = false;
+                let now = unix_ns(std::time::SystemTime::now());
+                let _ = self.first_send.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+            }
             let sample = tokio::time::timeout(self.timeout, self.driver.fetch(op, index))
                 .await
                 .unwrap_or(Sample::failed(Failure::Timeout));

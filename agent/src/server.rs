@@ -128,7 +128,7 @@ impl Agent for AgentService {
         Ok(Response::new(pb::HelloReply {
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             hostname: hostname(),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            cores: engine::cores() as u32,
             arch: std::env::consts::ARCH.to_owned(),
             os: std::env::consts::OS.to_owned(),
             agent_time_unix_ns: unix_ns(SystemTime::now()),
@@ -278,10 +278,6 @@ impl Agent for AgentService {
             for plan in &plans {
                 drivers.push(drivers_for(&prepared, plan).await);
             }
-            tokio::select! {
-                () = pacer.sleep_until(start_at) => {}
-                () = cancel.cancelled() => drivers.clear(),
-            }
             let ctx = RunContext {
                 interval,
                 events: &tx,
@@ -293,7 +289,7 @@ impl Agent for AgentService {
                 if cancel.is_cancelled() {
                     break;
                 }
-                let done = engine::run_workload(index as u32, plan, drivers, &ctx).await;
+                let done = engine::run_workload(index as u32, plan, drivers, &ctx, start_at).await;
                 let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
                 if tx.send(Ok(event)).await.is_err() {
                     break;
