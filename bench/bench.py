@@ -412,7 +412,7 @@ def build(args):
     finally:
         shutil.rmtree(target, ignore_errors=True)
     return {"seconds": seconds, "load_before": load, "load_after": os.getloadavg(),
-            "commit": git("rev-parse", "--short", "HEAD")}
+            "commit": git("describe", "--always", "--dirty")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ def machine():
         "kernel": platform.release(), "rustc": version("rustc", "--version"),
         "redis": version("redis-server", "--version").split(" sha=")[0],
         "python": platform.python_version(), "load_at_start": [round(x, 2) for x in os.getloadavg()],
-        "commit": git("rev-parse", "--short", "HEAD"),
+        "commit": git("describe", "--always", "--dirty"),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

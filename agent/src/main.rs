@@ -45,8 +45,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // One TLS crypto backend for every client (Redis over TLS); the AWS SDK brings aws-lc-rs.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // One TLS crypto backend, ring, for every client: Redis over TLS, the AWS SDK, the gRPC server.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -77,7 +77,7 @@ async fn auth_comes_from_the_url_and_a_wrong_password_is_named() {
 #[tokio::test]
 async fn tls_redis_is_read_over_rediss() {
     // The agent binary installs the TLS crypto provider in main; here the agent runs in-process.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let certs = tempfile::tempdir().expect("temporary folder");
     let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
     let made = Command::new("openssl")

@@ -1,6 +1,6 @@
 //! Mutual TLS between the controller and its agents, the same on the local fleet as on AWS: a
 //! certificate authority per fleet, the controller's client certificate and one server
-//! certificate per agent, all signed by it (rcgen on aws-lc-rs). An agent accepts only clients
+//! certificate per agent, all signed by it (rcgen on ring). An agent accepts only clients
 //! whose certificate this authority signed, and the controller trusts only agents it signed.
 //!
 //! Private keys are written with mode 0600 and never logged.

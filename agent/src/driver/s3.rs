@@ -9,6 +9,7 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::SdkError;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use fetchbench_proto::dataset::Dataset;
 
@@ -47,7 +48,11 @@ pub struct S3Target {
 impl S3Target {
     /// A client for `config` and the keys of `objects` objects.
     pub async fn new(config: &S3Config, objects: u64) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // rustls on ring, the agent's one TLS backend, instead of the SDK's default (aws-lc).
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https);
         if !config.region.is_empty() {
             loader = loader.region(Region::new(config.region.clone()));
         }

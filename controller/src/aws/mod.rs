@@ -8,8 +8,9 @@ pub mod cloudformation;
 pub mod s3;
 pub mod ssm;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 /// A failed AWS call, or no region to make it in.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +63,7 @@ impl AwsError {
 
 /// Load the SDK configuration from the standard chain; `region` and `profile` override it.
 pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> Result<SdkConfig, AwsError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = config_loader();
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
@@ -74,6 +75,14 @@ pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> Result<
         return Err(AwsError::NoRegion);
     }
     Ok(config)
+}
+
+/// The SDK's configuration loader with its HTTPS client: rustls on ring, the TLS backend of the
+/// rest of fetchbench (the SDK's default client would build aws-lc, a long C build).
+pub fn config_loader() -> ConfigLoader {
+    let client =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(client)
 }
 
 /// The clients of the services fetchbench uses, over one configuration.

@@ -82,7 +82,7 @@ pub fn aws_env(moto: &Moto) -> Vec<(&'static str, String)> {
 /// SDK configuration for assertions against moto.
 pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
     let credentials = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    fetchbench::aws::config_loader()
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&moto.endpoint)
         .credentials_provider(credentials)
