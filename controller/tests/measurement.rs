@@ -142,14 +142,17 @@ keys = "zipf:{exponent}"
     let ratio = f(&w["hit_ratio"]);
     assert!((ratio - expected).abs() < 0.03, "hit ratio {ratio:.3}, model {expected:.3} over {n} reads");
 
-    // It rises over the run, and the last interval matches the model for its reads.
+    // It rises over the run, and the last whole interval matches the model for its reads. (When
+    // the last read ends just after a tick, the run's final flush is an interval of its own with
+    // that one read in it: too few reads for a ratio.)
     let series: Vec<&Value> =
         w["timeseries"].as_array().expect("series").iter().filter(|i| i["phase"] == "measured").collect();
-    assert!(series.len() >= 3);
+    let whole = series.iter().rposition(|i| u(&i["ops"]) >= 100).expect("a whole interval");
+    assert!(whole >= 2, "{series:?}");
     let first = f(&series[0]["hit_ratio"]);
-    let last = series.last().expect("intervals");
+    let last = series[whole];
     assert!(f(&last["hit_ratio"]) > first, "hit ratio went from {first} to {}", last["hit_ratio"]);
-    let before: u64 = series[..series.len() - 1].iter().map(|i| u(&i["ops"])).sum();
+    let before: u64 = series[..whole].iter().map(|i| u(&i["ops"])).sum();
     let in_last = u(&last["ops"]);
     let last_model = 1.0 - (distinct(&p, before + in_last) - distinct(&p, before)) / in_last as f64;
     let last_ratio = f(&last["hit_ratio"]);
