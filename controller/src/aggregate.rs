@@ -1,6 +1,7 @@
 //! Aggregation: the agents' interval histograms are added up per agent and per workload, and the
 //! summaries come from the merged histograms. Percentiles are never averaged.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -121,6 +122,38 @@ struct IntervalTally {
     /// Longest interval and latest end any agent reported, milliseconds.
     interval_ms: u64,
     elapsed_ms: u64,
+}
+
+impl IntervalTally {
+    /// Add a later interval of the same phase to this one: one interval spanning both.
+    fn absorb(&mut self, later: &IntervalTally) {
+        add(&mut self.histogram, &later.histogram);
+        self.ops += later.ops;
+        self.errors += later.errors;
+        for (kind, n) in &later.errors_by_kind {
+            *self.errors_by_kind.entry(kind.clone()).or_default() += n;
+        }
+        self.hits += later.hits;
+        self.misses += later.misses;
+        self.interval_ms += later.interval_ms;
+        self.elapsed_ms = self.elapsed_ms.max(later.elapsed_ms);
+    }
+}
+
+/// A phase's intervals as the time series shows them. When a phase ends just after a tick, its
+/// final flush is an interval of a few milliseconds and a few requests, which would chart as a
+/// spike or a dip that did not happen: an interval under a quarter of the one before it, at the
+/// end, is folded into that one.
+fn series_points(list: &[IntervalTally]) -> impl Iterator<Item = Cow<'_, IntervalTally>> {
+    let n = list.len();
+    let sliver = n >= 2 && list[n - 1].interval_ms * 4 < list[n - 2].interval_ms;
+    let merged = sliver.then(|| {
+        let mut last = list[n - 2].clone();
+        last.absorb(&list[n - 1]);
+        last
+    });
+    let kept = if sliver { n - 2 } else { n };
+    list[..kept].iter().map(Cow::Borrowed).chain(merged.map(Cow::Owned))
 }
 
 impl Default for IntervalTally {
@@ -288,7 +321,7 @@ impl Tallies {
         let timeseries = [("warmup", warmup), ("measured", measured)]
             .into_iter()
             .flat_map(|(phase, list)| {
-                list.iter().map(move |i| {
+                series_points(list).map(move |i| {
                     let interval_s = i.interval_ms as f64 / 1000.0;
                     let reads = i.hits + i.misses;
                     IntervalResult {
@@ -433,6 +466,32 @@ mod tests {
             histogram: bytes,
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn a_sliver_at_the_end_of_a_phase_joins_the_interval_before_it() {
+        let series = |intervals: &[(u64, usize)]| {
+            let mut tallies = Tallies::new(1, 1);
+            let mut elapsed = 0;
+            for &(ms, ops) in intervals {
+                elapsed += ms;
+                let mut event = progress(0, &vec![1_000_000; ops]);
+                if let pb::run_event::Event::Progress(p) = &mut event {
+                    (p.interval_ms, p.elapsed_ms) = (ms, elapsed);
+                }
+                tallies.add(0, 0, &event).expect("valid event");
+            }
+            tallies.workload_result(0, "w", "redis", &["a".to_owned()], &[0]).timeseries
+        };
+        // The final flush 10 ms after the last tick: 3 requests, not an interval of 300/s.
+        let s = series(&[(1000, 100), (1000, 100), (10, 3)]);
+        let shape: Vec<(u64, f64, f64)> = s.iter().map(|i| (i.ops, i.interval_s, i.t_s)).collect();
+        assert_eq!(shape, [(100, 1.0, 1.0), (103, 1.01, 2.01)]);
+        assert!((s[1].ops_s - 103.0 / 1.01).abs() < 1e-9);
+        // A last interval of 600 ms is an interval of its own.
+        assert_eq!(series(&[(1000, 100), (1000, 100), (600, 60)]).len(), 3);
+        // So is a single short one.
+        assert_eq!(series(&[(10, 3)]).len(), 1);
     }
 
     #[test]
