@@ -142,9 +142,8 @@ keys = "zipf:{exponent}"
     let ratio = f(&w["hit_ratio"]);
     assert!((ratio - expected).abs() < 0.03, "hit ratio {ratio:.3}, model {expected:.3} over {n} reads");
 
-    // It rises over the run, and the last whole interval matches the model for its reads. (When
-    // the last read ends just after a tick, the run's final flush is an interval of its own with
-    // that one read in it: too few reads for a ratio.)
+    // It rises over the run, and the last whole interval matches the model for its reads. (A run
+    // that ends a little after a tick has a short last interval: too few reads for a ratio.)
     let series: Vec<&Value> =
         w["timeseries"].as_array().expect("series").iter().filter(|i| i["phase"] == "measured").collect();
     let whole = series.iter().rposition(|i| u(&i["ops"]) >= 100).expect("a whole interval");
