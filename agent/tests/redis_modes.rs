@@ -196,3 +196,41 @@ async fn a_request_cut_short_by_a_timeout_does_not_shift_the_replies_of_the_next
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(value(driver.get_value(1).await.unwrap()), dataset.body(1));
 }
+
+#[tokio::test]
+async fn every_kind_of_reply_a_slot_reads_comes_back_as_redis_sent_it() {
+    use fetchbench_agent::outcome::{Failure, Outcome};
+
+    let redis = spawn_redis();
+    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
+    let target = RedisTarget::new(&redis.url(), "fetchbench:", false, dataset.clone()).expect("valid url");
+    let mut admin = redis::Client::open(redis.url()).unwrap().get_connection().expect("admin connection");
+    // Bigger than the connection's read buffer, so that its body arrives over several reads.
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let () = redis::cmd("SET").arg(target.key(0)).arg(dataset.body(0)).query(&mut admin).unwrap();
+    let () = redis::cmd("SET").arg(target.key(1)).arg("").query(&mut admin).unwrap();
+    let () = redis::cmd("SET").arg(target.key(2)).arg(&big).query(&mut admin).unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg(target.key(5)).arg("a list").query(&mut admin).unwrap();
+
+    let mut driver = target.driver().await;
+    let got = driver.get_value(0).await.expect("GET of a value");
+    assert_eq!(got.as_deref(), Some(&dataset.body(0)[..]));
+    assert_eq!(driver.get_value(1).await.expect("GET of an empty value").as_deref(), Some(&b""[..]));
+    assert_eq!(driver.get_value(2).await.expect("GET of a big value").as_deref(), Some(&big[..]));
+    assert_eq!(driver.get_value(3).await.expect("GET of a missing key"), None);
+    assert_eq!(driver.get(3).await.outcome, Outcome::Failed(Failure::Miss));
+
+    // +OK: the SET is acknowledged and the value is there.
+    driver.set_value(4, b"written", Some(Duration::from_secs(60))).await.expect("SET with a TTL");
+    let stored: Vec<u8> = redis::cmd("GET").arg(target.key(4)).query(&mut admin).unwrap();
+    assert_eq!(stored, b"written");
+
+    // An error reply is a server error, and the connection goes on in step.
+    assert_eq!(driver.get(5).await.outcome, Outcome::Failed(Failure::ServerError));
+    assert_eq!(driver.get(0).await.outcome, Outcome::Ok);
+
+    // GETRANGE: a range of a present value is a hit, of a missing one a miss.
+    let mut ranged = target.with_range(10, 20).driver().await;
+    assert_eq!(ranged.get(0).await.outcome, Outcome::Ok);
+    assert_eq!(ranged.get(3).await.outcome, Outcome::Failed(Failure::Miss));
+}

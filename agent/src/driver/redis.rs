@@ -262,13 +262,14 @@ impl RedisDriver {
     }
 }
 
-/// The failure kind of a Redis error.
+/// The failure kind of a Redis error. An error reply is a server error whether or not the crate
+/// knows its code (`WRONGTYPE`, `OOM` and the like are `Extension` to it).
 pub fn classify(e: &RedisError) -> Failure {
     if e.is_timeout() {
         Failure::Timeout
     } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
         Failure::Connection
-    } else if matches!(e.kind(), ErrorKind::Server(_)) {
+    } else if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) {
         Failure::ServerError
     } else {
         Failure::Other
