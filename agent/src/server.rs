@@ -79,7 +79,6 @@ async fn serve_with(
 #[derive(Clone, Debug, Default)]
 pub struct AgentService {
     state: Arc<Mutex<State>>,
-    pacer: Pacer,
 }
 
 #[derive(Debug, Default)]
@@ -246,7 +245,8 @@ impl Agent for AgentService {
 
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let service = self.clone();
-        let pacer = self.pacer.clone();
+        // The run's own pacer, on this runtime; it stops when the run ends.
+        let pacer = Pacer::start();
         tokio::spawn(async move {
             let finished = CancellationToken::new();
             // Heartbeats for the whole run; and a dropped response stream (or a connection the
