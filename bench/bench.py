@@ -275,21 +275,29 @@ def compare(args):
         redis = Redis(work)
         try:
             redis.populate(OBJECTS, SIZE)
-            scenario = 'name = "bench-redis"\nagents = 1\n' + DATASET + closed(
-                "c1", "redis", 1, secs) + closed("c50", "redis", 50, secs)
+            # Each fetchbench measurement runs right beside the redis-benchmark one it is
+            # compared with, first or second in turn: this machine's speed drifts by a fifth
+            # over minutes (both clients slow down together), so only neighbours are compared.
+            fb_scenario = lambda name, c: 'name = "bench-redis"\nagents = 1\n' + DATASET + closed(
+                name, "redis", c, secs)
             rb1, rb50, rbp, fb1, fb50 = [], [], [], [], []
             for rep in range(args.reps):
                 print("redis, round %d of %d" % (rep + 1, args.reps), flush=True)
-                rb1.append(redis_benchmark_for(redis.port, 1, secs))
-                rb50.append(redis_benchmark_for(redis.port, 50, secs))
-                rbp.append(redis_benchmark_for(redis.port, 50, secs, pipeline=16))
-                run = fetchbench(scenario, ["--redis-url", redis.url], cpus=CLIENT_CPUS)
-                for into, name in ((fb1, "c1"), (fb50, "c50")):
+                for clients, rb, fb in ((1, rb1, fb1), (50, rb50, fb50)):
+                    name = "c%d" % clients
+                    reference = lambda: rb.append(redis_benchmark_for(redis.port, clients, secs))
+                    if rep % 2 == 0:
+                        reference()
+                    run = fetchbench(fb_scenario(name, clients), ["--redis-url", redis.url],
+                                     cpus=CLIENT_CPUS)
                     w = workload(run["result"], name)
-                    into.append({"ops_s": w["throughput_ops_s"], "p50_us": w["latency_us"]["p50"],
-                                 "p99_us": w["latency_us"]["p99"],
-                                 "cpu_us": cpu_us_per_request(run["result"], w),
-                                 "cpu_util": w["cpu_utilization_max"]})
+                    fb.append({"ops_s": w["throughput_ops_s"], "p50_us": w["latency_us"]["p50"],
+                               "p99_us": w["latency_us"]["p99"],
+                               "cpu_us": cpu_us_per_request(run["result"], w),
+                               "cpu_util": w["cpu_utilization_max"]})
+                    if rep % 2 == 1:
+                        reference()
+                rbp.append(redis_benchmark_for(redis.port, 50, secs, pipeline=16))
         finally:
             redis.stop()
         rows["redis"] = {"redis_benchmark_c1": rb1, "redis_benchmark_c50": rb50,
@@ -456,22 +464,34 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
+def paired(fb, ref, key, fb_value=None):
+    """Median over rounds of fetchbench's figure over the reference's of the same round."""
+    fb_value = fb_value or (lambda x: x[key])
+    return statistics.median(fb_value(a) / b[key] for a, b in zip(fb, ref))
+
+
 def render_compare(d):
     r, s = d["rows"]["redis"], d["rows"]["s3"]
     m = lambda runs, k: median_of(runs, k)
-    p50 = m(r["fetchbench_c1"], "p50_us") / m(r["redis_benchmark_c1"], "p50_us")
-    fb1_bucketed = statistics.median(in_redis_benchmark_buckets(x["p50_us"]) for x in r["fetchbench_c1"])
-    p50_bucketed = fb1_bucketed / m(r["redis_benchmark_c1"], "p50_us")
+    fb1, rb1, fb50, rb50 = r["fetchbench_c1"], r["redis_benchmark_c1"], r["fetchbench_c50"], r[
+        "redis_benchmark_c50"]
+    bucketed = lambda x: in_redis_benchmark_buckets(x["p50_us"])
+    p50_bucketed = paired(fb1, rb1, "p50_us", bucketed)
     # At concurrency 1 a closed loop's ops/s is one over its mean round trip, at full resolution.
     rtt = lambda runs: 1e6 / m(runs, "ops_s")
-    rtt_ratio = rtt(r["fetchbench_c1"]) / rtt(r["redis_benchmark_c1"])
-    ops = m(r["fetchbench_c50"], "ops_s") / m(r["redis_benchmark_c50"], "ops_s")
+    rtt_ratio = paired(rb1, fb1, "ops_s")
+    ops = paired(fb50, rb50, "ops_s")
     s3ratio = m(s["fetchbench_c1"], "p50_us") / m(s["boto3_c1"], "p50_us")
     out = []
-    out.append("Medians of %d rounds of %d s each (one agent, closed loop, 1 s warm-up; %d "
+    out.append("%d rounds of %d s per measurement (one agent, closed loop, 1 s warm-up; %d "
                "objects of %d bytes, uniform keys). Commit `%s`, %s; load average at start %s."
                % (d["reps"], d["seconds"], OBJECTS, SIZE, d["machine"]["commit"],
                   d["machine"]["date"], d["machine"]["load_at_start"]))
+    out.append("")
+    out.append("Figures are medians over the rounds. Each Redis ratio is the median of the rounds' "
+               "own ratios: in a round, fetchbench runs right before or right after the "
+               "redis-benchmark run it is compared with (each first in every other round), "
+               "because this machine's speed drifts over minutes for both clients alike.")
     out.append("")
     if d.get("pinned"):
         out.append("Servers (redis-server, the S3 endpoint) ran on CPU %s, the clients compared "
@@ -484,25 +504,21 @@ def render_compare(d):
     out.append("| measurement | reference | fetchbench | ratio | target |")
     out.append("|---|---|---|---|---|")
     out.append("| Redis GET c=1, p50 µs | redis-benchmark %s | %s | %.2fx | |" % (
-        f(m(r["redis_benchmark_c1"], "p50_us")), f(m(r["fetchbench_c1"], "p50_us")), p50))
+        f(m(rb1, "p50_us")), f(m(fb1, "p50_us")), paired(fb1, rb1, "p50_us")))
     out.append("| Redis GET c=1, p50 µs in redis-benchmark's 8 µs buckets | redis-benchmark %s | %s "
                "| %.2fx | <= 1.02x: %s |" % (
-                   f(m(r["redis_benchmark_c1"], "p50_us")), f(fb1_bucketed), p50_bucketed,
-                   verdict(p50_bucketed <= 1.02)))
+                   f(m(rb1, "p50_us")), f(statistics.median(bucketed(x) for x in fb1)),
+                   p50_bucketed, verdict(p50_bucketed <= 1.02)))
     out.append("| Redis GET c=1, mean round trip µs (1 / ops/s) | redis-benchmark %s | %s | %.2fx | |"
-               % (f(rtt(r["redis_benchmark_c1"])), f(rtt(r["fetchbench_c1"])), rtt_ratio))
+               % (f(rtt(rb1)), f(rtt(fb1)), rtt_ratio))
     out.append("| Redis GET c=1, p99 µs | redis-benchmark %s | %s | %.2fx | |" % (
-        f(m(r["redis_benchmark_c1"], "p99_us")), f(m(r["fetchbench_c1"], "p99_us")),
-        m(r["fetchbench_c1"], "p99_us") / m(r["redis_benchmark_c1"], "p99_us")))
+        f(m(rb1, "p99_us")), f(m(fb1, "p99_us")), paired(fb1, rb1, "p99_us")))
     out.append("| Redis GET c=1, ops/s | redis-benchmark %s | %s | %.2fx | |" % (
-        f(m(r["redis_benchmark_c1"], "ops_s"), 0), f(m(r["fetchbench_c1"], "ops_s"), 0),
-        m(r["fetchbench_c1"], "ops_s") / m(r["redis_benchmark_c1"], "ops_s")))
+        f(m(rb1, "ops_s"), 0), f(m(fb1, "ops_s"), 0), paired(fb1, rb1, "ops_s")))
     out.append("| Redis GET c=50, ops/s | redis-benchmark -c 50: %s | %s | %.2fx | >= 1.0x: %s |" % (
-        f(m(r["redis_benchmark_c50"], "ops_s"), 0), f(m(r["fetchbench_c50"], "ops_s"), 0), ops,
-        verdict(ops >= 1.0)))
+        f(m(rb50, "ops_s"), 0), f(m(fb50, "ops_s"), 0), ops, verdict(ops >= 1.0)))
     out.append("| Redis GET c=50, p50 µs | redis-benchmark -c 50: %s | %s | %.2fx | |" % (
-        f(m(r["redis_benchmark_c50"], "p50_us")), f(m(r["fetchbench_c50"], "p50_us")),
-        m(r["fetchbench_c50"], "p50_us") / m(r["redis_benchmark_c50"], "p50_us")))
+        f(m(rb50, "p50_us")), f(m(fb50, "p50_us")), paired(fb50, rb50, "p50_us")))
     out.append("| Redis GET c=50 pipelined (-P 16), ops/s | redis-benchmark %s | not offered | - | |"
                % f(m(r["redis_benchmark_c50_p16"], "ops_s"), 0))
     out.append("| S3 GetObject c=1, p50 µs | %s %s | %s | %.2fx | <= 0.5x: %s |" % (
@@ -530,17 +546,21 @@ def render_compare(d):
                   f(100 * m(r["fetchbench_c50"], "cpu_util"), 0), f(m(s["fetchbench_c1"], "cpu_us")),
                   f(m(s["fetchbench_c32"], "cpu_us")), f(100 * m(s["fetchbench_c32"], "cpu_util"), 0)))
     out.append("")
-    out.append("Every round, fastest to slowest, for the spread:")
+    out.append("Every round in the order run, redis-benchmark / fetchbench:")
     out.append("")
-    for label, runs, key in (
-            ("redis-benchmark c=1 p50 µs", r["redis_benchmark_c1"], "p50_us"),
-            ("fetchbench c=1 p50 µs", r["fetchbench_c1"], "p50_us"),
-            ("redis-benchmark c=50 ops/s", r["redis_benchmark_c50"], "ops_s"),
-            ("fetchbench c=50 ops/s", r["fetchbench_c50"], "ops_s"),
-            ("boto3 c=1 p50 µs", s["boto3_c1"], "p50_us"),
-            ("fetchbench S3 c=1 p50 µs", s["fetchbench_c1"], "p50_us")):
-        out.append("- %s: %s" % (label, ", ".join(f(x[key], 1 if "us" in key else 0)
-                                                 for x in sorted(runs, key=lambda x: x[key]))))
+    for label, fb, ref, key, fb_value in (
+            ("c=1 p50 µs (fetchbench in 8 µs buckets)", fb1, rb1, "p50_us", bucketed),
+            ("c=1 mean round trip µs", fb1, rb1, "ops_s", None),
+            ("c=50 ops/s", fb50, rb50, "ops_s", None)):
+        if key == "ops_s" and label.startswith("c=1"):
+            pairs = ["%s / %s" % (f(1e6 / b[key]), f(1e6 / a[key])) for a, b in zip(fb, ref)]
+        else:
+            digits = 0 if key == "ops_s" else 1
+            pairs = ["%s / %s" % (f(b[key], digits), f((fb_value or (lambda x: x[key]))(a), digits))
+                     for a, b in zip(fb, ref)]
+        out.append("- %s: %s" % (label, ", ".join(pairs)))
+    out.append("- S3 c=1 p50 µs, boto3 / fetchbench: %s" % ", ".join(
+        "%s / %s" % (f(b["p50_us"]), f(a["p50_us"])) for a, b in zip(s["fetchbench_c1"], s["boto3_c1"])))
     return "\n".join(out)
 
 
@@ -650,7 +670,7 @@ def update_doc(name, data):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", nargs="?", default="all", choices=["all", "compare", "scale", "soak", "build"])
-    p.add_argument("--reps", type=int, default=3, help="rounds of each comparison")
+    p.add_argument("--reps", type=int, default=6, help="rounds of each comparison")
     p.add_argument("--seconds", type=int, default=10, help="measured seconds per comparison")
     p.add_argument("--agents", type=int, default=64, help="local agents of the scale run")
     p.add_argument("--rate", type=int, default=100, help="GETs/s per agent in the scale run")
