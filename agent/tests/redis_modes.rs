@@ -171,12 +171,19 @@ async fn cluster_mode_spreads_the_keys_over_the_shards() {
     assert_eq!(sizes.iter().sum::<u64>(), 200);
 }
 
+/// The seed dataset on `redis` as one node, and a plain connection to it for the test's own
+/// commands.
+fn single_node(redis: &Redis) -> (Arc<Dataset>, RedisTarget, redis::Connection) {
+    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
+    let target = RedisTarget::new(&redis.url(), "fetchbench:", false, dataset.clone()).expect("valid url");
+    let admin = redis::Client::open(redis.url()).unwrap().get_connection().expect("admin connection");
+    (dataset, target, admin)
+}
+
 #[tokio::test]
 async fn a_request_cut_short_by_a_timeout_does_not_shift_the_replies_of_the_next() {
     let redis = spawn_redis();
-    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
-    let target = RedisTarget::new(&redis.url(), "fetchbench:", false, dataset.clone()).expect("valid url");
-    let mut admin = redis::Client::open(redis.url()).unwrap().get_connection().expect("admin connection");
+    let (dataset, target, mut admin) = single_node(&redis);
     for i in 0..3 {
         let () = redis::cmd("SET").arg(target.key(i)).arg(dataset.body(i)).query(&mut admin).unwrap();
     }
@@ -202,9 +209,7 @@ async fn every_kind_of_reply_a_slot_reads_comes_back_as_redis_sent_it() {
     use fetchbench_agent::outcome::{Failure, Outcome};
 
     let redis = spawn_redis();
-    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
-    let target = RedisTarget::new(&redis.url(), "fetchbench:", false, dataset.clone()).expect("valid url");
-    let mut admin = redis::Client::open(redis.url()).unwrap().get_connection().expect("admin connection");
+    let (dataset, target, mut admin) = single_node(&redis);
     // Bigger than the connection's read buffer, so that its body arrives over several reads.
     let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let () = redis::cmd("SET").arg(target.key(0)).arg(dataset.body(0)).query(&mut admin).unwrap();
