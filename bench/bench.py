@@ -548,16 +548,12 @@ def render_compare(d):
     out.append("")
     out.append("Every round in the order run, redis-benchmark / fetchbench:")
     out.append("")
-    for label, fb, ref, key, fb_value in (
-            ("c=1 p50 µs (fetchbench in 8 µs buckets)", fb1, rb1, "p50_us", bucketed),
-            ("c=1 mean round trip µs", fb1, rb1, "ops_s", None),
-            ("c=50 ops/s", fb50, rb50, "ops_s", None)):
-        if key == "ops_s" and label.startswith("c=1"):
-            pairs = ["%s / %s" % (f(1e6 / b[key]), f(1e6 / a[key])) for a, b in zip(fb, ref)]
-        else:
-            digits = 0 if key == "ops_s" else 1
-            pairs = ["%s / %s" % (f(b[key], digits), f((fb_value or (lambda x: x[key]))(a), digits))
-                     for a, b in zip(fb, ref)]
+    round_trip = lambda x: 1e6 / x["ops_s"]
+    for label, fb, ref, ref_value, fb_value, digits in (
+            ("c=1 p50 µs (fetchbench in 8 µs buckets)", fb1, rb1, lambda x: x["p50_us"], bucketed, 1),
+            ("c=1 mean round trip µs", fb1, rb1, round_trip, round_trip, 1),
+            ("c=50 ops/s", fb50, rb50, lambda x: x["ops_s"], lambda x: x["ops_s"], 0)):
+        pairs = ["%s / %s" % (f(ref_value(b), digits), f(fb_value(a), digits)) for a, b in zip(fb, ref)]
         out.append("- %s: %s" % (label, ", ".join(pairs)))
     out.append("- S3 c=1 p50 µs, boto3 / fetchbench: %s" % ", ".join(
         "%s / %s" % (f(b["p50_us"]), f(a["p50_us"])) for a, b in zip(s["fetchbench_c1"], s["boto3_c1"])))
