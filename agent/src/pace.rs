@@ -87,7 +87,7 @@ impl Pacer {
         match timerfd::Timer::new() {
             Ok(timer) => {
                 tokio::spawn(timerfd::run(shared.clone(), timer));
-                return Pacer { _owner: Arc::new(Owner(shared.clone())), shared };
+                return Pacer::owning(shared);
             }
             Err(e) => tracing::warn!("no timerfd for the pacer ({e}); pacing from a thread instead"),
         }
@@ -101,6 +101,11 @@ impl Pacer {
             .name("fetchbench-pacer".into())
             .spawn(move || run(&worker))
             .expect("spawning the pacer thread");
+        Pacer::owning(shared)
+    }
+
+    /// The first handle on `shared`; the pacer stops when it and its clones are gone.
+    fn owning(shared: Arc<Shared>) -> Pacer {
         Pacer { _owner: Arc::new(Owner(shared.clone())), shared }
     }
 
