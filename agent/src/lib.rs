@@ -3,6 +3,7 @@
 //! histograms it streams back to the controller.
 
 pub mod cpu;
+pub mod daemon;
 pub mod driver;
 pub mod engine;
 pub mod keys;

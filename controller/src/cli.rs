@@ -260,6 +260,38 @@ pub struct RunArgs {
 }
 
 /// Run the command; the result is the process exit code.
+/// Run `cli` on a runtime of its own and return its exit code.
+pub fn run_to_exit(cli: Cli) -> u8 {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fetchbench: cannot start the async runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        let interrupt = CancellationToken::new();
+        tokio::spawn({
+            let interrupt = interrupt.clone();
+            async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    interrupt.cancel();
+                }
+            }
+        });
+        match run(cli, interrupt).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("fetchbench: {e:#}");
+                e.exit_code()
+            }
+        }
+    });
+    // Do not wait for stray tasks (an agent stream still closing): the results are written.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
 pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
     match cli.command {
         Command::Run(args) => run_command(args, interrupt).await,

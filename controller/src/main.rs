@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = match fetchbench::cli::Cli::try_parse() {
@@ -26,32 +25,6 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fetchbench: cannot start the async runtime: {e}");
-            return ExitCode::from(fetchbench::error::EXIT_FAILURE);
-        }
-    };
-    let code = runtime.block_on(async {
-        let interrupt = CancellationToken::new();
-        tokio::spawn({
-            let interrupt = interrupt.clone();
-            async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    interrupt.cancel();
-                }
-            }
-        });
-        match fetchbench::cli::run(cli, interrupt).await {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("fetchbench: {e:#}");
-                e.exit_code()
-            }
-        }
-    });
-    // Do not wait for stray tasks (an agent stream still closing): the results are written.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    let code = fetchbench::cli::run_to_exit(cli);
     ExitCode::from(code)
 }
