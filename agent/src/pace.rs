@@ -28,6 +28,10 @@ struct Shared {
     wake: Condvar,
     /// Wakes the pacer task: a new earliest deadline, or shutdown.
     changed: Notify,
+    /// Which of the two waits: the thread (`wake`) or the task (`changed`). Only that one is
+    /// notified of a new earliest deadline, once per open-loop request: std's `Condvar` makes a
+    /// futex system call on every notify, with a waiter or without.
+    threaded: bool,
 }
 
 #[derive(Debug, Default)]
@@ -82,20 +86,21 @@ impl Pacer {
     /// Start the pacer: its task on the current tokio runtime (Linux; panics outside one), else
     /// its thread.
     pub fn start() -> Pacer {
-        let shared = Arc::new(Shared::default());
         #[cfg(target_os = "linux")]
         match timerfd::Timer::new() {
             Ok(timer) => {
+                let shared = Arc::new(Shared::default());
                 tokio::spawn(timerfd::run(shared.clone(), timer));
                 return Pacer::owning(shared);
             }
             Err(e) => tracing::warn!("no timerfd for the pacer ({e}); pacing from a thread instead"),
         }
-        Pacer::on_thread(shared)
+        Pacer::on_thread()
     }
 
     /// The pacer thread: the fallback, and the pacer outside Linux.
-    fn on_thread(shared: Arc<Shared>) -> Pacer {
+    fn on_thread() -> Pacer {
+        let shared = Arc::new(Shared { threaded: true, ..Shared::default() });
         let worker = shared.clone();
         std::thread::Builder::new()
             .name("fetchbench-pacer".into())
@@ -121,8 +126,9 @@ impl Pacer {
             let seq = state.seq;
             let earliest = state.sleepers.peek().is_none_or(|s| at < s.at);
             state.sleepers.push(Sleeper { at, seq, wake: tx });
-            if earliest {
+            if earliest && self.shared.threaded {
                 self.shared.wake.notify_one();
+            } else if earliest {
                 self.shared.changed.notify_one();
             }
         }
@@ -213,7 +219,13 @@ mod timerfd {
                 let mut ready = self.0.readable().await?;
                 let mut count = [0u8; 8];
                 match ready.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut count)?)) {
-                    Ok(read) => return read.map(drop),
+                    Ok(read) => {
+                        // The expiry is read and the timer disarmed until the next `arm`: say
+                        // so, or the next wait would begin with a read that finds nothing (a
+                        // system call per paced request).
+                        ready.clear_ready();
+                        return read.map(drop);
+                    }
                     // Readiness left from an earlier expiry that re-arming reset: wait again.
                     Err(_would_block) => continue,
                 }
@@ -262,22 +274,27 @@ mod tests {
     async fn wakes_in_deadline_order_and_never_early(pacer: Pacer) {
         let start = Instant::now();
         let order = Arc::new(Mutex::new(Vec::new()));
-        let mut tasks = Vec::new();
-        for (i, ms) in [300u64, 10, 20, 0, 30].into_iter().enumerate() {
+        let sleeper = |i: usize, ms: u64, at: Instant| {
             let (pacer, order) = (pacer.clone(), order.clone());
-            tasks.push(tokio::spawn(async move {
-                let at = start + Duration::from_millis(ms);
+            tokio::spawn(async move {
                 pacer.sleep_until(at).await;
                 assert!(Instant::now() >= at, "sleeper {i} woke early");
                 order.lock().expect("not poisoned").push((ms, Instant::now()));
-            }));
-            if ms == 300 {
-                // The pacer is now waiting for the 300 ms deadline alone.
-                tokio::task::yield_now().await;
-            }
+            })
+        };
+        let mut tasks = vec![sleeper(0, 300, start + Duration::from_millis(300))];
+        // Let the pacer (a thread may not have run yet) begin its wait for the 300 ms deadline
+        // alone; the rest then come with earlier deadlines, which it must be told of.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = Instant::now();
+        for (i, ms) in [10u64, 20, 0, 30].into_iter().enumerate() {
+            tasks.push(sleeper(i + 1, ms, now + Duration::from_millis(ms)));
         }
         for t in tasks {
-            t.await.expect("sleeper finished");
+            tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .expect("the pacer woke every sleeper")
+                .expect("sleeper finished");
         }
         let order = order.lock().expect("not poisoned");
         assert_eq!(order.iter().map(|(ms, _)| *ms).collect::<Vec<_>>(), [0, 10, 20, 30, 300]);
@@ -295,7 +312,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_pacer_thread_wakes_in_deadline_order_and_never_early() {
-        wakes_in_deadline_order_and_never_early(Pacer::on_thread(Arc::default())).await;
+        wakes_in_deadline_order_and_never_early(Pacer::on_thread()).await;
     }
 
     #[cfg(target_os = "linux")]
@@ -309,5 +326,21 @@ mod tests {
             .await
             .expect("fired, not waited for an instant long gone")
             .expect("read the timerfd");
+    }
+
+    /// After an expiry is read its readiness is cleared; the next expiry must still be seen.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_timer_fires_at_each_instant_it_is_armed_for() {
+        let timer = timerfd::Timer::new().expect("a timerfd");
+        for _ in 0..3 {
+            let at = Instant::now() + Duration::from_millis(5);
+            timer.arm(at).expect("armed");
+            tokio::time::timeout(Duration::from_secs(5), timer.fired())
+                .await
+                .expect("fired after being armed again")
+                .expect("read the timerfd");
+            assert!(Instant::now() >= at, "fired before the instant it was armed for");
+        }
     }
 }
