@@ -420,7 +420,7 @@ def build(args):
     finally:
         shutil.rmtree(target, ignore_errors=True)
     return {"seconds": seconds, "load_before": load, "load_after": os.getloadavg(),
-            "commit": git("describe", "--always", "--dirty")}
+            "commit": commit()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,6 +429,13 @@ def build(args):
 
 def git(*a):
     return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def commit():
+    """The commit measured; "-dirty" if files other than this report differ from it (an earlier
+    `bench/run` command rewrites the report)."""
+    changed = git("status", "--porcelain", "--", ".", ":!docs/benchmarks.md")
+    return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
 
 
 def machine():
@@ -444,7 +451,7 @@ def machine():
         "kernel": platform.release(), "rustc": version("rustc", "--version"),
         "redis": version("redis-server", "--version").split(" sha=")[0],
         "python": platform.python_version(), "load_at_start": [round(x, 2) for x in os.getloadavg()],
-        "commit": git("describe", "--always", "--dirty"),
+        "commit": commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -568,9 +575,10 @@ def render_scale(d):
     out.append("%d local agent processes, each an open loop of %d Redis GETs/s for %d s (the "
                "machine has %d cores), medians of %d rounds; and `merge_agents`, an in-process "
                "simulation of %d agents streaming %d one-second interval histograms of %d "
-               "requests each." % (runs[0]["agents"], s["rate_per_agent"], s["seconds"],
-                                   d["machine"]["cores"], len(runs), merge["agents"],
-                                   merge["intervals"], merge["ops_per_interval"]))
+               "requests each. Commit `%s`, %s." % (
+                   runs[0]["agents"], s["rate_per_agent"], s["seconds"], d["machine"]["cores"],
+                   len(runs), merge["agents"], merge["intervals"], merge["ops_per_interval"],
+                   d["machine"]["commit"], d["machine"]["date"]))
     out.append("")
     out.append("| measurement | value | target |")
     out.append("|---|---|---|")

@@ -259,8 +259,9 @@ pub struct RunArgs {
     pub stack: String,
 }
 
-/// Run the command; the result is the process exit code.
-/// Run `cli` on a runtime of its own and return its exit code.
+/// Run `cli` on a runtime of its own, Ctrl-C interrupting it, and return the process exit code.
+/// Not async on purpose: the code of an async call tree is generated in the crate that polls it,
+/// and polled here, the whole run path is compiled once, in this library, not in `main.rs` too.
 pub fn run_to_exit(cli: Cli) -> u8 {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -292,6 +293,7 @@ pub fn run_to_exit(cli: Cli) -> u8 {
     code
 }
 
+/// Run the command; the result is the process exit code.
 pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
     match cli.command {
         Command::Run(args) => run_command(args, interrupt).await,
