@@ -126,10 +126,12 @@ impl Pacer {
             let seq = state.seq;
             let earliest = state.sleepers.peek().is_none_or(|s| at < s.at);
             state.sleepers.push(Sleeper { at, seq, wake: tx });
-            if earliest && self.shared.threaded {
-                self.shared.wake.notify_one();
-            } else if earliest {
-                self.shared.changed.notify_one();
+            if earliest {
+                if self.shared.threaded {
+                    self.shared.wake.notify_one();
+                } else {
+                    self.shared.changed.notify_one();
+                }
             }
         }
         // A dropped sender only happens at shutdown; then there is nothing left to wait for.
