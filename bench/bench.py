@@ -250,16 +250,17 @@ seed = 1
 """ % (OBJECTS, SIZE)
 
 
-def closed(name, target, concurrency, seconds):
+def closed(name, target, concurrency, seconds, pipeline=1):
     return """
 [[workload]]
 name = "%s"
 target = "%s"
 concurrency = %d
+pipeline = %d
 warmup = "1s"
 duration = "%ds"
 keys = "uniform"
-""" % (name, target, concurrency, seconds)
+""" % (name, target, concurrency, pipeline, seconds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,17 +279,19 @@ def compare(args):
             # Each fetchbench measurement runs right beside the redis-benchmark one it is
             # compared with, first or second in turn: this machine's speed drifts by a fifth
             # over minutes (both clients slow down together), so only neighbours are compared.
-            fb_scenario = lambda name, c: 'name = "bench-redis"\nagents = 1\n' + DATASET + closed(
-                name, "redis", c, secs)
-            rb1, rb50, rbp, fb1, fb50 = [], [], [], [], []
+            fb_scenario = lambda name, c, p: 'name = "bench-redis"\nagents = 1\n' + DATASET + closed(
+                name, "redis", c, secs, p)
+            rb1, rb50, rbp, fb1, fb50, fbp = [], [], [], [], [], []
             for rep in range(args.reps):
                 print("redis, round %d of %d" % (rep + 1, args.reps), flush=True)
-                for clients, rb, fb in ((1, rb1, fb1), (50, rb50, fb50)):
-                    name = "c%d" % clients
-                    reference = lambda: rb.append(redis_benchmark_for(redis.port, clients, secs))
+                for clients, pipeline, rb, fb in ((1, 1, rb1, fb1), (50, 1, rb50, fb50),
+                                                  (50, 16, rbp, fbp)):
+                    name = "c%dp%d" % (clients, pipeline)
+                    reference = lambda: rb.append(
+                        redis_benchmark_for(redis.port, clients, secs, pipeline))
                     if rep % 2 == 0:
                         reference()
-                    run = fetchbench(fb_scenario(name, clients), ["--redis-url", redis.url],
+                    run = fetchbench(fb_scenario(name, clients, pipeline), ["--redis-url", redis.url],
                                      cpus=CLIENT_CPUS)
                     w = workload(run["result"], name)
                     fb.append({"ops_s": w["throughput_ops_s"], "p50_us": w["latency_us"]["p50"],
@@ -297,11 +300,11 @@ def compare(args):
                                "cpu_util": w["cpu_utilization_max"]})
                     if rep % 2 == 1:
                         reference()
-                rbp.append(redis_benchmark_for(redis.port, 50, secs, pipeline=16))
         finally:
             redis.stop()
         rows["redis"] = {"redis_benchmark_c1": rb1, "redis_benchmark_c50": rb50,
-                         "redis_benchmark_c50_p16": rbp, "fetchbench_c1": fb1, "fetchbench_c50": fb50}
+                         "redis_benchmark_c50_p16": rbp, "fetchbench_c1": fb1, "fetchbench_c50": fb50,
+                         "fetchbench_c50_p16": fbp}
 
         endpoint = S3Endpoint(work / "s3", SERVER_CPUS)
         try:
@@ -526,8 +529,11 @@ def render_compare(d):
         f(m(rb50, "ops_s"), 0), f(m(fb50, "ops_s"), 0), ops, verdict(ops >= 1.0)))
     out.append("| Redis GET c=50, p50 µs | redis-benchmark -c 50: %s | %s | %.2fx | |" % (
         f(m(rb50, "p50_us")), f(m(fb50, "p50_us")), paired(fb50, rb50, "p50_us")))
-    out.append("| Redis GET c=50 pipelined (-P 16), ops/s | redis-benchmark %s | not offered | - | |"
-               % f(m(r["redis_benchmark_c50_p16"], "ops_s"), 0))
+    rbp, fbp = r["redis_benchmark_c50_p16"], r["fetchbench_c50_p16"]
+    out.append("| Redis GET c=50 pipelined 16, ops/s | redis-benchmark -c 50 -P 16: %s | %s | %.2fx | |"
+               % (f(m(rbp, "ops_s"), 0), f(m(fbp, "ops_s"), 0), paired(fbp, rbp, "ops_s")))
+    out.append("| Redis GET c=50 pipelined 16, p50 µs | redis-benchmark -c 50 -P 16: %s | %s | %.2fx | |"
+               % (f(m(rbp, "p50_us")), f(m(fbp, "p50_us")), paired(fbp, rbp, "p50_us")))
     out.append("| S3 GetObject c=1, p50 µs | %s %s | %s | %.2fx | <= 0.5x: %s |" % (
         s["boto3_version"], f(m(s["boto3_c1"], "p50_us")), f(m(s["fetchbench_c1"], "p50_us")),
         s3ratio, verdict(s3ratio <= 0.5)))
@@ -559,7 +565,8 @@ def render_compare(d):
     for label, fb, ref, ref_value, fb_value, digits in (
             ("c=1 p50 µs (fetchbench in 8 µs buckets)", fb1, rb1, lambda x: x["p50_us"], bucketed, 1),
             ("c=1 mean round trip µs", fb1, rb1, round_trip, round_trip, 1),
-            ("c=50 ops/s", fb50, rb50, lambda x: x["ops_s"], lambda x: x["ops_s"], 0)):
+            ("c=50 ops/s", fb50, rb50, lambda x: x["ops_s"], lambda x: x["ops_s"], 0),
+            ("c=50 pipelined 16 ops/s", fbp, rbp, lambda x: x["ops_s"], lambda x: x["ops_s"], 0)):
         pairs = ["%s / %s" % (f(ref_value(b), digits), f(fb_value(a), digits)) for a, b in zip(fb, ref)]
         out.append("- %s: %s" % (label, ", ".join(pairs)))
     out.append("- S3 c=1 p50 µs, boto3 / fetchbench: %s" % ", ".join(

@@ -79,6 +79,8 @@ pub struct WorkloadPlan {
     pub rate: Option<f64>,
     /// Redis: share of requests that are SETs.
     pub set_share: f64,
+    /// Redis, closed loop: commands each slot sends at once before reading their replies.
+    pub pipeline: usize,
     /// Cache-aside: expiry of written values.
     pub ttl: Option<Duration>,
     /// S3 and cache-aside: `(start, length)` of the byte range read.
@@ -89,6 +91,8 @@ pub struct WorkloadPlan {
 pub const MAX_CONCURRENCY: usize = 100_000;
 /// Highest open-loop rate an agent accepts, requests per second.
 pub const MAX_RATE: f64 = 10_000_000.0;
+/// Most commands a slot sends at once.
+pub const MAX_PIPELINE: usize = 10_000;
 
 impl TryFrom<&pb::Workload> for WorkloadPlan {
     type Error = String;
@@ -141,6 +145,13 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         if w.set_share > 0.0 && target != TargetKind::Redis {
             return Err(format!("workload {name}: set_share applies to the redis target only"));
         }
+        let pipeline = (w.pipeline as usize).max(1);
+        if pipeline > MAX_PIPELINE {
+            return Err(format!("workload {name}: pipeline {pipeline} is not in 1..={MAX_PIPELINE}"));
+        }
+        if pipeline > 1 && (target != TargetKind::Redis || rate.is_some()) {
+            return Err(format!("workload {name}: pipeline applies to the redis target in closed loop only"));
+        }
         Ok(WorkloadPlan {
             name: name.clone(),
             target,
@@ -152,6 +163,7 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
             seed: w.seed,
             rate,
             set_share: w.set_share,
+            pipeline,
             ttl: (w.ttl_ms > 0).then(|| Duration::from_millis(w.ttl_ms)),
             range: (w.range_length > 0).then_some((w.range_start, w.range_length)),
         })
@@ -255,6 +267,7 @@ impl Phase<'_> {
                 rng,
                 timeout: plan.timeout,
                 set_share: plan.set_share,
+                pipeline: plan.pipeline,
                 schedule,
                 pacer: self.ctx.pacer.clone(),
                 start,
@@ -399,6 +412,7 @@ struct Worker {
     rng: ChaCha8Rng,
     timeout: Duration,
     set_share: f64,
+    pipeline: usize,
     schedule: Option<Schedule>,
     pacer: Pacer,
     /// The phase's start: a closed-loop slot waits for it, an open-loop schedule begins there.
@@ -410,7 +424,10 @@ struct Worker {
 impl Worker {
     /// Send requests until the budget is spent; returns the driver for the next phase.
     async fn run(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) -> Driver {
-        let mut backoff = FIRST_BACKOFF;
+        if self.pipeline > 1 {
+            return self.run_pipelined(budget, recorders).await;
+        }
+        let mut backoff = Backoff::default();
         if self.schedule.is_none() {
             self.pacer.sleep_until(self.start.into_std()).await;
         }
@@ -434,14 +451,10 @@ impl Worker {
                     now
                 }
             };
-            let index = self.keys.next(&mut self.rng);
-            let op =
-                if self.set_share > 0.0 && self.rng.random_bool(self.set_share) { Op::Set } else { Op::Get };
+            let (op, index) = self.next_request();
             let sent = Instant::now();
-            if first {
-                first = false;
-                let now = unix_ns(std::time::SystemTime::now());
-                let _ = self.first_send.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+            if std::mem::take(&mut first) {
+                self.mark_first_send();
             }
             let sample = tokio::time::timeout(self.timeout, self.driver.fetch(op, index))
                 .await
@@ -449,14 +462,86 @@ impl Worker {
             let done = Instant::now();
             let late = sent.duration_since(intended) > LATE;
             recorders.record(self.slot, &sample, done - intended, done - sent, late);
-            if self.schedule.is_none() && sample.outcome == Outcome::Failed(Failure::Connection) {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            } else {
-                backoff = FIRST_BACKOFF;
+            if self.schedule.is_none() {
+                backoff.after(sample.outcome == Outcome::Failed(Failure::Connection)).await;
             }
         }
         self.driver
+    }
+
+    /// Closed loop, `pipeline` commands at a time: a batch goes out at once, each of its requests
+    /// is timed from that send to its own reply, and a reply not back within the timeout of the
+    /// send counts as a timeout.
+    async fn run_pipelined(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) -> Driver {
+        let mut backoff = Backoff::default();
+        self.pacer.sleep_until(self.start.into_std()).await;
+        let mut first = self.first_send.load(Ordering::Relaxed) == 0;
+        let mut batch = Vec::with_capacity(self.pipeline);
+        let mut replies = Vec::with_capacity(self.pipeline);
+        loop {
+            batch.clear();
+            replies.clear();
+            let now = Instant::now();
+            while batch.len() < self.pipeline && budget.take(now) {
+                batch.push(self.next_request());
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let sent = Instant::now();
+            if std::mem::take(&mut first) {
+                self.mark_first_send();
+            }
+            let _timed_out =
+                tokio::time::timeout(self.timeout, self.driver.fetch_batch(&batch, &mut replies)).await;
+            let done = Instant::now();
+            let timeout = (Sample::failed(Failure::Timeout), done);
+            let mut connection_failed = false;
+            for (sample, at) in
+                replies.iter().chain(std::iter::repeat_n(&timeout, batch.len() - replies.len()))
+            {
+                recorders.record(self.slot, sample, *at - sent, *at - sent, false);
+                connection_failed |= sample.outcome == Outcome::Failed(Failure::Connection);
+            }
+            backoff.after(connection_failed).await;
+        }
+        self.driver
+    }
+
+    /// The next request's operation and object.
+    fn next_request(&mut self) -> (Op, u64) {
+        let index = self.keys.next(&mut self.rng);
+        let op = if self.set_share > 0.0 && self.rng.random_bool(self.set_share) { Op::Set } else { Op::Get };
+        (op, index)
+    }
+
+    /// Note this slot's first send as the workload's, unless another slot's came first.
+    fn mark_first_send(&self) {
+        let now = unix_ns(std::time::SystemTime::now());
+        let _ = self.first_send.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+/// A closed-loop slot's pause after connection failures, doubling while they last.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(FIRST_BACKOFF)
+    }
+}
+
+impl Backoff {
+    /// After a request (or batch): pause and double the next pause if the connection failed,
+    /// else start over.
+    async fn after(&mut self, connection_failed: bool) {
+        if connection_failed {
+            tokio::time::sleep(self.0).await;
+            self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        } else {
+            self.0 = FIRST_BACKOFF;
+        }
     }
 }
 
@@ -511,5 +596,12 @@ mod tests {
         w.rate = 0.0;
         w.target = pb::Target::S3.into();
         assert!(WorkloadPlan::try_from(&w).expect_err("set on s3").contains("set_share"));
+        w.set_share = 0.0;
+        w.pipeline = 8;
+        assert!(WorkloadPlan::try_from(&w).expect_err("pipelined s3").contains("pipeline"));
+        w.target = pb::Target::Redis.into();
+        assert_eq!(WorkloadPlan::try_from(&w).expect("pipelined redis").pipeline, 8);
+        w.rate = 100.0;
+        assert!(WorkloadPlan::try_from(&w).expect_err("pipelined open loop").contains("closed loop"));
     }
 }

@@ -303,3 +303,42 @@ async fn a_set_share_writes_the_dataset_bytes() {
     assert_eq!(value, dataset.body(index));
     agent.shutdown().await;
 }
+
+/// Redis's own count of commands it ran and of socket reads it made, from INFO.
+fn commands_and_reads(admin: &mut redis::Connection) -> (u64, u64) {
+    let info: String = redis::cmd("INFO").arg("stats").query(admin).expect("INFO stats");
+    let stat = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("INFO stats has no {name}"))
+    };
+    (stat("total_commands_processed"), stat("total_reads_processed"))
+}
+
+#[tokio::test]
+async fn a_pipelined_workload_sends_its_commands_in_batches() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
+    let mut admin = redis::Client::open(redis.url()).unwrap().get_connection().expect("admin connection");
+    // Commands per socket read on Redis's side: about 1 one at a time, about 16 in pipelines of 16.
+    let mut per_read = Vec::new();
+    for pipeline in [1, 16] {
+        let w = pb::Workload { pipeline, ..redis_workload("w", 2, 3_200, 0) };
+        let before = commands_and_reads(&mut admin);
+        let events = collect(
+            &mut client,
+            pb::RunRequest { workloads: vec![w], interval_ms: 50, ..Default::default() },
+        )
+        .await
+        .expect("run");
+        let after = commands_and_reads(&mut admin);
+        let (_, _, done) = totals(&events);
+        assert_eq!((done[0].ops, done[0].errors), (3_200, 0), "pipeline {pipeline}");
+        per_read.push((after.0 - before.0) as f64 / (after.1 - before.1) as f64);
+    }
+    assert!(per_read[0] < 1.5, "one at a time, yet {:.1} commands per read", per_read[0]);
+    assert!(per_read[1] > 8.0, "pipelines of 16, yet {:.1} commands per read", per_read[1]);
+    agent.shutdown().await;
+}

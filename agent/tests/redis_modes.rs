@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use fetchbench_agent::driver::redis::RedisTarget;
+use fetchbench_agent::driver::Op;
+use fetchbench_agent::driver::redis::{RedisDriver, RedisTarget};
+use fetchbench_agent::outcome::{Failure, Outcome};
 use fetchbench_proto as pb;
 use fetchbench_proto::dataset::Dataset;
 use tonic::Code;
@@ -20,7 +22,8 @@ fn prepare(url: String, cluster: bool, seed_data: bool) -> pb::PrepareRequest {
     }
 }
 
-/// Seed through one agent, run 500 GETs, and return (ops, errors).
+/// Seed through one agent, run 500 GETs one at a time and 500 in pipelines of 8, and return
+/// (ops, errors) of the two together.
 async fn seed_and_read(request: pb::PrepareRequest) -> Result<(u64, u64), tonic::Status> {
     let agent = spawn_agent().await;
     let mut client = agent.client().await;
@@ -30,20 +33,24 @@ async fn seed_and_read(request: pb::PrepareRequest) -> Result<(u64, u64), tonic:
         let events = collect(
             &mut client,
             pb::RunRequest {
-                workloads: vec![redis_workload("w", 4, 500, 0)],
+                workloads: vec![
+                    redis_workload("w", 4, 500, 0),
+                    pb::Workload { pipeline: 8, ..redis_workload("p", 4, 500, 0) },
+                ],
                 interval_ms: 100,
                 ..Default::default()
             },
         )
         .await?;
-        let done = events
+        let done: Vec<pb::WorkloadDone> = events
             .iter()
-            .find_map(|e| match e {
+            .filter_map(|e| match e {
                 pb::run_event::Event::Done(d) => Some(*d),
                 _ => None,
             })
-            .expect("a WorkloadDone");
-        Ok((done.ops, done.errors))
+            .collect();
+        assert_eq!(done.len(), 2, "a WorkloadDone for each workload");
+        Ok((done.iter().map(|d| d.ops).sum(), done.iter().map(|d| d.errors).sum()))
     }
     .await;
     agent.shutdown().await;
@@ -58,12 +65,12 @@ async fn auth_comes_from_the_url_and_a_wrong_password_is_named() {
     let url = |pw: &str| format!("redis://:{pw}@127.0.0.1:{}", redis.port);
     assert_eq!(
         seed_and_read(prepare(url("s3cret"), false, true)).await.expect("authenticated run"),
-        (500, 0)
+        (1000, 0)
     );
     // The database number in the URL: seeded and read in database 3 (a GET in the wrong database
     // would miss and count as an error).
     let db3 = format!("redis://:s3cret@127.0.0.1:{}/3", redis.port);
-    assert_eq!(seed_and_read(prepare(db3, false, true)).await.expect("run in database 3"), (500, 0));
+    assert_eq!(seed_and_read(prepare(db3, false, true)).await.expect("run in database 3"), (1000, 0));
     let in_db3: u64 = redis::cmd("DBSIZE")
         .query(&mut redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/3", redis.port)).unwrap())
         .expect("DBSIZE");
@@ -108,7 +115,7 @@ async fn tls_redis_is_read_over_rediss() {
     });
     // A self-signed certificate: `#insecure` skips verification, as for a test endpoint.
     let tls = format!("rediss://127.0.0.1:{}/#insecure", redis.port);
-    assert_eq!(seed_and_read(prepare(tls, false, true)).await.expect("run over TLS"), (500, 0));
+    assert_eq!(seed_and_read(prepare(tls, false, true)).await.expect("run over TLS"), (1000, 0));
     // Plaintext to the TLS port fails at Prepare, with the URL named.
     let plain = format!("redis://127.0.0.1:{}", redis.port);
     let err = seed_and_read(prepare(plain.clone(), false, true)).await.expect_err("plaintext to a TLS port");
@@ -155,7 +162,7 @@ async fn cluster_mode_spreads_the_keys_over_the_shards() {
 
     let url = format!("redis://{}", addrs[1]);
     let read = seed_and_read(prepare(url.clone(), true, true)).await;
-    assert_eq!(read.unwrap_or_else(|e| panic!("cluster run: {e}")), (500, 0));
+    assert_eq!(read.unwrap_or_else(|e| panic!("cluster run: {e}")), (1000, 0));
     // Every shard holds part of the 200 objects, and together they hold all of them.
     let sizes: Vec<u64> = nodes
         .iter()
@@ -206,8 +213,6 @@ async fn a_request_cut_short_by_a_timeout_does_not_shift_the_replies_of_the_next
 
 #[tokio::test]
 async fn every_kind_of_reply_a_slot_reads_comes_back_as_redis_sent_it() {
-    use fetchbench_agent::outcome::{Failure, Outcome};
-
     let redis = spawn_redis();
     let (dataset, target, mut admin) = single_node(&redis);
     // Bigger than the connection's read buffer, so that its body arrives over several reads.
@@ -238,4 +243,62 @@ async fn every_kind_of_reply_a_slot_reads_comes_back_as_redis_sent_it() {
     let mut ranged = target.with_range(10, 20).driver().await;
     assert_eq!(ranged.get(0).await.outcome, Outcome::Ok);
     assert_eq!(ranged.get(3).await.outcome, Outcome::Failed(Failure::Miss));
+}
+
+/// A batch's outcomes, in order.
+async fn pipelined(driver: &mut RedisDriver, batch: &[(Op, u64)]) -> Vec<Outcome> {
+    let mut replies = Vec::new();
+    driver.pipeline(batch, &mut replies).await;
+    replies.iter().map(|(sample, _)| sample.outcome).collect()
+}
+
+#[tokio::test]
+async fn a_pipeline_answers_each_request_in_order_on_both_kinds_of_connection() {
+    let redis = spawn_redis();
+    let (dataset, target, mut admin) = single_node(&redis);
+    let () = redis::cmd("SET").arg(target.key(0)).arg(dataset.body(0)).query(&mut admin).unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg(target.key(5)).arg("a list").query(&mut admin).unwrap();
+    let batch = [(Op::Get, 5), (Op::Get, 3), (Op::Set, 4), (Op::Get, 0), (Op::Get, 4)];
+    let expected = [
+        Outcome::Failed(Failure::ServerError),
+        Outcome::Failed(Failure::Miss),
+        Outcome::Ok,
+        Outcome::Ok,
+        Outcome::Ok,
+    ];
+    // A slot's own connection, then the crate's multiplexed one (RESP3 is left to the crate).
+    let resp3 =
+        RedisTarget::new(&format!("{}/?protocol=resp3", redis.url()), "fetchbench:", false, dataset.clone())
+            .expect("valid url");
+    for target in [&target, &resp3] {
+        let () = redis::cmd("DEL").arg(target.key(4)).query(&mut admin).unwrap();
+        let mut driver = target.driver().await;
+        assert_eq!(pipelined(&mut driver, &batch).await, expected, "{target:?}");
+        let stored: Vec<u8> = redis::cmd("GET").arg(target.key(4)).query(&mut admin).unwrap();
+        assert_eq!(stored, dataset.body(4), "the pipelined SET wrote the object's bytes");
+    }
+}
+
+#[tokio::test]
+async fn a_pipeline_cut_short_by_a_timeout_does_not_shift_the_replies_of_the_next() {
+    let redis = spawn_redis();
+    let (dataset, target, mut admin) = single_node(&redis);
+    let () = redis::cmd("SET").arg(target.key(0)).arg(dataset.body(0)).query(&mut admin).unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg(target.key(5)).arg("a list").query(&mut admin).unwrap();
+    let mut driver = target.driver().await;
+    let batch = [(Op::Get, 5), (Op::Get, 3), (Op::Get, 0)];
+    let expected = [Outcome::Failed(Failure::ServerError), Outcome::Failed(Failure::Miss), Outcome::Ok];
+    assert_eq!(pipelined(&mut driver, &batch).await, expected);
+
+    // Redis holds every command for 300 ms: the batch times out with none of its replies read.
+    let () = redis::cmd("CLIENT").arg("PAUSE").arg(300).arg("ALL").query(&mut admin).unwrap();
+    let mut replies = Vec::new();
+    let cut = tokio::time::timeout(Duration::from_millis(50), driver.pipeline(&batch, &mut replies)).await;
+    assert!(cut.is_err() && replies.is_empty(), "the paused batch timed out");
+
+    // The next batch answers its own requests, not the late replies of the last.
+    let reversed = [(Op::Get, 0), (Op::Get, 3), (Op::Get, 5)];
+    let mut expected = expected;
+    expected.reverse();
+    assert_eq!(pipelined(&mut driver, &reversed).await, expected);
 }

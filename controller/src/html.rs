@@ -484,7 +484,11 @@ fn scenario_section(result: &RunResult) -> String {
             escape(&w.name),
             w.target.as_str(),
             w.concurrency,
-            w.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("open loop, {r} ops/s per agent")),
+            match w.rate {
+                Some(r) => format!("open loop, {r} ops/s per agent"),
+                None if w.pipeline > 1 => format!("closed loop, pipeline {}", w.pipeline),
+                None => "closed loop".to_owned(),
+            },
             w.stop,
             w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string()),
             w.keys,

@@ -699,6 +699,7 @@ fn run_request(scenario: &Scenario, w: usize, agent: usize, start_at_unix_ns: i6
         seed: key_seed(scenario.dataset.seed, w, agent),
         rate: workload.rate.unwrap_or(0.0),
         set_share: workload.set_share,
+        pipeline: workload.pipeline,
         ttl_ms: workload.ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
         range_start,
         range_length,
@@ -726,6 +727,9 @@ fn describe(w: &crate::scenario::Workload, agents: usize) -> String {
     let warmup = w.warmup.map(|a| format!(" after {a} of warm-up")).unwrap_or_default();
     let load = match w.rate {
         Some(rate) => format!("open loop at {rate} ops/s over {} connections", w.concurrency),
+        None if w.pipeline > 1 => {
+            format!("{} connections x pipeline {} in flight", w.concurrency, w.pipeline)
+        }
         None => format!("{} in flight", w.concurrency),
     };
     format!(

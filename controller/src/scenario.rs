@@ -25,6 +25,8 @@ pub const MAX_OBJECTS: u64 = 100_000_000;
 pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
 /// Highest open-loop rate per agent, requests per second.
 pub const MAX_RATE: f64 = 10_000_000.0;
+/// Most Redis commands one connection sends at once.
+pub const MAX_PIPELINE: u32 = 10_000;
 /// Longest phase (warm-up or measured) or request timeout.
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -167,12 +169,20 @@ pub struct Workload {
     /// Redis: share of requests that SET the object instead of reading it.
     #[serde(default)]
     pub set_share: f64,
+    /// Redis, closed loop: commands each connection sends at once before reading their replies.
+    #[serde(default = "one")]
+    pub pipeline: u32,
     /// Cache-aside: expiry of the values written back after a miss; `None` for none.
     #[serde(default, with = "duration_text_opt")]
     pub ttl: Option<Duration>,
     /// Inclusive byte range read from each object (S3 Range, Redis GETRANGE), `None` for the whole.
     #[serde(default)]
     pub range: Option<(u64, u64)>,
+}
+
+/// One command at a time: the default of `pipeline`, also for results written before it.
+fn one() -> u32 {
+    1
 }
 
 /// What a workload reads from.
@@ -519,6 +529,7 @@ struct RawWorkload {
     timeout: Option<Spanned<String>>,
     rate: Option<Spanned<f64>>,
     set_share: Option<Spanned<f64>>,
+    pipeline: Option<Spanned<u32>>,
     ttl: Option<Spanned<String>>,
     range: Option<Spanned<String>>,
 }
@@ -842,6 +853,25 @@ impl Validator<'_> {
             }
             None => 0.0,
         };
+        let pipeline = match &w.pipeline {
+            Some(p) => {
+                let n = *p.get_ref();
+                let problem = if !(1..=MAX_PIPELINE).contains(&n) {
+                    Some(format!("{n} is not in 1..={MAX_PIPELINE}"))
+                } else if n > 1 && w.target != Target::Redis {
+                    Some("applies to target = \"redis\" only".to_owned())
+                } else if n > 1 && rate.is_some() {
+                    Some("applies to closed loop only; remove rate, or set pipeline = 1".to_owned())
+                } else {
+                    None
+                };
+                if let Some(message) = problem {
+                    return Err(self.error(&p.span(), &field("pipeline"), message));
+                }
+                n
+            }
+            None => 1,
+        };
         let ttl = match &w.ttl {
             Some(t) => {
                 if w.target != Target::CacheAside {
@@ -885,6 +915,7 @@ impl Validator<'_> {
             timeout,
             rate,
             set_share,
+            pipeline,
             ttl,
             range,
         })
@@ -1041,6 +1072,8 @@ mod tests {
         assert_eq!(w.workloads[0].ttl, Some(Duration::from_secs(30)));
         assert_eq!(w.workloads[0].range, Some((10, 19)));
         assert_eq!(with("redis", "set_share = 0.2").expect("valid").workloads[0].set_share, 0.2);
+        assert_eq!(with("redis", "pipeline = 16").expect("valid").workloads[0].pipeline, 16);
+        assert_eq!(with("s3", "").expect("valid").workloads[0].pipeline, 1, "one at a time by default");
         assert_eq!(
             with("redis", "rate = 250").expect("an integer rate is fine").workloads[0].rate,
             Some(250.0)
@@ -1050,6 +1083,9 @@ mod tests {
             ("s3", "ttl = \"1s\"", "cache-aside"),
             ("s3", "set_share = 0.5", "applies to target = \"redis\" only"),
             ("redis", "set_share = 1.5", "1.5 is not in [0, 1]"),
+            ("redis", "pipeline = 0", "0 is not in 1..=10000"),
+            ("s3", "pipeline = 4", "applies to target = \"redis\" only"),
+            ("redis", "pipeline = 4\nrate = 100", "closed loop only"),
             ("redis", "rate = -5.0", "is not a rate"),
             ("s3", "range = \"9-1\"", "is not a byte range"),
         ] {

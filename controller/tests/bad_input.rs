@@ -125,6 +125,11 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["bad.toml:9", "rate", "-10"],
     ),
     (
+        "pipeline in open loop",
+        Input::Edit("requests = 5", "requests = 5\npipeline = 16\nrate = 100.0"),
+        &["bad.toml:9", "pipeline", "closed loop only"],
+    ),
+    (
         "ttl on a plain redis workload",
         Input::Edit("requests = 5", "requests = 5\nttl = \"1m\""),
         &["bad.toml:9", "ttl", "cache-aside"],

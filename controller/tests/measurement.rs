@@ -36,6 +36,12 @@ target = "s3"
 concurrency = 2
 rate = 100.0
 duration = "2s"
+[[workload]]
+name = "redis-pipelined"
+target = "redis"
+concurrency = 2
+pipeline = 8
+duration = "1500ms"
 "#,
     );
     let out = sb.path().join("out");
@@ -92,6 +98,13 @@ duration = "2s"
     );
     assert!(f(&s3["service_time_us"]["p50"]) > 0.0);
     assert!(f(&s3["ttfb_us"]["p50"]) > 0.0, "time to first byte is reported for s3");
+
+    let pipelined = &r["workloads"][2];
+    assert_eq!(r["scenario"]["workloads"][2]["pipeline"], 8);
+    assert!(stdout(&o).contains("2 connections x pipeline 8 in flight"), "{}", stdout(&o));
+    assert!(u(&pipelined["ops"]) > 0 && u(&pipelined["errors"]) == 0, "{pipelined}");
+    assert_eq!(pipelined["loop"], "closed");
+    assert!(f(&pipelined["latency_us"]["p50"]) > 0.0);
     sb.assert_clean();
 }
 

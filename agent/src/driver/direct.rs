@@ -34,9 +34,10 @@ pub struct DirectConn {
     out: Vec<u8>,
     /// The reply being read.
     frame: Vec<u8>,
-    /// A command was sent and its reply not read to the end (its future was dropped, say by a
-    /// timeout): the replies are out of step with the commands, so the connection is unusable.
-    pending: bool,
+    /// Replies owed for commands sent. Left above 0 when a request's future was dropped (say by
+    /// a timeout) or a reply could not be read: the replies are then out of step with the
+    /// commands, so the connection is unusable.
+    pending: usize,
     db: i64,
 }
 
@@ -65,7 +66,7 @@ impl DirectConn {
             stream: BufReader::new(stream),
             out: Vec::with_capacity(256),
             frame: Vec::with_capacity(1024),
-            pending: false,
+            pending: 0,
             db: settings.db(),
         };
         if let Some(password) = settings.password() {
@@ -84,19 +85,35 @@ impl DirectConn {
 
     /// Whether a cancelled request left this connection out of step; replace it if so.
     pub fn is_broken(&self) -> bool {
-        self.pending
+        self.pending > 0
     }
 
     async fn request(&mut self, cmd: &Cmd) -> RedisResult<Value> {
-        if self.pending {
+        self.send(std::slice::from_ref(cmd)).await?;
+        self.next_reply().await
+    }
+
+    /// Send `cmds` in one write, as a pipeline; read their replies with [`Self::next_reply`].
+    pub async fn send(&mut self, cmds: &[Cmd]) -> RedisResult<()> {
+        if self.is_broken() {
             return Err(out_of_step());
         }
         self.out.clear();
-        cmd.write_packed_command(&mut self.out);
-        self.pending = true;
+        for cmd in cmds {
+            cmd.write_packed_command(&mut self.out);
+        }
+        self.pending = cmds.len();
         self.stream.get_mut().write_all(&self.out).await?;
+        Ok(())
+    }
+
+    /// The reply to the oldest command sent and not yet answered.
+    pub async fn next_reply(&mut self) -> RedisResult<Value> {
+        if self.pending == 0 {
+            return Err(RedisError::from((ErrorKind::Client, "no command awaits a reply")));
+        }
         let reply = self.read_reply().await?;
-        self.pending = false;
+        self.pending -= 1;
         Ok(reply)
     }
 

@@ -6,6 +6,8 @@ pub mod direct;
 pub mod redis;
 pub mod s3;
 
+use tokio::time::Instant;
+
 use crate::outcome::Sample;
 
 pub use self::cache_aside::CacheAsideDriver;
@@ -40,6 +42,20 @@ impl Driver {
             (Driver::Redis(d), Op::Set) => d.set(index).await,
             (Driver::S3(d), _) => d.get_object(index).await.0,
             (Driver::CacheAside(d), _) => d.read(index).await,
+        }
+    }
+
+    /// Run a batch of requests and push each one's outcome and the instant it ended onto
+    /// `replies`, in order, as they come: Redis pipelines them (all sent at once, then the
+    /// replies read); the other targets have no pipelining and run them one after another.
+    /// When the future is dropped part way (a timeout), `replies` holds those that ended.
+    pub async fn fetch_batch(&mut self, batch: &[(Op, u64)], replies: &mut Vec<(Sample, Instant)>) {
+        if let Driver::Redis(d) = self {
+            return d.pipeline(batch, replies).await;
+        }
+        for &(op, index) in batch {
+            let sample = self.fetch(op, index).await;
+            replies.push((sample, Instant::now()));
         }
     }
 }

@@ -7,11 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fetchbench_proto::dataset::Dataset;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
+use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use tokio::time::Instant;
 
+use crate::driver::Op;
 use crate::driver::direct::DirectConn;
 use crate::outcome::{Failure, Sample};
 
@@ -237,6 +241,70 @@ impl RedisDriver {
         cmd.query_async::<Option<bytes::Bytes>>(self.conn().await?).await
     }
 
+    /// Pipeline `batch`: every command sent at once, then each reply's outcome pushed onto
+    /// `replies` with the instant it was read. A slot's own connection writes them in one write
+    /// and reads the replies in order; the crate's multiplexed connections (TLS, RESP3, cluster)
+    /// get them all at once and write them as they come.
+    pub async fn pipeline(&mut self, batch: &[(Op, u64)], replies: &mut Vec<(Sample, Instant)>) {
+        let cmds: Vec<Cmd> = batch.iter().map(|&(op, index)| self.command(op, index)).collect();
+        let range = self.target.range.is_some();
+        let conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(e) => return fail_rest(batch.len(), classify(&e), replies),
+        };
+        match conn {
+            SlotConn::Direct(conn) => {
+                if let Err(e) = conn.send(&cmds).await {
+                    return fail_rest(batch.len(), classify(&e), replies);
+                }
+                for &(op, _) in batch {
+                    let reply = conn.next_reply().await;
+                    // An error reply comes back as a value; an error here is a reply that could
+                    // not be read, and the ones after it never will be.
+                    let unreadable = reply.is_err();
+                    replies.push((reply_sample(op, range, reply), Instant::now()));
+                    if unreadable {
+                        return fail_rest(batch.len(), Failure::Connection, replies);
+                    }
+                }
+            }
+            SlotConn::Shared(conn) => {
+                let mut pending: FuturesOrdered<_> = cmds
+                    .iter()
+                    .zip(batch)
+                    .map(|(cmd, &(op, _))| {
+                        let mut conn = conn.clone();
+                        async move { (op, conn.req_packed_command(cmd).await) }
+                    })
+                    .collect();
+                while let Some((op, reply)) = pending.next().await {
+                    replies.push((reply_sample(op, range, reply), Instant::now()));
+                }
+            }
+        }
+    }
+
+    /// The command of `op` on object `index`: GET (GETRANGE for a byte range) or SET.
+    fn command(&self, op: Op, index: u64) -> Cmd {
+        let key = self.target.key(index);
+        let mut cmd;
+        match (op, self.target.range) {
+            (Op::Get, None) => {
+                cmd = redis::cmd("GET");
+                cmd.arg(key);
+            }
+            (Op::Get, Some((first, last))) => {
+                cmd = redis::cmd("GETRANGE");
+                cmd.arg(key).arg(first).arg(last);
+            }
+            (Op::Set, _) => {
+                cmd = redis::cmd("SET");
+                cmd.arg(key).arg(self.target.dataset.body(index));
+            }
+        }
+        cmd
+    }
+
     /// SET object `index` to its dataset bytes.
     pub async fn set(&mut self, index: u64) -> Sample {
         let body = self.target.dataset.body(index);
@@ -260,6 +328,25 @@ impl RedisDriver {
         }
         cmd.query_async::<()>(self.conn().await?).await
     }
+}
+
+/// What a reply to `op` says about the request: a value (or `OK` to a SET) is a success, nil or
+/// an empty range a miss, an error reply a server error.
+fn reply_sample(op: Op, range: bool, reply: RedisResult<Value>) -> Sample {
+    match (op, reply.and_then(Value::extract_error)) {
+        (_, Err(e)) => Sample::failed(classify(&e)),
+        (Op::Get, Ok(Value::BulkString(v))) if !(range && v.is_empty()) => Sample::OK,
+        (Op::Get, Ok(Value::BulkString(_) | Value::Nil)) => Sample::failed(Failure::Miss),
+        (Op::Set, Ok(Value::Okay)) => Sample::OK,
+        (_, Ok(_)) => Sample::failed(Failure::Other),
+    }
+}
+
+/// Push a failure of `kind` for each request of a batch of `len` that has no outcome yet.
+fn fail_rest(len: usize, kind: Failure, replies: &mut Vec<(Sample, Instant)>) {
+    let now = Instant::now();
+    let missing = len.saturating_sub(replies.len());
+    replies.extend(std::iter::repeat_n((Sample::failed(kind), now), missing));
 }
 
 /// The failure kind of a Redis error. An error reply is a server error whether or not the crate
