@@ -554,9 +554,11 @@ def render_compare(d):
                "exact for both.")
     out.append("")
     out.append("Agent CPU per request during these runs (its own `getrusage`, from result.json): "
-               "Redis c=1 %s µs, c=50 %s µs (%s%% of the cores); S3 c=1 %s µs, c=32 %s µs (%s%%)."
+               "Redis c=1 %s µs, c=50 %s µs (%s%% of the cores), c=50 pipelined 16 %s µs (%s%%); "
+               "S3 c=1 %s µs, c=32 %s µs (%s%%)."
                % (f(m(r["fetchbench_c1"], "cpu_us")), f(m(r["fetchbench_c50"], "cpu_us")),
-                  f(100 * m(r["fetchbench_c50"], "cpu_util"), 0), f(m(s["fetchbench_c1"], "cpu_us")),
+                  f(100 * m(r["fetchbench_c50"], "cpu_util"), 0), f(m(fbp, "cpu_us"), 2),
+                  f(100 * m(fbp, "cpu_util"), 0), f(m(s["fetchbench_c1"], "cpu_us")),
                   f(m(s["fetchbench_c32"], "cpu_us")), f(100 * m(s["fetchbench_c32"], "cpu_util"), 0)))
     out.append("")
     out.append("Every round in the order run, redis-benchmark / fetchbench:")

@@ -257,11 +257,18 @@ async fn a_pipeline_answers_each_request_in_order_on_both_kinds_of_connection() 
     let redis = spawn_redis();
     let (dataset, target, mut admin) = single_node(&redis);
     let () = redis::cmd("SET").arg(target.key(0)).arg(dataset.body(0)).query(&mut admin).unwrap();
+    let () = redis::cmd("SET").arg(target.key(1)).arg("").query(&mut admin).unwrap();
+    // Bigger than the connection's read buffer: its bytes are read past over several reads.
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let () = redis::cmd("SET").arg(target.key(2)).arg(&big).query(&mut admin).unwrap();
     let _: i64 = redis::cmd("RPUSH").arg(target.key(5)).arg("a list").query(&mut admin).unwrap();
-    let batch = [(Op::Get, 5), (Op::Get, 3), (Op::Set, 4), (Op::Get, 0), (Op::Get, 4)];
+    let batch =
+        [(Op::Get, 5), (Op::Get, 3), (Op::Set, 4), (Op::Get, 2), (Op::Get, 0), (Op::Get, 1), (Op::Get, 4)];
     let expected = [
         Outcome::Failed(Failure::ServerError),
         Outcome::Failed(Failure::Miss),
+        Outcome::Ok,
+        Outcome::Ok,
         Outcome::Ok,
         Outcome::Ok,
         Outcome::Ok,
@@ -276,6 +283,10 @@ async fn a_pipeline_answers_each_request_in_order_on_both_kinds_of_connection() 
         assert_eq!(pipelined(&mut driver, &batch).await, expected, "{target:?}");
         let stored: Vec<u8> = redis::cmd("GET").arg(target.key(4)).query(&mut admin).unwrap();
         assert_eq!(stored, dataset.body(4), "the pipelined SET wrote the object's bytes");
+        // GETRANGE: a range of a present value is a hit, of a missing one (which answers "") a miss.
+        let mut ranged = target.with_range(10, 20).driver().await;
+        let outcomes = pipelined(&mut ranged, &[(Op::Get, 3), (Op::Get, 2), (Op::Get, 0)]).await;
+        assert_eq!(outcomes, [Outcome::Failed(Failure::Miss), Outcome::Ok, Outcome::Ok], "{target:?}");
     }
 }
 

@@ -89,40 +89,60 @@ impl DirectConn {
     }
 
     async fn request(&mut self, cmd: &Cmd) -> RedisResult<Value> {
-        self.send(std::slice::from_ref(cmd)).await?;
+        self.send(1, |out| cmd.write_packed_command(out)).await?;
         self.next_reply().await
     }
 
-    /// Send `cmds` in one write, as a pipeline; read their replies with [`Self::next_reply`].
-    pub async fn send(&mut self, cmds: &[Cmd]) -> RedisResult<()> {
+    /// Send `count` commands in one write, as a pipeline: `pack` appends them to the buffer,
+    /// with [`pack`] or `Cmd::write_packed_command`. Their replies are read with
+    /// [`Self::next_reply`] or [`Self::next_reply_head`].
+    pub async fn send(&mut self, count: usize, pack: impl FnOnce(&mut Vec<u8>)) -> RedisResult<()> {
         if self.is_broken() {
             return Err(out_of_step());
         }
         self.out.clear();
-        for cmd in cmds {
-            cmd.write_packed_command(&mut self.out);
-        }
-        self.pending = cmds.len();
+        pack(&mut self.out);
+        self.pending = count;
         self.stream.get_mut().write_all(&self.out).await?;
         Ok(())
     }
 
     /// The reply to the oldest command sent and not yet answered.
     pub async fn next_reply(&mut self) -> RedisResult<Value> {
-        if self.pending == 0 {
-            return Err(RedisError::from((ErrorKind::Client, "no command awaits a reply")));
-        }
-        let reply = self.read_reply().await?;
+        self.expect_reply()?;
+        let reply = match self.read_head().await? {
+            Head::Bulk { len } => Value::BulkString(self.read_body(len).await?),
+            Head::Whole(value) => value,
+        };
         self.pending -= 1;
         Ok(reply)
     }
 
-    /// Read one whole reply and parse it. The replies a slot gets on every request (a bulk
-    /// string or nil, `+OK`, an integer) are parsed here, straight from the read buffer; the
-    /// rest (errors, RESP3 types) is framed into `frame` and parsed by the crate. Aggregates
-    /// (arrays, maps) are refused: none of the commands sent on a slot (GET, GETRANGE, SET, PING,
-    /// AUTH, SELECT) answers one.
-    async fn read_reply(&mut self) -> RedisResult<Value> {
+    /// The reply to the oldest command sent and not yet answered, with the bytes of a bulk
+    /// string read past rather than kept: enough to tell a value from nil or an error.
+    pub async fn next_reply_head(&mut self) -> RedisResult<Head> {
+        self.expect_reply()?;
+        let head = self.read_head().await?;
+        if let Head::Bulk { len } = head {
+            self.skip_body(len).await?;
+        }
+        self.pending -= 1;
+        Ok(head)
+    }
+
+    fn expect_reply(&self) -> RedisResult<()> {
+        match self.pending {
+            0 => Err(RedisError::from((ErrorKind::Client, "no command awaits a reply"))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Read a reply up to the body of a bulk string, or the whole reply of any other kind. The
+    /// replies a slot gets on every request (a bulk string or nil, `+OK`, an integer) are parsed
+    /// here, straight from the read buffer; the rest (errors, RESP3 types) is framed into
+    /// `frame` and parsed by the crate. Aggregates (arrays, maps) are refused: none of the
+    /// commands sent on a slot (GET, GETRANGE, SET, PING, AUTH, SELECT) answers one.
+    async fn read_head(&mut self) -> RedisResult<Head> {
         self.frame.clear();
         let read = (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut self.frame).await?;
         if read == 0 {
@@ -132,27 +152,12 @@ impl DirectConn {
             return Err(protocol_error("a reply line without CRLF"));
         };
         match header.first() {
-            Some(b'$') => {
-                let length = parse_int(&header[1..])?;
-                let Ok(length) = usize::try_from(length) else {
-                    return Ok(Value::Nil);
-                };
-                // Read into the body's spare capacity: no zeroing, no growth.
-                let mut body = Vec::with_capacity(length + 2);
-                while body.len() < length + 2 {
-                    let left = (length + 2 - body.len()) as u64;
-                    if (&mut self.stream).take(left).read_buf(&mut body).await? == 0 {
-                        return Err(closed());
-                    }
-                }
-                if !body.ends_with(b"\r\n") {
-                    return Err(protocol_error("a bulk string without CRLF"));
-                }
-                body.truncate(length);
-                Ok(Value::BulkString(body))
-            }
-            Some(b'+') if header == b"+OK" => Ok(Value::Okay),
-            Some(b':') => Ok(Value::Int(parse_int(&header[1..])?)),
+            Some(b'$') => Ok(match usize::try_from(parse_int(&header[1..])?) {
+                Ok(len) => Head::Bulk { len },
+                Err(_) => Head::Whole(Value::Nil),
+            }),
+            Some(b'+') if header == b"+OK" => Ok(Head::Whole(Value::Okay)),
+            Some(b':') => Ok(Head::Whole(Value::Int(parse_int(&header[1..])?))),
             // Length-prefixed: blob error, verbatim string.
             Some(b'!' | b'=') => {
                 let length =
@@ -160,12 +165,79 @@ impl DirectConn {
                 let start = self.frame.len();
                 self.frame.resize(start + length + 2, 0);
                 self.stream.read_exact(&mut self.frame[start..]).await?;
-                redis::parse_redis_value(&self.frame)
+                redis::parse_redis_value(&self.frame).map(Head::Whole)
             }
             // One line: status, error, null, double, boolean, big number.
-            Some(b'+' | b'-' | b'_' | b',' | b'#' | b'(') => redis::parse_redis_value(&self.frame),
+            Some(b'+' | b'-' | b'_' | b',' | b'#' | b'(') => {
+                redis::parse_redis_value(&self.frame).map(Head::Whole)
+            }
             _ => Err(protocol_error("an aggregate or unknown reply type")),
         }
+    }
+
+    /// The `len` bytes of a bulk string whose header was read, and its CRLF.
+    async fn read_body(&mut self, len: usize) -> RedisResult<Vec<u8>> {
+        // Read into the body's spare capacity: no zeroing, no growth.
+        let mut body = Vec::with_capacity(len + 2);
+        while body.len() < len + 2 {
+            let left = (len + 2 - body.len()) as u64;
+            if (&mut self.stream).take(left).read_buf(&mut body).await? == 0 {
+                return Err(closed());
+            }
+        }
+        if !body.ends_with(b"\r\n") {
+            return Err(protocol_error("a bulk string without CRLF"));
+        }
+        body.truncate(len);
+        Ok(body)
+    }
+
+    /// Read past the `len` bytes of a bulk string whose header was read, and its CRLF.
+    async fn skip_body(&mut self, len: usize) -> RedisResult<()> {
+        let mut left = len;
+        while left > 0 {
+            let available = self.stream.fill_buf().await?;
+            if available.is_empty() {
+                return Err(closed());
+            }
+            let n = available.len().min(left);
+            self.stream.consume(n);
+            left -= n;
+        }
+        let mut crlf = [0; 2];
+        self.stream.read_exact(&mut crlf).await?;
+        if &crlf != b"\r\n" {
+            return Err(protocol_error("a bulk string without CRLF"));
+        }
+        Ok(())
+    }
+}
+
+/// A reply as far as [`DirectConn::next_reply_head`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Head {
+    /// A bulk string of `len` bytes, read past.
+    Bulk {
+        /// Its length.
+        len: usize,
+    },
+    /// Any other reply, whole: nil, `OK`, an integer, an error.
+    Whole(Value),
+}
+
+/// Append one command, packed as RESP (an array of bulk strings, the command's name first), to
+/// `out`: what `Cmd::write_packed_command` writes, without building a `Cmd`.
+pub fn pack(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut digits = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(digits.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        out.push(b'$');
+        out.extend_from_slice(digits.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -207,5 +279,21 @@ impl ConnectionLike for DirectConn {
 
     fn get_db(&self) -> i64 {
         self.db
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_commands_are_what_the_crate_packs() {
+        let body = vec![0xffu8; 300];
+        let mut out = Vec::new();
+        pack(&mut out, &[b"GET", b"fetchbench:filename7.txt"]);
+        pack(&mut out, &[b"SET", b"k", b"", &body]);
+        let mut expected = redis::cmd("GET").arg("fetchbench:filename7.txt").get_packed_command();
+        expected.extend(redis::cmd("SET").arg("k").arg("").arg(&body).get_packed_command());
+        assert!(out == expected, "{}\nis not\n{}", out.escape_ascii(), expected.escape_ascii());
     }
 }

@@ -16,7 +16,7 @@ use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResu
 use tokio::time::Instant;
 
 use crate::driver::Op;
-use crate::driver::direct::DirectConn;
+use crate::driver::direct::{self, DirectConn, Head};
 use crate::outcome::{Failure, Sample};
 
 /// How long connecting to Redis may take before the agent reports it unreachable.
@@ -72,6 +72,20 @@ impl RedisTarget {
     pub fn with_range(&self, start: u64, length: u64) -> RedisTarget {
         let range = (length > 0).then(|| (start, start + length - 1));
         RedisTarget { range, ..self.clone() }
+    }
+
+    /// Call `f` with the command of `op` on object `index`, name first: GET (GETRANGE for a byte
+    /// range) or SET of the object's dataset bytes.
+    fn with_args<R>(&self, op: Op, index: u64, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let key = self.key(index).as_bytes();
+        match (op, self.range) {
+            (Op::Get, None) => f(&[b"GET", key]),
+            (Op::Get, Some((first, last))) => {
+                let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+                f(&[b"GETRANGE", key, a.format(first).as_bytes(), b.format(last).as_bytes()])
+            }
+            (Op::Set, _) => f(&[b"SET", key, &self.dataset.body(index)]),
+        }
     }
 
     /// The URL this target was made from.
@@ -202,13 +216,7 @@ impl std::fmt::Debug for RedisDriver {
 impl RedisDriver {
     /// The connection, made now if there was none or the last one broke.
     async fn conn(&mut self) -> Result<&mut SlotConn, RedisError> {
-        if matches!(&self.conn, Some(SlotConn::Direct(c)) if c.is_broken()) {
-            self.conn = None;
-        }
-        if self.conn.is_none() {
-            self.conn = Some(self.target.connect_slot().await?);
-        }
-        Ok(self.conn.as_mut().expect("set above"))
+        connection(&mut self.conn, &self.target).await
     }
 
     /// GET object `index` (GETRANGE when the workload reads a byte range); nil is a miss.
@@ -246,29 +254,54 @@ impl RedisDriver {
     /// and reads the replies in order; the crate's multiplexed connections (TLS, RESP3, cluster)
     /// get them all at once and write them as they come.
     pub async fn pipeline(&mut self, batch: &[(Op, u64)], replies: &mut Vec<(Sample, Instant)>) {
-        let cmds: Vec<Cmd> = batch.iter().map(|&(op, index)| self.command(op, index)).collect();
-        let range = self.target.range.is_some();
-        let conn = match self.conn().await {
+        let RedisDriver { conn, target } = self;
+        let range = target.range.is_some();
+        let conn = match connection(conn, target).await {
             Ok(conn) => conn,
             Err(e) => return fail_rest(batch.len(), classify(&e), replies),
         };
         match conn {
             SlotConn::Direct(conn) => {
-                if let Err(e) = conn.send(&cmds).await {
+                let packed = |out: &mut Vec<u8>| {
+                    for &(op, index) in batch {
+                        target.with_args(op, index, |args| direct::pack(out, args));
+                    }
+                };
+                if let Err(e) = conn.send(batch.len(), packed).await {
                     return fail_rest(batch.len(), classify(&e), replies);
                 }
                 for &(op, _) in batch {
-                    let reply = conn.next_reply().await;
+                    let reply = conn.next_reply_head().await;
                     // An error reply comes back as a value; an error here is a reply that could
                     // not be read, and the ones after it never will be.
                     let unreadable = reply.is_err();
-                    replies.push((reply_sample(op, range, reply), Instant::now()));
+                    let sample = match reply {
+                        // GETRANGE answers "" for a missing key.
+                        Ok(Head::Bulk { len: 0 }) if op == Op::Get && range => Sample::failed(Failure::Miss),
+                        Ok(Head::Bulk { .. }) if op == Op::Get => Sample::OK,
+                        Ok(Head::Bulk { .. }) => Sample::failed(Failure::Other),
+                        Ok(Head::Whole(value)) => reply_sample(op, range, Ok(value)),
+                        Err(e) => reply_sample(op, range, Err(e)),
+                    };
+                    replies.push((sample, Instant::now()));
                     if unreadable {
                         return fail_rest(batch.len(), Failure::Connection, replies);
                     }
                 }
             }
             SlotConn::Shared(conn) => {
+                let cmds: Vec<Cmd> = batch
+                    .iter()
+                    .map(|&(op, index)| {
+                        target.with_args(op, index, |args| {
+                            let mut cmd = Cmd::new();
+                            for arg in args {
+                                cmd.arg(*arg);
+                            }
+                            cmd
+                        })
+                    })
+                    .collect();
                 let mut pending: FuturesOrdered<_> = cmds
                     .iter()
                     .zip(batch)
@@ -282,27 +315,6 @@ impl RedisDriver {
                 }
             }
         }
-    }
-
-    /// The command of `op` on object `index`: GET (GETRANGE for a byte range) or SET.
-    fn command(&self, op: Op, index: u64) -> Cmd {
-        let key = self.target.key(index);
-        let mut cmd;
-        match (op, self.target.range) {
-            (Op::Get, None) => {
-                cmd = redis::cmd("GET");
-                cmd.arg(key);
-            }
-            (Op::Get, Some((first, last))) => {
-                cmd = redis::cmd("GETRANGE");
-                cmd.arg(key).arg(first).arg(last);
-            }
-            (Op::Set, _) => {
-                cmd = redis::cmd("SET");
-                cmd.arg(key).arg(self.target.dataset.body(index));
-            }
-        }
-        cmd
     }
 
     /// SET object `index` to its dataset bytes.
@@ -328,6 +340,20 @@ impl RedisDriver {
         }
         cmd.query_async::<()>(self.conn().await?).await
     }
+}
+
+/// A driver's connection to `target`, made now if there was none or the last one broke.
+async fn connection<'a>(
+    conn: &'a mut Option<SlotConn>,
+    target: &RedisTarget,
+) -> Result<&'a mut SlotConn, RedisError> {
+    if matches!(conn, Some(SlotConn::Direct(c)) if c.is_broken()) {
+        *conn = None;
+    }
+    if conn.is_none() {
+        *conn = Some(target.connect_slot().await?);
+    }
+    Ok(conn.as_mut().expect("set above"))
 }
 
 /// What a reply to `op` says about the request: a value (or `OK` to a SET) is a success, nil or
