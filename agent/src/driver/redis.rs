@@ -88,6 +88,17 @@ impl RedisTarget {
         }
     }
 
+    /// The command of `op` on object `index`, for the crate's connections.
+    fn command(&self, op: Op, index: u64) -> Cmd {
+        self.with_args(op, index, |args| {
+            let mut cmd = Cmd::new();
+            for arg in args {
+                cmd.arg(*arg);
+            }
+            cmd
+        })
+    }
+
     /// The URL this target was made from.
     pub fn url(&self) -> &str {
         &self.url
@@ -221,24 +232,31 @@ impl RedisDriver {
 
     /// GET object `index` (GETRANGE when the workload reads a byte range); nil is a miss.
     pub async fn get(&mut self, index: u64) -> Sample {
-        let value = match self.target.range {
-            None => self.get_value(index).await,
-            Some((first, last)) => {
-                let mut cmd = redis::cmd("GETRANGE");
-                cmd.arg(self.target.key(index)).arg(first).arg(last);
-                // GETRANGE answers "" for a missing key: an empty value counts as a miss too.
-                match self.conn().await {
-                    Ok(conn) => {
-                        cmd.query_async::<bytes::Bytes>(conn).await.map(|v| (!v.is_empty()).then_some(v))
-                    }
-                    Err(e) => Err(e),
+        self.request(Op::Get, index).await
+    }
+
+    /// SET object `index` to its dataset bytes.
+    pub async fn set(&mut self, index: u64) -> Sample {
+        self.request(Op::Set, index).await
+    }
+
+    /// Run `op` on object `index` and say how it went. On a slot's own connection the command is
+    /// packed straight into the write buffer and a value's bytes are read past, not kept.
+    async fn request(&mut self, op: Op, index: u64) -> Sample {
+        let RedisDriver { conn, target } = self;
+        let range = target.range.is_some();
+        match connection(conn, target).await {
+            Err(e) => Sample::failed(classify(&e)),
+            Ok(SlotConn::Direct(conn)) => {
+                let packed = |out: &mut Vec<u8>| target.with_args(op, index, |args| direct::pack(out, args));
+                match conn.send(1, packed).await {
+                    Ok(()) => head_sample(op, range, conn.next_reply_head().await),
+                    Err(e) => Sample::failed(classify(&e)),
                 }
             }
-        };
-        match value {
-            Ok(Some(_)) => Sample::OK,
-            Ok(None) => Sample::failed(Failure::Miss),
-            Err(e) => Sample::failed(classify(&e)),
+            Ok(SlotConn::Shared(conn)) => {
+                reply_sample(op, range, conn.req_packed_command(&target.command(op, index)).await)
+            }
         }
     }
 
@@ -275,33 +293,14 @@ impl RedisDriver {
                     // An error reply comes back as a value; an error here is a reply that could
                     // not be read, and the ones after it never will be.
                     let unreadable = reply.is_err();
-                    let sample = match reply {
-                        // GETRANGE answers "" for a missing key.
-                        Ok(Head::Bulk { len: 0 }) if op == Op::Get && range => Sample::failed(Failure::Miss),
-                        Ok(Head::Bulk { .. }) if op == Op::Get => Sample::OK,
-                        Ok(Head::Bulk { .. }) => Sample::failed(Failure::Other),
-                        Ok(Head::Whole(value)) => reply_sample(op, range, Ok(value)),
-                        Err(e) => reply_sample(op, range, Err(e)),
-                    };
-                    replies.push((sample, Instant::now()));
+                    replies.push((head_sample(op, range, reply), Instant::now()));
                     if unreadable {
                         return fail_rest(batch.len(), Failure::Connection, replies);
                     }
                 }
             }
             SlotConn::Shared(conn) => {
-                let cmds: Vec<Cmd> = batch
-                    .iter()
-                    .map(|&(op, index)| {
-                        target.with_args(op, index, |args| {
-                            let mut cmd = Cmd::new();
-                            for arg in args {
-                                cmd.arg(*arg);
-                            }
-                            cmd
-                        })
-                    })
-                    .collect();
+                let cmds: Vec<Cmd> = batch.iter().map(|&(op, index)| target.command(op, index)).collect();
                 let mut pending: FuturesOrdered<_> = cmds
                     .iter()
                     .zip(batch)
@@ -314,15 +313,6 @@ impl RedisDriver {
                     replies.push((reply_sample(op, range, reply), Instant::now()));
                 }
             }
-        }
-    }
-
-    /// SET object `index` to its dataset bytes.
-    pub async fn set(&mut self, index: u64) -> Sample {
-        let body = self.target.dataset.body(index);
-        match self.set_value(index, &body, None).await {
-            Ok(()) => Sample::OK,
-            Err(e) => Sample::failed(classify(&e)),
         }
     }
 
@@ -365,6 +355,19 @@ fn reply_sample(op: Op, range: bool, reply: RedisResult<Value>) -> Sample {
         (Op::Get, Ok(Value::BulkString(_) | Value::Nil)) => Sample::failed(Failure::Miss),
         (Op::Set, Ok(Value::Okay)) => Sample::OK,
         (_, Ok(_)) => Sample::failed(Failure::Other),
+    }
+}
+
+/// What a reply read by [`DirectConn::next_reply_head`] says about the request, as
+/// [`reply_sample`] does for a whole reply.
+fn head_sample(op: Op, range: bool, reply: RedisResult<Head>) -> Sample {
+    match reply {
+        // GETRANGE answers "" for a missing key.
+        Ok(Head::Bulk { len: 0 }) if op == Op::Get && range => Sample::failed(Failure::Miss),
+        Ok(Head::Bulk { .. }) if op == Op::Get => Sample::OK,
+        Ok(Head::Bulk { .. }) => Sample::failed(Failure::Other),
+        Ok(Head::Whole(value)) => reply_sample(op, range, Ok(value)),
+        Err(e) => reply_sample(op, range, Err(e)),
     }
 }
 
