@@ -1,5 +1,5 @@
-//! A Redis connection owned by one in-flight slot: the slot's own task writes each command and
-//! reads its reply, as redis-benchmark and memtier do.
+//! A Redis connection owned by one in-flight slot: the slot's own task writes each command (or
+//! each pipelined batch, in one write) and reads the replies, as redis-benchmark and memtier do.
 //!
 //! The `redis` crate's async connections are all multiplexed: every request crosses a channel to
 //! a connection task and its reply crosses back, two task wake-ups and about 9 µs of CPU per
@@ -8,7 +8,9 @@
 //! on every request (bulk string, nil, `+OK`, integer) itself, straight from its read buffer,
 //! and leaves the rare kinds (errors, RESP3 types) to the crate's general parser
 //! (`redis::parse_redis_value`): with it on every reply, user space took 32% of the agent's CPU
-//! at concurrency 1 (perf), without it 26%. It serves single-node Redis over plain TCP with
+//! at concurrency 1 (perf), without it 26%. The workload's own requests go further: their
+//! commands are packed with [`pack`] rather than built as `redis::Cmd`s, and a value's bytes are
+//! read past rather than kept ([`DirectConn::next_reply_head`]). It serves single-node Redis over plain TCP with
 //! RESP2 (AUTH and SELECT from the URL included); TLS, RESP3 and cluster mode keep the crate's
 //! connections.
 
