@@ -10,9 +10,9 @@
 //! (`redis::parse_redis_value`): with it on every reply, user space took 32% of the agent's CPU
 //! at concurrency 1 (perf), without it 26%. The workload's own requests go further: their
 //! commands are packed with [`pack`] rather than built as `redis::Cmd`s, and a value's bytes are
-//! read past rather than kept ([`DirectConn::next_reply_head`]). It serves single-node Redis over plain TCP with
-//! RESP2 (AUTH and SELECT from the URL included); TLS, RESP3 and cluster mode keep the crate's
-//! connections.
+//! read past rather than kept ([`DirectConn::next_reply_head`]). It serves single-node Redis over
+//! plain TCP with RESP2 (AUTH and SELECT from the URL included); TLS, RESP3 and cluster mode keep
+//! the crate's connections.
 
 use std::io;
 use std::time::Duration;
