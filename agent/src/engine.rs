@@ -251,7 +251,7 @@ impl Phase<'_> {
     async fn run(&mut self, warmup: bool, stop: Stop, start: Instant) -> PhaseEnd {
         let plan = self.plan;
         let slots = self.drivers.len();
-        let recorders = Arc::new(Recorders::new(slots, cores()));
+        let recorders = Arc::new(Recorders::new(slots, cores(), plan.timeout));
         let cpu_start = process_cpu_time();
         let budget = Arc::new(Budget::new(stop, start));
         let mut workers = JoinSet::new();

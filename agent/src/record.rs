@@ -14,8 +14,17 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// A fresh, auto-resizing latency histogram in nanoseconds.
 pub fn new_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 2, SIGNIFICANT_DIGITS)
-        .expect("1..2 with 3 significant digits is a valid histogram range");
+    sized_histogram(Duration::ZERO)
+}
+
+/// An auto-resizing latency histogram in nanoseconds with room for values up to `longest`
+/// already made. A histogram grows by zeroing its new counts, page faults and all: where the
+/// first request's record does that, every agent of a synchronized start does it in the
+/// milliseconds its peers need the cores to send their first requests.
+fn sized_histogram(longest: Duration) -> Histogram<u64> {
+    let high = u64::try_from(longest.as_nanos()).unwrap_or(u64::MAX / 2).max(2);
+    let mut h = Histogram::new_with_bounds(1, high, SIGNIFICANT_DIGITS)
+        .expect("1..high with 3 significant digits is a valid histogram range");
     h.auto(true);
     h
 }
@@ -48,9 +57,15 @@ pub struct Interval {
 impl Interval {
     /// An interval with nothing recorded.
     pub fn empty() -> Self {
+        Interval::sized(Duration::ZERO)
+    }
+
+    /// An interval with nothing recorded whose latency and service time histograms, which
+    /// every successful request records into, hold values up to `longest` without growing.
+    fn sized(longest: Duration) -> Self {
         Interval {
-            latency: new_histogram(),
-            service: new_histogram(),
+            latency: sized_histogram(longest),
+            service: sized_histogram(longest),
             ttfb: new_histogram(),
             redis: new_histogram(),
             s3: new_histogram(),
@@ -150,10 +165,11 @@ pub struct Recorders {
 }
 
 impl Recorders {
-    /// Recorders for `workers` workers on a machine with `cores` cores.
-    pub fn new(workers: usize, cores: usize) -> Self {
+    /// Recorders for `workers` workers on a machine with `cores` cores, made ready for
+    /// latencies up to `longest` (the request timeout; longer ones grow the histograms).
+    pub fn new(workers: usize, cores: usize, longest: Duration) -> Self {
         let n = workers.clamp(1, cores.max(1) * 2);
-        Recorders { shards: (0..n).map(|_| Mutex::new(Interval::empty())).collect() }
+        Recorders { shards: (0..n).map(|_| Mutex::new(Interval::sized(longest))).collect() }
     }
 
     /// Record one request of worker `slot`: `latency` from its intended start, `service` from
@@ -186,7 +202,7 @@ mod tests {
 
     #[test]
     fn drain_returns_everything_once() {
-        let r = Recorders::new(8, 2);
+        let r = Recorders::new(8, 2, Duration::from_secs(1));
         let us = Duration::from_micros;
         for slot in 0..8 {
             r.record(slot, &Sample::OK, us(900), us(100 + slot as u64), slot == 0);
@@ -208,5 +224,24 @@ mod tests {
         assert_eq!((first.hits, first.misses, first.redis.len(), first.s3.len()), (1, 1, 2, 1));
         let second = r.drain();
         assert_eq!((second.ops, second.total_errors(), second.latency.len(), second.late), (0, 0, 0, 0));
+    }
+
+    #[test]
+    fn latencies_up_to_the_timeout_do_not_grow_the_histograms() {
+        let r = Recorders::new(1, 1, Duration::from_secs(5));
+        let sizes = |r: &Recorders| {
+            let shard = lock(&r.shards[0]);
+            (shard.latency.distinct_values(), shard.service.distinct_values())
+        };
+        let before = sizes(&r);
+        for d in [Duration::from_micros(30), Duration::from_millis(2), Duration::from_secs(5)] {
+            r.record(0, &Sample::OK, d, d, false);
+        }
+        assert_eq!(sizes(&r), before, "recording within the timeout resized a histogram");
+        r.record(0, &Sample::OK, Duration::from_secs(60), Duration::from_secs(60), false);
+        assert!(sizes(&r).0 > before.0, "a latency beyond the timeout still fits (auto-resize)");
+        let drained = r.drain();
+        assert_eq!(drained.ops, 4);
+        assert!(drained.latency.max() >= 59_000_000_000, "the 60 s latency kept: {}", drained.latency.max());
     }
 }
