@@ -399,6 +399,9 @@ impl Schedule {
     }
 }
 
+/// How long before a phase's start its slots wake once to get ready: see [`Worker::wake_early`].
+const EARLY_WAKE: Duration = Duration::from_millis(5);
+
 /// First pause after a connection failure in closed loop; it doubles up to [`MAX_BACKOFF`] while
 /// failures last, so a dead target is not hammered in a tight loop. (Open loop keeps its schedule.)
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
@@ -428,6 +431,8 @@ impl Worker {
             return self.run_pipelined(budget, recorders).await;
         }
         let mut backoff = Backoff::default();
+        self.wake_early().await;
+        let mut request = self.next_request();
         if self.schedule.is_none() {
             self.pacer.sleep_until(self.start.into_std()).await;
         }
@@ -451,7 +456,7 @@ impl Worker {
                     now
                 }
             };
-            let (op, index) = self.next_request();
+            let (op, index) = request;
             let sent = Instant::now();
             if std::mem::take(&mut first) {
                 self.mark_first_send();
@@ -462,6 +467,7 @@ impl Worker {
             let done = Instant::now();
             let late = sent.duration_since(intended) > LATE;
             recorders.record(self.slot, &sample, done - intended, done - sent, late);
+            request = self.next_request();
             if self.schedule.is_none() {
                 backoff.after(sample.outcome == Outcome::Failed(Failure::Connection)).await;
             }
@@ -474,6 +480,7 @@ impl Worker {
     /// send counts as a timeout.
     async fn run_pipelined(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) -> Driver {
         let mut backoff = Backoff::default();
+        self.wake_early().await;
         self.pacer.sleep_until(self.start.into_std()).await;
         let mut first = self.first_send.load(Ordering::Relaxed) == 0;
         let mut batch = Vec::with_capacity(self.pipeline);
@@ -506,6 +513,16 @@ impl Worker {
             backoff.after(connection_failed).await;
         }
         self.driver
+    }
+
+    /// Wake once [`EARLY_WAKE`] before the start. A process woken after a long wait runs its
+    /// first request with cold caches; at a synchronized start on a shared machine every agent's
+    /// cold wake-up queues for the same cores, so each slot wakes early (and draws its first
+    /// request) while there is time to spare.
+    async fn wake_early(&self) {
+        if let Some(early) = self.start.checked_sub(EARLY_WAKE) {
+            self.pacer.sleep_until(early.into_std()).await;
+        }
     }
 
     /// The next request's operation and object.
