@@ -368,10 +368,20 @@ keys = "uniform"
             "wall_s": run["wall_s"],
             "ops_s": w["throughput_ops_s"],
         })
+    # The same start with fewer agents sharing the cores (2 s runs): how the skew grows with them.
+    by_agents = {}
+    sizes = [n for n in (os.cpu_count() or 1, 8, 16, 32) if n < agents]
+    for rep in range(4):
+        for n in sizes:
+            print("%d agents (skew by agents), round %d of 4" % (n, rep + 1), flush=True)
+            short = scenario.replace("agents = %d" % agents, "agents = %d" % n, 1).replace(
+                'duration = "%ds"' % args.scale_seconds, 'duration = "2s"', 1)
+            w = workload(fetchbench(short)["result"], "fleet")
+            by_agents.setdefault(str(n), []).append(w["start_skew_ms"])
     merge = subprocess.run([str(BIN / "examples" / "merge_agents"), str(args.sim_agents), "10",
                             "20000"], capture_output=True, text=True, check=True).stdout
     return {"fleet": runs, "rate_per_agent": args.rate, "seconds": args.scale_seconds,
-            "merge": json.loads(merge.strip().splitlines()[-1])}
+            "skew_by_agents": by_agents, "merge": json.loads(merge.strip().splitlines()[-1])}
 
 
 def soak(args):
@@ -598,6 +608,12 @@ def render_scale(d):
                    "(`wake_floor`: take the time, write a line), ms | %s | |" % (
                        runs[0]["agents"], f(m("floor_offset_p99_ms"), 2)))
     out.append("| start skew (latest minus earliest), ms | %s | |" % f(m("start_skew_ms"), 2))
+    by_agents = s.get("skew_by_agents")
+    if by_agents:
+        series = ["%s agents %s" % (n, f(statistics.median(v), 2)) for n, v in by_agents.items()]
+        series.append("%d agents %s" % (runs[0]["agents"], f(m("start_skew_ms"), 2)))
+        out.append("| start skew with fewer agents sharing the %d cores (2 s runs, medians of 4), "
+                   "ms | %s | |" % (d["machine"]["cores"], ", ".join(series)))
     out.append("| last event to result.json written and summary printed, ms | %s | |"
                % f(m("merge_write_ms")))
     out.append("| controller peak RSS, MiB | %s | |" % f(m("controller_peak_rss_mib")))
