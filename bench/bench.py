@@ -332,10 +332,9 @@ def compare(args):
     return rows
 
 
-def scale(args):
-    """Item 5: 64 local agents, and the merge path of 1,000 simulated agents."""
-    agents = args.agents
-    scenario = ('name = "bench-scale"\nagents = %d\n' % agents) + DATASET + """
+def scale_scenario(agents, rate, seconds):
+    """The scale run's scenario: `agents` local agents, each an open loop of `rate` GETs/s."""
+    return ('name = "bench-scale"\nagents = %d\n' % agents) + DATASET + """
 [[workload]]
 name = "fleet"
 target = "redis"
@@ -344,7 +343,13 @@ rate = %d
 warmup = "1s"
 duration = "%ds"
 keys = "uniform"
-""" % (args.rate, args.scale_seconds)
+""" % (rate, seconds)
+
+
+def scale(args):
+    """Item 5: 64 local agents, and the merge path of 1,000 simulated agents."""
+    agents = args.agents
+    scenario = scale_scenario(agents, args.rate, args.scale_seconds)
     runs = []
     for rep in range(args.reps):
         print("%d agents, round %d of %d" % (agents, rep + 1, args.reps), flush=True)
@@ -374,9 +379,7 @@ keys = "uniform"
     for rep in range(4):
         for n in sizes:
             print("%d agents (skew by agents), round %d of 4" % (n, rep + 1), flush=True)
-            short = scenario.replace("agents = %d" % agents, "agents = %d" % n, 1).replace(
-                'duration = "%ds"' % args.scale_seconds, 'duration = "2s"', 1)
-            w = workload(fetchbench(short)["result"], "fleet")
+            w = workload(fetchbench(scale_scenario(n, args.rate, 2))["result"], "fleet")
             by_agents.setdefault(str(n), []).append(w["start_skew_ms"])
     merge = subprocess.run([str(BIN / "examples" / "merge_agents"), str(args.sim_agents), "10",
                             "20000"], capture_output=True, text=True, check=True).stdout

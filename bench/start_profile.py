@@ -16,29 +16,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FETCHBENCH = ROOT / "target" / "release" / "fetchbench"
-SCENARIO = """name = "start-profile"
-agents = %d
-[dataset]
-objects = 1000
-size = 334
-seed = 1
-[[workload]]
-name = "fleet"
-target = "redis"
-concurrency = 1
-rate = 100
-warmup = "1s"
-duration = "2s"
-keys = "uniform"
-"""
+from bench import BIN, scale_scenario
+
+FETCHBENCH = BIN / "fetchbench"
 HEADER = re.compile(r"^\s*(.+?)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$")
 
 
 def record(work, agents):
     """One run under perf; returns (events sorted by time, start skew in s)."""
-    (work / "s.toml").write_text(SCENARIO % agents)
+    (work / "s.toml").write_text(scale_scenario(agents, 100, 2))
     data = work / "perf.data"
     subprocess.run(["perf", "record", "-q", "-a", "-g", "-F", "25000", "-e", "cpu-clock", "-e",
                     "sched:sched_switch", "-e", "syscalls:sys_enter_sendto", "-o", str(data), "--",
