@@ -226,6 +226,14 @@ def redis_benchmark_for(port, clients, seconds, pipeline=1):
     return redis_benchmark(port, clients, max(20000, int(probe["ops_s"] * seconds)), pipeline)
 
 
+def redis_floor(port, seconds):
+    """The least a client can do per GET at concurrency 1 (controller/examples/redis_floor.rs)."""
+    out = subprocess.run(pinned([str(BIN / "examples" / "redis_floor"), str(port), str(seconds),
+                                 str(OBJECTS)], CLIENT_CPUS),
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def boto3_client(endpoint, env, concurrency, seconds):
     out = subprocess.run(
         pinned([str(PYTHON), str(ROOT / "bench" / "s3_get.py"), "--endpoint", endpoint.url,
@@ -281,14 +289,16 @@ def compare(args):
             # over minutes (both clients slow down together), so only neighbours are compared.
             fb_scenario = lambda name, c, p: 'name = "bench-redis"\nagents = 1\n' + DATASET + closed(
                 name, "redis", c, secs, p)
-            rb1, rb50, rbp, fb1, fb50, fbp = [], [], [], [], [], []
+            rb1, rb50, rbp, fb1, fb50, fbp, floor1 = [], [], [], [], [], [], []
             for rep in range(args.reps):
                 print("redis, round %d of %d" % (rep + 1, args.reps), flush=True)
                 for clients, pipeline, rb, fb in ((1, 1, rb1, fb1), (50, 1, rb50, fb50),
                                                   (50, 16, rbp, fbp)):
                     name = "c%dp%d" % (clients, pipeline)
-                    reference = lambda: rb.append(
-                        redis_benchmark_for(redis.port, clients, secs, pipeline))
+                    def reference():
+                        rb.append(redis_benchmark_for(redis.port, clients, secs, pipeline))
+                        if clients == 1 and pipeline == 1:
+                            floor1.append(redis_floor(redis.port, secs))
                     if rep % 2 == 0:
                         reference()
                     run = fetchbench(fb_scenario(name, clients, pipeline), ["--redis-url", redis.url],
@@ -304,7 +314,7 @@ def compare(args):
             redis.stop()
         rows["redis"] = {"redis_benchmark_c1": rb1, "redis_benchmark_c50": rb50,
                          "redis_benchmark_c50_p16": rbp, "fetchbench_c1": fb1, "fetchbench_c50": fb50,
-                         "fetchbench_c50_p16": fbp}
+                         "fetchbench_c50_p16": fbp, "floor_c1": floor1}
 
         endpoint = S3Endpoint(work / "s3", SERVER_CPUS)
         try:
@@ -534,6 +544,13 @@ def render_compare(d):
                    p50_bucketed, verdict(p50_bucketed <= 1.02)))
     out.append("| Redis GET c=1, mean round trip µs (1 / ops/s) | redis-benchmark %s | %s | %.2fx | |"
                % (f(rtt(rb1)), f(rtt(fb1)), rtt_ratio))
+    floor = r.get("floor_c1")
+    if floor:
+        out.append("| Redis GET c=1, p50 µs: the floor, a minimal blocking client (`redis_floor`) | "
+                   "redis_floor %s | %s | %.2fx | |" % (
+                       f(m(floor, "p50_us")), f(m(fb1, "p50_us")), paired(fb1, floor, "p50_us")))
+        out.append("| Redis GET c=1, mean round trip µs (1 / ops/s): the floor | redis_floor %s | %s "
+                   "| %.2fx | |" % (f(rtt(floor)), f(rtt(fb1)), paired(floor, fb1, "ops_s")))
     out.append("| Redis GET c=1, p99 µs | redis-benchmark %s | %s | %.2fx | |" % (
         f(m(rb1, "p99_us")), f(m(fb1, "p99_us")), paired(fb1, rb1, "p99_us")))
     out.append("| Redis GET c=1, ops/s | redis-benchmark %s | %s | %.2fx | |" % (
@@ -564,7 +581,10 @@ def render_compare(d):
                "values (`hdr_init(10, 3000000, 3)`, lowest value 10 µs), and it reports a bucket's "
                "highest value; the second row puts fetchbench's p50 (3 significant digits) in the "
                "same buckets, so that the ratio compares like with like. The mean round trip is "
-               "exact for both.")
+               "exact for both. The floor is a client of a few dozen lines that does only a "
+               "blocking write and blocking reads per GET, timed around both, run right after "
+               "redis-benchmark in each round: what any client pays on this machine, so that "
+               "fetchbench over the floor is what the agent adds.")
     out.append("")
     out.append("Agent CPU per request during these runs (its own `getrusage`, from result.json): "
                "Redis c=1 %s µs, c=50 %s µs (%s%% of the cores), c=50 pipelined 16 %s µs (%s%%); "
@@ -584,6 +604,9 @@ def render_compare(d):
             ("c=50 pipelined 16 ops/s", fbp, rbp, lambda x: x["ops_s"], lambda x: x["ops_s"], 0)):
         pairs = ["%s / %s" % (f(ref_value(b), digits), f(fb_value(a), digits)) for a, b in zip(fb, ref)]
         out.append("- %s: %s" % (label, ", ".join(pairs)))
+    if floor:
+        out.append("- c=1 p50 µs, the floor / fetchbench: %s" % ", ".join(
+            "%s / %s" % (f(b["p50_us"]), f(a["p50_us"])) for a, b in zip(fb1, floor)))
     out.append("- S3 c=1 p50 µs, boto3 / fetchbench: %s" % ", ".join(
         "%s / %s" % (f(b["p50_us"]), f(a["p50_us"])) for a, b in zip(s["fetchbench_c1"], s["boto3_c1"])))
     return "\n".join(out)

@@ -1,0 +1,98 @@
+//! The floor under a Redis GET at concurrency 1 on this machine: the least a client can do per
+//! request, one blocking write of the command and blocking reads until the whole reply is in,
+//! timed around both. No runtime, no event loop, no parser beyond the bulk string's length.
+//! `bench/run` runs it beside redis-benchmark and fetchbench, so that the gap between those two
+//! can be split into what any client pays on this machine and what fetchbench's agent adds.
+//! A benchmark, not a test.
+//!
+//!     cargo run --release --example redis_floor -- PORT [SECONDS] [KEYS]
+//!
+//! Reads `key:000000000000` .. (redis-benchmark's key names, which must hold values) in turn for
+//! SECONDS (default 10) over KEYS keys (default 200). The last line is JSON, for `bench/run`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 =
+        args.get(1).context("usage: redis_floor PORT [SECONDS] [KEYS]")?.parse().context("PORT")?;
+    let seconds: f64 = args.get(2).map_or(Ok(10.0), |s| s.parse()).context("SECONDS")?;
+    let keys: u64 = args.get(3).map_or(Ok(200), |s| s.parse()).context("KEYS")?;
+    let mut conn =
+        TcpStream::connect(("127.0.0.1", port)).with_context(|| format!("redis on port {port}"))?;
+    conn.set_nodelay(true)?;
+    let commands: Vec<Vec<u8>> = (0..keys)
+        .map(|i| {
+            let key = format!("key:{i:012}");
+            format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).into_bytes()
+        })
+        .collect();
+    let mut reply = vec![0u8; 64 * 1024];
+    let mut latencies_ns = Vec::with_capacity(1 << 20);
+    let length = Duration::from_secs_f64(seconds);
+    let begin = Instant::now();
+    let mut i = 0;
+    while begin.elapsed() < length {
+        let command = &commands[i % commands.len()];
+        let sent = Instant::now();
+        conn.write_all(command).context("writing to redis")?;
+        read_bulk(&mut conn, &mut reply).with_context(|| format!("reading the reply to GET key:{i:012}"))?;
+        latencies_ns.push(sent.elapsed().as_nanos() as u64);
+        i += 1;
+    }
+    let wall = begin.elapsed();
+    latencies_ns.sort_unstable();
+    let n = latencies_ns.len();
+    let quantile_us = |q: f64| latencies_ns[((q * n as f64) as usize).min(n - 1)] as f64 / 1e3;
+    let mean_us = latencies_ns.iter().sum::<u64>() as f64 / n as f64 / 1e3;
+    println!(
+        "{n} GETs at concurrency 1 in {:.1} s: p50 {:.1} µs, p99 {:.1} µs, mean {mean_us:.1} µs",
+        wall.as_secs_f64(),
+        quantile_us(0.5),
+        quantile_us(0.99)
+    );
+    println!(
+        "{{\"requests\": {n}, \"ops_s\": {:.1}, \"p50_us\": {:.2}, \"p99_us\": {:.2}, \"mean_us\": {mean_us:.2}}}",
+        n as f64 / wall.as_secs_f64(),
+        quantile_us(0.5),
+        quantile_us(0.99)
+    );
+    Ok(())
+}
+
+/// Read one bulk-string reply (`$LEN\r\n` then LEN bytes and `\r\n`) into `buf`.
+fn read_bulk(conn: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<()> {
+    let mut got = 0;
+    let total = loop {
+        let n = conn.read(&mut buf[got..])?;
+        if n == 0 {
+            bail!("redis closed the connection");
+        }
+        got += n;
+        if let Some(end) = buf[..got].windows(2).position(|w| w == b"\r\n") {
+            let header = std::str::from_utf8(&buf[..end]).unwrap_or("");
+            let Some(length) = header.strip_prefix('$').and_then(|l| l.parse::<i64>().ok()) else {
+                bail!("unexpected reply {header:?}");
+            };
+            if length < 0 {
+                bail!("the key holds no value; load redis-benchmark's keys first");
+            }
+            break end + 2 + length as usize + 2;
+        }
+    };
+    if total > buf.len() {
+        bail!("a reply of {total} bytes is larger than this client's buffer");
+    }
+    while got < total {
+        let n = conn.read(&mut buf[got..total])?;
+        if n == 0 {
+            bail!("redis closed the connection");
+        }
+        got += n;
+    }
+    Ok(())
+}
