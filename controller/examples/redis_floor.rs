@@ -22,6 +22,9 @@ fn main() -> anyhow::Result<()> {
         args.get(1).context("usage: redis_floor PORT [SECONDS] [KEYS]")?.parse().context("PORT")?;
     let seconds: f64 = args.get(2).map_or(Ok(10.0), |s| s.parse()).context("SECONDS")?;
     let keys: u64 = args.get(3).map_or(Ok(200), |s| s.parse()).context("KEYS")?;
+    if keys == 0 || seconds <= 0.0 {
+        bail!("SECONDS and KEYS must be above 0");
+    }
     let mut conn =
         TcpStream::connect(("127.0.0.1", port)).with_context(|| format!("redis on port {port}"))?;
     conn.set_nodelay(true)?;
@@ -35,16 +38,19 @@ fn main() -> anyhow::Result<()> {
     let mut latencies_ns = Vec::with_capacity(1 << 20);
     let length = Duration::from_secs_f64(seconds);
     let begin = Instant::now();
-    let mut i = 0;
-    while begin.elapsed() < length {
-        let command = &commands[i % commands.len()];
+    let mut done = begin;
+    for key in (0..commands.len()).cycle() {
+        if done - begin >= length {
+            break;
+        }
         let sent = Instant::now();
-        conn.write_all(command).context("writing to redis")?;
-        read_bulk(&mut conn, &mut reply).with_context(|| format!("reading the reply to GET key:{i:012}"))?;
-        latencies_ns.push(sent.elapsed().as_nanos() as u64);
-        i += 1;
+        conn.write_all(&commands[key]).context("writing to redis")?;
+        read_bulk(&mut conn, &mut reply)
+            .with_context(|| format!("reading the reply to GET key:{key:012}"))?;
+        done = Instant::now();
+        latencies_ns.push((done - sent).as_nanos() as u64);
     }
-    let wall = begin.elapsed();
+    let wall = done - begin;
     latencies_ns.sort_unstable();
     let n = latencies_ns.len();
     let quantile_us = |q: f64| latencies_ns[((q * n as f64) as usize).min(n - 1)] as f64 / 1e3;
