@@ -81,6 +81,9 @@ pub struct WorkloadPlan {
     pub set_share: f64,
     /// Redis, closed loop: commands each slot sends at once before reading their replies.
     pub pipeline: usize,
+    /// Redis, one command at a time: how long a slot polls for each reply before its thread may
+    /// sleep; zero for never.
+    pub busy_poll: Duration,
     /// Cache-aside: expiry of written values.
     pub ttl: Option<Duration>,
     /// S3 and cache-aside: `(start, length)` of the byte range read.
@@ -93,6 +96,8 @@ pub const MAX_CONCURRENCY: usize = 100_000;
 pub const MAX_RATE: f64 = 10_000_000.0;
 /// Most commands a slot sends at once.
 pub const MAX_PIPELINE: usize = 10_000;
+/// Longest busy-poll per reply, microseconds.
+pub const MAX_BUSY_POLL_US: u64 = 10_000;
 
 impl TryFrom<&pb::Workload> for WorkloadPlan {
     type Error = String;
@@ -152,6 +157,17 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         if pipeline > 1 && (target != TargetKind::Redis || rate.is_some()) {
             return Err(format!("workload {name}: pipeline applies to the redis target in closed loop only"));
         }
+        if w.busy_poll_us > MAX_BUSY_POLL_US {
+            return Err(format!(
+                "workload {name}: busy_poll_us {} is not in 0..={MAX_BUSY_POLL_US}",
+                w.busy_poll_us
+            ));
+        }
+        if w.busy_poll_us > 0 && (target != TargetKind::Redis || pipeline > 1) {
+            return Err(format!(
+                "workload {name}: busy_poll_us applies to the redis target one command at a time only"
+            ));
+        }
         Ok(WorkloadPlan {
             name: name.clone(),
             target,
@@ -164,6 +180,7 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
             rate,
             set_share: w.set_share,
             pipeline,
+            busy_poll: Duration::from_micros(w.busy_poll_us),
             ttl: (w.ttl_ms > 0).then(|| Duration::from_millis(w.ttl_ms)),
             range: (w.range_length > 0).then_some((w.range_start, w.range_length)),
         })
@@ -334,6 +351,7 @@ impl Phase<'_> {
             misses: delta.misses,
             redis_histogram: serialize(&delta.redis),
             s3_histogram: serialize(&delta.s3),
+            busy_polled: delta.busy_polled,
         };
         totals.absorb(&delta);
         let event = pb::RunEvent { event: Some(pb::run_event::Event::Progress(progress)) };
@@ -620,5 +638,19 @@ mod tests {
         assert_eq!(WorkloadPlan::try_from(&w).expect("pipelined redis").pipeline, 8);
         w.rate = 100.0;
         assert!(WorkloadPlan::try_from(&w).expect_err("pipelined open loop").contains("closed loop"));
+        w.rate = 0.0;
+        w.busy_poll_us = 50;
+        assert!(WorkloadPlan::try_from(&w).expect_err("busy-polled batches").contains("busy_poll_us"));
+        w.pipeline = 1;
+        w.rate = 100.0;
+        assert_eq!(
+            WorkloadPlan::try_from(&w).expect("busy-polled open loop").busy_poll,
+            Duration::from_micros(50)
+        );
+        w.busy_poll_us = MAX_BUSY_POLL_US + 1;
+        assert!(WorkloadPlan::try_from(&w).expect_err("too long").contains("busy_poll_us 10001"));
+        w.busy_poll_us = 50;
+        w.target = pb::Target::S3.into();
+        assert!(WorkloadPlan::try_from(&w).expect_err("busy-polled s3").contains("redis target"));
     }
 }

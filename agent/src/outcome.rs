@@ -21,6 +21,8 @@ pub struct Sample {
     pub ttfb: Option<Duration>,
     /// Cache-aside: what happened on the way.
     pub cache: Option<CacheParts>,
+    /// Redis with busy-polling: the reply arrived while the slot was polling for it.
+    pub busy_polled: bool,
 }
 
 /// The parts of a cache-aside read.
@@ -36,11 +38,11 @@ pub struct CacheParts {
 
 impl Sample {
     /// A plain success.
-    pub const OK: Sample = Sample { outcome: Outcome::Ok, ttfb: None, cache: None };
+    pub const OK: Sample = Sample { outcome: Outcome::Ok, ttfb: None, cache: None, busy_polled: false };
 
     /// A failure of this kind.
     pub const fn failed(kind: Failure) -> Sample {
-        Sample { outcome: Outcome::Failed(kind), ttfb: None, cache: None }
+        Sample { outcome: Outcome::Failed(kind), ttfb: None, cache: None, busy_polled: false }
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Interval {
     pub hits: u64,
     /// Cache-aside misses.
     pub misses: u64,
+    /// Requests whose reply arrived while their slot was busy-polling.
+    pub busy_polled: u64,
 }
 
 impl Interval {
@@ -74,6 +76,7 @@ impl Interval {
             late: 0,
             hits: 0,
             misses: 0,
+            busy_polled: 0,
         }
     }
 
@@ -97,6 +100,7 @@ impl Interval {
         self.late += other.late;
         self.hits += other.hits;
         self.misses += other.misses;
+        self.busy_polled += other.busy_polled;
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             *mine += theirs;
         }
@@ -110,11 +114,13 @@ impl Interval {
         self.late = 0;
         self.hits = 0;
         self.misses = 0;
+        self.busy_polled = 0;
         self.errors = [0; Failure::ALL.len()];
     }
 
     fn record(&mut self, sample: &Sample, latency: Duration, service: Duration, late: bool) {
         self.late += u64::from(late);
+        self.busy_polled += u64::from(sample.busy_polled);
         match sample.outcome {
             Outcome::Ok => {
                 record(&mut self.latency, latency);

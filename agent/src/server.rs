@@ -237,6 +237,13 @@ impl Agent for AgentService {
                         plan.name
                     )));
                 }
+                if !plan.busy_poll.is_zero() && prepared.redis.as_ref().is_some_and(|r| !r.can_busy_poll()) {
+                    return Err(Status::failed_precondition(format!(
+                        "workload {}: busy_poll needs a single Redis node over plain TCP with RESP2 \
+                         (not TLS, RESP3 or a cluster); remove busy_poll",
+                        plan.name
+                    )));
+                }
             }
             let cancel = CancellationToken::new();
             state.run = Some(cancel.clone());
@@ -323,6 +330,7 @@ async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Vec<Driver> {
             (TargetKind::Redis, Some((start, length))) => redis.with_range(start, length),
             _ => redis.clone(),
         };
+        let redis = redis.with_busy_poll(plan.busy_poll);
         futures_util::future::join_all((0..plan.concurrency).map(|_| redis.driver())).await
     };
     let s3 = || {

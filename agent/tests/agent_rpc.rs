@@ -342,3 +342,37 @@ async fn a_pipelined_workload_sends_its_commands_in_batches() {
     assert!(per_read[1] > 8.0, "pipelines of 16, yet {:.1} commands per read", per_read[1]);
     agent.shutdown().await;
 }
+
+#[tokio::test]
+async fn busy_polling_catches_the_replies_and_counts_them() {
+    let redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
+    // A local redis-server answers within microseconds: polling for up to 10 ms per reply catches
+    // (nearly) every one as it arrives; with no budget none is polled for.
+    for budget_us in [10_000, 0] {
+        let w = pb::Workload { busy_poll_us: budget_us, ..redis_workload("w", 2, 2_000, 0) };
+        let events = collect(
+            &mut client,
+            pb::RunRequest { workloads: vec![w], interval_ms: 50, ..Default::default() },
+        )
+        .await
+        .expect("run");
+        let polled: u64 = events
+            .iter()
+            .filter_map(|e| match e {
+                pb::run_event::Event::Progress(p) if !p.warmup => Some(p.busy_polled),
+                _ => None,
+            })
+            .sum();
+        let (_, _, done) = totals(&events);
+        assert_eq!((done[0].ops, done[0].errors), (2_000, 0), "budget {budget_us} µs");
+        if budget_us > 0 {
+            assert!(polled >= 1_800, "only {polled} of 2000 replies were caught while polling");
+        } else {
+            assert_eq!(polled, 0, "nothing is polled for without a budget");
+        }
+    }
+    agent.shutdown().await;
+}

@@ -115,11 +115,22 @@ async fn tls_redis_is_read_over_rediss() {
     });
     // A self-signed certificate: `#insecure` skips verification, as for a test endpoint.
     let tls = format!("rediss://127.0.0.1:{}/#insecure", redis.port);
-    assert_eq!(seed_and_read(prepare(tls, false, true)).await.expect("run over TLS"), (1000, 0));
+    assert_eq!(seed_and_read(prepare(tls.clone(), false, true)).await.expect("run over TLS"), (1000, 0));
     // Plaintext to the TLS port fails at Prepare, with the URL named.
     let plain = format!("redis://127.0.0.1:{}", redis.port);
     let err = seed_and_read(prepare(plain.clone(), false, true)).await.expect_err("plaintext to a TLS port");
     assert!(err.message().contains(&plain), "{}", err.message());
+    // TLS connections are the crate's, which cannot busy-poll: the run is refused, naming it.
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare(tls, false, false)).await.expect("prepare over TLS");
+    let polled = pb::Workload { busy_poll_us: 50, ..redis_workload("polled", 1, 10, 0) };
+    let err = collect(&mut client, pb::RunRequest { workloads: vec![polled], ..Default::default() })
+        .await
+        .expect_err("busy-polling over TLS");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("busy_poll") && err.message().contains("TLS"), "{}", err.message());
+    agent.shutdown().await;
 }
 
 #[tokio::test]

@@ -66,6 +66,8 @@ pub struct AgentTally {
     pub hits: u64,
     /// Cache-aside misses.
     pub misses: u64,
+    /// Requests whose reply arrived while their slot was busy-polling.
+    pub busy_polled: u64,
     /// Measured-phase length, from WorkloadDone; `None` until it arrives.
     pub duration: Option<Duration>,
     /// Totals the agent announced in WorkloadDone, for a consistency check.
@@ -93,6 +95,7 @@ impl Default for AgentTally {
             late: 0,
             hits: 0,
             misses: 0,
+            busy_polled: 0,
             duration: None,
             announced: None,
             started_at_unix_ns: 0,
@@ -245,6 +248,7 @@ impl Tallies {
                 tally.late += p.late;
                 tally.hits += p.hits;
                 tally.misses += p.misses;
+                tally.busy_polled += p.busy_polled;
                 for (kind, n) in &p.errors_by_kind {
                     *tally.errors_by_kind.entry(kind.clone()).or_default() += n;
                 }
@@ -315,6 +319,7 @@ impl Tallies {
         let open = tallies.iter().any(|t| t.target_rate > 0.0);
         let cache_aside = target == "cache-aside";
         let (hits, misses) = tallies.iter().fold((0, 0), |(h, m), t| (h + t.hits, m + t.misses));
+        let busy_polled: u64 = tallies.iter().map(|t| t.busy_polled).sum();
         let optional = |h: Histogram<u64>| (!h.is_empty()).then(|| summarize(&h));
         let cpu_utilization_max = tallies.iter().map(|t| t.cpu_utilization).fold(0.0, f64::max);
         let (warmup, measured) = &self.series[w];
@@ -361,6 +366,7 @@ impl Tallies {
             hit_ratio: (cache_aside && hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
             redis_part_us: optional(merge(tallies.iter().map(|t| &t.redis))),
             s3_part_us: optional(merge(tallies.iter().map(|t| &t.s3))),
+            busy_polled_share: (busy_polled > 0).then(|| busy_polled as f64 / (ops + errors).max(1) as f64),
             start_skew_ms: (latest - earliest) as f64 / 1e6,
             cpu_utilization_max,
             client_bound: cpu_utilization_max > CLIENT_BOUND_CPU,

@@ -484,10 +484,16 @@ fn scenario_section(result: &RunResult) -> String {
             escape(&w.name),
             w.target.as_str(),
             w.concurrency,
-            match w.rate {
-                Some(r) => format!("open loop, {r} ops/s per agent"),
-                None if w.pipeline > 1 => format!("closed loop, pipeline {}", w.pipeline),
-                None => "closed loop".to_owned(),
+            match (w.rate, w.busy_poll) {
+                (Some(r), None) => format!("open loop, {r} ops/s per agent"),
+                (Some(r), Some(b)) => format!(
+                    "open loop, {r} ops/s per agent, busy-polling up to {}",
+                    humantime::format_duration(b)
+                ),
+                (None, _) if w.pipeline > 1 => format!("closed loop, pipeline {}", w.pipeline),
+                (None, Some(b)) =>
+                    format!("closed loop, busy-polling up to {}", humantime::format_duration(b)),
+                (None, None) => "closed loop".to_owned(),
             },
             w.stop,
             w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string()),

@@ -184,6 +184,10 @@ pub struct WorkloadResult {
     /// Cache-aside: the S3 GetObject of each miss, microseconds.
     #[serde(default)]
     pub s3_part_us: Option<LatencySummary>,
+    /// Redis with busy_poll: the share of requests whose reply arrived while their slot was
+    /// polling for it, rather than after the budget ran out and the thread slept.
+    #[serde(default)]
+    pub busy_polled_share: Option<f64>,
     /// How far apart the agents started this workload, milliseconds (clock offsets corrected).
     #[serde(default)]
     pub start_skew_ms: f64,
@@ -191,7 +195,8 @@ pub struct WorkloadResult {
     #[serde(default)]
     pub cpu_utilization_max: f64,
     /// True when an agent used more than 85% of its cores: the client may have been the
-    /// bottleneck, so the latencies may be the client's, not the target's.
+    /// bottleneck, so the latencies may be the client's, not the target's. Not judged for a
+    /// workload with busy_poll, whose polling keeps the cores busy by design.
     #[serde(default)]
     pub client_bound: bool,
     /// Per 1-second interval, merged over agents by interval number: warm-up first, then the

@@ -27,6 +27,8 @@ pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
 pub const MAX_RATE: f64 = 10_000_000.0;
 /// Most Redis commands one connection sends at once.
 pub const MAX_PIPELINE: u32 = 10_000;
+/// Longest busy-poll for one reply.
+pub const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
 /// Longest phase (warm-up or measured) or request timeout.
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -172,6 +174,10 @@ pub struct Workload {
     /// Redis, closed loop: commands each connection sends at once before reading their replies.
     #[serde(default = "one")]
     pub pipeline: u32,
+    /// Redis, one command at a time: how long each slot polls for a reply before its thread may
+    /// sleep; `None` for never.
+    #[serde(default, with = "duration_text_opt")]
+    pub busy_poll: Option<Duration>,
     /// Cache-aside: expiry of the values written back after a miss; `None` for none.
     #[serde(default, with = "duration_text_opt")]
     pub ttl: Option<Duration>,
@@ -530,6 +536,7 @@ struct RawWorkload {
     rate: Option<Spanned<f64>>,
     set_share: Option<Spanned<f64>>,
     pipeline: Option<Spanned<u32>>,
+    busy_poll: Option<Spanned<String>>,
     ttl: Option<Spanned<String>>,
     range: Option<Spanned<String>>,
 }
@@ -872,6 +879,25 @@ impl Validator<'_> {
             }
             None => 1,
         };
+        let busy_poll = match &w.busy_poll {
+            Some(b) => {
+                let d = self.duration(b, &field("busy_poll"))?;
+                let problem = if d < Duration::from_micros(1) || d > MAX_BUSY_POLL {
+                    Some(format!("{:?} is not in 1us..=10ms", b.get_ref()))
+                } else if w.target != Target::Redis {
+                    Some("applies to target = \"redis\" only".to_owned())
+                } else if pipeline > 1 {
+                    Some("applies to one command at a time; remove pipeline or busy_poll".to_owned())
+                } else {
+                    None
+                };
+                if let Some(message) = problem {
+                    return Err(self.error(&b.span(), &field("busy_poll"), message));
+                }
+                Some(d)
+            }
+            None => None,
+        };
         let ttl = match &w.ttl {
             Some(t) => {
                 if w.target != Target::CacheAside {
@@ -916,6 +942,7 @@ impl Validator<'_> {
             rate,
             set_share,
             pipeline,
+            busy_poll,
             ttl,
             range,
         })
@@ -1075,6 +1102,11 @@ mod tests {
         assert_eq!(with("redis", "pipeline = 16").expect("valid").workloads[0].pipeline, 16);
         assert_eq!(with("s3", "").expect("valid").workloads[0].pipeline, 1, "one at a time by default");
         assert_eq!(
+            with("redis", "busy_poll = \"50us\"").expect("valid").workloads[0].busy_poll,
+            Some(Duration::from_micros(50))
+        );
+        assert_eq!(with("redis", "").expect("valid").workloads[0].busy_poll, None, "off by default");
+        assert_eq!(
             with("redis", "rate = 250").expect("an integer rate is fine").workloads[0].rate,
             Some(250.0)
         );
@@ -1086,6 +1118,11 @@ mod tests {
             ("redis", "pipeline = 0", "0 is not in 1..=10000"),
             ("s3", "pipeline = 4", "applies to target = \"redis\" only"),
             ("redis", "pipeline = 4\nrate = 100", "closed loop only"),
+            ("redis", "busy_poll = \"1s\"", "is not in 1us..=10ms"),
+            ("redis", "busy_poll = \"0us\"", "is not in 1us..=10ms"),
+            ("redis", "busy_poll = \"fast\"", "is not a duration"),
+            ("s3", "busy_poll = \"50us\"", "applies to target = \"redis\" only"),
+            ("redis", "busy_poll = \"50us\"\npipeline = 4", "remove pipeline or busy_poll"),
             ("redis", "rate = -5.0", "is not a rate"),
             ("s3", "range = \"9-1\"", "is not a byte range"),
         ] {

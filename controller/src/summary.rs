@@ -50,8 +50,8 @@ pub fn render(result: &RunResult) -> String {
     out
 }
 
-/// What the table does not say: open-loop service times, cache-aside hit ratios, S3 time to
-/// first byte, start skew, client-bound agents and thresholds.
+/// What the table does not say: open-loop service times, cache-aside hit ratios, busy-polling,
+/// S3 time to first byte, start skew, client-bound agents and thresholds.
 fn details(result: &RunResult) -> String {
     let mut out = String::new();
     let mut line = |text: String| {
@@ -77,6 +77,16 @@ fn details(result: &RunResult) -> String {
                 ratio * 100.0,
                 part(&w.redis_part_us),
                 part(&w.s3_part_us)
+            ));
+        }
+        if let Some(share) = w.busy_polled_share {
+            let advice =
+                if share < 0.5 { "; most replies outlasted the budget: raise busy_poll" } else { "" };
+            line(format!(
+                "{}: busy-polling caught {:.1}% of the replies as they arrived; the rest came after the slot's \
+                 thread slept{advice}",
+                w.name,
+                share * 100.0
             ));
         }
         if let (Some(t), "s3") = (&w.ttfb_us, w.target.as_str()) {

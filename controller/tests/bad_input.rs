@@ -130,6 +130,11 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["bad.toml:9", "pipeline", "closed loop only"],
     ),
     (
+        "busy_poll with pipelining",
+        Input::Edit("requests = 5", "requests = 5\npipeline = 4\nbusy_poll = \"50us\""),
+        &["bad.toml:10", "busy_poll", "remove pipeline or busy_poll"],
+    ),
+    (
         "ttl on a plain redis workload",
         Input::Edit("requests = 5", "requests = 5\nttl = \"1m\""),
         &["bad.toml:9", "ttl", "cache-aside"],

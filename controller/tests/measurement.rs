@@ -15,6 +15,48 @@ fn f(v: &Value) -> f64 {
 }
 
 #[test]
+fn busy_polling_is_echoed_and_its_share_reported() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "polled.toml",
+        r#"name = "polled"
+[dataset]
+objects = 100
+size = 300
+[[workload]]
+name = "sleeping"
+target = "redis"
+duration = "1s"
+[[workload]]
+name = "polling"
+target = "redis"
+busy_poll = "10ms"
+duration = "1s"
+"#,
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("1 in flight, busy-polling up to 10ms"), "{text}");
+    assert!(text.contains("polling: busy-polling caught"), "{text}");
+    assert!(!text.contains("CLIENT-BOUND: polling"), "polling's own CPU is not a bottleneck: {text}");
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["scenario"]["workloads"][1]["busy_poll"], "10ms");
+    assert!(r["scenario"]["workloads"][0]["busy_poll"].is_null());
+    let (sleeping, polling) = (&r["workloads"][0], &r["workloads"][1]);
+    assert!(sleeping["busy_polled_share"].is_null(), "{sleeping}");
+    assert!(u(&polling["ops"]) > 0 && u(&polling["errors"]) == 0, "{polling}");
+    // A local redis-server answers within microseconds, far inside 10 ms.
+    let share = f(&polling["busy_polled_share"]);
+    assert!(share > 0.9, "busy-polling caught only {share} of the replies");
+    assert_eq!(polling["client_bound"], false);
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(html.contains("closed loop, busy-polling up to 10ms"), "the report names the polling");
+    sb.assert_clean();
+}
+
+#[test]
 fn four_agents_start_together_and_their_totals_add_up() {
     let sb = Sandbox::new();
     let scenario = sb.write(

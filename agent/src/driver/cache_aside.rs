@@ -47,6 +47,6 @@ impl CacheAsideDriver {
             Err(e) => Outcome::Failed(classify(&e)),
         };
         let redis = (get_done - start) + s3_done.elapsed();
-        Sample { outcome, ttfb: fetched.ttfb, cache: Some(parts(redis)) }
+        Sample { outcome, ttfb: fetched.ttfb, cache: Some(parts(redis)), busy_polled: false }
     }
 }

@@ -34,6 +34,8 @@ pub struct RedisTarget {
     dataset: Arc<Dataset>,
     /// `(first, last)` byte offsets when reads use GETRANGE.
     range: Option<(u64, u64)>,
+    /// How long a slot polls for each reply before its thread may sleep; zero for never.
+    busy_poll: Duration,
 }
 
 // One per target, cloned once per connection: the size difference costs nothing.
@@ -65,13 +67,25 @@ impl RedisTarget {
             Clients::Single(Client::open(url)?)
         };
         let keys = (0..dataset.objects).map(|i| Dataset::redis_key(prefix, i)).collect();
-        Ok(RedisTarget { client, url: url.into(), keys, dataset, range: None })
+        Ok(RedisTarget { client, url: url.into(), keys, dataset, range: None, busy_poll: Duration::ZERO })
     }
 
     /// The same target reading only `length` bytes from `start` of each value (GETRANGE).
     pub fn with_range(&self, start: u64, length: u64) -> RedisTarget {
         let range = (length > 0).then(|| (start, start + length - 1));
         RedisTarget { range, ..self.clone() }
+    }
+
+    /// The same target with slots that poll for each reply for up to `budget` before their
+    /// thread may sleep. Only slots' own connections poll: see [`Self::can_busy_poll`].
+    pub fn with_busy_poll(&self, budget: Duration) -> RedisTarget {
+        RedisTarget { busy_poll: budget, ..self.clone() }
+    }
+
+    /// Whether slots get connections of their own, which can busy-poll: one node over plain TCP
+    /// with RESP2. TLS, RESP3 and cluster connections are the crate's, which cannot.
+    pub fn can_busy_poll(&self) -> bool {
+        matches!(&self.client, Clients::Single(client) if DirectConn::serves(client.get_connection_info()))
     }
 
     /// Call `f` with the command of `op` on object `index`, name first: GET (GETRANGE for a byte
@@ -138,6 +152,7 @@ impl RedisTarget {
         {
             let mut conn = DirectConn::connect(client.get_connection_info(), CONNECT_TIMEOUT).await?;
             redis::cmd("PING").query_async::<()>(&mut conn).await?;
+            conn.set_busy_poll(self.busy_poll);
             return Ok(SlotConn::Direct(conn));
         }
         Ok(SlotConn::Shared(self.connect().await?))
@@ -250,7 +265,10 @@ impl RedisDriver {
             Ok(SlotConn::Direct(conn)) => {
                 let packed = |out: &mut Vec<u8>| target.with_args(op, index, |args| direct::pack(out, args));
                 match conn.send(1, packed).await {
-                    Ok(()) => head_sample(op, range, conn.next_reply_head().await),
+                    Ok(()) => {
+                        let reply = conn.next_reply_head().await;
+                        Sample { busy_polled: conn.busy_polled(), ..head_sample(op, range, reply) }
+                    }
                     Err(e) => Sample::failed(classify(&e)),
                 }
             }
