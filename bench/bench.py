@@ -226,10 +226,11 @@ def redis_benchmark_for(port, clients, seconds, pipeline=1):
     return redis_benchmark(port, clients, max(20000, int(probe["ops_s"] * seconds)), pipeline)
 
 
-def redis_floor(port, seconds):
-    """The least a client can do per GET at concurrency 1 (controller/examples/redis_floor.rs)."""
+def redis_floor(port, seconds, spin=False):
+    """The least a client can do per GET at concurrency 1 (controller/examples/redis_floor.rs);
+    with `spin`, retrying non-blocking reads so that its core never sleeps."""
     out = subprocess.run(pinned([str(BIN / "examples" / "redis_floor"), str(port), str(seconds),
-                                 str(OBJECTS)], CLIENT_CPUS),
+                                 str(OBJECTS), *(["spin"] if spin else [])], CLIENT_CPUS),
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -258,7 +259,7 @@ seed = 1
 """ % (OBJECTS, SIZE)
 
 
-def closed(name, target, concurrency, seconds, pipeline=1):
+def closed(name, target, concurrency, seconds, pipeline=1, busy_poll=None):
     return """
 [[workload]]
 name = "%s"
@@ -268,7 +269,13 @@ pipeline = %d
 warmup = "1s"
 duration = "%ds"
 keys = "uniform"
-""" % (name, target, concurrency, pipeline, seconds)
+""" % (name, target, concurrency, pipeline, seconds) + (
+        'busy_poll = "%s"\n' % busy_poll if busy_poll else "")
+
+
+# The busy-poll budget of the polling rows: longer than a loopback round trip here (about 25 µs
+# with the core awake), short enough that a lost reply costs little.
+BUSY_POLL = "100us"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,9 +294,21 @@ def compare(args):
             # Each fetchbench measurement runs right beside the redis-benchmark one it is
             # compared with, first or second in turn: this machine's speed drifts by a fifth
             # over minutes (both clients slow down together), so only neighbours are compared.
-            fb_scenario = lambda name, c, p: 'name = "bench-redis"\nagents = 1\n' + DATASET + closed(
-                name, "redis", c, secs, p)
+            fb_scenario = lambda name, c, p, poll=None: (
+                'name = "bench-redis"\nagents = 1\n' + DATASET + closed(name, "redis", c, secs, p, poll))
             rb1, rb50, rbp, fb1, fb50, fbp, floor1 = [], [], [], [], [], [], []
+            # Without the client's wake-up: both polling, beside the sleeping pair.
+            floor_spin1, polled1 = [], []
+
+            def polled_pair():
+                floor_spin1.append(redis_floor(redis.port, secs, spin=True))
+                run = fetchbench(fb_scenario("polled", 1, 1, BUSY_POLL), ["--redis-url", redis.url],
+                                 cpus=CLIENT_CPUS)
+                w = workload(run["result"], "polled")
+                polled1.append({"ops_s": w["throughput_ops_s"], "p50_us": w["latency_us"]["p50"],
+                                "p99_us": w["latency_us"]["p99"],
+                                "cpu_us": cpu_us_per_request(run["result"], w),
+                                "caught": w["busy_polled_share"]})
             for rep in range(args.reps):
                 print("redis, round %d of %d" % (rep + 1, args.reps), flush=True)
                 for clients, pipeline, rb, fb in ((1, 1, rb1, fb1), (50, 1, rb50, fb50),
@@ -299,6 +318,7 @@ def compare(args):
                         rb.append(redis_benchmark_for(redis.port, clients, secs, pipeline))
                         if clients == 1 and pipeline == 1:
                             floor1.append(redis_floor(redis.port, secs))
+                            polled_pair()
                     if rep % 2 == 0:
                         reference()
                     run = fetchbench(fb_scenario(name, clients, pipeline), ["--redis-url", redis.url],
@@ -314,7 +334,8 @@ def compare(args):
             redis.stop()
         rows["redis"] = {"redis_benchmark_c1": rb1, "redis_benchmark_c50": rb50,
                          "redis_benchmark_c50_p16": rbp, "fetchbench_c1": fb1, "fetchbench_c50": fb50,
-                         "fetchbench_c50_p16": fbp, "floor_c1": floor1}
+                         "fetchbench_c50_p16": fbp, "floor_c1": floor1,
+                         "floor_spin_c1": floor_spin1, "fetchbench_polled_c1": polled1}
 
         endpoint = S3Endpoint(work / "s3", SERVER_CPUS)
         try:
@@ -551,6 +572,17 @@ def render_compare(d):
                        f(m(floor, "p50_us")), f(m(fb1, "p50_us")), paired(fb1, floor, "p50_us")))
         out.append("| Redis GET c=1, mean round trip µs (1 / ops/s): the floor | redis_floor %s | %s "
                    "| %.2fx | |" % (f(rtt(floor)), f(rtt(fb1)), paired(floor, fb1, "ops_s")))
+    spin, polled = r.get("floor_spin_c1"), r.get("fetchbench_polled_c1")
+    if spin and polled:
+        out.append("| Redis GET c=1, p50 µs, both polling (`redis_floor spin`, fetchbench `busy_poll = "
+                   "\"%s\"`) | redis_floor spin %s | %s | %.2fx | |" % (
+                       BUSY_POLL, f(m(spin, "p50_us")), f(m(polled, "p50_us")),
+                       paired(polled, spin, "p50_us")))
+        out.append("| Redis GET c=1, mean round trip µs (1 / ops/s), both polling | redis_floor spin %s "
+                   "| %s | %.2fx | |" % (f(rtt(spin)), f(rtt(polled)), paired(spin, polled, "ops_s")))
+        out.append("| Redis GET c=1, p50 µs: fetchbench polling against redis-benchmark sleeping (not "
+                   "like with like) | redis-benchmark %s | %s | %.2fx | |" % (
+                       f(m(rb1, "p50_us")), f(m(polled, "p50_us")), paired(polled, rb1, "p50_us")))
     out.append("| Redis GET c=1, p99 µs | redis-benchmark %s | %s | %.2fx | |" % (
         f(m(rb1, "p99_us")), f(m(fb1, "p99_us")), paired(fb1, rb1, "p99_us")))
     out.append("| Redis GET c=1, ops/s | redis-benchmark %s | %s | %.2fx | |" % (
@@ -585,6 +617,16 @@ def render_compare(d):
                "blocking write and blocking reads per GET, timed around both, run right after "
                "redis-benchmark in each round: what any client pays on this machine, so that "
                "fetchbench over the floor is what the agent adds.")
+    if spin and polled:
+        out.append("")
+        out.append("Both polling: the floor retrying non-blocking reads (`redis_floor PORT SECONDS "
+                   "KEYS spin`) and fetchbench with `busy_poll = \"%s\"`, run right after the "
+                   "sleeping floor in each round. Neither client's core sleeps while it waits, so "
+                   "the wake-up of an idle core is out of both figures and fetchbench over the "
+                   "spinning floor is the agent's own cost. fetchbench caught %s%% of the replies "
+                   "while polling and used %s µs of CPU per request (sleeping: %s µs)." % (
+                       BUSY_POLL, f(100 * m(polled, "caught")), f(m(polled, "cpu_us")),
+                       f(m(r["fetchbench_c1"], "cpu_us"))))
     out.append("")
     out.append("Agent CPU per request during these runs (its own `getrusage`, from result.json): "
                "Redis c=1 %s µs, c=50 %s µs (%s%% of the cores), c=50 pipelined 16 %s µs (%s%%); "
@@ -607,6 +649,9 @@ def render_compare(d):
     if floor:
         out.append("- c=1 p50 µs, the floor / fetchbench: %s" % ", ".join(
             "%s / %s" % (f(b["p50_us"]), f(a["p50_us"])) for a, b in zip(fb1, floor)))
+    if spin and polled:
+        out.append("- c=1 p50 µs, both polling, the floor / fetchbench: %s" % ", ".join(
+            "%s / %s" % (f(b["p50_us"]), f(a["p50_us"])) for a, b in zip(polled, spin)))
     out.append("- S3 c=1 p50 µs, boto3 / fetchbench: %s" % ", ".join(
         "%s / %s" % (f(b["p50_us"]), f(a["p50_us"])) for a, b in zip(s["fetchbench_c1"], s["boto3_c1"])))
     return "\n".join(out)

@@ -5,10 +5,12 @@
 //! can be split into what any client pays on this machine and what fetchbench's agent adds.
 //! A benchmark, not a test.
 //!
-//!     cargo run --release --example redis_floor -- PORT [SECONDS] [KEYS]
+//!     cargo run --release --example redis_floor -- PORT [SECONDS] [KEYS] [spin]
 //!
 //! Reads `key:000000000000` .. (redis-benchmark's key names, which must hold values) in turn for
 //! SECONDS (default 10) over KEYS keys (default 200). The last line is JSON, for `bench/run`.
+//! With `spin` the socket is non-blocking and the client retries its reads without pause, so its
+//! core never sleeps: the floor of a client that busy-polls (fetchbench's `busy_poll`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,12 +24,18 @@ fn main() -> anyhow::Result<()> {
         args.get(1).context("usage: redis_floor PORT [SECONDS] [KEYS]")?.parse().context("PORT")?;
     let seconds: f64 = args.get(2).map_or(Ok(10.0), |s| s.parse()).context("SECONDS")?;
     let keys: u64 = args.get(3).map_or(Ok(200), |s| s.parse()).context("KEYS")?;
+    let spin = match args.get(4).map(String::as_str) {
+        None => false,
+        Some("spin") => true,
+        Some(other) => bail!("{other:?} is not \"spin\"; usage: redis_floor PORT [SECONDS] [KEYS] [spin]"),
+    };
     if keys == 0 || seconds <= 0.0 {
         bail!("SECONDS and KEYS must be above 0");
     }
     let mut conn =
         TcpStream::connect(("127.0.0.1", port)).with_context(|| format!("redis on port {port}"))?;
     conn.set_nodelay(true)?;
+    conn.set_nonblocking(spin)?;
     let commands: Vec<Vec<u8>> = (0..keys)
         .map(|i| {
             let key = format!("key:{i:012}");
@@ -44,7 +52,7 @@ fn main() -> anyhow::Result<()> {
             break;
         }
         let sent = Instant::now();
-        conn.write_all(&commands[key]).context("writing to redis")?;
+        write_all(&mut conn, &commands[key]).context("writing to redis")?;
         read_bulk(&mut conn, &mut reply)
             .with_context(|| format!("reading the reply to GET key:{key:012}"))?;
         done = Instant::now();
@@ -74,7 +82,7 @@ fn main() -> anyhow::Result<()> {
 fn read_bulk(conn: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<()> {
     let mut got = 0;
     let total = loop {
-        let n = conn.read(&mut buf[got..])?;
+        let n = read(conn, &mut buf[got..])?;
         if n == 0 {
             bail!("redis closed the connection");
         }
@@ -94,11 +102,34 @@ fn read_bulk(conn: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<()> {
         bail!("a reply of {total} bytes is larger than this client's buffer");
     }
     while got < total {
-        let n = conn.read(&mut buf[got..total])?;
+        let n = read(conn, &mut buf[got..total])?;
         if n == 0 {
             bail!("redis closed the connection");
         }
         got += n;
+    }
+    Ok(())
+}
+
+/// One read; on a non-blocking socket, retried without pause until something arrives.
+fn read(conn: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match conn.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            other => return other,
+        }
+    }
+}
+
+/// `write_all` that also retries on a non-blocking socket whose buffer is full.
+fn write_all(conn: &mut TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match conn.write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
