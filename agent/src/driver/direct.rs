@@ -17,8 +17,8 @@
 //! With a busy-poll budget the slot polls its socket after each send, yielding to the runtime's
 //! other tasks between polls, rather than letting its thread sleep until the reply wakes it. On
 //! a machine whose idle cores wake slowly that wake-up is part of every round trip at low
-//! concurrency: on the 2-core guest of docs/benchmarks.md a Redis GET took about 70 µs with the
-//! client's core asleep and 25 µs with it polling.
+//! concurrency: on the 2-core guest of docs/benchmarks.md a Redis GET took 62 µs at p50 with the
+//! client's core asleep and 23 µs with it polling.
 
 use std::future::poll_fn;
 use std::io;
