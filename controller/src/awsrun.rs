@@ -72,8 +72,15 @@ pub async fn run_aws(
         );
     }
     agents.truncate(wanted);
+    run::check_busy_poll(&opts.scenario, &cache_url(&state), false, "the stack's cache")?;
     let fleet = aws_fleet(&opts, &state, agents, ClientTls::load(&state::dir(stack)?)?);
     run::drive(&opts, &fleet, &interrupt).await
+}
+
+/// The URL of the stack's cache, from its outputs.
+fn cache_url(state: &State) -> String {
+    let scheme = if state.output("CacheTls") == "true" { "rediss" } else { "redis" };
+    format!("{scheme}://{}:{}", state.output("CacheAddress"), state.output("CachePort"))
 }
 
 /// The fleet: its agents, and the targets from the stack's outputs.
@@ -88,8 +95,7 @@ fn aws_fleet(
     let bucket = state.output("BucketName").to_owned();
     let mut targets = Targets::default();
     let redis = uses_redis.then(|| {
-        let scheme = if state.output("CacheTls") == "true" { "rediss" } else { "redis" };
-        let url = format!("{scheme}://{}:{}", state.output("CacheAddress"), state.output("CachePort"));
+        let url = cache_url(state);
         targets.redis = Some(url.clone());
         targets.redis_source =
             Some(if state.cache_node_type.is_some() { "elasticache" } else { "existing" }.into());

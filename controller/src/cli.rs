@@ -479,6 +479,10 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
             });
         }
     }
+    if let Some(url) = &args.redis_url {
+        let flag = if args.redis_cluster { "--redis-cluster" } else { "--redis-url" };
+        crate::run::check_busy_poll(&scenario, url, args.redis_cluster, flag)?;
+    }
     if !args.agent.is_empty() {
         if args.agents.is_some() {
             return Err(Error::Usage {

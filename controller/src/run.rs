@@ -778,6 +778,40 @@ fn write_dataset_csv(
     write().map_err(|source| Error::Output { path: path.clone(), source })
 }
 
+/// Refuse, before anything starts, a scenario that busy-polls a Redis its slots cannot poll:
+/// only a slot's own connection can (one node, plain TCP, RESP2); TLS, RESP3, unix sockets and
+/// clusters use the `redis` crate's connections. `flag` names where the Redis came from.
+pub fn check_busy_poll(
+    scenario: &crate::scenario::Scenario,
+    url: &str,
+    cluster: bool,
+    flag: &'static str,
+) -> Result<(), Error> {
+    let Some(w) = scenario.workloads.iter().find(|w| w.busy_poll.is_some()) else {
+        return Ok(());
+    };
+    let kind = if cluster {
+        "a cluster"
+    } else if url.starts_with("rediss://") {
+        "TLS"
+    } else if url.starts_with("unix://") {
+        "a unix socket"
+    } else if url.to_ascii_lowercase().contains("protocol=resp3") {
+        "RESP3"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage {
+        flag,
+        value: redact_url(url),
+        detail: format!(
+            "is {kind}, but workload {} sets busy_poll, which needs one Redis node over plain TCP \
+             (redis://); remove busy_poll or point it at such a Redis",
+            w.name
+        ),
+    })
+}
+
 fn code_name(code: tonic::Code) -> &'static str {
     match code {
         tonic::Code::Unavailable => "unavailable",

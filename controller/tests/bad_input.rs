@@ -27,6 +27,8 @@ enum Input {
     Bytes(&'static [u8]),
     /// Command-line arguments after `run`, with no scenario file.
     Args(&'static [&'static str]),
+    /// GOOD with the first text replaced by the second, and these arguments after its path.
+    EditWithArgs(&'static str, &'static str, &'static [&'static str]),
     /// `run` on a path that does not exist.
     Missing,
     /// `run` on a directory.
@@ -187,6 +189,24 @@ const CASES: &[(&str, Input, &[&str])] = &[
         Input::Args(&["--agent", "127.0.0.1:7878"]),
         &["--tls-dir", "fetchbench certs"],
     ),
+    (
+        "busy_poll against TLS redis",
+        Input::EditWithArgs(
+            "requests = 5",
+            "requests = 5\nbusy_poll = \"50us\"",
+            &["--redis-url", "rediss://:pw@127.0.0.1:1"],
+        ),
+        &["--redis-url", "\"rediss://:***@127.0.0.1:1\"", "is TLS", "workload w sets busy_poll", "redis://"],
+    ),
+    (
+        "busy_poll against a cluster",
+        Input::EditWithArgs(
+            "requests = 5",
+            "requests = 5\nbusy_poll = \"50us\"",
+            &["--redis-url", "redis://127.0.0.1:1", "--redis-cluster"],
+        ),
+        &["--redis-cluster", "is a cluster", "remove busy_poll"],
+    ),
     ("agent that is no address", Input::Args(&["--agent", "somewhere"]), &["--agent", "somewhere"]),
     ("unknown flag", Input::Args(&["--no-such-flag"]), &["--no-such-flag"]),
 ];
@@ -219,6 +239,12 @@ fn every_bad_input_exits_2_with_one_line_naming_what_is_wrong() {
                 args.push(path_text.clone());
             }
             Input::Args(extra) => args.extend(extra.iter().map(|s| s.to_string())),
+            Input::EditWithArgs(from, to, extra) => {
+                assert!(GOOD.contains(from), "{what}: {from:?} is not in the good scenario");
+                std::fs::write(&path, GOOD.replacen(from, to, 1)).expect("write");
+                args.push(path_text.clone());
+                args.extend(extra.iter().map(|s| s.to_string()));
+            }
             Input::Missing => args.push(sb.path().join("nope.toml").display().to_string()),
             Input::Directory => args.push(sb.path().display().to_string()),
         }
