@@ -376,3 +376,46 @@ async fn busy_polling_catches_the_replies_and_counts_them() {
     }
     agent.shutdown().await;
 }
+
+#[tokio::test]
+async fn redis_dying_under_a_polling_slot_is_counted_not_fatal() {
+    let mut redis = spawn_redis();
+    let agent = spawn_agent().await;
+    let mut client = agent.client().await;
+    client.prepare(prepare_redis(&redis.url(), true)).await.expect("prepare");
+    // A slot polling for up to 10 ms per reply spends nearly all its time polling: Redis dies
+    // under it once the first interval has been reported, and the polls must hand the closed
+    // socket to the read as a connection error.
+    let w = pb::Workload { busy_poll_us: 10_000, ..redis_workload("w", 1, 0, 2_000) };
+    let mut stream = client
+        .run(pb::RunRequest { workloads: vec![w], interval_ms: 50, ..Default::default() })
+        .await
+        .expect("run")
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(e) = stream.message().await.expect("the run goes on") {
+        let served = matches!(&e.event, Some(pb::run_event::Event::Progress(p)) if p.ops > 0);
+        events.extend(e.event);
+        if served {
+            break;
+        }
+    }
+    redis.kill();
+    while let Some(e) = stream.message().await.expect("the run ends normally") {
+        events.extend(e.event);
+    }
+    let (ops, errors, done) = totals(&events);
+    assert!(ops > 0 && errors > 0, "{ops} ops and {errors} errors");
+    assert_eq!((done[0].ops, done[0].errors), (ops, errors));
+    let by_kind = |kind: &str| -> u64 {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                pb::run_event::Event::Progress(p) => p.errors_by_kind.get(kind).copied(),
+                _ => None,
+            })
+            .sum()
+    };
+    assert_eq!(by_kind("connection"), errors, "every failure is the lost connection");
+    agent.shutdown().await;
+}

@@ -22,6 +22,7 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ use redis::{
     Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, Pipeline, ProtocolVersion, RedisError, RedisFuture,
     RedisResult, Value,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// Longest reply header line accepted (`$<length>\r\n`, a status or an error message).
@@ -169,7 +170,7 @@ impl DirectConn {
     /// `frame` and parsed by the crate. Aggregates (arrays, maps) are refused: none of the
     /// commands sent on a slot (GET, GETRANGE, SET, PING, AUTH, SELECT) answers one.
     async fn read_head(&mut self) -> RedisResult<Head> {
-        self.poll_for_reply().await;
+        self.poll_for_reply().await?;
         self.frame.clear();
         let read = (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut self.frame).await?;
         if read == 0 {
@@ -202,30 +203,29 @@ impl DirectConn {
         }
     }
 
-    /// With a busy-poll budget and nothing buffered: peek at the socket until a byte (or the
-    /// end, or an error, left to the read) is there or the budget is spent, yielding between
-    /// peeks. A peek only makes a system call when the runtime has seen the socket become
-    /// readable; the yield lets the runtime look, without sleeping, and run other slots.
-    async fn poll_for_reply(&mut self) {
+    /// With a busy-poll budget and nothing buffered: try to fill the read buffer until bytes (or
+    /// the end) are there or the budget is spent, yielding between tries. A try only makes a
+    /// system call once the runtime has seen the socket become readable, and that call is the
+    /// read itself; the yield lets the runtime look, without sleeping, and run other slots.
+    async fn poll_for_reply(&mut self) -> io::Result<()> {
         self.busy_polled = false;
         if self.busy_poll.is_zero() || !self.stream.buffer().is_empty() {
-            return;
+            return Ok(());
         }
         let until = Instant::now() + self.busy_poll;
-        let socket = self.stream.get_ref();
-        let mut byte = [0u8; 1];
         loop {
-            let peeked = poll_fn(|cx| {
-                let mut buf = ReadBuf::new(&mut byte);
-                Poll::Ready(socket.poll_peek(cx, &mut buf).is_ready())
+            let stream = &mut self.stream;
+            let filled = poll_fn(|cx| match Pin::new(&mut *stream).poll_fill_buf(cx) {
+                Poll::Ready(result) => Poll::Ready(Some(result.map(|_| ()))),
+                Poll::Pending => Poll::Ready(None),
             })
             .await;
-            if peeked {
-                self.busy_polled = true;
-                return;
+            if let Some(filled) = filled {
+                self.busy_polled = filled.is_ok();
+                return filled;
             }
             if Instant::now() >= until {
-                return;
+                return Ok(());
             }
             tokio::task::yield_now().await;
         }
