@@ -25,6 +25,17 @@ fn totals(events: &[pb::run_event::Event]) -> (u64, u64, Vec<pb::WorkloadDone>) 
     (ops, errors, done)
 }
 
+/// The failures of `kind` over all of a run's progress events.
+fn errors_of_kind(events: &[pb::run_event::Event], kind: &str) -> u64 {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            pb::run_event::Event::Progress(p) => p.errors_by_kind.get(kind).copied(),
+            _ => None,
+        })
+        .sum()
+}
+
 #[tokio::test]
 async fn hello_reports_the_agent_and_its_host() {
     let agent = spawn_agent().await;
@@ -237,13 +248,7 @@ async fn missing_keys_and_a_dead_redis_are_counted_not_fatal() {
     )
     .await
     .expect("run");
-    let misses: u64 = events
-        .iter()
-        .filter_map(|e| match e {
-            pb::run_event::Event::Progress(p) => p.errors_by_kind.get("miss").copied(),
-            _ => None,
-        })
-        .sum();
+    let misses = errors_of_kind(&events, "miss");
     assert_eq!(misses, 100);
     assert_eq!(totals(&events).0, 0);
 
@@ -263,13 +268,7 @@ async fn missing_keys_and_a_dead_redis_are_counted_not_fatal() {
     let (ops, errors, done) = totals(&events);
     assert_eq!((ops, errors), (0, 5), "every request to a dead redis fails");
     assert_eq!((done[0].ops, done[0].errors), (0, 5));
-    let connection: u64 = events
-        .iter()
-        .filter_map(|e| match e {
-            pb::run_event::Event::Progress(p) => p.errors_by_kind.get("connection").copied(),
-            _ => None,
-        })
-        .sum();
+    let connection = errors_of_kind(&events, "connection");
     assert_eq!(connection, 5);
     let mut probe = agent.client().await;
     assert!(wait_for_state(&mut probe, pb::AgentState::Prepared, Duration::from_secs(5)).await);
@@ -407,15 +406,6 @@ async fn redis_dying_under_a_polling_slot_is_counted_not_fatal() {
     let (ops, errors, done) = totals(&events);
     assert!(ops > 0 && errors > 0, "{ops} ops and {errors} errors");
     assert_eq!((done[0].ops, done[0].errors), (ops, errors));
-    let by_kind = |kind: &str| -> u64 {
-        events
-            .iter()
-            .filter_map(|e| match e {
-                pb::run_event::Event::Progress(p) => p.errors_by_kind.get(kind).copied(),
-                _ => None,
-            })
-            .sum()
-    };
-    assert_eq!(by_kind("connection"), errors, "every failure is the lost connection");
+    assert_eq!(errors_of_kind(&events, "connection"), errors, "every failure is the lost connection");
     agent.shutdown().await;
 }
