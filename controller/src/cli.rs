@@ -14,7 +14,7 @@ use crate::error::{EXIT_DEGRADED, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_THRESHOLD
 use crate::local::default_agent_binary;
 use crate::provision::ProvisionOptions;
 use crate::run::{RunOptions, RunStatus, run_local};
-use crate::scenario::{MAX_AGENTS, Scenario};
+use crate::scenario::{Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, Scenario};
 
 /// Measure what a Redis cache (ElastiCache) buys an application that reads its objects from S3:
 /// latency at every percentile, throughput and errors, on this machine or a fleet of agents.
@@ -213,6 +213,25 @@ pub struct RunArgs {
     /// results/<scenario>-<UTC timestamp>/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    /// Requests in flight per agent, for every workload; overrides the scenario's `concurrency`.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<u32>,
+
+    /// Measure every workload for this long ("30s", "500ms", "2m"); overrides the scenario's
+    /// `requests` or `duration`.
+    #[arg(long, value_name = "DURATION", conflicts_with = "requests")]
+    pub duration: Option<String>,
+
+    /// Measured requests per agent, for every workload; overrides the scenario's `requests` or
+    /// `duration`.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+
+    /// Open loop for every workload: requests per second per agent on a fixed schedule, latency
+    /// timed from each request's intended start; overrides the scenario's `rate`.
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<f64>,
 
     /// Run on this machine: local agent processes, redis-server and an embedded S3 endpoint.
     /// This is the default; the flag makes it explicit.
@@ -456,6 +475,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         }
         scenario.agents = n;
     }
+    override_workloads(&mut scenario, &args)?;
     for (flag, value, schemes) in [
         ("--redis-url", &args.redis_url, &["redis://", "rediss://", "unix://"][..]),
         ("--s3-endpoint", &args.s3_endpoint, &["http://", "https://"][..]),
@@ -512,6 +532,55 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         tls_dir: args.tls_dir,
         serve_on: args.serve_on,
     })
+}
+
+/// Apply `--concurrency`, `--duration`, `--requests` and `--rate` to every workload, with the
+/// checks the scenario's own fields get.
+fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Error> {
+    let usage = |flag: &'static str, value: String, detail: String| Error::Usage { flag, value, detail };
+    if let Some(n) = args.concurrency {
+        if !(1..=MAX_CONCURRENCY).contains(&n) {
+            return Err(usage("--concurrency", n.to_string(), format!("must be in 1..={MAX_CONCURRENCY}")));
+        }
+        scenario.workloads.iter_mut().for_each(|w| w.concurrency = n);
+    }
+    if let Some(text) = &args.duration {
+        let d = humantime::parse_duration(text).map_err(|e| {
+            usage("--duration", text.clone(), format!("is not a duration ({e}); write e.g. 30s, 500ms, 2m"))
+        })?;
+        if d.is_zero() || d > MAX_DURATION {
+            return Err(usage("--duration", text.clone(), "must be above zero and at most 7 days".into()));
+        }
+        scenario.workloads.iter_mut().for_each(|w| w.stop = Amount::Duration(d));
+    }
+    if let Some(n) = args.requests {
+        if n == 0 {
+            return Err(usage("--requests", n.to_string(), "must be at least 1".into()));
+        }
+        scenario.workloads.iter_mut().for_each(|w| w.stop = Amount::Requests(n));
+    }
+    if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
+            return Err(usage(
+                "--rate",
+                rate.to_string(),
+                format!("must be in (0, {MAX_RATE}] requests per second per agent"),
+            ));
+        }
+        if let Some(w) = scenario.workloads.iter().find(|w| w.pipeline > 1) {
+            return Err(usage(
+                "--rate",
+                rate.to_string(),
+                format!(
+                    "workload {:?} pipelines {} commands, and an open loop sends one at a time; \
+                     remove its pipeline or leave out --rate",
+                    w.name, w.pipeline
+                ),
+            ));
+        }
+        scenario.workloads.iter_mut().for_each(|w| w.rate = Some(rate));
+    }
+    Ok(())
 }
 
 /// Check the arguments of `fetchbench provision`.

@@ -177,6 +177,25 @@ const CASES: &[(&str, Input, &[&str])] = &[
     ("missing file", Input::Missing, &["nope.toml", "no such file"]),
     ("a directory", Input::Directory, &["is a directory"]),
     ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "\"0\"", "1..="]),
+    ("zero concurrency flag", Input::Args(&["--concurrency", "0"]), &["--concurrency", "\"0\"", "1..="]),
+    ("zero requests flag", Input::Args(&["--requests", "0"]), &["--requests", "\"0\"", "at least 1"]),
+    (
+        "duration flag that is no duration",
+        Input::Args(&["--duration", "soon"]),
+        &["--duration", "\"soon\"", "not a duration", "30s"],
+    ),
+    ("zero duration flag", Input::Args(&["--duration", "0s"]), &["--duration", "\"0s\"", "above zero"]),
+    (
+        "duration and requests flags together",
+        Input::Args(&["--duration", "5s", "--requests", "10"]),
+        &["--duration", "--requests", "cannot be used with"],
+    ),
+    ("negative rate flag", Input::Args(&["--rate=-5"]), &["--rate", "\"-5\"", "requests per second"]),
+    (
+        "rate flag over a pipelined workload",
+        Input::EditWithArgs("requests = 5", "requests = 5\npipeline = 8", &["--rate", "100"]),
+        &["--rate", "\"100\"", "workload \"w\" pipelines 8 commands", "leave out --rate"],
+    ),
     ("bad redis url", Input::Args(&["--redis-url", "localhost:6379"]), &["--redis-url", "redis://"]),
     ("bad s3 endpoint", Input::Args(&["--s3-endpoint", "127.0.0.1:9000"]), &["--s3-endpoint", "http://"]),
     (

@@ -74,6 +74,47 @@ fn seed_scenario_on_two_agents_writes_the_contracted_result() {
 }
 
 #[test]
+fn flags_override_every_workload_of_the_scenario() {
+    let sb = Sandbox::new();
+    let out = sb.path().join("closed");
+    let o = sb.run(&["run", "--concurrency", "4", "--requests", "40", "--out", out.to_str().expect("utf-8")]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    assert_eq!(text.matches("1 agent x 4 in flight, 40 requests per agent").count(), 2, "{text}");
+    let r = read_json(&out.join("result.json"));
+    for (w, echoed) in r["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .zip(r["scenario"]["workloads"].as_array().expect("the scenario's workloads"))
+    {
+        assert_eq!((&w["ops"], &w["errors"], &w["loop"]), (&40.into(), &0.into(), &"closed".into()), "{w}");
+        assert_eq!((&echoed["concurrency"], &echoed["stop"]["requests"]), (&4.into(), &40.into()));
+    }
+
+    // An open loop of 200 requests/s for half a second: 100 requests scheduled per workload.
+    let out = sb.path().join("open");
+    let o = sb.run(&["run", "--duration", "500ms", "--rate", "200", "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    for (w, echoed) in r["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .zip(r["scenario"]["workloads"].as_array().expect("the scenario's workloads"))
+    {
+        assert_eq!(
+            (&w["loop"], &w["target_rate_ops_s"], &w["errors"]),
+            (&"open".into(), &200.0.into(), &0.into())
+        );
+        let ops = w["ops"].as_u64().expect("ops");
+        assert!((99..=101).contains(&ops), "{ops} requests in 500 ms at 200/s");
+        assert_eq!((&echoed["rate"], &echoed["stop"]["duration"]), (&200.0.into(), &"500ms".into()));
+    }
+    sb.assert_clean();
+}
+
+#[test]
 fn default_output_folder_is_named_after_scenario_and_time() {
     let sb = Sandbox::new();
     let scenario = sb.write(
