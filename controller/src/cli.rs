@@ -214,6 +214,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
+    /// Run only this workload of the scenario (by name); repeat for more. They run in the
+    /// scenario's order.
+    #[arg(long, value_name = "NAME")]
+    pub workload: Vec<String>,
+
     /// Requests in flight per agent, for every workload; overrides the scenario's `concurrency`.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<u32>,
@@ -534,10 +539,28 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
     })
 }
 
-/// Apply `--concurrency`, `--duration`, `--requests` and `--rate` to every workload, with the
-/// checks the scenario's own fields get.
+/// Keep the `--workload` workloads, then apply `--concurrency`, `--duration`, `--requests` and
+/// `--rate` to every workload, with the checks the scenario's own fields get.
 fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Error> {
     let usage = |flag: &'static str, value: String, detail: String| Error::Usage { flag, value, detail };
+    if let Some(name) = args.workload.iter().find(|n| !scenario.workloads.iter().any(|w| &w.name == *n)) {
+        let names: Vec<&str> = scenario.workloads.iter().map(|w| w.name.as_str()).collect();
+        return Err(usage(
+            "--workload",
+            name.clone(),
+            format!(
+                "no workload of scenario {:?} has that name; its workloads are {}",
+                scenario.name,
+                names.join(", ")
+            ),
+        ));
+    }
+    if !args.workload.is_empty() {
+        scenario.workloads.retain(|w| args.workload.contains(&w.name));
+        let kept =
+            |key: &str| key.rsplit_once('.').is_some_and(|(w, _)| args.workload.iter().any(|n| n == w));
+        scenario.thresholds.retain(|key, _| kept(key));
+    }
     if let Some(n) = args.concurrency {
         if !(1..=MAX_CONCURRENCY).contains(&n) {
             return Err(usage("--concurrency", n.to_string(), format!("must be in 1..={MAX_CONCURRENCY}")));

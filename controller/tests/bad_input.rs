@@ -177,6 +177,11 @@ const CASES: &[(&str, Input, &[&str])] = &[
     ("missing file", Input::Missing, &["nope.toml", "no such file"]),
     ("a directory", Input::Directory, &["is a directory"]),
     ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "\"0\"", "1..="]),
+    (
+        "workload flag naming no workload",
+        Input::Args(&["--workload", "redis-gte"]),
+        &["--workload", "\"redis-gte\"", "scenario \"seed\"", "redis-get, s3-get"],
+    ),
     ("zero concurrency flag", Input::Args(&["--concurrency", "0"]), &["--concurrency", "\"0\"", "1..="]),
     ("zero requests flag", Input::Args(&["--requests", "0"]), &["--requests", "\"0\"", "at least 1"]),
     (

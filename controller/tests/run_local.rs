@@ -111,6 +111,36 @@ fn flags_override_every_workload_of_the_scenario() {
         assert!((99..=101).contains(&ops), "{ops} requests in 500 ms at 200/s");
         assert_eq!((&echoed["rate"], &echoed["stop"]["duration"]), (&200.0.into(), &"500ms".into()));
     }
+
+    // --workload keeps the workloads named, and drops the thresholds of the others: b's would
+    // be breached (exit 99) if it ran.
+    let scenario = sb.write(
+        "two.toml",
+        "name = \"two\"\n[dataset]\nobjects = 5\nsize = 10\n\
+         [[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 3\n\
+         [[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 3\n\
+         [thresholds]\n\"a.errors\" = 0\n\"b.p99_us\" = 0.001\n",
+    );
+    let out = sb.path().join("only-a");
+    let o = sb.run(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--workload",
+        "a",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    let names: Vec<&str> = r["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .map(|w| w["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert_eq!(r["workloads"][0]["ops"], 3);
+    assert_eq!(r["scenario"]["thresholds"], serde_json::json!({"a.errors": 0.0}));
     sb.assert_clean();
 }
 
