@@ -238,6 +238,7 @@ pub enum Amount {
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Amount::Requests(1) => write!(f, "1 request"),
             Amount::Requests(n) => write!(f, "{n} requests"),
             Amount::Duration(d) => write!(f, "{}", humantime::format_duration(*d)),
         }

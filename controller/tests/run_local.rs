@@ -25,6 +25,7 @@ fn seed_scenario_on_two_agents_writes_the_contracted_result() {
         assert_eq!(text.matches(line).count(), 2, "{line:?} once per store in:\n{text}");
     }
     assert!(text.contains("x faster than S3"), "{text}");
+    assert!(text.contains("199 requests per agent after 1 request of warm-up"), "{text}");
     for column in ["ops/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"] {
         assert!(text.contains(column), "no {column} column in:\n{text}");
     }
