@@ -1,10 +1,12 @@
 //! `fetchbench compare BASE NEW`: per workload (matched by name) the change in p50, p99, p99.9,
 //! throughput and errors, each marked better or worse, and the percentiles that got worse by more
-//! than a limit, for gating CI on a regression.
+//! than a limit, for gating CI on a regression. What the two runs were asked to do is compared
+//! too: a change of load, fleet or data is named, since it moves the figures by itself.
 
 use std::fmt::Write;
 
 use crate::result::{RunResult, WorkloadResult};
+use crate::scenario::{CacheStart, Workload};
 
 /// What is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +149,63 @@ pub struct Comparison {
     pub only_in_base: Vec<String>,
     /// Workloads only the new run has.
     pub only_in_new: Vec<String>,
+    /// What the runs were set up to do differently, one `what: base -> new` each: the fleet,
+    /// the data, and the settings of the workloads present in both.
+    pub setup_changes: Vec<String>,
+}
+
+/// A setting's name, and how to read it off a `T` as text.
+type Setting<T> = (&'static str, fn(&T) -> String);
+
+/// The settings of a workload that change what it measures, by name.
+const WORKLOAD_SETTINGS: [Setting<Workload>; 12] = [
+    ("target", |w| w.target.as_str().to_owned()),
+    ("concurrency", |w| w.concurrency.to_string()),
+    ("measured", |w| w.stop.to_string()),
+    ("warm-up", |w| w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string())),
+    ("rate", |w| w.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("{r} ops/s per agent"))),
+    ("pipeline", |w| w.pipeline.to_string()),
+    ("keys", |w| w.keys.to_string()),
+    ("busy_poll", |w| {
+        w.busy_poll.map_or_else(|| "off".to_owned(), |d| humantime::format_duration(d).to_string())
+    }),
+    ("set_share", |w| w.set_share.to_string()),
+    ("range", |w| w.range.map_or_else(|| "whole objects".to_owned(), |(a, b)| format!("bytes {a}-{b}"))),
+    ("ttl", |w| w.ttl.map_or_else(|| "none".to_owned(), |d| humantime::format_duration(d).to_string())),
+    ("timeout", |w| humantime::format_duration(w.timeout).to_string()),
+];
+
+/// `what: base -> new` for each setting of the runs, or of their workloads present in both, that
+/// differs.
+fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
+    let runs: [Setting<RunResult>; 6] = [
+        ("fleet", |r| r.fleet.clone()),
+        ("agents", |r| r.agents.len().to_string()),
+        ("objects", |r| r.scenario.dataset.objects.to_string()),
+        ("object sizes", |r| r.scenario.dataset.describe_sizes()),
+        ("dataset seed", |r| r.scenario.dataset.seed.to_string()),
+        ("cache at the start", |r| match r.scenario.dataset.cache {
+            CacheStart::Warm => "warm".to_owned(),
+            CacheStart::Cold => "cold".to_owned(),
+        }),
+    ];
+    let mut changes = Vec::new();
+    let mut note = |what: String, b: String, n: String| {
+        if b != n {
+            changes.push(format!("{what}: {b} -> {n}"));
+        }
+    };
+    for (what, of) in runs {
+        note(what.to_owned(), of(base), of(new));
+    }
+    for n in &new.scenario.workloads {
+        if let Some(b) = base.scenario.workloads.iter().find(|b| b.name == n.name) {
+            for (what, of) in WORKLOAD_SETTINGS {
+                note(format!("{} {what}", n.name), of(b), of(n));
+            }
+        }
+    }
+    changes
 }
 
 /// Compare `new` against `base`, workload by workload.
@@ -163,6 +222,7 @@ pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
         changes,
         only_in_base: in_base.iter().filter(|n| !in_new.contains(n)).cloned().collect(),
         only_in_new: in_new.iter().filter(|n| !in_base.contains(n)).cloned().collect(),
+        setup_changes: setup_changes(base, new),
     }
 }
 
@@ -215,6 +275,12 @@ impl Comparison {
         }
         if !self.only_in_new.is_empty() {
             let _ = writeln!(out, "only in new: {}", self.only_in_new.join(", "));
+        }
+        if !self.setup_changes.is_empty() {
+            let _ = writeln!(out, "the runs were set up differently, which moves the figures by itself:");
+            for change in &self.setup_changes {
+                let _ = writeln!(out, "  {change}");
+            }
         }
         out
     }

@@ -79,6 +79,32 @@ fn a_run_against_itself_is_the_same_everywhere() {
         out.lines().filter(|l| l.starts_with("redis-get") || l.starts_with("s3-get")).collect();
     assert_eq!(rows.len(), 2 * 5, "{out}");
     assert!(rows.iter().all(|l| l.ends_with("same")), "{out}");
+    assert!(!out.contains("set up differently"), "{out}");
+}
+
+#[test]
+fn a_different_setup_is_named_beside_the_figures() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        r["fleet"] = json!("aws");
+        r["scenario"]["dataset"]["objects"] = json!(500);
+        r["scenario"]["workloads"][0]["concurrency"] = json!(8);
+        r["scenario"]["workloads"][1]["rate"] = json!(250.0);
+    });
+    let o = sb.run(&["compare", base.to_str().expect("utf-8"), new.to_str().expect("utf-8")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "a note, not a failure:\n{out}");
+    let notes: Vec<&str> = out.lines().skip_while(|l| !l.contains("set up differently")).skip(1).collect();
+    assert_eq!(
+        notes,
+        [
+            "  fleet: local -> aws",
+            "  objects: 200 -> 500",
+            "  redis-get concurrency: 1 -> 8",
+            "  s3-get rate: closed loop -> 250 ops/s per agent",
+        ],
+        "{out}"
+    );
 }
 
 #[test]
