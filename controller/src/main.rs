@@ -18,11 +18,14 @@ fn main() -> ExitCode {
             return ExitCode::from(fetchbench::error::EXIT_BAD_INPUT);
         }
     };
+    // Off EC2 the AWS SDK's look-ups of the instance metadata service fail as expected, and
+    // warned once per look-up ahead of fetchbench's own one-line error ("no AWS region
+    // configured; pass --region ..."); RUST_LOG still shows them.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config::imds=error")),
         )
         .init();
     let code = fetchbench::cli::run_to_exit(cli);

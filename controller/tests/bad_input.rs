@@ -295,3 +295,24 @@ fn every_bad_input_exits_2_with_one_line_naming_what_is_wrong() {
     );
     sb.assert_clean();
 }
+
+#[test]
+fn no_aws_region_is_one_line_where_the_instance_metadata_service_is_not() {
+    let sb = Sandbox::new();
+    // Off EC2 nothing answers at the metadata address: a closed port on loopback stands in.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let o = sb
+        .fetchbench()
+        .args(["teardown", "--yes"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://{closed}"))
+        .output()
+        .expect("fetchbench runs");
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("no AWS region configured") && lines[0].contains("--region"), "{err}");
+}
