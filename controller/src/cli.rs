@@ -214,6 +214,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
+    /// Check the scenario and the flags, print what would run, and stop: nothing is started.
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// Run only this workload of the scenario (by name); repeat for more. They run in the
     /// scenario's order.
     #[arg(long, value_name = "NAME")]
@@ -421,7 +425,15 @@ async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, 
         });
     }
     let stack = args.stack.clone();
+    let dry_run = args.dry_run;
     let opts = run_options(args)?;
+    if dry_run {
+        print!(
+            "{}",
+            crate::run::plan(&opts.scenario, if aws { "on the AWS fleet" } else { "on this machine" })
+        );
+        return Ok(0);
+    }
     let report = if aws {
         crate::awsrun::run_aws(opts, &stack, interrupt).await?
     } else {

@@ -734,10 +734,45 @@ fn key_seed(seed: u64, workload: usize, agent: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// What `scenario` would run `place` ("on this machine"), for `run --dry-run`: the agents, the
+/// data, each workload as the run announces it, and the thresholds.
+pub fn plan(scenario: &crate::scenario::Scenario, place: &str) -> String {
+    let agents = scenario.agents as usize;
+    let d = &scenario.dataset;
+    let cache = match d.cache {
+        crate::scenario::CacheStart::Warm => "in S3 and Redis",
+        crate::scenario::CacheStart::Cold => "in S3 only (cold cache)",
+    };
+    let mut out = format!(
+        "scenario {:?}, {agents} agent{} {place}; {} objects of {} {cache}, seed {}\n",
+        scenario.name,
+        if agents == 1 { "" } else { "s" },
+        d.objects,
+        d.describe_sizes(),
+        d.seed
+    );
+    for w in &scenario.workloads {
+        out += &format!("  {}\n", describe(w, agents));
+    }
+    for (key, limit) in &scenario.thresholds {
+        let upper = key
+            .rsplit_once('.')
+            .and_then(|(_, m)| crate::scenario::Metric::parse(m))
+            .is_none_or(|m| m.is_upper_bound());
+        out += &format!("  threshold {key} {} {limit}\n", if upper { "<=" } else { ">=" });
+    }
+    out += "dry run: the scenario and flags are valid; nothing was started\n";
+    out
+}
+
 fn describe(w: &crate::scenario::Workload, agents: usize) -> String {
     let warmup = w.warmup.map(|a| format!(" after {a} of warm-up")).unwrap_or_default();
     let load = match w.rate {
-        Some(rate) => format!("open loop at {rate} ops/s over {} connections", w.concurrency),
+        Some(rate) => format!(
+            "open loop at {rate} ops/s over {} connection{}",
+            w.concurrency,
+            if w.concurrency == 1 { "" } else { "s" }
+        ),
         None if w.pipeline > 1 => {
             format!("{} connections x pipeline {} in flight", w.concurrency, w.pipeline)
         }

@@ -146,6 +146,25 @@ fn flags_override_every_workload_of_the_scenario() {
 }
 
 #[test]
+fn a_dry_run_prints_the_plan_and_starts_nothing() {
+    let sb = Sandbox::new();
+    let o = sb.run(&["run", "--dry-run", "--agents", "3", "--workload", "s3-get", "--rate", "50"]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "scenario \"seed\", 3 agents on this machine; 200 objects of 235-434 bytes in S3 and Redis, seed 1",
+            "  s3-get (s3, 3 agents x open loop at 50 ops/s over 1 connection, 199 requests per agent after 1 \
+             request of warm-up, keys uniform)",
+            "dry run: the scenario and flags are valid; nothing was started",
+        ]
+    );
+    assert!(!sb.path().join("results").exists(), "a dry run writes no results");
+    sb.assert_clean();
+}
+
+#[test]
 fn default_output_folder_is_named_after_scenario_and_time() {
     let sb = Sandbox::new();
     let scenario = sb.write(
