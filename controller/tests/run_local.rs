@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Sandbox, read_json, stderr, stdout};
+use serde_json::Value;
 
 #[test]
 fn seed_scenario_on_two_agents_writes_the_contracted_result() {
@@ -74,6 +75,14 @@ fn seed_scenario_on_two_agents_writes_the_contracted_result() {
     sb.assert_clean();
 }
 
+/// Each workload's result beside the scenario's echo of its settings.
+fn with_settings(r: &Value) -> impl Iterator<Item = (&Value, &Value)> {
+    fn list(v: &Value) -> std::slice::Iter<'_, Value> {
+        v.as_array().expect("an array").iter()
+    }
+    list(&r["workloads"]).zip(list(&r["scenario"]["workloads"]))
+}
+
 #[test]
 fn flags_override_every_workload_of_the_scenario() {
     let sb = Sandbox::new();
@@ -83,12 +92,7 @@ fn flags_override_every_workload_of_the_scenario() {
     assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
     assert_eq!(text.matches("1 agent x 4 in flight, 40 requests per agent").count(), 2, "{text}");
     let r = read_json(&out.join("result.json"));
-    for (w, echoed) in r["workloads"]
-        .as_array()
-        .expect("workloads")
-        .iter()
-        .zip(r["scenario"]["workloads"].as_array().expect("the scenario's workloads"))
-    {
+    for (w, echoed) in with_settings(&r) {
         assert_eq!((&w["ops"], &w["errors"], &w["loop"]), (&40.into(), &0.into(), &"closed".into()), "{w}");
         assert_eq!((&echoed["concurrency"], &echoed["stop"]["requests"]), (&4.into(), &40.into()));
     }
@@ -98,12 +102,7 @@ fn flags_override_every_workload_of_the_scenario() {
     let o = sb.run(&["run", "--duration", "500ms", "--rate", "200", "--out", out.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
     let r = read_json(&out.join("result.json"));
-    for (w, echoed) in r["workloads"]
-        .as_array()
-        .expect("workloads")
-        .iter()
-        .zip(r["scenario"]["workloads"].as_array().expect("the scenario's workloads"))
-    {
+    for (w, echoed) in with_settings(&r) {
         assert_eq!(
             (&w["loop"], &w["target_rate_ops_s"], &w["errors"]),
             (&"open".into(), &200.0.into(), &0.into())
