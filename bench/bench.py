@@ -3,6 +3,7 @@
     bench/run            Redis against redis-benchmark, S3 against boto3, controller scale
     bench/run soak       the agent's CPU per request and RSS over a long maximum-rate run
     bench/run build      a cold `cargo build --release` of the workspace, timed
+    bench/run ab REF     this checkout's agent against REF's at concurrency 1, interleaved (prints only)
 
 Each command prints its table and rewrites its part of docs/benchmarks.md (between the
 `bench:` markers); the figures of the other commands are kept from their last run, which
@@ -149,14 +150,15 @@ class S3Endpoint:
         self.proc.wait()
 
 
-def fetchbench(scenario, args=(), env=None, watch_agents=False, sample_every=1.0, cpus=None):
-    """Run `fetchbench run` on `scenario` (TOML text), on `cpus` if given. Returns result.json,
-    the time of every stdout line since the start, the controller's peak RSS, and when asked, the
-    RSS samples of its agents."""
+def fetchbench(scenario, args=(), env=None, watch_agents=False, sample_every=1.0, cpus=None,
+               bin_dir=BIN):
+    """Run `fetchbench run` (of `bin_dir`) on `scenario` (TOML text), on `cpus` if given. Returns
+    result.json, the time of every stdout line since the start, the controller's peak RSS, and
+    when asked, the RSS samples of its agents."""
     work = Path(tempfile.mkdtemp(prefix="fetchbench-bench-"))
     try:
         (work / "scenario.toml").write_text(scenario)
-        cmd = [str(BIN / "fetchbench"), "run", str(work / "scenario.toml"), "--out",
+        cmd = [str(bin_dir / "fetchbench"), "run", str(work / "scenario.toml"), "--out",
                str(work / "out"), *args]
         if cpus:
             cmd = pinned(cmd, cpus)
@@ -470,6 +472,74 @@ def build(args):
             "commit": commit()}
 
 
+def build_ref(ref):
+    """The release binaries of commit `ref`, built from a worktree of it in a target directory
+    of their own (kept, so that a second A/B against the same commit starts at once)."""
+    commit = git("rev-parse", "--verify", "--quiet", ref + "^{commit}")
+    if not commit:
+        raise SystemExit("bench: %r is not a commit of this repository" % ref)
+    src = STATE / "ab-src"
+    if src.exists():
+        git("worktree", "remove", "--force", str(src))
+        shutil.rmtree(src, ignore_errors=True)
+    STATE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "worktree", "add", "--force", "--detach", str(src), commit], cwd=ROOT,
+                   check=True, capture_output=True)
+    target = ROOT / "target" / "ab"
+    print("building %s (%s) into %s" % (ref, commit[:7], target.relative_to(ROOT)), flush=True)
+    try:
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "fetchbench", "-p",
+                        "fetchbench-agent", "--bins"], cwd=src, check=True,
+                       env=dict(os.environ, CARGO_TARGET_DIR=str(target)))
+    finally:
+        git("worktree", "remove", "--force", str(src))
+    return commit, target / "release"
+
+
+def ab(args):
+    """This checkout's build against `args.ref`'s: one agent, closed loop, concurrency 1 against
+    one redis-server, the two builds in turn in every round (which goes first alternates), so
+    that the machine's drift reaches both alike. A ratio is the median of the rounds' own."""
+    base_commit, base_bin = build_ref(args.ref)
+    poll = None if args.busy_poll == "off" else args.busy_poll
+    scenario = 'name = "bench-ab"\nagents = 1\n' + DATASET + closed("ab", "redis", 1, args.seconds,
+                                                                    busy_poll=poll)
+    work = Path(tempfile.mkdtemp(prefix="fetchbench-bench-"))
+    runs = {"base": [], "head": []}
+    try:
+        redis = Redis(work)
+        try:
+            for rep in range(args.reps):
+                order = ["base", "head"] if rep % 2 == 0 else ["head", "base"]
+                for which in order:
+                    run = fetchbench(scenario, ["--redis-url", redis.url], cpus=CLIENT_CPUS,
+                                     bin_dir=base_bin if which == "base" else BIN)
+                    w = workload(run["result"], "ab")
+                    runs[which].append({"p50_us": w["latency_us"]["p50"],
+                                        "rt_us": 1e6 / w["throughput_ops_s"],
+                                        "cpu_us": cpu_us_per_request(run["result"], w)})
+                print("round %d of %d: p50 %s %.1f / this checkout %.1f us" % (
+                    rep + 1, args.reps, args.ref, runs["base"][-1]["p50_us"],
+                    runs["head"][-1]["p50_us"]), flush=True)
+        finally:
+            redis.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    name = args.ref if base_commit.startswith(args.ref) else "%s (%s)" % (args.ref, base_commit[:7])
+    print("\n%s against this checkout (%s), %d rounds of %d s, concurrency 1, busy_poll %s:" % (
+        name, commit(), args.reps, args.seconds, args.busy_poll))
+    print("| measurement | %s | this checkout | ratio, median of rounds | this checkout lower in |" % args.ref)
+    print("|---|---|---|---|---|")
+    for key, label in (("p50_us", "p50 µs"), ("rt_us", "mean round trip µs"),
+                       ("cpu_us", "agent CPU µs per request")):
+        b = [r[key] for r in runs["base"]]
+        h = [r[key] for r in runs["head"]]
+        ratios = [y / x for x, y in zip(b, h) if x]
+        print("| %s | %.1f | %.1f | %.3fx | %d of %d |" % (
+            label, statistics.median(b), statistics.median(h), statistics.median(ratios),
+            sum(y < x for x, y in zip(b, h)), len(b)))
+
+
 # ---------------------------------------------------------------------------------------------
 # Report
 
@@ -769,7 +839,10 @@ def update_doc(name, data):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("command", nargs="?", default="all", choices=["all", "compare", "scale", "soak", "build"])
+    p.add_argument("command", nargs="?", default="all",
+                   choices=["all", "compare", "scale", "soak", "build", "ab"])
+    p.add_argument("ref", nargs="?", help="ab: the commit (or branch, tag) to compare against")
+    p.add_argument("--busy-poll", default="off", help="ab: the workload's busy_poll, or off")
     p.add_argument("--reps", type=int, default=6, help="rounds of each comparison")
     p.add_argument("--seconds", type=int, default=10, help="measured seconds per comparison")
     p.add_argument("--agents", type=int, default=64, help="local agents of the scale run")
@@ -779,6 +852,11 @@ def main():
     p.add_argument("--minutes", type=float, default=10, help="length of the soak run")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    if args.command == "ab":
+        if not args.ref:
+            p.error("ab needs the commit to compare against: bench/run ab REF")
+        ab(args)
+        return
     base = {"machine": machine(), "reps": args.reps, "seconds": args.seconds}
     if args.command in ("all", "compare"):
         pins = {"server": SERVER_CPUS, "client": CLIENT_CPUS} if PIN else None
