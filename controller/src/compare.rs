@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::result::{RunResult, WorkloadResult};
-use crate::scenario::{CacheStart, Workload};
+use crate::scenario::Workload;
 
 /// What is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,10 +184,7 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
         ("objects", |r| r.scenario.dataset.objects.to_string()),
         ("object sizes", |r| r.scenario.dataset.describe_sizes()),
         ("dataset seed", |r| r.scenario.dataset.seed.to_string()),
-        ("cache at the start", |r| match r.scenario.dataset.cache {
-            CacheStart::Warm => "warm".to_owned(),
-            CacheStart::Cold => "cold".to_owned(),
-        }),
+        ("cache at the start", |r| r.scenario.dataset.cache.as_str().to_owned()),
     ];
     let mut changes = Vec::new();
     let mut note = |what: String, b: String, n: String| {

@@ -10,7 +10,6 @@ use crate::chart::{self, Axis, Chart, Scale, Series, escape, latency_label};
 use crate::cost::{self, CostEstimate};
 use crate::export::percentile_rows;
 use crate::result::{LatencySummary, RunResult, WorkloadResult};
-use crate::scenario::CacheStart;
 use crate::summary;
 
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
@@ -465,10 +464,7 @@ fn scenario_section(result: &RunResult) -> String {
         sc.dataset.objects,
         escape(&sc.dataset.describe_sizes()),
         sc.dataset.seed,
-        match sc.dataset.cache {
-            CacheStart::Warm => "warm",
-            CacheStart::Cold => "cold",
-        },
+        sc.dataset.cache.as_str(),
         sc.agents,
         if sc.agents == 1 { "" } else { "s" }
     );

@@ -115,6 +115,16 @@ pub enum CacheStart {
     Cold,
 }
 
+impl CacheStart {
+    /// The name used in scenario files and results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStart::Warm => "warm",
+            CacheStart::Cold => "cold",
+        }
+    }
+}
+
 impl Dataset {
     /// The dataset as the agents generate it.
     pub fn generator(&self) -> fetchbench_proto::dataset::Dataset {
