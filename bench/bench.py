@@ -100,12 +100,13 @@ def children(pid, name):
 class Redis:
     """A redis-server child configured as the local fleet configures its own."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, cpus=SERVER_CPUS):
+        """On `cpus` (when pinning is on), or where the scheduler puts it with None."""
         self.port = free_port()
-        self.proc = subprocess.Popen(pinned(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
-             "--loglevel", "warning", "--dir", str(workdir)], SERVER_CPUS),
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+               "--loglevel", "warning", "--dir", str(workdir)]
+        self.proc = subprocess.Popen(pinned(cmd, cpus) if cpus else cmd,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -379,33 +380,49 @@ keys = "uniform"
 """ % (rate, seconds)
 
 
+def scale_round(scenario):
+    """One run of the scale scenario: its start spread, merge time and controller RSS."""
+    run = fetchbench(scenario)
+    result = run["result"]
+    w = workload(result, "fleet")
+    offsets = sorted(a["start_offset_ms"] for a in w["per_agent"])
+    done_at = next(t for t, l in run["lines"] if l.strip().startswith("done:"))
+    result_at = next(t for t, l in run["lines"] if l.startswith("result:"))
+    return {
+        "agents": len(result["agents"]),
+        "lost": sum(a["status"] != "ok" for a in result["agents"]),
+        "start_skew_ms": w["start_skew_ms"],
+        "start_offset_p99_ms": offsets[min(len(offsets) - 1, int(0.99 * len(offsets)))],
+        "merge_write_ms": (result_at - done_at) * 1000,
+        "controller_peak_rss_mib": run["controller_peak_rss_kib"] / 1024,
+        "wall_s": run["wall_s"],
+        "ops_s": w["throughput_ops_s"],
+    }
+
+
 def scale(args):
     """Item 5: 64 local agents, and the merge path of 1,000 simulated agents."""
     agents = args.agents
     scenario = scale_scenario(agents, args.rate, args.scale_seconds)
     runs = []
-    for rep in range(args.reps):
-        print("%d agents, round %d of %d" % (agents, rep + 1, args.reps), flush=True)
-        run = fetchbench(scenario)
-        result = run["result"]
-        w = workload(result, "fleet")
-        offsets = sorted(a["start_offset_ms"] for a in w["per_agent"])
-        done_at = next(t for t, l in run["lines"] if l.strip().startswith("done:"))
-        result_at = next(t for t, l in run["lines"] if l.startswith("result:"))
-        floor = json.loads(subprocess.run(
-            [str(BIN / "examples" / "wake_floor"), str(agents)], capture_output=True, text=True,
-            check=True).stdout.strip().splitlines()[-1])
-        runs.append({
-            "floor_offset_p99_ms": floor["offset_p99_ms"],
-            "agents": len(result["agents"]),
-            "lost": sum(a["status"] != "ok" for a in result["agents"]),
-            "start_skew_ms": w["start_skew_ms"],
-            "start_offset_p99_ms": offsets[min(len(offsets) - 1, int(0.99 * len(offsets)))],
-            "merge_write_ms": (result_at - done_at) * 1000,
-            "controller_peak_rss_mib": run["controller_peak_rss_kib"] / 1024,
-            "wall_s": run["wall_s"],
-            "ops_s": w["throughput_ops_s"],
-        })
+    work = Path(tempfile.mkdtemp(prefix="fetchbench-scale-"))
+    # Unpinned, like the redis-server of the local fleet the agents read from.
+    redis = Redis(work, cpus=None)
+
+    def wake_floor(*extra):
+        out = subprocess.run([str(BIN / "examples" / "wake_floor"), str(agents), *extra],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])["offset_p99_ms"]
+
+    try:
+        for rep in range(args.reps):
+            print("%d agents, round %d of %d" % (agents, rep + 1, args.reps), flush=True)
+            runs.append(scale_round(scenario))
+            runs[-1]["floor_offset_p99_ms"] = wake_floor()
+            runs[-1]["floor_get_offset_p99_ms"] = wake_floor(str(redis.port))
+    finally:
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
     # The same start with fewer agents sharing the cores (2 s runs): how the skew grows with them.
     by_agents = {}
     sizes = [n for n in (os.cpu_count() or 1, 8, 16, 32) if n < agents]
@@ -748,6 +765,10 @@ def render_scale(d):
         out.append("| the floor: start offset p99 across %d bare processes woken at one instant "
                    "(`wake_floor`: take the time, write a line), ms | %s | |" % (
                        runs[0]["agents"], f(m("floor_offset_p99_ms"), 2)))
+    if "floor_get_offset_p99_ms" in runs[0]:
+        out.append("| the floor with the first request: the same processes, each also sending one "
+                   "GET to a redis-server and blocking for its reply, no runtime (`wake_floor "
+                   "%d PORT`), ms | %s | |" % (runs[0]["agents"], f(m("floor_get_offset_p99_ms"), 2)))
     out.append("| start skew (latest minus earliest), ms | %s | |" % f(m("start_skew_ms"), 2))
     by_agents = s.get("skew_by_agents")
     if by_agents:
