@@ -769,6 +769,11 @@ def render_scale(d):
         out.append("| the floor with the first request: the same processes, each also sending one "
                    "GET to a redis-server and blocking for its reply, no runtime (`wake_floor "
                    "%d PORT`), ms | %s | |" % (runs[0]["agents"], f(m("floor_get_offset_p99_ms"), 2)))
+        ratios = [r["start_offset_p99_ms"] / r["floor_get_offset_p99_ms"] for r in runs]
+        out.append("| agents' start offset p99 over that floor's, each round's own ratio (median; "
+                   "the agents ahead in %d of %d rounds) | %.2fx (%s) | |" % (
+                       sum(x < 1 for x in ratios), len(ratios), statistics.median(ratios),
+                       ", ".join("%.2f" % x for x in ratios)))
     out.append("| start skew (latest minus earliest), ms | %s | |" % f(m("start_skew_ms"), 2))
     by_agents = s.get("skew_by_agents")
     if by_agents:
