@@ -4,6 +4,7 @@
     bench/run soak       the agent's CPU per request and RSS over a long maximum-rate run
     bench/run build      a cold `cargo build --release` of the workspace, timed
     bench/run ab REF     this checkout's agent against REF's at concurrency 1, interleaved (prints only)
+    bench/run idle       concurrency 1 with the guest's idle polling off and on (haltpoll, root)
 
 Each command prints its table and rewrites its part of docs/benchmarks.md (between the
 `bench:` markers); the figures of the other commands are kept from their last run, which
@@ -557,6 +558,62 @@ def ab(args):
             sum(y < x for x, y in zip(b, h)), len(b)))
 
 
+HALT_POLL = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+
+
+def idle_setting():
+    """The guest's idle driver and, under haltpoll, how long it polls before halting (ns)."""
+    driver = Path("/sys/devices/system/cpu/cpuidle/current_driver")
+    name = driver.read_text().strip() if driver.exists() else None
+    ns = int(HALT_POLL.read_text()) if name == "haltpoll" and HALT_POLL.exists() else None
+    return name, ns
+
+
+def idle(args):
+    """Concurrency 1 with the client's idle core halting at once (this guest's boot setting when
+    guest_halt_poll_ns is 0) and with the haltpoll driver polling for `args.halt_poll_ns` before
+    it halts (the kernel's default is 200 µs), the two in turn in every round: redis-benchmark,
+    the blocking floor and fetchbench sleeping, as in `compare`. The setting is restored after."""
+    name, original = idle_setting()
+    if name != "haltpoll" or original is None:
+        raise SystemExit("bench: idle needs the haltpoll cpuidle driver (this machine's is %s); "
+                         "it compares the guest halting at once with polling first" % name)
+    if not os.access(HALT_POLL, os.W_OK):
+        raise SystemExit("bench: %s is not writable; run bench/run idle as root" % HALT_POLL)
+    settings = [0, args.halt_poll_ns]
+    secs = args.seconds
+    scenario = 'name = "bench-idle"\nagents = 1\n' + DATASET + closed("c1", "redis", 1, secs)
+    runs = {ns: [] for ns in settings}
+    work = Path(tempfile.mkdtemp(prefix="fetchbench-bench-"))
+    try:
+        redis = Redis(work)
+        try:
+            redis.populate(OBJECTS, SIZE)
+            for rep in range(args.reps):
+                for ns in settings if rep % 2 == 0 else settings[::-1]:
+                    HALT_POLL.write_text(str(ns))
+                    rb = redis_benchmark_for(redis.port, 1, secs)
+                    floor = redis_floor(redis.port, secs)
+                    run = fetchbench(scenario, ["--redis-url", redis.url], cpus=CLIENT_CPUS)
+                    w = workload(run["result"], "c1")
+                    runs[ns].append({
+                        "rb_p50_us": rb["p50_us"], "rb_rt_us": 1e6 / rb["ops_s"],
+                        "floor_p50_us": floor["p50_us"], "floor_rt_us": 1e6 / floor["ops_s"],
+                        "fb_p50_us": w["latency_us"]["p50"], "fb_rt_us": 1e6 / w["throughput_ops_s"],
+                        "fb_cpu_us": cpu_us_per_request(run["result"], w)})
+                    x = runs[ns][-1]
+                    print("round %d of %d, guest_halt_poll_ns=%d: p50 redis-benchmark %.0f, "
+                          "fetchbench %.1f us" % (rep + 1, args.reps, ns, x["rb_p50_us"],
+                                                   x["fb_p50_us"]), flush=True)
+        finally:
+            HALT_POLL.write_text(str(original))
+            redis.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"settings": settings, "original": original,
+            "runs": [{"halt_poll_ns": ns, "rounds": runs[ns]} for ns in settings]}
+
+
 # ---------------------------------------------------------------------------------------------
 # Report
 
@@ -585,6 +642,7 @@ def machine():
         "kernel": platform.release(), "rustc": version("rustc", "--version"),
         "redis": version("redis-server", "--version").split(" sha=")[0],
         "python": platform.python_version(), "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpuidle": idle_setting()[0], "guest_halt_poll_ns": idle_setting()[1],
         "commit": commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -824,6 +882,44 @@ def render_soak(d):
     return "\n".join(out)
 
 
+def render_idle(d):
+    out = []
+    out.append("%d rounds of %d s per client and setting (one agent, closed loop, 1 s warm-up; %d "
+               "objects of %d bytes, uniform keys; pinned as in the comparison above). Commit `%s`, "
+               "%s; load average at start %s. In every round each setting in turn (which goes "
+               "first alternates): redis-benchmark, the blocking floor (`redis_floor`), fetchbench "
+               "sleeping (no `busy_poll`). A ratio is the median of the rounds' own; "
+               "`guest_halt_poll_ns` was %d before and after."
+               % (d["reps"], d["seconds"], OBJECTS, SIZE, d["machine"]["commit"],
+                  d["machine"]["date"], d["machine"]["load_at_start"], d["idle"]["original"]))
+    out.append("")
+    out.append("| guest_halt_poll_ns | redis-benchmark p50 µs | fetchbench p50 µs (in its buckets) "
+               "| ratio, target <= 1.02x | mean round trip µs: redis-benchmark / floor / fetchbench "
+               "| fetchbench over redis-benchmark, round trip | fetchbench over the floor, p50 "
+               "| agent CPU µs per request |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for run in d["idle"]["runs"]:
+        rs = run["rounds"]
+        med = lambda k: statistics.median(x[k] for x in rs)
+        ratio = lambda a, b, fa=None: statistics.median(
+            (fa or (lambda x: x[a]))(x) / x[b] for x in rs)
+        bucketed = lambda x: in_redis_benchmark_buckets(x["fb_p50_us"])
+        p50 = ratio(None, "rb_p50_us", bucketed)
+        out.append("| %d | %s | %s (%s) | %.2fx: %s | %s / %s / %s | %.2fx | %.2fx | %s |" % (
+            run["halt_poll_ns"], f(med("rb_p50_us")), f(med("fb_p50_us")),
+            f(statistics.median(bucketed(x) for x in rs), 0), p50, verdict(p50 <= 1.02),
+            f(med("rb_rt_us")), f(med("floor_rt_us")), f(med("fb_rt_us")),
+            ratio("fb_rt_us", "rb_rt_us"), ratio("fb_p50_us", "floor_p50_us"), f(med("fb_cpu_us"))))
+    out.append("")
+    out.append("Every round in the order run, p50 µs redis-benchmark / fetchbench in its buckets:")
+    out.append("")
+    for run in d["idle"]["runs"]:
+        out.append("- guest_halt_poll_ns=%d: %s" % (run["halt_poll_ns"], ", ".join(
+            "%s / %s" % (f(x["rb_p50_us"], 0), f(in_redis_benchmark_buckets(x["fb_p50_us"]), 0))
+            for x in run["rounds"])))
+    return "\n".join(out)
+
+
 def render_build(d):
     b = d["build"]
     return ("Cold `cargo build --release --workspace --locked` in an empty target directory: "
@@ -839,6 +935,7 @@ SECTIONS = {
     "scale": ("Controller scale", "bench/run", render_scale),
     "soak": ("Agent CPU and memory over a long run", "bench/run soak", render_soak),
     "build": ("Cold release build", "bench/run build", render_build),
+    "idle": ("Concurrency 1 and the guest's idle polling", "bench/run idle", render_idle),
 }
 
 
@@ -848,9 +945,14 @@ def update_doc(name, data):
     title, command, render = SECTIONS[name]
     text = render(data)
     m = data["machine"]
-    block = "<!-- bench:%s -->\n### %s\n\n`%s`, on %s (%d cores, %s GiB, Linux %s, %s, %s).\n\n%s\n<!-- /bench:%s -->" % (
-        name, title, command, m["cpu"], m["cores"], m["memory_gib"], m["kernel"], m["rustc"],
-        m["redis"], text, name)
+    idle_driver = ""
+    if m.get("cpuidle"):
+        idle_driver = ", idle driver %s" % m["cpuidle"]
+        if m.get("guest_halt_poll_ns") is not None:
+            idle_driver += " with guest_halt_poll_ns=%d" % m["guest_halt_poll_ns"]
+    block = "<!-- bench:%s -->\n### %s\n\n`%s`, on %s (%d cores, %s GiB, Linux %s%s, %s, %s).\n\n%s\n<!-- /bench:%s -->" % (
+        name, title, command, m["cpu"], m["cores"], m["memory_gib"], m["kernel"], idle_driver,
+        m["rustc"], m["redis"], text, name)
     doc = DOC.read_text() if DOC.exists() else ""
     pattern = re.compile(r"<!-- bench:%s -->.*?<!-- /bench:%s -->" % (name, name), re.S)
     if pattern.search(doc):
@@ -866,7 +968,7 @@ def update_doc(name, data):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", nargs="?", default="all",
-                   choices=["all", "compare", "scale", "soak", "build", "ab"])
+                   choices=["all", "compare", "scale", "soak", "build", "ab", "idle"])
     p.add_argument("ref", nargs="?", help="ab: the commit (or branch, tag) to compare against")
     p.add_argument("--busy-poll", default="off", help="ab: the workload's busy_poll, or off")
     p.add_argument("--reps", type=int, default=6, help="rounds of each comparison")
@@ -876,6 +978,8 @@ def main():
     p.add_argument("--scale-seconds", type=int, default=10)
     p.add_argument("--sim-agents", type=int, default=1000, help="agents of the merge simulation")
     p.add_argument("--minutes", type=float, default=10, help="length of the soak run")
+    p.add_argument("--halt-poll-ns", type=int, default=200000,
+                   help="idle: how long the guest polls before halting in the second setting")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if args.command == "ab":
@@ -893,6 +997,8 @@ def main():
         update_doc("soak", dict(base, soak=soak(args)))
     if args.command == "build":
         update_doc("build", dict(base, build=build(args)))
+    if args.command == "idle":
+        update_doc("idle", dict(base, idle=idle(args)))
     print("\nwritten: %s" % DOC.relative_to(ROOT))
 
 
