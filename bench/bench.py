@@ -569,17 +569,23 @@ def idle_setting():
     return name, ns
 
 
-def idle(args):
-    """Concurrency 1 with the client's idle core halting at once (this guest's boot setting when
-    guest_halt_poll_ns is 0) and with the haltpoll driver polling for `args.halt_poll_ns` before
-    it halts (the kernel's default is 200 µs), the two in turn in every round: redis-benchmark,
-    the blocking floor and fetchbench sleeping, as in `compare`. The setting is restored after."""
+def check_idle():
+    """The current guest_halt_poll_ns, or exit with what `bench/run idle` needs."""
     name, original = idle_setting()
     if name != "haltpoll" or original is None:
         raise SystemExit("bench: idle needs the haltpoll cpuidle driver (this machine's is %s); "
                          "it compares the guest halting at once with polling first" % name)
     if not os.access(HALT_POLL, os.W_OK):
         raise SystemExit("bench: %s is not writable; run bench/run idle as root" % HALT_POLL)
+    return original
+
+
+def idle(args):
+    """Concurrency 1 with the client's idle core halting at once (this guest's boot setting when
+    guest_halt_poll_ns is 0) and with the haltpoll driver polling for `args.halt_poll_ns` before
+    it halts (the kernel's default is 200 µs), the two in turn in every round: redis-benchmark,
+    the blocking floor and fetchbench sleeping, as in `compare`. The setting is restored after."""
+    original = check_idle()
     settings = [0, args.halt_poll_ns]
     secs = args.seconds
     scenario = 'name = "bench-idle"\nagents = 1\n' + DATASET + closed("c1", "redis", 1, secs)
@@ -636,7 +642,11 @@ def machine():
             model = line.split(":", 1)[1].strip()
             break
     mem = rss_kib_total()
-    version = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    def version(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return "%s not found" % cmd[0]
     return {
         "cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem / 1024 / 1024, 1),
         "kernel": platform.release(), "rustc": version("rustc", "--version"),
@@ -987,6 +997,8 @@ def main():
             p.error("ab needs the commit to compare against: bench/run ab REF")
         ab(args)
         return
+    if args.command == "idle":
+        check_idle()
     base = {"machine": machine(), "reps": args.reps, "seconds": args.seconds}
     if args.command in ("all", "compare"):
         pins = {"server": SERVER_CPUS, "client": CLIENT_CPUS} if PIN else None
