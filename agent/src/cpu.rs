@@ -1,6 +1,29 @@
-//! CPU time of the agent process, to tell when the client, not the server, was the bottleneck.
+//! CPU time of the agent process, to tell when the client, not the server, was the bottleneck,
+//! and how the machine idles its cores, which sets what a sleeping client waits to wake up.
 
+use std::path::Path;
 use std::time::Duration;
+
+/// How this machine idles a core: the cpuidle driver Linux names in sysfs, and under the
+/// `haltpoll` driver (KVM guests) how long the guest polls before it halts, e.g.
+/// `haltpoll (guest_halt_poll_ns=0)`; empty where sysfs does not say. A vCPU that halts at once
+/// is woken through the host, which on the benchmarks' guest tripled a GET round trip at
+/// concurrency 1 (docs/benchmarks.md).
+pub fn idle() -> String {
+    idle_from(Path::new("/sys"))
+}
+
+/// [`idle`] read under `sys` instead of `/sys`.
+fn idle_from(sys: &Path) -> String {
+    let read = |p: &str| std::fs::read_to_string(sys.join(p)).map(|s| s.trim().to_owned()).ok();
+    let Some(driver) = read("devices/system/cpu/cpuidle/current_driver") else {
+        return String::new();
+    };
+    match read("module/haltpoll/parameters/guest_halt_poll_ns") {
+        Some(ns) if driver == "haltpoll" => format!("{driver} (guest_halt_poll_ns={ns})"),
+        _ => driver,
+    }
+}
 
 /// User plus system CPU time this process has used since it started.
 #[allow(unsafe_code)]
@@ -21,6 +44,24 @@ pub fn process_cpu_time() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idle_names_the_driver_and_the_guests_polling() {
+        let sys = tempfile::tempdir().expect("tempdir");
+        let write = |p: &str, text: &str| {
+            let path = sys.path().join(p);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        assert_eq!(idle_from(sys.path()), "", "no cpuidle in sysfs");
+        write("devices/system/cpu/cpuidle/current_driver", "intel_idle\n");
+        write("module/haltpoll/parameters/guest_halt_poll_ns", "200000\n");
+        assert_eq!(idle_from(sys.path()), "intel_idle", "the polling setting is haltpoll's alone");
+        write("devices/system/cpu/cpuidle/current_driver", "haltpoll\n");
+        assert_eq!(idle_from(sys.path()), "haltpoll (guest_halt_poll_ns=200000)");
+        write("module/haltpoll/parameters/guest_halt_poll_ns", "0\n");
+        assert_eq!(idle_from(sys.path()), "haltpoll (guest_halt_poll_ns=0)");
+    }
 
     #[test]
     fn grows_while_the_process_computes() {

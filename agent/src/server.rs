@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use fetchbench_proto::dataset::Dataset;
 
+use crate::cpu;
 use crate::driver::redis::RedisTarget;
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
@@ -132,6 +133,7 @@ impl Agent for AgentService {
             os: std::env::consts::OS.to_owned(),
             agent_time_unix_ns: unix_ns(SystemTime::now()),
             state: state.into(),
+            cpu_idle: cpu::idle(),
         }))
     }
 

@@ -195,6 +195,12 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     for (what, of) in runs {
         note(what.to_owned(), of(base), of(new));
     }
+    // Only where both runs say: a result from before the field (or a machine that did not say)
+    // is no evidence of a change.
+    let (b, n) = (cpu_idle(base), cpu_idle(new));
+    if !b.is_empty() && !n.is_empty() {
+        note("agents' cpu idle".to_owned(), b, n);
+    }
     for n in &new.scenario.workloads {
         if let Some(b) = base.scenario.workloads.iter().find(|b| b.name == n.name) {
             for (what, of) in WORKLOAD_SETTINGS {
@@ -203,6 +209,20 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
         }
     }
     changes
+}
+
+/// The agents' ways of idling a core, each once in agent order; empty if any agent did not say.
+fn cpu_idle(run: &RunResult) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for agent in &run.agents {
+        if agent.cpu_idle.is_empty() {
+            return String::new();
+        }
+        if !seen.contains(&agent.cpu_idle.as_str()) {
+            seen.push(&agent.cpu_idle);
+        }
+    }
+    seen.join(", ")
 }
 
 /// Compare `new` against `base`, workload by workload.

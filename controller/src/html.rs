@@ -521,7 +521,7 @@ fn scenario_section(result: &RunResult) -> String {
     s.push_str(
         "</table><h3>Agents</h3><table><tr><th class=\"name\">agent</th><th class=\"name\">address</th>\
          <th class=\"name\">status</th><th class=\"name\">host</th><th>cores</th><th class=\"name\">arch</th>\
-         <th class=\"name\">version</th><th>clock offset ms</th><th>RTT ms</th></tr>",
+         <th class=\"name\">cpu idle</th><th class=\"name\">version</th><th>clock offset ms</th><th>RTT ms</th></tr>",
     );
     for a in &result.agents {
         let status = match &a.error {
@@ -531,13 +531,14 @@ fn scenario_section(result: &RunResult) -> String {
         let _ = write!(
             s,
             "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td>\
-             <td>{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+             <td>{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{:.3}</td><td>{:.3}</td></tr>",
             escape(&a.id),
             escape(&a.address),
             escape(&status),
             escape(&a.hostname),
             a.cores,
             escape(&a.arch),
+            escape(if a.cpu_idle.is_empty() { "-" } else { &a.cpu_idle }),
             escape(&a.version),
             a.clock_offset_ms,
             a.rtt_ms

@@ -98,6 +98,11 @@ pub struct AgentResult {
     pub cores: u32,
     /// CPU architecture.
     pub arch: String,
+    /// How the agent's machine idles a core (the cpuidle driver, and under haltpoll how long
+    /// the guest polls before halting); empty when the machine did not say or the result
+    /// predates the field.
+    #[serde(default)]
+    pub cpu_idle: String,
     /// The agent's clock minus the controller's, milliseconds, estimated from the Hello round
     /// trip with the shortest time.
     #[serde(default)]

@@ -259,6 +259,7 @@ pub(crate) async fn drive(
             hostname: hello.hostname,
             cores: hello.cores,
             arch: hello.arch,
+            cpu_idle: hello.cpu_idle,
             clock_offset_ms: clock.offset_ns as f64 / 1e6,
             rtt_ms: clock.rtt.as_secs_f64() * 1e3,
         });

@@ -108,6 +108,42 @@ fn a_different_setup_is_named_beside_the_figures() {
 }
 
 #[test]
+fn a_change_in_how_the_agents_idle_is_named_only_when_both_runs_say() {
+    let sb = Sandbox::new();
+    let idle = |r: &mut Value, text: Option<&str>| {
+        for a in r["agents"].as_array_mut().expect("agents") {
+            let a = a.as_object_mut().expect("an agent");
+            match text {
+                Some(t) => a.insert("cpu_idle".into(), json!(t)),
+                None => a.remove("cpu_idle"),
+            };
+        }
+    };
+    let mut base = read_json(&seed_run().dir.join("result.json"));
+    idle(&mut base, Some("haltpoll (guest_halt_poll_ns=0)"));
+    let mut new = base.clone();
+    idle(&mut new, Some("haltpoll (guest_halt_poll_ns=200000)"));
+    let b = sb.write("base.json", &base.to_string());
+    let n = sb.write("new.json", &new.to_string());
+    let o = sb.run(&["compare", b.to_str().expect("utf-8"), n.to_str().expect("utf-8")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let notes: Vec<&str> = out.lines().skip_while(|l| !l.contains("set up differently")).skip(1).collect();
+    assert_eq!(
+        notes,
+        ["  agents' cpu idle: haltpoll (guest_halt_poll_ns=0) -> haltpoll (guest_halt_poll_ns=200000)"],
+        "{out}"
+    );
+
+    // A result from before the field says nothing either way.
+    idle(&mut base, None);
+    let b = sb.write("old.json", &base.to_string());
+    let o = sb.run(&["compare", b.to_str().expect("utf-8"), n.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("set up differently"), "{}", stdout(&o));
+}
+
+#[test]
 fn workloads_only_in_one_run_are_listed() {
     let sb = Sandbox::new();
     let (base, new) = pair(&sb, |r| {

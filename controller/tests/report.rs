@@ -89,6 +89,23 @@ fn a_run_writes_report_exports_and_cost_beside_result_json() {
         run.stdout
     );
 
+    // Each agent says how its machine idles a core (this machine: one sysfs to read), over gRPC
+    // into result.json and onto the page's agents table.
+    let html = std::fs::read_to_string(run.dir.join("report.html")).expect("report.html");
+    assert!(html.contains("<th class=\"name\">cpu idle</th>"), "no cpu idle column");
+    let driver = std::fs::read_to_string("/sys/devices/system/cpu/cpuidle/current_driver")
+        .map(|d| d.trim().to_owned())
+        .unwrap_or_default();
+    for a in r["agents"].as_array().expect("agents") {
+        let idle = a["cpu_idle"].as_str().expect("cpu_idle is a string");
+        assert!(idle.starts_with(&driver) && idle.is_empty() == driver.is_empty(), "{idle:?} vs {driver:?}");
+        if driver == "haltpoll" {
+            assert!(idle.starts_with("haltpoll (guest_halt_poll_ns="), "{idle:?}");
+        }
+        let cell = if idle.is_empty() { "-" } else { idle };
+        assert!(html.contains(&format!("<td class=\"name\">{cell}</td>")), "no {cell:?} cell");
+    }
+
     // The cost: the default price table row, the break-even rate from it, and the cache's cost
     // per read from the measured throughput.
     let c = &r["cost"];
