@@ -16,6 +16,15 @@ fn pair(sb: &Sandbox, change: impl FnOnce(&mut Value)) -> (PathBuf, PathBuf) {
     (sb.write("base.json", &base.to_string()), sb.write("new.json", &new.to_string()))
 }
 
+/// `fetchbench compare BASE NEW`, which must exit 0 (a changed setup is a note, not a failure),
+/// and the notes it prints after the table on what the runs were set up to do differently.
+fn setup_notes(sb: &Sandbox, base: &std::path::Path, new: &std::path::Path) -> Vec<String> {
+    let o = sb.run(&["compare", base.to_str().expect("utf-8"), new.to_str().expect("utf-8")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "a note, not a failure:\n{out}");
+    out.lines().skip_while(|l| !l.contains("set up differently")).skip(1).map(str::to_owned).collect()
+}
+
 fn scale(v: &mut Value, factor: f64) {
     *v = json!(v.as_f64().expect("number") * factor);
 }
@@ -91,19 +100,14 @@ fn a_different_setup_is_named_beside_the_figures() {
         r["scenario"]["workloads"][0]["concurrency"] = json!(8);
         r["scenario"]["workloads"][1]["rate"] = json!(250.0);
     });
-    let o = sb.run(&["compare", base.to_str().expect("utf-8"), new.to_str().expect("utf-8")]);
-    let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "a note, not a failure:\n{out}");
-    let notes: Vec<&str> = out.lines().skip_while(|l| !l.contains("set up differently")).skip(1).collect();
     assert_eq!(
-        notes,
+        setup_notes(&sb, &base, &new),
         [
             "  fleet: local -> aws",
             "  objects: 200 -> 500",
             "  redis-get concurrency: 1 -> 8",
             "  s3-get rate: closed loop -> 250 ops/s per agent",
-        ],
-        "{out}"
+        ]
     );
 }
 
@@ -125,22 +129,15 @@ fn a_change_in_how_the_agents_idle_is_named_only_when_both_runs_say() {
     idle(&mut new, Some("haltpoll (guest_halt_poll_ns=200000)"));
     let b = sb.write("base.json", &base.to_string());
     let n = sb.write("new.json", &new.to_string());
-    let o = sb.run(&["compare", b.to_str().expect("utf-8"), n.to_str().expect("utf-8")]);
-    let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
-    let notes: Vec<&str> = out.lines().skip_while(|l| !l.contains("set up differently")).skip(1).collect();
     assert_eq!(
-        notes,
-        ["  agents' cpu idle: haltpoll (guest_halt_poll_ns=0) -> haltpoll (guest_halt_poll_ns=200000)"],
-        "{out}"
+        setup_notes(&sb, &b, &n),
+        ["  agents' cpu idle: haltpoll (guest_halt_poll_ns=0) -> haltpoll (guest_halt_poll_ns=200000)"]
     );
 
     // A result from before the field says nothing either way.
     idle(&mut base, None);
-    let b = sb.write("old.json", &base.to_string());
-    let o = sb.run(&["compare", b.to_str().expect("utf-8"), n.to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(!stdout(&o).contains("set up differently"), "{}", stdout(&o));
+    let old = sb.write("old.json", &base.to_string());
+    assert_eq!(setup_notes(&sb, &old, &n), Vec::<String>::new());
 }
 
 #[test]
