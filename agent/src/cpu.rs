@@ -2,15 +2,18 @@
 //! and how the machine idles its cores, which sets what a sleeping client waits to wake up.
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How this machine idles a core: the cpuidle driver Linux names in sysfs, and under the
 /// `haltpoll` driver (KVM guests) how long the guest polls before it halts, e.g.
 /// `haltpoll (guest_halt_poll_ns=0)`; empty where sysfs does not say. A vCPU that halts at once
 /// is woken through the host, which on the benchmarks' guest tripled a GET round trip at
-/// concurrency 1 (docs/benchmarks.md).
-pub fn idle() -> String {
-    idle_from(Path::new("/sys"))
+/// concurrency 1 (docs/benchmarks.md). Read from sysfs once, on the first call: Hello answers
+/// with it, and a Hello's round trip is what the controller's clock-offset estimate times.
+pub fn idle() -> &'static str {
+    static IDLE: OnceLock<String> = OnceLock::new();
+    IDLE.get_or_init(|| idle_from(Path::new("/sys")))
 }
 
 /// [`idle`] read under `sys` instead of `/sys`.

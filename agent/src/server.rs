@@ -60,6 +60,8 @@ async fn serve_with(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    // Read before the first Hello, whose round trip the controller times.
+    let _ = cpu::idle();
     let service = AgentService::default();
     let state = service.clone();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -133,7 +135,7 @@ impl Agent for AgentService {
             os: std::env::consts::OS.to_owned(),
             agent_time_unix_ns: unix_ns(SystemTime::now()),
             state: state.into(),
-            cpu_idle: cpu::idle(),
+            cpu_idle: cpu::idle().to_owned(),
         }))
     }
 
