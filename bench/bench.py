@@ -642,6 +642,7 @@ def machine():
             model = line.split(":", 1)[1].strip()
             break
     mem = rss_kib_total()
+    cpuidle, halt_poll_ns = idle_setting()
     def version(*cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
@@ -652,7 +653,7 @@ def machine():
         "kernel": platform.release(), "rustc": version("rustc", "--version"),
         "redis": version("redis-server", "--version").split(" sha=")[0],
         "python": platform.python_version(), "load_at_start": [round(x, 2) for x in os.getloadavg()],
-        "cpuidle": idle_setting()[0], "guest_halt_poll_ns": idle_setting()[1],
+        "cpuidle": cpuidle, "guest_halt_poll_ns": halt_poll_ns,
         "commit": commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -910,16 +911,17 @@ def render_idle(d):
     out.append("|---|---|---|---|---|---|---|---|")
     for run in d["idle"]["runs"]:
         rs = run["rounds"]
-        med = lambda k: statistics.median(x[k] for x in rs)
-        ratio = lambda a, b, fa=None: statistics.median(
-            (fa or (lambda x: x[a]))(x) / x[b] for x in rs)
+        med = lambda k: median_of(rs, k)
+        # A round holds all three clients: fetchbench's figure over the other's, round by round.
+        over = lambda key, fb_value: paired(rs, rs, key, fb_value)
         bucketed = lambda x: in_redis_benchmark_buckets(x["fb_p50_us"])
-        p50 = ratio(None, "rb_p50_us", bucketed)
+        p50 = over("rb_p50_us", bucketed)
         out.append("| %d | %s | %s (%s) | %.2fx: %s | %s / %s / %s | %.2fx | %.2fx | %s |" % (
             run["halt_poll_ns"], f(med("rb_p50_us")), f(med("fb_p50_us")),
             f(statistics.median(bucketed(x) for x in rs), 0), p50, verdict(p50 <= 1.02),
             f(med("rb_rt_us")), f(med("floor_rt_us")), f(med("fb_rt_us")),
-            ratio("fb_rt_us", "rb_rt_us"), ratio("fb_p50_us", "floor_p50_us"), f(med("fb_cpu_us"))))
+            over("rb_rt_us", lambda x: x["fb_rt_us"]), over("floor_p50_us", lambda x: x["fb_p50_us"]),
+            f(med("fb_cpu_us"))))
     out.append("")
     out.append("Every round in the order run, p50 µs redis-benchmark / fetchbench in its buckets:")
     out.append("")
