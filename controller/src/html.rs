@@ -133,9 +133,8 @@ fn summary_section(result: &RunResult) -> String {
         );
     }
     s.push_str("</table>");
-    let first = |target: &str| result.workloads.iter().find(|w| w.target == target && w.ops > 0);
-    if let (Some(r), Some(s3)) = (first("redis"), first("s3")) {
-        let _ = write!(s, "<p><strong>{}</strong></p>", escape(&summary::speedup(r, s3)));
+    for line in summary::speedups(result) {
+        let _ = write!(s, "<p><strong>{}</strong></p>", escape(&line));
     }
     s.push_str(
         "<p class=\"note\">Percentiles come from one HDR histogram merged over all agents (3 significant digits); \

@@ -21,8 +21,12 @@ pub fn render(result: &RunResult) -> String {
     }
     out.push('\n');
     out.push_str(&table(&result.workloads));
-    if let (Some(r), Some(s)) = (redis, s3) {
-        let _ = writeln!(out, "\n{}", speedup(r, s));
+    let lines = speedups(result);
+    if !lines.is_empty() {
+        out.push('\n');
+    }
+    for line in lines {
+        let _ = writeln!(out, "{line}");
     }
     out.push_str(&details(result));
     if let Some(cost) = &result.cost {
@@ -167,6 +171,49 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
     out
 }
 
+/// The Redis and S3 workloads a run's speed-up lines compare: each S3 workload with the first
+/// Redis workload not yet taken that reads the same way (concurrency, keys, rate, byte range, one
+/// command at a time), so that a sweep compares each size with its own; when no two read the same
+/// way, the first of each, as the tutorial's two scripts.
+pub fn pairs(result: &RunResult) -> Vec<(&WorkloadResult, &WorkloadResult)> {
+    let measured =
+        |target: &'static str| result.workloads.iter().filter(move |w| w.target == target && w.ops > 0);
+    let shape = |w: &WorkloadResult| {
+        let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
+        Some((s.concurrency, s.keys, s.rate.map(f64::to_bits), s.range, s.pipeline.max(1)))
+    };
+    let mut taken = Vec::new();
+    let mut pairs = Vec::new();
+    for s3 in measured("s3") {
+        let Some(want) = shape(s3) else { continue };
+        let same = measured("redis").find(|r| !taken.contains(&r.name) && shape(r) == Some(want));
+        if let Some(redis) = same {
+            taken.push(redis.name.clone());
+            pairs.push((redis, s3));
+        }
+    }
+    if pairs.is_empty()
+        && let (Some(redis), Some(s3)) = (measured("redis").next(), measured("s3").next())
+    {
+        pairs.push((redis, s3));
+    }
+    pairs
+}
+
+/// One [`speedup`] line per pair of [`pairs`], each naming its two workloads when the run has
+/// more than one workload of either store.
+pub fn speedups(result: &RunResult) -> Vec<String> {
+    let count = |target: &str| result.workloads.iter().filter(|w| w.target == target && w.ops > 0).count();
+    let named = count("redis") > 1 || count("s3") > 1;
+    pairs(result)
+        .into_iter()
+        .map(|(r, s3)| {
+            let line = speedup(r, s3);
+            if named { format!("{} vs {}: {line}", r.name, s3.name) } else { line }
+        })
+        .collect()
+}
+
 /// "Redis was 31.2x faster than S3 ..." from the mean latencies (the tutorial's comparison) and
 /// the medians; with a caveat when the Redis workload busy-polled, which S3 reads cannot.
 pub fn speedup(redis: &WorkloadResult, s3: &WorkloadResult) -> String {
@@ -220,6 +267,107 @@ mod tests {
         let polled = WorkloadResult { busy_polled_share: Some(0.99), ..workload("r", "redis", 25.0, 22.0) };
         let s = speedup(&polled, &workload("s", "s3", 500.0, 450.0));
         assert!(s.contains("p99 20.5x; Redis busy-polled and S3 cannot"), "{s}");
+    }
+
+    /// A run of `toml`'s workloads, each measured with the given mean latency (0 ops for `None`).
+    fn run_of(toml: &str, means: &[(&str, &str, Option<f64>)]) -> RunResult {
+        let workloads = means
+            .iter()
+            .map(|&(name, target, mean)| WorkloadResult {
+                ops: if mean.is_some() { 10 } else { 0 },
+                ..workload(name, target, mean.unwrap_or(0.0), mean.unwrap_or(0.0))
+            })
+            .collect();
+        RunResult {
+            schema: crate::result::SCHEMA.into(),
+            scenario: crate::scenario::Scenario::parse(toml, "test.toml").expect("valid scenario"),
+            fleet: "local".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            degraded: false,
+            partial: false,
+            targets: Default::default(),
+            agents: vec![],
+            workloads,
+            start_skew_ms: 0.0,
+            thresholds: vec![],
+            cost: None,
+        }
+    }
+
+    fn names(result: &RunResult) -> Vec<(&str, &str)> {
+        pairs(result).into_iter().map(|(r, s)| (r.name.as_str(), s.name.as_str())).collect()
+    }
+
+    #[test]
+    fn a_sweep_compares_each_s3_workload_with_the_redis_one_that_reads_the_same_way() {
+        let toml = r#"
+            name = "sweep"
+            [dataset]
+            objects = 10
+            size = 100000
+            [[workload]]
+            name = "redis-1k"
+            target = "redis"
+            range = "0-1023"
+            requests = 10
+            [[workload]]
+            name = "redis-piped"
+            target = "redis"
+            pipeline = 16
+            requests = 10
+            [[workload]]
+            name = "s3-1k"
+            target = "s3"
+            range = "0-1023"
+            requests = 10
+            [[workload]]
+            name = "redis-all"
+            target = "redis"
+            requests = 10
+            [[workload]]
+            name = "s3-all"
+            target = "s3"
+            requests = 10
+        "#;
+        let means = [
+            ("redis-1k", "redis", Some(50.0)),
+            ("redis-piped", "redis", Some(5.0)),
+            ("s3-1k", "s3", Some(500.0)),
+            ("redis-all", "redis", Some(400.0)),
+            ("s3-all", "s3", Some(2000.0)),
+        ];
+        let run = run_of(toml, &means);
+        assert_eq!(names(&run), [("redis-1k", "s3-1k"), ("redis-all", "s3-all")]);
+        let lines = speedups(&run);
+        assert!(lines[0].starts_with("redis-1k vs s3-1k: Redis was 10.0x faster than S3"), "{lines:?}");
+        assert!(lines[1].starts_with("redis-all vs s3-all: Redis was 5.0x faster than S3"), "{lines:?}");
+        let text = render(&run);
+        assert_eq!(text.matches("faster than S3").count(), 2, "{text}");
+
+        // Nothing reads the same way: the first of each, as before; one workload of each store
+        // needs no names.
+        let apart = r#"
+            name = "apart"
+            [dataset]
+            objects = 10
+            size = 100
+            [[workload]]
+            name = "redis-4"
+            target = "redis"
+            concurrency = 4
+            requests = 10
+            [[workload]]
+            name = "s3-1"
+            target = "s3"
+            requests = 10
+        "#;
+        let lone = run_of(apart, &[("redis-4", "redis", Some(50.0)), ("s3-1", "s3", Some(500.0))]);
+        assert_eq!(names(&lone), [("redis-4", "s3-1")]);
+        assert!(speedups(&lone)[0].starts_with("Redis was 10.0x faster"), "{:?}", speedups(&lone));
+        // A workload with nothing measured is never compared.
+        let failed = run_of(apart, &[("redis-4", "redis", None), ("s3-1", "s3", Some(500.0))]);
+        assert!(pairs(&failed).is_empty());
     }
 
     #[test]
