@@ -33,7 +33,8 @@ pub enum Command {
     /// report.html, a .hgrm file per workload, summary.csv and timeseries.csv. It runs on the
     /// provisioned AWS fleet when there is one, else on this machine.
     Run(RunArgs),
-    /// Write report.html, the .hgrm files and the CSV files again from a result.json.
+    /// Print a result.json's summary again and write report.html, the .hgrm files and the CSV
+    /// files from it; --region, --cache-node-type and --cache-nodes price it again.
     Report(ReportArgs),
     /// Compare two result files: per workload the change in p50, p99, p99.9, throughput and
     /// errors, each marked better or worse.
@@ -371,7 +372,18 @@ fn report_command(args: &ReportArgs) -> Result<u8, Error> {
             nodes: args.cache_nodes.unwrap_or(defaults.nodes),
         }
     });
-    let written = crate::report::run(&args.result, args.html.as_deref(), assumptions.as_ref())?;
+    let (written, result) = crate::report::run(&args.result, args.html.as_deref(), assumptions.as_ref())?;
+    // The terminal summary again, priced as the page is: the figures without opening a browser.
+    println!(
+        "{}: scenario \"{}\", {} {} agent{}, started {}",
+        args.result.display(),
+        result.scenario.name,
+        result.agents.len(),
+        result.fleet,
+        if result.agents.len() == 1 { "" } else { "s" },
+        result.started_at
+    );
+    print!("{}", crate::summary::render(&result));
     println!("report: {}", written.display());
     Ok(0)
 }

@@ -95,25 +95,28 @@ pub fn write_all(
 }
 
 /// `fetchbench report`: with `html_out`, write only the page there; without, write the page and
-/// the exports beside the result file. Returns what was written, for the user.
+/// the exports beside the result file. Returns what was written, for the user, and the result
+/// with the cost the files show (recorded, or priced again under `assumptions`).
 pub fn run(
     result_path: &Path,
     html_out: Option<&Path>,
     assumptions: Option<&Assumptions>,
-) -> Result<PathBuf, ReportError> {
-    let result = load(result_path)?;
+) -> Result<(PathBuf, RunResult), ReportError> {
+    let mut result = load(result_path)?;
     let cost = cost_of(&result, assumptions)?;
-    match html_out {
+    let written = match html_out {
         Some(path) => {
             write_html(&result, Some(&cost), path)?;
-            Ok(path.to_owned())
+            path.to_owned()
         }
         None => {
             let dir = match result_path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
                 _ => PathBuf::from("."),
             };
-            write_all(&result, Some(&cost), &dir)
+            write_all(&result, Some(&cost), &dir)?
         }
-    }
+    };
+    result.cost = Some(cost);
+    Ok((written, result))
 }

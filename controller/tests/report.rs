@@ -350,7 +350,23 @@ fn report_command_charts_time_series_and_shows_warnings() {
     let page = sb.path().join("elsewhere.html");
     let o = sb.run(&["report", input.to_str().expect("utf-8"), "--html", page.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stdout(&o).trim(), format!("report: {}", page.display()));
+    // The terminal summary again, as the run printed it, then what was written.
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.trim().lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "{}: scenario \"seed\", 2 local agents, started {}",
+            input.display(),
+            r["started_at"].as_str().expect("started_at")
+        )
+    );
+    assert_eq!(lines.last(), Some(&format!("report: {}", page.display()).as_str()), "{out}");
+    let p50 = format!("{:.1}", f(&r["workloads"][0]["latency_us"]["p50"]));
+    assert!(lines.iter().any(|l| l.starts_with("redis-get ") && l.contains(&p50)), "{out}");
+    assert!(out.contains("x faster than S3"), "{out}");
+    assert!(out.contains("DEGRADED: lost agent-1 (unavailable: connection reset)"), "{out}");
+    assert!(out.contains("THRESHOLD BREACHED: redis-get.p99_us"), "{out}");
     assert!(!sb.path().join("report.html").exists(), "--html writes only the page it names");
 
     let shot = sb.path().join("report.png");
@@ -410,6 +426,12 @@ fn report_reprices_for_another_node_type() {
     // 2 x $0.219/h against $0.0004 per 1,000 GETs: 2 * 0.219 / 3600 / 4e-7 = 304.2 reads/s.
     assert!(html.contains("pays for itself above 304.2 reads/s"), "{html}");
     assert!(html.contains("2 &times; cache.r7g.large"), "{html}");
+    // The terminal says the same, without opening the page.
+    let out = stdout(&o);
+    assert!(
+        out.contains("2 x cache.r7g.large") && out.contains("pays for itself above 304.2 reads/s"),
+        "{out}"
+    );
 }
 
 #[test]
