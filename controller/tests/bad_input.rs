@@ -147,6 +147,11 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["bad.toml:9", "range", "\"10-1\""],
     ),
     (
+        "byte range past the smallest objects",
+        Input::Edit("requests = 5", "requests = 5\nrange = \"1-9\""),
+        &["bad.toml:9", "range", "starts at byte 1", "smallest objects (1 byte); start it below 1"],
+    ),
+    (
         "duplicate workload names",
         Input::Append("[[workload]]\nname = \"w\"\ntarget = \"s3\"\nrequests = 1"),
         &["bad.toml:10", "\"w\"", "unique"],

@@ -147,7 +147,7 @@ fn redis_killed_and_restarted_mid_run_is_counted_and_the_run_goes_on() {
 }
 
 /// A stand-in for S3 on a loopback port: the bucket exists, PUTs succeed, and GETs answer in turn
-/// 200, 503 SlowDown, 500 InternalError.
+/// 200, 503 SlowDown, 500 InternalError, 403 AccessDenied.
 fn faulty_s3() -> (SocketAddr, Arc<AtomicU64>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -192,13 +192,14 @@ fn serve_s3(mut stream: std::net::TcpStream, gets: &AtomicU64) {
         buf.drain(..head_end + length);
         let method = head.split_whitespace().next().unwrap_or("");
         let (status, body) = match method {
-            "GET" => match gets.fetch_add(1, Ordering::SeqCst) % 3 {
+            "GET" => match gets.fetch_add(1, Ordering::SeqCst) % 4 {
                 0 => ("200 OK", "HELLO".to_owned()),
                 1 => ("503 Slow Down", error_xml("SlowDown", "Please reduce your request rate.")),
-                _ => (
+                2 => (
                     "500 Internal Server Error",
                     error_xml("InternalError", "We encountered an internal error."),
                 ),
+                _ => ("403 Forbidden", error_xml("AccessDenied", "Access Denied")),
             },
             _ => ("200 OK", String::new()),
         };
@@ -219,13 +220,13 @@ fn error_xml(code: &str, message: &str) -> String {
 }
 
 #[test]
-fn s3_slowdown_and_5xx_are_counted_by_kind_and_the_run_goes_on() {
+fn s3_slowdown_5xx_and_4xx_are_counted_by_kind_and_the_run_goes_on() {
     let sb = Sandbox::new();
     let (addr, gets) = faulty_s3();
     let scenario = sb.write(
         "s3.toml",
         "name = \"s3faults\"\n[dataset]\nobjects = 3\nsize = 10\n\
-         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 30\n",
+         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 40\n",
     );
     let out = sb.path().join("out");
     let o = sb.run(&[
@@ -237,14 +238,15 @@ fn s3_slowdown_and_5xx_are_counted_by_kind_and_the_run_goes_on() {
         out.to_str().expect("utf-8"),
     ]);
     assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(&o), stderr(&o));
-    assert_eq!(gets.load(Ordering::SeqCst), 30, "one GET per request: the SDK's retries are off");
+    assert_eq!(gets.load(Ordering::SeqCst), 40, "one GET per request: the SDK's retries are off");
     let r = read_json(&out.join("result.json"));
     let w = &r["workloads"][0];
     assert_eq!(u(&w["ops"]), 10);
     assert_eq!(u(&w["errors_by_kind"]["throttled"]), 10);
     assert_eq!(u(&w["errors_by_kind"]["server_error"]), 10);
+    assert_eq!(u(&w["errors_by_kind"]["client_error"]), 10);
     assert!(
-        stdout(&o).contains("DEGRADED: s had 20 errors (server_error 10, throttled 10)"),
+        stdout(&o).contains("DEGRADED: s had 30 errors (client_error 10, server_error 10, throttled 10)"),
         "{}",
         stdout(&o)
     );

