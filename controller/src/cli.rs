@@ -1,5 +1,6 @@
 //! The command line as the user typed it (clap), and its dispatch to the commands.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crate::error::{EXIT_DEGRADED, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_THRESHOLD
 use crate::local::default_agent_binary;
 use crate::provision::ProvisionOptions;
 use crate::run::{RunOptions, RunStatus, run_local};
-use crate::scenario::{Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, Scenario};
+use crate::scenario::{Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, Scenario, Workload};
 
 /// Measure what a Redis cache (ElastiCache) buys an application that reads its objects from S3:
 /// latency at every percentile, throughput and errors, on this machine or a fleet of agents.
@@ -225,8 +226,10 @@ pub struct RunArgs {
     pub workload: Vec<String>,
 
     /// Requests in flight per agent, for every workload; overrides the scenario's `concurrency`.
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<u32>,
+    /// Several values ("1,8,64") sweep: every workload runs once per value, named
+    /// `<workload>-c<N>`.
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    pub concurrency: Vec<u32>,
 
     /// Measure every workload for this long ("30s", "500ms", "2m"); overrides the scenario's
     /// `requests` or `duration`.
@@ -239,9 +242,10 @@ pub struct RunArgs {
     pub requests: Option<u64>,
 
     /// Open loop for every workload: requests per second per agent on a fixed schedule, latency
-    /// timed from each request's intended start; overrides the scenario's `rate`.
-    #[arg(long, value_name = "OPS")]
-    pub rate: Option<f64>,
+    /// timed from each request's intended start; overrides the scenario's `rate`. Several values
+    /// ("100,1000,10000") sweep: every workload runs once per rate, named `<workload>-r<OPS>`.
+    #[arg(long, value_name = "OPS[,OPS...]", value_delimiter = ',')]
+    pub rate: Vec<f64>,
 
     /// Run on this machine: local agent processes, redis-server and an embedded S3 endpoint.
     /// This is the default; the flag makes it explicit.
@@ -585,11 +589,17 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
             |key: &str| key.rsplit_once('.').is_some_and(|(w, _)| args.workload.iter().any(|n| n == w));
         scenario.thresholds.retain(|key, _| kept(key));
     }
-    if let Some(n) = args.concurrency {
+    for &n in &args.concurrency {
         if !(1..=MAX_CONCURRENCY).contains(&n) {
             return Err(usage("--concurrency", n.to_string(), format!("must be in 1..={MAX_CONCURRENCY}")));
         }
-        scenario.workloads.iter_mut().for_each(|w| w.concurrency = n);
+    }
+    if args.concurrency.len() > 1 && args.rate.len() > 1 {
+        return Err(usage(
+            "--rate",
+            join(&args.rate),
+            "sweep one of --concurrency and --rate at a time; give the other one value".into(),
+        ));
     }
     if let Some(text) = &args.duration {
         let d = humantime::parse_duration(text).map_err(|e| {
@@ -606,7 +616,7 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         }
         scenario.workloads.iter_mut().for_each(|w| w.stop = Amount::Requests(n));
     }
-    if let Some(rate) = args.rate {
+    for &rate in &args.rate {
         if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
             return Err(usage(
                 "--rate",
@@ -625,9 +635,57 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
                 ),
             ));
         }
-        scenario.workloads.iter_mut().for_each(|w| w.rate = Some(rate));
     }
+    sweep(scenario, "--concurrency", &args.concurrency, 'c', |w, &n| w.concurrency = n)?;
+    sweep(scenario, "--rate", &args.rate, 'r', |w, &rate| w.rate = Some(rate))
+}
+
+/// Set a field of every workload to `values`' one value; or, given several, replace every
+/// workload by one per value, named `<workload>-<letter><value>`, in the scenario's order and
+/// each workload's values in the order given, with the workload's thresholds on each.
+fn sweep<T: std::fmt::Display>(
+    scenario: &mut Scenario,
+    flag: &'static str,
+    values: &[T],
+    letter: char,
+    set: impl Fn(&mut Workload, &T),
+) -> Result<(), Error> {
+    if let [one] = values {
+        scenario.workloads.iter_mut().for_each(|w| set(w, one));
+        return Ok(());
+    }
+    if values.is_empty() {
+        return Ok(());
+    }
+    let mut swept = Vec::with_capacity(scenario.workloads.len() * values.len());
+    let mut thresholds = BTreeMap::new();
+    for w in &scenario.workloads {
+        for value in values {
+            let mut one = w.clone();
+            one.name = format!("{}-{letter}{value}", w.name);
+            set(&mut one, value);
+            if swept.iter().any(|o: &Workload| o.name == one.name) {
+                return Err(Error::Usage {
+                    flag,
+                    value: join(values),
+                    detail: format!("two workloads of the sweep would both be named {:?}", one.name),
+                });
+            }
+            for (key, limit) in &scenario.thresholds {
+                if let Some((_, metric)) = key.rsplit_once('.').filter(|(name, _)| *name == w.name) {
+                    thresholds.insert(format!("{}.{metric}", one.name), *limit);
+                }
+            }
+            swept.push(one);
+        }
+    }
+    scenario.workloads = swept;
+    scenario.thresholds = thresholds;
     Ok(())
+}
+
+fn join<T: std::fmt::Display>(values: &[T]) -> String {
+    values.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Check the arguments of `fetchbench provision`.

@@ -188,6 +188,21 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["--workload", "\"redis-gte\"", "scenario \"seed\"", "redis-get, s3-get"],
     ),
     ("zero concurrency flag", Input::Args(&["--concurrency", "0"]), &["--concurrency", "\"0\"", "1..="]),
+    (
+        "a zero in a concurrency sweep",
+        Input::Args(&["--concurrency", "4,0"]),
+        &["--concurrency", "\"0\"", "1..="],
+    ),
+    (
+        "a value twice in a sweep",
+        Input::Args(&["--concurrency", "2,2"]),
+        &["--concurrency", "\"2,2\"", "both be named \"redis-get-c2\""],
+    ),
+    (
+        "two sweeps at once",
+        Input::Args(&["--concurrency", "1,2", "--rate", "5,6"]),
+        &["--rate", "\"5,6\"", "sweep one of --concurrency and --rate"],
+    ),
     ("zero requests flag", Input::Args(&["--requests", "0"]), &["--requests", "\"0\"", "at least 1"]),
     (
         "duration flag that is no duration",

@@ -145,6 +145,68 @@ fn flags_override_every_workload_of_the_scenario() {
 }
 
 #[test]
+fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "two.toml",
+        "name = \"two\"\n[dataset]\nobjects = 20\nsize = 100\n\
+         [[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 3\n\
+         [[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 3\n\
+         [thresholds]\n\"a.errors\" = 0\n",
+    );
+    let names = |r: &Value| -> Vec<String> {
+        r["workloads"]
+            .as_array()
+            .expect("workloads")
+            .iter()
+            .map(|w| w["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let out = sb.path().join("sweep");
+    let args = ["--concurrency", "1,4", "--requests", "20", "--out", out.to_str().expect("utf-8")];
+    let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    // Each workload at each level, in the scenario's order; the recorded scenario says what ran.
+    assert_eq!(names(&r), ["a-c1", "a-c4", "b-c1", "b-c4"]);
+    for (i, concurrency) in [1, 4, 1, 4].into_iter().enumerate() {
+        assert_eq!(r["workloads"][i]["ops"], 20, "{}", r["workloads"][i]);
+        assert_eq!(r["scenario"]["workloads"][i]["concurrency"], concurrency);
+    }
+    // The workload's threshold holds for every level of it.
+    assert_eq!(r["scenario"]["thresholds"], serde_json::json!({"a-c1.errors": 0.0, "a-c4.errors": 0.0}));
+    assert!(text.contains("thresholds: all 2 held"), "{text}");
+    // Each S3 level is set against the Redis run at the same level.
+    for pair in ["a-c1 vs b-c1: Redis was", "a-c4 vs b-c4: Redis was"] {
+        assert!(text.contains(pair), "{text}");
+    }
+
+    // A rate sweep: open loops at each rate.
+    let out = sb.path().join("rates");
+    let args = [
+        "--workload",
+        "a",
+        "--rate",
+        "100,400",
+        "--duration",
+        "500ms",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(names(&r), ["a-r100", "a-r400"]);
+    for (w, rate) in r["workloads"].as_array().expect("workloads").iter().zip([100.0, 400.0]) {
+        assert_eq!(w["target_rate_ops_s"], rate);
+        let ops = w["ops"].as_f64().expect("ops");
+        assert!((ops - rate / 2.0).abs() <= 1.0, "{ops} requests in 500 ms at {rate}/s");
+    }
+    sb.assert_clean();
+}
+
+#[test]
 fn a_dry_run_prints_the_plan_and_starts_nothing() {
     let sb = Sandbox::new();
     let o = sb.run(&["run", "--dry-run", "--agents", "3", "--workload", "s3-get", "--rate", "50"]);
