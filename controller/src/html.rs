@@ -51,6 +51,7 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     page.push_str(&summary_section(result));
     page.push_str(&details_section(result));
     page.push_str(&percentile_section(result)?);
+    page.push_str(&load_section(result));
     page.push_str(&timeseries_section(result));
     if let Some(c) = cost {
         page.push_str(&cost_section(c));
@@ -268,6 +269,106 @@ fn percentile_section(result: &RunResult) -> Result<String, String> {
          slowest request.</p></section>",
     );
     Ok(s)
+}
+
+/// The workloads that read the same way and differ only in concurrency or rate (a sweep, such as
+/// `--concurrency 1,8,64` makes), two or more to a group, each group in run order.
+fn sweeps(result: &RunResult) -> Vec<Vec<(usize, &WorkloadResult)>> {
+    let shape = |w: &WorkloadResult| {
+        let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
+        let level = (s.concurrency, s.rate.map(f64::to_bits));
+        let how = (s.target, s.keys, s.range, s.pipeline, s.busy_poll, s.set_share.to_bits(), s.ttl);
+        Some((how, level))
+    };
+    let mut groups: Vec<(_, Vec<(usize, &WorkloadResult)>)> = Vec::new();
+    for (i, w) in result.workloads.iter().enumerate().filter(|(_, w)| w.ops > 0) {
+        let Some((how, level)) = shape(w) else { continue };
+        match groups.iter_mut().find(|(h, members)| {
+            *h == how && members.iter().all(|(_, m)| shape(m).is_some_and(|(_, l)| l != level))
+        }) {
+            Some((_, members)) => members.push((i, w)),
+            None => groups.push((how, vec![(i, w)])),
+        }
+    }
+    groups.into_iter().map(|(_, members)| members).filter(|m| m.len() >= 2).collect()
+}
+
+/// What a sweep's lines are called: its workloads' common name up to its last separator
+/// (`redis-get` for redis-get-c1, redis-get-c8, ...), or its target.
+fn sweep_name(members: &[(usize, &WorkloadResult)]) -> String {
+    let first = &members[0].1.name;
+    let common = members.iter().fold(first.len(), |n, (_, w)| {
+        first.bytes().zip(w.name.bytes()).take(n).take_while(|(a, b)| a == b).count()
+    });
+    let prefix = first.get(..common).unwrap_or("");
+    let cut = prefix.rfind(['-', '_', '.']).map_or(prefix, |at| &prefix[..at]);
+    if cut.is_empty() { members[0].1.target.clone() } else { cut.to_owned() }
+}
+
+/// An ops/s axis label: `500`, `20k`, `1.5M`.
+fn ops_label(v: f64) -> String {
+    let trim = |v: f64| {
+        let t = format!("{v:.1}");
+        t.strip_suffix(".0").map(str::to_owned).unwrap_or(t)
+    };
+    if v >= 1e6 {
+        format!("{}M", trim(v / 1e6))
+    } else if v >= 1e3 {
+        format!("{}k", trim(v / 1e3))
+    } else {
+        trim(v)
+    }
+}
+
+/// A sweep's p50 and p99 against the throughput each level reached: where more load stops
+/// buying throughput and starts costing latency. Empty when the run holds no sweep.
+fn load_section(result: &RunResult) -> String {
+    let groups = sweeps(result);
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut series = Vec::new();
+    for members in &groups {
+        let mut points: Vec<&WorkloadResult> = members.iter().map(|(_, w)| *w).collect();
+        points.sort_by(|a, b| a.throughput_ops_s.total_cmp(&b.throughput_ops_s));
+        let name = sweep_name(members);
+        let color = chart::color(members[0].0);
+        let line =
+            |f: fn(&WorkloadResult) -> f64| points.iter().map(|w| (w.throughput_ops_s, f(w))).collect();
+        series.push(Series {
+            name: format!("{name} p99"),
+            color,
+            dashed: false,
+            points: line(|w| w.latency_us.p99),
+        });
+        series.push(Series {
+            name: format!("{name} p50"),
+            color,
+            dashed: true,
+            points: line(|w| w.latency_us.p50),
+        });
+    }
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let (x_lo, x_hi) = all().fold((f64::INFINITY, 0.0f64), |(lo, hi), (x, _)| (lo.min(*x), hi.max(*x)));
+    let (y_lo, y_hi) = all().fold((f64::INFINITY, 0.0f64), |(lo, hi), (_, y)| (lo.min(*y), hi.max(*y)));
+    let chart = Chart {
+        id: "latency-throughput".into(),
+        workload: None,
+        title: "p99 and p50 latency against throughput, every sweep (log scales)".into(),
+        x: Axis::log(Scale::log_decades(x_lo, x_hi), "throughput, ops/s", ops_label),
+        y: Axis::log(Scale::log_decades(y_lo, y_hi), "latency", latency_label),
+        series,
+        bands: Vec::new(),
+        width: 1000.0,
+        height: 420.0,
+    };
+    format!(
+        "<section id=\"load\"><h2>Latency against load</h2>{}<p class=\"note\">Each line joins the workloads \
+         that read the same way at different concurrency or rate, one point per level at the throughput it reached \
+         (p99 solid, p50 dashed): where a line turns up, more load stops buying throughput and starts costing \
+         latency.</p></section>",
+        chart.render()
+    )
 }
 
 /// `v` to three decimals, without float noise: 0.06000000000000001 -> 0.06.
@@ -557,7 +658,7 @@ fn scenario_section(result: &RunResult) -> String {
 mod tests {
     use super::*;
 
-    use crate::result::{IntervalResult, Targets};
+    use crate::result::{IntervalResult, LatencySummary, Targets};
 
     /// A result with one workload that never completed a request, but has intervals.
     fn nothing_succeeded() -> RunResult {
@@ -605,6 +706,85 @@ mod tests {
         assert!(page.contains("No workload completed a request"), "no percentile chart expected");
         assert!(page.contains("id=\"throughput-0\"") && page.contains("id=\"latency-0\""));
         assert!(page.contains("DEGRADED: w had 10 failed requests"));
+    }
+
+    #[test]
+    fn workloads_that_differ_only_in_concurrency_or_rate_are_charted_against_their_throughput() {
+        let toml = r#"
+            name = "levels"
+            [dataset]
+            objects = 10
+            size = 100
+            [[workload]]
+            name = "redis-get-c1"
+            target = "redis"
+            requests = 10
+            [[workload]]
+            name = "redis-get-c8"
+            target = "redis"
+            concurrency = 8
+            requests = 10
+            [[workload]]
+            name = "piped"
+            target = "redis"
+            concurrency = 8
+            pipeline = 16
+            requests = 10
+            [[workload]]
+            name = "s3-slow"
+            target = "s3"
+            rate = 10
+            requests = 10
+            [[workload]]
+            name = "s3-fast"
+            target = "s3"
+            rate = 100
+            requests = 10
+            [[workload]]
+            name = "s3-alone"
+            target = "s3"
+            range = "0-9"
+            requests = 10
+        "#;
+        let measured = |name: &str, target: &str, ops_s: f64, p99: f64| WorkloadResult {
+            name: name.into(),
+            target: target.into(),
+            ops: 10,
+            throughput_ops_s: ops_s,
+            latency_us: LatencySummary { p50: p99 / 2.0, p99, ..Default::default() },
+            histogram: crate::aggregate::encode(&crate::aggregate::new_histogram()),
+            ..Default::default()
+        };
+        let mut result = nothing_succeeded();
+        result.scenario = crate::scenario::Scenario::parse(toml, "t.toml").expect("valid");
+        result.workloads = vec![
+            measured("redis-get-c1", "redis", 10_000.0, 150.0),
+            measured("redis-get-c8", "redis", 50_000.0, 400.0),
+            measured("piped", "redis", 500_000.0, 900.0),
+            measured("s3-slow", "s3", 10.0, 3000.0),
+            measured("s3-fast", "s3", 100.0, 4000.0),
+            measured("s3-alone", "s3", 500.0, 2000.0),
+        ];
+        let groups: Vec<Vec<&str>> =
+            sweeps(&result).iter().map(|g| g.iter().map(|(_, w)| w.name.as_str()).collect()).collect();
+        assert_eq!(groups, [vec!["redis-get-c1", "redis-get-c8"], vec!["s3-slow", "s3-fast"]]);
+        assert_eq!(sweep_name(&sweeps(&result)[0]), "redis-get");
+        assert_eq!(sweep_name(&sweeps(&result)[1]), "s3", "no common name: the target");
+
+        let page = load_section(&result);
+        assert!(page.contains("id=\"latency-throughput\""), "{page}");
+        for line in ["redis-get p99", "redis-get p50", "s3 p99", "s3 p50"] {
+            assert!(page.contains(&format!("data-series=\"{line}\"")), "{line}: {page}");
+        }
+        assert!(!page.contains("piped") && !page.contains("s3-alone"), "{page}");
+        assert_eq!(
+            (ops_label(500.0), ops_label(20_000.0), ops_label(1_500_000.0)),
+            ("500".into(), "20k".into(), "1.5M".into())
+        );
+
+        // No sweep, no section.
+        result.workloads.truncate(1);
+        assert_eq!(load_section(&result), "");
     }
 
     #[test]

@@ -181,6 +181,12 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
     for pair in ["a-c1 vs b-c1: Redis was", "a-c4 vs b-c4: Redis was"] {
         assert!(text.contains(pair), "{text}");
     }
+    // The report charts each store's levels against the throughput they reached.
+    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(page.contains("<h2>Latency against load</h2>"), "no load chart");
+    for line in ["a p99", "a p50", "b p99", "b p50"] {
+        assert!(page.contains(&format!("data-series=\"{line}\"")), "{line} is not charted");
+    }
 
     // A rate sweep: open loops at each rate.
     let out = sb.path().join("rates");
