@@ -154,17 +154,22 @@ pub fn file_stems(names: &[&str]) -> Vec<String> {
     stems
 }
 
+/// The file name of every workload's `.hgrm`, in workload order.
+pub fn hgrm_names(result: &RunResult) -> Vec<String> {
+    let names: Vec<&str> = result.workloads.iter().map(|w| w.name.as_str()).collect();
+    file_stems(&names).into_iter().map(|stem| format!("{stem}.hgrm")).collect()
+}
+
 /// `(file name, contents)` of every workload's `.hgrm`, latencies in microseconds.
 pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
-    let names: Vec<&str> = result.workloads.iter().map(|w| w.name.as_str()).collect();
     result
         .workloads
         .iter()
-        .zip(file_stems(&names))
-        .map(|(w, stem)| {
+        .zip(hgrm_names(result))
+        .map(|(w, name)| {
             let h = crate::aggregate::decode_base64(&w.histogram)
                 .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
-            Ok((format!("{stem}.hgrm"), percentile_distribution(&h, NS_PER_US)))
+            Ok((name, percentile_distribution(&h, NS_PER_US)))
         })
         .collect()
 }

@@ -188,8 +188,9 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
         assert!(page.contains(&format!("data-series=\"{line}\"")), "{line} is not charted");
     }
 
-    // A rate sweep: open loops at each rate.
-    let out = sb.path().join("rates");
+    // A rate sweep into the same folder: open loops at each rate, and the folder holds this
+    // run's histograms only.
+    assert!(out.join("b-c4.hgrm").is_file());
     let args = [
         "--workload",
         "a",
@@ -209,6 +210,13 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
         let ops = w["ops"].as_f64().expect("ops");
         assert!((ops - rate / 2.0).abs() <= 1.0, "{ops} requests in 500 ms at {rate}/s");
     }
+    let mut hgrm: Vec<String> = std::fs::read_dir(&out)
+        .expect("the output folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".hgrm"))
+        .collect();
+    hgrm.sort();
+    assert_eq!(hgrm, ["a-r100.hgrm", "a-r400.hgrm"]);
     sb.assert_clean();
 }
 
