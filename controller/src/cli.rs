@@ -247,6 +247,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "OPS[,OPS...]", value_delimiter = ',')]
     pub rate: Vec<f64>,
 
+    /// Run the workloads N times in turn (every workload once, then again, ...), round r's copy
+    /// named `<workload>-<r>`; the summary gives each workload's median and range over the
+    /// rounds, so a figure comes with its spread.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
+
     /// Run on this machine: local agent processes, redis-server and an embedded S3 endpoint.
     /// This is the default; the flag makes it explicit.
     #[arg(long)]
@@ -637,7 +643,46 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         }
     }
     sweep(scenario, "--concurrency", &args.concurrency, 'c', |w, &n| w.concurrency = n)?;
-    sweep(scenario, "--rate", &args.rate, 'r', |w, &rate| w.rate = Some(rate))
+    sweep(scenario, "--rate", &args.rate, 'r', |w, &rate| w.rate = Some(rate))?;
+    match args.repeat {
+        Some(n) if !(1..=MAX_ROUNDS).contains(&n) => {
+            Err(usage("--repeat", n.to_string(), format!("must be in 1..={MAX_ROUNDS}")))
+        }
+        Some(n) if n > 1 => repeat(scenario, n),
+        _ => Ok(()),
+    }
+}
+
+/// Most rounds of `--repeat`.
+const MAX_ROUNDS: u32 = 1000;
+
+/// Every workload `rounds` times in turn, round r's named `<workload>-<r>`, with the workload's
+/// thresholds on each.
+fn repeat(scenario: &mut Scenario, rounds: u32) -> Result<(), Error> {
+    let mut all: Vec<Workload> = Vec::with_capacity(scenario.workloads.len() * rounds as usize);
+    let mut thresholds = BTreeMap::new();
+    for round in 1..=rounds {
+        for w in &scenario.workloads {
+            let mut one = w.clone();
+            one.name = format!("{}-{round}", w.name);
+            if all.iter().any(|o| o.name == one.name) {
+                return Err(Error::Usage {
+                    flag: "--repeat",
+                    value: rounds.to_string(),
+                    detail: format!(
+                        "two workloads would both be named {:?}; rename the scenario's {:?}",
+                        one.name, w.name
+                    ),
+                });
+            }
+            carry_thresholds(&scenario.thresholds, &w.name, &one.name, &mut thresholds);
+            all.push(one);
+        }
+    }
+    scenario.workloads = all;
+    scenario.thresholds = thresholds;
+    scenario.rounds = rounds;
+    Ok(())
 }
 
 /// Set a field of every workload to `values`' one value; or, given several, replace every
@@ -671,17 +716,27 @@ fn sweep<T: std::fmt::Display>(
                     detail: format!("two workloads of the sweep would both be named {:?}", one.name),
                 });
             }
-            for (key, limit) in &scenario.thresholds {
-                if let Some((_, metric)) = key.rsplit_once('.').filter(|(name, _)| *name == w.name) {
-                    thresholds.insert(format!("{}.{metric}", one.name), *limit);
-                }
-            }
+            carry_thresholds(&scenario.thresholds, &w.name, &one.name, &mut thresholds);
             swept.push(one);
         }
     }
     scenario.workloads = swept;
     scenario.thresholds = thresholds;
     Ok(())
+}
+
+/// The limits `thresholds` put on workload `from`, put on workload `to` in `into`.
+fn carry_thresholds(
+    thresholds: &BTreeMap<String, f64>,
+    from: &str,
+    to: &str,
+    into: &mut BTreeMap<String, f64>,
+) {
+    for (key, limit) in thresholds {
+        if let Some((_, metric)) = key.rsplit_once('.').filter(|(name, _)| *name == from) {
+            into.insert(format!("{to}.{metric}"), *limit);
+        }
+    }
 }
 
 fn join<T: std::fmt::Display>(values: &[T]) -> String {

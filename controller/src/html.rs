@@ -137,9 +137,51 @@ fn summary_section(result: &RunResult) -> String {
     for line in summary::speedups(result) {
         let _ = write!(s, "<p><strong>{}</strong></p>", escape(&line));
     }
+    s.push_str(&rounds_table(result));
     s.push_str(
         "<p class=\"note\">Percentiles come from one HDR histogram merged over all agents (3 significant digits); \
          ops/s is successful measured requests over the measured phase's length; warm-up is left out.</p></section>",
+    );
+    s
+}
+
+/// A `--repeat` run's figures per workload over its rounds: median, then smallest to largest.
+fn rounds_table(result: &RunResult) -> String {
+    let (workloads, speedups) = summary::rounds(result);
+    if workloads.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "<h3>Over {} rounds</h3><table id=\"rounds\"><tr><th class=\"name\">workload</th><th>rounds measured</th>\
+         <th>p50 µs</th><th>p99 µs</th><th>ops/s</th></tr>",
+        result.scenario.rounds
+    );
+    let cell = |x: &summary::Spread| format!("{:.1} ({:.1} to {:.1})", x.median, x.min, x.max);
+    for w in &workloads {
+        let _ = write!(
+            s,
+            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&w.name),
+            escape(&w.name),
+            w.count,
+            cell(&w.p50),
+            cell(&w.p99),
+            cell(&w.ops_s)
+        );
+    }
+    s.push_str("</table>");
+    for (label, x) in speedups {
+        let _ = write!(
+            s,
+            "<p>{}: S3's mean latency over Redis's, median of the rounds {:.1}x ({:.1}x to {:.1}x)</p>",
+            escape(&label),
+            x.median,
+            x.min,
+            x.max
+        );
+    }
+    s.push_str(
+        "<p class=\"note\">Each cell is the median over the rounds, then the smallest to the largest.</p>",
     );
     s
 }

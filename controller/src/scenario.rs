@@ -50,6 +50,14 @@ pub struct Scenario {
     /// What to do when an agent is lost mid-run.
     #[serde(default)]
     pub on_agent_loss: OnAgentLoss,
+    /// How many times the workloads ran in turn (`run --repeat`): round r's copy of a workload
+    /// is named `<workload>-<r>`. 1 when they ran once.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub rounds: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// What a run does when an agent stops answering.
@@ -684,7 +692,15 @@ impl Validator<'_> {
             }
             thresholds.insert(k.clone(), v);
         }
-        Ok(Scenario { name, agents, dataset, workloads, thresholds, on_agent_loss: raw.on_agent_loss })
+        Ok(Scenario {
+            name,
+            agents,
+            dataset,
+            workloads,
+            thresholds,
+            on_agent_loss: raw.on_agent_loss,
+            rounds: 1,
+        })
     }
 
     fn dataset(&self, d: &RawDataset) -> Result<Dataset, ScenarioError> {

@@ -29,6 +29,7 @@ pub fn render(result: &RunResult) -> String {
         let _ = writeln!(out, "{line}");
     }
     out.push_str(&details(result));
+    out.push_str(&rounds_text(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
         for line in crate::cost::summary_lines(cost) {
@@ -121,6 +122,141 @@ fn details(result: &RunResult) -> String {
         }
     }
     if out.trim().is_empty() { String::new() } else { out }
+}
+
+/// Median, smallest and largest of some figures (all zero for none).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spread {
+    /// The middle value (the mean of the two middle ones for an even count).
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values`.
+    pub fn of(values: &[f64]) -> Spread {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n == 0 {
+            return Spread::default();
+        }
+        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+        Spread { median, min: v[0], max: v[n - 1] }
+    }
+}
+
+/// One workload of a `--repeat` run over its rounds: p50, p99 (µs) and ops/s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rounds {
+    /// The workload's name without its round number.
+    pub name: String,
+    /// Rounds that measured at least one request.
+    pub count: usize,
+    /// p50 latency, µs.
+    pub p50: Spread,
+    /// p99 latency, µs.
+    pub p99: Spread,
+    /// Throughput, ops/s.
+    pub ops_s: Spread,
+}
+
+/// `name` without the `-<round>` a `--repeat` run gave it, when it has one.
+fn without_round(name: &str, rounds: u32) -> &str {
+    match name.rsplit_once('-') {
+        Some((base, r)) if r.parse::<u32>().is_ok_and(|r| (1..=rounds).contains(&r)) => base,
+        _ => name,
+    }
+}
+
+/// Each workload's figures over the rounds of a `--repeat` run, in run order, and the
+/// speed-ups of [`pairs`] over the rounds (`(label, spread)`, labelled as [`speedups`] does).
+/// Empty for a run of one round.
+pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
+    let n = result.scenario.rounds;
+    if n <= 1 {
+        return (Vec::new(), Vec::new());
+    }
+    let mut order: Vec<&str> = Vec::new();
+    for w in &result.workloads {
+        let base = without_round(&w.name, n);
+        if !order.contains(&base) {
+            order.push(base);
+        }
+    }
+    let workloads = order
+        .iter()
+        .map(|&base| {
+            let ran: Vec<&WorkloadResult> =
+                result.workloads.iter().filter(|w| w.ops > 0 && without_round(&w.name, n) == base).collect();
+            let spread =
+                |f: fn(&WorkloadResult) -> f64| Spread::of(&ran.iter().map(|w| f(w)).collect::<Vec<_>>());
+            Rounds {
+                name: base.to_owned(),
+                count: ran.len(),
+                p50: spread(|w| w.latency_us.p50),
+                p99: spread(|w| w.latency_us.p99),
+                ops_s: spread(|w| w.throughput_ops_s),
+            }
+        })
+        .collect();
+    let mut ratios: Vec<(String, Vec<f64>)> = Vec::new();
+    for (r, s3) in pairs(result) {
+        let label = format!("{} vs {}", without_round(&r.name, n), without_round(&s3.name, n));
+        let ratio =
+            if r.latency_us.mean > 0.0 { s3.latency_us.mean / r.latency_us.mean } else { f64::INFINITY };
+        match ratios.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, v)) => v.push(ratio),
+            None => ratios.push((label, vec![ratio])),
+        }
+    }
+    let speedups = ratios.into_iter().map(|(label, v)| (label, Spread::of(&v))).collect();
+    (workloads, speedups)
+}
+
+/// The summary's lines on a `--repeat` run: each workload's median and range over the rounds.
+fn rounds_text(result: &RunResult) -> String {
+    let (workloads, speedups) = rounds(result);
+    if workloads.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\nover {} rounds, median (min to max):\n", result.scenario.rounds);
+    let width = workloads.iter().map(|w| w.name.chars().count()).max().unwrap_or(0);
+    let range = |s: &Spread| format!("{:.1} to {:.1}", s.min, s.max);
+    for w in &workloads {
+        if w.count == 0 {
+            let _ = writeln!(out, "  {:width$}  no round measured a request", w.name);
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {:width$}  p50 {:.1} µs ({}), p99 {:.1} µs ({}), {:.1} ops/s ({})",
+            w.name,
+            w.p50.median,
+            range(&w.p50),
+            w.p99.median,
+            range(&w.p99),
+            w.ops_s.median,
+            range(&w.ops_s)
+        );
+    }
+    let named = speedups.len() > 1;
+    for (label, s) in &speedups {
+        let prefix = if named { format!("{label}: ") } else { String::new() };
+        let (verdict, median, lo, hi) = if s.median >= 1.0 {
+            ("faster", s.median, s.min, s.max)
+        } else {
+            ("slower", 1.0 / s.median, 1.0 / s.max, 1.0 / s.min)
+        };
+        let _ = writeln!(
+            out,
+            "  {prefix}Redis was {median:.1}x {verdict} than S3 by mean latency ({lo:.1}x to {hi:.1}x)"
+        );
+    }
+    out
 }
 
 /// The percentile table, latencies in microseconds.
@@ -368,6 +504,36 @@ mod tests {
         // A workload with nothing measured is never compared.
         let failed = run_of(apart, &[("redis-4", "redis", None), ("s3-1", "s3", Some(500.0))]);
         assert!(pairs(&failed).is_empty());
+    }
+
+    #[test]
+    fn spreads_and_round_names() {
+        assert_eq!(Spread::of(&[3.0, 1.0, 2.0]), Spread { median: 2.0, min: 1.0, max: 3.0 });
+        assert_eq!(Spread::of(&[4.0, 1.0, 2.0, 10.0]), Spread { median: 3.0, min: 1.0, max: 10.0 });
+        assert_eq!(Spread::of(&[]), Spread::default());
+        assert_eq!(without_round("redis-get-2", 3), "redis-get");
+        assert_eq!(without_round("redis-get-c8-3", 3), "redis-get-c8");
+        assert_eq!(without_round("redis-get-4", 3), "redis-get-4", "no round 4 in a run of 3");
+        assert_eq!(without_round("s3", 3), "s3");
+    }
+
+    #[test]
+    fn a_round_that_measured_nothing_is_left_out_of_the_spread() {
+        let toml = "name = \"r\"\n[dataset]\nobjects = 1\nsize = 1\n[[workload]]\nname = \"w\"\ntarget = \"redis\"\nrequests = 1\n";
+        let mut run = run_of(
+            toml,
+            &[("w-1", "redis", Some(10.0)), ("w-2", "redis", None), ("w-3", "redis", Some(30.0))],
+        );
+        assert!(rounds(&run).0.is_empty(), "one round: nothing to spread");
+        run.scenario.rounds = 3;
+        let (workloads, speedups) = rounds(&run);
+        assert_eq!(workloads.len(), 1);
+        assert_eq!((workloads[0].name.as_str(), workloads[0].count), ("w", 2));
+        assert_eq!(workloads[0].p50, Spread { median: 20.0, min: 10.0, max: 30.0 });
+        assert!(speedups.is_empty(), "no S3 workload");
+        assert!(
+            render(&run).contains("over 3 rounds, median (min to max):\n  w  p50 20.0 µs (10.0 to 30.0)")
+        );
     }
 
     #[test]

@@ -221,6 +221,64 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
 }
 
 #[test]
+fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "two.toml",
+        "name = \"two\"\n[dataset]\nobjects = 20\nsize = 100\n\
+         [[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 3\n\
+         [[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 3\n\
+         [thresholds]\n\"b.errors\" = 0\n",
+    );
+    let out = sb.path().join("rounds");
+    let args = ["--repeat", "3", "--requests", "30", "--out", out.to_str().expect("utf-8")];
+    let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    let w = r["workloads"].as_array().expect("workloads");
+    let names: Vec<&str> = w.iter().map(|w| w["name"].as_str().expect("name")).collect();
+    // Round by round, every workload in each.
+    assert_eq!(names, ["a-1", "b-1", "a-2", "b-2", "a-3", "b-3"]);
+    assert_eq!(r["scenario"]["rounds"], 3);
+    assert_eq!(
+        r["scenario"]["thresholds"],
+        serde_json::json!({"b-1.errors": 0.0, "b-2.errors": 0.0, "b-3.errors": 0.0})
+    );
+    // The summary's medians and ranges are those of the rounds' own figures.
+    let mut p50: Vec<f64> =
+        [0, 2, 4].iter().map(|&i| w[i]["latency_us"]["p50"].as_f64().expect("p50")).collect();
+    p50.sort_by(f64::total_cmp);
+    let line = format!("  a  p50 {:.1} µs ({:.1} to {:.1}), p99", p50[1], p50[0], p50[2]);
+    assert!(text.contains("over 3 rounds, median (min to max):"), "{text}");
+    assert!(text.contains(&line), "{line:?} not in\n{text}");
+    let mut ratios: Vec<f64> = [0, 2, 4]
+        .iter()
+        .map(|&i| f(&w[i + 1]["latency_us"]["mean"]) / f(&w[i]["latency_us"]["mean"]))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let speedup = format!(
+        "  Redis was {:.1}x faster than S3 by mean latency ({:.1}x to {:.1}x)",
+        ratios[1], ratios[0], ratios[2]
+    );
+    assert!(text.contains(&speedup), "{speedup:?} not in\n{text}");
+    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(
+        page.contains("<h3>Over 3 rounds</h3>") && page.contains("data-workload=\"b\""),
+        "no rounds table"
+    );
+
+    let o = sb.run(&["run", "--repeat", "0", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--repeat \"0\": must be in 1..=1000"), "{}", stderr(&o));
+    sb.assert_clean();
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().expect("a number")
+}
+
+#[test]
 fn a_dry_run_prints_the_plan_and_starts_nothing() {
     let sb = Sandbox::new();
     let o = sb.run(&["run", "--dry-run", "--agents", "3", "--workload", "s3-get", "--rate", "50"]);
