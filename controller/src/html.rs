@@ -373,7 +373,12 @@ fn load_section(result: &RunResult) -> String {
     for members in &groups {
         let mut points: Vec<&WorkloadResult> = members.iter().map(|(_, w)| *w).collect();
         points.sort_by(|a, b| a.throughput_ops_s.total_cmp(&b.throughput_ops_s));
-        let name = sweep_name(members);
+        // A --repeat run has a line per round.
+        let round = members[0].1.name.rsplit_once('-').map(|(_, r)| r).filter(|_| result.scenario.rounds > 1);
+        let name = match round {
+            Some(r) => format!("{}, round {r}", sweep_name(members)),
+            None => sweep_name(members),
+        };
         let color = chart::color(members[0].0);
         let line =
             |f: fn(&WorkloadResult) -> f64| points.iter().map(|w| (w.throughput_ops_s, f(w))).collect();
@@ -827,6 +832,24 @@ mod tests {
         // No sweep, no section.
         result.workloads.truncate(1);
         assert_eq!(load_section(&result), "");
+
+        // A sweep run in two rounds: a line per round.
+        let level = |name: &str, c: u32| {
+            format!("[[workload]]\nname = \"{name}\"\ntarget = \"redis\"\nconcurrency = {c}\nrequests = 10\n")
+        };
+        let names = [("w-c1-1", 1), ("w-c8-1", 8), ("w-c1-2", 1), ("w-c8-2", 8)];
+        let toml = format!(
+            "name = \"rounds\"\n[dataset]\nobjects = 10\nsize = 100\n{}",
+            names.iter().map(|(n, c)| level(n, *c)).collect::<String>()
+        );
+        result.scenario = crate::scenario::Scenario::parse(&toml, "t.toml").expect("valid");
+        result.scenario.rounds = 2;
+        result.workloads =
+            names.iter().map(|(n, c)| measured(n, "redis", 1000.0 * f64::from(*c), 100.0)).collect();
+        let page = load_section(&result);
+        for line in ["w, round 1 p99", "w, round 2 p99"] {
+            assert!(page.contains(&format!("data-series=\"{line}\"")), "{line}: {page}");
+        }
     }
 
     #[test]
