@@ -339,21 +339,7 @@ mod tests {
     }
 
     fn run_with(workloads: Vec<crate::result::WorkloadResult>) -> RunResult {
-        RunResult {
-            schema: crate::result::SCHEMA.into(),
-            scenario: crate::scenario::Scenario::seed(),
-            fleet: "local".into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            degraded: false,
-            partial: false,
-            targets: Default::default(),
-            agents: vec![],
-            workloads,
-            start_skew_ms: 0.0,
-            thresholds: vec![],
-            cost: None,
-        }
+        RunResult::of(crate::scenario::Scenario::seed(), workloads)
     }
 
     #[test]

@@ -705,7 +705,7 @@ fn scenario_section(result: &RunResult) -> String {
 mod tests {
     use super::*;
 
-    use crate::result::{IntervalResult, LatencySummary, Targets};
+    use crate::result::{IntervalResult, LatencySummary};
 
     /// A result with one workload that never completed a request, but has intervals.
     fn nothing_succeeded() -> RunResult {
@@ -730,19 +730,10 @@ mod tests {
             ..Default::default()
         };
         RunResult {
-            schema: crate::result::SCHEMA.into(),
-            scenario: crate::scenario::Scenario::seed(),
-            fleet: "local".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
             finished_at: "2026-01-01T00:00:02Z".into(),
             degraded: true,
-            partial: false,
-            targets: Targets::default(),
-            agents: vec![],
-            workloads: vec![workload],
-            start_skew_ms: 0.0,
-            thresholds: vec![],
-            cost: None,
+            ..RunResult::of(crate::scenario::Scenario::seed(), vec![workload])
         }
     }
 

@@ -285,6 +285,26 @@ impl RunResult {
         Ok(path)
     }
 
+    /// A local run of `scenario` that measured `workloads`, with nothing else set: for tests.
+    #[cfg(test)]
+    pub fn of(scenario: Scenario, workloads: Vec<WorkloadResult>) -> RunResult {
+        RunResult {
+            schema: SCHEMA.into(),
+            scenario,
+            fleet: "local".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            degraded: false,
+            partial: false,
+            targets: Targets::default(),
+            agents: vec![],
+            workloads,
+            start_skew_ms: 0.0,
+            thresholds: vec![],
+            cost: None,
+        }
+    }
+
     /// Read a result file.
     pub fn read(path: &Path) -> Result<RunResult, String> {
         let text =

@@ -414,21 +414,7 @@ mod tests {
                 ..workload(name, target, mean.unwrap_or(0.0), mean.unwrap_or(0.0))
             })
             .collect();
-        RunResult {
-            schema: crate::result::SCHEMA.into(),
-            scenario: crate::scenario::Scenario::parse(toml, "test.toml").expect("valid scenario"),
-            fleet: "local".into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            degraded: false,
-            partial: false,
-            targets: Default::default(),
-            agents: vec![],
-            workloads,
-            start_skew_ms: 0.0,
-            thresholds: vec![],
-            cost: None,
-        }
+        RunResult::of(crate::scenario::Scenario::parse(toml, "test.toml").expect("valid scenario"), workloads)
     }
 
     fn names(result: &RunResult) -> Vec<(&str, &str)> {

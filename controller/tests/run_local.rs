@@ -114,13 +114,7 @@ fn flags_override_every_workload_of_the_scenario() {
 
     // --workload keeps the workloads named, and drops the thresholds of the others: b's would
     // be breached (exit 99) if it ran.
-    let scenario = sb.write(
-        "two.toml",
-        "name = \"two\"\n[dataset]\nobjects = 5\nsize = 10\n\
-         [[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 3\n\
-         [[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 3\n\
-         [thresholds]\n\"a.errors\" = 0\n\"b.p99_us\" = 0.001\n",
-    );
+    let scenario = two_workloads(&sb, "\"a.errors\" = 0\n\"b.p99_us\" = 0.001");
     let out = sb.path().join("only-a");
     let o = sb.run(&[
         "run",
@@ -147,13 +141,7 @@ fn flags_override_every_workload_of_the_scenario() {
 #[test]
 fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
     let sb = Sandbox::new();
-    let scenario = sb.write(
-        "two.toml",
-        "name = \"two\"\n[dataset]\nobjects = 20\nsize = 100\n\
-         [[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 3\n\
-         [[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 3\n\
-         [thresholds]\n\"a.errors\" = 0\n",
-    );
+    let scenario = two_workloads(&sb, "\"a.errors\" = 0");
     let names = |r: &Value| -> Vec<String> {
         r["workloads"]
             .as_array()
@@ -223,13 +211,7 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
 #[test]
 fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
     let sb = Sandbox::new();
-    let scenario = sb.write(
-        "two.toml",
-        "name = \"two\"\n[dataset]\nobjects = 20\nsize = 100\n\
-         [[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 3\n\
-         [[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 3\n\
-         [thresholds]\n\"b.errors\" = 0\n",
-    );
+    let scenario = two_workloads(&sb, "\"b.errors\" = 0");
     let out = sb.path().join("rounds");
     let args = ["--repeat", "3", "--requests", "30", "--out", out.to_str().expect("utf-8")];
     let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
@@ -272,6 +254,20 @@ fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--repeat \"0\": must be in 1..=1000"), "{}", stderr(&o));
     sb.assert_clean();
+}
+
+/// two.toml in `sb`: workload "a" reading Redis and "b" reading S3, three requests each, with
+/// these `[thresholds]` lines.
+fn two_workloads(sb: &Sandbox, thresholds: &str) -> std::path::PathBuf {
+    sb.write(
+        "two.toml",
+        &format!(
+            "name = \"two\"\n[dataset]\nobjects = 20\nsize = 100\n\
+             [[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 3\n\
+             [[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 3\n\
+             [thresholds]\n{thresholds}\n"
+        ),
+    )
 }
 
 fn f(v: &Value) -> f64 {
