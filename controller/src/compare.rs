@@ -1,12 +1,15 @@
 //! `fetchbench compare BASE NEW`: per workload (matched by name) the change in p50, p99, p99.9,
 //! throughput and errors, each marked better or worse, and the percentiles that got worse by more
 //! than a limit, for gating CI on a regression. What the two runs were asked to do is compared
-//! too: a change of load, fleet or data is named, since it moves the figures by itself.
+//! too: a change of load, fleet or data is named, since it moves the figures by itself. A run of
+//! several rounds (`run --repeat`) is compared by its medians over the rounds, and a change that
+//! stays inside both runs' round-to-round ranges is marked so.
 
 use std::fmt::Write;
 
 use crate::result::{RunResult, WorkloadResult};
 use crate::scenario::Workload;
+use crate::summary::{Spread, without_round};
 
 /// What is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +109,9 @@ pub struct Change {
     pub percent: Option<f64>,
     /// Whether that is good.
     pub verdict: Verdict,
+    /// Runs of several rounds: the two runs' ranges over their rounds overlap, so the change is
+    /// within what the rounds moved by themselves.
+    pub overlap: bool,
 }
 
 impl Change {
@@ -122,7 +128,7 @@ impl Change {
             _ if (new > base) == metric.higher_is_better() => Verdict::Better,
             _ => Verdict::Worse,
         };
-        Change { workload: workload.to_owned(), metric, base, new, percent, verdict }
+        Change { workload: workload.to_owned(), metric, base, new, percent, verdict, overlap: false }
     }
 
     /// True when this is a percentile that got worse by more than `limit_percent`.
@@ -152,6 +158,8 @@ pub struct Comparison {
     /// What the runs were set up to do differently, one `what: base -> new` each: the fleet,
     /// the data, and the settings of the workloads present in both.
     pub setup_changes: Vec<String>,
+    /// Rounds of the base and the new run (`run --repeat`; 1 for a single run).
+    pub rounds: (u32, u32),
 }
 
 /// A setting's name, and how to read it off a `T` as text.
@@ -178,8 +186,9 @@ const WORKLOAD_SETTINGS: [Setting<Workload>; 12] = [
 /// `what: base -> new` for each setting of the runs, or of their workloads present in both, that
 /// differs.
 fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
-    let runs: [Setting<RunResult>; 6] = [
+    let runs: [Setting<RunResult>; 7] = [
         ("fleet", |r| r.fleet.clone()),
+        ("rounds", |r| r.scenario.rounds.to_string()),
         ("agents", |r| r.agents.len().to_string()),
         ("objects", |r| r.scenario.dataset.objects.to_string()),
         ("object sizes", |r| r.scenario.dataset.describe_sizes()),
@@ -201,14 +210,55 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     if !b.is_empty() && !n.is_empty() {
         note("agents' cpu idle".to_owned(), b, n);
     }
-    for n in &new.scenario.workloads {
-        if let Some(b) = base.scenario.workloads.iter().find(|b| b.name == n.name) {
+    let in_base = by_workload(base);
+    for (name, n) in by_workload(new) {
+        if let Some((_, b)) = in_base.iter().find(|(b, _)| *b == name) {
             for (what, of) in WORKLOAD_SETTINGS {
-                note(format!("{} {what}", n.name), of(b), of(n));
+                note(format!("{name} {what}"), of(b), of(n));
             }
         }
     }
     changes
+}
+
+/// The scenario's workloads by name, a workload of several rounds once (its first round's) by
+/// its name without the round.
+fn by_workload(run: &RunResult) -> Vec<(&str, &Workload)> {
+    let mut seen: Vec<(&str, &Workload)> = Vec::new();
+    for w in &run.scenario.workloads {
+        let name = without_round(&w.name, run.scenario.rounds);
+        if !seen.iter().any(|(n, _)| *n == name) {
+            seen.push((name, w));
+        }
+    }
+    seen
+}
+
+/// A run's figures per workload, in run order: each metric of [`Metric::ALL`] over the rounds of
+/// a `--repeat` run (the workload's name without its round), or the one figure of a single run.
+/// Percentiles come from the rounds that measured a request, when there is one.
+fn figures(run: &RunResult) -> Vec<(String, [Spread; 5])> {
+    let n = run.scenario.rounds;
+    let mut names: Vec<&str> = Vec::new();
+    for w in &run.workloads {
+        let name = without_round(&w.name, n);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let rounds: Vec<&WorkloadResult> =
+                run.workloads.iter().filter(|w| without_round(&w.name, n) == name).collect();
+            let measured: Vec<&WorkloadResult> = rounds.iter().copied().filter(|w| w.ops > 0).collect();
+            let spreads = Metric::ALL.map(|m| {
+                let from = if m.is_percentile() && !measured.is_empty() { &measured } else { &rounds };
+                Spread::of(&from.iter().map(|w| m.of(w)).collect::<Vec<_>>())
+            });
+            (name.to_owned(), spreads)
+        })
+        .collect()
 }
 
 /// The agents' ways of idling a core, each once in agent order; empty if any agent did not say.
@@ -225,21 +275,29 @@ fn cpu_idle(run: &RunResult) -> String {
     seen.join(", ")
 }
 
-/// Compare `new` against `base`, workload by workload.
+/// Compare `new` against `base`, workload by workload (a run of several rounds by its medians).
 pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
+    let rounds = (base.scenario.rounds, new.scenario.rounds);
+    let (in_base, in_new) = (figures(base), figures(new));
     let mut changes = Vec::new();
-    for n in &new.workloads {
-        if let Some(b) = base.workloads.iter().find(|b| b.name == n.name) {
-            changes.extend(Metric::ALL.iter().map(|m| Change::new(&n.name, *m, m.of(b), m.of(n))));
+    for (name, n) in &in_new {
+        if let Some((_, b)) = in_base.iter().find(|(b, _)| b == name) {
+            for (i, m) in Metric::ALL.iter().enumerate() {
+                let mut change = Change::new(name, *m, b[i].median, n[i].median);
+                change.overlap = rounds != (1, 1) && b[i].min <= n[i].max && n[i].min <= b[i].max;
+                changes.push(change);
+            }
         }
     }
-    let names = |r: &RunResult| r.workloads.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
-    let (in_base, in_new) = (names(base), names(new));
+    let only = |a: &[(String, [Spread; 5])], b: &[(String, [Spread; 5])]| -> Vec<String> {
+        a.iter().filter(|(n, _)| !b.iter().any(|(m, _)| m == n)).map(|(n, _)| n.clone()).collect()
+    };
     Comparison {
+        only_in_base: only(&in_base, &in_new),
+        only_in_new: only(&in_new, &in_base),
         changes,
-        only_in_base: in_base.iter().filter(|n| !in_new.contains(n)).cloned().collect(),
-        only_in_new: in_new.iter().filter(|n| !in_base.contains(n)).cloned().collect(),
         setup_changes: setup_changes(base, new),
+        rounds,
     }
 }
 
@@ -264,7 +322,11 @@ impl Comparison {
                     number(c.metric, c.base),
                     number(c.metric, c.new),
                     c.percent_text(),
-                    c.verdict.marker().to_owned(),
+                    if c.overlap && c.verdict != Verdict::Same {
+                        format!("{} (ranges overlap)", c.verdict.marker())
+                    } else {
+                        c.verdict.marker().to_owned()
+                    },
                 ]
             })
             .collect();
@@ -275,6 +337,14 @@ impl Comparison {
             }
         }
         let mut out = String::new();
+        if self.rounds != (1, 1) {
+            let _ = writeln!(
+                out,
+                "medians over the rounds (base {}, new {}); \"ranges overlap\": the two runs' smallest-to-largest \
+                 figures over their rounds overlap, so the change is within what the rounds moved by themselves",
+                self.rounds.0, self.rounds.1
+            );
+        }
         for row in std::iter::once(&header).chain(&rows) {
             let cells: Vec<String> = row
                 .iter()

@@ -165,7 +165,7 @@ pub struct Rounds {
 }
 
 /// `name` without the `-<round>` a `--repeat` run gave it, when it has one.
-fn without_round(name: &str, rounds: u32) -> &str {
+pub fn without_round(name: &str, rounds: u32) -> &str {
     match name.rsplit_once('-') {
         Some((base, r)) if r.parse::<u32>().is_ok_and(|r| (1..=rounds).contains(&r)) => base,
         _ => name,

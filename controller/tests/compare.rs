@@ -140,6 +140,72 @@ fn a_change_in_how_the_agents_idle_is_named_only_when_both_runs_say() {
     assert_eq!(setup_notes(&sb, &old, &n), Vec::<String>::new());
 }
 
+/// The seed run's result as if it had run in rounds (`run --repeat`), round r's figures scaled
+/// by `factors(workload, r)` (p50, p99 and ops/s alike).
+fn in_rounds(result: &Value, rounds: usize, factors: impl Fn(&str, usize) -> f64) -> Value {
+    let mut r = result.clone();
+    let (mut workloads, mut settings) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        for (w, setting) in result["workloads"]
+            .as_array()
+            .expect("workloads")
+            .iter()
+            .zip(result["scenario"]["workloads"].as_array().expect("scenario workloads"))
+        {
+            let name = w["name"].as_str().expect("name");
+            let factor = factors(name, round);
+            let (mut w, mut setting) = (w.clone(), setting.clone());
+            scale(&mut w["latency_us"]["p50"], factor);
+            scale(&mut w["latency_us"]["p99"], factor);
+            scale(&mut w["throughput_ops_s"], factor);
+            w["name"] = json!(format!("{name}-{round}"));
+            setting["name"] = w["name"].clone();
+            workloads.push(w);
+            settings.push(setting);
+        }
+    }
+    r["workloads"] = json!(workloads);
+    r["scenario"]["workloads"] = json!(settings);
+    r["scenario"]["rounds"] = json!(rounds);
+    r
+}
+
+#[test]
+fn runs_of_several_rounds_are_compared_by_their_medians_and_spreads() {
+    let sb = Sandbox::new();
+    let seed = read_json(&seed_run().dir.join("result.json"));
+    // Redis: 1.0, 1.1, 0.9 of the seed's figures against 1.05, 1.2, 1.0: the median 5% higher,
+    // inside both ranges. S3: the same in both runs against twice as slow in every round.
+    let base = in_rounds(&seed, 3, |_, r| [1.0, 1.1, 0.9][r - 1]);
+    let new = in_rounds(&seed, 3, |w, r| if w == "redis-get" { [1.05, 1.2, 1.0][r - 1] } else { 2.0 });
+    let (b, n) = (sb.write("base.json", &base.to_string()), sb.write("new.json", &new.to_string()));
+    let o =
+        sb.run(&["compare", b.to_str().expect("utf-8"), n.to_str().expect("utf-8"), "--fail-if-worse", "10"]);
+    let out = stdout(&o);
+    assert!(out.contains("medians over the rounds (base 3, new 3)"), "{out}");
+    let p50 = row(&out, "redis-get", "p50 µs");
+    let seed_p50 = seed["workloads"][0]["latency_us"]["p50"].as_f64().expect("p50");
+    assert_eq!(p50[0], format!("{seed_p50:.1}"), "the base's median round: {out}");
+    assert_eq!(p50[2..], ["+5.0%", "worse", "(ranges", "overlap)"], "{out}");
+    assert_eq!(row(&out, "redis-get", "ops/s")[2..], ["+5.0%", "better", "(ranges", "overlap)"], "{out}");
+    assert_eq!(row(&out, "s3-get", "p99 µs")[2..], ["+100.0%", "worse"], "apart: {out}");
+    // The gate goes by the medians: S3's doubled p50 and p99 fail it, Redis's 5% does not.
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL:")).collect();
+    assert_eq!(
+        fails,
+        [
+            "FAIL: s3-get p50 got worse by 100.0%, more than the 10% allowed",
+            "FAIL: s3-get p99 got worse by 100.0%, more than the 10% allowed"
+        ],
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}");
+
+    // A single run against rounds of it: the workloads still match, and the rounds are named.
+    let single = sb.write("single.json", &seed.to_string());
+    assert_eq!(setup_notes(&sb, &single, &b), ["  rounds: 1 -> 3"]);
+}
+
 #[test]
 fn workloads_only_in_one_run_are_listed() {
     let sb = Sandbox::new();
