@@ -286,9 +286,31 @@ fn a_dry_run_prints_the_plan_and_starts_nothing() {
             "scenario \"seed\", 3 agents on this machine; 200 objects of 235-434 bytes in S3 and Redis, seed 1",
             "  s3-get (s3, 3 agents x open loop at 50 ops/s over 1 connection, 199 requests per agent after 1 \
              request of warm-up, keys uniform)",
+            // 200 requests at 50/s.
+            "  time: about 4s, plus seeding",
             "dry run: the scenario and flags are valid; nothing was started",
         ]
     );
+    // A sweep in rounds: each workload at each level in each round, and the time they add up to.
+    let o = sb.run(&["run", "--dry-run", "--concurrency", "1,8", "--repeat", "2", "--duration", "2s"]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    let names: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("  ")?.split_once(" (").map(|(name, _)| name)).collect();
+    assert_eq!(
+        names,
+        [
+            "redis-get-c1-1",
+            "redis-get-c8-1",
+            "s3-get-c1-1",
+            "s3-get-c8-1",
+            "redis-get-c1-2",
+            "redis-get-c8-2",
+            "s3-get-c1-2",
+            "s3-get-c8-2"
+        ]
+    );
+    assert!(text.contains("  time: about 16s, plus warm-ups counted in requests, plus seeding\n"), "{text}");
     assert!(!sb.path().join("results").exists(), "a dry run writes no results");
     sb.assert_clean();
 }
