@@ -158,6 +158,9 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// `(from x, to x, label)` ranges shaded grey, e.g. a warm-up.
     pub bands: Vec<(f64, f64, String)>,
+    /// A dot on every point, where each point is a measurement of its own (a sweep's levels)
+    /// rather than a sample along a curve.
+    pub markers: bool,
     /// Width, CSS pixels.
     pub width: f64,
     /// Height, CSS pixels.
@@ -296,6 +299,17 @@ impl Chart {
                     points.join(" "),
                     series.color
                 );
+                if self.markers {
+                    for (x, y) in &series.points {
+                        let _ = write!(
+                            s,
+                            "<circle class=\"marker\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
+                            px(*x),
+                            py(*y),
+                            series.color
+                        );
+                    }
+                }
             }
             s.push_str("</g>");
         }
@@ -389,6 +403,7 @@ mod tests {
                 points: vec![(0.0, 0.0), (10.0, 10.0)],
             }],
             bands: vec![],
+            markers: false,
             width: 400.0,
             height: 200.0,
         };

@@ -301,6 +301,7 @@ fn percentile_section(result: &RunResult) -> Result<String, String> {
         y: Axis::log(Scale::log_decades(lo, hi), "latency", latency_label),
         series,
         bands: Vec::new(),
+        markers: false,
         width: 1000.0,
         height: 420.0,
     };
@@ -406,6 +407,7 @@ fn load_section(result: &RunResult) -> String {
         y: Axis::log(Scale::log_decades(y_lo, y_hi), "latency", latency_label),
         series,
         bands: Vec::new(),
+        markers: true,
         width: 1000.0,
         height: 420.0,
     };
@@ -460,6 +462,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 points: points.iter().map(|p| (at(p), p.ops_s)).collect(),
             }],
             bands: bands.clone(),
+            markers: false,
             width: 540.0,
             height: 260.0,
         };
@@ -480,6 +483,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 Series { name: "p50".into(), color: chart::color(i), dashed: true, points: p50 },
             ],
             bands: bands.clone(),
+            markers: false,
             width: 540.0,
             height: 260.0,
         };
@@ -500,6 +504,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 points: hits,
             }],
             bands: bands.clone(),
+            markers: false,
             width: 540.0,
             height: 260.0,
         });
@@ -815,6 +820,8 @@ mod tests {
             assert!(page.contains(&format!("data-series=\"{line}\"")), "{line}: {page}");
         }
         assert!(!page.contains("piped") && !page.contains("s3-alone"), "{page}");
+        // A dot per level: two levels, two lines per store.
+        assert_eq!(page.matches("class=\"marker\"").count(), 2 * 2 * 2, "{page}");
         assert_eq!(
             (ops_label(500.0), ops_label(20_000.0), ops_label(1_500_000.0)),
             ("500".into(), "20k".into(), "1.5M".into())
