@@ -167,7 +167,7 @@ pub struct Rounds {
 /// `name` without the `-<round>` a `--repeat` run gave it, when it has one.
 pub fn without_round(name: &str, rounds: u32) -> &str {
     match name.rsplit_once('-') {
-        Some((base, r)) if r.parse::<u32>().is_ok_and(|r| (1..=rounds).contains(&r)) => base,
+        Some((base, r)) if rounds > 1 && r.parse::<u32>().is_ok_and(|r| (1..=rounds).contains(&r)) => base,
         _ => name,
     }
 }
@@ -501,6 +501,7 @@ mod tests {
         assert_eq!(without_round("redis-get-c8-3", 3), "redis-get-c8");
         assert_eq!(without_round("redis-get-4", 3), "redis-get-4", "no round 4 in a run of 3");
         assert_eq!(without_round("s3", 3), "s3");
+        assert_eq!(without_round("get-1", 1), "get-1", "a single run's names are the scenario's own");
     }
 
     #[test]
