@@ -337,8 +337,12 @@ pub fn pairs(result: &RunResult) -> Vec<(&WorkloadResult, &WorkloadResult)> {
 }
 
 /// One [`speedup`] line per pair of [`pairs`], each naming its two workloads when the run has
-/// more than one workload of either store.
+/// more than one workload of either store; none for a run of several rounds, whose speed-ups
+/// [`rounds`] gives over the rounds.
 pub fn speedups(result: &RunResult) -> Vec<String> {
+    if result.scenario.rounds > 1 {
+        return Vec::new();
+    }
     let count = |target: &str| result.workloads.iter().filter(|w| w.target == target && w.ops > 0).count();
     let named = count("redis") > 1 || count("s3") > 1;
     pairs(result)

@@ -244,6 +244,7 @@ fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
         ratios[1], ratios[0], ratios[2]
     );
     assert!(text.contains(&speedup), "{speedup:?} not in\n{text}");
+    assert!(!text.contains("a-1 vs b-1"), "the rounds' speed-up instead of one line per round:\n{text}");
     let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(
         page.contains("<h3>Over 3 rounds</h3>") && page.contains("data-workload=\"b\""),
