@@ -32,7 +32,7 @@ pub fn render(result: &RunResult) -> String {
     out.push_str(&rounds_text(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
-        for line in crate::cost::summary_lines(cost) {
+        for line in crate::cost::summary_lines(&median_rounds(cost, result.scenario.rounds)) {
             let _ = writeln!(out, "{line}");
         }
     }
@@ -215,6 +215,31 @@ pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
     }
     let speedups = ratios.into_iter().map(|(label, v)| (label, Spread::of(&v))).collect();
     (workloads, speedups)
+}
+
+/// `cost` with each workload of a `--repeat` run once: its round of median throughput (the
+/// lower of the two middle ones for an even count), named without the round.
+fn median_rounds(cost: &crate::cost::CostEstimate, rounds: u32) -> crate::cost::CostEstimate {
+    if rounds <= 1 {
+        return cost.clone();
+    }
+    let mut groups: Vec<(&str, Vec<&crate::cost::WorkloadCost>)> = Vec::new();
+    for w in &cost.workloads {
+        let name = without_round(&w.name, rounds);
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, members)) => members.push(w),
+            None => groups.push((name, vec![w])),
+        }
+    }
+    let workloads = groups
+        .into_iter()
+        .map(|(name, mut members)| {
+            members.sort_by(|a, b| a.reads_s.total_cmp(&b.reads_s));
+            let median = members[(members.len() - 1) / 2];
+            crate::cost::WorkloadCost { name: format!("{name} (median round)"), ..median.clone() }
+        })
+        .collect();
+    crate::cost::CostEstimate { workloads, ..cost.clone() }
 }
 
 /// The summary's lines on a `--repeat` run: each workload's median and range over the rounds.

@@ -245,6 +245,16 @@ fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
     );
     assert!(text.contains(&speedup), "{speedup:?} not in\n{text}");
     assert!(!text.contains("a-1 vs b-1"), "the rounds' speed-up instead of one line per round:\n{text}");
+    // The cost of each workload once, at its median round's rate.
+    let median_ops_s = {
+        let mut v: Vec<f64> = [0, 2, 4].iter().map(|&i| f(&w[i]["throughput_ops_s"])).collect();
+        v.sort_by(f64::total_cmp);
+        v[1]
+    };
+    let cost = "  a (median round)  ";
+    let line = text.lines().find(|l| l.starts_with(cost)).unwrap_or_else(|| panic!("no {cost:?} in\n{text}"));
+    assert!(line.ends_with(&format!("at the measured {median_ops_s:.0} reads/s")), "{line}");
+    assert!(!text.contains("\n  a-2 "), "one cost line per workload:\n{text}");
     let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(
         page.contains("<h3>Over 3 rounds</h3>") && page.contains("data-workload=\"b\""),
