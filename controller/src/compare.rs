@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use crate::result::{RunResult, WorkloadResult};
 use crate::scenario::Workload;
-use crate::summary::{Spread, without_round};
+use crate::summary::{Spread, grouped, without_round};
 
 /// What is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,33 +224,19 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
 /// The scenario's workloads by name, a workload of several rounds once (its first round's) by
 /// its name without the round.
 fn by_workload(run: &RunResult) -> Vec<(&str, &Workload)> {
-    let mut seen: Vec<(&str, &Workload)> = Vec::new();
-    for w in &run.scenario.workloads {
-        let name = without_round(&w.name, run.scenario.rounds);
-        if !seen.iter().any(|(n, _)| *n == name) {
-            seen.push((name, w));
-        }
-    }
-    seen
+    grouped(&run.scenario.workloads, |w| without_round(&w.name, run.scenario.rounds))
+        .into_iter()
+        .map(|(name, rounds)| (name, rounds[0]))
+        .collect()
 }
 
 /// A run's figures per workload, in run order: each metric of [`Metric::ALL`] over the rounds of
 /// a `--repeat` run (the workload's name without its round), or the one figure of a single run.
 /// Percentiles come from the rounds that measured a request, when there is one.
 fn figures(run: &RunResult) -> Vec<(String, [Spread; 5])> {
-    let n = run.scenario.rounds;
-    let mut names: Vec<&str> = Vec::new();
-    for w in &run.workloads {
-        let name = without_round(&w.name, n);
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
+    grouped(&run.workloads, |w| without_round(&w.name, run.scenario.rounds))
         .into_iter()
-        .map(|name| {
-            let rounds: Vec<&WorkloadResult> =
-                run.workloads.iter().filter(|w| without_round(&w.name, n) == name).collect();
+        .map(|(name, rounds)| {
             let measured: Vec<&WorkloadResult> = rounds.iter().copied().filter(|w| w.ops > 0).collect();
             let spreads = Metric::ALL.map(|m| {
                 let from = if m.is_percentile() && !measured.is_empty() { &measured } else { &rounds };

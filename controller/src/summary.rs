@@ -172,6 +172,22 @@ pub fn without_round(name: &str, rounds: u32) -> &str {
     }
 }
 
+/// `items` in groups of equal `key`, the groups in the order their first item came.
+pub fn grouped<T, K: PartialEq>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, Vec<T>)> {
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    for item in items {
+        let k = key(&item);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, members)) => members.push(item),
+            None => groups.push((k, vec![item])),
+        }
+    }
+    groups
+}
+
 /// Each workload's figures over the rounds of a `--repeat` run, in run order, and the
 /// speed-ups of [`pairs`] over the rounds (`(label, spread)`, labelled as [`speedups`] does).
 /// Empty for a run of one round.
@@ -180,18 +196,10 @@ pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
     if n <= 1 {
         return (Vec::new(), Vec::new());
     }
-    let mut order: Vec<&str> = Vec::new();
-    for w in &result.workloads {
-        let base = without_round(&w.name, n);
-        if !order.contains(&base) {
-            order.push(base);
-        }
-    }
-    let workloads = order
-        .iter()
-        .map(|&base| {
-            let ran: Vec<&WorkloadResult> =
-                result.workloads.iter().filter(|w| w.ops > 0 && without_round(&w.name, n) == base).collect();
+    let workloads = grouped(&result.workloads, |w| without_round(&w.name, n))
+        .into_iter()
+        .map(|(base, rounds)| {
+            let ran: Vec<&WorkloadResult> = rounds.into_iter().filter(|w| w.ops > 0).collect();
             let spread =
                 |f: fn(&WorkloadResult) -> f64| Spread::of(&ran.iter().map(|w| f(w)).collect::<Vec<_>>());
             Rounds {
@@ -203,17 +211,18 @@ pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
             }
         })
         .collect();
-    let mut ratios: Vec<(String, Vec<f64>)> = Vec::new();
-    for (r, s3) in pairs(result) {
-        let label = format!("{} vs {}", without_round(&r.name, n), without_round(&s3.name, n));
-        let ratio =
-            if r.latency_us.mean > 0.0 { s3.latency_us.mean / r.latency_us.mean } else { f64::INFINITY };
-        match ratios.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, v)) => v.push(ratio),
-            None => ratios.push((label, vec![ratio])),
-        }
-    }
-    let speedups = ratios.into_iter().map(|(label, v)| (label, Spread::of(&v))).collect();
+    let label = |(r, s3): &(&WorkloadResult, &WorkloadResult)| {
+        format!("{} vs {}", without_round(&r.name, n), without_round(&s3.name, n))
+    };
+    let speedups = grouped(pairs(result), label)
+        .into_iter()
+        .map(|(label, pairs)| {
+            let ratio = |(r, s3): &(&WorkloadResult, &WorkloadResult)| {
+                if r.latency_us.mean > 0.0 { s3.latency_us.mean / r.latency_us.mean } else { f64::INFINITY }
+            };
+            (label, Spread::of(&pairs.iter().map(ratio).collect::<Vec<_>>()))
+        })
+        .collect();
     (workloads, speedups)
 }
 
@@ -223,15 +232,7 @@ fn median_rounds(cost: &crate::cost::CostEstimate, rounds: u32) -> crate::cost::
     if rounds <= 1 {
         return cost.clone();
     }
-    let mut groups: Vec<(&str, Vec<&crate::cost::WorkloadCost>)> = Vec::new();
-    for w in &cost.workloads {
-        let name = without_round(&w.name, rounds);
-        match groups.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, members)) => members.push(w),
-            None => groups.push((name, vec![w])),
-        }
-    }
-    let workloads = groups
+    let workloads = grouped(&cost.workloads, |w| without_round(&w.name, rounds))
         .into_iter()
         .map(|(name, mut members)| {
             members.sort_by(|a, b| a.reads_s.total_cmp(&b.reads_s));
