@@ -336,18 +336,31 @@ impl Chart {
     }
 }
 
+/// `v` to one decimal, without a trailing `.0`.
+fn one_decimal(v: f64) -> String {
+    let t = format!("{v:.1}");
+    t.strip_suffix(".0").map(str::to_owned).unwrap_or(t)
+}
+
+/// An ops/s label for an axis tick: `500`, `20k`, `1.5M`.
+pub fn ops_label(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{}M", one_decimal(v / 1e6))
+    } else if v >= 1e3 {
+        format!("{}k", one_decimal(v / 1e3))
+    } else {
+        one_decimal(v)
+    }
+}
+
 /// A latency label for an axis tick: `1 µs`, `250 µs`, `2.5 ms`, `10 s`.
 pub fn latency_label(us: f64) -> String {
-    let trim = |v: f64| {
-        let t = format!("{v:.1}");
-        t.strip_suffix(".0").map(str::to_owned).unwrap_or(t)
-    };
     if us < 1000.0 {
-        format!("{} µs", trim(us))
+        format!("{} µs", one_decimal(us))
     } else if us < 1_000_000.0 {
-        format!("{} ms", trim(us / 1000.0))
+        format!("{} ms", one_decimal(us / 1000.0))
     } else {
-        format!("{} s", trim(us / 1_000_000.0))
+        format!("{} s", one_decimal(us / 1_000_000.0))
     }
 }
 

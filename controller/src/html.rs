@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::aggregate::decode_base64;
-use crate::chart::{self, Axis, Chart, Scale, Series, escape, latency_label};
+use crate::chart::{self, Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 use crate::cost::{self, CostEstimate};
 use crate::export::percentile_rows;
 use crate::result::{LatencySummary, RunResult, WorkloadResult};
@@ -346,21 +346,6 @@ fn sweep_name(members: &[(usize, &WorkloadResult)]) -> String {
     let prefix = first.get(..common).unwrap_or("");
     let cut = prefix.rfind(['-', '_', '.']).map_or(prefix, |at| &prefix[..at]);
     if cut.is_empty() { members[0].1.target.clone() } else { cut.to_owned() }
-}
-
-/// An ops/s axis label: `500`, `20k`, `1.5M`.
-fn ops_label(v: f64) -> String {
-    let trim = |v: f64| {
-        let t = format!("{v:.1}");
-        t.strip_suffix(".0").map(str::to_owned).unwrap_or(t)
-    };
-    if v >= 1e6 {
-        format!("{}M", trim(v / 1e6))
-    } else if v >= 1e3 {
-        format!("{}k", trim(v / 1e3))
-    } else {
-        trim(v)
-    }
 }
 
 /// A sweep's p50 and p99 against the throughput each level reached: where more load stops
