@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use hdrhistogram::Histogram;
+
 use crate::aggregate::decode_base64;
 use crate::chart::{self, Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 use crate::cost::{self, CostEstimate};
@@ -15,7 +17,7 @@ use crate::summary;
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
 const TICKS_PER_HALF_DISTANCE: u32 = 5;
 
-const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}\
+pub(crate) const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}\
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
 h3{font-size:15px;margin-bottom:6px}.meta{color:#555;font-size:13px}\
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}\
@@ -54,7 +56,7 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     page.push_str(&load_section(result));
     page.push_str(&timeseries_section(result));
     if let Some(c) = cost {
-        page.push_str(&cost_section(c));
+        page.push_str(&cost_section(&summary::median_rounds(c, result.scenario.rounds)));
     }
     page.push_str(&agents_section(result));
     page.push_str(&scenario_section(result));
@@ -251,16 +253,22 @@ fn details_section(result: &RunResult) -> String {
 fn percentile_points(w: &WorkloadResult) -> Result<Vec<(f64, f64)>, String> {
     let h = decode_base64(&w.histogram)
         .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
-    Ok(percentile_rows(&h, TICKS_PER_HALF_DISTANCE)
+    Ok(histogram_points(&h))
+}
+
+/// `(1 / (1 - quantile), microseconds)` points of a nanosecond histogram's percentile curve.
+pub(crate) fn histogram_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    percentile_rows(h, TICKS_PER_HALF_DISTANCE)
         .into_iter()
         .map(|row| {
             let x = if row.quantile < 1.0 { 1.0 / (1.0 - row.quantile) } else { f64::INFINITY };
             (x, row.value as f64 / 1000.0)
         })
-        .collect())
+        .collect()
 }
 
-fn percentile_label(x: f64) -> String {
+/// The label of a percentile axis tick at `x` = 1 / (1 - quantile).
+pub(crate) fn percentile_label(x: f64) -> String {
     let p = 100.0 * (1.0 - 1.0 / x);
     let digits = (x.log10().round() as usize).saturating_sub(2);
     format!("{p:.digits$}%")

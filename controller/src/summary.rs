@@ -228,7 +228,7 @@ pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
 
 /// `cost` with each workload of a `--repeat` run once: its round of median throughput (the
 /// lower of the two middle ones for an even count), named without the round.
-fn median_rounds(cost: &crate::cost::CostEstimate, rounds: u32) -> crate::cost::CostEstimate {
+pub fn median_rounds(cost: &crate::cost::CostEstimate, rounds: u32) -> crate::cost::CostEstimate {
     if rounds <= 1 {
         return cost.clone();
     }

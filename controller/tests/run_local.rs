@@ -260,6 +260,11 @@ fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
         page.contains("<h3>Over 3 rounds</h3>") && page.contains("data-workload=\"b\""),
         "no rounds table"
     );
+    // The page's cost table prices each workload once too, as the summary does.
+    let cost_table = page.split("<section id=\"cost\">").nth(1).and_then(|s| s.split("</section>").next());
+    let cost_table = cost_table.expect("a cost section");
+    assert!(cost_table.contains("data-workload=\"a (median round)\""), "{cost_table}");
+    assert!(!cost_table.contains("data-workload=\"a-2\""), "a cost row per round: {cost_table}");
 
     let o = sb.run(&["run", "--repeat", "0", "--dry-run"]);
     assert_eq!(o.status.code(), Some(2));
