@@ -199,6 +199,11 @@ pub struct CompareArgs {
     /// than PCT percent, e.g. 10; for gating CI.
     #[arg(long, value_name = "PCT")]
     pub fail_if_worse: Option<f64>,
+
+    /// Also write the comparison as one self-contained page to OUT: the table, the gate's
+    /// verdict, the setup differences and each workload's two latency-by-percentile curves.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
 }
 
 /// Arguments of `fetchbench run`.
@@ -419,6 +424,17 @@ fn compare_command(args: &CompareArgs) -> Result<u8, Error> {
         new.started_at
     );
     print!("{}", comparison.render());
+    if let Some(path) = &args.html {
+        use crate::compare_html::Side;
+        crate::report::write_comparison_html(
+            Side { path: &args.base, result: &base },
+            Side { path: &args.new, result: &new },
+            &comparison,
+            args.fail_if_worse,
+            path,
+        )?;
+        println!("page: {}", path.display());
+    }
     let Some(limit) = args.fail_if_worse else { return Ok(0) };
     let breaches = comparison.breaches(limit);
     for c in &breaches {

@@ -9,6 +9,7 @@ pub mod awsrun;
 pub mod chart;
 pub mod cli;
 pub mod compare;
+pub mod compare_html;
 pub mod cost;
 pub mod error;
 pub mod export;

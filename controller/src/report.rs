@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::compare::Comparison;
 use crate::cost::{self, Assumptions, CostError, CostEstimate};
 use crate::result::{RunResult, SCHEMA};
-use crate::{export, html};
+use crate::{compare_html, export, html};
 
 /// The report's file name beside result.json.
 pub const REPORT_HTML: &str = "report.html";
@@ -75,6 +76,18 @@ fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
 /// Write report.html to `path`.
 pub fn write_html(result: &RunResult, cost: Option<&CostEstimate>, path: &Path) -> Result<(), ReportError> {
     let page = html::render(result, cost).map_err(ReportError::Input)?;
+    write_file(path, &page)
+}
+
+/// Write the page of `fetchbench compare --html` to `path`.
+pub fn write_comparison_html(
+    base: compare_html::Side,
+    new: compare_html::Side,
+    comparison: &Comparison,
+    limit: Option<f64>,
+    path: &Path,
+) -> Result<(), ReportError> {
+    let page = compare_html::render(base, new, comparison, limit).map_err(ReportError::Input)?;
     write_file(path, &page)
 }
 

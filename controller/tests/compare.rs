@@ -237,3 +237,55 @@ fn bad_input_exits_2() {
         assert!(stderr(&o).contains(part), "{args:?}: {part:?} missing from {}", stderr(&o));
     }
 }
+
+#[test]
+fn the_html_page_holds_the_table_the_verdict_and_both_runs_curves() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        let redis = &mut r["workloads"][0];
+        scale(&mut redis["latency_us"]["p99"], 1.5);
+        r["scenario"]["workloads"][0]["concurrency"] = json!(8);
+    });
+    let (b, n) = (base.to_str().expect("utf-8"), new.to_str().expect("utf-8"));
+    let page_path = sb.path().join("compare.html");
+    let page_arg = page_path.to_str().expect("utf-8");
+    let o = sb.run(&["compare", b, n, "--fail-if-worse", "10", "--html", page_arg]);
+    let out = stdout(&o);
+    // The page is written before the gate fails, so a CI job can keep it.
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(out.contains(&format!("page: {page_arg}")), "{out}");
+    let page = std::fs::read_to_string(&page_path).expect("the page");
+    assert!(page.contains("<strong>Failed: 1 percentile got more than 10% worse.</strong>"), "{page}");
+    assert!(page.contains("<li>redis-get p99 got worse by 50.0%</li>"), "{page}");
+    assert!(page.contains("<li>redis-get concurrency: 1 -&gt; 8</li>"), "the setup change: {page}");
+    let row = |workload: &str, metric: &str| {
+        let start = format!("data-workload=\"{workload}\" data-metric=\"{metric}\">");
+        let at = page.find(&start).unwrap_or_else(|| panic!("no {workload} {metric} row"));
+        let class =
+            page[..at].rsplit("<tr class=\"").next().expect("a row").split('"').next().expect("a class");
+        let end = page[at..].find("</tr>").expect("the row's end");
+        (class.to_owned(), page[at..at + end].to_owned())
+    };
+    let (class, cells) = row("redis-get", "p99");
+    assert_eq!(class, "worse", "{cells}");
+    assert!(cells.contains("<td>+50.0%</td>"), "{cells}");
+    assert_eq!(row("s3-get", "p50").0, "same");
+    // One chart per workload, each with the base's and the new run's curve.
+    for (i, workload) in ["redis-get", "s3-get"].iter().enumerate() {
+        let svg = format!("<svg id=\"percentiles-{i}\" class=\"chart\" data-workload=\"{workload}\"");
+        let at = page.find(&svg).unwrap_or_else(|| panic!("no chart {svg}"));
+        let chart = &page[at..at + page[at..].find("</svg>").expect("the chart's end")];
+        for series in ["base", "new"] {
+            assert!(chart.contains(&format!("data-series=\"{series}\"")), "no {series} curve on {workload}");
+        }
+    }
+
+    let o =
+        sb.run(&["compare", b, n, "--html", sb.path().join("no/such/dir/c.html").to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot write") && stderr(&o).contains("no/such/dir/c.html"),
+        "{}",
+        stderr(&o)
+    );
+}
