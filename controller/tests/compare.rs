@@ -280,6 +280,25 @@ fn the_html_page_holds_the_table_the_verdict_and_both_runs_curves() {
         }
     }
 
+    // As a browser shows it: nothing fetched but the page, and both curves drawn across each chart.
+    let script = "[...document.querySelectorAll('#percentiles svg.chart')].map(svg => ({ \
+        workload: svg.dataset.workload, \
+        lines: [...svg.querySelectorAll('g.series')].map(g => [g.dataset.series, g.getBBox().width]) }))";
+    let visit = common::chromium::visit(&page_path, script);
+    assert!(visit.errors.is_empty(), "console errors: {:#?}", visit.errors);
+    assert_eq!(visit.requests.len(), 1, "the page fetched more than itself: {:?}", visit.requests);
+    let charts = visit.value.as_array().expect("charts");
+    assert_eq!(charts.len(), 2, "{charts:?}");
+    for chart in charts {
+        let lines = chart["lines"].as_array().expect("lines");
+        let names: Vec<&str> = lines.iter().map(|l| l[0].as_str().expect("a name")).collect();
+        assert_eq!(names, ["base", "new"], "{chart}");
+        assert!(
+            lines.iter().all(|l| l[1].as_f64().expect("a width") > 300.0),
+            "a curve not drawn across: {chart}"
+        );
+    }
+
     let o =
         sb.run(&["compare", b, n, "--html", sb.path().join("no/such/dir/c.html").to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(1));
