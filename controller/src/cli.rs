@@ -438,7 +438,7 @@ fn compare_command(args: &CompareArgs) -> Result<u8, Error> {
     let Some(limit) = args.fail_if_worse else { return Ok(0) };
     let breaches = comparison.breaches(limit);
     for c in &breaches {
-        let by = c.percent.map_or_else(|| "from zero".to_owned(), |p| format!("by {p:.1}%"));
+        let by = c.by_text();
         println!("FAIL: {} {} got worse {by}, more than the {limit}% allowed", c.workload, c.metric.name());
     }
     if breaches.is_empty() {

@@ -138,10 +138,25 @@ impl Change {
             && self.percent.is_none_or(|p| p > limit_percent)
     }
 
-    fn percent_text(&self) -> String {
+    /// The change as printed: `+12.3%`, or `new` from a base of zero.
+    pub fn percent_text(&self) -> String {
         match self.percent {
             Some(p) => format!("{p:+.1}%"),
             None => "new".to_owned(),
+        }
+    }
+
+    /// How far it moved, for the gate's lines: `by 12.3%`, or `from zero`.
+    pub fn by_text(&self) -> String {
+        self.percent.map_or_else(|| "from zero".to_owned(), |p| format!("by {:.1}%", p.abs()))
+    }
+
+    /// The verdict as printed: `worse`, or `worse (ranges overlap)` when the rounds' ranges do.
+    pub fn verdict_text(&self) -> String {
+        if self.overlap && self.verdict != Verdict::Same {
+            format!("{} (ranges overlap)", self.verdict.marker())
+        } else {
+            self.verdict.marker().to_owned()
         }
     }
 }
@@ -308,11 +323,7 @@ impl Comparison {
                     number(c.metric, c.base),
                     number(c.metric, c.new),
                     c.percent_text(),
-                    if c.overlap && c.verdict != Verdict::Same {
-                        format!("{} (ranges overlap)", c.verdict.marker())
-                    } else {
-                        c.verdict.marker().to_owned()
-                    },
+                    c.verdict_text(),
                 ]
             })
             .collect();

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::aggregate::{decode_base64, merge};
 use crate::chart::{Axis, Chart, Scale, Series, escape, latency_label};
-use crate::compare::{Comparison, Metric, Verdict};
+use crate::compare::{Comparison, Metric};
 use crate::html::{STYLE, histogram_points, percentile_label};
 use crate::result::RunResult;
 use crate::summary::without_round;
@@ -81,7 +81,7 @@ fn gate(comparison: &Comparison, limit: Option<f64>) -> String {
         if breaches.len() == 1 { "" } else { "s" }
     );
     for c in breaches {
-        let by = c.percent.map_or_else(|| "from zero".to_owned(), |p| format!("by {p:.1}%"));
+        let by = c.by_text();
         let _ = write!(s, "<li>{} {} got worse {by}</li>", escape(&c.workload), c.metric.name());
     }
     s.push_str("</ul></div>");
@@ -119,11 +119,6 @@ fn changes_section(comparison: &Comparison) -> String {
     );
     for c in &comparison.changes {
         let number = |v: f64| if c.metric == Metric::Errors { format!("{v:.0}") } else { format!("{v:.1}") };
-        let verdict = if c.overlap && c.verdict != Verdict::Same {
-            format!("{} (ranges overlap)", c.verdict.marker())
-        } else {
-            c.verdict.marker().to_owned()
-        };
         let _ = write!(
             s,
             "<tr class=\"{}\" data-workload=\"{}\" data-metric=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td>\
@@ -135,8 +130,8 @@ fn changes_section(comparison: &Comparison) -> String {
             c.metric.label(),
             number(c.base),
             number(c.new),
-            c.percent.map_or_else(|| "new".to_owned(), |p| format!("{p:+.1}%")),
-            verdict
+            c.percent_text(),
+            c.verdict_text()
         );
     }
     s.push_str("</table>");
