@@ -161,7 +161,7 @@ pub struct TeardownArgs {
 /// Arguments of `fetchbench report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// The result.json of a run.
+    /// The result.json of a run, or the run's folder holding it.
     #[arg(value_name = "RESULT_JSON")]
     pub result: PathBuf,
 
@@ -187,11 +187,11 @@ pub struct ReportArgs {
 /// Arguments of `fetchbench compare`.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// The result.json to compare against.
+    /// The result.json to compare against, or the run's folder holding it.
     #[arg(value_name = "BASE_JSON")]
     pub base: PathBuf,
 
-    /// The result.json of the run being judged.
+    /// The result.json of the run being judged, or its run's folder.
     #[arg(value_name = "NEW_JSON")]
     pub new: PathBuf,
 

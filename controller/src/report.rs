@@ -9,6 +9,8 @@ use crate::cost::{self, Assumptions, CostError, CostEstimate};
 use crate::result::{RunResult, SCHEMA};
 use crate::{compare_html, export, html};
 
+/// The result file's name in a run's folder.
+pub const RESULT_JSON: &str = "result.json";
 /// The report's file name beside result.json.
 pub const REPORT_HTML: &str = "report.html";
 /// The summary export's file name.
@@ -42,8 +44,15 @@ impl ReportError {
     }
 }
 
-/// Read a result file and check it is one this fetchbench understands.
+/// The result file `path` names: `path` itself, or the result.json inside a run's folder.
+pub fn result_file(path: &Path) -> PathBuf {
+    if path.is_dir() { path.join(RESULT_JSON) } else { path.to_owned() }
+}
+
+/// Read a result file (or the result.json of a run's folder) and check it is one this
+/// fetchbench understands.
 pub fn load(path: &Path) -> Result<RunResult, ReportError> {
+    let path = &result_file(path);
     let result = RunResult::read(path).map_err(ReportError::Input)?;
     if result.schema != SCHEMA {
         return Err(ReportError::Input(format!(
@@ -115,6 +124,7 @@ pub fn run(
     html_out: Option<&Path>,
     assumptions: Option<&Assumptions>,
 ) -> Result<(PathBuf, RunResult), ReportError> {
+    let result_path = &result_file(result_path);
     let mut result = load(result_path)?;
     let cost = cost_of(&result, assumptions)?;
     let written = match html_out {

@@ -275,7 +275,7 @@ pub struct AgentWorkloadResult {
 impl RunResult {
     /// Write `dir/result.json` through a temporary file, so a crash never leaves half a file.
     pub fn write(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
-        let path = dir.join("result.json");
+        let path = dir.join(crate::report::RESULT_JSON);
         let tmp = dir.join(".result.json.tmp");
         let mut f = std::fs::File::create(&tmp)?;
         serde_json::to_writer_pretty(&mut f, self)?;

@@ -359,7 +359,7 @@ pub(crate) async fn drive(
     result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
     // An --out folder may hold an earlier run: its .hgrm files of workloads this run does not
     // have would sit beside this run's figures as if they were part of them.
-    let earlier = report::load(&dir.join("result.json")).map(|r| crate::export::hgrm_names(&r)).ok();
+    let earlier = report::load(&dir.join(report::RESULT_JSON)).map(|r| crate::export::hgrm_names(&r)).ok();
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
     print!("{}", summary::render(&result));
     println!("result: {}", path.display());

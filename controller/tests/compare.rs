@@ -308,3 +308,28 @@ fn the_html_page_holds_the_table_the_verdict_and_both_runs_curves() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_run_folder_stands_for_its_result_json() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("run");
+    std::fs::create_dir(&dir).expect("a run folder");
+    std::fs::copy(seed_run().dir.join("result.json"), dir.join("result.json")).expect("copy");
+    let d = dir.to_str().expect("utf-8");
+    let o = sb.run(&["compare", d, d, "--fail-if-worse", "0"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert_eq!(row(&out, "redis-get", "p50 µs").last(), Some(&"same"), "{out}");
+
+    let o = sb.run(&["report", d]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(dir.join("report.html").is_file() && dir.join("summary.csv").is_file(), "written beside it");
+
+    // A folder without a result names the file it looked for.
+    let empty = sb.path().join("empty");
+    std::fs::create_dir(&empty).expect("a folder");
+    let o = sb.run(&["compare", d, empty.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let wanted = format!("cannot read {}", empty.join("result.json").display());
+    assert!(stderr(&o).contains(&wanted), "{}", stderr(&o));
+}
