@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::aggregate::{decode_base64, merge};
 use crate::chart::{Axis, Chart, Scale, Series, escape, latency_label};
 use crate::compare::{Comparison, Metric};
-use crate::html::{STYLE, histogram_points, percentile_label};
+use crate::html::{histogram_points, page_start, percentile_label};
 use crate::result::RunResult;
 use crate::summary::without_round;
 
@@ -33,14 +33,12 @@ pub fn render(base: Side, new: Side, comparison: &Comparison, limit: Option<f64>
     } else {
         format!("fetchbench compare: {} against {}", new.result.scenario.name, base.result.scenario.name)
     };
-    let mut page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{0}</title><style>{STYLE}{1}</style></head><body><h1>{0}</h1>",
-        escape(&title),
+    let mut page = page_start(
+        &title,
         "tr.worse td.verdict{color:#c62828;font-weight:bold}tr.better td.verdict{color:#2e7d32}\
-         .ok{background:#edf7ed;border-left:4px solid #2e7d32;padding:8px 12px;margin:8px 0;font-size:14px}"
+         .ok{background:#edf7ed;border-left:4px solid #2e7d32;padding:8px 12px;margin:8px 0;font-size:14px}",
     );
+    let _ = write!(page, "<h1>{}</h1>", escape(&title));
     for (role, side) in [("base", base), ("new", new)] {
         let r = side.result;
         let agents = r.agents.len();

@@ -17,7 +17,7 @@ use crate::summary;
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
 const TICKS_PER_HALF_DISTANCE: u32 = 5;
 
-pub(crate) const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}\
+const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}\
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
 h3{font-size:15px;margin-bottom:6px}.meta{color:#555;font-size:13px}\
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}\
@@ -29,15 +29,8 @@ th{background:#f6f6f6}td.name,th.name{text-align:left}\
 /// The page for `result`, with `cost` in its cost section. Fails only when a workload's
 /// histogram does not decode.
 pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String, String> {
-    let mut page = String::new();
     let title = format!("fetchbench: {}", result.scenario.name);
-    let _ = write!(
-        page,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body>",
-        escape(&title)
-    );
+    let mut page = page_start(&title, "");
     let agents = result.agents.len();
     let _ = write!(
         page,
@@ -67,6 +60,16 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
         escape(&result.schema)
     );
     Ok(page)
+}
+
+/// A page's start, up to the open `<body>`: the title and the shared style plus `extra_style`.
+pub(crate) fn page_start(title: &str, extra_style: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}{extra_style}</style></head><body>",
+        escape(title)
+    )
 }
 
 fn warnings(result: &RunResult) -> String {
