@@ -212,9 +212,11 @@ pub struct RunArgs {
     /// Scenario file (TOML); without it, the built-in seed scenario (scenarios/seed.toml).
     pub scenario: Option<PathBuf>,
 
-    /// Number of agents; overrides the scenario's `agents`.
-    #[arg(long, value_name = "N")]
-    pub agents: Option<u32>,
+    /// Number of agents; overrides the scenario's `agents`. Several values ("1,2,4") sweep: the
+    /// fleet has the most, and every workload runs once per value on that many of them, named
+    /// `<workload>-a<N>`: how latency and throughput scale with the fleet.
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    pub agents: Vec<u32>,
 
     /// Folder for result.json, report.html and the exports; default
     /// results/<scenario>-<UTC timestamp>/.
@@ -520,7 +522,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         Some(path) => Scenario::load(path)?,
         None => Scenario::seed(),
     };
-    if let Some(n) = args.agents {
+    for &n in &args.agents {
         if !(1..=MAX_AGENTS).contains(&n) {
             return Err(Error::Usage {
                 flag: "--agents",
@@ -528,7 +530,22 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
                 detail: format!("must be in 1..={MAX_AGENTS}"),
             });
         }
-        scenario.agents = n;
+    }
+    if let Some(&most) = args.agents.iter().max() {
+        if let [one] = args.agents[..]
+            && let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some_and(|n| n > one))
+        {
+            return Err(Error::Usage {
+                flag: "--agents",
+                value: one.to_string(),
+                detail: format!(
+                    "workload {:?} of the scenario runs on {} agents; give at least that many",
+                    w.name,
+                    w.agents.unwrap_or_default()
+                ),
+            });
+        }
+        scenario.agents = most;
     }
     override_workloads(&mut scenario, &args)?;
     for (flag, value, schemes) in [
@@ -559,10 +576,10 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         crate::run::check_busy_poll(&scenario, url, args.redis_cluster, flag)?;
     }
     if !args.agent.is_empty() {
-        if args.agents.is_some() {
+        if !args.agents.is_empty() {
             return Err(Error::Usage {
                 flag: "--agents",
-                value: args.agents.unwrap_or_default().to_string(),
+                value: join(&args.agents),
                 detail: "cannot be combined with --agent: the agents are the ones given".into(),
             });
         }
@@ -574,6 +591,17 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
             });
         }
         scenario.agents = args.agent.len() as u32;
+        if let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some_and(|n| n > scenario.agents)) {
+            return Err(Error::Usage {
+                flag: "--agent",
+                value: join(&args.agent),
+                detail: format!(
+                    "workload {:?} runs on {} agents; name at least that many",
+                    w.name,
+                    w.agents.unwrap_or_default()
+                ),
+            });
+        }
     }
     Ok(RunOptions {
         scenario,
@@ -616,11 +644,16 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
             return Err(usage("--concurrency", n.to_string(), format!("must be in 1..={MAX_CONCURRENCY}")));
         }
     }
-    if args.concurrency.len() > 1 && args.rate.len() > 1 {
+    let swept = [
+        ("--agents", args.agents.len(), join(&args.agents)),
+        ("--concurrency", args.concurrency.len(), join(&args.concurrency)),
+        ("--rate", args.rate.len(), join(&args.rate)),
+    ];
+    if let [_, (flag, _, values), ..] = swept.iter().filter(|(_, n, _)| *n > 1).collect::<Vec<_>>()[..] {
         return Err(usage(
-            "--rate",
-            join(&args.rate),
-            "sweep one of --concurrency and --rate at a time; give the other one value".into(),
+            flag,
+            values.clone(),
+            "sweep one of --agents, --concurrency and --rate at a time; give the others one value".into(),
         ));
     }
     if let Some(text) = &args.duration {
@@ -657,6 +690,9 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
                 ),
             ));
         }
+    }
+    if args.agents.len() > 1 {
+        sweep(scenario, "--agents", &args.agents, 'a', |w, &n| w.agents = Some(n))?;
     }
     sweep(scenario, "--concurrency", &args.concurrency, 'c', |w, &n| w.concurrency = n)?;
     sweep(scenario, "--rate", &args.rate, 'r', |w, &rate| w.rate = Some(rate))?;

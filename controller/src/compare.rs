@@ -181,8 +181,9 @@ pub struct Comparison {
 type Setting<T> = (&'static str, fn(&T) -> String);
 
 /// The settings of a workload that change what it measures, by name.
-const WORKLOAD_SETTINGS: [Setting<Workload>; 12] = [
+const WORKLOAD_SETTINGS: [Setting<Workload>; 13] = [
     ("target", |w| w.target.as_str().to_owned()),
+    ("agents", |w| w.agents.map_or_else(|| "all".to_owned(), |n| n.to_string())),
     ("concurrency", |w| w.concurrency.to_string()),
     ("measured", |w| w.stop.to_string()),
     ("warm-up", |w| w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string())),

@@ -325,12 +325,12 @@ fn percentile_section(result: &RunResult) -> Result<String, String> {
     Ok(s)
 }
 
-/// The workloads that read the same way and differ only in concurrency or rate (a sweep, such as
-/// `--concurrency 1,8,64` makes), two or more to a group, each group in run order.
+/// The workloads that read the same way and differ only in concurrency, rate or agents (a sweep,
+/// such as `--concurrency 1,8,64` makes), two or more to a group, each group in run order.
 fn sweeps(result: &RunResult) -> Vec<Vec<(usize, &WorkloadResult)>> {
     let shape = |w: &WorkloadResult| {
         let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
-        let level = (s.concurrency, s.rate.map(f64::to_bits));
+        let level = (s.concurrency, s.rate.map(f64::to_bits), s.agents);
         let how = (s.target, s.keys, s.range, s.pipeline, s.busy_poll, s.set_share.to_bits(), s.ttl);
         Some((how, level))
     };
@@ -409,7 +409,7 @@ fn load_section(result: &RunResult) -> String {
     };
     format!(
         "<section id=\"load\"><h2>Latency against load</h2>{}<p class=\"note\">Each line joins the workloads \
-         that read the same way at different concurrency or rate, one point per level at the throughput it reached \
+         that read the same way at different concurrency, rate or number of agents, one point per level at the throughput it reached \
          (p99 solid, p50 dashed): where a line turns up, more load stops buying throughput and starts costing \
          latency.</p></section>",
         chart.render()

@@ -327,6 +327,17 @@ pub(crate) async fn drive(
         .enumerate()
         .map(|(i, w)| {
             let mut result = measured.tallies.workload_result(i, &w.name, w.target.as_str(), &ids, &offsets);
+            if w.agents.is_some() {
+                // On part of the fleet: its agents are the ones it ran on (a workload on the
+                // whole fleet lists every agent, a lost one with nothing).
+                let ran = measured.dispatched.get(i).map_or(&[][..], Vec::as_slice);
+                result.per_agent = std::mem::take(&mut result.per_agent)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(a, _)| ran.contains(a))
+                    .map(|(_, r)| r)
+                    .collect();
+            }
             if w.busy_poll.is_some() {
                 if result.ops + result.errors > 0 {
                     result.busy_polled_share.get_or_insert(0.0);
@@ -478,6 +489,8 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 
 struct Measured {
     tallies: Tallies,
+    /// `[workload]`: the agents it was sent to, for the workloads that started.
+    dispatched: Vec<Vec<usize>>,
     interrupted: bool,
     /// An agent was lost and the scenario says `on_agent_loss = "abort"`.
     aborted: bool,
@@ -504,11 +517,16 @@ async fn measure(
     let mut interrupted = false;
     let mut aborted = false;
     let mut progress = Progress::new(scenario, clients.len());
+    let mut dispatched = Vec::with_capacity(scenario.workloads.len());
     for (w, workload) in scenario.workloads.iter().enumerate() {
-        let live: Vec<usize> = (0..clients.len()).filter(|&a| agents[a].status == "ok").collect();
+        // A workload on part of the fleet takes its first agents still answering.
+        let wanted = workload.agents.map_or(clients.len(), |n| n as usize);
+        let live: Vec<usize> =
+            (0..clients.len()).filter(|&a| agents[a].status == "ok").take(wanted).collect();
         if interrupted || aborted || live.is_empty() {
             break;
         }
+        dispatched.push(live.clone());
         let max_rtt = live.iter().map(|&a| clocks[a].rtt).max().unwrap_or_default();
         let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
         let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
@@ -622,7 +640,7 @@ async fn measure(
             live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
         println!("  done: {ops} ops, {errors} errors");
     }
-    Measured { tallies, interrupted, aborted }
+    Measured { tallies, dispatched, interrupted, aborted }
 }
 
 /// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`; aborting
@@ -760,7 +778,7 @@ pub fn plan(scenario: &crate::scenario::Scenario, place: &str) -> String {
         d.seed
     );
     for w in &scenario.workloads {
-        out += &format!("  {}\n", describe(w, agents));
+        out += &format!("  {}\n", describe(w, w.agents.map_or(agents, |n| n as usize)));
     }
     for (key, limit) in &scenario.thresholds {
         let upper = key

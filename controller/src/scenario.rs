@@ -212,6 +212,10 @@ pub struct Workload {
     /// Inclusive byte range read from each object (S3 Range, Redis GETRANGE), `None` for the whole.
     #[serde(default)]
     pub range: Option<(u64, u64)>,
+    /// Runs on the first this many of the run's agents (`--agents 1,2,4` sweeps it); `None` for
+    /// all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<u32>,
 }
 
 /// One command at a time: the default of `pipeline`, also for results written before it.
@@ -568,6 +572,7 @@ struct RawWorkload {
     busy_poll: Option<Spanned<String>>,
     ttl: Option<Spanned<String>>,
     range: Option<Spanned<String>>,
+    agents: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -642,6 +647,18 @@ impl Validator<'_> {
                         "starts at byte {first}, past the end of the smallest objects ({smallest} byte{}); \
                          start it below {smallest}",
                         if smallest == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+            if let (Some(n), Some(span)) = (workload.agents, &w.get_ref().agents)
+                && n > agents
+            {
+                return Err(self.error(
+                    &span.span(),
+                    &format!("workload {:?} agents", workload.name),
+                    format!(
+                        "{n} is more than the scenario's {agents} agent{}; raise the scenario's agents or lower this",
+                        if agents == 1 { "" } else { "s" }
                     ),
                 ));
             }
@@ -984,6 +1001,20 @@ impl Validator<'_> {
             }
             None => None,
         };
+        let agents = match &w.agents {
+            Some(a) => {
+                let n = *a.get_ref();
+                if !(1..=MAX_AGENTS).contains(&n) {
+                    return Err(self.error(
+                        &a.span(),
+                        &field("agents"),
+                        format!("{n} is not in 1..={MAX_AGENTS}"),
+                    ));
+                }
+                Some(n)
+            }
+            None => None,
+        };
         Ok(Workload {
             name,
             target: w.target,
@@ -998,6 +1029,7 @@ impl Validator<'_> {
             busy_poll,
             ttl,
             range,
+            agents,
         })
     }
 
@@ -1100,6 +1132,24 @@ mod tests {
             .expect_err("wrong type");
         assert_eq!((e.line, e.field.as_deref()), (Some(9), Some("concurrency")));
         assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_workload_runs_on_part_of_the_fleet_within_the_scenarios_agents() {
+        let text = "name = \"x\"\nagents = 4\n[dataset]\nobjects = 10\nsize = 100\n[[workload]]\nname = \"a\"\n\
+                    target = \"redis\"\nrequests = 5\nagents = 2\n[[workload]]\nname = \"b\"\ntarget = \"s3\"\nrequests = 5\n";
+        let s = Scenario::parse(text, "t.toml").expect("valid");
+        assert_eq!(s.workloads[0].agents, Some(2));
+        assert_eq!(s.workloads[1].agents, None, "all of them");
+
+        let e = Scenario::parse(&text.replace("agents = 2", "agents = 5"), "t.toml").expect_err("5 of 4");
+        assert_eq!(
+            e.to_string(),
+            "scenario t.toml:10: workload \"a\" agents: 5 is more than the scenario's 4 agents; \
+             raise the scenario's agents or lower this"
+        );
+        let e = Scenario::parse(&text.replace("agents = 2", "agents = 0"), "t.toml").expect_err("none");
+        assert_eq!(e.to_string(), "scenario t.toml:10: workload \"a\" agents: 0 is not in 1..=1024");
     }
 
     #[test]

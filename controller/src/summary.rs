@@ -335,14 +335,14 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
 
 /// The Redis and S3 workloads a run's speed-up lines compare: each S3 workload with the first
 /// Redis workload not yet taken that reads the same way (concurrency, keys, rate, byte range, one
-/// command at a time), so that a sweep compares each size with its own; when no two read the same
+/// command at a time, agents), so that a sweep compares each size with its own; when no two read the same
 /// way, the first of each, as the tutorial's two scripts.
 pub fn pairs(result: &RunResult) -> Vec<(&WorkloadResult, &WorkloadResult)> {
     let measured =
         |target: &'static str| result.workloads.iter().filter(move |w| w.target == target && w.ops > 0);
     let shape = |w: &WorkloadResult| {
         let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
-        Some((s.concurrency, s.keys, s.rate.map(f64::to_bits), s.range, s.pipeline.max(1)))
+        Some((s.concurrency, s.keys, s.rate.map(f64::to_bits), s.range, s.pipeline.max(1), s.agents))
     };
     let mut taken = Vec::new();
     let mut pairs = Vec::new();

@@ -201,7 +201,32 @@ const CASES: &[(&str, Input, &[&str])] = &[
     (
         "two sweeps at once",
         Input::Args(&["--concurrency", "1,2", "--rate", "5,6"]),
-        &["--rate", "\"5,6\"", "sweep one of --concurrency and --rate"],
+        &["--rate", "\"5,6\"", "sweep one of --agents, --concurrency and --rate"],
+    ),
+    (
+        "agents and concurrency sweeps at once",
+        Input::Args(&["--agents", "1,2", "--concurrency", "1,8"]),
+        &["--concurrency", "\"1,8\"", "sweep one of --agents, --concurrency and --rate"],
+    ),
+    ("zero in an agents sweep", Input::Args(&["--agents", "2,0"]), &["--agents", "\"0\"", "1..="]),
+    (
+        "workload on more agents than the scenario's",
+        Input::Edit("requests = 5", "requests = 5\nagents = 3"),
+        &[
+            "bad.toml:9",
+            "workload \"w\" agents",
+            "3 is more than the scenario's 1 agent",
+            "raise the scenario's agents",
+        ],
+    ),
+    (
+        "agents flag below a workload's agents",
+        Input::EditWithArgs(
+            "name = \"x\"\n[dataset]\nobjects = 10\nsize = { min = 1, max = 2 }\n[[workload]]\nname = \"w\"\ntarget = \"redis\"\nrequests = 5",
+            "name = \"x\"\nagents = 4\n[dataset]\nobjects = 10\nsize = 1\n[[workload]]\nname = \"w\"\ntarget = \"redis\"\nrequests = 5\nagents = 3",
+            &["--agents", "2"],
+        ),
+        &["--agents", "\"2\"", "workload \"w\" of the scenario runs on 3 agents", "at least that many"],
     ),
     ("zero requests flag", Input::Args(&["--requests", "0"]), &["--requests", "\"0\"", "at least 1"]),
     (

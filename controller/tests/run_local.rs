@@ -209,6 +209,55 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
 }
 
 #[test]
+fn an_agents_sweep_runs_each_level_on_that_many_agents() {
+    let sb = Sandbox::new();
+    let scenario = two_workloads(&sb, "\"b.errors\" = 0");
+    let out = sb.path().join("agents");
+    let args = ["--agents", "1,3", "--requests", "20", "--out", out.to_str().expect("utf-8")];
+    let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    assert!(text.contains("on 3 local agents"), "the fleet has the most: {text}");
+    assert!(text.contains("running a-a1 (redis, 1 agent x 1 in flight"), "{text}");
+    assert!(text.contains("running b-a3 (s3, 3 agents x 1 in flight"), "{text}");
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["agents"].as_array().expect("agents").len(), 3);
+    let workloads = r["workloads"].as_array().expect("workloads");
+    let ran: Vec<(&str, u64, Vec<&str>)> = workloads
+        .iter()
+        .map(|w| {
+            let agents = w["per_agent"].as_array().expect("per_agent");
+            let ids = agents.iter().map(|a| a["agent"].as_str().expect("id")).collect();
+            (w["name"].as_str().expect("name"), w["ops"].as_u64().expect("ops"), ids)
+        })
+        .collect();
+    // 20 requests per agent, on the first N agents of the fleet.
+    let three = vec!["agent-0", "agent-1", "agent-2"];
+    assert_eq!(
+        ran,
+        [
+            ("a-a1", 20, vec!["agent-0"]),
+            ("a-a3", 60, three.clone()),
+            ("b-a1", 20, vec!["agent-0"]),
+            ("b-a3", 60, three)
+        ]
+    );
+    for (i, n) in [1, 3, 1, 3].into_iter().enumerate() {
+        assert_eq!(r["scenario"]["workloads"][i]["agents"], n);
+    }
+    assert_eq!(r["scenario"]["thresholds"], serde_json::json!({"b-a1.errors": 0.0, "b-a3.errors": 0.0}));
+    // Each S3 level against the Redis one on as many agents, and a line per store on the page.
+    for pair in ["a-a1 vs b-a1: Redis was", "a-a3 vs b-a3: Redis was"] {
+        assert!(text.contains(pair), "{text}");
+    }
+    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    for line in ["a p99", "b p50"] {
+        assert!(page.contains(&format!("data-series=\"{line}\"")), "{line} is not charted");
+    }
+    sb.assert_clean();
+}
+
+#[test]
 fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
     let sb = Sandbox::new();
     let scenario = two_workloads(&sb, "\"b.errors\" = 0");
