@@ -5,12 +5,16 @@
 //! can be split into what any client pays on this machine and what fetchbench's agent adds.
 //! A benchmark, not a test.
 //!
-//!     cargo run --release --example redis_floor -- PORT [SECONDS] [KEYS] [spin]
+//!     cargo run --release --example redis_floor -- PORT [SECONDS] [KEYS] [spin|rearm]
 //!
 //! Reads `key:000000000000` .. (redis-benchmark's key names, which must hold values) in turn for
 //! SECONDS (default 10) over KEYS keys (default 200). The last line is JSON, for `bench/run`.
 //! With `spin` the socket is non-blocking and the client retries its reads without pause, so its
 //! core never sleeps: the floor of a client that busy-polls (fetchbench's `busy_poll`).
+//! With `rearm` the client waits in `epoll_wait` and, after each write, removes the socket from
+//! its epoll set and adds it again, as redis-benchmark's event loop does (its `aeDeleteFileEvent`
+//! and `aeCreateFileEvent` around every request): work that does nothing for the request, kept
+//! to measure what it does to the wait on this machine.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -24,18 +28,26 @@ fn main() -> anyhow::Result<()> {
         args.get(1).context("usage: redis_floor PORT [SECONDS] [KEYS]")?.parse().context("PORT")?;
     let seconds: f64 = args.get(2).map_or(Ok(10.0), |s| s.parse()).context("SECONDS")?;
     let keys: u64 = args.get(3).map_or(Ok(200), |s| s.parse()).context("KEYS")?;
-    let spin = match args.get(4).map(String::as_str) {
-        None => false,
-        Some("spin") => true,
-        Some(other) => bail!("{other:?} is not \"spin\"; usage: redis_floor PORT [SECONDS] [KEYS] [spin]"),
-    };
     if keys == 0 || seconds <= 0.0 {
         bail!("SECONDS and KEYS must be above 0");
     }
     let mut conn =
         TcpStream::connect(("127.0.0.1", port)).with_context(|| format!("redis on port {port}"))?;
     conn.set_nodelay(true)?;
-    conn.set_nonblocking(spin)?;
+    let mut wait = match args.get(4).map(String::as_str) {
+        None => Wait::Block,
+        Some("spin") => Wait::Spin,
+        Some("rearm") => Wait::Rearm {
+            poll: mio::Poll::new().context("epoll_create")?,
+            events: mio::Events::with_capacity(1),
+            // The same socket (a second descriptor of it), as epoll sees it.
+            source: mio::net::TcpStream::from_std(conn.try_clone()?),
+        },
+        Some(other) => bail!(
+            "{other:?} is neither \"spin\" nor \"rearm\"; usage: redis_floor PORT [SECONDS] [KEYS] [spin|rearm]"
+        ),
+    };
+    conn.set_nonblocking(!matches!(wait, Wait::Block))?;
     let commands: Vec<Vec<u8>> = (0..keys)
         .map(|i| {
             let key = format!("key:{i:012}");
@@ -53,7 +65,8 @@ fn main() -> anyhow::Result<()> {
         }
         let sent = Instant::now();
         write_all(&mut conn, &commands[key]).context("writing to redis")?;
-        read_bulk(&mut conn, &mut reply)
+        wait.rearm().context("epoll_ctl")?;
+        read_bulk(&mut conn, &mut wait, &mut reply)
             .with_context(|| format!("reading the reply to GET key:{key:012}"))?;
         done = Instant::now();
         latencies_ns.push((done - sent).as_nanos() as u64);
@@ -78,11 +91,35 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How the client waits for a reply.
+enum Wait {
+    /// Blocking reads: the thread sleeps in `recvfrom`.
+    Block,
+    /// Non-blocking reads retried without pause: the core never sleeps.
+    Spin,
+    /// Non-blocking reads, and a sleep in `epoll_wait` until the socket is readable; its
+    /// registration is removed and added again after each write.
+    Rearm { poll: mio::Poll, events: mio::Events, source: mio::net::TcpStream },
+}
+
+impl Wait {
+    /// After a write: take the socket out of the epoll set and put it back (`EPOLL_CTL_DEL`,
+    /// `EPOLL_CTL_ADD`), as redis-benchmark does. Nothing for the other ways of waiting.
+    fn rearm(&mut self) -> std::io::Result<()> {
+        if let Wait::Rearm { poll, source, .. } = self {
+            // Before the first request there is nothing to remove.
+            let _ = poll.registry().deregister(source);
+            poll.registry().register(source, mio::Token(0), mio::Interest::READABLE)?;
+        }
+        Ok(())
+    }
+}
+
 /// Read one bulk-string reply (`$LEN\r\n` then LEN bytes and `\r\n`) into `buf`.
-fn read_bulk(conn: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<()> {
+fn read_bulk(conn: &mut TcpStream, wait: &mut Wait, buf: &mut [u8]) -> anyhow::Result<()> {
     let mut got = 0;
     let total = loop {
-        let n = read(conn, &mut buf[got..])?;
+        let n = read(conn, wait, &mut buf[got..])?;
         if n == 0 {
             bail!("redis closed the connection");
         }
@@ -102,7 +139,7 @@ fn read_bulk(conn: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<()> {
         bail!("a reply of {total} bytes is larger than this client's buffer");
     }
     while got < total {
-        let n = read(conn, &mut buf[got..total])?;
+        let n = read(conn, wait, &mut buf[got..total])?;
         if n == 0 {
             bail!("redis closed the connection");
         }
@@ -111,11 +148,15 @@ fn read_bulk(conn: &mut TcpStream, buf: &mut [u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One read; on a non-blocking socket, retried without pause until something arrives.
-fn read(conn: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+/// One read; on a non-blocking socket, retried until something arrives: at once when spinning,
+/// after `epoll_wait` says the socket is readable when re-arming.
+fn read(conn: &mut TcpStream, wait: &mut Wait, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         match conn.read(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => match wait {
+                Wait::Rearm { poll, events, .. } => poll.poll(events, None)?,
+                _ => std::hint::spin_loop(),
+            },
             other => return other,
         }
     }
