@@ -793,9 +793,11 @@ def render_compare(d):
                    "redis-benchmark's event loop does around every request. Those two calls do "
                    "nothing for the request; what they do to the wait on this machine: the "
                    "re-arming floor's p50 %s µs and mean round trip %s µs, the blocking floor's "
-                   "p50 over it %.2fx, redis-benchmark's (in its buckets) over it %.2fx." % (
+                   "p50 over it %.2fx; its p50 in redis-benchmark's buckets over redis-benchmark's "
+                   "%.2fx, its round trip over redis-benchmark's %.2fx." % (
                        f(m(rearm, "p50_us")), f(rtt(rearm)), paired(floor, rearm, "p50_us"),
-                       paired(rb1, rearm, "p50_us")))
+                       paired(rearm, rb1, "p50_us", lambda x: in_redis_benchmark_buckets(x["p50_us"])),
+                       paired(rb1, rearm, "ops_s")))
     if spin and polled:
         out.append("")
         out.append("Both polling: the floor retrying non-blocking reads (`redis_floor PORT SECONDS "
