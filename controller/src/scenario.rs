@@ -613,13 +613,7 @@ impl Validator<'_> {
             ));
         }
         let agents = match &raw.agents {
-            Some(a) => {
-                let n = *a.get_ref();
-                if !(1..=MAX_AGENTS).contains(&n) {
-                    return Err(self.error(&a.span(), "agents", format!("{n} is not in 1..={MAX_AGENTS}")));
-                }
-                n
-            }
+            Some(a) => self.count(a, MAX_AGENTS, "agents")?,
             None => 1,
         };
         let dataset = self.dataset(&raw.dataset)?;
@@ -832,17 +826,7 @@ impl Validator<'_> {
         }
         let field = |f: &str| format!("workload {name:?} {f}");
         let concurrency = match &w.concurrency {
-            Some(c) => {
-                let n = *c.get_ref();
-                if !(1..=MAX_CONCURRENCY).contains(&n) {
-                    return Err(self.error(
-                        &c.span(),
-                        &field("concurrency"),
-                        format!("{n} is not in 1..={MAX_CONCURRENCY}"),
-                    ));
-                }
-                n
-            }
+            Some(c) => self.count(c, MAX_CONCURRENCY, &field("concurrency"))?,
             None => 1,
         };
         let stop = match (&w.requests, &w.duration) {
@@ -1002,17 +986,7 @@ impl Validator<'_> {
             None => None,
         };
         let agents = match &w.agents {
-            Some(a) => {
-                let n = *a.get_ref();
-                if !(1..=MAX_AGENTS).contains(&n) {
-                    return Err(self.error(
-                        &a.span(),
-                        &field("agents"),
-                        format!("{n} is not in 1..={MAX_AGENTS}"),
-                    ));
-                }
-                Some(n)
-            }
+            Some(a) => Some(self.count(a, MAX_AGENTS, &field("agents"))?),
             None => None,
         };
         Ok(Workload {
@@ -1031,6 +1005,15 @@ impl Validator<'_> {
             range,
             agents,
         })
+    }
+
+    /// A count of at least 1 and at most `max`.
+    fn count(&self, v: &Spanned<u32>, max: u32, field: &str) -> Result<u32, ScenarioError> {
+        let n = *v.get_ref();
+        if !(1..=max).contains(&n) {
+            return Err(self.error(&v.span(), field, format!("{n} is not in 1..={max}")));
+        }
+        Ok(n)
     }
 
     fn duration(&self, s: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {

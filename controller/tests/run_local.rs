@@ -211,16 +211,10 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
 #[test]
 fn an_agents_sweep_runs_each_level_on_that_many_agents() {
     let sb = Sandbox::new();
-    let scenario = two_workloads(&sb, "\"b.errors\" = 0");
-    let out = sb.path().join("agents");
-    let args = ["--agents", "1,3", "--requests", "20", "--out", out.to_str().expect("utf-8")];
-    let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
-    let text = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    let (text, r) = run_two(&sb, "\"b.errors\" = 0", "agents", &["--agents", "1,3", "--requests", "20"]);
     assert!(text.contains("on 3 local agents"), "the fleet has the most: {text}");
     assert!(text.contains("running a-a1 (redis, 1 agent x 1 in flight"), "{text}");
     assert!(text.contains("running b-a3 (s3, 3 agents x 1 in flight"), "{text}");
-    let r = read_json(&out.join("result.json"));
     assert_eq!(r["agents"].as_array().expect("agents").len(), 3);
     let workloads = r["workloads"].as_array().expect("workloads");
     let ran: Vec<(&str, u64, Vec<&str>)> = workloads
@@ -250,7 +244,7 @@ fn an_agents_sweep_runs_each_level_on_that_many_agents() {
     for pair in ["a-a1 vs b-a1: Redis was", "a-a3 vs b-a3: Redis was"] {
         assert!(text.contains(pair), "{text}");
     }
-    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    let page = std::fs::read_to_string(sb.path().join("agents/report.html")).expect("report.html");
     for line in ["a p99", "b p50"] {
         assert!(page.contains(&format!("data-series=\"{line}\"")), "{line} is not charted");
     }
@@ -260,13 +254,7 @@ fn an_agents_sweep_runs_each_level_on_that_many_agents() {
 #[test]
 fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
     let sb = Sandbox::new();
-    let scenario = two_workloads(&sb, "\"b.errors\" = 0");
-    let out = sb.path().join("rounds");
-    let args = ["--repeat", "3", "--requests", "30", "--out", out.to_str().expect("utf-8")];
-    let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
-    let text = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
-    let r = read_json(&out.join("result.json"));
+    let (text, r) = run_two(&sb, "\"b.errors\" = 0", "rounds", &["--repeat", "3", "--requests", "30"]);
     let w = r["workloads"].as_array().expect("workloads");
     let names: Vec<&str> = w.iter().map(|w| w["name"].as_str().expect("name")).collect();
     // Round by round, every workload in each.
@@ -304,7 +292,7 @@ fn repeat_runs_the_workloads_in_rounds_and_gives_each_figure_its_spread() {
     let line = text.lines().find(|l| l.starts_with(cost)).unwrap_or_else(|| panic!("no {cost:?} in\n{text}"));
     assert!(line.ends_with(&format!("at the measured {median_ops_s:.0} reads/s")), "{line}");
     assert!(!text.contains("\n  a-2 "), "one cost line per workload:\n{text}");
-    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    let page = std::fs::read_to_string(sb.path().join("rounds/report.html")).expect("report.html");
     assert!(
         page.contains("<h3>Over 3 rounds</h3>") && page.contains("data-workload=\"b\""),
         "no rounds table"
@@ -333,6 +321,18 @@ fn two_workloads(sb: &Sandbox, thresholds: &str) -> std::path::PathBuf {
              [thresholds]\n{thresholds}\n"
         ),
     )
+}
+
+/// `fetchbench run` of [`two_workloads`] with `thresholds` and `args`, into `sb/<folder>`, which
+/// must exit 0: what it printed and its result.json.
+fn run_two(sb: &Sandbox, thresholds: &str, folder: &str, args: &[&str]) -> (String, Value) {
+    let scenario = two_workloads(sb, thresholds);
+    let out = sb.path().join(folder);
+    let (scenario, out) = (scenario.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    let o = sb.run(&[&["run", scenario][..], args, &["--out", out]].concat());
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    (text, read_json(&std::path::Path::new(out).join("result.json")))
 }
 
 fn f(v: &Value) -> f64 {
