@@ -606,11 +606,13 @@ def idle(args):
                     HALT_POLL.write_text(str(ns))
                     rb = redis_benchmark_for(redis.port, 1, secs)
                     floor = redis_floor(redis.port, secs)
+                    rearm = redis_floor(redis.port, secs, "rearm")
                     run = fetchbench(scenario, ["--redis-url", redis.url], cpus=CLIENT_CPUS)
                     w = workload(run["result"], "c1")
                     runs[ns].append({
                         "rb_p50_us": rb["p50_us"], "rb_rt_us": 1e6 / rb["ops_s"],
                         "floor_p50_us": floor["p50_us"], "floor_rt_us": 1e6 / floor["ops_s"],
+                        "rearm_p50_us": rearm["p50_us"], "rearm_rt_us": 1e6 / rearm["ops_s"],
                         "fb_p50_us": w["latency_us"]["p50"], "fb_rt_us": 1e6 / w["throughput_ops_s"],
                         "fb_cpu_us": cpu_us_per_request(run["result"], w)})
                     x = runs[ns][-1]
@@ -928,7 +930,8 @@ def render_idle(d):
     out.append("%d rounds of %d s per client and setting (one agent, closed loop, 1 s warm-up; %d "
                "objects of %d bytes, uniform keys; pinned as in the comparison above). Commit `%s`, "
                "%s; load average at start %s. In every round each setting in turn (which goes "
-               "first alternates): redis-benchmark, the blocking floor (`redis_floor`), fetchbench "
+               "first alternates): redis-benchmark, the blocking floor (`redis_floor`), the floor "
+               "re-arming epoll as redis-benchmark does (`redis_floor rearm`), fetchbench "
                "sleeping (no `busy_poll`). A ratio is the median of the rounds' own; "
                "`guest_halt_poll_ns` was %d before and after."
                % (d["reps"], d["seconds"], OBJECTS, SIZE, d["machine"]["commit"],
@@ -937,8 +940,9 @@ def render_idle(d):
     out.append("| guest_halt_poll_ns | redis-benchmark p50 µs | fetchbench p50 µs (in its buckets) "
                "| ratio, target <= 1.02x | mean round trip µs: redis-benchmark / floor / fetchbench "
                "| fetchbench over redis-benchmark, round trip | fetchbench over the floor, p50 "
+               "| the floor re-arming, p50 µs: over the floor / over redis-benchmark (in its buckets) "
                "| agent CPU µs per request |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for run in d["idle"]["runs"]:
         rs = run["rounds"]
         med = lambda k: median_of(rs, k)
@@ -946,12 +950,15 @@ def render_idle(d):
         over = lambda key, fb_value: paired(rs, rs, key, fb_value)
         bucketed = lambda x: in_redis_benchmark_buckets(x["fb_p50_us"])
         p50 = over("rb_p50_us", bucketed)
-        out.append("| %d | %s | %s (%s) | %.2fx: %s | %s / %s / %s | %.2fx | %.2fx | %s |" % (
+        rearm = "%s: %.2fx / %.2fx" % (
+            f(med("rearm_p50_us")), over("floor_p50_us", lambda x: x["rearm_p50_us"]),
+            over("rb_p50_us", lambda x: in_redis_benchmark_buckets(x["rearm_p50_us"])))
+        out.append("| %d | %s | %s (%s) | %.2fx: %s | %s / %s / %s | %.2fx | %.2fx | %s | %s |" % (
             run["halt_poll_ns"], f(med("rb_p50_us")), f(med("fb_p50_us")),
             f(statistics.median(bucketed(x) for x in rs), 0), p50, verdict(p50 <= 1.02),
             f(med("rb_rt_us")), f(med("floor_rt_us")), f(med("fb_rt_us")),
             over("rb_rt_us", lambda x: x["fb_rt_us"]), over("floor_p50_us", lambda x: x["fb_p50_us"]),
-            f(med("fb_cpu_us"))))
+            rearm, f(med("fb_cpu_us"))))
     out.append("")
     out.append("Every round in the order run, p50 µs redis-benchmark / fetchbench in its buckets:")
     out.append("")
