@@ -532,19 +532,6 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         }
     }
     if let Some(&most) = args.agents.iter().max() {
-        if let [one] = args.agents[..]
-            && let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some_and(|n| n > one))
-        {
-            return Err(Error::Usage {
-                flag: "--agents",
-                value: one.to_string(),
-                detail: format!(
-                    "workload {:?} of the scenario runs on {} agents; give at least that many",
-                    w.name,
-                    w.agents.unwrap_or_default()
-                ),
-            });
-        }
         scenario.agents = most;
     }
     override_workloads(&mut scenario, &args)?;
@@ -591,17 +578,24 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
             });
         }
         scenario.agents = args.agent.len() as u32;
-        if let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some_and(|n| n > scenario.agents)) {
-            return Err(Error::Usage {
-                flag: "--agent",
-                value: join(&args.agent),
-                detail: format!(
-                    "workload {:?} runs on {} agents; name at least that many",
-                    w.name,
-                    w.agents.unwrap_or_default()
-                ),
-            });
-        }
+    }
+    // The scenario checked its workloads' agents against its own; --agents or --agent may give
+    // fewer.
+    if let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some_and(|n| n > scenario.agents)) {
+        let (flag, value) = if args.agent.is_empty() {
+            ("--agents", join(&args.agents))
+        } else {
+            ("--agent", join(&args.agent))
+        };
+        return Err(Error::Usage {
+            flag,
+            value,
+            detail: format!(
+                "workload {:?} of the scenario runs on {} agents; give at least that many",
+                w.name,
+                w.agents.unwrap_or_default()
+            ),
+        });
     }
     Ok(RunOptions {
         scenario,
