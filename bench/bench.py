@@ -338,9 +338,12 @@ def compare(args):
                                "cpu_util": w["cpu_utilization_max"]})
                     if rep % 2 == 1:
                         reference()
-                    # The polling pair after both sleeping ones, never right before either: a
-                    # sleeping client that ran right after 20 s of spinning cores was slower by
-                    # a tenth (p50 62 against 55 µs, 2026-12-05 at 7ca9366), in every such round.
+                    # The polling pair after both sleeping ones, so that neither sleeping run
+                    # follows it only in every other round. Before, fetchbench's c=1 p50 was
+                    # 62 µs in the three rounds that put it right after the polling pair and
+                    # 55 µs in the three others (2026-12-05 at 7ca9366); at 5ceeb8f, with the
+                    # pair moved here, it still ranged 55-64 µs with no such pattern, so the
+                    # position was not the cause, but the order is now the same for both.
                     if clients == 1 and pipeline == 1:
                         polled_pair()
         finally:
