@@ -1092,6 +1092,37 @@ mod tests {
         assert!(seen >= 2, "only {seen} example scenarios");
     }
 
+    /// The README's scenario reference is a scenario, and every key it shows commented out is one
+    /// the parser knows.
+    #[test]
+    fn the_readme_scenario_reference_parses() {
+        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md is readable");
+        let (_, after) =
+            readme.split_once("## Scenario reference").expect("the README has a scenario reference");
+        let (_, block) = after.split_once("```toml\n").expect("the reference holds a toml block");
+        let (block, _) = block.split_once("```").expect("the toml block ends");
+        Scenario::parse(block, "README.md").unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = block.lines().collect();
+        let commented: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].strip_prefix("# ").is_some_and(|l| l.split_once(" = ").is_some()))
+            .collect();
+        assert!(commented.len() >= 8, "only {} commented keys", commented.len());
+        for i in commented {
+            let key = lines[i][2..].split_once(" = ").map_or("", |(k, _)| k.trim());
+            let variant: Vec<&str> = lines
+                .iter()
+                .enumerate()
+                // `duration` replaces `requests`; the rest add to the scenario as it is.
+                .filter(|&(j, l)| !(key == "duration" && j != i && l.starts_with("requests =")))
+                .map(|(j, l)| if j == i { &l[2..] } else { l })
+                .collect();
+            if let Err(e) = Scenario::parse(&variant.join("\n"), "README.md") {
+                assert!(!e.to_string().contains("unknown field"), "{key}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn key_distributions_round_trip() {
         for text in ["uniform", "sequential", "zipf:0.99", "hotset:0.1:0.9"] {
