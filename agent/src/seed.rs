@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -59,6 +58,29 @@ pub struct Seeded {
     pub bytes: u64,
 }
 
+/// An S3 SDK error on one line: each cause's own text, outermost first (`dispatch failure: io:
+/// client error (Connect): tcp connect error: Connection refused (os error 111)`), without the
+/// debug dump of the request that the SDK's `DisplayErrorContext` ends in; and what to do when
+/// no credentials were found.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let text = c.to_string().lines().next().unwrap_or_default().trim().to_owned();
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cause = c.source();
+    }
+    let line = parts.join(": ");
+    if line.contains("loading credentials") || line.contains("no credentials found") {
+        return "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or \
+                AWS_PROFILE) for this endpoint"
+            .to_owned();
+    }
+    line
+}
+
 /// Make sure the bucket exists, creating it when the endpoint says it does not.
 pub async fn ensure_bucket(s3: &S3Target) -> Result<(), SeedError> {
     let bucket = s3.bucket();
@@ -72,8 +94,8 @@ pub async fn ensure_bucket(s3: &S3Target) -> Result<(), SeedError> {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| fail(format!("create failed: {}", DisplayErrorContext(&e)))),
-        Err(e) => Err(fail(DisplayErrorContext(&e).to_string())),
+            .map_err(|e| fail(format!("create failed: {}", one_line(&e)))),
+        Err(e) => Err(fail(one_line(&e))),
     }
 }
 
@@ -121,7 +143,7 @@ async fn seed_s3(dataset: &Dataset, s3: &S3Target) -> Result<Seeded, SeedError> 
                 .send();
             match tokio::time::timeout(REQUEST_TIMEOUT, put).await {
                 Ok(Ok(_)) => Ok(len),
-                Ok(Err(e)) => Err(fail(DisplayErrorContext(&e).to_string())),
+                Ok(Err(e)) => Err(fail(one_line(&e))),
                 Err(_) => Err(fail(format!("no answer within {REQUEST_TIMEOUT:?}"))),
             }
         })

@@ -305,6 +305,25 @@ pub struct RunArgs {
     pub stack: String,
 }
 
+/// clap's usage error on one line: its text up to the usage, what it lists (the missing
+/// arguments, the flag it suggests) joined on, without the "error: " it starts with.
+pub fn usage_error_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') { " " } else { "; " });
+        }
+        out.push_str(line);
+    }
+    out.trim_start_matches("error: ").to_owned()
+}
+
 /// Run `cli` on a runtime of its own, Ctrl-C interrupting it, and return the process exit code.
 /// Not async on purpose: the code of an async call tree is generated in the crate that polls it,
 /// and polled here, the whole run path is compiled once, in this library, not in `main.rs` too.
@@ -438,6 +457,10 @@ fn compare_command(args: &CompareArgs) -> Result<u8, Error> {
         println!("page: {}", path.display());
     }
     let Some(limit) = args.fail_if_worse else { return Ok(0) };
+    if let Some(why) = comparison.nothing_compared() {
+        println!("FAIL: {why}");
+        return Ok(EXIT_FAILURE);
+    }
     let breaches = comparison.breaches(limit);
     for c in &breaches {
         let by = c.by_text();

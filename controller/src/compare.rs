@@ -304,6 +304,16 @@ pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
 }
 
 impl Comparison {
+    /// Why a `--fail-if-worse` gate fails with no percentile compared: no workload is in both
+    /// runs (a sweep or a rename), so a pass would say nothing. `None` when something was.
+    pub fn nothing_compared(&self) -> Option<String> {
+        self.changes.is_empty().then(|| {
+            "no workload is in both runs, so nothing was compared; workloads are matched by name \
+             (a sweep names them redis-get-c1, ...): compare runs of the same workloads"
+                .to_owned()
+        })
+    }
+
     /// The percentiles that got worse by more than `limit_percent`.
     pub fn breaches(&self, limit_percent: f64) -> Vec<&Change> {
         self.changes.iter().filter(|c| c.breaches(limit_percent)).collect()

@@ -69,6 +69,12 @@ pub fn render(base: Side, new: Side, comparison: &Comparison, limit: Option<f64>
 /// The `--fail-if-worse` verdict, when there is a limit.
 fn gate(comparison: &Comparison, limit: Option<f64>) -> String {
     let Some(limit) = limit else { return String::new() };
+    if let Some(why) = comparison.nothing_compared() {
+        return format!(
+            "<div class=\"warning\" id=\"gate\"><strong>Failed: {}.</strong></div>",
+            escape(&why)
+        );
+    }
     let breaches = comparison.breaches(limit);
     if breaches.is_empty() {
         return format!("<p class=\"ok\" id=\"gate\">No percentile got more than {limit}% worse.</p>");

@@ -10,11 +10,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         // --help and --version, on stdout, exit 0.
         Err(e) if !e.use_stderr() => e.exit(),
+        // No command at all: the usage, on stderr, exit 2.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
         // A usage error: one line, as every other bad input gets, and exit 2.
         Err(e) => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
-            eprintln!("fetchbench: {first}; see fetchbench --help");
+            eprintln!(
+                "fetchbench: {}; see fetchbench --help",
+                fetchbench::cli::usage_error_line(&e.to_string())
+            );
             return ExitCode::from(fetchbench::error::EXIT_BAD_INPUT);
         }
     };

@@ -182,6 +182,8 @@ const CASES: &[(&str, Input, &[&str])] = &[
     ("missing file", Input::Missing, &["nope.toml", "no such file"]),
     ("a directory", Input::Directory, &["is a directory"]),
     ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "\"0\"", "1..="]),
+    ("misspelt flag", Input::Args(&["--concurency", "4"]), &["'--concurency'", "'--concurrency'"]),
+    ("flag needing another", Input::Args(&["--redis-cluster"]), &["not provided: --redis-url <URL>"]),
     (
         "workload flag naming no workload",
         Input::Args(&["--workload", "redis-gte"]),

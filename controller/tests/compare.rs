@@ -230,12 +230,37 @@ fn bad_input_exits_2() {
         (vec!["compare", not_a_result.to_str().expect("utf-8"), b], "is not a fetchbench result"),
         (vec!["compare", b, b, "--fail-if-worse=-5"], "--fail-if-worse \"-5\": must be a percentage"),
         (vec!["compare", b, b, "--fail-if-worse", "lots"], "--fail-if-worse"),
-        (vec!["compare", b], "required arguments were not provided"),
+        (vec!["compare", b], "required arguments were not provided: <NEW_JSON>"),
     ] {
         let o = sb.run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(part), "{args:?}: {part:?} missing from {}", stderr(&o));
     }
+}
+
+/// A gate with nothing to compare (a sweep against a plain run, a rename) fails instead of
+/// passing: a green CI job must mean a percentile was checked.
+#[test]
+fn the_gate_fails_when_no_workload_is_in_both_runs() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        for w in r["workloads"].as_array_mut().expect("workloads") {
+            let swept = format!("{}-c1", w["name"].as_str().expect("name"));
+            w["name"] = json!(swept);
+        }
+    });
+    let (b, n) = (base.to_str().expect("utf-8"), new.to_str().expect("utf-8"));
+    let page_path = sb.path().join("compare.html");
+    let o = sb.run(&["compare", b, n, "--fail-if-worse", "10", "--html", page_path.to_str().expect("utf-8")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(out.contains("only in new: redis-get-c1, s3-get-c1"), "{out}");
+    assert!(out.contains("FAIL: no workload is in both runs, so nothing was compared"), "{out}");
+    assert!(!out.contains("ok: no percentile"), "{out}");
+    let page = std::fs::read_to_string(&page_path).expect("the page");
+    assert!(page.contains("<strong>Failed: no workload is in both runs"), "{page}");
+    // Without a gate the same comparison is a report, not a failure.
+    assert_eq!(sb.run(&["compare", b, n]).status.code(), Some(0));
 }
 
 #[test]

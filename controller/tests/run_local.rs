@@ -414,6 +414,29 @@ fn failed_run_stops_everything_and_exits_1() {
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("fetchbench: agent-0"), "{err}");
     assert!(last.contains("s3 bucket fetchbench"), "{err}");
+    // The cause in words, not the SDK's debug dump of the request.
+    assert!(last.contains("Connection refused"), "{err}");
+    assert!(!last.contains("DispatchFailure(") && last.len() < 400, "{} chars: {err}", last.len());
+    sb.assert_clean();
+}
+
+/// An S3 endpoint of the user's with no credentials anywhere in the chain: what to set, in one
+/// line, not the SDK's list of every provider it tried.
+#[test]
+fn missing_aws_credentials_for_a_given_s3_endpoint_say_what_to_set() {
+    let sb = Sandbox::new();
+    let o = sb
+        .fetchbench()
+        .args(["run", "--s3-endpoint", "http://127.0.0.1:1"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .expect("fetchbench runs");
+    assert_eq!(o.status.code(), Some(1), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(last.contains("s3 bucket fetchbench: no AWS credentials found: set AWS_ACCESS_KEY_ID"), "{err}");
+    assert!(!err.contains("Ec2InstanceMetadata"), "{err}");
     sb.assert_clean();
 }
 
