@@ -70,6 +70,9 @@ pub struct AgentTally {
     pub busy_polled: u64,
     /// Measured-phase length, from WorkloadDone; `None` until it arrives.
     pub duration: Option<Duration>,
+    /// End of the latest measured interval reported, since the measured phase began: the
+    /// phase's length so far, for an agent lost (or a run interrupted) before WorkloadDone.
+    pub measured_elapsed: Duration,
     /// Totals the agent announced in WorkloadDone, for a consistency check.
     pub announced: Option<(u64, u64)>,
     /// Start of the workload on the agent's clock, nanoseconds since the epoch.
@@ -97,6 +100,7 @@ impl Default for AgentTally {
             misses: 0,
             busy_polled: 0,
             duration: None,
+            measured_elapsed: Duration::ZERO,
             announced: None,
             started_at_unix_ns: 0,
             target_rate: 0.0,
@@ -245,6 +249,7 @@ impl Tallies {
                 add(&mut tally.redis, &decode_all(&p.redis_histogram)?);
                 add(&mut tally.s3, &decode_all(&p.s3_histogram)?);
                 tally.ops += p.ops;
+                tally.measured_elapsed = tally.measured_elapsed.max(Duration::from_millis(p.elapsed_ms));
                 tally.late += p.late;
                 tally.hits += p.hits;
                 tally.misses += p.misses;
@@ -290,7 +295,8 @@ impl Tallies {
             .zip(agent_ids)
             .zip(&starts)
             .map(|((t, id), start)| {
-                let duration_s = t.duration.map_or(0.0, |d| d.as_secs_f64());
+                // An agent lost before WorkloadDone: its rate over the intervals it reported.
+                let duration_s = t.duration.unwrap_or(t.measured_elapsed).as_secs_f64();
                 AgentWorkloadResult {
                     agent: id.clone(),
                     ops: t.ops,

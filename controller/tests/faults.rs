@@ -59,6 +59,11 @@ fn sigkill_of_one_of_four_agents_keeps_its_figures_and_exits_3() {
     let per_agent = w["per_agent"].as_array().expect("per_agent");
     let victim = per_agent.iter().find(|a| a["agent"] == lost[0]["id"]).expect("the lost agent's figures");
     assert!(u(&victim["ops"]) > 0, "what the lost agent reported was kept: {victim}");
+    // Its rate is over the time it reported, not zero for want of the WorkloadDone it never sent.
+    let seconds = victim["duration_s"].as_f64().expect("duration_s");
+    assert!((0.5..5.0).contains(&seconds), "the lost agent measured for {seconds} s: {victim}");
+    let rate = victim["throughput_ops_s"].as_f64().expect("throughput_ops_s");
+    assert!((rate - u(&victim["ops"]) as f64 / seconds).abs() < 1.0, "{victim}");
     assert_eq!(u(&w["ops"]), per_agent.iter().map(|a| u(&a["ops"])).sum::<u64>());
     sb.assert_clean();
 }
