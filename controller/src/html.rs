@@ -421,6 +421,12 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// The intervals a chart over time draws: all but those that served requests in no measurable
+/// time (a warm-up of one request), whose rate of 0 ops/s would draw a ramp that never happened.
+fn charted_intervals(points: &[crate::result::IntervalResult]) -> Vec<&crate::result::IntervalResult> {
+    points.iter().filter(|p| !(p.ops > 0 && p.interval_s <= 0.0)).collect()
+}
+
 fn timeseries_section(result: &RunResult) -> String {
     let mut s = String::from("<section id=\"timeseries\"><h2>Over time</h2>");
     if result.workloads.iter().all(|w| w.timeseries.is_empty()) {
@@ -431,7 +437,9 @@ fn timeseries_section(result: &RunResult) -> String {
         return s;
     }
     for (i, w) in result.workloads.iter().enumerate() {
-        let points = &w.timeseries;
+        let points = charted_intervals(&w.timeseries);
+        // A line needs two points; with fewer, or few, each point is marked.
+        let markers = points.len() < 4;
         if points.is_empty() {
             let _ = write!(s, "<h3>{}</h3><p class=\"note\">No intervals recorded.</p>", escape(&w.name));
             continue;
@@ -440,7 +448,7 @@ fn timeseries_section(result: &RunResult) -> String {
         let warmup_s = points.iter().filter(|p| p.phase == "warmup").map(|p| p.t_s).fold(0.0, f64::max);
         let at =
             |p: &crate::result::IntervalResult| if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s };
-        let end = points.iter().map(at).fold(0.0, f64::max);
+        let end = points.iter().map(|p| at(p)).fold(0.0, f64::max);
         let x_scale = Scale::Linear { min: 0.0, max: chart::nice_ceiling(end) };
         let bands = if warmup_s > 0.0 { vec![(0.0, warmup_s, "warm-up".to_owned())] } else { Vec::new() };
         let secs = |v: f64| format!("{} s", round3(v));
@@ -458,7 +466,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 points: points.iter().map(|p| (at(p), p.ops_s)).collect(),
             }],
             bands: bands.clone(),
-            markers: false,
+            markers,
             width: 540.0,
             height: 260.0,
         };
@@ -479,7 +487,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 Series { name: "p50".into(), color: chart::color(i), dashed: true, points: p50 },
             ],
             bands: bands.clone(),
-            markers: false,
+            markers,
             width: 540.0,
             height: 260.0,
         };
@@ -500,7 +508,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 points: hits,
             }],
             bands: bands.clone(),
-            markers: false,
+            markers,
             width: 540.0,
             height: 260.0,
         });
@@ -736,6 +744,34 @@ mod tests {
             degraded: true,
             ..RunResult::of(crate::scenario::Scenario::seed(), vec![workload])
         }
+    }
+
+    #[test]
+    fn a_warm_up_of_no_measurable_length_is_left_off_the_charts_over_time() {
+        let interval = |phase: &str, t_s: f64, interval_s: f64, ops: u64| IntervalResult {
+            phase: phase.into(),
+            t_s,
+            interval_s,
+            ops,
+            errors: 0,
+            ops_s: if interval_s > 0.0 { ops as f64 / interval_s } else { 0.0 },
+            p50_us: 100.0,
+            p99_us: 200.0,
+            errors_by_kind: Default::default(),
+            hit_ratio: None,
+        };
+        // One request of warm-up took no measurable time; the seed run's shape.
+        let points = vec![
+            interval("warmup", 0.0, 0.0, 1),
+            interval("measured", 1.0, 1.0, 5000),
+            interval("measured", 2.0, 1.0, 5200),
+        ];
+        let charted: Vec<(&str, f64)> =
+            charted_intervals(&points).iter().map(|p| (p.phase.as_str(), p.t_s)).collect();
+        assert_eq!(charted, [("measured", 1.0), ("measured", 2.0)]);
+        // An interval with nothing in it is a real zero, and stays.
+        let idle = [interval("measured", 1.0, 1.0, 0), interval("measured", 2.0, 1.0, 10)];
+        assert_eq!(charted_intervals(&idle).len(), 2);
     }
 
     #[test]
