@@ -73,7 +73,8 @@ pub async fn run_aws(
     }
     agents.truncate(wanted);
     run::check_busy_poll(&opts.scenario, &cache_url(&state), false, "the stack's cache")?;
-    let fleet = aws_fleet(&opts, &state, agents, ClientTls::load(&state::dir(stack)?)?);
+    let fleet =
+        aws_fleet(&opts, &state, agents, ClientTls::load(&state::dir(stack)?).map_err(Error::FleetTls)?);
     run::drive(&opts, &fleet, &interrupt).await
 }
 

@@ -86,6 +86,9 @@ pub enum Error {
     /// Certificates could not be made or read.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The provisioned fleet's certificates in `~/.fetchbench/<stack>/` could not be read.
+    #[error("{0}; if the fleet's folder is damaged, tear the fleet down and provision it again")]
+    FleetTls(TlsError),
     /// A stack operation failed or did not finish in time.
     #[error("stack {stack} entered {status}: {detail}")]
     Stack {
@@ -146,6 +149,7 @@ impl Error {
             | Error::Aws(_)
             | Error::State(_)
             | Error::Tls(_)
+            | Error::FleetTls(_)
             | Error::Stack { .. }
             | Error::NoFleet { .. }
             | Error::AwsFleet { .. }

@@ -176,7 +176,7 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
     }
 
     let dir = state::dir(&stack)?;
-    let ca = Authority::load(&dir, &stack)?;
+    let ca = Authority::load(&dir, &stack).map_err(Error::FleetTls)?;
     let prefix = parameter_prefix(&stack);
     for id in &instances {
         let issued = ca.issue_agent(&server_name(id))?;
@@ -232,7 +232,7 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
         return Err(Error::Install { failed, total: instances.len() });
     }
 
-    let tls = ClientTls::load(&dir)?;
+    let tls = ClientTls::load(&dir).map_err(Error::FleetTls)?;
     let unreachable = check_agents(state, &tls).await;
     if unreachable > 0 {
         println!(

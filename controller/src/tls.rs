@@ -41,7 +41,7 @@ pub enum TlsError {
         source: rcgen::Error,
     },
     /// A certificate or key file could not be read or written.
-    #[error("{}: {source}; remove the folder and provision again if it is damaged", path.display())]
+    #[error("{}: {source}", path.display())]
     File {
         /// The file.
         path: PathBuf,
