@@ -397,9 +397,16 @@ pub fn speedup(redis: &WorkloadResult, s3: &WorkloadResult) -> String {
     } else {
         ""
     };
+    // A ratio under 1 is Redis behind at that percentile: said so, not as "0.5x" faster.
+    let part = |name: &str, r: f64| {
+        if r >= 1.0 { format!("{name} {r:.1}x") } else { format!("{name} {:.1}x slower", 1.0 / r) }
+    };
     format!(
-        "{verdict} (mean {:.1} µs vs {:.1} µs; p50 {p50:.1}x, p99 {p99:.1}x{caveat})",
-        redis.latency_us.mean, s3.latency_us.mean
+        "{verdict} (mean {:.1} µs vs {:.1} µs; {}, {}{caveat})",
+        redis.latency_us.mean,
+        s3.latency_us.mean,
+        part("p50", p50),
+        part("p99", p99)
     )
 }
 
@@ -429,6 +436,19 @@ mod tests {
         assert!(s.contains("p50 20.0x"), "{s}");
         let slower = speedup(&workload("r", "redis", 400.0, 400.0), &workload("s", "s3", 200.0, 200.0));
         assert!(slower.starts_with("Redis was 2.0x slower than S3"), "{slower}");
+        assert!(slower.contains("; p50 2.0x slower, p99 2.0x slower)"), "{slower}");
+        // Faster on the mean, behind at p99: the tail says which way it went.
+        let tail = WorkloadResult {
+            latency_us: LatencySummary { mean: 100.0, p50: 90.0, p99: 4000.0, ..Default::default() },
+            ..workload("r", "redis", 100.0, 90.0)
+        };
+        let s2 = speedup(&tail, &workload("s", "s3", 300.0, 270.0));
+        assert!(
+            s2.contains(
+                "Redis was 3.0x faster than S3 (mean 100.0 µs vs 300.0 µs; p50 3.0x, p99 7.4x slower)"
+            ),
+            "{s2}"
+        );
         assert!(!s.contains("busy-polled"), "{s}");
         let polled = WorkloadResult { busy_polled_share: Some(0.99), ..workload("r", "redis", 25.0, 22.0) };
         let s = speedup(&polled, &workload("s", "s3", 500.0, 450.0));
