@@ -491,10 +491,15 @@ async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, 
     let dry_run = args.dry_run;
     let opts = run_options(args)?;
     if dry_run {
-        print!(
-            "{}",
-            crate::run::plan(&opts.scenario, if aws { "on the AWS fleet" } else { "on this machine" })
-        );
+        let place = if aws {
+            "on the AWS fleet".to_owned()
+        } else if !opts.static_agents.is_empty() {
+            let at: Vec<String> = opts.static_agents.iter().map(ToString::to_string).collect();
+            format!("you started ({})", at.join(", "))
+        } else {
+            "on this machine".to_owned()
+        };
+        print!("{}", crate::run::plan(&opts.scenario, &place));
         return Ok(0);
     }
     let report = if aws {
@@ -569,6 +574,19 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
                 detail: format!("must start with {}", schemes.join(" or ")),
             });
         }
+    }
+    // A results folder that cannot be one fails now, not after the fleet started and seeded.
+    if let Some(out) = &args.out
+        && let Some(file) = out.ancestors().find(|p| p.exists()).filter(|p| !p.is_dir())
+    {
+        return Err(Error::Usage {
+            flag: "--out",
+            value: out.display().to_string(),
+            detail: format!(
+                "{} is a file, not a folder; give a folder (it is made if missing)",
+                file.display()
+            ),
+        });
     }
     if let Some(b) = &args.s3_bucket {
         let valid = (3..=63).contains(&b.len())

@@ -846,13 +846,17 @@ fn describe(w: &crate::scenario::Workload, agents: usize) -> String {
         Some(d) => format!("{load}, busy-polling up to {}", humantime::format_duration(d)),
         None => load,
     };
+    let keys = match w.range {
+        Some((first, last)) => format!("{}, bytes {first}-{last} of each object", w.keys),
+        None => w.keys.to_string(),
+    };
     format!(
         "{} ({}, {agents} agent{} x {load}, {} per agent{warmup}, keys {})",
         w.name,
         w.target.as_str(),
         if agents == 1 { "" } else { "s" },
         w.stop,
-        w.keys
+        keys
     )
 }
 

@@ -181,6 +181,11 @@ const CASES: &[(&str, Input, &[&str])] = &[
     ("not UTF-8", Input::Bytes(b"name = \"caf\xe9\"\n"), &["not UTF-8"]),
     ("missing file", Input::Missing, &["nope.toml", "no such file"]),
     ("a directory", Input::Directory, &["is a directory"]),
+    (
+        "results folder under a file",
+        Input::Args(&["--out", "/proc/version/results"]),
+        &["--out \"/proc/version/results\"", "/proc/version is a file, not a folder"],
+    ),
     ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "\"0\"", "1..="]),
     ("misspelt flag", Input::Args(&["--concurency", "4"]), &["'--concurency'", "'--concurrency'"]),
     ("flag needing another", Input::Args(&["--redis-cluster"]), &["not provided: --redis-url <URL>"]),
@@ -259,6 +264,15 @@ const CASES: &[(&str, Input, &[&str])] = &[
         "agent without tls dir",
         Input::Args(&["--agent", "127.0.0.1:7878"]),
         &["--tls-dir", "fetchbench certs"],
+    ),
+    (
+        "agent with an empty tls dir",
+        Input::Args(&["--agent", "127.0.0.1:7878", "--tls-dir", "/nonexistent/certs"]),
+        &[
+            "--tls-dir \"/nonexistent/certs\"",
+            "/nonexistent/certs/ca.pem: No such file",
+            "; make one with `fetchbench certs",
+        ],
     ),
     (
         "busy_poll against TLS redis",

@@ -376,6 +376,17 @@ fn a_dry_run_prints_the_plan_and_starts_nothing() {
         ]
     );
     assert!(text.contains("  time: about 16s, plus warm-ups counted in requests, plus seeding\n"), "{text}");
+    // A byte range is part of what a workload reads, so the plan says it.
+    let sweep = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/size-sweep.toml");
+    let o = sb.run(&["run", "--dry-run", sweep.to_str().expect("utf-8")]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    assert!(text.contains(", keys uniform, bytes 0-1023 of each object)"), "{text}");
+    // Agents the user started are not "on this machine".
+    let o = sb.run(&["run", "--dry-run", "--agent", "127.0.0.1:7878", "--tls-dir", "certs"]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    assert!(text.starts_with("scenario \"seed\", 1 agent you started (127.0.0.1:7878); "), "{text}");
     assert!(!sb.path().join("results").exists(), "a dry run writes no results");
     sb.assert_clean();
 }
