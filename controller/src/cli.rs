@@ -292,12 +292,12 @@ pub struct RunArgs {
     pub agent: Vec<SocketAddr>,
 
     /// Folder with the authority and client identity for --agent agents (see `fetchbench certs`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", requires = "agent")]
     pub tls_dir: Option<PathBuf>,
 
     /// Address the local redis-server and embedded S3 endpoint listen on; give one that --agent
     /// agents on other hosts can reach.
-    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1", requires = "agent")]
     pub serve_on: IpAddr,
 
     /// The AWS fleet to run on, when provisioned (see `fetchbench provision`).

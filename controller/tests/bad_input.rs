@@ -189,6 +189,12 @@ const CASES: &[(&str, Input, &[&str])] = &[
     ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "\"0\"", "1..="]),
     ("misspelt flag", Input::Args(&["--concurency", "4"]), &["'--concurency'", "'--concurrency'"]),
     ("flag needing another", Input::Args(&["--redis-cluster"]), &["not provided: --redis-url <URL>"]),
+    ("tls dir without agents", Input::Args(&["--tls-dir", "certs"]), &["not provided: --agent <HOST:PORT>"]),
+    (
+        "serve-on without agents",
+        Input::Args(&["--serve-on", "10.0.0.1"]),
+        &["not provided: --agent <HOST:PORT>"],
+    ),
     (
         "workload flag naming no workload",
         Input::Args(&["--workload", "redis-gte"]),
