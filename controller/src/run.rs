@@ -370,14 +370,23 @@ pub(crate) async fn drive(
     result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
     // An --out folder may hold an earlier run: its .hgrm files of workloads this run does not
     // have would sit beside this run's figures as if they were part of them.
-    let earlier = report::load(&dir.join(report::RESULT_JSON)).map(|r| crate::export::hgrm_names(&r)).ok();
+    let earlier = report::load(&dir.join(report::RESULT_JSON)).ok();
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
     print!("{}", summary::render(&result));
+    if let Some(e) = &earlier {
+        println!(
+            "replaced: the result of {} ({}) that {} held",
+            e.scenario.name,
+            e.started_at,
+            dir.display()
+        );
+    }
     println!("result: {}", path.display());
     let report = report::write_all(&result, result.cost.as_ref(), &dir)?;
     println!("report: {}", report.display());
     let current = crate::export::hgrm_names(&result);
-    for stale in earlier.unwrap_or_default().iter().filter(|n| !current.contains(n)) {
+    let earlier_hgrm = earlier.map(|e| crate::export::hgrm_names(&e)).unwrap_or_default();
+    for stale in earlier_hgrm.iter().filter(|n| !current.contains(n)) {
         let _ = std::fs::remove_file(dir.join(stale));
     }
     let breached = result.thresholds.iter().any(|t| !t.passed);

@@ -189,8 +189,16 @@ fn a_list_of_values_sweeps_every_workload_and_compares_each_level() {
         "--out",
         out.to_str().expect("utf-8"),
     ];
+    let earlier = read_json(&out.join("result.json"));
+    let (earlier_name, earlier_start) = (&earlier["scenario"]["name"], &earlier["started_at"]);
+    let (earlier_name, earlier_start) =
+        (earlier_name.as_str().expect("name"), earlier_start.as_str().expect("started_at"));
     let o = sb.run(&[&["run", scenario.to_str().expect("utf-8")][..], &args].concat());
     assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    // Said, not silent: the folder held another run's result.
+    let replaced =
+        format!("replaced: the result of {earlier_name} ({earlier_start}) that {} held", out.display());
+    assert!(stdout(&o).contains(&replaced), "{replaced:?} missing from:\n{}", stdout(&o));
     let r = read_json(&out.join("result.json"));
     assert_eq!(names(&r), ["a-r100", "a-r400"]);
     for (w, rate) in r["workloads"].as_array().expect("workloads").iter().zip([100.0, 400.0]) {
