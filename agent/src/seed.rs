@@ -62,7 +62,7 @@ pub struct Seeded {
 /// client error (Connect): tcp connect error: Connection refused (os error 111)`), without the
 /// debug dump of the request that the SDK's `DisplayErrorContext` ends in; and what to do when
 /// no credentials were found.
-pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cause = Some(e);
     while let Some(c) = cause {

@@ -438,7 +438,7 @@ fn timeseries_section(result: &RunResult) -> String {
     }
     for (i, w) in result.workloads.iter().enumerate() {
         let points = charted_intervals(&w.timeseries);
-        // A line needs two points; with fewer, or few, each point is marked.
+        // A short series (a 1 s run has one point) is drawn as marked points, not just a line.
         let markers = points.len() < 4;
         if points.is_empty() {
             let _ = write!(s, "<h3>{}</h3><p class=\"note\">No intervals recorded.</p>", escape(&w.name));
