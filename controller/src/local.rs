@@ -137,6 +137,7 @@ impl LocalFleet {
             .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(FleetError::TempDir)?;
+        mark_owned(tmp.path());
         let ca = Authority::generate("local")?;
         let tls = ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?);
         let mut fleet = LocalFleet { agents: Vec::new(), redis: None, s3: None, tls, tmp: Some(tmp) };
@@ -222,26 +223,108 @@ impl LocalFleet {
 
 /// Temporary folders of local runs are named `fetchbench-<controller pid>-<random>`.
 const TMP_PREFIX: &str = "fetchbench-";
+/// The file in each of them that says this program made it, and which controller owns it.
+const OWNER_MARKER: &str = ".fetchbench-run";
+
+/// Who owns a temporary folder of a local run: the controller process (its pid and, since pids
+/// are reused, its start time) and the boot it ran in (pids and start times mean nothing in
+/// another).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owner {
+    pid: u32,
+    started: u64,
+    boot: String,
+}
+
+impl Owner {
+    /// This process, when the system tells (Linux).
+    fn current() -> Option<Owner> {
+        let pid = std::process::id();
+        Some(Owner { pid, started: process_start(pid)?, boot: boot_id()? })
+    }
+
+    fn to_text(&self) -> String {
+        format!("pid={}\nstarted={}\nboot={}\n", self.pid, self.started, self.boot)
+    }
+
+    fn parse(text: &str) -> Option<Owner> {
+        let field =
+            |key: &str| text.lines().find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix('=')));
+        Some(Owner {
+            pid: field("pid")?.parse().ok()?,
+            started: field("started")?.parse().ok()?,
+            boot: field("boot")?.to_owned(),
+        })
+    }
+
+    /// Whether the controller that wrote this is gone: same boot, and no process with its pid
+    /// and start time. From another boot (or when this cannot be told) it is not known gone.
+    fn is_gone(&self) -> bool {
+        boot_id().is_some_and(|boot| boot == self.boot) && process_start(self.pid) != Some(self.started)
+    }
+}
+
+/// Mark `dir` as this controller's, so the next run may sweep it if this one is killed.
+fn mark_owned(dir: &Path) {
+    if let Some(owner) = Owner::current()
+        && let Err(e) = std::fs::write(dir.join(OWNER_MARKER), owner.to_text())
+    {
+        tracing::warn!("cannot mark {} as this run's: {e}", dir.display());
+    }
+}
 
 /// Remove the temporary folders of local runs whose controller is gone: one killed with SIGKILL
-/// never had the chance. A folder whose controller may still live is left alone.
+/// never had the chance. Only folders this program made are touched: named as ours, owned by
+/// this user, holding the marker, from this boot, and whose controller no longer runs. Anything
+/// else in the temporary directory, whatever its name, is left alone.
 fn sweep_stale_dirs(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Some(me) = user_id() else { return };
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(TMP_PREFIX).and_then(|rest| rest.split('-').next()) else {
+        if !entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
             continue;
-        };
-        let Ok(pid) = pid.parse::<u32>() else { continue };
-        if pid != std::process::id() && !process_alive(pid) {
-            let _ = std::fs::remove_dir_all(entry.path());
+        }
+        let path = entry.path();
+        // Not followed: a link to a folder is not a folder we made.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        if !meta.is_dir() || owner_uid(&meta) != Some(me) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(path.join(OWNER_MARKER)) else { continue };
+        if Owner::parse(&text).is_some_and(|o| o.is_gone()) {
+            let _ = std::fs::remove_dir_all(&path);
         }
     }
 }
 
-/// Whether a process with this pid exists; when that cannot be told, it is assumed to.
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
+/// The user this process runs as: the owner of its own /proc entry.
+fn user_id() -> Option<u32> {
+    std::fs::metadata("/proc/self").ok().as_ref().and_then(owner_uid)
+}
+
+#[cfg(unix)]
+fn owner_uid(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    Some(meta.uid())
+}
+
+#[cfg(not(unix))]
+fn owner_uid(_: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat` field 22); `None`
+/// when no such process runs (or off Linux).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This boot's random id (Linux).
+fn boot_id() -> Option<String> {
+    Some(std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?.trim().to_owned())
 }
 
 /// A command for a child of the fleet: its own process group, so a Ctrl-C in the terminal reaches
@@ -396,4 +479,68 @@ pub fn log_tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
     if tail.is_empty() { "(no output)".to_owned() } else { tail }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// A pid no process has any longer: a child that ran and was reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().expect("true runs");
+        let pid = child.id();
+        child.wait().expect("true ends");
+        pid
+    }
+
+    fn folder(root: &Path, name: &str, marker: Option<&Owner>) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("result.json"), "{}").expect("a file inside");
+        if let Some(owner) = marker {
+            std::fs::write(dir.join(OWNER_MARKER), owner.to_text()).expect("marker");
+        }
+        dir
+    }
+
+    #[test]
+    fn the_sweep_removes_only_marked_folders_of_controllers_that_are_gone() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let me = Owner::current().expect("this process is described on Linux");
+        let dead = Owner { pid: dead_pid(), ..me.clone() };
+        let reused = Owner { started: me.started + 1, ..me.clone() };
+        let other_boot = Owner { boot: "another-boot".into(), ..dead.clone() };
+
+        // A user's folders that merely look like ours: never touched, marker or not.
+        let users = folder(root.path(), "fetchbench-2025-12-results", None);
+        let named = folder(root.path(), "fetchbench-20261206-seed", None);
+        let digits = folder(root.path(), &format!("fetchbench-{}-abc", dead.pid), None);
+        // Ours, of a controller that still runs, or of another boot: kept.
+        let live = folder(root.path(), &format!("fetchbench-{}-live", me.pid), Some(&me));
+        let old_boot = folder(root.path(), "fetchbench-1-boot", Some(&other_boot));
+        // A link to a marked folder is not a folder we made.
+        let target = folder(root.path(), "elsewhere", Some(&dead));
+        let link = root.path().join("fetchbench-2-link");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        // Ours, of a controller that is gone (or whose pid now belongs to another process).
+        let stale = folder(root.path(), &format!("fetchbench-{}-stale", dead.pid), Some(&dead));
+        let stale_reused = folder(root.path(), "fetchbench-3-reused", Some(&reused));
+
+        sweep_stale_dirs(root.path());
+
+        for kept in [&users, &named, &digits, &live, &old_boot, &target] {
+            assert!(kept.join("result.json").is_file(), "{} was removed", kept.display());
+        }
+        assert!(link.exists(), "the link was removed");
+        assert!(!stale.exists(), "{} is left", stale.display());
+        assert!(!stale_reused.exists(), "{} is left", stale_reused.display());
+    }
+
+    #[test]
+    fn an_owner_reads_back_as_written() {
+        let me = Owner::current().expect("this process is described on Linux");
+        assert_eq!(Owner::parse(&me.to_text()), Some(me.clone()));
+        assert!(!me.is_gone(), "this process is alive");
+        assert_eq!(Owner::parse("pid=12\nboot=x\n"), None, "no start time");
+    }
 }
