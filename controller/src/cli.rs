@@ -324,7 +324,8 @@ pub fn usage_error_line(text: &str) -> String {
     out.trim_start_matches("error: ").to_owned()
 }
 
-/// Run `cli` on a runtime of its own, Ctrl-C interrupting it, and return the process exit code.
+/// Run `cli` on a runtime of its own, Ctrl-C, SIGTERM or SIGHUP interrupting it, and return the
+/// process exit code (128 + the signal's number when one interrupted it).
 /// Not async on purpose: the code of an async call tree is generated in the crate that polls it,
 /// and polled here, the whole run path is compiled once, in this library, not in `main.rs` too.
 pub fn run_to_exit(cli: Cli) -> u8 {
@@ -337,20 +338,25 @@ pub fn run_to_exit(cli: Cli) -> u8 {
     };
     let code = runtime.block_on(async {
         let interrupt = CancellationToken::new();
-        tokio::spawn({
-            let interrupt = interrupt.clone();
-            async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    interrupt.cancel();
-                }
+        let signal = match crate::signal::listen(interrupt.clone()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                eprintln!("fetchbench: cannot handle signals: {e}");
+                return EXIT_FAILURE;
             }
-        });
-        match run(cli, interrupt).await {
+        };
+        let code = match run(cli, interrupt).await {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("fetchbench: {e:#}");
                 e.exit_code()
             }
+        };
+        // An interrupted run exits 128 + the signal that interrupted it: 130 for Ctrl-C, 143
+        // for SIGTERM, 129 for SIGHUP.
+        match signal.received() {
+            Some(exit) if code == EXIT_INTERRUPTED => exit,
+            _ => code,
         }
     });
     // Do not wait for stray tasks (an agent stream still closing): the results are written.
@@ -360,8 +366,20 @@ pub fn run_to_exit(cli: Cli) -> u8 {
 
 /// Run the command; the result is the process exit code.
 pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
-    match cli.command {
-        Command::Run(args) => run_command(args, interrupt).await,
+    if let Command::Run(args) = cli.command {
+        return run_command(args, interrupt).await;
+    }
+    // The other commands have nothing to keep: a signal ends them where they are, as it would
+    // without a handler, but with the contract's exit code and a word on what was left.
+    tokio::select! {
+        code = other_command(cli.command) => code,
+        () = interrupt.cancelled() => Err(Error::InterruptedCommand),
+    }
+}
+
+async fn other_command(command: Command) -> Result<u8, Error> {
+    match command {
+        Command::Run(_) => unreachable!("run is handled by run()"),
         Command::Report(args) => report_command(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Provision(args) => crate::provision::provision(provision_options(args)?).await,

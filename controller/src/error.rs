@@ -19,7 +19,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_DEGRADED: u8 = 3;
 /// Exit code: completed, but a threshold of the scenario was breached.
 pub const EXIT_THRESHOLDS: u8 = 99;
-/// Exit code: interrupted by Ctrl-C (128 + SIGINT).
+/// Exit code: interrupted by Ctrl-C (128 + SIGINT); SIGTERM and SIGHUP give 143 and 129.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Why a command failed.
@@ -66,9 +66,15 @@ pub enum Error {
     /// written.
     #[error(transparent)]
     Report(#[from] ReportError),
-    /// Ctrl-C before any result existed.
+    /// Ctrl-C (or SIGTERM, SIGHUP) before any result existed.
     #[error("interrupted before the run started; nothing was measured")]
     Interrupted,
+    /// Ctrl-C (or SIGTERM, SIGHUP) during a command other than `run`.
+    #[error(
+        "interrupted; a CloudFormation or SSM request already sent goes on in AWS: `fetchbench \
+         status` shows where the stack stands"
+    )]
+    InterruptedCommand,
     /// An AWS call failed.
     #[error(transparent)]
     Aws(AwsError),
@@ -140,7 +146,7 @@ impl Error {
             Error::Scenario(_) | Error::Usage { .. } | Error::Missing { .. } | Error::AgentBinary { .. } => {
                 EXIT_BAD_INPUT
             }
-            Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Interrupted | Error::InterruptedCommand => EXIT_INTERRUPTED,
             Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             Error::Report(_) => EXIT_FAILURE,
             Error::Fleet(_)

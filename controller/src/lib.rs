@@ -25,6 +25,7 @@ pub mod result;
 pub mod run;
 pub mod s3local;
 pub mod scenario;
+pub mod signal;
 pub mod stack;
 pub mod state;
 pub mod status;

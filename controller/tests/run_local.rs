@@ -472,6 +472,24 @@ fn unreachable_redis_is_named_in_one_line() {
 
 #[test]
 fn ctrl_c_stops_the_agents_keeps_a_partial_result_and_exits_130() {
+    interrupted_mid_run("-INT", 130);
+}
+
+/// `timeout`, `kill` and CI runners send SIGTERM: the run stops as for Ctrl-C, not as if killed.
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c_and_exits_143() {
+    interrupted_mid_run("-TERM", 143);
+}
+
+/// A closed terminal (SIGHUP) too.
+#[test]
+fn sighup_stops_the_run_like_ctrl_c_and_exits_129() {
+    interrupted_mid_run("-HUP", 129);
+}
+
+/// Send `signal` to a run while its workload runs: the agents stop, what they measured is
+/// written, nothing is left behind, and the exit code is `code`.
+fn interrupted_mid_run(signal: &str, code: i32) {
     let sb = Sandbox::new();
     let scenario = sb.write(
         "long.toml",
@@ -498,12 +516,12 @@ fn ctrl_c_stops_the_agents_keeps_a_partial_result_and_exits_130() {
         }
     }
     let sent_at = Instant::now();
-    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let kill = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status();
     assert!(kill.expect("kill runs").success());
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().expect("fetchbench exits");
     assert!(sent_at.elapsed() < Duration::from_secs(20), "took {:?} to stop", sent_at.elapsed());
-    assert_eq!(status.code(), Some(130), "{seen}{}", rest.join("\n"));
+    assert_eq!(status.code(), Some(code), "{seen}{}", rest.join("\n"));
     assert!(rest.iter().any(|l| l.starts_with("interrupted")), "{rest:?}");
 
     let r = read_json(&out.join("result.json"));
