@@ -15,7 +15,9 @@ use crate::error::{EXIT_DEGRADED, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_THRESHOLD
 use crate::local::default_agent_binary;
 use crate::provision::ProvisionOptions;
 use crate::run::{RunOptions, RunStatus, run_local};
-use crate::scenario::{Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, Scenario, Workload};
+use crate::scenario::{
+    Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario, Workload,
+};
 
 /// Measure what a Redis cache (ElastiCache) buys an application that reads its objects from S3:
 /// latency at every percentile, throughput and errors, on this machine or a fleet of agents.
@@ -179,8 +181,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "T")]
     pub cache_node_type: Option<String>,
 
-    /// Price this many cache nodes (a primary and its replicas) instead of one.
-    #[arg(long, value_name = "N")]
+    /// Price this many cache nodes (a primary and its replicas) instead of one; ElastiCache
+    /// allows up to 500 in one cluster.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
     pub cache_nodes: Option<u32>,
 }
 
@@ -215,7 +218,12 @@ pub struct RunArgs {
     /// Number of agents; overrides the scenario's `agents`. Several values ("1,2,4") sweep: the
     /// fleet has the most, and every workload runs once per value on that many of them, named
     /// `<workload>-a<N>`: how latency and throughput scale with the fleet.
-    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "N[,N...]",
+        value_delimiter = ',',
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_AGENTS))
+    )]
     pub agents: Vec<u32>,
 
     /// Folder for result.json, report.html and the exports; default
@@ -235,7 +243,12 @@ pub struct RunArgs {
     /// Requests in flight per agent, for every workload; overrides the scenario's `concurrency`.
     /// Several values ("1,8,64") sweep: every workload runs once per value, named
     /// `<workload>-c<N>`.
-    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "N[,N...]",
+        value_delimiter = ',',
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CONCURRENCY))
+    )]
     pub concurrency: Vec<u32>,
 
     /// Measure every workload for this long ("30s", "500ms", "2m"); overrides the scenario's
@@ -508,6 +521,10 @@ async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, 
     let stack = args.stack.clone();
     let dry_run = args.dry_run;
     let opts = run_options(args)?;
+    if !aws {
+        crate::local::check_memory(&opts.scenario, opts.redis_url.is_none())
+            .map_err(Error::DatasetTooLarge)?;
+    }
     if dry_run {
         let place = if aws {
             "on the AWS fleet".to_owned()
@@ -592,6 +609,28 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
                 detail: format!("must start with {}", schemes.join(" or ")),
             });
         }
+    }
+    for (flag, value) in [("--redis-url", &args.redis_url), ("--s3-endpoint", &args.s3_endpoint)] {
+        if let Some(problem) = value.as_deref().and_then(url_address_problem) {
+            let flag = if flag == "--redis-url" && args.redis_cluster { "--redis-cluster" } else { flag };
+            return Err(Error::Usage {
+                flag,
+                value: crate::run::redact_url(value.as_deref().unwrap_or_default()),
+                detail: problem,
+            });
+        }
+    }
+    if let Some(path) = args.agent_binary.as_ref().filter(|p| !p.is_file()) {
+        return Err(Error::Usage {
+            flag: "--agent-binary",
+            value: path.display().to_string(),
+            detail: "is not a file; give the path of a built fetchbench-agent (cargo build --release \
+                     puts it in target/release/)"
+                .into(),
+        });
+    }
+    if let Some(out) = &args.out {
+        check_writable(out)?;
     }
     // A results folder that cannot be one fails now, not after the fleet started and seeded.
     if let Some(out) = &args.out
@@ -716,6 +755,13 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         if d.is_zero() || d > MAX_DURATION {
             return Err(usage("--duration", text.clone(), "must be above zero and at most 7 days".into()));
         }
+        if d < MIN_DURATION {
+            return Err(usage(
+                "--duration",
+                text.clone(),
+                "is shorter than one request can take; use at least 1ms".into(),
+            ));
+        }
         scenario.workloads.iter_mut().for_each(|w| w.stop = Amount::Duration(d));
     }
     if let Some(n) = args.requests {
@@ -745,10 +791,39 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         }
     }
     if args.agents.len() > 1 {
+        // The sweep sets every workload's agents: one that chose its own would silently lose it.
+        if let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some()) {
+            return Err(usage(
+                "--agents",
+                join(&args.agents),
+                format!(
+                    "sweeps every workload's agents, but workload {:?} runs on {} of its own; remove \
+                     its agents or give --agents one value",
+                    w.name,
+                    w.agents.unwrap_or_default()
+                ),
+            ));
+        }
         sweep(scenario, "--agents", &args.agents, 'a', |w, &n| w.agents = Some(n))?;
     }
     sweep(scenario, "--concurrency", &args.concurrency, 'c', |w, &n| w.concurrency = n)?;
     sweep(scenario, "--rate", &args.rate, 'r', |w, &rate| w.rate = Some(rate))?;
+    if !args.rate.is_empty() || args.requests.is_some() {
+        let (flag, value) = if args.rate.is_empty() {
+            ("--requests", args.requests.unwrap_or_default().to_string())
+        } else {
+            ("--rate", join(&args.rate))
+        };
+        for w in &scenario.workloads {
+            let Some(rate) = w.rate else { continue };
+            if let Some(problem) = std::iter::once(w.stop)
+                .chain(w.warmup)
+                .find_map(|amount| crate::scenario::too_long_at_rate(amount, rate))
+            {
+                return Err(usage(flag, value, format!("workload {:?}: {problem}", w.name)));
+            }
+        }
+    }
     match args.repeat {
         Some(n) if !(1..=MAX_ROUNDS).contains(&n) => {
             Err(usage("--repeat", n.to_string(), format!("must be in 1..={MAX_ROUNDS}")))
@@ -834,6 +909,58 @@ fn carry_thresholds(
         if let Some((_, metric)) = key.rsplit_once('.').filter(|(name, _)| *name == from) {
             into.insert(format!("{to}.{metric}"), *limit);
         }
+    }
+}
+
+/// What is wrong with the host and port of a `redis://`, `rediss://`, `http://` or `https://`
+/// URL, if anything (a `unix://` path has neither).
+fn url_address_problem(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme == "unix" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = match host_port.strip_prefix('[') {
+        // [IPv6]:port
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => return Some("has an unclosed '[' in its host".into()),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Some(format!("names no host; write e.g. {scheme}://127.0.0.1:6379"));
+    }
+    match port {
+        Some(p) if !p.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Some(format!("has port {p:?}, which is not a port (1-65535)"))
+        }
+        _ => None,
+    }
+}
+
+/// Fail now, not after the fleet started and seeded, when `out` cannot be written: the nearest
+/// existing folder on its path must take a new file.
+fn check_writable(out: &std::path::Path) -> Result<(), Error> {
+    let Some(existing) = out.ancestors().find(|p| p.as_os_str().is_empty() || p.exists()) else {
+        return Ok(());
+    };
+    if !existing.is_dir() {
+        // A file on the path: the check after this one names it.
+        return Ok(());
+    }
+    let dir = if existing.as_os_str().is_empty() { std::path::Path::new(".") } else { existing };
+    match tempfile::Builder::new().prefix(".fetchbench-write-check").tempfile_in(dir) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::Usage {
+            flag: "--out",
+            value: out.display().to_string(),
+            detail: format!("cannot write in {}: {e}; give a folder you can write", dir.display()),
+        }),
     }
 }
 

@@ -78,6 +78,9 @@ pub enum Error {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(AwsError),
+    /// The scenario's dataset does not fit where this run would put it.
+    #[error("dataset: {0}")]
+    DatasetTooLarge(String),
     /// A flag is required here.
     #[error("{flag} {detail}")]
     Missing {
@@ -143,9 +146,11 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Usage { .. } | Error::Missing { .. } | Error::AgentBinary { .. } => {
-                EXIT_BAD_INPUT
-            }
+            Error::Scenario(_)
+            | Error::Usage { .. }
+            | Error::Missing { .. }
+            | Error::AgentBinary { .. }
+            | Error::DatasetTooLarge(_) => EXIT_BAD_INPUT,
             Error::Interrupted | Error::InterruptedCommand => EXIT_INTERRUPTED,
             Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             Error::Report(_) => EXIT_FAILURE,

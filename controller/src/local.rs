@@ -221,6 +221,40 @@ impl LocalFleet {
     }
 }
 
+/// Whether the dataset of `scenario` fits the local redis-server this run would start (when
+/// `local_redis` and the objects go into Redis): the estimated bytes against the memory the
+/// system says is available. The message names both and what to do.
+pub fn check_memory(scenario: &crate::scenario::Scenario, local_redis: bool) -> Result<(), String> {
+    use crate::scenario::{CacheStart, human_bytes};
+    let into_redis = scenario.workloads.iter().any(|w| w.target.uses_redis())
+        && scenario.dataset.cache == CacheStart::Warm;
+    let Some(available) = available_memory().filter(|_| local_redis && into_redis) else {
+        return Ok(());
+    };
+    let bytes = scenario.dataset.estimated_bytes();
+    // Redis keeps each value with its key and about 50 bytes of bookkeeping.
+    let needed = bytes.saturating_add(scenario.dataset.objects.saturating_mul(100));
+    if needed <= available {
+        return Ok(());
+    }
+    Err(format!(
+        "{} objects of {} come to about {}, more than the {} of memory available here for the \
+         local redis-server; use fewer or smaller objects, or point --redis-url at a larger Redis",
+        scenario.dataset.objects,
+        scenario.dataset.describe_sizes(),
+        human_bytes(needed),
+        human_bytes(available)
+    ))
+}
+
+/// `MemAvailable` of /proc/meminfo, bytes (Linux).
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
 /// Temporary folders of local runs are named `fetchbench-<controller pid>-<random>`.
 const TMP_PREFIX: &str = "fetchbench-";
 /// The file in each of them that says this program made it, and which controller owns it.

@@ -936,7 +936,7 @@ fn code_name(code: tonic::Code) -> &'static str {
 }
 
 /// `redis://user:secret@host` -> `redis://user:***@host`.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];

@@ -31,6 +31,12 @@ pub const MAX_PIPELINE: u32 = 10_000;
 pub const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
 /// Longest phase (warm-up or measured) or request timeout.
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Shortest measured phase: a shorter one ends before a request to S3 can (1 ns gave 27 Redis
+/// reads against one S3 read).
+pub const MIN_DURATION: Duration = Duration::from_millis(1);
+/// Largest dataset, bytes (1 TiB, estimated from the sizes): a larger one would take hours to
+/// seed and more memory than any cache node has.
+pub const MAX_DATASET_BYTES: u64 = 1 << 40;
 
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,6 +150,17 @@ impl CacheStart {
 }
 
 impl Dataset {
+    /// The dataset's total size, bytes, estimated from up to 10,000 of its objects spread
+    /// evenly over it (exact for fewer objects).
+    pub fn estimated_bytes(&self) -> u64 {
+        let generator = self.generator();
+        let sampled = self.objects.min(10_000);
+        let step = self.objects / sampled;
+        let sum: u64 = (0..sampled).map(|k| generator.size(k * step)).sum();
+        let mean = sum as f64 / sampled as f64;
+        (mean * self.objects as f64).min(u64::MAX as f64) as u64
+    }
+
     /// The dataset as the agents generate it.
     pub fn generator(&self) -> fetchbench_proto::dataset::Dataset {
         use fetchbench_proto::dataset as d;
@@ -701,6 +718,25 @@ impl Validator<'_> {
             if !v.is_finite() || v < 0.0 {
                 return Err(self.error(&value.span(), &field, format!("{v} is not a number >= 0")));
             }
+            if matches!(m, Metric::ErrorRate | Metric::HitRatio) && v > 1.0 {
+                return Err(self.error(
+                    &value.span(),
+                    &field,
+                    format!("{v} is not a share in [0, 1] (0.01 is 1% of requests)"),
+                ));
+            }
+            if matches!(m, Metric::Service(_)) && w.rate.is_none() {
+                return Err(self.error(
+                    &key.span(),
+                    &field,
+                    format!(
+                        "service time applies to open-loop workloads (rate = ...); workload {:?} \
+                         runs closed loop, where the latency is the service time: use {}",
+                        w.name,
+                        metric.trim_start_matches("service_")
+                    ),
+                ));
+            }
             thresholds.insert(k.clone(), v);
         }
         Ok(Scenario {
@@ -735,7 +771,21 @@ impl Validator<'_> {
                 ),
             ));
         }
-        Ok(Dataset { objects, size, seed: d.seed, cache: d.cache })
+        let dataset = Dataset { objects, size, seed: d.seed, cache: d.cache };
+        let bytes = dataset.estimated_bytes();
+        if bytes > MAX_DATASET_BYTES {
+            return Err(self.error(
+                &d.objects.span(),
+                "dataset.objects",
+                format!(
+                    "{objects} objects of {} come to about {}, above the 1 TiB a dataset may hold; \
+                     use fewer or smaller objects",
+                    dataset.describe_sizes(),
+                    human_bytes(bytes)
+                ),
+            ));
+        }
+        Ok(dataset)
     }
 
     /// `size = 1024`, `{ min, max }`, `[[bytes, weight], ...]` or `{ median, sigma, min?, max? }`.
@@ -962,7 +1012,18 @@ impl Validator<'_> {
                     ));
                 }
                 let d = self.duration(t, &field("ttl"))?;
-                (!d.is_zero()).then_some(d)
+                if d < Duration::from_millis(1) {
+                    return Err(self.error(
+                        &t.span(),
+                        &field("ttl"),
+                        format!(
+                            "{:?} would expire every cached copy at once; give at least 1ms, or \
+                             leave ttl out for copies that never expire",
+                            t.get_ref()
+                        ),
+                    ));
+                }
+                Some(d)
             }
             None => None,
         };
@@ -989,6 +1050,13 @@ impl Validator<'_> {
             Some(a) => Some(self.count(a, MAX_AGENTS, &field("agents"))?),
             None => None,
         };
+        if let (Some(r), Some(rate)) = (&w.rate, rate) {
+            for amount in std::iter::once(stop).chain(warmup) {
+                if let Some(problem) = too_long_at_rate(amount, rate) {
+                    return Err(self.error(&r.span(), &field("rate"), problem));
+                }
+            }
+        }
         Ok(Workload {
             name,
             target: w.target,
@@ -1028,11 +1096,44 @@ impl Validator<'_> {
         if d.is_zero() && field.ends_with("duration") {
             return Err(self.error(&s.span(), field, format!("{text:?} is zero; use a positive duration")));
         }
+        if d < MIN_DURATION && field.ends_with("duration") {
+            return Err(self.error(
+                &s.span(),
+                field,
+                format!("{text:?} is shorter than one request can take; use at least 1ms"),
+            ));
+        }
         if d > MAX_DURATION {
             return Err(self.error(&s.span(), field, format!("{text:?} is longer than 7 days")));
         }
         Ok(d)
     }
+}
+
+/// Why `amount` at `rate` requests per second would be a phase longer than [`MAX_DURATION`],
+/// if it would.
+pub fn too_long_at_rate(amount: Amount, rate: f64) -> Option<String> {
+    let Amount::Requests(n) = amount else { return None };
+    let secs = n as f64 / rate;
+    (secs > MAX_DURATION.as_secs_f64()).then(|| {
+        let days = secs / 86_400.0;
+        format!(
+            "{n} requests at {rate} per second take about {days:.0} days, longer than the 7 days a \
+             phase may last; raise the rate or lower the requests"
+        )
+    })
+}
+
+/// `bytes` in the largest binary unit that keeps a figure of at least 1: "1.5 TiB".
+pub fn human_bytes(bytes: u64) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} bytes") } else { format!("{value:.1} {}", units[unit]) }
 }
 
 /// 1-based line of byte offset `pos`.

@@ -362,6 +362,10 @@ pub fn pairs(result: &RunResult) -> Vec<(&WorkloadResult, &WorkloadResult)> {
     pairs
 }
 
+/// Fewest measured requests on each side for a speed-up to be stated: with fewer, one slow or
+/// fast request decides the ratio.
+pub const MIN_COMPARED_OPS: u64 = 20;
+
 /// One [`speedup`] line per pair of [`pairs`], each naming its two workloads when the run has
 /// more than one workload of either store; none for a run of several rounds, whose speed-ups
 /// [`rounds`] gives over the rounds.
@@ -374,7 +378,16 @@ pub fn speedups(result: &RunResult) -> Vec<String> {
     pairs(result)
         .into_iter()
         .map(|(r, s3)| {
-            let line = speedup(r, s3);
+            let line = match [r, s3].into_iter().find(|w| w.ops < MIN_COMPARED_OPS) {
+                Some(few) => format!(
+                    "Redis and S3 not compared: {} measured {} request{}, fewer than the \
+                     {MIN_COMPARED_OPS} a meaningful comparison needs on each side",
+                    few.name,
+                    few.ops,
+                    if few.ops == 1 { "" } else { "s" }
+                ),
+                None => speedup(r, s3),
+            };
             if named { format!("{} vs {}: {line}", r.name, s3.name) } else { line }
         })
         .collect()
@@ -419,7 +432,7 @@ mod tests {
         WorkloadResult {
             name: name.into(),
             target: target.into(),
-            ops: 10,
+            ops: 100,
             errors: 0,
             errors_by_kind: Default::default(),
             duration_s: 1.0,
@@ -460,7 +473,7 @@ mod tests {
         let workloads = means
             .iter()
             .map(|&(name, target, mean)| WorkloadResult {
-                ops: if mean.is_some() { 10 } else { 0 },
+                ops: if mean.is_some() { 100 } else { 0 },
                 ..workload(name, target, mean.unwrap_or(0.0), mean.unwrap_or(0.0))
             })
             .collect();
@@ -540,6 +553,16 @@ mod tests {
         // A workload with nothing measured is never compared.
         let failed = run_of(apart, &[("redis-4", "redis", None), ("s3-1", "s3", Some(500.0))]);
         assert!(pairs(&failed).is_empty());
+        // Too few requests on one side: no ratio, and why.
+        let mut few = run_of(apart, &[("redis-4", "redis", Some(50.0)), ("s3-1", "s3", Some(500.0))]);
+        few.workloads[1].ops = 1;
+        assert_eq!(
+            speedups(&few),
+            ["Redis and S3 not compared: s3-1 measured 1 request, fewer than the 20 a meaningful \
+              comparison needs on each side"]
+        );
+        few.workloads[1].ops = MIN_COMPARED_OPS;
+        assert!(speedups(&few)[0].starts_with("Redis was 10.0x faster"), "{:?}", speedups(&few));
     }
 
     #[test]

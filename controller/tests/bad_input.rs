@@ -186,7 +186,7 @@ const CASES: &[(&str, Input, &[&str])] = &[
         Input::Args(&["--out", "/proc/version/results"]),
         &["--out \"/proc/version/results\"", "/proc/version is a file, not a folder"],
     ),
-    ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "\"0\"", "1..="]),
+    ("zero agents flag", Input::Args(&["--agents", "0"]), &["--agents", "'0'", "1..=1024"]),
     ("misspelt flag", Input::Args(&["--concurency", "4"]), &["'--concurency'", "'--concurrency'"]),
     ("flag needing another", Input::Args(&["--redis-cluster"]), &["not provided: --redis-url <URL>"]),
     ("tls dir without agents", Input::Args(&["--tls-dir", "certs"]), &["not provided: --agent <HOST:PORT>"]),
@@ -200,11 +200,11 @@ const CASES: &[(&str, Input, &[&str])] = &[
         Input::Args(&["--workload", "redis-gte"]),
         &["--workload", "\"redis-gte\"", "scenario \"seed\"", "redis-get, s3-get"],
     ),
-    ("zero concurrency flag", Input::Args(&["--concurrency", "0"]), &["--concurrency", "\"0\"", "1..="]),
+    ("zero concurrency flag", Input::Args(&["--concurrency", "0"]), &["--concurrency", "'0'", "1..=100000"]),
     (
         "a zero in a concurrency sweep",
         Input::Args(&["--concurrency", "4,0"]),
-        &["--concurrency", "\"0\"", "1..="],
+        &["--concurrency", "'0'", "1..=100000"],
     ),
     (
         "a value twice in a sweep",
@@ -221,7 +221,7 @@ const CASES: &[(&str, Input, &[&str])] = &[
         Input::Args(&["--agents", "1,2", "--concurrency", "1,8"]),
         &["--concurrency", "\"1,8\"", "sweep one of --agents, --concurrency and --rate"],
     ),
-    ("zero in an agents sweep", Input::Args(&["--agents", "2,0"]), &["--agents", "\"0\"", "1..="]),
+    ("zero in an agents sweep", Input::Args(&["--agents", "2,0"]), &["--agents", "'0'", "1..=1024"]),
     (
         "workload on more agents than the scenario's",
         Input::Edit("requests = 5", "requests = 5\nagents = 3"),
@@ -299,6 +299,83 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["--redis-cluster", "is a cluster", "remove busy_poll"],
     ),
     ("agent that is no address", Input::Args(&["--agent", "somewhere"]), &["--agent", "somewhere"]),
+    (
+        "redis url with a port that is no port",
+        Input::Args(&["--redis-url", "redis://:hunter2@127.0.0.1:99999"]),
+        &["--redis-url \"redis://:***@127.0.0.1:99999\"", "port \"99999\"", "1-65535"],
+    ),
+    (
+        "s3 endpoint with no host",
+        Input::Args(&["--s3-endpoint", "http://:9000"]),
+        &["--s3-endpoint \"http://:9000\"", "names no host"],
+    ),
+    (
+        "results folder that cannot be written",
+        Input::Args(&["--out", "/proc/fetchbench-results"]),
+        &["--out \"/proc/fetchbench-results\"", "cannot write in /proc", "a folder you can write"],
+    ),
+    (
+        "agent binary that does not exist",
+        Input::Args(&["--agent-binary", "/nonexistent/fetchbench-agent"]),
+        &["--agent-binary \"/nonexistent/fetchbench-agent\"", "is not a file"],
+    ),
+    (
+        "a rate that would run for years",
+        Input::Args(&["--rate", "0.0000001"]),
+        &["--rate \"0.0000001\"", "workload \"redis-get\"", "longer than the 7 days", "raise the rate"],
+    ),
+    (
+        "a rate in the scenario that would run for years",
+        Input::Edit("requests = 5", "requests = 5000\nrate = 0.001"),
+        &["bad.toml:9", "workload \"w\" rate", "about 58 days", "longer than the 7 days"],
+    ),
+    (
+        "a duration shorter than a request",
+        Input::Args(&["--duration", "1ns"]),
+        &["--duration \"1ns\"", "shorter than one request", "at least 1ms"],
+    ),
+    (
+        "a dataset above 1 TiB",
+        Input::Edit("objects = 10\nsize = { min = 1, max = 2 }", "objects = 2000000\nsize = 1048576"),
+        &["bad.toml:3", "dataset.objects", "about 1.9 TiB", "above the 1 TiB"],
+    ),
+    (
+        "a dataset larger than this machine's memory for the local redis-server",
+        Input::Edit("objects = 10\nsize = { min = 1, max = 2 }", "objects = 500000\nsize = 1048576"),
+        &["dataset: 500000 objects of 1048576 bytes", "memory available here", "--redis-url"],
+    ),
+    (
+        "a ttl of zero",
+        Input::Edit(
+            "target = \"redis\"\nrequests = 5",
+            "target = \"cache-aside\"\nrequests = 5\nttl = \"0s\"",
+        ),
+        &["bad.toml:9", "workload \"w\" ttl", "\"0s\"", "at least 1ms", "leave ttl out"],
+    ),
+    (
+        "an error rate above 1",
+        Input::Append("[thresholds]\n\"w.error_rate\" = 5"),
+        &["bad.toml:10", "error_rate", "5 is not a share in [0, 1]"],
+    ),
+    (
+        "a service-time threshold on a closed-loop workload",
+        Input::Append("[thresholds]\n\"w.service_p99_us\" = 500"),
+        &["bad.toml:10", "service_p99_us", "open-loop", "runs closed loop", "use p99_us"],
+    ),
+    (
+        "an agents sweep over a workload with agents of its own",
+        Input::EditWithArgs(
+            "name = \"x\"\n[dataset]\nobjects = 10\nsize = { min = 1, max = 2 }\n[[workload]]\nname = \"w\"\ntarget = \"redis\"\nrequests = 5",
+            "name = \"x\"\nagents = 4\n[dataset]\nobjects = 10\nsize = 1\n[[workload]]\nname = \"w\"\ntarget = \"redis\"\nrequests = 5\nagents = 3",
+            &["--agents", "1,2,4"],
+        ),
+        &["--agents \"1,2,4\"", "workload \"w\" runs on 3 of its own", "give --agents one value"],
+    ),
+    (
+        "concurrency beyond u32",
+        Input::Args(&["--concurrency", "99999999999"]),
+        &["--concurrency", "99999999999", "1..=100000"],
+    ),
     ("unknown flag", Input::Args(&["--no-such-flag"]), &["--no-such-flag"]),
 ];
 
