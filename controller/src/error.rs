@@ -78,6 +78,15 @@ pub enum Error {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(AwsError),
+    /// An agent is busy with another controller's run.
+    #[error(
+        "agent {address} is running another controller's run; wait for it to end, or stop that \
+         controller (Ctrl-C): an agent whose controller is gone is idle again within about 5 s"
+    )]
+    AgentBusy {
+        /// Where the agent serves.
+        address: String,
+    },
     /// The scenario's dataset does not fit where this run would put it.
     #[error("dataset: {0}")]
     DatasetTooLarge(String),
@@ -156,6 +165,7 @@ impl Error {
             Error::Report(_) => EXIT_FAILURE,
             Error::Fleet(_)
             | Error::Agent { .. }
+            | Error::AgentBusy { .. }
             | Error::Output { .. }
             | Error::Aws(_)
             | Error::State(_)

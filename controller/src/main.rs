@@ -26,6 +26,9 @@ fn main() -> ExitCode {
     // configured; pass --region ..."); RUST_LOG still shows them.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file (the local agents' logs, systemd's journal)
+        // gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config::imds=error")),

@@ -164,7 +164,8 @@ impl WorkloadProgress {
             |q| (!self.histogram.is_empty()).then(|| self.histogram.value_at_quantile(q) as f64 / 1000.0);
         Snapshot {
             warmup: !seen.is_empty() && seen.iter().all(|a| a.warmup),
-            ops_s: running.map(|a| a.ops_s).sum(),
+            // An empty f64 sum is -0.0, which prints as "-0 ops/s": start from +0.0.
+            ops_s: running.fold(0.0, |sum, a| sum + a.ops_s),
             errors: self.errors,
             p50_us: quantile(0.5),
             p99_us: quantile(0.99),
@@ -412,6 +413,7 @@ mod tests {
         w.agent_done(0);
         assert_eq!(w.snapshot().left, Some(Duration::ZERO));
         assert_eq!(w.snapshot().ops_s, 0.0, "a finished agent adds no throughput");
+        assert!(w.line().starts_with("  s: 0 ops/s, "), "{}", w.line());
     }
 
     #[test]

@@ -228,21 +228,6 @@ pub(crate) async fn drive(
     let started_at = SystemTime::now();
     let (redis, s3, targets) = (fleet.redis.clone(), fleet.s3.clone(), fleet.targets.clone());
 
-    println!(
-        "fetchbench: scenario {:?} on {} {}{}",
-        scenario.name,
-        fleet.agents.len(),
-        fleet.noun,
-        if fleet.agents.len() == 1 { "" } else { "s" }
-    );
-    if let (Some(url), Some(source)) = (&targets.redis, &targets.redis_source) {
-        println!("  redis: {url} ({source})");
-    }
-    if let (Some(b), Some(source)) = (&targets.s3_bucket, &targets.s3_source) {
-        let endpoint = targets.s3_endpoint.as_deref().unwrap_or("AWS S3");
-        println!("  s3:    bucket {b} on {endpoint} ({source})");
-    }
-
     let mut agents = Vec::with_capacity(fleet.agents.len());
     let mut clients = Vec::with_capacity(fleet.agents.len());
     let mut clocks = Vec::with_capacity(fleet.agents.len());
@@ -250,6 +235,11 @@ pub(crate) async fn drive(
         let tls = fleet.tls.config(&agent.server_name);
         let (client, hello, clock) =
             connect(&agent.id, agent.addr, tls).await.map_err(|e| with_log(e, agent))?;
+        // Checked before anything is printed or seeded: seeding would rewrite the data under the
+        // other controller's run.
+        if hello.state() == pb::AgentState::Running {
+            return Err(Error::AgentBusy { address: agent.addr.to_string() });
+        }
         agents.push(AgentResult {
             id: agent.id.clone(),
             address: agent.addr.to_string(),
@@ -265,6 +255,21 @@ pub(crate) async fn drive(
         });
         clients.push(client);
         clocks.push(clock);
+    }
+
+    println!(
+        "fetchbench: scenario {:?} on {} {}{}",
+        scenario.name,
+        fleet.agents.len(),
+        fleet.noun,
+        if fleet.agents.len() == 1 { "" } else { "s" }
+    );
+    if let (Some(url), Some(source)) = (&targets.redis, &targets.redis_source) {
+        println!("  redis: {url} ({source})");
+    }
+    if let (Some(b), Some(source)) = (&targets.s3_bucket, &targets.s3_source) {
+        let endpoint = targets.s3_endpoint.as_deref().unwrap_or("AWS S3");
+        println!("  s3:    bucket {b} on {endpoint} ({source})");
     }
 
     let generator = scenario.dataset.generator();

@@ -373,3 +373,91 @@ fn a_killed_controller_leaves_its_agents_idle_within_10_s() {
     drop(agents);
     sb.assert_clean();
 }
+
+/// A second controller pointed at an agent that is running the first one's run is told so
+/// before it prints a banner or seeds anything (seeding would rewrite the first run's data),
+/// and the first run goes on undisturbed.
+#[test]
+fn a_second_controller_on_a_busy_agent_is_told_before_it_starts_anything() {
+    let sb = Sandbox::new();
+    let certs = sb.path().join("certs");
+    let made = sb.run(&["certs", certs.to_str().expect("utf-8"), "127.0.0.1"]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let agent = start_static_agent(&certs, "127.0.0.1", &[]);
+    let address = agent.addr.to_string();
+    let scenario = sb.write(
+        "long.toml",
+        "name = \"long\"\n[dataset]\nobjects = 20\nsize = 100\n\
+         [[workload]]\nname = \"r\"\ntarget = \"redis\"\nduration = \"5m\"\n",
+    );
+    let certs_arg = certs.to_str().expect("utf-8");
+    let mut first = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--tls-dir", certs_arg, "--agent", &address])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fetchbench starts");
+    let (_, rest) = wait_for_line(&mut first, "running r ");
+
+    let second = sb.run(&["run", "--tls-dir", certs_arg, "--agent", &address, "--requests", "5"]);
+    assert_eq!(second.status.code(), Some(1), "{}\n{}", stdout(&second), stderr(&second));
+    let err = stderr(&second);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "fetchbench: agent {address} is running another controller's run; wait for it to end, or \
+             stop that controller (Ctrl-C): an agent whose controller is gone is idle again within \
+             about 5 s"
+        )
+    );
+    assert_eq!(stdout(&second), "", "nothing printed as started");
+    assert_eq!(
+        agent_state(&certs, "127.0.0.1", agent.addr),
+        pb::AgentState::Running,
+        "the first run goes on"
+    );
+
+    signal(first.id(), "-INT");
+    let said: Vec<String> = rest.map_while(Result::ok).collect();
+    assert_eq!(first.wait().expect("the first run ends").code(), Some(130), "{said:?}");
+    drop(agent);
+    sb.assert_clean();
+}
+
+/// An agent's log written to a file (the local agents' logs, systemd's journal) is plain text:
+/// no terminal colour codes in what a user opens or greps.
+#[test]
+fn an_agent_log_written_to_a_file_has_no_colour_codes() {
+    let sb = Sandbox::new();
+    let certs = sb.path().join("certs");
+    let made = sb.run(&["certs", certs.to_str().expect("utf-8"), "127.0.0.1"]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let log_path = sb.path().join("agent.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(fetchbench::local::default_agent_binary())
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(certs.join("agent-127.0.0.1.pem"))
+        .arg("--tls-key")
+        .arg(certs.join("agent-127.0.0.1.key"))
+        .arg("--tls-client-ca")
+        .arg(certs.join("ca.pem"))
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("the agent starts");
+    let mut first = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    std::io::BufRead::read_line(&mut out, &mut first).expect("the agent announces its address");
+    let addr: SocketAddr =
+        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
+    // A controller's hello makes the agent log its connection at debug level.
+    assert_eq!(agent_state(&certs, "127.0.0.1", addr), pb::AgentState::Idle);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).expect("the log");
+    assert!(text.lines().count() > 0, "the agent logged nothing at debug level");
+    assert!(!text.contains('\u{1b}'), "colour codes in the log:\n{text}");
+}
