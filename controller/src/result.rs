@@ -204,6 +204,9 @@ pub struct WorkloadResult {
     /// workload with busy_poll, whose polling keeps the cores busy by design.
     #[serde(default)]
     pub client_bound: bool,
+    /// Why the client was judged the bottleneck, when it was and the run said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_bound_reason: Option<String>,
     /// Per 1-second interval, merged over agents by interval number: warm-up first, then the
     /// measured phase.
     #[serde(default)]
