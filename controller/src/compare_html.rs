@@ -185,7 +185,7 @@ fn percentiles_section(base: &RunResult, new: &RunResult, comparison: &Compariso
                 continue;
             }
             let label = if rounds > 1 { format!("{role} ({rounds} rounds merged)") } else { role.to_owned() };
-            series.push(Series { name: label, color, dashed, points });
+            series.push(Series { name: label, color, dashed, points, labels: Vec::new() });
         }
         if series.is_empty() {
             let _ = write!(s, "<p class=\"note\">{}: neither run completed a request.</p>", escape(name));
