@@ -277,6 +277,10 @@ pub fn summary_lines(c: &CostEstimate) -> Vec<String> {
     )];
     let width = c.workloads.iter().map(|w| w.name.chars().count()).max().unwrap_or(0);
     for w in &c.workloads {
+        if w.reads_s <= 0.0 {
+            lines.push(format!("  {:width$}  not run: no request measured, nothing to price", w.name));
+            continue;
+        }
         let per_million = w.usd_per_million_reads.map_or_else(|| "n/a".to_owned(), usd);
         let at = match w.target.as_str() {
             "s3" => "at any rate".to_owned(),

@@ -127,15 +127,18 @@ fn summary_section(result: &RunResult) -> String {
         let _ = write!(
             s,
             "<tr data-workload=\"{}\"><td class=\"name\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
-             <td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{:.1}</td>{}</tr>",
+             <td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             escape(&w.name),
             chart::color(i),
             escape(&w.name),
             escape(&w.target),
             w.ops,
             w.errors,
-            w.throughput_ops_s,
-            latency_cells(&w.latency_us)
+            match summary::no_figures(w) {
+                Some("not run") => "not run".to_owned(),
+                _ => format!("{:.1}", w.throughput_ops_s),
+            },
+            summary::no_figures(w).map_or_else(|| latency_cells(&w.latency_us), |_| "<td>-</td>".repeat(6))
         );
     }
     s.push_str("</table>");
@@ -599,15 +602,21 @@ fn cost_section(c: &CostEstimate) -> String {
          <th>USD per million reads</th><th>USD per hour at that rate</th></tr>",
     );
     for w in &c.workloads {
+        let (reads_s, per_million, per_hour) = if w.reads_s > 0.0 {
+            (
+                format!("{:.1}", w.reads_s),
+                w.usd_per_million_reads.map_or_else(|| "n/a".into(), cost::usd),
+                cost::usd(w.usd_per_hour),
+            )
+        } else {
+            ("not run".to_owned(), "-".to_owned(), "-".to_owned())
+        };
         let _ = write!(
             s,
-            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{reads_s}</td><td>{per_million}</td><td>{per_hour}</td></tr>",
             escape(&w.name),
             escape(&w.name),
             escape(&w.target),
-            w.reads_s,
-            w.usd_per_million_reads.map_or_else(|| "n/a".into(), cost::usd),
-            cost::usd(w.usd_per_hour)
         );
     }
     s.push_str("</table>");

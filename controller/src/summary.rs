@@ -63,7 +63,7 @@ fn details(result: &RunResult) -> String {
         let _ = writeln!(out, "{text}");
     };
     line(String::new());
-    for w in &result.workloads {
+    for w in result.workloads.iter().filter(|w| no_figures(w) != Some("not run")) {
         let s = &w.service_time_us;
         if let Some(target) = w.target_rate_ops_s {
             line(format!(
@@ -94,7 +94,7 @@ fn details(result: &RunResult) -> String {
                 share * 100.0
             ));
         }
-        if let (Some(t), "s3") = (&w.ttfb_us, w.target.as_str()) {
+        if let (Some(t), "s3", 1..) = (&w.ttfb_us, w.target.as_str(), w.ops) {
             line(format!("{}: time to first byte p50 {:.1} µs, p99 {:.1} µs", w.name, t.p50, t.p99));
         }
     }
@@ -296,6 +296,17 @@ fn rounds_text(result: &RunResult) -> String {
     out
 }
 
+/// What a workload that measured no successful request shows in place of its figures: `not run`
+/// when it sent nothing (a run stopped before it started), `-` when every request failed.
+/// `None` for a workload that measured a request: its figures are figures.
+pub fn no_figures(w: &WorkloadResult) -> Option<&'static str> {
+    match (w.ops, w.errors) {
+        (0, 0) => Some("not run"),
+        (0, _) => Some("-"),
+        _ => None,
+    }
+}
+
 /// The percentile table, latencies in microseconds.
 pub fn table(workloads: &[WorkloadResult]) -> String {
     let header =
@@ -304,17 +315,20 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
         .iter()
         .map(|w| {
             let l = &w.latency_us;
+            let figure = |v: f64| no_figures(w).map_or_else(|| format!("{v:.1}"), |_| "-".to_owned());
             [
                 w.name.clone(),
                 w.target.clone(),
                 w.ops.to_string(),
                 w.errors.to_string(),
-                format!("{:.1}", w.throughput_ops_s),
-                format!("{:.1}", l.p50),
-                format!("{:.1}", l.p90),
-                format!("{:.1}", l.p99),
-                format!("{:.1}", l.p999),
-                format!("{:.1}", l.max),
+                no_figures(w)
+                    .filter(|t| *t == "not run")
+                    .map_or_else(|| format!("{:.1}", w.throughput_ops_s), str::to_owned),
+                figure(l.p50),
+                figure(l.p90),
+                figure(l.p99),
+                figure(l.p999),
+                figure(l.max),
             ]
         })
         .collect();
