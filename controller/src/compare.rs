@@ -247,6 +247,19 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     for (what, of) in runs {
         note(what.to_owned(), of(base), of(new));
     }
+    // The Redis itself, where both runs recorded it (results before the field did not).
+    if let (Some(b), Some(n)) = (&base.targets.redis_target, &new.targets.redis_target) {
+        let on = |v: bool| if v { "on" } else { "off" }.to_owned();
+        let cluster = |t: &crate::result::RedisTarget| match (t.cluster, t.shards) {
+            (false, _) => "off (one node)".to_owned(),
+            (true, Some(n)) => format!("on, {n} shards"),
+            (true, None) => "on".to_owned(),
+        };
+        note("redis target".to_owned(), b.source.clone(), n.source.clone());
+        note("redis auth".to_owned(), on(b.auth), on(n.auth));
+        note("redis tls".to_owned(), on(b.tls), on(n.tls));
+        note("redis cluster".to_owned(), cluster(b), cluster(n));
+    }
     // Only where both runs say: a result from before the field (or a machine that did not say)
     // is no evidence of a change.
     let (b, n) = (cpu_idle(base), cpu_idle(new));

@@ -35,6 +35,15 @@ pub fn render(result: &RunResult) -> String {
         for line in crate::cost::summary_lines(&median_rounds(cost, result.scenario.rounds)) {
             let _ = writeln!(out, "{line}");
         }
+        let cluster = result.targets.redis_target.as_ref().filter(|t| t.cluster && t.shards.is_none());
+        if cluster.is_some() {
+            let _ = writeln!(
+                out,
+                "  the Redis was a cluster of shards the run did not count: priced as {} node(s); \
+                 `fetchbench report --cache-nodes N` prices its N nodes",
+                cost.cache_nodes
+            );
+        }
     }
     if result.partial {
         out.push_str("\nPARTIAL: the run was interrupted; the figures cover what ran until then\n");

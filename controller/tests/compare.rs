@@ -457,3 +457,29 @@ fn a_failing_line_whose_ranges_overlap_says_so() {
     );
     assert_eq!(o.status.code(), Some(1), "{out}");
 }
+
+/// The Redis itself is part of the setup: a run against a local redis-server and one against a
+/// user's cluster over TLS with AUTH are not the same measurement, and compare says so.
+#[test]
+fn a_different_redis_target_is_named() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        r["targets"]["redis_target"] =
+            json!({"source": "user", "auth": true, "tls": true, "cluster": true, "shards": 3});
+    });
+    let recorded = &read_json(&base)["targets"]["redis_target"];
+    assert_eq!(
+        *recorded,
+        json!({"source": "local redis-server", "auth": false, "tls": false, "cluster": false}),
+        "the run records its Redis"
+    );
+    assert_eq!(
+        setup_notes(&sb, &base, &new),
+        [
+            "  redis target: local redis-server -> user",
+            "  redis auth: off -> on",
+            "  redis tls: off -> on",
+            "  redis cluster: off (one node) -> on, 3 shards",
+        ]
+    );
+}
