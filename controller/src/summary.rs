@@ -633,7 +633,7 @@ mod tests {
             assert_eq!(rounds(&run).0[0].ops_s.median, expected, "{rates:?}");
             assert!(text.contains(&format!(", {expected:.1} ops/s (")), "{rates:?}: {text}");
             assert!(
-                text.contains(&format!("w (median round)  $"))
+                text.contains("w (median round)  $")
                     && text.contains(&format!("at the measured {expected:.0} reads/s")),
                 "{rates:?}: {text}"
             );
