@@ -342,9 +342,12 @@ pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
     let mut not_measured = Vec::new();
     for (side, run) in [("base", base), ("new", new)] {
         if run.partial {
+            // Workloads run in order: the last that sent a request is the one cut short.
+            let during = run.workloads.iter().rev().find(|w| w.ops + w.errors > 0);
+            let during = during.map_or_else(String::new, |w| format!(" during {}", w.name));
             not_measured.push(format!(
-                "the {side} run was interrupted (partial), so its workloads may not have run to the end; \
-                 compare complete runs"
+                "the {side} run was interrupted (partial){during}, so its figures cover only what ran until \
+                 then; compare complete runs"
             ));
         }
     }

@@ -407,7 +407,10 @@ fn a_partial_or_client_bound_run_fails_the_gate() {
     ]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("FAIL: the new run was interrupted (partial)"), "{out}");
+    assert!(
+        out.contains("FAIL: the new run was interrupted (partial) during s3-get, so its figures"),
+        "{out}"
+    );
 
     let bound = sb.write("bound.json", &{
         let mut r = read_json(&base);
