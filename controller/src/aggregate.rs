@@ -376,6 +376,7 @@ impl Tallies {
             start_skew_ms: (latest - earliest) as f64 / 1e6,
             cpu_utilization_max,
             client_bound: cpu_utilization_max > CLIENT_BOUND_CPU,
+            client_bound_reason: None,
             timeseries,
         }
     }

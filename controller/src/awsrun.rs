@@ -100,6 +100,8 @@ fn aws_fleet(
         targets.redis = Some(url.clone());
         targets.redis_source =
             Some(if state.cache_node_type.is_some() { "elasticache" } else { "existing" }.into());
+        targets.redis_target =
+            targets.redis_source.as_deref().map(|source| crate::result::RedisTarget::of(&url, source, false));
         pb::RedisTarget { url, key_prefix: format!("{bucket}:"), cluster: false }
     });
     let s3 = uses_s3.then(|| {

@@ -139,6 +139,9 @@ pub struct Series {
     pub dashed: bool,
     /// `(x, y)` points in data units, in drawing order.
     pub points: Vec<(f64, f64)>,
+    /// A short text beside each point (a sweep's level, `c8`), in the order of `points`; empty
+    /// for none.
+    pub labels: Vec<String>,
 }
 
 /// A chart: axes, lines, and optional shaded x ranges.
@@ -311,6 +314,16 @@ impl Chart {
                     }
                 }
             }
+            for ((x, y), label) in series.points.iter().zip(&series.labels) {
+                let _ = write!(
+                    s,
+                    "<text class=\"point-label\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"{}\">{}</text>",
+                    px(*x) + 5.0,
+                    py(*y) - 5.0,
+                    series.color,
+                    escape(label)
+                );
+            }
             s.push_str("</g>");
         }
         if legend_rows > 0.0 {
@@ -414,6 +427,7 @@ mod tests {
                 color: color(0),
                 dashed: false,
                 points: vec![(0.0, 0.0), (10.0, 10.0)],
+                labels: Vec::new(),
             }],
             bands: vec![],
             markers: false,

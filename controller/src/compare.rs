@@ -81,6 +81,8 @@ pub enum Verdict {
     Worse,
     /// Changed by less than 0.05% (or not at all).
     Same,
+    /// One of the runs measured no request of the workload: there is nothing to compare.
+    NotRun,
 }
 
 impl Verdict {
@@ -90,6 +92,7 @@ impl Verdict {
             Verdict::Better => "better",
             Verdict::Worse => "worse",
             Verdict::Same => "same",
+            Verdict::NotRun => "not run",
         }
     }
 }
@@ -112,6 +115,9 @@ pub struct Change {
     /// Runs of several rounds: the two runs' ranges over their rounds overlap, so the change is
     /// within what the rounds moved by themselves.
     pub overlap: bool,
+    /// Whether the base and the new run measured a request of the workload; a side that did not
+    /// has no figure, and the change is [`Verdict::NotRun`].
+    pub ran: (bool, bool),
 }
 
 impl Change {
@@ -128,7 +134,21 @@ impl Change {
             _ if (new > base) == metric.higher_is_better() => Verdict::Better,
             _ => Verdict::Worse,
         };
-        Change { workload: workload.to_owned(), metric, base, new, percent, verdict, overlap: false }
+        Change {
+            workload: workload.to_owned(),
+            metric,
+            base,
+            new,
+            percent,
+            verdict,
+            overlap: false,
+            ran: (true, true),
+        }
+    }
+
+    /// The change of a workload one run (or both) measured no request of: never better or worse.
+    fn not_run(workload: &str, metric: Metric, base: f64, new: f64, ran: (bool, bool)) -> Change {
+        Change { percent: None, verdict: Verdict::NotRun, ran, ..Change::new(workload, metric, base, new) }
     }
 
     /// True when this is a percentile that got worse by more than `limit_percent`.
@@ -140,6 +160,9 @@ impl Change {
 
     /// The change as printed: `+12.3%`, or `new` from a base of zero.
     pub fn percent_text(&self) -> String {
+        if self.verdict == Verdict::NotRun {
+            return "-".to_owned();
+        }
         match self.percent {
             Some(p) => format!("{p:+.1}%"),
             None => "new".to_owned(),
@@ -153,7 +176,7 @@ impl Change {
 
     /// The verdict as printed: `worse`, or `worse (ranges overlap)` when the rounds' ranges do.
     pub fn verdict_text(&self) -> String {
-        if self.overlap && self.verdict != Verdict::Same {
+        if self.overlap && matches!(self.verdict, Verdict::Better | Verdict::Worse) {
             format!("{} (ranges overlap)", self.verdict.marker())
         } else {
             self.verdict.marker().to_owned()
@@ -175,6 +198,10 @@ pub struct Comparison {
     pub setup_changes: Vec<String>,
     /// Rounds of the base and the new run (`run --repeat`; 1 for a single run).
     pub rounds: (u32, u32),
+    /// Why figures of the runs are not measurements of the target, one sentence each: a workload
+    /// one run measured no request of, a run that was interrupted, a workload whose client was
+    /// the bottleneck. The gate fails on each.
+    pub not_measured: Vec<String>,
 }
 
 /// A setting's name, and how to read it off a `T` as text.
@@ -220,6 +247,19 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     for (what, of) in runs {
         note(what.to_owned(), of(base), of(new));
     }
+    // The Redis itself, where both runs recorded it (results before the field did not).
+    if let (Some(b), Some(n)) = (&base.targets.redis_target, &new.targets.redis_target) {
+        let on = |v: bool| if v { "on" } else { "off" }.to_owned();
+        let cluster = |t: &crate::result::RedisTarget| match (t.cluster, t.shards) {
+            (false, _) => "off (one node)".to_owned(),
+            (true, Some(n)) => format!("on, {n} shards"),
+            (true, None) => "on".to_owned(),
+        };
+        note("redis target".to_owned(), b.source.clone(), n.source.clone());
+        note("redis auth".to_owned(), on(b.auth), on(n.auth));
+        note("redis tls".to_owned(), on(b.tls), on(n.tls));
+        note("redis cluster".to_owned(), cluster(b), cluster(n));
+    }
     // Only where both runs say: a result from before the field (or a machine that did not say)
     // is no evidence of a change.
     let (b, n) = (cpu_idle(base), cpu_idle(new));
@@ -246,10 +286,22 @@ fn by_workload(run: &RunResult) -> Vec<(&str, &Workload)> {
         .collect()
 }
 
+/// One workload's figures in one run.
+struct Figures {
+    /// The workload's name (without the round of a `--repeat` run).
+    name: String,
+    /// Each metric of [`Metric::ALL`] over the rounds.
+    spreads: [Spread; 5],
+    /// Whether a round measured a request.
+    ran: bool,
+    /// Why a round's client was the bottleneck (empty when none was), one per such round.
+    client_bound: Vec<String>,
+}
+
 /// A run's figures per workload, in run order: each metric of [`Metric::ALL`] over the rounds of
 /// a `--repeat` run (the workload's name without its round), or the one figure of a single run.
 /// Percentiles come from the rounds that measured a request, when there is one.
-fn figures(run: &RunResult) -> Vec<(String, [Spread; 5])> {
+fn figures(run: &RunResult) -> Vec<Figures> {
     grouped(&run.workloads, |w| without_round(&w.name, run.scenario.rounds))
         .into_iter()
         .map(|(name, rounds)| {
@@ -258,7 +310,12 @@ fn figures(run: &RunResult) -> Vec<(String, [Spread; 5])> {
                 let from = if m.is_percentile() && !measured.is_empty() { &measured } else { &rounds };
                 Spread::of(&from.iter().map(|w| m.of(w)).collect::<Vec<_>>())
             });
-            (name.to_owned(), spreads)
+            let client_bound = rounds
+                .iter()
+                .filter(|w| w.client_bound)
+                .map(|w| w.client_bound_reason.clone().unwrap_or_default())
+                .collect();
+            Figures { name: name.to_owned(), spreads, ran: !measured.is_empty(), client_bound }
         })
         .collect()
 }
@@ -282,17 +339,46 @@ pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
     let rounds = (base.scenario.rounds, new.scenario.rounds);
     let (in_base, in_new) = (figures(base), figures(new));
     let mut changes = Vec::new();
-    for (name, n) in &in_new {
-        if let Some((_, b)) = in_base.iter().find(|(b, _)| b == name) {
-            for (i, m) in Metric::ALL.iter().enumerate() {
-                let mut change = Change::new(name, *m, b[i].median, n[i].median);
-                change.overlap = rounds != (1, 1) && b[i].min <= n[i].max && n[i].min <= b[i].max;
-                changes.push(change);
-            }
+    let mut not_measured = Vec::new();
+    for (side, run) in [("base", base), ("new", new)] {
+        if run.partial {
+            // Workloads run in order: the last that sent a request is the one cut short.
+            let during = run.workloads.iter().rev().find(|w| w.ops + w.errors > 0);
+            let during = during.map_or_else(String::new, |w| format!(" during {}", w.name));
+            not_measured.push(format!(
+                "the {side} run was interrupted (partial){during}, so its figures cover only what ran until \
+                 then; compare complete runs"
+            ));
         }
     }
-    let only = |a: &[(String, [Spread; 5])], b: &[(String, [Spread; 5])]| -> Vec<String> {
-        a.iter().filter(|(n, _)| !b.iter().any(|(m, _)| m == n)).map(|(n, _)| n.clone()).collect()
+    for n in &in_new {
+        let Some(b) = in_base.iter().find(|b| b.name == n.name) else { continue };
+        let ran = (b.ran, n.ran);
+        for (side, f) in [("base", b), ("new", n)] {
+            if !f.ran {
+                not_measured.push(format!("{} measured no request in the {side} run (not run)", f.name));
+            }
+            if let Some(reason) = f.client_bound.iter().find(|r| !r.is_empty()).or(f.client_bound.first()) {
+                let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
+                not_measured.push(format!(
+                    "{} was client-bound in the {side} run{why}: its figures are the client's, not the target's",
+                    f.name
+                ));
+            }
+        }
+        for (i, m) in Metric::ALL.iter().enumerate() {
+            let (bs, ns) = (b.spreads[i], n.spreads[i]);
+            if ran != (true, true) {
+                changes.push(Change::not_run(&n.name, *m, bs.median, ns.median, ran));
+                continue;
+            }
+            let mut change = Change::new(&n.name, *m, bs.median, ns.median);
+            change.overlap = rounds != (1, 1) && bs.min <= ns.max && ns.min <= bs.max;
+            changes.push(change);
+        }
+    }
+    let only = |a: &[Figures], b: &[Figures]| -> Vec<String> {
+        a.iter().filter(|f| !b.iter().any(|g| g.name == f.name)).map(|f| f.name.clone()).collect()
     };
     Comparison {
         only_in_base: only(&in_base, &in_new),
@@ -300,6 +386,7 @@ pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
         changes,
         setup_changes: setup_changes(base, new),
         rounds,
+        not_measured,
     }
 }
 
@@ -319,6 +406,28 @@ impl Comparison {
         self.changes.iter().filter(|c| c.breaches(limit_percent)).collect()
     }
 
+    /// Why the `--fail-if-worse` gate at `limit_percent` fails, one sentence each; empty when it
+    /// passes. Nothing compared, a figure that is not a measurement, and every percentile worse
+    /// than the limit each fail it; a percentile whose rounds' ranges overlap says so.
+    pub fn gate(&self, limit_percent: f64) -> Vec<String> {
+        let mut failures: Vec<String> = self.nothing_compared().into_iter().collect();
+        failures.extend(self.not_measured.iter().cloned());
+        for c in self.breaches(limit_percent) {
+            let overlap = if c.overlap {
+                ", though the two runs' ranges over their rounds overlap (within what the rounds moved by themselves)"
+            } else {
+                ""
+            };
+            failures.push(format!(
+                "{} {} got worse {}, more than the {limit_percent}% allowed{overlap}",
+                c.workload,
+                c.metric.name(),
+                c.by_text()
+            ));
+        }
+        failures
+    }
+
     /// The table, one line per workload and metric, ending in a newline.
     pub fn render(&self) -> String {
         let header = ["workload", "metric", "base", "new", "change", ""].map(str::to_owned);
@@ -328,11 +437,12 @@ impl Comparison {
             .changes
             .iter()
             .map(|c| {
+                let cell = |ran: bool, v: f64| if ran { number(c.metric, v) } else { "not run".to_owned() };
                 [
                     c.workload.clone(),
                     c.metric.label().to_owned(),
-                    number(c.metric, c.base),
-                    number(c.metric, c.new),
+                    cell(c.ran.0, c.base),
+                    cell(c.ran.1, c.new),
                     c.percent_text(),
                     c.verdict_text(),
                 ]
@@ -370,6 +480,9 @@ impl Comparison {
         }
         if !self.only_in_new.is_empty() {
             let _ = writeln!(out, "only in new: {}", self.only_in_new.join(", "));
+        }
+        for why in &self.not_measured {
+            let _ = writeln!(out, "not a measurement: {why}");
         }
         if !self.setup_changes.is_empty() {
             let _ = writeln!(out, "the runs were set up differently, which moves the figures by itself:");

@@ -75,18 +75,23 @@ fn gate(comparison: &Comparison, limit: Option<f64>) -> String {
             escape(&why)
         );
     }
-    let breaches = comparison.breaches(limit);
-    if breaches.is_empty() {
+    let failures = comparison.gate(limit);
+    if failures.is_empty() {
         return format!("<p class=\"ok\" id=\"gate\">No percentile got more than {limit}% worse.</p>");
     }
-    let mut s = format!(
-        "<div class=\"warning\" id=\"gate\"><strong>Failed: {} percentile{} got more than {limit}% worse.</strong><ul>",
-        breaches.len(),
-        if breaches.len() == 1 { "" } else { "s" }
-    );
-    for c in breaches {
-        let by = c.by_text();
-        let _ = write!(s, "<li>{} {} got worse {by}</li>", escape(&c.workload), c.metric.name());
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let (breaches, unmeasured) = (comparison.breaches(limit).len(), comparison.not_measured.len());
+    let mut why = Vec::new();
+    if unmeasured > 0 {
+        why.push(format!("{unmeasured} figure{} not a measurement of the target", plural(unmeasured)));
+    }
+    if breaches > 0 {
+        why.push(format!("{breaches} percentile{} got more than {limit}% worse", plural(breaches)));
+    }
+    let mut s =
+        format!("<div class=\"warning\" id=\"gate\"><strong>Failed: {}.</strong><ul>", why.join("; "));
+    for line in failures {
+        let _ = write!(s, "<li>{}</li>", escape(&line));
     }
     s.push_str("</ul></div>");
     s
@@ -122,18 +127,22 @@ fn changes_section(comparison: &Comparison) -> String {
          <th>change</th><th class=\"name\"></th></tr>",
     );
     for c in &comparison.changes {
-        let number = |v: f64| if c.metric == Metric::Errors { format!("{v:.0}") } else { format!("{v:.1}") };
+        let number = |ran: bool, v: f64| match (ran, c.metric) {
+            (false, _) => "not run".to_owned(),
+            (true, Metric::Errors) => format!("{v:.0}"),
+            (true, _) => format!("{v:.1}"),
+        };
         let _ = write!(
             s,
             "<tr class=\"{}\" data-workload=\"{}\" data-metric=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td class=\"name verdict\">{}</td></tr>",
-            c.verdict.marker(),
+            c.verdict.marker().replace(' ', "-"),
             escape(&c.workload),
             c.metric.name(),
             escape(&c.workload),
             c.metric.label(),
-            number(c.base),
-            number(c.new),
+            number(c.ran.0, c.base),
+            number(c.ran.1, c.new),
             c.percent_text(),
             c.verdict_text()
         );
@@ -176,7 +185,7 @@ fn percentiles_section(base: &RunResult, new: &RunResult, comparison: &Compariso
                 continue;
             }
             let label = if rounds > 1 { format!("{role} ({rounds} rounds merged)") } else { role.to_owned() };
-            series.push(Series { name: label, color, dashed, points });
+            series.push(Series { name: label, color, dashed, points, labels: Vec::new() });
         }
         if series.is_empty() {
             let _ = write!(s, "<p class=\"note\">{}: neither run completed a request.</p>", escape(name));

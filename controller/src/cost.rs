@@ -191,7 +191,9 @@ pub fn break_even_reads_s(p: &Prices, nodes: u32, hit_ratio: f64) -> f64 {
 /// Price a run's workloads at their measured throughput.
 pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEstimate, CostError> {
     let p = assumptions.prices()?;
-    let nodes = assumptions.nodes;
+    // A cluster is priced as its shards (a primary each), not as one node.
+    let shards = result.targets.redis_target.as_ref().filter(|t| t.cluster).and_then(|t| t.shards);
+    let nodes = assumptions.nodes.max(shards.unwrap_or(0));
     let aside = result.workloads.iter().find(|w| w.target == "cache-aside" && w.hit_ratio.is_some());
     let (hit_ratio, hit_ratio_source) = match aside {
         Some(w) => (w.hit_ratio.unwrap_or(1.0).clamp(0.0, 1.0), w.name.clone()),
@@ -277,6 +279,10 @@ pub fn summary_lines(c: &CostEstimate) -> Vec<String> {
     )];
     let width = c.workloads.iter().map(|w| w.name.chars().count()).max().unwrap_or(0);
     for w in &c.workloads {
+        if w.reads_s <= 0.0 {
+            lines.push(format!("  {:width$}  not run: no request measured, nothing to price", w.name));
+            continue;
+        }
         let per_million = w.usd_per_million_reads.map_or_else(|| "n/a".to_owned(), usd);
         let at = match w.target.as_str() {
             "s3" => "at any rate".to_owned(),
@@ -374,6 +380,28 @@ mod tests {
         assert!((per_million("ca") - (0.002_222_222 + 0.08)).abs() < 1e-8, "{}", per_million("ca"));
         // An hour of S3 at 300 reads/s: 1.08e6 GETs at $0.0004 per 1,000 = $0.432.
         assert!((c.workloads[1].usd_per_hour - 0.432).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_cluster_is_priced_as_its_shards() {
+        let redis = crate::result::WorkloadResult {
+            name: "r".into(),
+            target: "redis".into(),
+            throughput_ops_s: 5000.0,
+            ..Default::default()
+        };
+        let mut run = run_with(vec![redis]);
+        let one = estimate(&run, &Assumptions::default()).expect("priced");
+        run.targets.redis_target = Some(crate::result::RedisTarget {
+            cluster: true,
+            shards: Some(3),
+            ..crate::result::RedisTarget::of("redis://h:1", "user", true)
+        });
+        let three = estimate(&run, &Assumptions::default()).expect("priced");
+        assert_eq!((one.cache_nodes, three.cache_nodes), (1, 3));
+        let per_million = |c: &CostEstimate| c.workloads[0].usd_per_million_reads.expect("priced");
+        assert!((per_million(&three) / per_million(&one) - 3.0).abs() < 1e-9);
+        assert!(three.break_even_reads_s > 2.9 * one.break_even_reads_s);
     }
 
     #[test]

@@ -154,18 +154,29 @@ pub fn file_stems(names: &[&str]) -> Vec<String> {
     stems
 }
 
-/// The file name of every workload's `.hgrm`, in workload order.
-pub fn hgrm_names(result: &RunResult) -> Vec<String> {
+/// Each workload that measured a request, with the file name of its `.hgrm`, in workload order.
+/// A workload that measured none has no distribution to export, and no file.
+fn hgrm_workloads(result: &RunResult) -> Vec<(&crate::result::WorkloadResult, String)> {
     let names: Vec<&str> = result.workloads.iter().map(|w| w.name.as_str()).collect();
-    file_stems(&names).into_iter().map(|stem| format!("{stem}.hgrm")).collect()
-}
-
-/// `(file name, contents)` of every workload's `.hgrm`, latencies in microseconds.
-pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
     result
         .workloads
         .iter()
-        .zip(hgrm_names(result))
+        .zip(file_stems(&names))
+        .filter(|(w, _)| w.ops > 0)
+        .map(|(w, stem)| (w, format!("{stem}.hgrm")))
+        .collect()
+}
+
+/// The file name of every `.hgrm` [`hgrm_files`] writes, in workload order.
+pub fn hgrm_names(result: &RunResult) -> Vec<String> {
+    hgrm_workloads(result).into_iter().map(|(_, name)| name).collect()
+}
+
+/// `(file name, contents)` of the `.hgrm` of every workload that measured a request, latencies
+/// in microseconds.
+pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
+    hgrm_workloads(result)
+        .into_iter()
         .map(|(w, name)| {
             let h = crate::aggregate::decode_base64(&w.histogram)
                 .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
@@ -202,19 +213,24 @@ pub fn summary_csv(result: &RunResult) -> String {
             } else {
                 (String::new(), String::new())
             };
+            // No successful request, no latency: empty fields, not zeros; and nothing sent at
+            // all (a run stopped before the workload started) has no duration or rate either.
+            let latencies = if ops > 0 {
+                [l.min, l.mean, l.p50, l.p90, l.p99, l.p999, l.max].map(|v| v.to_string()).join(",")
+            } else {
+                ",".repeat(6)
+            };
+            let (duration_s, ops_s) = if ops + errors > 0 {
+                (duration_s.to_string(), ops_s.to_string())
+            } else {
+                (String::new(), String::new())
+            };
             let _ = writeln!(
                 out,
-                "{},{},{},{ops},{errors},{duration_s},{ops_s},{},{},{},{},{},{},{},{client_bound},{hit_ratio}",
+                "{},{},{},{ops},{errors},{duration_s},{ops_s},{latencies},{client_bound},{hit_ratio}",
                 field(&w.name),
                 field(&w.target),
                 field(agent),
-                l.min,
-                l.mean,
-                l.p50,
-                l.p90,
-                l.p99,
-                l.p999,
-                l.max,
             );
         }
     }

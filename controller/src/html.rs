@@ -127,15 +127,18 @@ fn summary_section(result: &RunResult) -> String {
         let _ = write!(
             s,
             "<tr data-workload=\"{}\"><td class=\"name\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
-             <td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{:.1}</td>{}</tr>",
+             <td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             escape(&w.name),
             chart::color(i),
             escape(&w.name),
             escape(&w.target),
             w.ops,
             w.errors,
-            w.throughput_ops_s,
-            latency_cells(&w.latency_us)
+            match summary::no_figures(w) {
+                Some("not run") => "not run".to_owned(),
+                _ => format!("{:.1}", w.throughput_ops_s),
+            },
+            summary::no_figures(w).map_or_else(|| latency_cells(&w.latency_us), |_| "<td>-</td>".repeat(6))
         );
     }
     s.push_str("</table>");
@@ -294,6 +297,7 @@ fn percentile_section(result: &RunResult) -> Result<String, String> {
             color: chart::color(i),
             dashed: false,
             points: points.into_iter().map(|(x, v)| (x.min(x_max), v)).collect(),
+            labels: Vec::new(),
         })
         .collect();
     let mut s = String::from("<section id=\"percentiles\"><h2>Latency by percentile</h2>");
@@ -359,6 +363,26 @@ fn sweep_name(members: &[(usize, &WorkloadResult)]) -> String {
     if cut.is_empty() { members[0].1.target.clone() } else { cut.to_owned() }
 }
 
+/// Each of a sweep's workloads by its level, in the order given: what differs between them of
+/// concurrency (`c8`), rate per agent (`r500`) and agents (`a2`).
+fn levels(result: &RunResult, sweep: &[&WorkloadResult]) -> Vec<String> {
+    let setting = |w: &WorkloadResult| result.scenario.workloads.iter().find(|s| s.name == w.name);
+    let parts = |w: &WorkloadResult| -> [String; 3] {
+        setting(w).map_or_else(Default::default, |s| {
+            [
+                format!("c{}", s.concurrency),
+                s.rate.map_or_else(|| "closed".to_owned(), |r| format!("r{r}")),
+                s.agents.map_or_else(|| "a-all".to_owned(), |a| format!("a{a}")),
+            ]
+        })
+    };
+    let all: Vec<[String; 3]> = sweep.iter().map(|w| parts(w)).collect();
+    let varies = |i: usize| all.iter().any(|p| p[i] != all[0][i]);
+    all.iter()
+        .map(|p| (0..3).filter(|i| varies(*i)).map(|i| p[i].clone()).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
 /// A sweep's p50 and p99 against the throughput each level reached: where more load stops
 /// buying throughput and starts costing latency. Empty when the run holds no sweep.
 fn load_section(result: &RunResult) -> String {
@@ -379,17 +403,20 @@ fn load_section(result: &RunResult) -> String {
         let color = chart::color(members[0].0);
         let line =
             |f: fn(&WorkloadResult) -> f64| points.iter().map(|w| (w.throughput_ops_s, f(w))).collect();
+        let labels = levels(result, &points);
         series.push(Series {
             name: format!("{name} p99"),
             color,
             dashed: false,
             points: line(|w| w.latency_us.p99),
+            labels: labels.clone(),
         });
         series.push(Series {
             name: format!("{name} p50"),
             color,
             dashed: true,
             points: line(|w| w.latency_us.p50),
+            labels,
         });
     }
     let all = || series.iter().flat_map(|s| s.points.iter());
@@ -421,10 +448,15 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// The intervals a chart over time draws: all but those that served requests in no measurable
-/// time (a warm-up of one request), whose rate of 0 ops/s would draw a ramp that never happened.
+/// The shortest interval a chart over time draws, seconds: a tenth of the 1-second interval.
+/// A shorter one (a warm-up of one request, over in a millisecond) gives no rate: one request
+/// in 1 ms is drawn as 1,000 ops/s, twice what an S3 run then sustains.
+pub const SHORTEST_CHARTED_INTERVAL_S: f64 = 0.1;
+
+/// The intervals a chart over time draws: all but those too short to give a rate, of any target
+/// ([`SHORTEST_CHARTED_INTERVAL_S`]).
 fn charted_intervals(points: &[crate::result::IntervalResult]) -> Vec<&crate::result::IntervalResult> {
-    points.iter().filter(|p| !(p.ops > 0 && p.interval_s <= 0.0)).collect()
+    points.iter().filter(|p| p.interval_s >= SHORTEST_CHARTED_INTERVAL_S).collect()
 }
 
 fn timeseries_section(result: &RunResult) -> String {
@@ -440,8 +472,19 @@ fn timeseries_section(result: &RunResult) -> String {
         let points = charted_intervals(&w.timeseries);
         // A short series (a 1 s run has one point) is drawn as marked points, not just a line.
         let markers = points.len() < 4;
-        if points.is_empty() {
+        if w.timeseries.is_empty() {
             let _ = write!(s, "<h3>{}</h3><p class=\"note\">No intervals recorded.</p>", escape(&w.name));
+            continue;
+        }
+        if points.len() < 2 {
+            let ran_s: f64 = w.timeseries.iter().map(|p| p.interval_s).sum();
+            let _ = write!(
+                s,
+                "<h3>{}</h3><p class=\"note\">Ran {} s in all, shorter than two 1-second intervals: too short to \
+                 chart over time (its figures are in the table above).</p>",
+                escape(&w.name),
+                round3(ran_s)
+            );
             continue;
         }
         // Warm-up first, then the measured phase, on one clock from the workload's start.
@@ -449,7 +492,8 @@ fn timeseries_section(result: &RunResult) -> String {
         let at =
             |p: &crate::result::IntervalResult| if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s };
         let end = points.iter().map(|p| at(p)).fold(0.0, f64::max);
-        let x_scale = Scale::Linear { min: 0.0, max: chart::nice_ceiling(end) };
+        // The axis ends at the data, not at a round number past it.
+        let x_scale = Scale::Linear { min: 0.0, max: end };
         let bands = if warmup_s > 0.0 { vec![(0.0, warmup_s, "warm-up".to_owned())] } else { Vec::new() };
         let secs = |v: f64| format!("{} s", round3(v));
         let peak = points.iter().map(|p| p.ops_s).fold(0.0, f64::max);
@@ -464,6 +508,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 color: chart::color(i),
                 dashed: false,
                 points: points.iter().map(|p| (at(p), p.ops_s)).collect(),
+                labels: Vec::new(),
             }],
             bands: bands.clone(),
             markers,
@@ -483,8 +528,20 @@ fn timeseries_section(result: &RunResult) -> String {
             x: Axis::linear(x_scale, "seconds since the workload started", secs),
             y: Axis::log(Scale::log_decades(lo, hi), "latency", latency_label),
             series: vec![
-                Series { name: "p99".into(), color: chart::color(i), dashed: false, points: p99 },
-                Series { name: "p50".into(), color: chart::color(i), dashed: true, points: p50 },
+                Series {
+                    name: "p99".into(),
+                    color: chart::color(i),
+                    dashed: false,
+                    points: p99,
+                    labels: Vec::new(),
+                },
+                Series {
+                    name: "p50".into(),
+                    color: chart::color(i),
+                    dashed: true,
+                    points: p50,
+                    labels: Vec::new(),
+                },
             ],
             bands: bands.clone(),
             markers,
@@ -506,6 +563,7 @@ fn timeseries_section(result: &RunResult) -> String {
                 color: chart::color(i),
                 dashed: false,
                 points: hits,
+                labels: Vec::new(),
             }],
             bands: bands.clone(),
             markers,
@@ -544,15 +602,21 @@ fn cost_section(c: &CostEstimate) -> String {
          <th>USD per million reads</th><th>USD per hour at that rate</th></tr>",
     );
     for w in &c.workloads {
+        let (reads_s, per_million, per_hour) = if w.reads_s > 0.0 {
+            (
+                format!("{:.1}", w.reads_s),
+                w.usd_per_million_reads.map_or_else(|| "n/a".into(), cost::usd),
+                cost::usd(w.usd_per_hour),
+            )
+        } else {
+            ("not run".to_owned(), "-".to_owned(), "-".to_owned())
+        };
         let _ = write!(
             s,
-            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{reads_s}</td><td>{per_million}</td><td>{per_hour}</td></tr>",
             escape(&w.name),
             escape(&w.name),
             escape(&w.target),
-            w.reads_s,
-            w.usd_per_million_reads.map_or_else(|| "n/a".into(), cost::usd),
-            cost::usd(w.usd_per_hour)
         );
     }
     s.push_str("</table>");
@@ -769,9 +833,35 @@ mod tests {
         let charted: Vec<(&str, f64)> =
             charted_intervals(&points).iter().map(|p| (p.phase.as_str(), p.t_s)).collect();
         assert_eq!(charted, [("measured", 1.0), ("measured", 2.0)]);
+        // S3's one-request warm-up took 1 ms: 1,000 ops/s, twice the measured rate; left off too.
+        let s3 = vec![
+            interval("warmup", 0.001, 0.001, 1),
+            interval("measured", 1.0, 1.0, 500),
+            interval("measured", 2.0, 1.0, 520),
+        ];
+        assert_eq!(charted_intervals(&s3).len(), 2);
+        let mut run = nothing_succeeded();
+        run.workloads[0].target = "s3".into();
+        run.workloads[0].timeseries = s3;
+        let page = timeseries_section(&run);
+        assert!(!page.contains("warm-up"), "no band for a warm-up too short to chart: {page}");
+        // Two points, both measured, and the x axis ends at the data (2 s).
+        let line = page.split("data-series=\"ops/s\"><polyline points=\"").nth(1).expect("a line");
+        assert_eq!(line.split('"').next().expect("points").split(' ').count(), 2, "{page}");
+        assert!(page.contains(">2 s</text>") && !page.contains(">5 s</text>"), "{page}");
         // An interval with nothing in it is a real zero, and stays.
         let idle = [interval("measured", 1.0, 1.0, 0), interval("measured", 2.0, 1.0, 10)];
         assert_eq!(charted_intervals(&idle).len(), 2);
+    }
+
+    #[test]
+    fn a_run_shorter_than_two_intervals_says_so_instead_of_drawing_a_dot() {
+        let mut run = nothing_succeeded();
+        run.workloads[0].timeseries.truncate(1);
+        run.workloads[0].timeseries[0].interval_s = 0.4;
+        let page = timeseries_section(&run);
+        assert!(page.contains("Ran 0.4 s in all, shorter than two 1-second intervals"), "{page}");
+        assert!(!page.contains("<svg"), "{page}");
     }
 
     #[test]
@@ -852,8 +942,14 @@ mod tests {
             assert!(page.contains(&format!("data-series=\"{line}\"")), "{line}: {page}");
         }
         assert!(!page.contains("piped") && !page.contains("s3-alone"), "{page}");
-        // A dot per level: two levels, two lines per store.
+        // A dot per level: two levels, two lines per store, each dot labelled with its level.
         assert_eq!(page.matches("class=\"marker\"").count(), 2 * 2 * 2, "{page}");
+        let labels: Vec<&str> = page
+            .split("class=\"point-label\"")
+            .skip(1)
+            .map(|t| t.split('>').nth(1).and_then(|t| t.split('<').next()).expect("a label"))
+            .collect();
+        assert_eq!(labels, ["c1", "c8", "c1", "c8", "r10", "r100", "r10", "r100"], "{page}");
         assert_eq!(
             (ops_label(500.0), ops_label(20_000.0), ops_label(1_500_000.0)),
             ("500".into(), "20k".into(), "1.5M".into())

@@ -77,6 +77,42 @@ pub struct Targets {
     pub s3_bucket: Option<String>,
     /// Where S3 came from: `"embedded"` or `"user"`.
     pub s3_source: Option<String>,
+    /// What the Redis was, for comparing runs: absent when no workload used Redis, and in files
+    /// written before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_target: Option<RedisTarget>,
+}
+
+/// The Redis a run read from: the settings that move its figures by themselves.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisTarget {
+    /// Where it came from, as `redis_source`: `"local redis-server"`, `"user"`,
+    /// `"elasticache"` (the stack's own) or `"existing"` (a cache the stack was pointed at).
+    pub source: String,
+    /// True when the URL carries credentials (Redis AUTH).
+    pub auth: bool,
+    /// True over TLS (`rediss://`).
+    pub tls: bool,
+    /// True for a Redis Cluster (`--redis-cluster`).
+    pub cluster: bool,
+    /// Shards of the cluster, when the run knew them; absent for one node or when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+}
+
+impl RedisTarget {
+    /// The target a run reads at `url` (credentials are only looked at, not kept).
+    pub fn of(url: &str, source: &str, cluster: bool) -> RedisTarget {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        RedisTarget {
+            source: source.to_owned(),
+            auth: authority.rsplit_once('@').is_some_and(|(userinfo, _)| !userinfo.is_empty()),
+            tls: url.to_ascii_lowercase().starts_with("rediss://"),
+            cluster,
+            shards: None,
+        }
+    }
 }
 
 /// One agent.
@@ -204,6 +240,9 @@ pub struct WorkloadResult {
     /// workload with busy_poll, whose polling keeps the cores busy by design.
     #[serde(default)]
     pub client_bound: bool,
+    /// Why the client was judged the bottleneck, when it was and the run said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_bound_reason: Option<String>,
     /// Per 1-second interval, merged over agents by interval number: warm-up first, then the
     /// measured phase.
     #[serde(default)]
@@ -310,5 +349,21 @@ impl RunResult {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{} is not a fetchbench result: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_target_says_auth_tls_and_cluster_without_keeping_the_password() {
+        let t = RedisTarget::of("rediss://:s3cret@cache.example:6379/0", "user", true);
+        assert_eq!((t.auth, t.tls, t.cluster, t.shards), (true, true, true, None));
+        assert!(!serde_json::to_string(&t).expect("serialises").contains("s3cret"));
+        let t = RedisTarget::of("redis://127.0.0.1:6379", "local redis-server", false);
+        assert_eq!((t.auth, t.tls, t.cluster), (false, false, false));
+        assert!(RedisTarget::of("redis://default:pw@h:1", "user", false).auth);
+        assert!(!RedisTarget::of("redis://h:1/?x=a@b", "user", false).auth, "an @ past the host is no login");
     }
 }

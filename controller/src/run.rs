@@ -164,6 +164,8 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
     }
     .map(|url| {
         targets.redis = Some(redact_url(&url));
+        let source = targets.redis_source.as_deref().unwrap_or_default();
+        targets.redis_target = Some(crate::result::RedisTarget::of(&url, source, opts.redis_cluster));
         pb::RedisTarget { url, key_prefix: format!("{bucket}:"), cluster: opts.redis_cluster }
     });
     let s3 = uses_s3.then(|| {

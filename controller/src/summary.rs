@@ -35,6 +35,15 @@ pub fn render(result: &RunResult) -> String {
         for line in crate::cost::summary_lines(&median_rounds(cost, result.scenario.rounds)) {
             let _ = writeln!(out, "{line}");
         }
+        let cluster = result.targets.redis_target.as_ref().filter(|t| t.cluster && t.shards.is_none());
+        if cluster.is_some() {
+            let _ = writeln!(
+                out,
+                "  the Redis was a cluster of shards the run did not count: priced as {} node(s); \
+                 `fetchbench report --cache-nodes N` prices its N nodes",
+                cost.cache_nodes
+            );
+        }
     }
     if result.partial {
         out.push_str("\nPARTIAL: the run was interrupted; the figures cover what ran until then\n");
@@ -63,7 +72,7 @@ fn details(result: &RunResult) -> String {
         let _ = writeln!(out, "{text}");
     };
     line(String::new());
-    for w in &result.workloads {
+    for w in result.workloads.iter().filter(|w| no_figures(w) != Some("not run")) {
         let s = &w.service_time_us;
         if let Some(target) = w.target_rate_ops_s {
             line(format!(
@@ -94,7 +103,7 @@ fn details(result: &RunResult) -> String {
                 share * 100.0
             ));
         }
-        if let (Some(t), "s3") = (&w.ttfb_us, w.target.as_str()) {
+        if let (Some(t), "s3", 1..) = (&w.ttfb_us, w.target.as_str(), w.ops) {
             line(format!("{}: time to first byte p50 {:.1} µs, p99 {:.1} µs", w.name, t.p50, t.p99));
         }
     }
@@ -127,7 +136,7 @@ fn details(result: &RunResult) -> String {
 /// Median, smallest and largest of some figures (all zero for none).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Spread {
-    /// The middle value (the mean of the two middle ones for an even count).
+    /// The middle value; of an even count the lower of the two middle ones (see [`median_index`]).
     pub median: f64,
     /// Smallest.
     pub min: f64,
@@ -144,9 +153,15 @@ impl Spread {
         if n == 0 {
             return Spread::default();
         }
-        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-        Spread { median, min: v[0], max: v[n - 1] }
+        Spread { median: v[median_index(n)], min: v[0], max: v[n - 1] }
     }
+}
+
+/// Where the median of `n` sorted figures is: the middle one, and of an even count the lower of
+/// the two middle ones, so that a median over rounds is always a figure one round measured and
+/// the summary's median and the cost lines' "median round" are the same figure.
+pub fn median_index(n: usize) -> usize {
+    n.saturating_sub(1) / 2
 }
 
 /// One workload of a `--repeat` run over its rounds: p50, p99 (µs) and ops/s.
@@ -226,17 +241,22 @@ pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
     (workloads, speedups)
 }
 
-/// `cost` with each workload of a `--repeat` run once: its round of median throughput (the
-/// lower of the two middle ones for an even count), named without the round.
+/// `cost` with each workload of a `--repeat` run once: its round of median throughput among the
+/// rounds that measured a request (by [`median_index`], as the summary's median), named without
+/// the round.
 pub fn median_rounds(cost: &crate::cost::CostEstimate, rounds: u32) -> crate::cost::CostEstimate {
     if rounds <= 1 {
         return cost.clone();
     }
     let workloads = grouped(&cost.workloads, |w| without_round(&w.name, rounds))
         .into_iter()
-        .map(|(name, mut members)| {
-            members.sort_by(|a, b| a.reads_s.total_cmp(&b.reads_s));
-            let median = members[(members.len() - 1) / 2];
+        .map(|(name, members)| {
+            let mut ran: Vec<_> = members.iter().copied().filter(|w| w.reads_s > 0.0).collect();
+            if ran.is_empty() {
+                ran = members;
+            }
+            ran.sort_by(|a, b| a.reads_s.total_cmp(&b.reads_s));
+            let median = ran[median_index(ran.len())];
             crate::cost::WorkloadCost { name: format!("{name} (median round)"), ..median.clone() }
         })
         .collect();
@@ -285,6 +305,17 @@ fn rounds_text(result: &RunResult) -> String {
     out
 }
 
+/// What a workload that measured no successful request shows in place of its figures: `not run`
+/// when it sent nothing (a run stopped before it started), `-` when every request failed.
+/// `None` for a workload that measured a request: its figures are figures.
+pub fn no_figures(w: &WorkloadResult) -> Option<&'static str> {
+    match (w.ops, w.errors) {
+        (0, 0) => Some("not run"),
+        (0, _) => Some("-"),
+        _ => None,
+    }
+}
+
 /// The percentile table, latencies in microseconds.
 pub fn table(workloads: &[WorkloadResult]) -> String {
     let header =
@@ -293,17 +324,20 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
         .iter()
         .map(|w| {
             let l = &w.latency_us;
+            let figure = |v: f64| no_figures(w).map_or_else(|| format!("{v:.1}"), |_| "-".to_owned());
             [
                 w.name.clone(),
                 w.target.clone(),
                 w.ops.to_string(),
                 w.errors.to_string(),
-                format!("{:.1}", w.throughput_ops_s),
-                format!("{:.1}", l.p50),
-                format!("{:.1}", l.p90),
-                format!("{:.1}", l.p99),
-                format!("{:.1}", l.p999),
-                format!("{:.1}", l.max),
+                no_figures(w)
+                    .filter(|t| *t == "not run")
+                    .map_or_else(|| format!("{:.1}", w.throughput_ops_s), str::to_owned),
+                figure(l.p50),
+                figure(l.p90),
+                figure(l.p99),
+                figure(l.p999),
+                figure(l.max),
             ]
         })
         .collect();
@@ -568,7 +602,7 @@ mod tests {
     #[test]
     fn spreads_and_round_names() {
         assert_eq!(Spread::of(&[3.0, 1.0, 2.0]), Spread { median: 2.0, min: 1.0, max: 3.0 });
-        assert_eq!(Spread::of(&[4.0, 1.0, 2.0, 10.0]), Spread { median: 3.0, min: 1.0, max: 10.0 });
+        assert_eq!(Spread::of(&[4.0, 1.0, 2.0, 10.0]), Spread { median: 2.0, min: 1.0, max: 10.0 });
         assert_eq!(Spread::of(&[]), Spread::default());
         assert_eq!(without_round("redis-get-2", 3), "redis-get");
         assert_eq!(without_round("redis-get-c8-3", 3), "redis-get-c8");
@@ -589,11 +623,44 @@ mod tests {
         let (workloads, speedups) = rounds(&run);
         assert_eq!(workloads.len(), 1);
         assert_eq!((workloads[0].name.as_str(), workloads[0].count), ("w", 2));
-        assert_eq!(workloads[0].p50, Spread { median: 20.0, min: 10.0, max: 30.0 });
+        assert_eq!(workloads[0].p50, Spread { median: 10.0, min: 10.0, max: 30.0 });
         assert!(speedups.is_empty(), "no S3 workload");
         assert!(
-            render(&run).contains("over 3 rounds, median (min to max):\n  w  p50 20.0 µs (10.0 to 30.0)")
+            render(&run).contains("over 3 rounds, median (min to max):\n  w  p50 10.0 µs (10.0 to 30.0)")
         );
+    }
+
+    /// With an even number of rounds the summary's median throughput and the cost lines'
+    /// "median round" are one figure, and a round that measured nothing is in neither.
+    #[test]
+    fn the_median_of_an_even_count_of_rounds_is_one_figure_everywhere() {
+        let toml = "name = \"r\"\n[dataset]\nobjects = 1\nsize = 1\n[[workload]]\nname = \"w\"\ntarget = \"redis\"\nrequests = 1\n";
+        let cases: [(&[f64], f64); 3] = [
+            (&[100.0, 300.0], 100.0),
+            (&[400.0, 100.0, 300.0, 200.0], 200.0),
+            (&[0.0, 100.0, 300.0, 200.0, 400.0], 200.0),
+        ];
+        for (rates, expected) in cases {
+            let named: Vec<(String, f64)> =
+                rates.iter().enumerate().map(|(i, r)| (format!("w-{}", i + 1), *r)).collect();
+            let measured: Vec<(&str, &str, Option<f64>)> =
+                named.iter().map(|(n, r)| (n.as_str(), "redis", (*r > 0.0).then_some(10.0))).collect();
+            let mut run = run_of(toml, &measured);
+            for (w, (_, rate)) in run.workloads.iter_mut().zip(&named) {
+                w.throughput_ops_s = *rate;
+            }
+            run.scenario.rounds = rates.len() as u32;
+            run.cost =
+                Some(crate::cost::estimate(&run, &crate::cost::Assumptions::default()).expect("priced"));
+            let text = render(&run);
+            assert_eq!(rounds(&run).0[0].ops_s.median, expected, "{rates:?}");
+            assert!(text.contains(&format!(", {expected:.1} ops/s (")), "{rates:?}: {text}");
+            assert!(
+                text.contains("w (median round)  $")
+                    && text.contains(&format!("at the measured {expected:.0} reads/s")),
+                "{rates:?}: {text}"
+            );
+        }
     }
 
     #[test]

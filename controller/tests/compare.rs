@@ -281,7 +281,7 @@ fn the_html_page_holds_the_table_the_verdict_and_both_runs_curves() {
     assert!(out.contains(&format!("page: {page_arg}")), "{out}");
     let page = std::fs::read_to_string(&page_path).expect("the page");
     assert!(page.contains("<strong>Failed: 1 percentile got more than 10% worse.</strong>"), "{page}");
-    assert!(page.contains("<li>redis-get p99 got worse by 50.0%</li>"), "{page}");
+    assert!(page.contains("<li>redis-get p99 got worse by 50.0%, more than the 10% allowed</li>"), "{page}");
     assert!(page.contains("<li>redis-get concurrency: 1 -&gt; 8</li>"), "the setup change: {page}");
     let row = |workload: &str, metric: &str| {
         let start = format!("data-workload=\"{workload}\" data-metric=\"{metric}\">");
@@ -357,4 +357,132 @@ fn a_run_folder_stands_for_its_result_json() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let wanted = format!("cannot read {}", empty.join("result.json").display());
     assert!(stderr(&o).contains(&wanted), "{}", stderr(&o));
+}
+
+/// A workload the new run never measured (a run stopped before it started: 0 ops, 0.0 µs
+/// percentiles) is not "100% better": the table says "not run" and the gate fails naming it.
+#[test]
+fn a_workload_that_never_ran_fails_the_gate_instead_of_looking_better() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        let s3 = &mut r["workloads"][1];
+        for field in ["ops", "errors", "throughput_ops_s", "achieved_rate_ops_s"] {
+            s3[field] = json!(0);
+        }
+        for p in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
+            s3["latency_us"][p] = json!(0.0);
+        }
+    });
+    let (b, n) = (base.to_str().expect("utf-8"), new.to_str().expect("utf-8"));
+    let o = sb.run(&["compare", b, n, "--fail-if-worse", "10"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let p50 = row(&out, "s3-get", "p50 µs");
+    assert_eq!(p50[1..], ["not", "run", "-", "not", "run"], "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("s3-get") && l.contains("better")), "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL:")).collect();
+    assert_eq!(fails, ["FAIL: s3-get measured no request in the new run (not run)"], "{out}");
+    // The other way round too: a base that never ran is no yardstick.
+    let o = sb.run(&["compare", n, b, "--fail-if-worse", "10"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("FAIL: s3-get measured no request in the base run (not run)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// An interrupted run, or a workload whose client was the bottleneck, is a failed measurement
+/// for the gate, even with figures that look the same.
+#[test]
+fn a_partial_or_client_bound_run_fails_the_gate() {
+    let sb = Sandbox::new();
+    let (base, partial) = pair(&sb, |r| r["partial"] = json!(true));
+    let o = sb.run(&[
+        "compare",
+        base.to_str().expect("utf-8"),
+        partial.to_str().expect("utf-8"),
+        "--fail-if-worse",
+        "10",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL: the new run was interrupted (partial) during s3-get, so its figures"),
+        "{out}"
+    );
+
+    let bound = sb.write("bound.json", &{
+        let mut r = read_json(&base);
+        r["workloads"][0]["client_bound"] = json!(true);
+        r["workloads"][0]["client_bound_reason"] = json!("sent 40% of the 500000 ops/s asked");
+        r.to_string()
+    });
+    let o = sb.run(&[
+        "compare",
+        base.to_str().expect("utf-8"),
+        bound.to_str().expect("utf-8"),
+        "--fail-if-worse",
+        "10",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL:")).collect();
+    assert_eq!(
+        fails,
+        [
+            "FAIL: redis-get was client-bound in the new run (sent 40% of the 500000 ops/s asked): its figures are \
+          the client's, not the target's"
+        ],
+        "{out}"
+    );
+}
+
+/// A percentile worse than the limit whose rounds' ranges overlap: the gate's line says so, so
+/// the table's "ranges overlap" and the FAIL do not contradict each other.
+#[test]
+fn a_failing_line_whose_ranges_overlap_says_so() {
+    let sb = Sandbox::new();
+    let seed = read_json(&seed_run().dir.join("result.json"));
+    let base = in_rounds(&seed, 3, |w, r| if w == "redis-get" { [1.0, 1.5, 0.8][r - 1] } else { 1.0 });
+    let new = in_rounds(&seed, 3, |w, r| if w == "redis-get" { [1.2, 1.3, 1.6][r - 1] } else { 1.0 });
+    let (b, n) = (sb.write("base.json", &base.to_string()), sb.write("new.json", &new.to_string()));
+    let o =
+        sb.run(&["compare", b.to_str().expect("utf-8"), n.to_str().expect("utf-8"), "--fail-if-worse", "10"]);
+    let out = stdout(&o);
+    assert_eq!(row(&out, "redis-get", "p99 µs")[2..], ["+30.0%", "worse", "(ranges", "overlap)"], "{out}");
+    assert!(
+        out.contains(
+            "FAIL: redis-get p99 got worse by 30.0%, more than the 10% allowed, though the two runs' ranges over \
+             their rounds overlap"
+        ),
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}");
+}
+
+/// The Redis itself is part of the setup: a run against a local redis-server and one against a
+/// user's cluster over TLS with AUTH are not the same measurement, and compare says so.
+#[test]
+fn a_different_redis_target_is_named() {
+    let sb = Sandbox::new();
+    let (base, new) = pair(&sb, |r| {
+        r["targets"]["redis_target"] =
+            json!({"source": "user", "auth": true, "tls": true, "cluster": true, "shards": 3});
+    });
+    let recorded = &read_json(&base)["targets"]["redis_target"];
+    assert_eq!(
+        *recorded,
+        json!({"source": "local redis-server", "auth": false, "tls": false, "cluster": false}),
+        "the run records its Redis"
+    );
+    assert_eq!(
+        setup_notes(&sb, &base, &new),
+        [
+            "  redis target: local redis-server -> user",
+            "  redis auth: off -> on",
+            "  redis tls: off -> on",
+            "  redis cluster: off (one node) -> on, 3 shards",
+        ]
+    );
 }

@@ -269,12 +269,20 @@ fn report_html_opens_cleanly_in_headless_chromium() {
 
 /// Every workload with a time series has its throughput chart (a point per interval), its
 /// latency chart (p99 and p50, a point per interval in which a request succeeded) and, when its
-/// intervals have a hit ratio, a hit-ratio chart; no other chart is drawn.
+/// intervals have a hit ratio, a hit-ratio chart; no other chart is drawn. An interval shorter
+/// than 0.1 s (a one-request warm-up) gives no rate and is not drawn, and a workload with fewer
+/// than two intervals left is said in words, not charted.
 fn check_timeseries_charts(v: &Value, result: &Value) {
     let mut expected = 0;
     for (i, w) in result["workloads"].as_array().expect("workloads").iter().enumerate() {
-        let series = w["timeseries"].as_array().cloned().unwrap_or_default();
-        if series.is_empty() {
+        let series: Vec<Value> = w["timeseries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| f(&p["interval_s"]) >= 0.1)
+            .collect();
+        if series.len() < 2 {
             continue;
         }
         let name = w["name"].as_str().expect("name");
@@ -464,4 +472,63 @@ fn report_refuses_bad_input_with_exit_2() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("cache.x9.huge") && stderr(&o).contains("cache.t4g.micro"), "{}", stderr(&o));
+}
+
+/// A run stopped before `s3-get` started: the summary, summary.csv, report.html and the cost
+/// lines say "not run" or leave its figures out, instead of zeros, and it has no `.hgrm`.
+#[test]
+fn a_workload_that_never_ran_has_no_figures_anywhere() {
+    let run = seed_run();
+    let sb = Sandbox::new();
+    let mut r = read_json(&run.dir.join("result.json"));
+    r["partial"] = json!(true);
+    let s3 = &mut r["workloads"][1];
+    for field in ["ops", "errors", "throughput_ops_s", "achieved_rate_ops_s", "duration_s"] {
+        s3[field] = json!(0);
+    }
+    for p in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
+        s3["latency_us"][p] = json!(0.0);
+    }
+    for a in s3["per_agent"].as_array_mut().expect("per agent") {
+        for field in ["ops", "errors", "throughput_ops_s", "duration_s"] {
+            a[field] = json!(0);
+        }
+        for p in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
+            a["latency_us"][p] = json!(0.0);
+        }
+    }
+    s3["timeseries"] = json!([]);
+    // As the run priced it: at the 0 reads/s it measured.
+    r["cost"]["workloads"][1]["reads_s"] = json!(0.0);
+    r["cost"]["workloads"][1]["usd_per_hour"] = json!(0.0);
+    let input = sb.write("result.json", &serde_json::to_string_pretty(&r).expect("serialises"));
+    let o = sb.run(&["report", input.to_str().expect("utf-8")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    let row =
+        out.lines().find(|l| l.starts_with("s3-get ")).unwrap_or_else(|| panic!("no s3-get row: {out}"));
+    assert_eq!(
+        row.split_whitespace().skip(2).collect::<Vec<_>>(),
+        ["0", "0", "not", "run", "-", "-", "-", "-", "-"]
+    );
+    assert!(!out.contains("S3 (s3-get)"), "no tutorial lines of zeros: {out}");
+    let cost = out.lines().find(|l| l.trim_start().starts_with("s3-get") && l.contains("price"));
+    assert_eq!(
+        cost.map(str::trim),
+        Some("s3-get     not run: no request measured, nothing to price"),
+        "{out}"
+    );
+
+    let csv = std::fs::read_to_string(sb.path().join("summary.csv")).expect("summary.csv");
+    let rows: Vec<&str> = csv.lines().filter(|l| l.starts_with("s3-get,")).collect();
+    assert!(!rows.is_empty(), "{csv}");
+    for row in rows {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert_eq!(cells[3..14], ["0", "0", "", "", "", "", "", "", "", "", ""], "{row}");
+    }
+    assert!(sb.path().join("redis-get.hgrm").is_file() && !sb.path().join("s3-get.hgrm").exists());
+    let page = std::fs::read_to_string(sb.path().join("report.html")).expect("report.html");
+    let s3_row = page.split("<tr data-workload=\"s3-get\">").nth(1).expect("an s3-get row");
+    let s3_row = &s3_row[..s3_row.find("</tr>").expect("the row's end")];
+    assert!(s3_row.contains("<td>not run</td>") && !s3_row.contains("0.0"), "{s3_row}");
 }
