@@ -5,12 +5,14 @@
 //!   flight per slot, so the agent's requests are evenly spaced at `1/rate`; a request's latency is
 //!   timed from that intended start (coordinated omission corrected), its service time from the
 //!   actual send. A slot that falls behind sends its overdue requests one after another, never
-//!   several at once.
+//!   several at once, and a phase with a duration still ends at it: what a slot is behind by
+//!   then is not sent but counted as unsent, so an overload shows as unsent requests, not as a
+//!   run that outlasts its `--duration` by the time its backlog takes.
 //!
 //! A collector drains the recorders once per interval into a `Progress` event.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use fetchbench_proto as pb;
@@ -33,7 +35,8 @@ use fetchbench_proto::dataset::mix;
 /// Where run events go: the Run rpc's response stream.
 pub type Events = mpsc::Sender<Result<pb::RunEvent, Status>>;
 
-/// An open-loop request sent later than this after its intended start counts as late.
+/// An open-loop request sent later than this after its intended start counts as late. Closed
+/// loop has no intended start, so nothing in it is late.
 pub const LATE: Duration = Duration::from_millis(1);
 
 /// What ends a phase.
@@ -230,6 +233,7 @@ pub async fn run_workload(
         started_at_unix_ns: first_send.load(Ordering::Relaxed),
         target_rate: plan.rate.unwrap_or(0.0),
         late: measured.totals.late,
+        unsent: measured.unsent,
         cpu_utilization: if wall > 0.0 { measured.cpu.as_secs_f64() / (wall * cores() as f64) } else { 0.0 },
     }
 }
@@ -261,6 +265,8 @@ struct PhaseEnd {
     totals: Interval,
     duration: Duration,
     cpu: Duration,
+    /// Open loop: requests meant to start before the phase's end that were not sent.
+    unsent: u64,
 }
 
 impl Phase<'_> {
@@ -271,6 +277,7 @@ impl Phase<'_> {
         let recorders = Arc::new(Recorders::new(slots, cores(), plan.timeout));
         let cpu_start = process_cpu_time();
         let budget = Arc::new(Budget::new(stop, start));
+        let unsent = Arc::new(AtomicU64::new(0));
         let mut workers = JoinSet::new();
         for (slot, driver) in std::mem::take(&mut self.drivers).into_iter().enumerate() {
             let keys = KeySampler::new(plan.keys, self.ctx.objects, slot as u64, slots as u64)
@@ -290,7 +297,7 @@ impl Phase<'_> {
                 start,
                 first_send: self.first_send.clone(),
             };
-            workers.spawn(worker.run(budget.clone(), recorders.clone()));
+            workers.spawn(worker.run(budget.clone(), recorders.clone(), unsent.clone()));
         }
 
         let interval = self.ctx.interval;
@@ -316,7 +323,12 @@ impl Phase<'_> {
             }
         }
         let (end, cpu_end) = self.flush(warmup, &recorders, &mut totals, start, last).await;
-        PhaseEnd { totals, duration: end - start, cpu: cpu_end.saturating_sub(cpu_start) }
+        PhaseEnd {
+            totals,
+            duration: end - start,
+            cpu: cpu_end.saturating_sub(cpu_start),
+            unsent: unsent.load(Ordering::Relaxed),
+        }
     }
 
     /// Send what was recorded since `last` and add it to `totals`; returns the new `last`.
@@ -389,6 +401,14 @@ impl Budget {
             Budget::Until(deadline) => at < *deadline,
         }
     }
+
+    /// The end of a phase with a duration: nothing is sent from then on, however far behind.
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Budget::Requests(_) => None,
+            Budget::Until(deadline) => Some(*deadline),
+        }
+    }
 }
 
 /// One open-loop slot's fixed schedule: `first + k * period`.
@@ -414,6 +434,13 @@ impl Schedule {
         let at = self.next;
         self.next += self.period;
         at
+    }
+
+    /// How many requests are left on the schedule before `deadline`, the next one included.
+    fn left_before(&self, deadline: Instant) -> u64 {
+        let span = deadline.saturating_duration_since(self.next).as_nanos();
+        let period = self.period.as_nanos().max(1);
+        u64::try_from(span.div_ceil(period)).unwrap_or(u64::MAX)
     }
 }
 
@@ -443,8 +470,9 @@ struct Worker {
 }
 
 impl Worker {
-    /// Send requests until the budget is spent; returns the driver for the next phase.
-    async fn run(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>) -> Driver {
+    /// Send requests until the budget is spent; returns the driver for the next phase. An
+    /// open-loop slot still behind at a phase's deadline adds what it did not send to `unsent`.
+    async fn run(mut self, budget: Arc<Budget>, recorders: Arc<Recorders>, unsent: Arc<AtomicU64>) -> Driver {
         if self.pipeline > 1 {
             return self.run_pipelined(budget, recorders).await;
         }
@@ -464,6 +492,12 @@ impl Worker {
                     }
                     schedule.advance();
                     self.pacer.sleep_until(at.into_std()).await;
+                    if let Some(deadline) = budget.deadline()
+                        && Instant::now() >= deadline
+                    {
+                        unsent.fetch_add(1 + schedule.left_before(deadline), Ordering::Relaxed);
+                        break;
+                    }
                     at
                 }
                 None => {
@@ -483,7 +517,7 @@ impl Worker {
                 .await
                 .unwrap_or(Sample::failed(Failure::Timeout));
             let done = Instant::now();
-            let late = sent.duration_since(intended) > LATE;
+            let late = self.schedule.is_some() && sent.duration_since(intended) > LATE;
             recorders.record(self.slot, &sample, done - intended, done - sent, late);
             request = self.next_request();
             if self.schedule.is_none() {
@@ -600,6 +634,29 @@ mod tests {
             let diff = at.abs_diff(expected);
             assert!(diff < Duration::from_micros(1), "request {k} at {at:?}");
         }
+    }
+
+    #[test]
+    fn what_a_slot_has_not_sent_by_the_deadline_is_counted_once() {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(1);
+        // 1000 requests per second over 4 slots for 1 s: 1000 scheduled, 250 per slot.
+        let fresh: Vec<u64> =
+            (0..4).map(|j| Schedule::new(start, j, 4, 1000.0).left_before(deadline)).collect();
+        assert_eq!(fresh, [250, 250, 250, 250]);
+        // A slot that got through 100 of its 250 when the deadline passed leaves 150 unsent.
+        let mut slot = Schedule::new(start, 3, 4, 1000.0);
+        for _ in 0..100 {
+            slot.advance();
+        }
+        assert_eq!(slot.left_before(deadline), 150);
+        for _ in 0..150 {
+            slot.advance();
+        }
+        assert_eq!(slot.left_before(deadline), 0, "a schedule past the deadline has nothing left");
+        let b = Budget::new(Stop::Duration(Duration::from_secs(1)), start);
+        assert_eq!(b.deadline(), Some(deadline));
+        assert_eq!(Budget::new(Stop::Requests(5), start).deadline(), None, "a count has no deadline");
     }
 
     #[test]

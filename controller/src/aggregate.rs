@@ -42,6 +42,32 @@ pub enum AggregateError {
 /// An agent using more than this share of its cores is flagged client-bound.
 pub const CLIENT_BOUND_CPU: f64 = 0.85;
 
+/// An open-loop workload whose agents sent less than this share of the requests their schedule
+/// asked for is flagged client-bound: its latencies are those of a client that could not keep up.
+pub const CLIENT_BOUND_SENT: f64 = 0.9;
+
+/// Why a workload's figures may be the client's rather than the target's, in words, or `None`.
+/// Asked against sent comes first: on one machine the agent shares its cores with a local
+/// redis-server, so its CPU alone does not show a client that cannot keep up. `judge_cpu` is
+/// false for a busy-polled workload, whose polling keeps a core busy by design.
+pub fn client_bound_reason(w: &WorkloadResult, judge_cpu: bool) -> Option<String> {
+    let mut reasons = Vec::new();
+    if let Some(asked) = w.target_rate_ops_s {
+        let sent = w.ops + w.errors;
+        let scheduled = sent + w.unsent;
+        if scheduled > 0 && (sent as f64) < CLIENT_BOUND_SENT * scheduled as f64 {
+            reasons.push(format!(
+                "asked {asked:.0} ops/s, sent {:.0} ops/s ({} of {scheduled} scheduled requests unsent)",
+                w.achieved_rate_ops_s, w.unsent
+            ));
+        }
+    }
+    if judge_cpu && w.cpu_utilization_max > CLIENT_BOUND_CPU {
+        reasons.push(format!("an agent used {:.0}% of its cores", w.cpu_utilization_max * 100.0));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
 /// What one agent reported for one workload.
 #[derive(Debug, Clone)]
 pub struct AgentTally {
@@ -62,6 +88,9 @@ pub struct AgentTally {
     pub errors_by_kind: BTreeMap<String, u64>,
     /// Late open-loop starts.
     pub late: u64,
+    /// Open-loop requests scheduled before the measured phase's end but not sent, from
+    /// WorkloadDone.
+    pub unsent: u64,
     /// Cache-aside hits.
     pub hits: u64,
     /// Cache-aside misses.
@@ -96,6 +125,7 @@ impl Default for AgentTally {
             ops: 0,
             errors_by_kind: BTreeMap::new(),
             late: 0,
+            unsent: 0,
             hits: 0,
             misses: 0,
             busy_polled: 0,
@@ -266,6 +296,7 @@ impl Tallies {
                 tally.started_at_unix_ns = d.started_at_unix_ns;
                 tally.target_rate = d.target_rate;
                 tally.cpu_utilization = d.cpu_utilization;
+                tally.unsent = d.unsent;
             }
         }
         Ok(())
@@ -307,6 +338,7 @@ impl Tallies {
                     latency_us: summarize(&t.histogram),
                     service_time_us: summarize(&t.service),
                     late_starts: t.late,
+                    unsent: t.unsent,
                     cpu_utilization: t.cpu_utilization,
                     start_offset_ms: start.map_or(0.0, |s| (s - earliest) as f64 / 1e6),
                 }
@@ -350,7 +382,7 @@ impl Tallies {
                 })
             })
             .collect();
-        WorkloadResult {
+        let mut result = WorkloadResult {
             name: name.to_owned(),
             target: target.to_owned(),
             ops,
@@ -366,6 +398,7 @@ impl Tallies {
             target_rate_ops_s: open.then(|| tallies.iter().map(|t| t.target_rate).sum()),
             achieved_rate_ops_s: rate(ops + errors, duration_s),
             late_starts: tallies.iter().map(|t| t.late).sum(),
+            unsent: tallies.iter().map(|t| t.unsent).sum(),
             ttfb_us: optional(merge(tallies.iter().map(|t| &t.ttfb))),
             hits: cache_aside.then_some(hits),
             misses: cache_aside.then_some(misses),
@@ -375,10 +408,13 @@ impl Tallies {
             busy_polled_share: (busy_polled > 0).then(|| busy_polled as f64 / (ops + errors).max(1) as f64),
             start_skew_ms: (latest - earliest) as f64 / 1e6,
             cpu_utilization_max,
-            client_bound: cpu_utilization_max > CLIENT_BOUND_CPU,
+            client_bound: false,
             client_bound_reason: None,
             timeseries,
-        }
+        };
+        result.client_bound_reason = client_bound_reason(&result, true);
+        result.client_bound = result.client_bound_reason.is_some();
+        result
     }
 }
 
@@ -563,6 +599,35 @@ mod tests {
         tallies.add(1, 0, &done(0.92)).expect("valid");
         let busy = tallies.workload_result(0, "w", "redis", &ids, &[0, 0]);
         assert!(busy.client_bound, "an agent at 92% of its cores");
+        assert_eq!(busy.client_bound_reason.as_deref(), Some("an agent used 92% of its cores"));
+    }
+
+    #[test]
+    fn an_open_loop_that_sent_much_less_than_asked_is_client_bound_whatever_its_cpu() {
+        let result = |sent: usize, unsent| {
+            let mut tallies = Tallies::new(1, 1);
+            tallies.add(0, 0, &progress(0, &vec![1_000; sent])).expect("valid");
+            let done = pb::WorkloadDone {
+                target_rate: 1000.0,
+                duration_us: 2_000_000,
+                unsent,
+                cpu_utilization: 0.3,
+                ..Default::default()
+            };
+            tallies.add(0, 0, &pb::run_event::Event::Done(done)).expect("valid");
+            tallies.workload_result(0, "w", "redis", &["a".to_owned()], &[0])
+        };
+        // 2,000 scheduled over 2 s, 1,000 sent.
+        let behind = result(1000, 1000);
+        assert_eq!((behind.unsent, behind.per_agent[0].unsent), (1000, 1000));
+        assert!(behind.client_bound);
+        assert_eq!(
+            behind.client_bound_reason.as_deref(),
+            Some("asked 1000 ops/s, sent 500 ops/s (1000 of 2000 scheduled requests unsent)")
+        );
+        // A few unsent at the very end is no sign of a client that could not keep up.
+        let kept_up = result(1990, 10);
+        assert_eq!((kept_up.client_bound, kept_up.client_bound_reason), (false, None));
     }
 
     #[test]

@@ -90,12 +90,18 @@ fn warnings(result: &RunResult) -> String {
         items.push(format!("DEGRADED: {} had {} failed requests ({}).", w.name, w.errors, kinds.join(", ")));
     }
     for w in result.workloads.iter().filter(|w| w.client_bound) {
+        let why = w.client_bound_reason.as_deref().unwrap_or("an agent's CPU was saturated");
         items.push(format!(
-            "CLIENT-BOUND: during {} an agent's CPU was saturated, so its figures measure the client as much as {}.",
+            "CLIENT-BOUND: during {} the client could not keep up ({why}), so its figures measure the client as \
+             much as {}: add agents or lower the rate.",
             w.name, w.target
         ));
     }
     for t in result.thresholds.iter().filter(|t| !t.passed) {
+        if let Some(why) = &t.not_judged {
+            items.push(format!("THRESHOLD NOT JUDGED: {}: {why}.", t.key));
+            continue;
+        }
         let op = if t.bound == "min" { "at least" } else { "at most" };
         items.push(format!(
             "THRESHOLD BREACHED: {} was {}, the scenario allows {op} {}.",
@@ -198,12 +204,17 @@ fn opt_us(l: Option<&LatencySummary>, f: fn(&LatencySummary) -> f64) -> String {
     l.map_or_else(|| "-".to_owned(), |l| format!("{:.1}", f(l)))
 }
 
+/// An open-loop count, or `-` in closed loop, where nothing is scheduled.
+fn open_loop_count(w: &WorkloadResult, n: u64) -> String {
+    if w.target_rate_ops_s.is_some() { n.to_string() } else { "-".to_owned() }
+}
+
 /// How each workload was measured: the loop, the rates, service time beside latency, time to
 /// first byte, hit ratio, start skew and the agents' CPU; then the scenario's thresholds.
 fn details_section(result: &RunResult) -> String {
     let mut s = String::from(
         "<section id=\"details\"><h2>How it was measured</h2><table><tr><th class=\"name\">workload</th>\
-         <th class=\"name\">loop</th><th>target ops/s</th><th>sent ops/s</th><th>late starts</th>\
+         <th class=\"name\">loop</th><th>target ops/s</th><th>sent ops/s</th><th>late starts</th><th>unsent</th>\
          <th>service p50 µs</th><th>service p99 µs</th><th>TTFB p50 µs</th><th>TTFB p99 µs</th><th>hit ratio</th>\
          <th>start skew ms</th><th>max agent CPU</th></tr>",
     );
@@ -211,13 +222,14 @@ fn details_section(result: &RunResult) -> String {
         let _ = write!(
             s,
             "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{:.1}</td>\
-             <td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.0}%</td></tr>",
+             <td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.0}%</td></tr>",
             escape(&w.name),
             escape(&w.name),
             escape(&w.r#loop),
             w.target_rate_ops_s.map_or_else(|| "-".to_owned(), |r| format!("{r:.1}")),
             w.achieved_rate_ops_s,
-            w.late_starts,
+            open_loop_count(w, w.late_starts),
+            open_loop_count(w, w.unsent),
             w.service_time_us.p50,
             w.service_time_us.p99,
             opt_us(w.ttfb_us.as_ref(), |l| l.p50),
@@ -230,7 +242,8 @@ fn details_section(result: &RunResult) -> String {
     s.push_str(
         "</table><p class=\"note\">In open loop, latency runs from each request's intended start, so a stalled \
          server shows in it; service time runs from the actual send. Late starts left more than 1 ms after their \
-         intended start. Start skew is how far apart the agents began, their clock offsets corrected.</p>",
+         intended start; unsent requests were scheduled before the phase's end but not sent by then (the phase \
+         ends at its duration). Start skew is how far apart the agents began, their clock offsets corrected.</p>",
     );
     if !result.thresholds.is_empty() {
         s.push_str(

@@ -60,8 +60,12 @@ pub struct ThresholdResult {
     pub value: f64,
     /// `"max"` when the value may not exceed the limit, `"min"` when it may not fall below it.
     pub bound: String,
-    /// False when the value breached the limit.
+    /// False when the value breached the limit, or could not be judged.
     pub passed: bool,
+    /// Why the value was not judged against the limit (its workload was client-bound, so the
+    /// figure is the client's); absent when it was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_judged: Option<String>,
 }
 
 /// The targets, without credentials.
@@ -204,9 +208,15 @@ pub struct WorkloadResult {
     /// Requests per second actually sent (successful or not), all agents.
     #[serde(default)]
     pub achieved_rate_ops_s: f64,
-    /// Open loop: requests sent more than 1 ms after their intended start.
+    /// Open loop: requests sent more than 1 ms after their intended start; 0 in closed loop,
+    /// where nothing has an intended start.
     #[serde(default)]
     pub late_starts: u64,
+    /// Open loop with a duration: requests the schedule meant to start before the measured phase
+    /// ended that were not sent, because the agents were still behind when it ended (the phase
+    /// ends at its duration), all agents.
+    #[serde(default)]
+    pub unsent: u64,
     /// S3 and cache-aside: time to the first byte of GetObject bodies, microseconds.
     #[serde(default)]
     pub ttfb_us: Option<LatencySummary>,
@@ -235,13 +245,15 @@ pub struct WorkloadResult {
     /// The highest share of its cores any agent's process used during the measured phase.
     #[serde(default)]
     pub cpu_utilization_max: f64,
-    /// True when an agent used more than 85% of its cores: the client may have been the
-    /// bottleneck, so the latencies may be the client's, not the target's. Not judged for a
-    /// workload with busy_poll, whose polling keeps the cores busy by design.
+    /// True when the client may have been the bottleneck, so the latencies may be the client's,
+    /// not the target's: the agents sent less than 90% of the requests an open-loop schedule asked
+    /// for, or an agent used more than 85% of its cores (not judged for a workload with
+    /// busy_poll, whose polling keeps the cores busy by design).
     #[serde(default)]
     pub client_bound: bool,
-    /// Why the client was judged the bottleneck, when it was and the run said.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why `client_bound` is true, in words (`asked 500000 ops/s, sent 41200 ops/s (...)`,
+    /// `an agent used 92% of its cores`); `null` when it is false.
+    #[serde(default)]
     pub client_bound_reason: Option<String>,
     /// Per 1-second interval, merged over agents by interval number: warm-up first, then the
     /// measured phase.
@@ -303,6 +315,9 @@ pub struct AgentWorkloadResult {
     /// Open loop: requests sent more than 1 ms late.
     #[serde(default)]
     pub late_starts: u64,
+    /// Open loop with a duration: scheduled requests this agent had not sent when the phase ended.
+    #[serde(default)]
+    pub unsent: u64,
     /// Share of the agent's cores its process used during the measured phase.
     #[serde(default)]
     pub cpu_utilization: f64,

@@ -349,8 +349,10 @@ pub(crate) async fn drive(
                 if result.ops + result.errors > 0 {
                     result.busy_polled_share.get_or_insert(0.0);
                 }
-                // Polling keeps the agent's cores busy by design: that is no sign of a bottleneck.
-                result.client_bound = false;
+                // Polling keeps the agent's cores busy by design: that is no sign of a bottleneck,
+                // but sending less than an open-loop schedule asked still is.
+                result.client_bound_reason = crate::aggregate::client_bound_reason(&result, false);
+                result.client_bound = result.client_bound_reason.is_some();
             }
             result
         })

@@ -76,9 +76,9 @@ fn details(result: &RunResult) -> String {
         let s = &w.service_time_us;
         if let Some(target) = w.target_rate_ops_s {
             line(format!(
-                "{}: open loop, {:.1} ops/s asked, {:.1} ops/s sent, {} late starts; latencies run from each \
-                 request's intended start; service time p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-                w.name, target, w.achieved_rate_ops_s, w.late_starts, s.p50, s.p99, s.max
+                "{}: open loop, {:.1} ops/s asked, {:.1} ops/s sent, {} late starts, {} unsent; latencies run \
+                 from each request's intended start; service time p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+                w.name, target, w.achieved_rate_ops_s, w.late_starts, w.unsent, s.p50, s.p99, s.max
             ));
         }
         if let (Some(ratio), Some(hits), Some(misses)) = (w.hit_ratio, w.hits, w.misses) {
@@ -115,10 +115,14 @@ fn details(result: &RunResult) -> String {
         ));
     }
     for w in result.workloads.iter().filter(|w| w.client_bound) {
+        let why = w
+            .client_bound_reason
+            .clone()
+            .unwrap_or_else(|| format!("an agent used {:.0}% of its cores", w.cpu_utilization_max * 100.0));
         line(format!(
-            "CLIENT-BOUND: {}: an agent used {:.0}% of its cores; the latencies may be the client's, add agents",
-            w.name,
-            w.cpu_utilization_max * 100.0
+            "CLIENT-BOUND: {}: the client could not keep up ({why}); the latencies may be the client's: add \
+             agents or lower the rate",
+            w.name
         ));
     }
     if !result.thresholds.is_empty() {

@@ -134,9 +134,12 @@ duration = "1500ms"
     let s3 = &r["workloads"][1];
     assert_eq!(s3["loop"], "open");
     assert_eq!(f(&s3["target_rate_ops_s"]), 400.0);
-    // 100/s per agent for 2 s: exactly 200 scheduled sends per agent.
+    // 100/s per agent for 2 s: exactly 200 scheduled sends per agent, each sent or, when the
+    // agent was still behind as the phase ended at its duration, counted unsent.
+    let per_agent = s3["per_agent"].as_array().expect("agents");
     assert!(
-        s3["per_agent"].as_array().expect("agents").iter().all(|a| u(&a["ops"]) + u(&a["errors"]) == 200)
+        per_agent.iter().all(|a| u(&a["ops"]) + u(&a["errors"]) + u(&a["unsent"]) == 200),
+        "{per_agent:?}"
     );
     assert!(f(&s3["service_time_us"]["p50"]) > 0.0);
     assert!(f(&s3["ttfb_us"]["p50"]) > 0.0, "time to first byte is reported for s3");
@@ -314,5 +317,126 @@ requests = 50
     let csv = std::fs::read_to_string(out.join("dataset.csv")).expect("dataset.csv");
     assert_eq!(csv.lines().count(), 11);
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",65536")), "{csv}");
+    sb.assert_clean();
+}
+
+/// Run `fetchbench` with `args`, or fail (after interrupting it) if it outlasts `limit`.
+fn run_within(sb: &Sandbox, args: &[&str], limit: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child =
+        sb.fetchbench().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.expect("fetchbench runs"),
+        Err(_) => {
+            common::signal(pid, "-INT");
+            panic!("fetchbench {args:?} was still running after {limit:?}");
+        }
+    }
+}
+
+#[test]
+fn an_open_loop_rate_past_what_the_client_can_send_ends_at_its_duration_as_client_bound() {
+    let sb = Sandbox::new();
+    // One connection cannot send 500,000 GETs a second: 1,000,000 are scheduled over 2 s. Before
+    // the phase ended at its duration, the agent sent its whole backlog, which took minutes.
+    let scenario = sb.write(
+        "flood.toml",
+        r#"name = "flood"
+[dataset]
+objects = 100
+size = 300
+[[workload]]
+name = "flood"
+target = "redis"
+rate = 500000.0
+duration = "2s"
+[thresholds]
+"flood.p99_us" = 1000000000
+"#,
+    );
+    let out = sb.path().join("out");
+    let args = ["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")];
+    let o = run_within(&sb, &args, std::time::Duration::from_secs(40));
+    let text = stdout(&o);
+    // A limit its latencies would meet is not judged on a client's figures: a failed measurement.
+    assert_eq!(o.status.code(), Some(99), "{text}\n{}", stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    let w = &r["workloads"][0];
+    let duration = f(&w["duration_s"]);
+    assert!((1.9..4.0).contains(&duration), "the measured phase lasted {duration} s, asked 2 s");
+    let (sent, unsent) = (u(&w["ops"]) + u(&w["errors"]), u(&w["unsent"]));
+    assert!(sent > 0 && unsent > 0, "sent {sent}, unsent {unsent}");
+    assert_eq!(sent + unsent, 1_000_000, "every scheduled request is sent or counted unsent");
+    assert_eq!(u(&w["per_agent"][0]["unsent"]), unsent);
+    assert_eq!(w["client_bound"], true, "{w}");
+    let reason = w["client_bound_reason"].as_str().expect("a reason");
+    assert!(reason.starts_with("asked 500000 ops/s, sent "), "{reason}");
+    assert!(reason.contains(&format!("{unsent} of 1000000 scheduled requests unsent")), "{reason}");
+    let t = &r["thresholds"][0];
+    assert_eq!((&t["passed"], t["not_judged"].as_str().is_some()), (&Value::Bool(false), true), "{t}");
+    assert!(
+        text.contains(&format!("CLIENT-BOUND: flood: the client could not keep up ({reason})")),
+        "{text}"
+    );
+    assert!(text.contains("flood.p99_us not judged: flood was client-bound (asked 500000 ops/s"), "{text}");
+    assert!(text.contains(&format!("late starts, {unsent} unsent")), "{text}");
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("CLIENT-BOUND: during flood the client could not keep up (asked 500000 ops/s"),
+        "warning"
+    );
+    assert!(html.contains("THRESHOLD NOT JUDGED: flood.p99_us"), "threshold warning");
+    sb.assert_clean();
+}
+
+#[test]
+fn an_open_loop_rate_the_client_keeps_up_with_sends_everything_and_closed_loop_has_no_late_starts() {
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "quiet.toml",
+        r#"name = "quiet"
+[dataset]
+objects = 100
+size = 300
+[[workload]]
+name = "quiet"
+target = "redis"
+rate = 50.0
+duration = "2s"
+[[workload]]
+name = "closed"
+target = "redis"
+concurrency = 8
+duration = "1s"
+[thresholds]
+"quiet.p99_us" = 1000000000
+"#,
+    );
+    let out = sb.path().join("out");
+    let args = ["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")];
+    let o = run_within(&sb, &args, std::time::Duration::from_secs(60));
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}\n{}", stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    let (quiet, closed) = (&r["workloads"][0], &r["workloads"][1]);
+    assert_eq!((u(&quiet["ops"]) + u(&quiet["errors"]), u(&quiet["unsent"])), (100, 0), "{quiet}");
+    assert_eq!((&quiet["client_bound"], &quiet["client_bound_reason"]), (&Value::Bool(false), &Value::Null));
+    assert!(!text.contains("CLIENT-BOUND"), "{text}");
+    assert!(text.contains("thresholds: all 1 held"), "{text}");
+    // Closed loop schedules nothing, so nothing in it starts late, and nothing says so.
+    assert_eq!((closed["loop"].as_str(), u(&closed["late_starts"])), (Some("closed"), 0), "{closed}");
+    assert!(!text.lines().any(|l| l.starts_with("closed:") && l.contains("late starts")), "{text}");
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    let details = html.split("<section id=\"details\">").nth(1).expect("details section");
+    let row = details.split("<tr data-workload=\"closed\">").nth(1).expect("closed row in details");
+    let cells: Vec<&str> = row[..row.find("</tr>").expect("row end")]
+        .split("</td>")
+        .map(|c| c.rsplit('>').next().unwrap_or(""))
+        .collect();
+    // workload, loop, target ops/s, sent ops/s, late starts, unsent.
+    assert_eq!((cells[1], cells[4], cells[5]), ("closed", "-", "-"), "{cells:?}");
     sb.assert_clean();
 }

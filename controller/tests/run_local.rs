@@ -107,8 +107,10 @@ fn flags_override_every_workload_of_the_scenario() {
             (&w["loop"], &w["target_rate_ops_s"], &w["errors"]),
             (&"open".into(), &200.0.into(), &0.into())
         );
-        let ops = w["ops"].as_u64().expect("ops");
-        assert!((99..=101).contains(&ops), "{ops} requests in 500 ms at 200/s");
+        // Each sent, or counted unsent when the agent was behind as the phase ended (a busy
+        // machine's S3 endpoint may not keep up with 200/s on one connection).
+        let scheduled = w["ops"].as_u64().expect("ops") + w["unsent"].as_u64().expect("unsent");
+        assert!((99..=101).contains(&scheduled), "{scheduled} requests scheduled in 500 ms at 200/s");
         assert_eq!((&echoed["rate"], &echoed["stop"]["duration"]), (&200.0.into(), &"500ms".into()));
     }
 
