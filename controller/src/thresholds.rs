@@ -16,14 +16,22 @@ pub fn check(thresholds: &BTreeMap<String, f64>, workloads: &[WorkloadResult]) -
         .filter_map(|(key, &limit)| {
             let (name, metric) = key.rsplit_once('.')?;
             let metric = Metric::parse(metric)?;
-            let w = workloads.iter().find(|w| w.name == name)?;
+            let bound = if metric.is_upper_bound() { "max" } else { "min" };
+            // A workload that never ran (an interrupted run) or measured nothing has no figures
+            // to hold to a limit: its zeros would pass every upper bound.
+            let w = workloads.iter().find(|w| w.name == name && w.ops + w.errors > 0);
+            let timed = !matches!(metric, Metric::Errors | Metric::ErrorRate);
+            let Some(w) = w.filter(|w| w.ops > 0 || !timed) else {
+                let why = if w.is_some() { "had no successful request" } else { "measured no request" };
+                let not_judged = Some(format!("{name} {why}"));
+                return Some(ThresholdResult { key: key.clone(), limit, value: 0.0, bound: bound.into(), passed: false, not_judged });
+            };
             let value = value(w, metric);
             let not_judged = w.client_bound.then(|| {
                 let why = w.client_bound_reason.as_deref().unwrap_or("an agent's CPU was saturated");
                 format!("{name} was client-bound ({why}): the client could not keep up, add agents or lower the rate")
             });
             let held = if metric.is_upper_bound() { value <= limit } else { value >= limit };
-            let bound = if metric.is_upper_bound() { "max" } else { "min" };
             let passed = held && not_judged.is_none();
             Some(ThresholdResult { key: key.clone(), limit, value, bound: bound.into(), passed, not_judged })
         })
@@ -83,6 +91,7 @@ mod tests {
         let limits = BTreeMap::from([("fast.p99_us".to_owned(), 1000.0), ("slow.p99_us".to_owned(), 1000.0)]);
         let fast = WorkloadResult {
             name: "fast".into(),
+            ops: 100,
             latency_us: LatencySummary { p99: 10.0, ..Default::default() },
             ..Default::default()
         };
@@ -98,6 +107,87 @@ mod tests {
             breaches(&checked),
             ["slow.p99_us not judged: slow was client-bound (asked 500000 ops/s, sent 41200 ops/s): the \
               client could not keep up, add agents or lower the rate"]
+        );
+    }
+
+    fn measured(name: &str) -> WorkloadResult {
+        WorkloadResult {
+            name: name.into(),
+            ops: 990,
+            errors: 10,
+            throughput_ops_s: 500.0,
+            hit_ratio: Some(0.8),
+            latency_us: LatencySummary {
+                min: 5.0,
+                mean: 40.0,
+                p50: 30.0,
+                p99: 200.0,
+                max: 900.0,
+                ..Default::default()
+            },
+            service_time_us: LatencySummary { p99: 150.0, ..Default::default() },
+            ..Default::default()
+        }
+    }
+
+    /// (limit key, limit, passed) for one workload's figures.
+    fn judged(limits: &[(&str, f64)]) -> Vec<(String, bool)> {
+        let limits: BTreeMap<String, f64> = limits.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        check(&limits, &[measured("w")]).into_iter().map(|t| (t.key, t.passed)).collect()
+    }
+
+    #[test]
+    fn upper_bounds_hold_up_to_and_at_their_limit() {
+        let r = judged(&[
+            ("w.p99_us", 200.0),
+            ("w.max_us", 899.9),
+            ("w.service_p99_us", 149.0),
+            ("w.errors", 10.0),
+            ("w.error_rate", 0.01),
+            ("w.mean_us", 40.5),
+        ]);
+        let expect = [
+            ("w.error_rate", true), // 10 of 1000 requests is exactly 1%
+            ("w.errors", true),     // equal to its limit
+            ("w.max_us", false),
+            ("w.mean_us", true),
+            ("w.p99_us", true), // equal to its limit
+            ("w.service_p99_us", false),
+        ];
+        assert_eq!(r, expect.map(|(k, p)| (k.to_owned(), p)));
+        assert_eq!(judged(&[("w.error_rate", 0.0099)]), [("w.error_rate".to_owned(), false)]);
+    }
+
+    #[test]
+    fn lower_bounds_hold_down_to_and_at_their_limit() {
+        let r = judged(&[("w.throughput_ops_s", 500.0), ("w.hit_ratio", 0.81)]);
+        assert_eq!(r, [("w.hit_ratio".to_owned(), false), ("w.throughput_ops_s".to_owned(), true)]);
+        let limits = BTreeMap::from([("w.throughput_ops_s".to_owned(), 501.0)]);
+        let checked = check(&limits, &[measured("w")]);
+        assert_eq!(breaches(&checked), ["w.throughput_ops_s = 500, below the limit 501"]);
+        let limits = BTreeMap::from([("w.p99_us".to_owned(), 150.5)]);
+        assert_eq!(breaches(&check(&limits, &[measured("w")])), ["w.p99_us = 200, above the limit 150.5"]);
+    }
+
+    #[test]
+    fn a_workload_that_measured_nothing_fails_every_limit_as_not_judged() {
+        let limits = BTreeMap::from([("w.p99_us".to_owned(), 1000.0), ("gone.errors".to_owned(), 0.0)]);
+        let idle = WorkloadResult { ops: 0, errors: 0, ..measured("w") };
+        let checked = check(&limits, &[idle]);
+        assert_eq!(checked.iter().map(|t| t.passed).collect::<Vec<_>>(), [false, false]);
+        assert_eq!(
+            breaches(&checked),
+            [
+                "gone.errors not judged: gone measured no request",
+                "w.p99_us not judged: w measured no request"
+            ]
+        );
+        // Every request failed: the errors are judged, the latency of nothing is not.
+        let limits = BTreeMap::from([("w.p99_us".to_owned(), 1000.0), ("w.errors".to_owned(), 0.0)]);
+        let failed = WorkloadResult { ops: 0, errors: 50, ..measured("w") };
+        assert_eq!(
+            breaches(&check(&limits, &[failed])),
+            ["w.errors = 50, above the limit 0", "w.p99_us not judged: w had no successful request"]
         );
     }
 }
