@@ -570,7 +570,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         if let Some(v) = value.as_deref().filter(|v| !schemes.iter().any(|s| v.starts_with(s))) {
             return Err(Error::Usage {
                 flag,
-                value: v.to_owned(),
+                value: fetchbench_proto::redact::redact_url(v),
                 detail: format!("must start with {}", schemes.join(" or ")),
             });
         }
