@@ -1,8 +1,10 @@
-//! Secrets a user hands fetchbench: a Redis password never appears in what it prints, and a
-//! failed login or an untrusted certificate is called that.
+//! Secrets a user hands fetchbench: a Redis password never appears in what it prints, a failed
+//! login or an untrusted certificate is called that, and `fetchbench certs` keeps a folder's
+//! authority so agents started with it keep accepting the controller.
 
 mod common;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -157,4 +159,123 @@ fn rediss_to_a_server_without_tls_says_so() {
     assert_eq!(o.status.code(), Some(1), "{all}");
     assert!(last_line(&o).contains("rediss:// needs a server with TLS"), "{all}");
     sb.assert_clean();
+}
+
+/// A `fetchbench-agent` on loopback started with the certificates `fetchbench certs` made for
+/// `host`.
+struct Agent {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(certs: &Path, host: &str) -> Agent {
+    let mut child = Command::new(fetchbench::local::default_agent_binary())
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(certs.join(format!("agent-{host}.pem")))
+        .arg("--tls-key")
+        .arg(certs.join(format!("agent-{host}.key")))
+        .arg("--tls-client-ca")
+        .arg(certs.join("ca.pem"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the agent starts");
+    let mut first = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    std::io::BufRead::read_line(&mut out, &mut first).expect("the agent announces its address");
+    let addr =
+        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
+    Agent { child, addr }
+}
+
+/// Whether the agent at `addr` accepts the controller identity now in `certs`.
+fn accepts_controller(certs: &Path, host: &str, addr: SocketAddr) -> Result<(), String> {
+    let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime
+        .block_on(fetchbench::run::connect("probe", addr, tls.config(host)))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn certs(sb: &Sandbox, dir: &Path, args: &[&str]) -> Output {
+    let o = sb.fetchbench().arg("certs").arg(dir).args(args).output().expect("fetchbench runs");
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    o
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+#[test]
+fn certs_again_keeps_the_authority_so_running_agents_keep_working() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("certs");
+    certs(&sb, &dir, &["127.0.0.1"]);
+    let (ca, client) = (
+        std::fs::read(dir.join("ca.pem")).expect("ca"),
+        std::fs::read(dir.join("client.pem")).expect("client"),
+    );
+    let agent = start_agent(&dir, "127.0.0.1");
+
+    let again = certs(&sb, &dir, &["localhost"]);
+    assert!(stdout(&again).contains("reusing the authority"), "{}", stdout(&again));
+    assert_eq!(std::fs::read(dir.join("ca.pem")).expect("ca"), ca, "ca.pem changed");
+    assert_eq!(std::fs::read(dir.join("client.pem")).expect("client"), client, "client.pem changed");
+    accepts_controller(&dir, "127.0.0.1", agent.addr).expect("the running agent accepts the controller");
+    // The new host's certificate comes from the same authority.
+    let second = start_agent(&dir, "localhost");
+    accepts_controller(&dir, "localhost", second.addr).expect("the new agent accepts the controller");
+    #[cfg(unix)]
+    for key in ["ca.key", "client.key", "agent-127.0.0.1.key", "agent-localhost.key"] {
+        assert_eq!(mode(&dir.join(key)), 0o600, "{key}");
+    }
+}
+
+#[test]
+fn certs_force_makes_a_new_authority_and_says_to_restart_agents() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("certs");
+    certs(&sb, &dir, &["127.0.0.1"]);
+    let ca = std::fs::read(dir.join("ca.pem")).expect("ca");
+    let agent = start_agent(&dir, "127.0.0.1");
+
+    let forced = certs(&sb, &dir, &["127.0.0.1", "--force"]);
+    assert_ne!(std::fs::read(dir.join("ca.pem")).expect("ca"), ca, "--force kept the authority");
+    assert!(
+        stderr(&forced).contains("agents started with the old certificates must be restarted"),
+        "{}",
+        stderr(&forced)
+    );
+    assert!(
+        accepts_controller(&dir, "127.0.0.1", agent.addr).is_err(),
+        "the old agent trusts a new authority"
+    );
+    let restarted = start_agent(&dir, "127.0.0.1");
+    accepts_controller(&dir, "127.0.0.1", restarted.addr).expect("a restarted agent accepts the controller");
+}
+
+#[test]
+fn certs_refuses_a_host_that_is_no_ip_address_or_dns_name() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("certs");
+    for host in ["bad host!", "../escape", "x-.example.com"] {
+        let o = sb.fetchbench().arg("certs").arg(&dir).arg(host).output().expect("fetchbench runs");
+        assert_eq!(o.status.code(), Some(2), "{host}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("{host:?}")) && err.contains("is not a valid host"), "{err}");
+        assert!(err.contains("IP address or a DNS name"), "{err}");
+        assert!(!dir.exists(), "{host}: certs wrote {}", dir.display());
+    }
 }
