@@ -152,11 +152,10 @@ impl Agent for AgentService {
             Some(r) => {
                 let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
                     .map_err(|e| Status::invalid_argument(ConnectError::new(&r.url, &e).to_string()))?;
-                target.connect().await.map_err(|e| match ConnectError::new(&r.url, &e) {
-                    e @ ConnectError::Unreachable { .. } => Status::unavailable(e.to_string()),
-                    // A password or certificate the request names: its fix is in the request.
-                    e => Status::invalid_argument(e.to_string()),
-                })?;
+                target
+                    .connect()
+                    .await
+                    .map_err(|e| Status::unavailable(ConnectError::new(&r.url, &e).to_string()))?;
                 Some(target)
             }
             None => None,
