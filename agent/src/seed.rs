@@ -7,8 +7,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use futures_util::{StreamExt, TryStreamExt};
 
 use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::redact::{redact_in, redact_url};
 
-use crate::driver::redis::RedisTarget;
+use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::S3Target;
 
 /// PutObject requests in flight while seeding.
@@ -39,10 +40,13 @@ pub enum SeedError {
         /// What went wrong.
         detail: String,
     },
+    /// Redis could not be reached or logged into.
+    #[error(transparent)]
+    Connect(ConnectError),
     /// Redis refused the writes.
     #[error("redis at {url}: {detail}")]
     Redis {
-        /// Redis URL.
+        /// Redis URL, redacted.
         url: String,
         /// What went wrong.
         detail: String,
@@ -156,8 +160,11 @@ async fn seed_s3(dataset: &Dataset, s3: &S3Target) -> Result<Seeded, SeedError> 
 
 /// SET every object (`set`) or DEL every object's key (not `set`).
 async fn write_redis(dataset: &Dataset, redis: &RedisTarget, set: bool) -> Result<Seeded, SeedError> {
-    let fail = |detail: String| SeedError::Redis { url: redis.url().to_owned(), detail };
-    let conn = redis.connect().await.map_err(|e| fail(e.to_string()))?;
+    let fail = |detail: String| SeedError::Redis {
+        url: redact_url(redis.url()),
+        detail: redact_in(&detail, redis.url()),
+    };
+    let conn = redis.connect().await.map_err(|e| SeedError::Connect(ConnectError::new(redis.url(), &e)))?;
     // One SET per object rather than a pipeline: in a cluster the keys live on different shards.
     futures_util::stream::iter(0..dataset.objects)
         .map(|i| {

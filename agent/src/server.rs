@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 use fetchbench_proto::dataset::Dataset;
 
 use crate::cpu;
-use crate::driver::redis::RedisTarget;
+use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
 use crate::engine::{self, RunContext, TargetKind, WorkloadPlan, unix_ns};
@@ -151,11 +151,11 @@ impl Agent for AgentService {
         let redis = match &req.redis {
             Some(r) => {
                 let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
-                    .map_err(|e| Status::invalid_argument(format!("redis url {}: {e}", r.url)))?;
+                    .map_err(|e| Status::invalid_argument(ConnectError::new(&r.url, &e).to_string()))?;
                 target
                     .connect()
                     .await
-                    .map_err(|e| Status::unavailable(format!("redis at {} is unreachable: {e}", r.url)))?;
+                    .map_err(|e| Status::unavailable(ConnectError::new(&r.url, &e).to_string()))?;
                 Some(target)
             }
             None => None,

@@ -97,7 +97,7 @@ fn aws_fleet(
     let mut targets = Targets::default();
     let redis = uses_redis.then(|| {
         let url = cache_url(state);
-        targets.redis = Some(url.clone());
+        targets.redis = Some(fetchbench_proto::redact::redact_url(&url));
         targets.redis_source =
             Some(if state.cache_node_type.is_some() { "elasticache" } else { "existing" }.into());
         targets.redis_target =

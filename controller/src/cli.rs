@@ -62,9 +62,16 @@ pub struct CertsArgs {
     /// Folder to write into (created; keys are written 0600). Pass it to `run --tls-dir`.
     pub dir: PathBuf,
 
-    /// The agents' hosts (IP addresses or DNS names) as `run --agent` will name them.
+    /// The agents' hosts as `run --agent` will name them: IP addresses or DNS names (letters,
+    /// digits and '-' in dot-separated labels). A folder that already holds an authority keeps it
+    /// and the controller's identity, and only adds certificates for these hosts.
     #[arg(required = true, value_name = "HOST")]
     pub hosts: Vec<String>,
+
+    /// Make a new authority and controller identity even if the folder holds one; agents
+    /// started with the old certificates must then be restarted with the new ones.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Which fleet, and how to reach AWS.
@@ -545,21 +552,59 @@ async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, 
     })
 }
 
-/// `fetchbench certs DIR HOST...`.
+/// `fetchbench certs DIR HOST...`: reuses the folder's authority unless `--force`, so agents
+/// already started with it keep accepting the controller.
 fn certs(args: &CertsArgs) -> Result<u8, Error> {
-    use crate::tls::{Authority, ClientTls, write_private};
-    let fail = |detail: String| Error::Usage { flag: "certs", value: args.dir.display().to_string(), detail };
-    std::fs::create_dir_all(&args.dir).map_err(|e| fail(format!("cannot create the folder: {e}")))?;
-    let ca = Authority::generate("static").map_err(|e| fail(e.to_string()))?;
-    ca.save(&args.dir).map_err(|e| fail(e.to_string()))?;
-    let client = ca.issue_client().map_err(|e| fail(e.to_string()))?;
-    ClientTls::new(ca.cert_pem().to_owned(), client)
-        .save_identity(&args.dir)
-        .map_err(|e| fail(e.to_string()))?;
+    use crate::tls::{
+        Authority, CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, ClientTls, valid_host, write_private,
+    };
+    if let Some(host) = args.hosts.iter().find(|h| !valid_host(h)) {
+        return Err(Error::Usage {
+            flag: "certs",
+            value: host.clone(),
+            detail: "is not a valid host: give an IP address or a DNS name (letters, digits and '-' in \
+                     dot-separated labels of 1-63 characters, not starting or ending with '-')"
+                .into(),
+        });
+    }
+    let dir = &args.dir;
+    let fail = |detail: String| Error::Usage { flag: "certs", value: dir.display().to_string(), detail };
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the folder: {e}")))?;
+    let had_authority = dir.join(CA_CERT).exists() || dir.join(CA_KEY).exists();
+    let reuse = had_authority && !args.force;
+    let ca = if reuse {
+        let ca = Authority::load(dir, "static").map_err(|e| {
+            fail(format!(
+                "{e}; pass --force to make a new authority (agents started with the old one must then be \
+                 restarted)"
+            ))
+        })?;
+        println!(
+            "reusing the authority in {} (agents started with it keep working; --force makes a new one)",
+            dir.display()
+        );
+        ca
+    } else {
+        let ca = Authority::generate("static").map_err(|e| fail(e.to_string()))?;
+        ca.save(dir).map_err(|e| fail(e.to_string()))?;
+        ca
+    };
+    if !(reuse && dir.join(CLIENT_CERT).exists() && dir.join(CLIENT_KEY).exists()) {
+        let client = ca.issue_client().map_err(|e| fail(e.to_string()))?;
+        ClientTls::new(ca.cert_pem().to_owned(), client)
+            .save_identity(dir)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    if had_authority && args.force {
+        eprintln!(
+            "fetchbench: made a new authority in {}: agents started with the old certificates must be \
+             restarted with the new ones, or they refuse this controller",
+            dir.display()
+        );
+    }
     for host in &args.hosts {
         let issued = ca.issue_agent(host).map_err(|e| fail(e.to_string()))?;
-        let (cert, key) =
-            (args.dir.join(format!("agent-{host}.pem")), args.dir.join(format!("agent-{host}.key")));
+        let (cert, key) = (dir.join(format!("agent-{host}.pem")), dir.join(format!("agent-{host}.key")));
         std::fs::write(&cert, &issued.cert_pem)
             .map_err(|e| fail(format!("cannot write {}: {e}", cert.display())))?;
         write_private(&key, &issued.key_pem).map_err(|e| fail(e.to_string()))?;
@@ -567,10 +612,10 @@ fn certs(args: &CertsArgs) -> Result<u8, Error> {
             "{host}: fetchbench-agent --listen {host}:7878 --tls-cert {} --tls-key {} --tls-client-ca {}",
             cert.display(),
             key.display(),
-            args.dir.join(crate::tls::CA_CERT).display()
+            dir.join(CA_CERT).display()
         );
     }
-    println!("then: fetchbench run --tls-dir {} --agent HOST:7878 ...", args.dir.display());
+    println!("then: fetchbench run --tls-dir {} --agent HOST:7878 ...", dir.display());
     Ok(0)
 }
 
@@ -600,7 +645,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         if let Some(v) = value.as_deref().filter(|v| !schemes.iter().any(|s| v.starts_with(s))) {
             return Err(Error::Usage {
                 flag,
-                value: v.to_owned(),
+                value: fetchbench_proto::redact::redact_url(v),
                 detail: format!("must start with {}", schemes.join(" or ")),
             });
         }
@@ -610,7 +655,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
             let flag = if flag == "--redis-url" && args.redis_cluster { "--redis-cluster" } else { flag };
             return Err(Error::Usage {
                 flag,
-                value: crate::run::redact_url(value.as_deref().unwrap_or_default()),
+                value: fetchbench_proto::redact::redact_url(value.as_deref().unwrap_or_default()),
                 detail: problem,
             });
         }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use fetchbench_proto as pb;
 use fetchbench_proto::agent_client::AgentClient;
+use fetchbench_proto::redact::redact_url;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
@@ -944,18 +945,6 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// `redis://user:secret@host` -> `redis://user:***@host`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// The results folder: `out` when given, else `results/<name>-<UTC timestamp>/` (with a suffix
 /// when two runs start in the same second).
 fn output_dir(out: Option<&PathBuf>, name: &str, started: SystemTime) -> Result<PathBuf, Error> {
@@ -1007,13 +996,6 @@ mod tests {
         scenario.workloads[1].stop = Amount::Requests(u64::MAX);
         scenario.workloads[1].rate = Some(1e-9);
         assert!(planned_time(&scenario).starts_with("time: about "), "{}", planned_time(&scenario));
-    }
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(redact_url("redis://:pw@host:6379"), "redis://:***@host:6379");
-        assert_eq!(redact_url("rediss://u:pw@host"), "rediss://u:***@host");
-        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 
     #[test]

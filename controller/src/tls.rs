@@ -214,6 +214,24 @@ impl ClientTls {
     }
 }
 
+/// Whether `host` can name an agent in its certificate and file names: an IP address, or a DNS
+/// name of dot-separated labels of 1-63 letters, digits and '-' (not first or last), 253
+/// characters at most.
+pub fn valid_host(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 fn read(path: &Path) -> Result<String, TlsError> {
     std::fs::read_to_string(path).map_err(|source| TlsError::File { path: path.to_owned(), source })
 }
@@ -256,6 +274,17 @@ mod tests {
         assert!(issued.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(issued.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert!(!format!("{issued:?}").contains("PRIVATE KEY"), "Debug must not print the key");
+    }
+
+    #[test]
+    fn hosts_are_ip_addresses_or_dns_names() {
+        for ok in ["10.0.0.11", "::1", "agent-1.example.com", "localhost", "a.b.", "x1"] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        let long_label = "a".repeat(64);
+        for bad in ["bad host!", "", "-a.com", "a-.com", "a..b", "../x", "a/b", long_label.as_str()] {
+            assert!(!valid_host(bad), "{bad:?}");
+        }
     }
 
     #[cfg(unix)]

@@ -11,3 +11,4 @@ pub mod v1 {
 pub use v1::*;
 
 pub mod dataset;
+pub mod redact;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::redact::{redact_in, redact_url, url_user};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -24,6 +25,90 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The client library's own response timeout. The engine times every request out itself (the
 /// workload's `timeout`); the library's default (500 ms) would cut slow requests short.
 const LIBRARY_RESPONSE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Why a Redis target cannot be used, in words a user can act on. Every URL in it is redacted,
+/// and the password appears nowhere, whatever the client library said.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL does not parse.
+    #[error(
+        "redis url {url} is not valid ({detail}): give redis://[USER:PASSWORD@]HOST:PORT[/DB], \
+         rediss:// for TLS (#insecure to skip certificate checks) or unix://PATH"
+    )]
+    BadUrl {
+        /// The URL, redacted.
+        url: String,
+        /// What the client library said, redacted.
+        detail: String,
+    },
+    /// The server refused the user and password (or wants one the URL does not give).
+    #[error("redis at {url}: authentication failed {hint}")]
+    Auth {
+        /// The URL, redacted.
+        url: String,
+        /// Whom the server refused, and what to do.
+        hint: String,
+    },
+    /// The TLS server's certificate is not signed by an authority this machine trusts.
+    #[error("redis at {url}: certificate not trusted: add #insecure for a self-signed server ({detail})")]
+    Certificate {
+        /// The URL, redacted.
+        url: String,
+        /// What the TLS library said.
+        detail: String,
+    },
+    /// Anything else: refused, timed out, no route.
+    #[error("redis at {url} is unreachable: {detail}")]
+    Unreachable {
+        /// The URL, redacted.
+        url: String,
+        /// What the client library said, redacted, with a hint where one helps.
+        detail: String,
+    },
+}
+
+impl ConnectError {
+    /// The error `url` met, sorted by what the user must do about it.
+    pub fn new(url: &str, e: &RedisError) -> ConnectError {
+        // The library's text ends in its kind (" - AuthenticationFailed"), and a cluster wraps the
+        // per-node error in its own ("Failed to create initial connections - Io: ..."): match on
+        // the text, not only the kind.
+        let detail = redact_in(&e.to_string(), url);
+        let shown = redact_url(url);
+        let lower = detail.to_ascii_lowercase();
+        if e.kind() == ErrorKind::InvalidClientConfig && lower.contains("url") {
+            return ConnectError::BadUrl { url: shown, detail };
+        }
+        if e.kind() == ErrorKind::AuthenticationFailed
+            || ["authenticationfailed", "wrongpass", "noauth", "invalid username-password"]
+                .iter()
+                .any(|t| lower.contains(t))
+        {
+            let hint = match url_user(url) {
+                Some(user) => {
+                    format!(
+                        "for user {user}: check the user and password in the url (redis://USER:PASSWORD@HOST:PORT)"
+                    )
+                }
+                None => "(no password given): the server wants one; add it to the url as \
+                         redis://USER:PASSWORD@HOST:PORT"
+                    .to_owned(),
+            };
+            return ConnectError::Auth { url: shown, hint };
+        }
+        if lower.contains("certificate") || lower.contains("unknownissuer") {
+            return ConnectError::Certificate { url: shown, detail };
+        }
+        let detail = if url.starts_with("rediss://")
+            && (lower.contains("timed out") || lower.contains("corrupt") || lower.contains("tls"))
+        {
+            format!("{detail} (rediss:// needs a server with TLS; for one without, use redis://)")
+        } else {
+            detail
+        };
+        ConnectError::Unreachable { url: shown, detail }
+    }
+}
 
 /// A Redis endpoint and the keys of the dataset on it.
 #[derive(Clone)]
@@ -48,7 +133,7 @@ enum Clients {
 
 impl std::fmt::Debug for RedisTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisTarget").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("RedisTarget").field("url", &redact_url(&self.url)).finish_non_exhaustive()
     }
 }
 
@@ -235,7 +320,7 @@ pub struct RedisDriver {
 
 impl std::fmt::Debug for RedisDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisDriver").field("url", &self.target.url).finish_non_exhaustive()
+        f.debug_struct("RedisDriver").field("url", &redact_url(&self.target.url)).finish_non_exhaustive()
     }
 }
 
