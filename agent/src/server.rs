@@ -189,11 +189,16 @@ impl Agent for AgentService {
             seed::Seeded::default()
         };
         let seed_duration_ms = if req.seed_data { started.elapsed().as_millis() as u64 } else { 0 };
+        let redis_shards = match &redis {
+            Some(r) => r.shards().await.unwrap_or(0),
+            None => 0,
+        };
         self.lock().prepared = Some(Arc::new(Prepared { dataset, redis, s3 }));
         Ok(Response::new(pb::PrepareReply {
             objects_written: seeded.objects,
             bytes_written: seeded.bytes,
             seed_duration_ms,
+            redis_shards,
         }))
     }
 

@@ -187,6 +187,12 @@ async fn cluster_mode_spreads_the_keys_over_the_shards() {
         .collect();
     assert!(sizes.iter().all(|&n| n > 0), "keys per shard {sizes:?}");
     assert_eq!(sizes.iter().sum::<u64>(), 200);
+    // The cluster's shards, which result.json records and the cost model prices.
+    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
+    let cluster = RedisTarget::new(&url, "fetchbench:", true, dataset.clone()).expect("valid url");
+    assert_eq!(cluster.shards().await, Some(3));
+    let one = RedisTarget::new(&url, "fetchbench:", false, dataset).expect("valid url");
+    assert_eq!(one.shards().await, None, "one node is no cluster");
 }
 
 /// The seed dataset on `redis` as one node, and a plain connection to it for the test's own

@@ -229,7 +229,7 @@ pub(crate) async fn drive(
 ) -> Result<RunReport, Error> {
     let scenario = &opts.scenario;
     let started_at = SystemTime::now();
-    let (redis, s3, targets) = (fleet.redis.clone(), fleet.s3.clone(), fleet.targets.clone());
+    let (redis, s3, mut targets) = (fleet.redis.clone(), fleet.s3.clone(), fleet.targets.clone());
 
     let mut agents = Vec::with_capacity(fleet.agents.len());
     let mut clients = Vec::with_capacity(fleet.agents.len());
@@ -305,6 +305,9 @@ pub(crate) async fn drive(
         () = interrupt.cancelled() => return Err(Error::Interrupted),
     }
     .into_inner();
+    if let Some(t) = targets.redis_target.as_mut().filter(|t| t.cluster) {
+        t.shards = (seeded.redis_shards > 0).then_some(seeded.redis_shards);
+    }
     println!(
         "seeded {} objects ({} bytes) in {:.2} s",
         seeded.objects_written,

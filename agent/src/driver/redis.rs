@@ -229,6 +229,16 @@ impl RedisTarget {
         Ok(conn)
     }
 
+    /// A cluster's shards: the primaries that serve slots, from CLUSTER NODES; `None` for a
+    /// single node or when the cluster will not say (the figure only prices the cluster).
+    pub async fn shards(&self) -> Option<u32> {
+        let Clients::Cluster(client) = &self.client else { return None };
+        let mut conn = client.get_async_connection().await.ok()?;
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query_async(&mut conn).await.ok()?;
+        let shards = nodes.lines().filter(|line| serves_slots_as_primary(line)).count();
+        u32::try_from(shards).ok().filter(|&n| n > 0)
+    }
+
     /// A connection for one in-flight slot, checked with PING: a direct one where it serves
     /// (plain TCP, one node, RESP2), else the crate's own.
     async fn connect_slot(&self) -> Result<SlotConn, RedisError> {
@@ -290,6 +300,13 @@ macro_rules! delegate_connection_like {
 }
 
 delegate_connection_like!(SlotConn: Direct, Shared);
+
+/// Whether a CLUSTER NODES line (`id addr flags primary ping pong epoch state slot...`) is a
+/// primary serving at least one slot.
+fn serves_slots_as_primary(line: &str) -> bool {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    fields.len() > 8 && fields[2].split(',').any(|f| f == "master") && !fields[2].contains("fail")
+}
 
 /// A connection to a single node or to a cluster.
 #[derive(Clone)]
@@ -492,5 +509,18 @@ pub fn classify(e: &RedisError) -> Failure {
         Failure::ServerError
     } else {
         Failure::Other
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    #[test]
+    fn cluster_nodes_lines_count_primaries_that_serve_slots() {
+        use super::serves_slots_as_primary as primary;
+        assert!(primary("07c3 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460"));
+        assert!(primary("67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922 11000"));
+        assert!(!primary("292f 127.0.0.1:30004@40004 slave 07c3 0 1426238318243 4 connected"));
+        assert!(!primary("6ec2 127.0.0.1:30005@40005 master - 0 0 5 connected"), "no slots");
+        assert!(!primary("824f 127.0.0.1:30003@40003 master,fail - 0 0 3 connected 10923-16383"));
     }
 }
