@@ -524,7 +524,8 @@ async fn run_command(args: RunArgs, interrupt: CancellationToken) -> Result<u8, 
     let dry_run = args.dry_run;
     let opts = run_options(args)?;
     if !aws {
-        crate::local::check_memory(&opts.scenario, opts.redis_url.is_none())
+        let local_s3 = opts.s3_endpoint.is_none() && opts.s3_bucket.is_none();
+        crate::local::check_room(&opts.scenario, opts.redis_url.is_none(), local_s3)
             .map_err(Error::DatasetTooLarge)?;
     }
     if dry_run {

@@ -221,30 +221,59 @@ impl LocalFleet {
     }
 }
 
-/// Whether the dataset of `scenario` fits the local redis-server this run would start (when
-/// `local_redis` and the objects go into Redis): the estimated bytes against the memory the
-/// system says is available. The message names both and what to do.
-pub fn check_memory(scenario: &crate::scenario::Scenario, local_redis: bool) -> Result<(), String> {
+/// Whether the dataset of `scenario` fits where this run would keep it on this machine: in the
+/// memory of the local redis-server (when `local_redis` and the objects go into Redis) and on
+/// the disk under the temporary directory for the embedded S3 endpoint (when `local_s3`). The
+/// message names the estimate, what is available and what to do.
+pub fn check_room(
+    scenario: &crate::scenario::Scenario,
+    local_redis: bool,
+    local_s3: bool,
+) -> Result<(), String> {
     use crate::scenario::{CacheStart, human_bytes};
-    let into_redis = scenario.workloads.iter().any(|w| w.target.uses_redis())
-        && scenario.dataset.cache == CacheStart::Warm;
-    let Some(available) = available_memory().filter(|_| local_redis && into_redis) else {
-        return Ok(());
-    };
-    let bytes = scenario.dataset.estimated_bytes();
+    let d = &scenario.dataset;
+    let bytes = d.estimated_bytes();
+    let into_redis = local_redis
+        && d.cache == CacheStart::Warm
+        && scenario.workloads.iter().any(|w| w.target.uses_redis());
     // Redis keeps each value with its key and about 50 bytes of bookkeeping.
-    let needed = bytes.saturating_add(scenario.dataset.objects.saturating_mul(100));
-    if needed <= available {
-        return Ok(());
+    let in_memory = bytes.saturating_add(d.objects.saturating_mul(100));
+    if let Some(available) = available_memory().filter(|&a| into_redis && in_memory > a) {
+        return Err(format!(
+            "{} objects of {} come to about {}, more than the {} of memory available here for the \
+             local redis-server; use fewer or smaller objects, or point --redis-url at a larger Redis",
+            d.objects,
+            d.describe_sizes(),
+            human_bytes(in_memory),
+            human_bytes(available)
+        ));
     }
-    Err(format!(
-        "{} objects of {} come to about {}, more than the {} of memory available here for the \
-         local redis-server; use fewer or smaller objects, or point --redis-url at a larger Redis",
-        scenario.dataset.objects,
-        scenario.dataset.describe_sizes(),
-        human_bytes(needed),
-        human_bytes(available)
-    ))
+    let into_s3 = local_s3 && scenario.workloads.iter().any(|w| w.target.uses_s3());
+    let tmp = std::env::temp_dir();
+    if let Some(available) = available_disk(&tmp).filter(|&a| into_s3 && bytes > a) {
+        return Err(format!(
+            "{} objects of {} come to about {}, more than the {} free under {} for the embedded S3 \
+             endpoint; use fewer or smaller objects, set TMPDIR to a larger disk, or use --s3-endpoint",
+            d.objects,
+            d.describe_sizes(),
+            human_bytes(bytes),
+            human_bytes(available),
+            tmp.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes an unprivileged user may still write on the file system holding `path`.
+#[cfg(unix)]
+fn available_disk(path: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(path).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn available_disk(_: &Path) -> Option<u64> {
+    None
 }
 
 /// `MemAvailable` of /proc/meminfo, bytes (Linux).

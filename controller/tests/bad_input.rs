@@ -345,6 +345,14 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["dataset: 500000 objects of 1048576 bytes", "memory available here", "--redis-url"],
     ),
     (
+        "a dataset larger than the free disk for the embedded S3 endpoint",
+        Input::Edit(
+            "objects = 10\nsize = { min = 1, max = 2 }\n[[workload]]\nname = \"w\"\ntarget = \"redis\"",
+            "objects = 900000\nsize = 1048576\n[[workload]]\nname = \"w\"\ntarget = \"s3\"",
+        ),
+        &["dataset: 900000 objects of 1048576 bytes", "free under", "embedded S3", "TMPDIR"],
+    ),
+    (
         "a ttl of zero",
         Input::Edit(
             "target = \"redis\"\nrequests = 5",
