@@ -373,3 +373,29 @@ fn a_killed_controller_leaves_its_agents_idle_within_10_s() {
     drop(agents);
     sb.assert_clean();
 }
+
+#[test]
+fn a_breached_threshold_in_a_degraded_run_exits_99_not_3() {
+    let sb = Sandbox::new();
+    let (addr, _) = faulty_s3();
+    // Three GETs in four fail (exit 3 on its own), and the error count breaches its limit.
+    let scenario = sb.write(
+        "s3.toml",
+        "name = \"s3faults\"\n[dataset]\nobjects = 3\nsize = 10\n\
+         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 8\n[thresholds]\n\"s.errors\" = 0\n",
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--s3-endpoint",
+        &format!("http://{addr}"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(99), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["degraded"], true, "the run was degraded as well");
+    assert!(stdout(&o).contains("THRESHOLD BREACHED"), "{}", stdout(&o));
+    sb.assert_clean();
+}
