@@ -119,6 +119,25 @@ fn start_agent(sb: &Sandbox, certs: &std::path::Path, host: &Host) -> NsAgent {
     NsAgent { child, addr: format!("{}:7878", host.addr).parse().expect("address") }
 }
 
+/// Run `f` on a thread that joined network namespace `netns`: sockets it opens live there.
+#[allow(unsafe_code)]
+fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> T {
+    use std::os::fd::AsRawFd;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let ns =
+                    std::fs::File::open(format!("/var/run/netns/{netns}")).expect("the namespace exists");
+                // SAFETY: setns on a valid descriptor changes only this thread's network namespace.
+                let joined = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(joined, 0, "setns {netns}: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .expect("the probe thread")
+    })
+}
+
 fn agent_state(certs: &std::path::Path, addr: SocketAddr) -> Option<pb::AgentState> {
     let tls = fetchbench::tls::ClientTls::load(certs).expect("identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -165,6 +184,21 @@ fn cutting_one_agents_link_loses_only_that_agent() {
     std::thread::sleep(Duration::from_millis(1500));
     ip(&["link", "set", &bed.hosts[1].link, "down"]);
     let cut = Instant::now();
+    // The cut agent's keep-alive pings go unanswered: it must stop its load within about 5 s
+    // (2 s between pings, 3 s to answer), asked from inside its own namespace.
+    let idle_after = in_netns(&bed.hosts[1].netns, || {
+        loop {
+            if agent_state(&certs, agents[1].addr) == Some(pb::AgentState::Idle) {
+                break cut.elapsed();
+            }
+            assert!(cut.elapsed() < Duration::from_secs(30), "the cut agent was still running 30 s later");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert!(
+        idle_after < Duration::from_secs(9),
+        "the cut agent stopped its load {idle_after:?} after the cut"
+    );
     let _: Vec<String> = rest.map_while(Result::ok).collect();
     let status = child.wait().expect("fetchbench exits");
     assert_eq!(status.code(), Some(3));
