@@ -3,8 +3,8 @@
 //! host's link in the middle of a run must lose that agent (and only it) within the silence bound,
 //! keep what it reported, and exit 3; the cut agent, once reachable again, must be idle.
 //!
-//! Needs root and iproute2; fails without them unless FETCHBENCH_SKIP_NETNS=1 asks to skip it. All traffic stays inside the bridge
-//! and namespaces the test creates.
+//! Needs root and iproute2; fails without them unless FETCHBENCH_SKIP_NETNS=1 asks to skip it.
+//! All traffic stays inside the bridge and namespaces the test creates.
 
 mod common;
 
