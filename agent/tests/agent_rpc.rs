@@ -43,7 +43,21 @@ async fn hello_reports_the_agent_and_its_host() {
     let hello = client.hello(pb::HelloRequest::default()).await.expect("hello").into_inner();
     assert_eq!(hello.agent_version, env!("CARGO_PKG_VERSION"));
     assert_eq!(hello.arch, std::env::consts::ARCH);
-    assert!(hello.cores >= 1);
+    assert_eq!(hello.os, std::env::consts::OS);
+    let uname = std::process::Command::new("uname").arg("-n").output().expect("uname runs");
+    assert_eq!(hello.hostname, String::from_utf8_lossy(&uname.stdout).trim());
+    let cores = std::thread::available_parallelism().expect("the machine's cores").get();
+    assert_eq!(hello.cores as usize, cores);
+    // How this machine idles a core, as sysfs says it (empty where it does not).
+    let sys = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned()).ok();
+    let idle = match sys("/sys/devices/system/cpu/cpuidle/current_driver") {
+        Some(d) => match sys("/sys/module/haltpoll/parameters/guest_halt_poll_ns") {
+            Some(ns) if d == "haltpoll" => format!("haltpoll (guest_halt_poll_ns={ns})"),
+            _ => d,
+        },
+        None => String::new(),
+    };
+    assert_eq!(hello.cpu_idle, idle);
     assert_eq!(hello.state(), pb::AgentState::Idle);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as i64;

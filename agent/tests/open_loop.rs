@@ -121,6 +121,19 @@ async fn open_loop_keeps_its_rate_and_reports_it() {
         .expect("done");
     // 200/s for 1 s: the schedule allows exactly 200 sends.
     assert_eq!(done.ops + done.errors, 200);
+    // Spread over the second, 20 per 100 ms interval, not sent in a burst: allow for a stall of
+    // a loaded machine, after which the late sends catch up.
+    let per_interval: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            pb::run_event::Event::Progress(p) => Some(p.ops + p.errors),
+            _ => None,
+        })
+        .collect();
+    assert!(per_interval.len() >= 9, "{per_interval:?}");
+    assert!(per_interval.iter().all(|&n| n <= 60), "a burst: {per_interval:?}");
+    let steady = per_interval.iter().filter(|&&n| (10..=30).contains(&n)).count();
+    assert!(steady >= per_interval.len() / 2, "not 20 per 100 ms: {per_interval:?}");
     assert!(done.duration_us >= 995_000, "ended after {} us", done.duration_us);
     agent.shutdown().await;
 }

@@ -333,11 +333,22 @@ mod tests {
         assert_eq!(arn_account("nope"), None);
     }
 
+    /// What the command carries besides the script and the unit: only its four inputs, quoted.
+    /// (That no secret reaches it is checked on the command moto received, in aws_lifecycle.rs.)
     #[test]
-    fn the_command_carries_no_secret() {
+    fn the_command_is_the_script_the_unit_and_its_inputs() {
         let text = command_text(&"a".repeat(64), "/fetchbench/s/agents", "7878", "us-east-1");
+        let rest = text.replacen(INSTALL_SCRIPT, "", 1).replacen(SERVICE_UNIT, "", 1);
         assert!(text.contains(INSTALL_SCRIPT) && text.contains(SERVICE_UNIT));
-        assert!(!text.contains("PRIVATE KEY-----\n"), "no key material");
-        assert!(!text.contains("X-Amz-Signature"), "no presigned URL");
+        for input in [
+            format!("FETCHBENCH_SHA256='{}'", "a".repeat(64)),
+            "FETCHBENCH_PARAMETER='/fetchbench/s/agents'".to_owned(),
+            "FETCHBENCH_PORT='7878'".to_owned(),
+            "FETCHBENCH_REGION='us-east-1'".to_owned(),
+        ] {
+            assert_eq!(rest.matches(&input).count(), 1, "{input} in {rest}");
+        }
+        // 500 bytes of wrapper lines and inputs: room for no key (a PEM key alone is 240 or more).
+        assert!(rest.len() <= 520, "more than the wrapper lines and inputs: {rest}");
     }
 }

@@ -244,8 +244,55 @@ mod tests {
         }
     }
 
+    /// The names declared at the top level of `section` (e.g. `Parameters:`) of the template.
+    fn declared(section: &str) -> Vec<String> {
+        let mut lines = TEMPLATE.lines().skip_while(|l| *l != format!("{section}:")).skip(1);
+        let mut names = Vec::new();
+        for line in lines.by_ref().take_while(|l| l.is_empty() || l.starts_with(' ')) {
+            if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+                && !name.starts_with(' ')
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names
+    }
+
     #[test]
-    fn the_template_is_built_in() {
-        assert!(TEMPLATE.contains("AWS::AutoScaling::AutoScalingGroup"));
+    fn the_template_declares_what_provision_sends_and_reads() {
+        let parameters = declared("Parameters");
+        for sent in [
+            "AgentCount",
+            "InstanceType",
+            "ImageId",
+            "AllowCidr",
+            "CreateCache",
+            "CacheNodeType",
+            "CacheTransitEncryption",
+            "ExpiresAt",
+            "ExistingCacheAddress",
+            "ExistingCachePort",
+        ] {
+            assert!(parameters.iter().any(|p| p == sent), "parameter {sent} is not in {parameters:?}");
+        }
+        // Every output the controller reads from its state, found in its own sources.
+        let outputs = declared("Outputs");
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&src).expect("src").flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            for piece in text.split("output(\"").skip(1) {
+                let name = piece.split('"').next().expect("a name");
+                assert!(
+                    outputs.iter().any(|o| o == name),
+                    "{} reads output {name}, not in {outputs:?}",
+                    entry.path().display()
+                );
+                read += 1;
+            }
+        }
+        assert!(read >= 7, "found only {read} reads of outputs");
+        let agents = TEMPLATE.split("\n  Agents:\n").nth(1).expect("the Agents resource");
+        assert!(agents.trim_start().starts_with("Type: AWS::AutoScaling::AutoScalingGroup"), "{agents}");
     }
 }

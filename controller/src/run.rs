@@ -82,6 +82,22 @@ pub enum RunStatus {
     ThresholdsBreached,
 }
 
+impl RunStatus {
+    /// How a run ended, when more than one thing went wrong: Ctrl-C over a breached threshold over
+    /// a degraded run, so that a script sees the most specific exit code (130, then 99, then 3).
+    pub fn of(interrupted: bool, breached: bool, degraded: bool) -> RunStatus {
+        if interrupted {
+            RunStatus::Interrupted
+        } else if breached {
+            RunStatus::ThresholdsBreached
+        } else if degraded {
+            RunStatus::Degraded
+        } else {
+            RunStatus::Completed
+        }
+    }
+}
+
 /// A finished run.
 #[derive(Debug)]
 pub struct RunReport {
@@ -403,15 +419,7 @@ pub(crate) async fn drive(
         let _ = std::fs::remove_file(dir.join(stale));
     }
     let breached = result.thresholds.iter().any(|t| !t.passed);
-    let status = if measured.interrupted {
-        RunStatus::Interrupted
-    } else if breached {
-        RunStatus::ThresholdsBreached
-    } else if degraded {
-        RunStatus::Degraded
-    } else {
-        RunStatus::Completed
-    };
+    let status = RunStatus::of(measured.interrupted, breached, degraded);
     Ok(RunReport { result, path, status })
 }
 
@@ -981,6 +989,20 @@ fn output_dir(out: Option<&PathBuf>, name: &str, started: SystemTime) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ctrl_c_outranks_a_breached_threshold_which_outranks_a_degraded_run() {
+        use RunStatus::*;
+        // (interrupted, breached, degraded)
+        assert_eq!(RunStatus::of(false, false, false), Completed);
+        assert_eq!(RunStatus::of(false, false, true), Degraded);
+        assert_eq!(RunStatus::of(false, true, false), ThresholdsBreached);
+        assert_eq!(RunStatus::of(false, true, true), ThresholdsBreached);
+        assert_eq!(RunStatus::of(true, false, false), Interrupted);
+        assert_eq!(RunStatus::of(true, false, true), Interrupted);
+        assert_eq!(RunStatus::of(true, true, false), Interrupted);
+        assert_eq!(RunStatus::of(true, true, true), Interrupted);
+    }
 
     #[test]
     fn planned_time_adds_timed_phases_and_saturates() {

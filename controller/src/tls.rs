@@ -271,9 +271,43 @@ mod tests {
         let again = Authority::load(dir.path(), "t").expect("load");
         assert_eq!(again.cert_pem(), ca.cert_pem());
         let issued = again.issue_agent("agent-0.fetchbench").expect("issue");
-        assert!(issued.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
-        assert!(issued.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert!(!format!("{issued:?}").contains("PRIVATE KEY"), "Debug must not print the key");
+        // A client that trusts the original authority accepts a server whose certificate the
+        // reloaded one issued, and one that trusts another authority refuses it.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let addr = serve_tls(&issued, &again).await;
+            let trusting = ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client().expect("client"));
+            handshake(addr, trusting.config("agent-0.fetchbench")).await.expect("the chain verifies");
+            let other = Authority::generate("other").expect("another ca");
+            let stranger = ClientTls::new(other.cert_pem().to_owned(), other.issue_client().expect("client"));
+            let err =
+                handshake(addr, stranger.config("agent-0.fetchbench")).await.expect_err("unknown issuer");
+            assert!(err.contains("UnknownIssuer"), "{err}");
+        });
+    }
+
+    /// An HTTP/2 server over TLS with `cert`, trusting clients `ca` signed, on a loopback port.
+    async fn serve_tls(cert: &Issued, ca: &Authority) -> std::net::SocketAddr {
+        use tonic::transport::{Server, ServerTlsConfig, server::TcpIncoming};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let tls = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&cert.cert_pem, &cert.key_pem))
+            .client_ca_root(Certificate::from_pem(ca.cert_pem()));
+        let server =
+            Server::builder().tls_config(tls).expect("tls").add_routes(tonic::service::Routes::default());
+        tokio::spawn(server.serve_with_incoming(TcpIncoming::from(listener)));
+        addr
+    }
+
+    /// Connect (TCP, TLS, HTTP/2) to `addr`; the error's whole chain on failure.
+    async fn handshake(addr: std::net::SocketAddr, tls: ClientTlsConfig) -> Result<(), String> {
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+            .expect("uri")
+            .tls_config(tls)
+            .expect("tls");
+        endpoint.connect().await.map(drop).map_err(|e| crate::run::error_chain(&e))
     }
 
     #[test]

@@ -134,6 +134,10 @@ async fn provision_install_status_teardown_teardown() {
         let p = p.parameter.unwrap();
         assert_eq!(p.r#type().unwrap().as_str(), "SecureString");
         assert!(p.value().unwrap().contains("BEGIN PRIVATE KEY"));
+        // Not a line of the identity the parameter holds is in the command, headers or not.
+        for line in p.value().unwrap().lines().filter(|l| l.len() >= 40) {
+            assert!(!text.contains(line), "the command carries a line of {id}'s identity: {line}");
+        }
         let tags = ssm
             .list_tags_for_resource()
             .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)

@@ -440,3 +440,129 @@ duration = "1s"
     assert_eq!((cells[1], cells[4], cells[5]), ("closed", "-", "-"), "{cells:?}");
     sb.assert_clean();
 }
+
+/// A stand-in S3 on a loopback port that keeps the Range header of every GET (`-` when there was
+/// none) and answers it with as many bytes as the header asks for.
+fn range_recording_s3() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let ranges = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = ranges.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let header = |name: &str| {
+                        head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+                    };
+                    let length: usize = header("content-length:").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + length);
+                    let response = if head.starts_with("get ") {
+                        let range = header("range:");
+                        seen.lock().expect("lock").push(range.clone().unwrap_or_else(|| "-".into()));
+                        let bytes = range
+                            .and_then(|r| {
+                                let (a, b) = r.strip_prefix("bytes=")?.split_once('-')?;
+                                Some(b.parse::<usize>().ok()? + 1 - a.parse::<usize>().ok()?)
+                            })
+                            .unwrap_or(65536);
+                        format!(
+                            "HTTP/1.1 206 Partial Content\r\nContent-Length: {bytes}\r\nETag: \"1\"\r\n\r\n{}",
+                            "x".repeat(bytes)
+                        )
+                    } else {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: \"1\"\r\n\r\n".to_owned()
+                    };
+                    if stream.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, ranges)
+}
+
+/// `calls` of `command` in Redis's INFO commandstats.
+fn redis_calls(port: u16, command: &str) -> u64 {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("redis answers");
+    conn.write_all(b"INFO commandstats\r\nQUIT\r\n").expect("send INFO");
+    let mut text = String::new();
+    conn.read_to_string(&mut text).expect("INFO reply");
+    let prefix = format!("cmdstat_{command}:calls=");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |rest| rest.split(',').next().and_then(|n| n.parse().ok()).expect("a count"))
+}
+
+#[test]
+fn byte_range_workloads_ask_both_stores_for_the_range_only() {
+    let sb = Sandbox::new();
+    let redis = common::Redis::start();
+    let (s3, ranges) = range_recording_s3();
+    let scenario = sb.write(
+        "ranges.toml",
+        r#"name = "ranges"
+[dataset]
+objects = 10
+size = 65536
+[[workload]]
+name = "redis-1k"
+target = "redis"
+range = "0-1023"
+requests = 50
+warmup = 0
+[[workload]]
+name = "s3-1k"
+target = "s3"
+range = "1024-2047"
+requests = 50
+warmup = 0
+"#,
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--redis-url",
+        &redis.url(),
+        "--s3-endpoint",
+        &format!("http://{s3}"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(u(&r["workloads"][0]["ops"]), 50);
+    assert_eq!(u(&r["workloads"][1]["ops"]), 50);
+    // Redis read 1 KiB of each 64 KiB value: GETRANGE, never a whole GET.
+    assert_eq!(redis_calls(redis.port, "getrange"), 50);
+    assert_eq!(redis_calls(redis.port, "get"), 0);
+    // S3 was asked for the same kilobyte of every object.
+    let ranges = ranges.lock().expect("lock");
+    assert_eq!(ranges.len(), 50, "{ranges:?}");
+    assert!(ranges.iter().all(|r| r == "bytes=1024-2047"), "{ranges:?}");
+    sb.assert_clean();
+}
