@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, stderr, stdout};
+use common::{Sandbox, start_static_agent, stderr, stdout};
 
 const PASSWORD: &str = "WRONGpw123";
 
@@ -162,41 +162,6 @@ fn rediss_to_a_server_without_tls_says_so() {
     sb.assert_clean();
 }
 
-/// A `fetchbench-agent` on loopback started with the certificates `fetchbench certs` made for
-/// `host`.
-struct Agent {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_agent(certs: &Path, host: &str) -> Agent {
-    let mut child = Command::new(fetchbench::local::default_agent_binary())
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--tls-cert")
-        .arg(certs.join(format!("agent-{host}.pem")))
-        .arg("--tls-key")
-        .arg(certs.join(format!("agent-{host}.key")))
-        .arg("--tls-client-ca")
-        .arg(certs.join("ca.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the agent starts");
-    let mut first = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
-    std::io::BufRead::read_line(&mut out, &mut first).expect("the agent announces its address");
-    let addr =
-        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
-    Agent { child, addr }
-}
-
 /// Whether the agent at `addr` accepts the controller identity now in `certs`.
 fn accepts_controller(certs: &Path, host: &str, addr: SocketAddr) -> Result<(), String> {
     let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
@@ -228,7 +193,7 @@ fn certs_again_keeps_the_authority_so_running_agents_keep_working() {
         std::fs::read(dir.join("ca.pem")).expect("ca"),
         std::fs::read(dir.join("client.pem")).expect("client"),
     );
-    let agent = start_agent(&dir, "127.0.0.1");
+    let agent = start_static_agent(&dir, "127.0.0.1");
 
     let again = certs(&sb, &dir, &["localhost"]);
     assert!(stdout(&again).contains("reusing the authority"), "{}", stdout(&again));
@@ -236,7 +201,7 @@ fn certs_again_keeps_the_authority_so_running_agents_keep_working() {
     assert_eq!(std::fs::read(dir.join("client.pem")).expect("client"), client, "client.pem changed");
     accepts_controller(&dir, "127.0.0.1", agent.addr).expect("the running agent accepts the controller");
     // The new host's certificate comes from the same authority.
-    let second = start_agent(&dir, "localhost");
+    let second = start_static_agent(&dir, "localhost");
     accepts_controller(&dir, "localhost", second.addr).expect("the new agent accepts the controller");
     #[cfg(unix)]
     for key in ["ca.key", "client.key", "agent-127.0.0.1.key", "agent-localhost.key"] {
@@ -250,7 +215,7 @@ fn certs_force_makes_a_new_authority_and_says_to_restart_agents() {
     let dir = sb.path().join("certs");
     certs(&sb, &dir, &["127.0.0.1"]);
     let ca = std::fs::read(dir.join("ca.pem")).expect("ca");
-    let agent = start_agent(&dir, "127.0.0.1");
+    let agent = start_static_agent(&dir, "127.0.0.1");
 
     let forced = certs(&sb, &dir, &["127.0.0.1", "--force"]);
     assert_ne!(std::fs::read(dir.join("ca.pem")).expect("ca"), ca, "--force kept the authority");
@@ -263,7 +228,7 @@ fn certs_force_makes_a_new_authority_and_says_to_restart_agents() {
         accepts_controller(&dir, "127.0.0.1", agent.addr).is_err(),
         "the old agent trusts a new authority"
     );
-    let restarted = start_agent(&dir, "127.0.0.1");
+    let restarted = start_static_agent(&dir, "127.0.0.1");
     accepts_controller(&dir, "127.0.0.1", restarted.addr).expect("a restarted agent accepts the controller");
 }
 

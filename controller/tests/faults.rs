@@ -7,12 +7,15 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Redis, Sandbox, read_json, signal, stderr, stdout, wait_for_line};
+use common::{
+    Redis, Sandbox, agent_command, read_json, signal, start_agent_process, start_static_agent, stderr,
+    stdout, wait_for_line,
+};
 use fetchbench_proto as pb;
 use serde_json::Value;
 
@@ -266,51 +269,6 @@ fn s3_slowdown_5xx_and_4xx_are_counted_by_kind_and_the_run_goes_on() {
     sb.assert_clean();
 }
 
-/// An agent started by the test, outside any fleet, with certificates from `fetchbench certs`.
-struct StaticAgent {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for StaticAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_static_agent(certs: &Path, host: &str, prefix: &[&str]) -> StaticAgent {
-    // The agent binary beside the test harness (cargo builds it with the workspace), run directly
-    // or through `prefix` (e.g. `ip netns exec NS`).
-    let binary = fetchbench::local::default_agent_binary();
-    let mut command = match prefix.split_first() {
-        Some((program, rest)) => {
-            let mut c = Command::new(program);
-            c.args(rest).arg(&binary);
-            c
-        }
-        None => Command::new(&binary),
-    };
-    let mut child = command
-        .args(["--listen", &format!("{host}:0")])
-        .arg("--tls-cert")
-        .arg(certs.join(format!("agent-{host}.pem")))
-        .arg("--tls-key")
-        .arg(certs.join(format!("agent-{host}.key")))
-        .arg("--tls-client-ca")
-        .arg(certs.join("ca.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the agent starts");
-    let mut first = String::new();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
-    std::io::BufRead::read_line(&mut stdout, &mut first).expect("the agent announces its address");
-    let addr =
-        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
-    StaticAgent { child, addr }
-}
-
 /// The agent's state, asked over mutual TLS as the controller would.
 fn agent_state(certs: &Path, host: &str, addr: SocketAddr) -> pb::AgentState {
     let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
@@ -327,7 +285,7 @@ fn a_killed_controller_leaves_its_agents_idle_within_10_s() {
     let certs = sb.path().join("certs");
     let made = sb.run(&["certs", certs.to_str().expect("utf-8"), "127.0.0.1"]);
     assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
-    let agents = [start_static_agent(&certs, "127.0.0.1", &[]), start_static_agent(&certs, "127.0.0.1", &[])];
+    let agents = [start_static_agent(&certs, "127.0.0.1"), start_static_agent(&certs, "127.0.0.1")];
     let scenario = sb.write(
         "long.toml",
         "name = \"long\"\n[dataset]\nobjects = 20\nsize = 100\n\
@@ -581,7 +539,7 @@ fn a_second_controller_on_a_busy_agent_is_told_before_it_starts_anything() {
     let certs = sb.path().join("certs");
     let made = sb.run(&["certs", certs.to_str().expect("utf-8"), "127.0.0.1"]);
     assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
-    let agent = start_static_agent(&certs, "127.0.0.1", &[]);
+    let agent = start_static_agent(&certs, "127.0.0.1");
     let address = agent.addr.to_string();
     let scenario = sb.write(
         "long.toml",
@@ -633,28 +591,13 @@ fn an_agent_log_written_to_a_file_has_no_colour_codes() {
     assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
     let log_path = sb.path().join("agent.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(fetchbench::local::default_agent_binary())
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--tls-cert")
-        .arg(certs.join("agent-127.0.0.1.pem"))
-        .arg("--tls-key")
-        .arg(certs.join("agent-127.0.0.1.key"))
-        .arg("--tls-client-ca")
-        .arg(certs.join("ca.pem"))
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("the agent starts");
-    let mut first = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
-    std::io::BufRead::read_line(&mut out, &mut first).expect("the agent announces its address");
-    let addr: SocketAddr =
-        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
+    let mut command = agent_command(&certs, "127.0.0.1", "127.0.0.1:0", &[]);
+    command.env("RUST_LOG", "debug").stderr(log);
+    let agent = start_agent_process(command);
+    let addr = agent.addr;
     // A controller's hello makes the agent log its connection at debug level.
     assert_eq!(agent_state(&certs, "127.0.0.1", addr), pb::AgentState::Idle);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(agent);
     let text = std::fs::read_to_string(&log_path).expect("the log");
     assert!(text.lines().count() > 0, "the agent logged nothing at debug level");
     assert!(!text.contains('\u{1b}'), "colour codes in the log:\n{text}");

@@ -9,10 +9,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, read_json, stderr, wait_for_line};
+use common::{Sandbox, StaticAgent, agent_command, read_json, start_agent_process, stderr, wait_for_line};
 use fetchbench_proto as pb;
 
 fn ip(args: &[&str]) {
@@ -84,39 +84,13 @@ impl Drop for TestBed {
     }
 }
 
-struct NsAgent {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for NsAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_agent(sb: &Sandbox, certs: &std::path::Path, host: &Host) -> NsAgent {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &host.netns])
-        .arg(fetchbench::local::default_agent_binary())
-        .args(["--listen", &format!("{}:7878", host.addr)])
-        .arg("--tls-cert")
-        .arg(certs.join(format!("agent-{}.pem", host.addr)))
-        .arg("--tls-key")
-        .arg(certs.join(format!("agent-{}.key", host.addr)))
-        .arg("--tls-client-ca")
-        .arg(certs.join("ca.pem"))
-        .env("FETCHBENCH_TEST_MARKER", &sb.marker)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the agent starts in its namespace");
-    let mut line = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
-    std::io::BufRead::read_line(&mut out, &mut line).expect("the agent announces its address");
-    assert!(line.contains("listening on"), "{line}");
-    NsAgent { child, addr: format!("{}:7878", host.addr).parse().expect("address") }
+/// The agent of `host`, in its namespace, on port 7878 of its address.
+fn start_agent(sb: &Sandbox, certs: &std::path::Path, host: &Host) -> StaticAgent {
+    let addr = host.addr.to_string();
+    let mut command =
+        agent_command(certs, &addr, &format!("{addr}:7878"), &["ip", "netns", "exec", &host.netns]);
+    command.env("FETCHBENCH_TEST_MARKER", &sb.marker).stderr(Stdio::null());
+    start_agent_process(command)
 }
 
 /// Run `f` on a thread that joined network namespace `netns`: sockets it opens live there.
@@ -167,7 +141,7 @@ fn cutting_one_agents_link_loses_only_that_agent() {
     let hosts: Vec<&str> = bed.hosts.iter().map(|h| h.addr.as_str()).collect();
     let made = sb.run(&[&["certs", certs.to_str().expect("utf-8")][..], &hosts].concat());
     assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
-    let agents: Vec<NsAgent> = bed.hosts.iter().map(|h| start_agent(&sb, &certs, h)).collect();
+    let agents: Vec<StaticAgent> = bed.hosts.iter().map(|h| start_agent(&sb, &certs, h)).collect();
 
     let scenario = sb.write(
         "two.toml",

@@ -239,3 +239,62 @@ impl Sandbox {
             .collect()
     }
 }
+
+/// A `fetchbench-agent` the test started itself, outside any fleet, with the certificates
+/// `fetchbench certs` made; killed when dropped.
+pub struct StaticAgent {
+    pub child: std::process::Child,
+    /// The address it announced.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Drop for StaticAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The agent binary (cargo builds it beside the test harness) serving on `listen` with the
+/// certificate `certs` holds for `host`; run through `prefix` when given (`ip netns exec NS`).
+pub fn agent_command(certs: &Path, host: &str, listen: &str, prefix: &[&str]) -> Command {
+    let binary = fetchbench::local::default_agent_binary();
+    let mut command = match prefix.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(&binary);
+            c
+        }
+        None => Command::new(&binary),
+    };
+    command
+        .args(["--listen", listen])
+        .arg("--tls-cert")
+        .arg(certs.join(format!("agent-{host}.pem")))
+        .arg("--tls-key")
+        .arg(certs.join(format!("agent-{host}.key")))
+        .arg("--tls-client-ca")
+        .arg(certs.join("ca.pem"))
+        .stdout(std::process::Stdio::piped());
+    command
+}
+
+/// Start `command` (from [`agent_command`]) and wait for the address it announces.
+pub fn start_agent_process(mut command: Command) -> StaticAgent {
+    let mut child = command.spawn().expect("the agent starts");
+    let mut first = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    std::io::BufRead::read_line(&mut out, &mut first).expect("the agent announces its address");
+    let addr =
+        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
+    StaticAgent { child, addr }
+}
+
+/// An agent with `host`'s certificate on a free port of `host` (an address on this machine;
+/// loopback for a name), its log discarded.
+pub fn start_static_agent(certs: &Path, host: &str) -> StaticAgent {
+    let ip = if host.parse::<std::net::IpAddr>().is_ok() { host } else { "127.0.0.1" };
+    let mut command = agent_command(certs, host, &format!("{ip}:0"), &[]);
+    command.stderr(std::process::Stdio::null());
+    start_agent_process(command)
+}
