@@ -235,24 +235,27 @@ fn error_xml(code: &str, message: &str) -> String {
     )
 }
 
+/// Run one S3 workload `s` of three 10-byte objects against the S3 endpoint at `addr`, the rest
+/// of its table (and any after it) given by `tail`; the output and the results folder.
+fn run_s3_workload(sb: &Sandbox, addr: SocketAddr, tail: &str) -> (std::process::Output, std::path::PathBuf) {
+    let scenario = sb.write(
+        "s3.toml",
+        &format!(
+            "name = \"s3faults\"\n[dataset]\nobjects = 3\nsize = 10\n\
+             [[workload]]\nname = \"s\"\ntarget = \"s3\"\n{tail}"
+        ),
+    );
+    let out = sb.path().join("out");
+    let endpoint = format!("http://{addr}");
+    let args = ["run", scenario.to_str().expect("utf-8"), "--s3-endpoint", &endpoint, "--out"];
+    (sb.run(&[&args[..], &[out.to_str().expect("utf-8")]].concat()), out)
+}
+
 #[test]
 fn s3_slowdown_5xx_and_4xx_are_counted_by_kind_and_the_run_goes_on() {
     let sb = Sandbox::new();
     let (addr, gets) = faulty_s3();
-    let scenario = sb.write(
-        "s3.toml",
-        "name = \"s3faults\"\n[dataset]\nobjects = 3\nsize = 10\n\
-         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 40\n",
-    );
-    let out = sb.path().join("out");
-    let o = sb.run(&[
-        "run",
-        scenario.to_str().expect("utf-8"),
-        "--s3-endpoint",
-        &format!("http://{addr}"),
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+    let (o, out) = run_s3_workload(&sb, addr, "requests = 40\n");
     assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(&o), stderr(&o));
     assert_eq!(gets.load(Ordering::SeqCst), 40, "one GET per request: the SDK's retries are off");
     let r = read_json(&out.join("result.json"));
@@ -345,20 +348,7 @@ fn a_breached_threshold_in_a_degraded_run_exits_99_not_3() {
     let sb = Sandbox::new();
     let (addr, _) = faulty_s3();
     // Three GETs in four fail (exit 3 on its own), and the error count breaches its limit.
-    let scenario = sb.write(
-        "s3.toml",
-        "name = \"s3faults\"\n[dataset]\nobjects = 3\nsize = 10\n\
-         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 8\n[thresholds]\n\"s.errors\" = 0\n",
-    );
-    let out = sb.path().join("out");
-    let o = sb.run(&[
-        "run",
-        scenario.to_str().expect("utf-8"),
-        "--s3-endpoint",
-        &format!("http://{addr}"),
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+    let (o, out) = run_s3_workload(&sb, addr, "requests = 8\n[thresholds]\n\"s.errors\" = 0\n");
     assert_eq!(o.status.code(), Some(99), "{}\n{}", stdout(&o), stderr(&o));
     let r = read_json(&out.join("result.json"));
     assert_eq!(r["degraded"], true, "the run was degraded as well");
