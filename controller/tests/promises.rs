@@ -533,10 +533,14 @@ fn ctrl_c_stops_agents_the_user_started_and_keeps_what_they_measured() {
         assert_eq!(agent_state(&certs, agent.addr), pb::AgentState::Running);
     }
     signal(child.id(), "-INT");
+    let interrupted = Instant::now();
     let said: Vec<String> = rest.map_while(Result::ok).collect();
     let mut err = String::new();
     child.stderr.take().expect("piped").read_to_string(&mut err).expect("stderr");
     assert_eq!(child.wait().expect("fetchbench exits").code(), Some(130), "{said:?}\n{err}");
+    // Stopped agents answer at once; one that ignored Stop would be waited for 10 s, then lost.
+    assert!(interrupted.elapsed() < Duration::from_secs(8), "Ctrl-C took {:?}", interrupted.elapsed());
+    assert!(!err.contains("lost"), "{err}");
     // Told to stop, not left to notice a silent controller (that takes about 5 s of unanswered
     // pings): their load is over by the time the controller is gone, give or take a busy
     // machine's moment. (A stopped agent keeps its preparation: Prepared, not Idle.)
@@ -607,6 +611,20 @@ fn fleet_of(controller: u32, agents: usize) -> Vec<(u32, String)> {
     children
 }
 
+/// SIGKILLs what is left of a fleet when dropped, so a failing test leaves nothing running.
+struct KillOnDrop(Vec<(u32, String)>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for (pid, cmdline) in &self.0 {
+            let now = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if !is_gone(*pid) && String::from_utf8_lossy(&now).replace('\0', " ") == *cmdline {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
 fn wait_until_gone(fleet: &[(u32, String)], since: Instant) {
     for (pid, cmdline) in fleet {
         while !is_gone(*pid) {
@@ -634,6 +652,7 @@ fn ctrl_c_during_seeding_exits_130_and_leaves_nothing_behind() {
         .expect("fetchbench starts");
     let _ = wait_for_line(&mut child, "seeding ");
     let fleet = fleet_of(child.id(), 1);
+    let _guard = KillOnDrop(fleet.clone());
     signal(child.id(), "-INT");
     let interrupted = Instant::now();
     let o = child.wait_with_output().expect("fetchbench exits");
@@ -662,6 +681,7 @@ fn a_killed_controller_takes_its_local_fleet_with_it_and_the_next_run_sweeps_its
         .expect("fetchbench starts");
     let _ = wait_for_line(&mut child, "running r ");
     let fleet = fleet_of(child.id(), 2);
+    let _guard = KillOnDrop(fleet.clone());
     signal(child.id(), "-KILL");
     let _ = child.wait();
     wait_until_gone(&fleet, Instant::now());
