@@ -66,7 +66,8 @@ impl Sandbox {
         path
     }
 
-    /// Processes (other than zombies) whose environment carries this sandbox's marker.
+    /// Processes (other than zombies) whose environment carries this sandbox's marker, or that
+    /// work in a folder inside the sandbox.
     pub fn leftover_processes(&self) -> Vec<String> {
         let needle = format!("FETCHBENCH_TEST_MARKER={}", self.marker);
         let mut found = Vec::new();
@@ -76,8 +77,12 @@ impl Sandbox {
                 continue;
             }
             let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
-            let matches = environ.split(|b| *b == 0).any(|var| var == needle.as_bytes());
-            if matches {
+            let marked = environ.split(|b| *b == 0).any(|var| var == needle.as_bytes());
+            // redis-server writes its process title over its environment, marker included; it
+            // works in the run's temporary folder, inside the sandbox.
+            let inside =
+                std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(self.path()));
+            if marked || inside {
                 let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
                 let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
                 found.push(format!("{name}: {cmdline}"));
