@@ -90,7 +90,11 @@ async fn a_stall_shows_in_open_loop_latency_but_not_in_service_time_or_closed_lo
     // About a second's worth of requests were due during the stall and went out late.
     assert!(o.late >= 700, "only {} late starts", o.late);
     assert_eq!(o.done.errors, 0);
-    assert_eq!(o.done.ops, 4_000, "1,000/s over 4 s, none lost to the stall");
+    // The requests due during the stall went out after it: none lost. A slot still behind when
+    // the 4 s ended counts the rest as unsent; on a loaded machine that may be a few, never the
+    // stall's thousand.
+    assert_eq!(o.done.ops + o.done.unsent, 4_000, "1,000/s over 4 s, each sent or counted unsent");
+    assert!(o.done.unsent <= 40, "{} unsent: the stalled requests were not sent after it", o.done.unsent);
     assert_eq!(o.done.target_rate, 1_000.0);
 
     let c = run_with_stall(&redis, workload("closed")).await;

@@ -159,6 +159,23 @@ mod tests {
     }
 
     #[test]
+    fn each_latency_limit_bounds_its_own_figure() {
+        let stats = ["min", "mean", "p50", "p90", "p99", "p999", "max"];
+        let figures =
+            LatencySummary { min: 1.0, mean: 2.0, p50: 3.0, p90: 4.0, p99: 5.0, p999: 6.0, max: 7.0 };
+        let w = WorkloadResult { latency_us: figures.clone(), service_time_us: figures, ..measured("w") };
+        for (i, stat) in stats.iter().enumerate() {
+            let figure = (i + 1) as f64;
+            for key in [format!("w.{stat}_us"), format!("w.service_{stat}_us")] {
+                let at = BTreeMap::from([(key.clone(), figure)]);
+                let below = BTreeMap::from([(key.clone(), figure - 0.5)]);
+                assert!(check(&at, std::slice::from_ref(&w))[0].passed, "{key} at {figure}");
+                assert!(!check(&below, std::slice::from_ref(&w))[0].passed, "{key} below {figure}");
+            }
+        }
+    }
+
+    #[test]
     fn lower_bounds_hold_down_to_and_at_their_limit() {
         let r = judged(&[("w.throughput_ops_s", 500.0), ("w.hit_ratio", 0.81)]);
         assert_eq!(r, [("w.hit_ratio".to_owned(), false), ("w.throughput_ops_s".to_owned(), true)]);
