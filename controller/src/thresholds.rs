@@ -163,7 +163,7 @@ mod tests {
         let stats = ["min", "mean", "p50", "p90", "p99", "p999", "max"];
         let figures =
             LatencySummary { min: 1.0, mean: 2.0, p50: 3.0, p90: 4.0, p99: 5.0, p999: 6.0, max: 7.0 };
-        let w = WorkloadResult { latency_us: figures.clone(), service_time_us: figures, ..measured("w") };
+        let w = WorkloadResult { latency_us: figures, service_time_us: figures, ..measured("w") };
         for (i, stat) in stats.iter().enumerate() {
             let figure = (i + 1) as f64;
             for key in [format!("w.{stat}_us"), format!("w.service_{stat}_us")] {
