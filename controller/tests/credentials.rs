@@ -6,50 +6,11 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-use common::{Sandbox, start_static_agent, stderr, stdout};
+use common::{Sandbox, free_port, redis_server, start_static_agent, stderr, stdout};
 
 const PASSWORD: &str = "WRONGpw123";
-
-/// A redis-server child on a free loopback port with `args` added; killed when dropped.
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// Start redis-server with `args`, listening (plain or TLS) on `port`.
-fn redis_server(port: u16, args: &[&str]) -> Server {
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let mut child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(args)
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().expect("try_wait").is_none(), "redis-server on {port} exited");
-        assert!(Instant::now() < deadline, "redis-server on {port} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server { child, _dir: dir }
-}
 
 /// `fetchbench run` against `url` (plus `extra`), which must fail before measuring anything.
 fn run_against(sb: &Sandbox, url: &str, extra: &[&str]) -> (Output, String) {

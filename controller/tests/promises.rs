@@ -7,12 +7,15 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Redis, Sandbox, read_json, signal, stderr, stdout, wait_for_line};
+use common::{
+    Redis, Sandbox, free_port, read_json, redis_server, signal, start_static_agent, stderr, stdout,
+    wait_for_line,
+};
 use fetchbench_proto as pb;
 use serde_json::{Value, json};
 
@@ -354,43 +357,6 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     found
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// A redis-server child with `args`, on `port`; killed when dropped.
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_server(port: u16, args: &[&str]) -> Server {
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let mut child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(args)
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().expect("try_wait").is_none(), "redis-server on {port} exited");
-        assert!(Instant::now() < deadline, "redis-server on {port} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server { child, _dir: dir }
-}
-
 const PASSWORD: &str = "Sekr3tPassw0rd";
 
 #[test]
@@ -462,40 +428,6 @@ fn rediss_with_insecure_runs_against_a_self_signed_server() {
     sb.assert_clean();
 }
 
-/// An agent started by the test, outside any fleet, with certificates from `fetchbench certs`.
-struct StaticAgent {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for StaticAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_static_agent(certs: &Path) -> StaticAgent {
-    let mut child = Command::new(fetchbench::local::default_agent_binary())
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--tls-cert")
-        .arg(certs.join("agent-127.0.0.1.pem"))
-        .arg("--tls-key")
-        .arg(certs.join("agent-127.0.0.1.key"))
-        .arg("--tls-client-ca")
-        .arg(certs.join("ca.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the agent starts");
-    let mut first = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
-    std::io::BufRead::read_line(&mut out, &mut first).expect("the agent announces its address");
-    let addr =
-        first.trim().rsplit_once("listening on ").and_then(|(_, a)| a.parse().ok()).expect("an address");
-    StaticAgent { child, addr }
-}
-
 /// The agent's state, asked over mutual TLS as the controller would.
 fn agent_state(certs: &Path, addr: SocketAddr) -> pb::AgentState {
     let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
@@ -513,7 +445,7 @@ fn ctrl_c_stops_agents_the_user_started_and_keeps_what_they_measured() {
     let certs = sb.path().join("certs");
     let made = sb.run(&["certs", utf8(&certs), "127.0.0.1"]);
     assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
-    let agents = [start_static_agent(&certs), start_static_agent(&certs)];
+    let agents = [start_static_agent(&certs, "127.0.0.1"), start_static_agent(&certs, "127.0.0.1")];
     let scenario = sb.write(
         "long.toml",
         "name = \"long\"\nagents = 2\n[dataset]\nobjects = 20\nsize = 100\n\

@@ -303,3 +303,45 @@ pub fn start_static_agent(certs: &Path, host: &str) -> StaticAgent {
     command.stderr(std::process::Stdio::null());
     start_agent_process(command)
 }
+
+/// A free TCP port on loopback (free when asked; another process may take it after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A redis-server child with `args` added (a port, AUTH, TLS), persistence off; killed when
+/// dropped.
+pub struct RedisServer {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start redis-server with `args`, and wait until it accepts connections on `port` (plain or
+/// TLS).
+pub fn redis_server(port: u16, args: &[&str]) -> RedisServer {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let mut child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(args)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is installed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(child.try_wait().expect("try_wait").is_none(), "redis-server on {port} exited");
+        assert!(Instant::now() < deadline, "redis-server on {port} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    RedisServer { child, _dir: dir }
+}
