@@ -670,21 +670,9 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
                 .into(),
         });
     }
-    if let Some(out) = &args.out {
-        check_writable(out)?;
-    }
     // A results folder that cannot be one fails now, not after the fleet started and seeded.
-    if let Some(out) = &args.out
-        && let Some(file) = out.ancestors().find(|p| p.exists()).filter(|p| !p.is_dir())
-    {
-        return Err(Error::Usage {
-            flag: "--out",
-            value: out.display().to_string(),
-            detail: format!(
-                "{} is a file, not a folder; give a folder (it is made if missing)",
-                file.display()
-            ),
-        });
+    if let Some(out) = &args.out {
+        check_out(out)?;
     }
     if let Some(b) = &args.s3_bucket {
         let valid = (3..=63).contains(&b.len())
@@ -984,24 +972,25 @@ fn url_address_problem(url: &str) -> Option<String> {
     }
 }
 
-/// Fail now, not after the fleet started and seeded, when `out` cannot be written: the nearest
-/// existing folder on its path must take a new file.
-fn check_writable(out: &std::path::Path) -> Result<(), Error> {
-    let Some(existing) = out.ancestors().find(|p| p.as_os_str().is_empty() || p.exists()) else {
-        return Ok(());
+/// Whether `out` can be a results folder: the nearest existing path on it must be a folder (not
+/// a file) that takes a new file.
+fn check_out(out: &std::path::Path) -> Result<(), Error> {
+    let refuse = |detail: String| Error::Usage { flag: "--out", value: out.display().to_string(), detail };
+    let existing = out.ancestors().find(|p| p.as_os_str().is_empty() || p.exists());
+    let dir = match existing {
+        Some(p) if p.as_os_str().is_empty() => std::path::Path::new("."),
+        Some(p) => p,
+        None => return Ok(()),
     };
-    if !existing.is_dir() {
-        // A file on the path: the check after this one names it.
-        return Ok(());
+    if !dir.is_dir() {
+        return Err(refuse(format!(
+            "{} is a file, not a folder; give a folder (it is made if missing)",
+            dir.display()
+        )));
     }
-    let dir = if existing.as_os_str().is_empty() { std::path::Path::new(".") } else { existing };
     match tempfile::Builder::new().prefix(".fetchbench-write-check").tempfile_in(dir) {
         Ok(_) => Ok(()),
-        Err(e) => Err(Error::Usage {
-            flag: "--out",
-            value: out.display().to_string(),
-            detail: format!("cannot write in {}: {e}; give a folder you can write", dir.display()),
-        }),
+        Err(e) => Err(refuse(format!("cannot write in {}: {e}; give a folder you can write", dir.display()))),
     }
 }
 

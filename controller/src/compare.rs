@@ -310,11 +310,7 @@ fn figures(run: &RunResult) -> Vec<Figures> {
                 let from = if m.is_percentile() && !measured.is_empty() { &measured } else { &rounds };
                 Spread::of(&from.iter().map(|w| m.of(w)).collect::<Vec<_>>())
             });
-            let client_bound = rounds
-                .iter()
-                .filter(|w| w.client_bound)
-                .map(|w| w.client_bound_reason.clone().unwrap_or_default())
-                .collect();
+            let client_bound = rounds.iter().filter_map(|w| w.client_bound_why()).collect();
             Figures { name: name.to_owned(), spreads, ran: !measured.is_empty(), client_bound }
         })
         .collect()
@@ -358,10 +354,9 @@ pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
             if !f.ran {
                 not_measured.push(format!("{} measured no request in the {side} run (not run)", f.name));
             }
-            if let Some(reason) = f.client_bound.iter().find(|r| !r.is_empty()).or(f.client_bound.first()) {
-                let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
+            if let Some(why) = f.client_bound.first() {
                 not_measured.push(format!(
-                    "{} was client-bound in the {side} run{why}: its figures are the client's, not the target's",
+                    "{} was client-bound in the {side} run ({why}): its figures are the client's, not the target's",
                     f.name
                 ));
             }

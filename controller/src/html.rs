@@ -89,8 +89,7 @@ fn warnings(result: &RunResult) -> String {
         let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
         items.push(format!("DEGRADED: {} had {} failed requests ({}).", w.name, w.errors, kinds.join(", ")));
     }
-    for w in result.workloads.iter().filter(|w| w.client_bound) {
-        let why = w.client_bound_reason.as_deref().unwrap_or("an agent's CPU was saturated");
+    for (w, why) in result.workloads.iter().filter_map(|w| Some((w, w.client_bound_why()?))) {
         items.push(format!(
             "CLIENT-BOUND: during {} the client could not keep up ({why}), so its figures measure the client as \
              much as {}: add agents or lower the rate.",

@@ -326,6 +326,19 @@ pub struct AgentWorkloadResult {
     pub start_offset_ms: f64,
 }
 
+impl WorkloadResult {
+    /// Why the client was the bottleneck, in words, when it was: the recorded reason, or (for a
+    /// result written before the reason was) its agents' CPU. One wording for the summary,
+    /// report.html, thresholds and compare.
+    pub fn client_bound_why(&self) -> Option<String> {
+        self.client_bound.then(|| {
+            self.client_bound_reason.clone().unwrap_or_else(|| {
+                format!("an agent used {:.0}% of its cores", self.cpu_utilization_max * 100.0)
+            })
+        })
+    }
+}
+
 impl RunResult {
     /// Write `dir/result.json` through a temporary file, so a crash never leaves half a file.
     pub fn write(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {

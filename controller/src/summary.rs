@@ -114,11 +114,7 @@ fn details(result: &RunResult) -> String {
             result.start_skew_ms
         ));
     }
-    for w in result.workloads.iter().filter(|w| w.client_bound) {
-        let why = w
-            .client_bound_reason
-            .clone()
-            .unwrap_or_else(|| format!("an agent used {:.0}% of its cores", w.cpu_utilization_max * 100.0));
+    for (w, why) in result.workloads.iter().filter_map(|w| Some((w, w.client_bound_why()?))) {
         line(format!(
             "CLIENT-BOUND: {}: the client could not keep up ({why}); the latencies may be the client's: add \
              agents or lower the rate",

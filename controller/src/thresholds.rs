@@ -27,8 +27,7 @@ pub fn check(thresholds: &BTreeMap<String, f64>, workloads: &[WorkloadResult]) -
                 return Some(ThresholdResult { key: key.clone(), limit, value: 0.0, bound: bound.into(), passed: false, not_judged });
             };
             let value = value(w, metric);
-            let not_judged = w.client_bound.then(|| {
-                let why = w.client_bound_reason.as_deref().unwrap_or("an agent's CPU was saturated");
+            let not_judged = w.client_bound_why().map(|why| {
                 format!("{name} was client-bound ({why}): the client could not keep up, add agents or lower the rate")
             });
             let held = if metric.is_upper_bound() { value <= limit } else { value >= limit };
