@@ -39,6 +39,12 @@ pub type Events = mpsc::Sender<Result<pb::RunEvent, Status>>;
 /// loop has no intended start, so nothing in it is late.
 pub const LATE: Duration = Duration::from_millis(1);
 
+/// Whether a request sent at `sent` started late: only an open loop's requests have an
+/// intended start to be late for.
+fn is_late(open_loop: bool, intended: Instant, sent: Instant) -> bool {
+    open_loop && sent.duration_since(intended) > LATE
+}
+
 /// What ends a phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -517,7 +523,7 @@ impl Worker {
                 .await
                 .unwrap_or(Sample::failed(Failure::Timeout));
             let done = Instant::now();
-            let late = self.schedule.is_some() && sent.duration_since(intended) > LATE;
+            let late = is_late(self.schedule.is_some(), intended, sent);
             recorders.record(self.slot, &sample, done - intended, done - sent, late);
             request = self.next_request();
             if self.schedule.is_none() {
@@ -634,6 +640,15 @@ mod tests {
             let diff = at.abs_diff(expected);
             assert!(diff < Duration::from_micros(1), "request {k} at {at:?}");
         }
+    }
+
+    #[test]
+    fn only_an_open_loop_request_can_start_late() {
+        let intended = Instant::now();
+        let sent = intended + Duration::from_millis(50);
+        assert!(is_late(true, intended, sent));
+        assert!(!is_late(true, intended, intended + LATE), "at the margin is on time");
+        assert!(!is_late(false, intended, sent), "closed loop schedules nothing");
     }
 
     #[test]

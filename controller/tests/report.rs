@@ -532,3 +532,14 @@ fn a_workload_that_never_ran_has_no_figures_anywhere() {
     let s3_row = &s3_row[..s3_row.find("</tr>").expect("the row's end")];
     assert!(s3_row.contains("<td>not run</td>") && !s3_row.contains("0.0"), "{s3_row}");
 }
+
+/// `--cache-nodes` names ElastiCache's real range, not a u32's.
+#[test]
+fn cache_nodes_beyond_what_elasticache_allows_exit_2_naming_the_range() {
+    let sb = Sandbox::new();
+    for n in ["0", "501", "99999999999"] {
+        let o = sb.run(&["report", "result.json", "--cache-nodes", n]);
+        assert_eq!(o.status.code(), Some(2), "{n}: {}", stderr(&o));
+        assert!(stderr(&o).contains("1..=500"), "{n}: {}", stderr(&o));
+    }
+}
