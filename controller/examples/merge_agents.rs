@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use fetchbench::aggregate::{Tallies, new_histogram};
+use fetchbench::results::tally::{Tallies, new_histogram};
 use fetchbench_proto as pb;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2Serializer};

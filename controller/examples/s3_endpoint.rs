@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 async fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(std::env::args().nth(1).context("usage: s3_endpoint DIR")?);
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
-    let s3 = fetchbench::s3local::EmbeddedS3::start(&root, std::net::Ipv4Addr::LOCALHOST.into())
+    let s3 = fetchbench::fleet::embedded_s3::EmbeddedS3::start(&root, std::net::Ipv4Addr::LOCALHOST.into())
         .await
         .context("cannot start the endpoint")?;
     let line = serde_json::json!({

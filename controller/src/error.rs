@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use crate::aws::AwsError;
-use crate::local::FleetError;
-use crate::report::ReportError;
+use crate::fleet::local::FleetError;
+use crate::fleet::tls::TlsError;
+use crate::render::files::ReportError;
 use crate::scenario::ScenarioError;
-use crate::state::StateError;
-use crate::tls::TlsError;
+use crate::stack::state::StateError;
 
 /// Exit code: runtime failure.
 pub const EXIT_FAILURE: u8 = 1;

@@ -1,35 +1,26 @@
-//! `fetchbench`, the controller: the command line, scenario files, the local fleet (agents,
-//! redis-server, an embedded S3 endpoint), run orchestration over gRPC, aggregation of the
-//! agents' histograms, `result.json`, the terminal summary, live progress, report.html with its
-//! exports, comparison of two runs and their cost.
+//! `fetchbench`, the controller. Its folders, from the top down (a module imports only from the
+//! rooms below it; `tests/layout.rs` fails on an import cycle or an import upward):
+//!
+//! - [`commands`]: one file per subcommand: turns its [`cli`] arguments into checked options
+//!   (the only place an error names a flag) and runs it.
+//! - [`run`]: one run of a scenario on a fleet: hello, seed, measure, result, files.
+//! - [`stack`]: the AWS fleet: provision, install through SSM, status, teardown, and the fleet a
+//!   run uses; [`aws`] holds the SDK clients it calls.
+//! - [`fleet`]: how agents are reached: the local fleet's processes, the embedded S3 endpoint,
+//!   certificates and the gRPC connection.
+//! - [`render`]: what a person reads: the terminal summary, live progress, report.html, exports.
+//! - [`results`]: result.json and the figures made from it: tallies of the agents' histograms,
+//!   thresholds, cost, comparison; never imports `render`.
+//! - [`scenario`]: the scenario file's model and its validation.
 
-pub mod aggregate;
 pub mod aws;
-pub mod awsrun;
-pub mod chart;
 pub mod cli;
-pub mod compare;
-pub mod compare_html;
-pub mod cost;
+pub mod commands;
 pub mod error;
-pub mod export;
 pub mod fleet;
-pub mod html;
-pub mod install;
-pub mod local;
-pub mod pricing;
-pub mod progress;
-pub mod provision;
-pub mod report;
-pub mod result;
+pub mod render;
+pub mod results;
 pub mod run;
-pub mod s3local;
 pub mod scenario;
 pub mod signal;
 pub mod stack;
-pub mod state;
-pub mod status;
-pub mod summary;
-pub mod teardown;
-pub mod thresholds;
-pub mod tls;

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "fetchbench: {}; see fetchbench --help",
-                fetchbench::cli::usage_error_line(&e.to_string())
+                fetchbench::commands::usage_error_line(&e.to_string())
             );
             return ExitCode::from(fetchbench::error::EXIT_BAD_INPUT);
         }
@@ -34,6 +34,6 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config::imds=error")),
         )
         .init();
-    let code = fetchbench::cli::run_to_exit(cli);
+    let code = fetchbench::commands::run_to_exit(cli);
     ExitCode::from(code)
 }

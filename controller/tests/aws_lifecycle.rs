@@ -11,8 +11,8 @@ mod moto;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{Sandbox, stderr, stdout};
-use fetchbench::install::{INSTALL_SCRIPT, parameter_prefix, sha256_file};
-use fetchbench::local::default_agent_binary;
+use fetchbench::fleet::local::default_agent_binary;
+use fetchbench::stack::install::{INSTALL_SCRIPT, parameter_prefix, sha256_file};
 use moto::{Moto, aws_env, sdk_config, spawn_moto};
 
 const STACK: &str = "fbtest";

@@ -80,7 +80,7 @@ fn refused_and_malformed_redis_urls_hide_the_password() {
 fn an_untrusted_redis_certificate_says_to_add_insecure() {
     // A TLS redis-server whose certificate an authority of the test's own signed.
     let dir = tempfile::tempdir().expect("temporary folder");
-    let ca = fetchbench::tls::Authority::generate("redis-test").expect("authority");
+    let ca = fetchbench::fleet::tls::Authority::generate("redis-test").expect("authority");
     let issued = ca.issue_agent("127.0.0.1").expect("certificate");
     let (cert, key) = (dir.path().join("redis.pem"), dir.path().join("redis.key"));
     std::fs::write(&cert, &issued.cert_pem).expect("write cert");
@@ -125,7 +125,7 @@ fn rediss_to_a_server_without_tls_says_so() {
 
 /// Whether the agent at `addr` accepts the controller identity now in `certs`.
 fn accepts_controller(certs: &Path, host: &str, addr: SocketAddr) -> Result<(), String> {
-    let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
+    let tls = fetchbench::fleet::tls::ClientTls::load(certs).expect("the controller's identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime
         .block_on(fetchbench::run::connect("probe", addr, tls.config(host)))

@@ -274,7 +274,7 @@ fn s3_slowdown_5xx_and_4xx_are_counted_by_kind_and_the_run_goes_on() {
 
 /// The agent's state, asked over mutual TLS as the controller would.
 fn agent_state(certs: &Path, host: &str, addr: SocketAddr) -> pb::AgentState {
-    let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
+    let tls = fetchbench::fleet::tls::ClientTls::load(certs).expect("the controller's identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let (_, hello, _) = fetchbench::run::connect("probe", addr, tls.config(host)).await.expect("hello");

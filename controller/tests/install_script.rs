@@ -12,9 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fetchbench::install::{parameter_prefix, server_name, sha256_file};
-use fetchbench::local::default_agent_binary;
-use fetchbench::tls::{Authority, ClientTls};
+use fetchbench::fleet::local::default_agent_binary;
+use fetchbench::fleet::tls::{Authority, ClientTls};
+use fetchbench::stack::install::{parameter_prefix, server_name, sha256_file};
 use moto::{Moto, aws_env, path_with_venv, sdk_config, spawn_moto, workspace};
 
 const INSTANCE: &str = "i-0123456789abcdef0";
@@ -145,12 +145,12 @@ async fn right_checksum_leaves_an_agent_answering_over_mutual_tls() {
         std::fs::read_to_string(root.path().join("etc/systemd/system/fetchbench-agent.service")).unwrap();
     assert_eq!(unit, include_str!("../../infra/fetchbench-agent.service"));
 
-    let agent = fetchbench::state::InstalledAgent {
+    let agent = fetchbench::stack::state::InstalledAgent {
         instance_id: INSTANCE.into(),
         server_name: server_name(INSTANCE),
         address: Some(format!("127.0.0.1:{port}")),
     };
-    let hello = fetchbench::install::hello(&agent, &tls).await.expect("Hello over mutual TLS");
+    let hello = fetchbench::stack::install::hello(&agent, &tls).await.expect("Hello over mutual TLS");
     assert!(hello.contains(&format!("fetchbench-agent {}", env!("CARGO_PKG_VERSION"))), "{hello}");
 
     // Running it again upgrades in place: the old agent is stopped, a new one answers.
@@ -161,5 +161,5 @@ async fn right_checksum_leaves_an_agent_answering_over_mutual_tls() {
     assert_ne!(old_pid, new_pid);
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", old_pid.trim())).unwrap_or_default();
     assert!(!alive(old_pid.trim()), "the old agent was stopped: {stat}");
-    fetchbench::install::hello(&agent, &tls).await.expect("the new agent answers");
+    fetchbench::stack::install::hello(&agent, &tls).await.expect("the new agent answers");
 }

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use fetchbench::local::{LocalFleet, LocalPlan, default_agent_binary};
-use fetchbench::tls::{Authority, ClientTls};
+use fetchbench::fleet::local::{LocalFleet, LocalPlan, default_agent_binary};
+use fetchbench::fleet::tls::{Authority, ClientTls};
 use fetchbench_proto as pb;
 use fetchbench_proto::agent_client::AgentClient;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};

@@ -113,7 +113,7 @@ fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> T {
 }
 
 fn agent_state(certs: &std::path::Path, addr: SocketAddr) -> Option<pb::AgentState> {
-    let tls = fetchbench::tls::ClientTls::load(certs).expect("identity");
+    let tls = fetchbench::fleet::tls::ClientTls::load(certs).expect("identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let probe = fetchbench::run::connect("probe", addr, tls.config(&addr.ip().to_string()));

@@ -389,7 +389,7 @@ fn rediss_with_insecure_runs_against_a_self_signed_server() {
     // A TLS redis-server whose certificate an authority of the test's own signed; that it is
     // refused without #insecure is credentials.rs's an_untrusted_redis_certificate_says_to_add_insecure.
     let dir = tempfile::tempdir().expect("temporary folder");
-    let ca = fetchbench::tls::Authority::generate("redis-test").expect("authority");
+    let ca = fetchbench::fleet::tls::Authority::generate("redis-test").expect("authority");
     let issued = ca.issue_agent("127.0.0.1").expect("certificate");
     let (cert, key) = (dir.path().join("redis.pem"), dir.path().join("redis.key"));
     std::fs::write(&cert, &issued.cert_pem).expect("write cert");
@@ -430,7 +430,7 @@ fn rediss_with_insecure_runs_against_a_self_signed_server() {
 
 /// The agent's state, asked over mutual TLS as the controller would.
 fn agent_state(certs: &Path, addr: SocketAddr) -> pb::AgentState {
-    let tls = fetchbench::tls::ClientTls::load(certs).expect("the controller's identity");
+    let tls = fetchbench::fleet::tls::ClientTls::load(certs).expect("the controller's identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let (_, hello, _) =

@@ -263,7 +263,7 @@ impl Drop for StaticAgent {
 /// The agent binary (cargo builds it beside the test harness) serving on `listen` with the
 /// certificate `certs` holds for `host`; run through `prefix` when given (`ip netns exec NS`).
 pub fn agent_command(certs: &Path, host: &str, listen: &str, prefix: &[&str]) -> Command {
-    let binary = fetchbench::local::default_agent_binary();
+    let binary = fetchbench::fleet::local::default_agent_binary();
     let mut command = match prefix.split_first() {
         Some((program, rest)) => {
             let mut c = Command::new(program);

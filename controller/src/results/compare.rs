@@ -7,9 +7,9 @@
 
 use std::fmt::Write;
 
-use crate::result::{RunResult, WorkloadResult};
+use crate::render::terminal::{Spread, grouped, without_round};
+use crate::results::schema::{RunResult, WorkloadResult};
 use crate::scenario::Workload;
-use crate::summary::{Spread, grouped, without_round};
 
 /// What is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +250,7 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     // The Redis itself, where both runs recorded it (results before the field did not).
     if let (Some(b), Some(n)) = (&base.targets.redis_target, &new.targets.redis_target) {
         let on = |v: bool| if v { "on" } else { "off" }.to_owned();
-        let cluster = |t: &crate::result::RedisTarget| match (t.cluster, t.shards) {
+        let cluster = |t: &crate::results::schema::RedisTarget| match (t.cluster, t.shards) {
             (false, _) => "off (one node)".to_owned(),
             (true, Some(n)) => format!("on, {n} shards"),
             (true, None) => "on".to_owned(),

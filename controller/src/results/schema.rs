@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cost::CostEstimate;
+use crate::results::cost::CostEstimate;
 use crate::scenario::Scenario;
 
 /// Value of the `schema` field.
@@ -342,7 +342,7 @@ impl WorkloadResult {
 impl RunResult {
     /// Write `dir/result.json` through a temporary file, so a crash never leaves half a file.
     pub fn write(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
-        let path = dir.join(crate::report::RESULT_JSON);
+        let path = dir.join(crate::render::files::RESULT_JSON);
         let tmp = dir.join(".result.json.tmp");
         let mut f = std::fs::File::create(&tmp)?;
         serde_json::to_writer_pretty(&mut f, self)?;

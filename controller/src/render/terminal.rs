@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::result::{RunResult, WorkloadResult};
+use crate::results::schema::{RunResult, WorkloadResult};
 
 /// The whole summary, ending in a newline.
 pub fn render(result: &RunResult) -> String {
@@ -32,7 +32,7 @@ pub fn render(result: &RunResult) -> String {
     out.push_str(&rounds_text(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
-        for line in crate::cost::summary_lines(&median_rounds(cost, result.scenario.rounds)) {
+        for line in crate::results::cost::summary_lines(&median_rounds(cost, result.scenario.rounds)) {
             let _ = writeln!(out, "{line}");
         }
         let cluster = result.targets.redis_target.as_ref().filter(|t| t.cluster && t.shards.is_none());
@@ -82,7 +82,7 @@ fn details(result: &RunResult) -> String {
             ));
         }
         if let (Some(ratio), Some(hits), Some(misses)) = (w.hit_ratio, w.hits, w.misses) {
-            let part = |p: &Option<crate::result::LatencySummary>| {
+            let part = |p: &Option<crate::results::schema::LatencySummary>| {
                 p.map_or("-".to_owned(), |l| format!("p50 {:.1} µs, p99 {:.1} µs", l.p50, l.p99))
             };
             line(format!(
@@ -122,7 +122,7 @@ fn details(result: &RunResult) -> String {
         ));
     }
     if !result.thresholds.is_empty() {
-        let breaches = crate::thresholds::breaches(&result.thresholds);
+        let breaches = crate::results::thresholds::breaches(&result.thresholds);
         if breaches.is_empty() {
             line(format!("thresholds: all {} held", result.thresholds.len()));
         }
@@ -244,7 +244,10 @@ pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
 /// `cost` with each workload of a `--repeat` run once: its round of median throughput among the
 /// rounds that measured a request (by [`median_index`], as the summary's median), named without
 /// the round.
-pub fn median_rounds(cost: &crate::cost::CostEstimate, rounds: u32) -> crate::cost::CostEstimate {
+pub fn median_rounds(
+    cost: &crate::results::cost::CostEstimate,
+    rounds: u32,
+) -> crate::results::cost::CostEstimate {
     if rounds <= 1 {
         return cost.clone();
     }
@@ -257,10 +260,10 @@ pub fn median_rounds(cost: &crate::cost::CostEstimate, rounds: u32) -> crate::co
             }
             ran.sort_by(|a, b| a.reads_s.total_cmp(&b.reads_s));
             let median = ran[median_index(ran.len())];
-            crate::cost::WorkloadCost { name: format!("{name} (median round)"), ..median.clone() }
+            crate::results::cost::WorkloadCost { name: format!("{name} (median round)"), ..median.clone() }
         })
         .collect();
-    crate::cost::CostEstimate { workloads, ..cost.clone() }
+    crate::results::cost::CostEstimate { workloads, ..cost.clone() }
 }
 
 /// The summary's lines on a `--repeat` run: each workload's median and range over the rounds.
@@ -460,7 +463,7 @@ pub fn speedup(redis: &WorkloadResult, s3: &WorkloadResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::LatencySummary;
+    use crate::results::schema::LatencySummary;
 
     fn workload(name: &str, target: &str, mean: f64, p50: f64) -> WorkloadResult {
         WorkloadResult {
@@ -650,8 +653,10 @@ mod tests {
                 w.throughput_ops_s = *rate;
             }
             run.scenario.rounds = rates.len() as u32;
-            run.cost =
-                Some(crate::cost::estimate(&run, &crate::cost::Assumptions::default()).expect("priced"));
+            run.cost = Some(
+                crate::results::cost::estimate(&run, &crate::results::cost::Assumptions::default())
+                    .expect("priced"),
+            );
             let text = render(&run);
             assert_eq!(rounds(&run).0[0].ops_s.median, expected, "{rates:?}");
             assert!(text.contains(&format!(", {expected:.1} ops/s (")), "{rates:?}: {text}");

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::result::RunResult;
+use crate::results::schema::RunResult;
 
 /// Region priced when none is given.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -31,7 +31,7 @@ struct RegionPrices {
 
 // Source: the public price page of Amazon S3 (Standard storage class, "Requests & data
 // retrievals"), read in 2025 (PRICES_AS_OF). Only regions whose figures were checked are listed.
-// Cache node-hours come from crate::pricing's table (ElastiCache Redis OSS on-demand, us-east-1;
+// Cache node-hours come from crate::results::pricing's table (ElastiCache Redis OSS on-demand, us-east-1;
 // us-west-2 lists the same). AWS changes prices rarely but does change them: re-check before
 // quoting a figure to anyone.
 const PRICES: &[RegionPrices] = &[
@@ -104,12 +104,13 @@ impl Assumptions {
                 region: self.region.clone(),
                 known: PRICES.iter().map(|r| r.region).collect::<Vec<_>>().join(", "),
             })?;
-        let node_hour =
-            crate::pricing::cache_node_hour(&self.node_type).ok_or_else(|| CostError::UnknownNodeType {
+        let node_hour = crate::results::pricing::cache_node_hour(&self.node_type).ok_or_else(|| {
+            CostError::UnknownNodeType {
                 node_type: self.node_type.clone(),
                 region: self.region.clone(),
-                known: crate::pricing::cache_node_types().collect::<Vec<_>>().join(", "),
-            })?;
+                known: crate::results::pricing::cache_node_types().collect::<Vec<_>>().join(", "),
+            }
+        })?;
         Ok(Prices {
             s3_get_per_1000: region.s3_get_per_1000,
             s3_put_per_1000: region.s3_put_per_1000,
@@ -344,20 +345,21 @@ mod tests {
         assert_eq!(cache_per_million(&p, 1, 0.0), None);
     }
 
-    fn run_with(workloads: Vec<crate::result::WorkloadResult>) -> RunResult {
+    fn run_with(workloads: Vec<crate::results::schema::WorkloadResult>) -> RunResult {
         RunResult::of(crate::scenario::Scenario::seed(), workloads)
     }
 
     #[test]
     fn a_run_is_priced_per_workload_at_its_measured_rate() {
-        let w =
-            |name: &str, target: &str, ops_s: f64, hit_ratio: Option<f64>| crate::result::WorkloadResult {
+        let w = |name: &str, target: &str, ops_s: f64, hit_ratio: Option<f64>| {
+            crate::results::schema::WorkloadResult {
                 name: name.into(),
                 target: target.into(),
                 throughput_ops_s: ops_s,
                 hit_ratio,
                 ..Default::default()
-            };
+            }
+        };
         let run = run_with(vec![
             w("r", "redis", 5000.0, None),
             w("s", "s3", 300.0, None),
@@ -384,7 +386,7 @@ mod tests {
 
     #[test]
     fn a_cluster_is_priced_as_its_shards() {
-        let redis = crate::result::WorkloadResult {
+        let redis = crate::results::schema::WorkloadResult {
             name: "r".into(),
             target: "redis".into(),
             throughput_ops_s: 5000.0,
@@ -392,10 +394,10 @@ mod tests {
         };
         let mut run = run_with(vec![redis]);
         let one = estimate(&run, &Assumptions::default()).expect("priced");
-        run.targets.redis_target = Some(crate::result::RedisTarget {
+        run.targets.redis_target = Some(crate::results::schema::RedisTarget {
             cluster: true,
             shards: Some(3),
-            ..crate::result::RedisTarget::of("redis://h:1", "user", true)
+            ..crate::results::schema::RedisTarget::of("redis://h:1", "user", true)
         });
         let three = estimate(&run, &Assumptions::default()).expect("priced");
         assert_eq!((one.cache_nodes, three.cache_nodes), (1, 3));

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::aws::Aws;
 use crate::error::Error;
-use crate::install::parameter_prefix;
-use crate::stack::{self, Outcome};
-use crate::state;
+use crate::stack::install::parameter_prefix;
+use crate::stack::state;
+use crate::stack::watch::{self, Outcome};
 
 /// Run `fetchbench teardown`; the result is the exit code.
 pub async fn teardown(
@@ -59,7 +59,7 @@ pub async fn teardown(
         println!("emptied bucket {bucket}: {deleted} object versions deleted");
     }
     delete_parameters(&aws, stack).await?;
-    let since = stack::now_unix() - 1;
+    let since = watch::now_unix() - 1;
     println!("deleting stack {stack} in {}", aws.region);
     if let Err(e) = aws.cloudformation.delete_stack(stack).await {
         // Only an error if the stack is still there: the call may fail after the delete began.
@@ -71,7 +71,7 @@ pub async fn teardown(
              fetchbench:stack={stack}"
         );
     }
-    match stack::watch(&aws.cloudformation, stack, since, timeout).await? {
+    match watch::watch(&aws.cloudformation, stack, since, timeout).await? {
         Outcome::Gone => {}
         Outcome::Complete(status) => {
             return Err(Error::Stack {

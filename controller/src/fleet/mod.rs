@@ -2,13 +2,17 @@
 //! to reach, the controller's side of mutual TLS, and the targets the agents read. `run::drive`
 //! takes one of these, so the local and the AWS fleet share one path from Hello to result.json.
 
+pub mod embedded_s3;
+pub mod local;
+pub mod tls;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use fetchbench_proto as pb;
 
-use crate::result::Targets;
-use crate::tls::ClientTls;
+use crate::fleet::tls::ClientTls;
+use crate::results::schema::Targets;
 
 /// One agent of a fleet.
 #[derive(Clone, Debug)]
@@ -43,5 +47,5 @@ pub struct Fleet {
     /// The targets as result.json shows them (no credentials).
     pub targets: Targets,
     /// Where and with which cache node the run's reads are priced (result.json's `cost`).
-    pub pricing: crate::cost::Assumptions,
+    pub pricing: crate::results::cost::Assumptions,
 }

@@ -9,12 +9,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::Aws;
 use crate::error::Error;
+use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};
-use crate::install;
-use crate::result::Targets;
+use crate::results::schema::Targets;
 use crate::run::{self, RunOptions, RunReport};
-use crate::state::{self, State};
-use crate::tls::ClientTls;
+use crate::stack::install;
+use crate::stack::state::{self, State};
 
 /// Run the scenario in `opts` on the fleet of `stack`.
 pub async fn run_aws(
@@ -100,8 +100,10 @@ fn aws_fleet(
         targets.redis = Some(fetchbench_proto::redact::redact_url(&url));
         targets.redis_source =
             Some(if state.cache_node_type.is_some() { "elasticache" } else { "existing" }.into());
-        targets.redis_target =
-            targets.redis_source.as_deref().map(|source| crate::result::RedisTarget::of(&url, source, false));
+        targets.redis_target = targets
+            .redis_source
+            .as_deref()
+            .map(|source| crate::results::schema::RedisTarget::of(&url, source, false));
         pb::RedisTarget { url, key_prefix: format!("{bucket}:"), cluster: false }
     });
     let s3 = uses_s3.then(|| {
@@ -122,9 +124,12 @@ fn aws_fleet(
         })
         .collect();
     // An existing cache (no node type) is priced as the default node.
-    let pricing = crate::cost::Assumptions {
+    let pricing = crate::results::cost::Assumptions {
         region: state.region.clone(),
-        node_type: state.cache_node_type.clone().unwrap_or_else(|| crate::cost::DEFAULT_NODE_TYPE.to_owned()),
+        node_type: state
+            .cache_node_type
+            .clone()
+            .unwrap_or_else(|| crate::results::cost::DEFAULT_NODE_TYPE.to_owned()),
         nodes: 1,
     };
     Fleet { kind: "aws", noun: "EC2 agent", agents, tls, redis, s3, targets, pricing }

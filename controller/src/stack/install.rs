@@ -12,14 +12,14 @@ use sha2::{Digest, Sha256};
 use crate::aws::Aws;
 use crate::aws::ssm::{InvocationError, SendError};
 use crate::error::{EXIT_DEGRADED, Error};
-use crate::local::default_agent_binary;
-use crate::state::{self, InstalledAgent, State};
-use crate::tls::{Authority, ClientTls};
+use crate::fleet::local::default_agent_binary;
+use crate::fleet::tls::{Authority, ClientTls};
+use crate::stack::state::{self, InstalledAgent, State};
 
 /// The script SSM runs on every agent.
-pub const INSTALL_SCRIPT: &str = include_str!("../../infra/agent-install.sh");
+pub const INSTALL_SCRIPT: &str = include_str!("../../../infra/agent-install.sh");
 /// The systemd unit the script installs.
-pub const SERVICE_UNIT: &str = include_str!("../../infra/fetchbench-agent.service");
+pub const SERVICE_UNIT: &str = include_str!("../../../infra/fetchbench-agent.service");
 /// How long the presigned URL of the binary stays valid.
 const URL_LIFETIME: Duration = Duration::from_secs(3600);
 /// Longest the script may run on an instance.

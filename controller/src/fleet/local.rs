@@ -13,8 +13,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::s3local::EmbeddedS3;
-use crate::tls::{Authority, ClientTls, Issued, TlsError, write_private};
+use crate::fleet::embedded_s3::EmbeddedS3;
+use crate::fleet::tls::{Authority, ClientTls, Issued, TlsError, write_private};
 
 /// How long an agent may take to announce its address.
 const AGENT_START_TIMEOUT: Duration = Duration::from_secs(15);

@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::Comparison;
-use crate::cost::{self, Assumptions, CostError, CostEstimate};
-use crate::result::{RunResult, SCHEMA};
-use crate::{compare_html, export, html};
+use crate::render::html::compare as compare_html;
+use crate::render::{export, html};
+use crate::results::compare::Comparison;
+use crate::results::cost::{self, Assumptions, CostError, CostEstimate};
+use crate::results::schema::{RunResult, SCHEMA};
 
 /// The result file's name in a run's folder.
 pub const RESULT_JSON: &str = "result.json";

@@ -8,14 +8,14 @@ use std::time::{Duration, SystemTime};
 use crate::aws::Aws;
 use crate::aws::cloudformation::StackSpec;
 use crate::error::Error;
-use crate::install::{self, InstallOptions};
-use crate::pricing;
-use crate::stack::{self, Outcome};
-use crate::state::{self, State};
-use crate::tls::{Authority, ClientTls};
+use crate::fleet::tls::{Authority, ClientTls};
+use crate::results::pricing;
+use crate::stack::install::{self, InstallOptions};
+use crate::stack::state::{self, State};
+use crate::stack::watch::{self, Outcome};
 
 /// The template, as `infra/fetchbench.yaml` has it.
-pub const TEMPLATE: &str = include_str!("../../infra/fetchbench.yaml");
+pub const TEMPLATE: &str = include_str!("../../../infra/fetchbench.yaml");
 
 /// Everything `fetchbench provision` needs, after the command line was checked.
 #[derive(Clone, Debug)]
@@ -101,7 +101,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
     state.cache_node_type = opts.existing_cache.is_none().then(|| opts.cache_node_type.clone());
     // Written before the stack exists, so a crash from here on can still be torn down.
     let dir = state::save(&state)?;
-    if !dir.join(crate::tls::CA_KEY).exists() {
+    if !dir.join(crate::fleet::tls::CA_KEY).exists() {
         let ca = Authority::generate(&opts.stack)?;
         ca.save(&dir)?;
         ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?).save_identity(&dir)?;
@@ -130,7 +130,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
     ];
     let spec = StackSpec { name: &opts.stack, template: TEMPLATE, parameters: &parameters, tags: &tags };
 
-    let since = stack::now_unix() - 1;
+    let since = watch::now_unix() - 1;
     let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
     let changed = match existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_owned()) {
         None => {
@@ -167,7 +167,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
         }
     };
     let outcome = if changed {
-        stack::watch(&aws.cloudformation, &opts.stack, since, opts.timeout).await?
+        watch::watch(&aws.cloudformation, &opts.stack, since, opts.timeout).await?
     } else {
         Outcome::Complete("UPDATE_COMPLETE".into())
     };

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::result::{LatencySummary, ThresholdResult, WorkloadResult};
+use crate::results::schema::{LatencySummary, ThresholdResult, WorkloadResult};
 use crate::scenario::Metric;
 
 /// Check every threshold; `thresholds` was validated with the scenario, so each names a workload

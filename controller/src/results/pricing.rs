@@ -91,7 +91,7 @@ pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -
 }
 
 /// USD per hour of one ElastiCache node of `node_type`, when the table has it (also used by
-/// [`crate::cost`] for the cost per read of a run).
+/// [`crate::results::cost`] for the cost per read of a run).
 pub fn cache_node_hour(node_type: &str) -> Option<f64> {
     lookup(CACHE, node_type)
 }

@@ -13,15 +13,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
-use crate::aggregate::Tallies;
 use crate::error::Error;
+use crate::fleet::local::{LocalFleet, LocalPlan, log_tail};
+use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};
-use crate::local::{LocalFleet, LocalPlan, log_tail};
-use crate::progress::Progress;
-use crate::result::{AgentResult, RunResult, SCHEMA, Targets};
+use crate::render::files as report;
+use crate::render::progress::Progress;
+use crate::render::terminal as summary;
+use crate::results::schema::{AgentResult, RunResult, SCHEMA, Targets};
+use crate::results::tally::Tallies;
+use crate::results::{cost, thresholds};
 use crate::scenario::{Amount, CacheStart, KeyDist, OnAgentLoss, Scenario, Target};
-use crate::tls::ClientTls;
-use crate::{cost, report, summary, thresholds};
 
 /// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
 pub const DEFAULT_BUCKET: &str = "fetchbench";
@@ -182,7 +184,8 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
     .map(|url| {
         targets.redis = Some(redact_url(&url));
         let source = targets.redis_source.as_deref().unwrap_or_default();
-        targets.redis_target = Some(crate::result::RedisTarget::of(&url, source, opts.redis_cluster));
+        targets.redis_target =
+            Some(crate::results::schema::RedisTarget::of(&url, source, opts.redis_cluster));
         pb::RedisTarget { url, key_prefix: format!("{bucket}:"), cluster: opts.redis_cluster }
     });
     let s3 = uses_s3.then(|| {
@@ -232,7 +235,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
         redis,
         s3,
         targets,
-        pricing: crate::cost::Assumptions::default(),
+        pricing: crate::results::cost::Assumptions::default(),
     }
 }
 
@@ -371,7 +374,7 @@ pub(crate) async fn drive(
                 }
                 // Polling keeps the agent's cores busy by design: that is no sign of a bottleneck,
                 // but sending less than an open-loop schedule asked still is.
-                result.client_bound_reason = crate::aggregate::client_bound_reason(&result, false);
+                result.client_bound_reason = crate::results::tally::client_bound_reason(&result, false);
                 result.client_bound = result.client_bound_reason.is_some();
             }
             result
@@ -413,8 +416,8 @@ pub(crate) async fn drive(
     println!("result: {}", path.display());
     let report = report::write_all(&result, result.cost.as_ref(), &dir)?;
     println!("report: {}", report.display());
-    let current = crate::export::hgrm_names(&result);
-    let earlier_hgrm = earlier.map(|e| crate::export::hgrm_names(&e)).unwrap_or_default();
+    let current = crate::render::export::hgrm_names(&result);
+    let earlier_hgrm = earlier.map(|e| crate::render::export::hgrm_names(&e)).unwrap_or_default();
     for stale in earlier_hgrm.iter().filter(|n| !current.contains(n)) {
         let _ = std::fs::remove_file(dir.join(stale));
     }

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::aws::Aws;
 use crate::error::{EXIT_DEGRADED, Error};
-use crate::install::{self, hello};
-use crate::pricing;
-use crate::state;
-use crate::tls::ClientTls;
+use crate::fleet::tls::ClientTls;
+use crate::results::pricing;
+use crate::stack::install::{self, hello};
+use crate::stack::state;
 
 /// Run `fetchbench status`: 0 when every agent is in service and answers, 3 when not.
 pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) -> Result<u8, Error> {

@@ -3,16 +3,19 @@
 //! time, the cost estimate, the per-agent breakdown, the scenario and the environment, and any
 //! warning about the figures.
 
+pub mod chart;
+pub mod compare;
+
 use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use crate::aggregate::decode_base64;
-use crate::chart::{self, Axis, Chart, Scale, Series, escape, latency_label, ops_label};
-use crate::cost::{self, CostEstimate};
-use crate::export::percentile_rows;
-use crate::result::{LatencySummary, RunResult, WorkloadResult};
-use crate::summary;
+use crate::render::export::percentile_rows;
+use crate::render::terminal as summary;
+use crate::results::cost::{self, CostEstimate};
+use crate::results::schema::{LatencySummary, RunResult, WorkloadResult};
+use crate::results::tally::decode_base64;
+use chart::{Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
 const TICKS_PER_HALF_DISTANCE: u32 = 5;
@@ -467,7 +470,9 @@ pub const SHORTEST_CHARTED_INTERVAL_S: f64 = 0.1;
 
 /// The intervals a chart over time draws: all but those too short to give a rate, of any target
 /// ([`SHORTEST_CHARTED_INTERVAL_S`]).
-fn charted_intervals(points: &[crate::result::IntervalResult]) -> Vec<&crate::result::IntervalResult> {
+fn charted_intervals(
+    points: &[crate::results::schema::IntervalResult],
+) -> Vec<&crate::results::schema::IntervalResult> {
     points.iter().filter(|p| p.interval_s >= SHORTEST_CHARTED_INTERVAL_S).collect()
 }
 
@@ -501,8 +506,9 @@ fn timeseries_section(result: &RunResult) -> String {
         }
         // Warm-up first, then the measured phase, on one clock from the workload's start.
         let warmup_s = points.iter().filter(|p| p.phase == "warmup").map(|p| p.t_s).fold(0.0, f64::max);
-        let at =
-            |p: &crate::result::IntervalResult| if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s };
+        let at = |p: &crate::results::schema::IntervalResult| {
+            if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s }
+        };
         let end = points.iter().map(|p| at(p)).fold(0.0, f64::max);
         // The axis ends at the data, not at a round number past it.
         let x_scale = Scale::Linear { min: 0.0, max: end };
@@ -527,7 +533,7 @@ fn timeseries_section(result: &RunResult) -> String {
             width: 540.0,
             height: 260.0,
         };
-        let lat = |f: fn(&crate::result::IntervalResult) -> f64| -> Vec<(f64, f64)> {
+        let lat = |f: fn(&crate::results::schema::IntervalResult) -> f64| -> Vec<(f64, f64)> {
             points.iter().filter(|p| f(p) > 0.0).map(|p| (at(p), f(p))).collect()
         };
         let (p99, p50) = (lat(|p| p.p99_us), lat(|p| p.p50_us));
@@ -790,7 +796,7 @@ fn scenario_section(result: &RunResult) -> String {
 mod tests {
     use super::*;
 
-    use crate::result::{IntervalResult, LatencySummary};
+    use crate::results::schema::{IntervalResult, LatencySummary};
 
     /// A result with one workload that never completed a request, but has intervals.
     fn nothing_succeeded() -> RunResult {
@@ -810,7 +816,7 @@ mod tests {
             name: "w".into(),
             target: "redis".into(),
             errors: 10,
-            histogram: crate::aggregate::encode(&crate::aggregate::new_histogram()),
+            histogram: crate::results::tally::encode(&crate::results::tally::new_histogram()),
             timeseries: vec![interval("warmup", 1.0), interval("measured", 1.0)],
             ..Default::default()
         };
@@ -929,7 +935,7 @@ mod tests {
             ops: 10,
             throughput_ops_s: ops_s,
             latency_us: LatencySummary { p50: p99 / 2.0, p99, ..Default::default() },
-            histogram: crate::aggregate::encode(&crate::aggregate::new_histogram()),
+            histogram: crate::results::tally::encode(&crate::results::tally::new_histogram()),
             ..Default::default()
         };
         let mut result = nothing_succeeded();

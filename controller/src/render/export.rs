@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use crate::result::RunResult;
+use crate::results::schema::RunResult;
 
 /// Percentile ticks per half distance to 100%, as HistogramLogProcessor prints them.
 const TICKS_PER_HALF_DISTANCE: u32 = 5;
@@ -156,7 +156,7 @@ pub fn file_stems(names: &[&str]) -> Vec<String> {
 
 /// Each workload that measured a request, with the file name of its `.hgrm`, in workload order.
 /// A workload that measured none has no distribution to export, and no file.
-fn hgrm_workloads(result: &RunResult) -> Vec<(&crate::result::WorkloadResult, String)> {
+fn hgrm_workloads(result: &RunResult) -> Vec<(&crate::results::schema::WorkloadResult, String)> {
     let names: Vec<&str> = result.workloads.iter().map(|w| w.name.as_str()).collect();
     result
         .workloads
@@ -178,7 +178,7 @@ pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
     hgrm_workloads(result)
         .into_iter()
         .map(|(w, name)| {
-            let h = crate::aggregate::decode_base64(&w.histogram)
+            let h = crate::results::tally::decode_base64(&w.histogram)
                 .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
             Ok((name, percentile_distribution(&h, NS_PER_US)))
         })
@@ -305,10 +305,11 @@ mod tests {
     fn matches_hdrhistogram_java_on_a_real_run() {
         // A seed run's redis-get histogram (result.json's base64) and what HdrHistogram 2.1.11's
         // HistogramLogProcessor wrote for it with -outputValueUnitRatio 1000.
-        let h =
-            crate::aggregate::decode_base64(include_str!("../tests/data/hgrm/seed-redis-get.base64").trim())
-                .expect("fixture decodes");
-        let java = include_str!("../tests/data/hgrm/seed-redis-get.java.hgrm");
+        let h = crate::results::tally::decode_base64(
+            include_str!("../../tests/data/hgrm/seed-redis-get.base64").trim(),
+        )
+        .expect("fixture decodes");
+        let java = include_str!("../../tests/data/hgrm/seed-redis-get.java.hgrm");
         assert_eq!(percentile_distribution(&h, NS_PER_US), java_distribution(java));
     }
 
@@ -316,7 +317,7 @@ mod tests {
     fn matches_hdrhistogram_java_over_seven_decades() {
         // 100,000 samples spread log-uniformly over 1 µs to 10 s: many buckets and percentiles
         // up to 99.999%. HistogramLogProcessor read this histogram's V2 deflate encoding.
-        let mut h = crate::aggregate::new_histogram();
+        let mut h = crate::results::tally::new_histogram();
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for _ in 0..100_000 {
             x ^= x << 13;
@@ -325,13 +326,13 @@ mod tests {
             let exponent = 3.0 + 7.0 * (x >> 11) as f64 / (1u64 << 53) as f64;
             h.record(10f64.powf(exponent) as u64).expect("auto-resizing");
         }
-        let java = include_str!("../tests/data/hgrm/wide.java.hgrm");
+        let java = include_str!("../../tests/data/hgrm/wide.java.hgrm");
         assert_eq!(percentile_distribution(&h, NS_PER_US), java_distribution(java));
     }
 
     #[test]
     fn empty_histogram_prints_header_and_footer() {
-        let text = percentile_distribution(&crate::aggregate::new_histogram(), NS_PER_US);
+        let text = percentile_distribution(&crate::results::tally::new_histogram(), NS_PER_US);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),

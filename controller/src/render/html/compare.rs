@@ -5,12 +5,12 @@
 
 use std::fmt::Write;
 
-use crate::aggregate::{decode_base64, merge};
-use crate::chart::{Axis, Chart, Scale, Series, escape, latency_label};
-use crate::compare::{Comparison, Metric};
-use crate::html::{histogram_points, page_start, percentile_label};
-use crate::result::RunResult;
-use crate::summary::without_round;
+use crate::render::html::chart::{Axis, Chart, Scale, Series, escape, latency_label};
+use crate::render::html::{histogram_points, page_start, percentile_label};
+use crate::render::terminal::without_round;
+use crate::results::compare::{Comparison, Metric};
+use crate::results::schema::RunResult;
+use crate::results::tally::{decode_base64, merge};
 
 /// Line colours of the two runs: the base grey and dashed, the new run in colour.
 const BASE_COLOR: &str = "#7f7f7f";

@@ -12,8 +12,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+pub mod expand;
+
 /// The built-in seed scenario: the tutorial's experiment.
-pub const SEED_TOML: &str = include_str!("../../scenarios/seed.toml");
+pub const SEED_TOML: &str = include_str!("../../../scenarios/seed.toml");
 
 /// Most agents one run may use.
 pub const MAX_AGENTS: u32 = 1024;

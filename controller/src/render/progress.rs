@@ -15,8 +15,8 @@ use fetchbench_proto as pb;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::aggregate::{decode, new_histogram};
-use crate::chart::latency_label;
+use crate::render::html::chart::latency_label;
+use crate::results::tally::{decode, new_histogram};
 use crate::scenario::{Amount, Scenario};
 
 /// How often a plain progress line is printed per workload, in the workload's time (warm-up and

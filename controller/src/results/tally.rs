@@ -10,7 +10,7 @@ use fetchbench_proto as pb;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
-use crate::result::{AgentWorkloadResult, IntervalResult, LatencySummary, WorkloadResult};
+use crate::results::schema::{AgentWorkloadResult, IntervalResult, LatencySummary, WorkloadResult};
 
 /// Significant digits of every histogram, as on the agents.
 const SIGNIFICANT_DIGITS: u8 = 3;

@@ -1,0 +1,51 @@
+//! `fetchbench compare BASE NEW`: the change of every figure, the gate (`--fail-if-worse`) and the
+//! comparison page.
+
+use crate::cli::CompareArgs;
+use crate::error::{EXIT_FAILURE, Error};
+
+/// Run `fetchbench compare`.
+pub fn compare(args: &CompareArgs) -> Result<u8, Error> {
+    if let Some(pct) = args.fail_if_worse.filter(|p| !(p.is_finite() && *p >= 0.0)) {
+        return Err(Error::Usage {
+            flag: "--fail-if-worse",
+            value: pct.to_string(),
+            detail: "must be a percentage of 0 or more, e.g. 10".into(),
+        });
+    }
+    let base = crate::render::files::load(&args.base)?;
+    let new = crate::render::files::load(&args.new)?;
+    let comparison = crate::results::compare::compare(&base, &new);
+    println!(
+        "compare: {} ({}, {}) -> {} ({}, {})",
+        args.base.display(),
+        base.scenario.name,
+        base.started_at,
+        args.new.display(),
+        new.scenario.name,
+        new.started_at
+    );
+    print!("{}", comparison.render());
+    if let Some(path) = &args.html {
+        use crate::render::html::compare::Side;
+        crate::render::files::write_comparison_html(
+            Side { path: &args.base, result: &base },
+            Side { path: &args.new, result: &new },
+            &comparison,
+            args.fail_if_worse,
+            path,
+        )?;
+        println!("page: {}", path.display());
+    }
+    let Some(limit) = args.fail_if_worse else { return Ok(0) };
+    let failures = comparison.gate(limit);
+    for why in &failures {
+        println!("FAIL: {why}");
+    }
+    if failures.is_empty() {
+        println!("ok: no percentile got more than {limit}% worse");
+        Ok(0)
+    } else {
+        Ok(EXIT_FAILURE)
+    }
+}

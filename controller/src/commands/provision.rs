@@ -1,0 +1,106 @@
+//! `fetchbench provision`: its arguments checked (the CIDR asked for on a terminal), then the stack.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::cli::ProvisionArgs;
+use crate::error::Error;
+use crate::stack::provision::ProvisionOptions;
+
+/// Run `fetchbench provision`.
+pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
+    crate::stack::provision::provision(provision_options(args)?).await
+}
+
+/// Check the arguments of `fetchbench provision`.
+pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error> {
+    let usage = |flag: &'static str, value: &str, detail: &str| Error::Usage {
+        flag,
+        value: value.to_owned(),
+        detail: detail.to_owned(),
+    };
+    if !(1..=64).contains(&args.agents) {
+        return Err(usage("--agents", &args.agents.to_string(), "must be in 1..=64"));
+    }
+    let stack = &args.stack.stack;
+    let valid_stack = stack.len() <= 64
+        && stack.starts_with(|c: char| c.is_ascii_alphabetic())
+        && stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid_stack {
+        return Err(usage(
+            "--stack-name",
+            stack,
+            "must start with a letter and hold letters, digits and '-' only",
+        ));
+    }
+    let existing_cache = match &args.existing_cache {
+        None => None,
+        Some(v) => {
+            let parsed = v.rsplit_once(':').and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)));
+            match parsed {
+                Some((host, port)) if !host.is_empty() => Some((host, port)),
+                _ => {
+                    return Err(usage(
+                        "--existing-cache",
+                        v,
+                        "must be HOST:PORT, e.g. my-redis.internal:6379",
+                    ));
+                }
+            }
+        }
+    };
+    let allow_cidr = match args.allow_cidr {
+        Some(c) => c,
+        None => ask_cidr()?,
+    };
+    if !is_ipv4_cidr(&allow_cidr) {
+        return Err(usage("--allow-cidr", &allow_cidr, "must be an IPv4 CIDR such as 203.0.113.7/32"));
+    }
+    Ok(ProvisionOptions {
+        stack: args.stack.stack,
+        region: args.stack.region,
+        profile: args.stack.profile,
+        agents: args.agents,
+        instance_type: args.instance_type,
+        cache_node_type: args.cache_node_type,
+        existing_cache,
+        cache_tls: args.cache_tls,
+        allow_cidr,
+        expires_in: args.expires_in,
+        timeout: args.timeout,
+        agent_binary: args.agent_binary,
+        install: !args.no_install,
+    })
+}
+
+/// Ask for the operator's public IP on a terminal; without one, the flag is required.
+fn ask_cidr() -> Result<String, Error> {
+    let missing = || Error::Missing {
+        flag: "--allow-cidr",
+        detail:
+            "is required: your public IPv4 address as a /32 (e.g. from `curl https://checkip.amazonaws.com`)"
+                .into(),
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(missing());
+    }
+    print!(
+        "your public IPv4 address (the agents accept gRPC from it only; see https://checkip.amazonaws.com): "
+    );
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    let ip = line.trim();
+    if ip.is_empty() {
+        return Err(missing());
+    }
+    Ok(if ip.contains('/') { ip.to_owned() } else { format!("{ip}/32") })
+}
+
+fn is_ipv4_cidr(c: &str) -> bool {
+    match c.split_once('/') {
+        Some((ip, bits)) => {
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+        }
+        None => false,
+    }
+}

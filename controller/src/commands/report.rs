@@ -1,0 +1,39 @@
+//! `fetchbench report RESULT`: report.html (and its exports) from a kept result, repriced if asked,
+//! and the terminal summary again.
+
+use crate::cli::ReportArgs;
+use crate::error::Error;
+use crate::results::cost::Assumptions;
+
+/// Run `fetchbench report`.
+pub fn report(args: &ReportArgs) -> Result<u8, Error> {
+    let repriced = args.region.is_some() || args.cache_node_type.is_some() || args.cache_nodes.is_some();
+    let assumptions = repriced.then(|| {
+        let recorded = crate::render::files::load(&args.result).ok().and_then(|r| r.cost);
+        let defaults = recorded.map_or_else(Assumptions::default, |c| Assumptions {
+            region: c.region,
+            node_type: c.cache_node_type,
+            nodes: c.cache_nodes,
+        });
+        Assumptions {
+            region: args.region.clone().unwrap_or(defaults.region),
+            node_type: args.cache_node_type.clone().unwrap_or(defaults.node_type),
+            nodes: args.cache_nodes.unwrap_or(defaults.nodes),
+        }
+    });
+    let (written, result) =
+        crate::render::files::run(&args.result, args.html.as_deref(), assumptions.as_ref())?;
+    // The terminal summary again, priced as the page is: the figures without opening a browser.
+    println!(
+        "{}: scenario \"{}\", {} {} agent{}, started {}",
+        args.result.display(),
+        result.scenario.name,
+        result.agents.len(),
+        result.fleet,
+        if result.agents.len() == 1 { "" } else { "s" },
+        result.started_at
+    );
+    print!("{}", crate::render::terminal::render(&result));
+    println!("report: {}", written.display());
+    Ok(0)
+}

@@ -1,0 +1,363 @@
+//! `fetchbench run`: the arguments checked and applied to the scenario (overrides, sweeps,
+//! repeats), then the run on the local fleet, on agents the user started, or on the AWS fleet.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::error::{EXIT_DEGRADED, EXIT_INTERRUPTED, EXIT_THRESHOLDS, Error};
+use crate::fleet::local::default_agent_binary;
+use crate::run::{RunOptions, RunStatus, run_local};
+use crate::scenario::expand::{self, MAX_ROUNDS};
+use crate::scenario::{Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario};
+
+/// Run `fetchbench run`; the result is the process exit code.
+pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
+    let local_only = args.redis_url.is_some() || args.s3_endpoint.is_some() || args.s3_bucket.is_some();
+    let aws = !args.local && args.agent.is_empty() && crate::stack::state::load(&args.stack)?.is_some();
+    if aws && local_only {
+        return Err(Error::Missing {
+            flag: "--local",
+            detail: format!(
+                "is required with --redis-url, --s3-endpoint and --s3-bucket: the AWS fleet {} reads its \
+                 stack's cache and bucket",
+                args.stack
+            ),
+        });
+    }
+    let stack = args.stack.clone();
+    let dry_run = args.dry_run;
+    let opts = run_options(args)?;
+    if !aws {
+        let local_s3 = opts.s3_endpoint.is_none() && opts.s3_bucket.is_none();
+        crate::fleet::local::check_room(&opts.scenario, opts.redis_url.is_none(), local_s3)
+            .map_err(Error::DatasetTooLarge)?;
+    }
+    if dry_run {
+        let place = if aws {
+            "on the AWS fleet".to_owned()
+        } else if !opts.static_agents.is_empty() {
+            let at: Vec<String> = opts.static_agents.iter().map(ToString::to_string).collect();
+            format!("you started ({})", at.join(", "))
+        } else {
+            "on this machine".to_owned()
+        };
+        print!("{}", crate::run::plan(&opts.scenario, &place));
+        return Ok(0);
+    }
+    let report = if aws {
+        crate::stack::fleet::run_aws(opts, &stack, interrupt).await?
+    } else {
+        run_local(opts, interrupt).await?
+    };
+    Ok(match report.status {
+        RunStatus::Completed => 0,
+        RunStatus::Degraded => EXIT_DEGRADED,
+        RunStatus::Interrupted => EXIT_INTERRUPTED,
+        RunStatus::ThresholdsBreached => EXIT_THRESHOLDS,
+    })
+}
+
+/// Check the arguments and load the scenario.
+pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
+    let mut scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::seed(),
+    };
+    for &n in &args.agents {
+        if !(1..=MAX_AGENTS).contains(&n) {
+            return Err(Error::Usage {
+                flag: "--agents",
+                value: n.to_string(),
+                detail: format!("must be in 1..={MAX_AGENTS}"),
+            });
+        }
+    }
+    if let Some(&most) = args.agents.iter().max() {
+        scenario.agents = most;
+    }
+    override_workloads(&mut scenario, &args)?;
+    for (flag, value, schemes) in [
+        ("--redis-url", &args.redis_url, &["redis://", "rediss://", "unix://"][..]),
+        ("--s3-endpoint", &args.s3_endpoint, &["http://", "https://"][..]),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !schemes.iter().any(|s| v.starts_with(s))) {
+            return Err(Error::Usage {
+                flag,
+                value: fetchbench_proto::redact::redact_url(v),
+                detail: format!("must start with {}", schemes.join(" or ")),
+            });
+        }
+    }
+    for (flag, value) in [("--redis-url", &args.redis_url), ("--s3-endpoint", &args.s3_endpoint)] {
+        if let Some(problem) = value.as_deref().and_then(url_address_problem) {
+            let flag = if flag == "--redis-url" && args.redis_cluster { "--redis-cluster" } else { flag };
+            return Err(Error::Usage {
+                flag,
+                value: fetchbench_proto::redact::redact_url(value.as_deref().unwrap_or_default()),
+                detail: problem,
+            });
+        }
+    }
+    if let Some(path) = args.agent_binary.as_ref().filter(|p| !p.is_file()) {
+        return Err(Error::Usage {
+            flag: "--agent-binary",
+            value: path.display().to_string(),
+            detail: "is not a file; give the path of a built fetchbench-agent (cargo build --release \
+                     puts it in target/release/)"
+                .into(),
+        });
+    }
+    // A results folder that cannot be one fails now, not after the fleet started and seeded.
+    if let Some(out) = &args.out {
+        check_out(out)?;
+    }
+    if let Some(b) = &args.s3_bucket {
+        let valid = (3..=63).contains(&b.len())
+            && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid {
+            return Err(Error::Usage {
+                flag: "--s3-bucket",
+                value: b.clone(),
+                detail: "is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')".into(),
+            });
+        }
+    }
+    if let Some(url) = &args.redis_url {
+        let flag = if args.redis_cluster { "--redis-cluster" } else { "--redis-url" };
+        crate::run::check_busy_poll(&scenario, url, args.redis_cluster, flag)?;
+    }
+    if !args.agent.is_empty() {
+        if !args.agents.is_empty() {
+            return Err(Error::Usage {
+                flag: "--agents",
+                value: join(&args.agents),
+                detail: "cannot be combined with --agent: the agents are the ones given".into(),
+            });
+        }
+        if args.tls_dir.is_none() {
+            return Err(Error::Missing {
+                flag: "--tls-dir",
+                detail: "is required with --agent: the folder `fetchbench certs` made for those agents"
+                    .into(),
+            });
+        }
+        scenario.agents = args.agent.len() as u32;
+    }
+    // The scenario checked its workloads' agents against its own; --agents or --agent may give
+    // fewer.
+    if let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some_and(|n| n > scenario.agents)) {
+        let (flag, value) = if args.agent.is_empty() {
+            ("--agents", join(&args.agents))
+        } else {
+            ("--agent", join(&args.agent))
+        };
+        return Err(Error::Usage {
+            flag,
+            value,
+            detail: format!(
+                "workload {:?} of the scenario runs on {} agents; give at least that many",
+                w.name,
+                w.agents.unwrap_or_default()
+            ),
+        });
+    }
+    Ok(RunOptions {
+        scenario,
+        out: args.out,
+        redis_url: args.redis_url,
+        s3_endpoint: args.s3_endpoint,
+        s3_bucket: args.s3_bucket,
+        redis_cluster: args.redis_cluster,
+        agent_binary: args.agent_binary.unwrap_or_else(default_agent_binary),
+        static_agents: args.agent,
+        tls_dir: args.tls_dir,
+        serve_on: args.serve_on,
+    })
+}
+
+/// Keep the `--workload` workloads, then apply `--concurrency`, `--duration`, `--requests` and
+/// `--rate` to every workload, with the checks the scenario's own fields get.
+fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Error> {
+    let usage = |flag: &'static str, value: String, detail: String| Error::Usage { flag, value, detail };
+    if let Some(name) = args.workload.iter().find(|n| !scenario.workloads.iter().any(|w| &w.name == *n)) {
+        let names: Vec<&str> = scenario.workloads.iter().map(|w| w.name.as_str()).collect();
+        return Err(usage(
+            "--workload",
+            name.clone(),
+            format!(
+                "no workload of scenario {:?} has that name; its workloads are {}",
+                scenario.name,
+                names.join(", ")
+            ),
+        ));
+    }
+    if !args.workload.is_empty() {
+        scenario.workloads.retain(|w| args.workload.contains(&w.name));
+        let kept =
+            |key: &str| key.rsplit_once('.').is_some_and(|(w, _)| args.workload.iter().any(|n| n == w));
+        scenario.thresholds.retain(|key, _| kept(key));
+    }
+    for &n in &args.concurrency {
+        if !(1..=MAX_CONCURRENCY).contains(&n) {
+            return Err(usage("--concurrency", n.to_string(), format!("must be in 1..={MAX_CONCURRENCY}")));
+        }
+    }
+    let swept = [
+        ("--agents", args.agents.len(), join(&args.agents)),
+        ("--concurrency", args.concurrency.len(), join(&args.concurrency)),
+        ("--rate", args.rate.len(), join(&args.rate)),
+    ];
+    if let [_, (flag, _, values), ..] = swept.iter().filter(|(_, n, _)| *n > 1).collect::<Vec<_>>()[..] {
+        return Err(usage(
+            flag,
+            values.clone(),
+            "sweep one of --agents, --concurrency and --rate at a time; give the others one value".into(),
+        ));
+    }
+    if let Some(text) = &args.duration {
+        let d = humantime::parse_duration(text).map_err(|e| {
+            usage("--duration", text.clone(), format!("is not a duration ({e}); write e.g. 30s, 500ms, 2m"))
+        })?;
+        if d.is_zero() || d > MAX_DURATION {
+            return Err(usage("--duration", text.clone(), "must be above zero and at most 7 days".into()));
+        }
+        if d < MIN_DURATION {
+            return Err(usage(
+                "--duration",
+                text.clone(),
+                "is shorter than one request can take; use at least 1ms".into(),
+            ));
+        }
+        scenario.workloads.iter_mut().for_each(|w| w.stop = Amount::Duration(d));
+    }
+    if let Some(n) = args.requests {
+        if n == 0 {
+            return Err(usage("--requests", n.to_string(), "must be at least 1".into()));
+        }
+        scenario.workloads.iter_mut().for_each(|w| w.stop = Amount::Requests(n));
+    }
+    for &rate in &args.rate {
+        if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {
+            return Err(usage(
+                "--rate",
+                rate.to_string(),
+                format!("must be in (0, {MAX_RATE}] requests per second per agent"),
+            ));
+        }
+        if let Some(w) = scenario.workloads.iter().find(|w| w.pipeline > 1) {
+            return Err(usage(
+                "--rate",
+                rate.to_string(),
+                format!(
+                    "workload {:?} pipelines {} commands, and an open loop sends one at a time; \
+                     remove its pipeline or leave out --rate",
+                    w.name, w.pipeline
+                ),
+            ));
+        }
+    }
+    if args.agents.len() > 1 {
+        // The sweep sets every workload's agents: one that chose its own would silently lose it.
+        if let Some(w) = scenario.workloads.iter().find(|w| w.agents.is_some()) {
+            return Err(usage(
+                "--agents",
+                join(&args.agents),
+                format!(
+                    "sweeps every workload's agents, but workload {:?} runs on {} of its own; remove \
+                     its agents or give --agents one value",
+                    w.name,
+                    w.agents.unwrap_or_default()
+                ),
+            ));
+        }
+        expand::sweep(scenario, &args.agents, 'a', |w, &n| w.agents = Some(n))
+            .map_err(|c| usage("--agents", join(&args.agents), c.to_string()))?;
+    }
+    expand::sweep(scenario, &args.concurrency, 'c', |w, &n| w.concurrency = n)
+        .map_err(|c| usage("--concurrency", join(&args.concurrency), c.to_string()))?;
+    expand::sweep(scenario, &args.rate, 'r', |w, &rate| w.rate = Some(rate))
+        .map_err(|c| usage("--rate", join(&args.rate), c.to_string()))?;
+    if !args.rate.is_empty() || args.requests.is_some() {
+        let (flag, value) = if args.rate.is_empty() {
+            ("--requests", args.requests.unwrap_or_default().to_string())
+        } else {
+            ("--rate", join(&args.rate))
+        };
+        for w in &scenario.workloads {
+            let Some(rate) = w.rate else { continue };
+            if let Some(problem) = std::iter::once(w.stop)
+                .chain(w.warmup)
+                .find_map(|amount| crate::scenario::too_long_at_rate(amount, rate))
+            {
+                return Err(usage(flag, value, format!("workload {:?}: {problem}", w.name)));
+            }
+        }
+    }
+    match args.repeat {
+        Some(n) if !(1..=MAX_ROUNDS).contains(&n) => {
+            Err(usage("--repeat", n.to_string(), format!("must be in 1..={MAX_ROUNDS}")))
+        }
+        Some(n) if n > 1 => {
+            expand::repeat(scenario, n);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What is wrong with the host and port of a `redis://`, `rediss://`, `http://` or `https://`
+/// URL, if anything (a `unix://` path has neither).
+fn url_address_problem(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme == "unix" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = match host_port.strip_prefix('[') {
+        // [IPv6]:port
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => return Some("has an unclosed '[' in its host".into()),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Some(format!("names no host; write e.g. {scheme}://127.0.0.1:6379"));
+    }
+    match port {
+        Some(p) if !p.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Some(format!("has port {p:?}, which is not a port (1-65535)"))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `out` can be a results folder: the nearest existing path on it must be a folder (not
+/// a file) that takes a new file.
+fn check_out(out: &std::path::Path) -> Result<(), Error> {
+    let refuse = |detail: String| Error::Usage { flag: "--out", value: out.display().to_string(), detail };
+    let existing = out.ancestors().find(|p| p.as_os_str().is_empty() || p.exists());
+    let dir = match existing {
+        Some(p) if p.as_os_str().is_empty() => std::path::Path::new("."),
+        Some(p) => p,
+        None => return Ok(()),
+    };
+    if !dir.is_dir() {
+        return Err(refuse(format!(
+            "{} is a file, not a folder; give a folder (it is made if missing)",
+            dir.display()
+        )));
+    }
+    match tempfile::Builder::new().prefix(".fetchbench-write-check").tempfile_in(dir) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(refuse(format!("cannot write in {}: {e}; give a folder you can write", dir.display()))),
+    }
+}
+
+fn join<T: std::fmt::Display>(values: &[T]) -> String {
+    values.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}

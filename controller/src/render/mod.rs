@@ -1,0 +1,8 @@
+//! What a person reads: the terminal summary, live progress, report.html and its exports, and the
+//! files a run or `fetchbench report` writes.
+
+pub mod export;
+pub mod files;
+pub mod html;
+pub mod progress;
+pub mod terminal;

@@ -1,0 +1,8 @@
+//! result.json and the figures made from it. Data and statistics only: nothing here renders.
+
+pub mod compare;
+pub mod cost;
+pub mod pricing;
+pub mod schema;
+pub mod tally;
+pub mod thresholds;

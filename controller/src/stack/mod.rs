@@ -1,0 +1,10 @@
+//! The AWS fleet: the CloudFormation stack (provision, watch, status, teardown), the agents'
+//! install through SSM, the fleet's saved state, and the [`crate::fleet::Fleet`] a run uses.
+
+pub mod fleet;
+pub mod install;
+pub mod provision;
+pub mod state;
+pub mod status;
+pub mod teardown;
+pub mod watch;
