@@ -279,14 +279,19 @@ mod tests {
         let outputs = declared("Outputs");
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut read = 0;
-        for entry in std::fs::read_dir(&src).expect("src").flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let mut files = vec![src];
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).expect("a source folder").flatten().map(|e| e.path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
             for piece in text.split("output(\"").skip(1) {
                 let name = piece.split('"').next().expect("a name");
                 assert!(
                     outputs.iter().any(|o| o == name),
                     "{} reads output {name}, not in {outputs:?}",
-                    entry.path().display()
+                    path.display()
                 );
                 read += 1;
             }
