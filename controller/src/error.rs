@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 
 use crate::aws::AwsError;
+use crate::fleet::aws_state::StateError;
+use crate::fleet::connect::HelloError;
 use crate::fleet::local::FleetError;
 use crate::fleet::tls::TlsError;
 use crate::render::files::ReportError;
 use crate::scenario::ScenarioError;
-use crate::stack::state::StateError;
 
 /// Exit code: runtime failure.
 pub const EXIT_FAILURE: u8 = 1;
@@ -149,6 +150,12 @@ pub enum Error {
         /// Instances tried.
         total: usize,
     },
+}
+
+impl From<HelloError> for Error {
+    fn from(e: HelloError) -> Error {
+        Error::Agent { agent: e.agent, address: e.address, step: "hello", detail: e.detail }
+    }
 }
 
 impl Error {

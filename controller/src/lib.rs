@@ -24,3 +24,4 @@ pub mod run;
 pub mod scenario;
 pub mod signal;
 pub mod stack;
+pub mod support;

@@ -128,7 +128,7 @@ fn accepts_controller(certs: &Path, host: &str, addr: SocketAddr) -> Result<(), 
     let tls = fetchbench::fleet::tls::ClientTls::load(certs).expect("the controller's identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime
-        .block_on(fetchbench::run::connect("probe", addr, tls.config(host)))
+        .block_on(fetchbench::fleet::connect::connect("probe", addr, tls.config(host)))
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

@@ -277,7 +277,8 @@ fn agent_state(certs: &Path, host: &str, addr: SocketAddr) -> pb::AgentState {
     let tls = fetchbench::fleet::tls::ClientTls::load(certs).expect("the controller's identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let (_, hello, _) = fetchbench::run::connect("probe", addr, tls.config(host)).await.expect("hello");
+        let (_, hello, _) =
+            fetchbench::fleet::connect::connect("probe", addr, tls.config(host)).await.expect("hello");
         hello.state()
     })
 }

@@ -145,7 +145,7 @@ async fn right_checksum_leaves_an_agent_answering_over_mutual_tls() {
         std::fs::read_to_string(root.path().join("etc/systemd/system/fetchbench-agent.service")).unwrap();
     assert_eq!(unit, include_str!("../../infra/fetchbench-agent.service"));
 
-    let agent = fetchbench::stack::state::InstalledAgent {
+    let agent = fetchbench::fleet::aws_state::InstalledAgent {
         instance_id: INSTANCE.into(),
         server_name: server_name(INSTANCE),
         address: Some(format!("127.0.0.1:{port}")),

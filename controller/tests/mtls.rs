@@ -24,12 +24,12 @@ async fn one_agent() -> LocalFleet {
 /// Hello through `endpoint`; the error text when the agent (or the handshake) refused it.
 async fn hello(endpoint: Endpoint) -> Result<pb::HelloReply, String> {
     let endpoint = endpoint.connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(5));
-    let channel = endpoint.connect().await.map_err(|e| fetchbench::run::error_chain(&e))?;
+    let channel = endpoint.connect().await.map_err(|e| fetchbench::support::error_chain(&e))?;
     AgentClient::new(channel)
         .hello(pb::HelloRequest::default())
         .await
         .map(tonic::Response::into_inner)
-        .map_err(|s| format!("{:?}: {}", s.code(), fetchbench::run::error_chain(&s)))
+        .map_err(|s| format!("{:?}: {}", s.code(), fetchbench::support::error_chain(&s)))
 }
 
 /// The refusal was about the client: the agent is up and answers its own controller.

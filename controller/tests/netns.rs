@@ -116,7 +116,7 @@ fn agent_state(certs: &std::path::Path, addr: SocketAddr) -> Option<pb::AgentSta
     let tls = fetchbench::fleet::tls::ClientTls::load(certs).expect("identity");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let probe = fetchbench::run::connect("probe", addr, tls.config(&addr.ip().to_string()));
+        let probe = fetchbench::fleet::connect::connect("probe", addr, tls.config(&addr.ip().to_string()));
         match tokio::time::timeout(Duration::from_secs(5), probe).await {
             Ok(Ok((_, hello, _))) => Some(hello.state()),
             _ => None,

@@ -434,7 +434,7 @@ fn agent_state(certs: &Path, addr: SocketAddr) -> pb::AgentState {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let (_, hello, _) =
-            fetchbench::run::connect("probe", addr, tls.config("127.0.0.1")).await.expect("hello");
+            fetchbench::fleet::connect::connect("probe", addr, tls.config("127.0.0.1")).await.expect("hello");
         hello.state()
     })
 }

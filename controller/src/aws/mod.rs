@@ -45,7 +45,7 @@ impl AwsError {
                 SdkError::ResponseError(r) => {
                     format!("unreadable response: {:?}", r.raw()).chars().take(300).collect()
                 }
-                _ => crate::run::error_chain(&e),
+                _ => crate::support::error_chain(&e),
             },
         };
         AwsError::Call { service, operation, detail }

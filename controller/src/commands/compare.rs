@@ -13,8 +13,8 @@ pub fn compare(args: &CompareArgs) -> Result<u8, Error> {
             detail: "must be a percentage of 0 or more, e.g. 10".into(),
         });
     }
-    let base = crate::render::files::load(&args.base)?;
-    let new = crate::render::files::load(&args.new)?;
+    let base = crate::results::schema::load(&args.base).map_err(crate::render::files::ReportError::from)?;
+    let new = crate::results::schema::load(&args.new).map_err(crate::render::files::ReportError::from)?;
     let comparison = crate::results::compare::compare(&base, &new);
     println!(
         "compare: {} ({}, {}) -> {} ({}, {})",

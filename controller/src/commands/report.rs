@@ -9,7 +9,7 @@ use crate::results::cost::Assumptions;
 pub fn report(args: &ReportArgs) -> Result<u8, Error> {
     let repriced = args.region.is_some() || args.cache_node_type.is_some() || args.cache_nodes.is_some();
     let assumptions = repriced.then(|| {
-        let recorded = crate::render::files::load(&args.result).ok().and_then(|r| r.cost);
+        let recorded = crate::results::schema::load(&args.result).ok().and_then(|r| r.cost);
         let defaults = recorded.map_or_else(Assumptions::default, |c| Assumptions {
             region: c.region,
             node_type: c.cache_node_type,

@@ -6,14 +6,15 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::RunArgs;
 use crate::error::{EXIT_DEGRADED, EXIT_INTERRUPTED, EXIT_THRESHOLDS, Error};
 use crate::fleet::local::default_agent_binary;
-use crate::run::{RunOptions, RunStatus, run_local};
+use crate::fleet::tls::ClientTls;
+use crate::run::{RunOptions, RunReport, RunStatus, run_local};
 use crate::scenario::expand::{self, MAX_ROUNDS};
 use crate::scenario::{Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario};
 
 /// Run `fetchbench run`; the result is the process exit code.
 pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
     let local_only = args.redis_url.is_some() || args.s3_endpoint.is_some() || args.s3_bucket.is_some();
-    let aws = !args.local && args.agent.is_empty() && crate::stack::state::load(&args.stack)?.is_some();
+    let aws = !args.local && args.agent.is_empty() && crate::fleet::aws_state::load(&args.stack)?.is_some();
     if aws && local_only {
         return Err(Error::Missing {
             flag: "--local",
@@ -26,7 +27,8 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
     }
     let stack = args.stack.clone();
     let dry_run = args.dry_run;
-    let opts = run_options(args)?;
+    let tls_dir = args.tls_dir.clone();
+    let mut opts = run_options(args)?;
     if !aws {
         let local_s3 = opts.s3_endpoint.is_none() && opts.s3_bucket.is_none();
         crate::fleet::local::check_room(&opts.scenario, opts.redis_url.is_none(), local_s3)
@@ -45,8 +47,16 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
         return Ok(0);
     }
     let report = if aws {
-        crate::stack::fleet::run_aws(opts, &stack, interrupt).await?
+        run_aws(opts, &stack, interrupt).await?
     } else {
+        // The static agents' TLS identity, loaded before anything starts.
+        if let Some(dir) = tls_dir.filter(|_| !opts.static_agents.is_empty()) {
+            opts.static_tls = Some(ClientTls::load(&dir).map_err(|e| Error::Usage {
+                flag: "--tls-dir",
+                value: dir.display().to_string(),
+                detail: format!("{e}; make one with `fetchbench certs DIR HOST...`"),
+            })?);
+        }
         run_local(opts, interrupt).await?
     };
     Ok(match report.status {
@@ -55,6 +65,34 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
         RunStatus::Interrupted => EXIT_INTERRUPTED,
         RunStatus::ThresholdsBreached => EXIT_THRESHOLDS,
     })
+}
+
+/// Run the scenario in `opts` on the provisioned fleet of `stack`: as many of its agents in
+/// service as the scenario asks for, its cache and bucket.
+async fn run_aws(opts: RunOptions, stack: &str, interrupt: CancellationToken) -> Result<RunReport, Error> {
+    let (state, mut agents) = crate::stack::fleet::agents_in_service(stack).await?;
+    let wanted = opts.scenario.agents as usize;
+    if agents.len() < wanted {
+        return Err(Error::Usage {
+            flag: "--agents",
+            value: wanted.to_string(),
+            detail: format!(
+                "the fleet has {} agents in service; pass --agents {} or `fetchbench provision --agents {wanted}`",
+                agents.len(),
+                agents.len()
+            ),
+        });
+    }
+    if agents.len() > wanted {
+        println!(
+            "using {wanted} of the fleet's {} agents (the scenario's agents; --agents overrides)",
+            agents.len()
+        );
+    }
+    agents.truncate(wanted);
+    check_busy_poll(&opts.scenario, &crate::stack::fleet::cache_url(&state), false, "the stack's cache")?;
+    let fleet = crate::stack::fleet::fleet(&opts.scenario, &state, agents)?;
+    crate::run::drive(&opts, &fleet, &interrupt).await
 }
 
 /// Check the arguments and load the scenario.
@@ -124,7 +162,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
     }
     if let Some(url) = &args.redis_url {
         let flag = if args.redis_cluster { "--redis-cluster" } else { "--redis-url" };
-        crate::run::check_busy_poll(&scenario, url, args.redis_cluster, flag)?;
+        check_busy_poll(&scenario, url, args.redis_cluster, flag)?;
     }
     if !args.agent.is_empty() {
         if !args.agents.is_empty() {
@@ -170,7 +208,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         redis_cluster: args.redis_cluster,
         agent_binary: args.agent_binary.unwrap_or_else(default_agent_binary),
         static_agents: args.agent,
-        tls_dir: args.tls_dir,
+        static_tls: None,
         serve_on: args.serve_on,
     })
 }
@@ -360,4 +398,38 @@ fn check_out(out: &std::path::Path) -> Result<(), Error> {
 
 fn join<T: std::fmt::Display>(values: &[T]) -> String {
     values.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Refuse, before anything starts, a scenario that busy-polls a Redis its slots cannot poll:
+/// only a slot's own connection can (one node, plain TCP, RESP2); TLS, RESP3, unix sockets and
+/// clusters use the `redis` crate's connections. `flag` names where the Redis came from.
+fn check_busy_poll(
+    scenario: &crate::scenario::Scenario,
+    url: &str,
+    cluster: bool,
+    flag: &'static str,
+) -> Result<(), Error> {
+    let Some(w) = scenario.workloads.iter().find(|w| w.busy_poll.is_some()) else {
+        return Ok(());
+    };
+    let kind = if cluster {
+        "a cluster"
+    } else if url.starts_with("rediss://") {
+        "TLS"
+    } else if url.starts_with("unix://") {
+        "a unix socket"
+    } else if url.to_ascii_lowercase().contains("protocol=resp3") {
+        "RESP3"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage {
+        flag,
+        value: fetchbench_proto::redact::redact_url(url),
+        detail: format!(
+            "is {kind}, but workload {} sets busy_poll, which needs one Redis node over plain TCP \
+             (redis://); remove busy_poll or point it at such a Redis",
+            w.name
+        ),
+    })
 }

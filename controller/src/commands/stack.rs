@@ -1,6 +1,8 @@
 //! `fetchbench install`, `status` and `teardown`: the stack's name, region and profile passed on to
 //! [`crate::stack`].
 
+use std::io::{BufRead, IsTerminal, Write};
+
 use crate::cli::{InstallArgs, StackArgs, TeardownArgs};
 use crate::error::Error;
 
@@ -24,12 +26,26 @@ pub async fn status(s: &StackArgs) -> Result<u8, Error> {
 /// Run `fetchbench teardown`.
 pub async fn teardown(args: &TeardownArgs) -> Result<u8, Error> {
     let s = &args.stack;
-    crate::stack::teardown::teardown(
-        &s.stack,
-        s.region.as_deref(),
-        s.profile.as_deref(),
-        args.yes,
-        args.timeout,
-    )
-    .await
+    let yes = args.yes;
+    let ask = |stack: &str, region: &str, bucket: Option<&str>| Ok(yes || confirm(stack, region, bucket)?);
+    crate::stack::teardown::teardown(&s.stack, s.region.as_deref(), s.profile.as_deref(), ask, args.timeout)
+        .await
+}
+
+/// Ask on the terminal; without one, `--yes` is required.
+fn confirm(stack: &str, region: &str, bucket: Option<&str>) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Missing {
+            flag: "--yes",
+            detail: format!("is required to delete stack {stack} when there is no terminal to ask on"),
+        });
+    }
+    let what = bucket.map(|b| format!(", bucket {b} with everything in it,")).unwrap_or_default();
+    print!(
+        "delete stack {stack} in {region}{what} and every agent, cache and network resource in it? [y/N] "
+    );
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
 }

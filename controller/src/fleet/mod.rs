@@ -2,6 +2,8 @@
 //! to reach, the controller's side of mutual TLS, and the targets the agents read. `run::drive`
 //! takes one of these, so the local and the AWS fleet share one path from Hello to result.json.
 
+pub mod aws_state;
+pub mod connect;
 pub mod embedded_s3;
 pub mod local;
 pub mod tls;

@@ -307,7 +307,7 @@ mod tests {
             .expect("uri")
             .tls_config(tls)
             .expect("tls");
-        endpoint.connect().await.map(drop).map_err(|e| crate::run::error_chain(&e))
+        endpoint.connect().await.map(drop).map_err(|e| crate::support::error_chain(&e))
     }
 
     #[test]

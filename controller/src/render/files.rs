@@ -8,21 +8,17 @@ use crate::render::html::compare as compare_html;
 use crate::render::{export, html};
 use crate::results::compare::Comparison;
 use crate::results::cost::{self, Assumptions, CostError, CostEstimate};
-use crate::results::schema::{RunResult, SCHEMA};
-
-/// The result file's name in a run's folder.
-pub const RESULT_JSON: &str = "result.json";
-/// The report's file name beside result.json.
-pub const REPORT_HTML: &str = "report.html";
-/// The summary export's file name.
-pub const SUMMARY_CSV: &str = "summary.csv";
-/// The time-series export's file name.
-pub const TIMESERIES_CSV: &str = "timeseries.csv";
+use crate::results::schema::{
+    LoadError, REPORT_HTML, RunResult, SUMMARY_CSV, TIMESERIES_CSV, load, result_file,
+};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// The result file is missing, unreadable or not a fetchbench result.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A histogram of the result could not be read.
     #[error("{0}")]
     Input(String),
     /// The cost assumptions are not in the price table.
@@ -41,28 +37,8 @@ pub enum ReportError {
 impl ReportError {
     /// True when the input (the result file, or a price assumption) is at fault, not the machine.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, ReportError::Input(_) | ReportError::Cost(_))
+        matches!(self, ReportError::Load(_) | ReportError::Input(_) | ReportError::Cost(_))
     }
-}
-
-/// The result file `path` names: `path` itself, or the result.json inside a run's folder.
-pub fn result_file(path: &Path) -> PathBuf {
-    if path.is_dir() { path.join(RESULT_JSON) } else { path.to_owned() }
-}
-
-/// Read a result file (or the result.json of a run's folder) and check it is one this
-/// fetchbench understands.
-pub fn load(path: &Path) -> Result<RunResult, ReportError> {
-    let path = &result_file(path);
-    let result = RunResult::read(path).map_err(ReportError::Input)?;
-    if result.schema != SCHEMA {
-        return Err(ReportError::Input(format!(
-            "{} has schema {:?}; this fetchbench reads {SCHEMA:?}",
-            path.display(),
-            result.schema
-        )));
-    }
-    Ok(result)
 }
 
 /// The cost to show for `result`: re-priced when `assumptions` are given, else the one the run
@@ -76,11 +52,8 @@ pub fn cost_of(result: &RunResult, assumptions: Option<&Assumptions>) -> Result<
 
 /// Write `path` through a temporary file beside it.
 fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
-    let fail = |source| ReportError::Write { path: path.to_owned(), source };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, contents).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    crate::support::write_atomic(path, contents.as_bytes())
+        .map_err(|source| ReportError::Write { path: path.to_owned(), source })
 }
 
 /// Write report.html to `path`.

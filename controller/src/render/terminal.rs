@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::results::analysis::{MIN_COMPARED_OPS, Spread, median_rounds, pairs, rounds};
 use crate::results::schema::{RunResult, WorkloadResult};
 
 /// The whole summary, ending in a newline.
@@ -133,139 +134,6 @@ fn details(result: &RunResult) -> String {
     if out.trim().is_empty() { String::new() } else { out }
 }
 
-/// Median, smallest and largest of some figures (all zero for none).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Spread {
-    /// The middle value; of an even count the lower of the two middle ones (see [`median_index`]).
-    pub median: f64,
-    /// Smallest.
-    pub min: f64,
-    /// Largest.
-    pub max: f64,
-}
-
-impl Spread {
-    /// The spread of `values`.
-    pub fn of(values: &[f64]) -> Spread {
-        let mut v = values.to_vec();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            return Spread::default();
-        }
-        Spread { median: v[median_index(n)], min: v[0], max: v[n - 1] }
-    }
-}
-
-/// Where the median of `n` sorted figures is: the middle one, and of an even count the lower of
-/// the two middle ones, so that a median over rounds is always a figure one round measured and
-/// the summary's median and the cost lines' "median round" are the same figure.
-pub fn median_index(n: usize) -> usize {
-    n.saturating_sub(1) / 2
-}
-
-/// One workload of a `--repeat` run over its rounds: p50, p99 (µs) and ops/s.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rounds {
-    /// The workload's name without its round number.
-    pub name: String,
-    /// Rounds that measured at least one request.
-    pub count: usize,
-    /// p50 latency, µs.
-    pub p50: Spread,
-    /// p99 latency, µs.
-    pub p99: Spread,
-    /// Throughput, ops/s.
-    pub ops_s: Spread,
-}
-
-/// `name` without the `-<round>` a `--repeat` run gave it, when it has one.
-pub fn without_round(name: &str, rounds: u32) -> &str {
-    match name.rsplit_once('-') {
-        Some((base, r)) if rounds > 1 && r.parse::<u32>().is_ok_and(|r| (1..=rounds).contains(&r)) => base,
-        _ => name,
-    }
-}
-
-/// `items` in groups of equal `key`, the groups in the order their first item came.
-pub fn grouped<T, K: PartialEq>(
-    items: impl IntoIterator<Item = T>,
-    key: impl Fn(&T) -> K,
-) -> Vec<(K, Vec<T>)> {
-    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
-    for item in items {
-        let k = key(&item);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, members)) => members.push(item),
-            None => groups.push((k, vec![item])),
-        }
-    }
-    groups
-}
-
-/// Each workload's figures over the rounds of a `--repeat` run, in run order, and the
-/// speed-ups of [`pairs`] over the rounds (`(label, spread)`, labelled as [`speedups`] does).
-/// Empty for a run of one round.
-pub fn rounds(result: &RunResult) -> (Vec<Rounds>, Vec<(String, Spread)>) {
-    let n = result.scenario.rounds;
-    if n <= 1 {
-        return (Vec::new(), Vec::new());
-    }
-    let workloads = grouped(&result.workloads, |w| without_round(&w.name, n))
-        .into_iter()
-        .map(|(base, rounds)| {
-            let ran: Vec<&WorkloadResult> = rounds.into_iter().filter(|w| w.ops > 0).collect();
-            let spread =
-                |f: fn(&WorkloadResult) -> f64| Spread::of(&ran.iter().map(|w| f(w)).collect::<Vec<_>>());
-            Rounds {
-                name: base.to_owned(),
-                count: ran.len(),
-                p50: spread(|w| w.latency_us.p50),
-                p99: spread(|w| w.latency_us.p99),
-                ops_s: spread(|w| w.throughput_ops_s),
-            }
-        })
-        .collect();
-    let label = |(r, s3): &(&WorkloadResult, &WorkloadResult)| {
-        format!("{} vs {}", without_round(&r.name, n), without_round(&s3.name, n))
-    };
-    let speedups = grouped(pairs(result), label)
-        .into_iter()
-        .map(|(label, pairs)| {
-            let ratio = |(r, s3): &(&WorkloadResult, &WorkloadResult)| {
-                if r.latency_us.mean > 0.0 { s3.latency_us.mean / r.latency_us.mean } else { f64::INFINITY }
-            };
-            (label, Spread::of(&pairs.iter().map(ratio).collect::<Vec<_>>()))
-        })
-        .collect();
-    (workloads, speedups)
-}
-
-/// `cost` with each workload of a `--repeat` run once: its round of median throughput among the
-/// rounds that measured a request (by [`median_index`], as the summary's median), named without
-/// the round.
-pub fn median_rounds(
-    cost: &crate::results::cost::CostEstimate,
-    rounds: u32,
-) -> crate::results::cost::CostEstimate {
-    if rounds <= 1 {
-        return cost.clone();
-    }
-    let workloads = grouped(&cost.workloads, |w| without_round(&w.name, rounds))
-        .into_iter()
-        .map(|(name, members)| {
-            let mut ran: Vec<_> = members.iter().copied().filter(|w| w.reads_s > 0.0).collect();
-            if ran.is_empty() {
-                ran = members;
-            }
-            ran.sort_by(|a, b| a.reads_s.total_cmp(&b.reads_s));
-            let median = ran[median_index(ran.len())];
-            crate::results::cost::WorkloadCost { name: format!("{name} (median round)"), ..median.clone() }
-        })
-        .collect();
-    crate::results::cost::CostEstimate { workloads, ..cost.clone() }
-}
-
 /// The summary's lines on a `--repeat` run: each workload's median and range over the rounds.
 fn rounds_text(result: &RunResult) -> String {
     let (workloads, speedups) = rounds(result);
@@ -370,39 +238,6 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
     out
 }
 
-/// The Redis and S3 workloads a run's speed-up lines compare: each S3 workload with the first
-/// Redis workload not yet taken that reads the same way (concurrency, keys, rate, byte range, one
-/// command at a time, agents), so that a sweep compares each size with its own; when no two read the same
-/// way, the first of each, as the tutorial's two scripts.
-pub fn pairs(result: &RunResult) -> Vec<(&WorkloadResult, &WorkloadResult)> {
-    let measured =
-        |target: &'static str| result.workloads.iter().filter(move |w| w.target == target && w.ops > 0);
-    let shape = |w: &WorkloadResult| {
-        let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
-        Some((s.concurrency, s.keys, s.rate.map(f64::to_bits), s.range, s.pipeline.max(1), s.agents))
-    };
-    let mut taken = Vec::new();
-    let mut pairs = Vec::new();
-    for s3 in measured("s3") {
-        let Some(want) = shape(s3) else { continue };
-        let same = measured("redis").find(|r| !taken.contains(&r.name) && shape(r) == Some(want));
-        if let Some(redis) = same {
-            taken.push(redis.name.clone());
-            pairs.push((redis, s3));
-        }
-    }
-    if pairs.is_empty()
-        && let (Some(redis), Some(s3)) = (measured("redis").next(), measured("s3").next())
-    {
-        pairs.push((redis, s3));
-    }
-    pairs
-}
-
-/// Fewest measured requests on each side for a speed-up to be stated: with fewer, one slow or
-/// fast request decides the ratio.
-pub const MIN_COMPARED_OPS: u64 = 20;
-
 /// One [`speedup`] line per pair of [`pairs`], each naming its two workloads when the run has
 /// more than one workload of either store; none for a run of several rounds, whose speed-ups
 /// [`rounds`] gives over the rounds.
@@ -464,6 +299,7 @@ pub fn speedup(redis: &WorkloadResult, s3: &WorkloadResult) -> String {
 mod tests {
     use super::*;
     use crate::results::schema::LatencySummary;
+    use crate::scenario::expand::without_round;
 
     fn workload(name: &str, target: &str, mean: f64, p50: f64) -> WorkloadResult {
         WorkloadResult {

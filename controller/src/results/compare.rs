@@ -7,9 +7,10 @@
 
 use std::fmt::Write;
 
-use crate::render::terminal::{Spread, grouped, without_round};
+use crate::results::analysis::{Spread, grouped};
 use crate::results::schema::{RunResult, WorkloadResult};
 use crate::scenario::Workload;
+use crate::scenario::expand::without_round;
 
 /// What is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

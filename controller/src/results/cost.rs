@@ -1,43 +1,20 @@
-//! What the measured reads would cost on AWS: a small price table (S3 requests, ElastiCache
-//! node-hours) and the arithmetic that turns it and the measured throughput into a cost per
+//! What the measured reads would cost on AWS: the prices of [`crate::results::pricing`] (S3
+//! requests, ElastiCache node-hours) and the arithmetic that turns it and the measured throughput into a cost per
 //! million reads from each store and the request rate above which a cache node pays for itself.
 //!
 //! Only request and node charges are counted: S3 storage, data transfer (free between S3 and EC2
 //! in one region) and the EC2 clients cost the same with or without the cache.
 
-use serde::{Deserialize, Serialize};
-
+use crate::results::pricing;
+pub use crate::results::pricing::PRICES_AS_OF;
 use crate::results::schema::RunResult;
+pub use crate::results::schema::{CostEstimate, WorkloadCost};
 
 /// Region priced when none is given.
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// ElastiCache node type priced when none is given: the one `fetchbench provision` creates by
 /// default, so a local run is priced as the cache the AWS fleet would have.
 pub const DEFAULT_NODE_TYPE: &str = "cache.t4g.micro";
-
-/// When the S3 prices below were read off AWS's public price pages.
-pub const PRICES_AS_OF: &str = "2025";
-
-/// One region's S3 request prices, USD.
-#[derive(Debug)]
-struct RegionPrices {
-    /// Region code.
-    region: &'static str,
-    /// S3 Standard GET (and SELECT) requests, per 1,000.
-    s3_get_per_1000: f64,
-    /// S3 Standard PUT (COPY, POST, LIST) requests, per 1,000.
-    s3_put_per_1000: f64,
-}
-
-// Source: the public price page of Amazon S3 (Standard storage class, "Requests & data
-// retrievals"), read in 2025 (PRICES_AS_OF). Only regions whose figures were checked are listed.
-// Cache node-hours come from crate::results::pricing's table (ElastiCache Redis OSS on-demand, us-east-1;
-// us-west-2 lists the same). AWS changes prices rarely but does change them: re-check before
-// quoting a figure to anyone.
-const PRICES: &[RegionPrices] = &[
-    RegionPrices { region: "us-east-1", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
-    RegionPrices { region: "us-west-2", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
-];
 
 /// Why a run cannot be priced.
 #[derive(Debug, thiserror::Error)]
@@ -99,72 +76,22 @@ impl Assumptions {
         if self.nodes == 0 {
             return Err(CostError::NoNodes(self.nodes));
         }
-        let region =
-            PRICES.iter().find(|r| r.region == self.region).ok_or_else(|| CostError::UnknownRegion {
-                region: self.region.clone(),
-                known: PRICES.iter().map(|r| r.region).collect::<Vec<_>>().join(", "),
-            })?;
-        let node_hour = crate::results::pricing::cache_node_hour(&self.node_type).ok_or_else(|| {
-            CostError::UnknownNodeType {
+        let region = pricing::s3_requests(&self.region).ok_or_else(|| CostError::UnknownRegion {
+            region: self.region.clone(),
+            known: pricing::s3_regions().collect::<Vec<_>>().join(", "),
+        })?;
+        let node_hour =
+            pricing::cache_node_hour(&self.node_type).ok_or_else(|| CostError::UnknownNodeType {
                 node_type: self.node_type.clone(),
                 region: self.region.clone(),
-                known: crate::results::pricing::cache_node_types().collect::<Vec<_>>().join(", "),
-            }
-        })?;
+                known: pricing::cache_node_types().collect::<Vec<_>>().join(", "),
+            })?;
         Ok(Prices {
             s3_get_per_1000: region.s3_get_per_1000,
             s3_put_per_1000: region.s3_put_per_1000,
             node_hour,
         })
     }
-}
-
-/// A run priced: `result.json`'s `cost` object. Money in USD, rates in reads per second.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CostEstimate {
-    /// Region whose prices were used.
-    pub region: String,
-    /// When the price table was read.
-    pub prices_as_of: String,
-    /// S3 GET requests, USD per 1,000.
-    pub s3_get_usd_per_1000: f64,
-    /// S3 PUT requests, USD per 1,000.
-    pub s3_put_usd_per_1000: f64,
-    /// ElastiCache node type priced.
-    pub cache_node_type: String,
-    /// Nodes in the cache.
-    pub cache_nodes: u32,
-    /// One node for one hour, USD.
-    pub cache_node_usd_per_hour: f64,
-    /// Share of reads the cache serves (and so of S3 GETs it saves), 0 to 1.
-    pub hit_ratio: f64,
-    /// Where `hit_ratio` came from: the name of the cache-aside workload that measured it, or
-    /// `"assumed"` (every read a hit).
-    pub hit_ratio_source: String,
-    /// S3 GET charges per million reads served from S3, USD; the same at any rate.
-    pub s3_usd_per_million_reads: f64,
-    /// Read rate above which the cache costs less per hour than the S3 GETs it saves.
-    pub break_even_reads_s: f64,
-    /// Writing the dataset to S3 once (its PUT requests), USD.
-    pub dataset_put_usd: f64,
-    /// Each workload priced at its measured throughput.
-    pub workloads: Vec<WorkloadCost>,
-}
-
-/// One workload priced at its measured throughput.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WorkloadCost {
-    /// Workload name.
-    pub name: String,
-    /// `"redis"`, `"s3"` or `"cache-aside"`.
-    pub target: String,
-    /// Measured throughput, reads per second.
-    pub reads_s: f64,
-    /// What a million reads cost at that rate, USD; `null` when nothing was measured (a cache
-    /// node's cost per read depends on how busy it is).
-    pub usd_per_million_reads: Option<f64>,
-    /// What an hour at that rate costs, USD.
-    pub usd_per_hour: f64,
 }
 
 /// S3 GET charges per million reads, USD.

@@ -1,5 +1,6 @@
 //! result.json and the figures made from it. Data and statistics only: nothing here renders.
 
+pub mod analysis;
 pub mod compare;
 pub mod cost;
 pub mod pricing;

@@ -1,4 +1,5 @@
-//! Hourly prices for the cost lines of `provision` and `status`: an estimate, not a bill.
+//! Every price fetchbench uses, in one place: S3 requests per region (the cost of a run) and
+//! hourly prices for the cost lines of `provision` and `status`: an estimate, not a bill.
 //!
 //! Source: AWS on-demand list prices for us-east-1 (EC2 Linux, aws.amazon.com/ec2/pricing/
 //! on-demand; ElastiCache Redis OSS on-demand nodes, aws.amazon.com/elasticache/pricing; public
@@ -43,6 +44,40 @@ const CACHE: &[(&str, f64)] = &[
 
 /// USD per hour of one public IPv4 address (each agent has one).
 const PUBLIC_IPV4: f64 = 0.005;
+
+/// When the S3 prices below were read off AWS's public price pages.
+pub const PRICES_AS_OF: &str = "2025";
+
+/// One region's S3 request prices, USD.
+#[derive(Debug)]
+pub struct S3RequestPrices {
+    /// Region code.
+    pub region: &'static str,
+    /// S3 Standard GET (and SELECT) requests, per 1,000.
+    pub s3_get_per_1000: f64,
+    /// S3 Standard PUT (COPY, POST, LIST) requests, per 1,000.
+    pub s3_put_per_1000: f64,
+}
+
+// Source: the public price page of Amazon S3 (Standard storage class, "Requests & data
+// retrievals"), read in 2025 (PRICES_AS_OF). Only regions whose figures were checked are listed.
+// Cache node-hours come from CACHE above (ElastiCache Redis OSS on-demand, us-east-1; us-west-2
+// lists the same). AWS changes prices rarely but does change them: re-check before
+// quoting a figure to anyone.
+const S3_REQUESTS: &[S3RequestPrices] = &[
+    S3RequestPrices { region: "us-east-1", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
+    S3RequestPrices { region: "us-west-2", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
+];
+
+/// The S3 request prices of `region`, if the table has them.
+pub fn s3_requests(region: &str) -> Option<&'static S3RequestPrices> {
+    S3_REQUESTS.iter().find(|r| r.region == region)
+}
+
+/// The regions whose S3 request prices the table has.
+pub fn s3_regions() -> impl Iterator<Item = &'static str> {
+    S3_REQUESTS.iter().map(|r| r.region)
+}
 
 /// The hourly cost of a fleet, with what the estimate could not price.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,14 +2,20 @@
 //! scripts read. Fields may be added; none is removed or renamed without a new schema version.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::cost::CostEstimate;
 use crate::scenario::Scenario;
 
+/// The result file's name in a run's folder.
+pub const RESULT_JSON: &str = "result.json";
+/// The report's file name beside result.json.
+pub const REPORT_HTML: &str = "report.html";
+/// The summary export's file name.
+pub const SUMMARY_CSV: &str = "summary.csv";
+/// The time-series export's file name.
+pub const TIMESERIES_CSV: &str = "timeseries.csv";
 /// Value of the `schema` field.
 pub const SCHEMA: &str = "fetchbench.result/v1";
 
@@ -342,13 +348,10 @@ impl WorkloadResult {
 impl RunResult {
     /// Write `dir/result.json` through a temporary file, so a crash never leaves half a file.
     pub fn write(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
-        let path = dir.join(crate::render::files::RESULT_JSON);
-        let tmp = dir.join(".result.json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        serde_json::to_writer_pretty(&mut f, self)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        let path = dir.join(RESULT_JSON);
+        let mut text = serde_json::to_vec_pretty(self)?;
+        text.push(b'\n');
+        crate::support::write_atomic(&path, &text)?;
         Ok(path)
     }
 
@@ -371,13 +374,106 @@ impl RunResult {
             cost: None,
         }
     }
+}
 
-    /// Read a result file.
-    pub fn read(path: &Path) -> Result<RunResult, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a fetchbench result: {e}", path.display()))
+/// A run priced: `result.json`'s `cost` object. Money in USD, rates in reads per second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostEstimate {
+    /// Region whose prices were used.
+    pub region: String,
+    /// When the price table was read.
+    pub prices_as_of: String,
+    /// S3 GET requests, USD per 1,000.
+    pub s3_get_usd_per_1000: f64,
+    /// S3 PUT requests, USD per 1,000.
+    pub s3_put_usd_per_1000: f64,
+    /// ElastiCache node type priced.
+    pub cache_node_type: String,
+    /// Nodes in the cache.
+    pub cache_nodes: u32,
+    /// One node for one hour, USD.
+    pub cache_node_usd_per_hour: f64,
+    /// Share of reads the cache serves (and so of S3 GETs it saves), 0 to 1.
+    pub hit_ratio: f64,
+    /// Where `hit_ratio` came from: the name of the cache-aside workload that measured it, or
+    /// `"assumed"` (every read a hit).
+    pub hit_ratio_source: String,
+    /// S3 GET charges per million reads served from S3, USD; the same at any rate.
+    pub s3_usd_per_million_reads: f64,
+    /// Read rate above which the cache costs less per hour than the S3 GETs it saves.
+    pub break_even_reads_s: f64,
+    /// Writing the dataset to S3 once (its PUT requests), USD.
+    pub dataset_put_usd: f64,
+    /// Each workload priced at its measured throughput.
+    pub workloads: Vec<WorkloadCost>,
+}
+
+/// One workload priced at its measured throughput.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadCost {
+    /// Workload name.
+    pub name: String,
+    /// `"redis"`, `"s3"` or `"cache-aside"`.
+    pub target: String,
+    /// Measured throughput, reads per second.
+    pub reads_s: f64,
+    /// What a million reads cost at that rate, USD; `null` when nothing was measured (a cache
+    /// node's cost per read depends on how busy it is).
+    pub usd_per_million_reads: Option<f64>,
+    /// What an hour at that rate costs, USD.
+    pub usd_per_hour: f64,
+}
+
+/// Why a result file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file is missing or unreadable.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not JSON of a fetchbench result.
+    #[error("{} is not a fetchbench result: {source}", path.display())]
+    NotAResult {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        source: serde_json::Error,
+    },
+    /// A result of another schema.
+    #[error("{} has schema {found:?}; this fetchbench reads {SCHEMA:?}", path.display())]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// The schema it declares.
+        found: String,
+    },
+}
+
+/// The result file `path` names: `path` itself, or the result.json inside a run's folder.
+pub fn result_file(path: &Path) -> PathBuf {
+    if path.is_dir() { path.join(RESULT_JSON) } else { path.to_owned() }
+}
+
+/// Read a result file (or the result.json of a run's folder) and check it is one this
+/// fetchbench understands.
+pub fn load(path: &Path) -> Result<RunResult, LoadError> {
+    let path = result_file(path);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(source) => return Err(LoadError::Read { path, source }),
+    };
+    let result: RunResult = match serde_json::from_str(&text) {
+        Ok(result) => result,
+        Err(source) => return Err(LoadError::NotAResult { path, source }),
+    };
+    if result.schema != SCHEMA {
+        return Err(LoadError::Schema { path, found: result.schema });
     }
+    Ok(result)
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use fetchbench_proto::agent_client::AgentClient;
 use fetchbench_proto::redact::redact_url;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::Channel;
 
 use crate::error::Error;
+use crate::fleet::connect::{Clock, connect, unix_ns};
 use crate::fleet::local::{LocalFleet, LocalPlan, log_tail};
 use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};
@@ -29,18 +30,10 @@ use crate::scenario::{Amount, CacheStart, KeyDist, OnAgentLoss, Scenario, Target
 pub const DEFAULT_BUCKET: &str = "fetchbench";
 /// Period of the agents' progress events.
 const INTERVAL: Duration = Duration::from_secs(1);
-/// Longest wait for an agent to accept a connection or answer Hello.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for the agents to wind down after Stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// An agent that sends nothing (progress or heartbeat) for this long is lost.
 pub const AGENT_SILENCE: Duration = Duration::from_secs(5);
-/// How often the controller pings each agent connection, and how long it waits for the answer:
-/// a connection gone silent (a cut link, a sleeping laptop) breaks within seconds.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Hellos per agent to estimate its clock offset; the one with the shortest round trip counts.
-const CLOCK_PROBES: usize = 5;
 /// How far ahead of now a workload's synchronized start is set, besides four round trips.
 const START_MARGIN: Duration = Duration::from_millis(250);
 /// Largest dataset whose per-object sizes are written to dataset.csv.
@@ -64,7 +57,7 @@ pub struct RunOptions {
     /// Agents already running (`--agent`), instead of starting local ones.
     pub static_agents: Vec<SocketAddr>,
     /// The controller's TLS identity and the authority that signed the static agents' certificates.
-    pub tls_dir: Option<PathBuf>,
+    pub static_tls: Option<ClientTls>,
     /// Where the local redis-server and embedded S3 endpoint listen.
     pub serve_on: std::net::IpAddr,
     /// The fetchbench-agent binary for local agents.
@@ -116,17 +109,7 @@ pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result
     let scenario = &opts.scenario;
     let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
-    // Load the static agents' TLS identity before starting anything.
-    let static_tls = match &opts.tls_dir {
-        Some(dir) if !opts.static_agents.is_empty() => {
-            Some(ClientTls::load(dir).map_err(|e| Error::Usage {
-                flag: "--tls-dir",
-                value: dir.display().to_string(),
-                detail: format!("{e}; make one with `fetchbench certs DIR HOST...`"),
-            })?)
-        }
-        _ => None,
-    };
+    let static_tls = opts.static_tls.clone().filter(|_| !opts.static_agents.is_empty());
     let plan = LocalPlan {
         agents: if opts.static_agents.is_empty() { scenario.agents as usize } else { 0 },
         redis: uses_redis && opts.redis_url.is_none(),
@@ -256,7 +239,7 @@ pub(crate) async fn drive(
     for agent in &fleet.agents {
         let tls = fleet.tls.config(&agent.server_name);
         let (client, hello, clock) =
-            connect(&agent.id, agent.addr, tls).await.map_err(|e| with_log(e, agent))?;
+            connect(&agent.id, agent.addr, tls).await.map_err(|e| with_log(e.into(), agent))?;
         // Checked before anything is printed or seeded: seeding would rewrite the data under the
         // other controller's run.
         if hello.state() == pb::AgentState::Running {
@@ -402,7 +385,7 @@ pub(crate) async fn drive(
     result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
     // An --out folder may hold an earlier run: its .hgrm files of workloads this run does not
     // have would sit beside this run's figures as if they were part of them.
-    let earlier = report::load(&dir.join(report::RESULT_JSON)).ok();
+    let earlier = crate::results::schema::load(&dir.join(crate::results::schema::RESULT_JSON)).ok();
     let path = result.write(&dir).map_err(|source| Error::Output { path: dir.clone(), source })?;
     print!("{}", summary::render(&result));
     if let Some(e) = &earlier {
@@ -426,67 +409,6 @@ pub(crate) async fn drive(
     Ok(RunReport { result, path, status })
 }
 
-/// An agent's clock against the controller's.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    /// Agent clock minus controller clock, nanoseconds.
-    pub offset_ns: i64,
-    /// Round trip of the Hello the estimate came from.
-    pub rtt: Duration,
-}
-
-/// Connect to an agent over mutual TLS, say hello a few times, and estimate its clock offset from
-/// the Hello with the shortest round trip (its midpoint is the best guess of when the agent read
-/// its clock).
-pub async fn connect(
-    id: &str,
-    addr: SocketAddr,
-    tls: ClientTlsConfig,
-) -> Result<(AgentClient<Channel>, pb::HelloReply, Clock), Error> {
-    let fail = |detail: String| Error::Agent {
-        agent: id.to_owned(),
-        address: addr.to_string(),
-        step: "hello",
-        detail,
-    };
-    let channel = Endpoint::from_shared(format!("https://{addr}"))
-        .map_err(|e| fail(e.to_string()))?
-        .tls_config(tls)
-        .map_err(|e| fail(format!("bad TLS configuration: {e}")))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
-        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
-        .keep_alive_while_idle(true)
-        .connect()
-        .await
-        .map_err(|e| fail(format!("cannot connect: {}", error_chain(&e))))?;
-    let mut client = AgentClient::new(channel);
-    let mut best: Option<(pb::HelloReply, Clock)> = None;
-    for _ in 0..CLOCK_PROBES {
-        let sent = SystemTime::now();
-        let request = pb::HelloRequest { controller_time_unix_ns: unix_ns(sent) };
-        let hello = tokio::time::timeout(CONNECT_TIMEOUT, client.hello(request))
-            .await
-            .map_err(|_| fail(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-            .map_err(|s| fail(s.message().to_owned()))?
-            .into_inner();
-        let received = SystemTime::now();
-        let rtt = received.duration_since(sent).unwrap_or_default();
-        let midpoint = unix_ns(sent) + (rtt.as_nanos() / 2) as i64;
-        let clock = Clock { offset_ns: hello.agent_time_unix_ns - midpoint, rtt };
-        if best.as_ref().is_none_or(|(_, b)| rtt < b.rtt) {
-            best = Some((hello, clock));
-        }
-    }
-    let (hello, clock) = best.expect("at least one probe");
-    Ok((client, hello, clock))
-}
-
-fn unix_ns(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 fn agent_error(agent: &AgentResult, step: &'static str, status: &tonic::Status) -> Error {
     Error::Agent {
         agent: agent.id.clone(),
@@ -504,20 +426,6 @@ fn with_log(e: Error, agent: &FleetAgent) -> Error {
         }
         (other, _) => other,
     }
-}
-
-/// An error and its sources on one line: tonic's transport errors say little at the top.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text = format!("{text}: {next}");
-        }
-        source = s.source();
-    }
-    text
 }
 
 struct Measured {
@@ -912,40 +820,6 @@ fn write_dataset_csv(
         out.flush()
     };
     write().map_err(|source| Error::Output { path: path.clone(), source })
-}
-
-/// Refuse, before anything starts, a scenario that busy-polls a Redis its slots cannot poll:
-/// only a slot's own connection can (one node, plain TCP, RESP2); TLS, RESP3, unix sockets and
-/// clusters use the `redis` crate's connections. `flag` names where the Redis came from.
-pub fn check_busy_poll(
-    scenario: &crate::scenario::Scenario,
-    url: &str,
-    cluster: bool,
-    flag: &'static str,
-) -> Result<(), Error> {
-    let Some(w) = scenario.workloads.iter().find(|w| w.busy_poll.is_some()) else {
-        return Ok(());
-    };
-    let kind = if cluster {
-        "a cluster"
-    } else if url.starts_with("rediss://") {
-        "TLS"
-    } else if url.starts_with("unix://") {
-        "a unix socket"
-    } else if url.to_ascii_lowercase().contains("protocol=resp3") {
-        "RESP3"
-    } else {
-        return Ok(());
-    };
-    Err(Error::Usage {
-        flag,
-        value: redact_url(url),
-        detail: format!(
-            "is {kind}, but workload {} sets busy_poll, which needs one Redis node over plain TCP \
-             (redis://); remove busy_poll or point it at such a Redis",
-            w.name
-        ),
-    })
 }
 
 fn code_name(code: tonic::Code) -> &'static str {

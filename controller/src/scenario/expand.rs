@@ -81,3 +81,11 @@ fn carry_thresholds(
         }
     }
 }
+
+/// `name` without the `-<round>` a `--repeat` run gave it, when it has one.
+pub fn without_round(name: &str, rounds: u32) -> &str {
+    match name.rsplit_once('-') {
+        Some((base, r)) if rounds > 1 && r.parse::<u32>().is_ok_and(|r| (1..=rounds).contains(&r)) => base,
+        _ => name,
+    }
+}

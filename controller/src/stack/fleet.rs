@@ -1,27 +1,26 @@
-//! `fetchbench run` on the provisioned AWS fleet: the agents found from the stack (the Auto
-//! Scaling group's instances, at the addresses their install reported), Redis and the bucket from
-//! the stack's outputs, then the same [`crate::run::drive`] as the local fleet.
+//! The provisioned AWS fleet as a run sees it: the agents found from the stack (the Auto Scaling
+//! group's instances, at the addresses their install reported), Redis and the bucket from the
+//! stack's outputs.
 
 use std::net::SocketAddr;
 
 use fetchbench_proto as pb;
-use tokio_util::sync::CancellationToken;
 
 use crate::aws::Aws;
 use crate::error::Error;
+use crate::fleet::aws_state::{self, State};
 use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};
 use crate::results::schema::Targets;
-use crate::run::{self, RunOptions, RunReport};
+use crate::scenario::Scenario;
 use crate::stack::install;
-use crate::stack::state::{self, State};
 
-/// Run the scenario in `opts` on the fleet of `stack`.
-pub async fn run_aws(
-    opts: RunOptions,
-    stack: &str,
-    interrupt: CancellationToken,
-) -> Result<RunReport, Error> {
+/// An agent of the stack: its instance, the address its install reported, its TLS server name.
+pub type StackAgent = (String, SocketAddr, String);
+
+/// The fleet of `stack`, found from the stack: its state, and the agents in service (instance,
+/// address, TLS server name) in the Auto Scaling group's order.
+pub async fn agents_in_service(stack: &str) -> Result<(State, Vec<StackAgent>), Error> {
     let state = install::load(stack)?;
     let aws = Aws::connect(Some(&state.region), state.profile.as_deref()).await?;
     let fleet_error = |detail: String| Error::AwsFleet { stack: stack.to_owned(), detail };
@@ -53,46 +52,21 @@ pub async fn run_aws(
             .map_err(|_| fleet_error(format!("agent on {} has a bad address {address:?}", instance.id)))?;
         agents.push((instance.id, addr, installed.server_name.clone()));
     }
-    let wanted = opts.scenario.agents as usize;
-    if agents.len() < wanted {
-        return Err(Error::Usage {
-            flag: "--agents",
-            value: wanted.to_string(),
-            detail: format!(
-                "the fleet has {} agents in service; pass --agents {} or `fetchbench provision --agents {wanted}`",
-                agents.len(),
-                agents.len()
-            ),
-        });
-    }
-    if agents.len() > wanted {
-        println!(
-            "using {wanted} of the fleet's {} agents (the scenario's agents; --agents overrides)",
-            agents.len()
-        );
-    }
-    agents.truncate(wanted);
-    run::check_busy_poll(&opts.scenario, &cache_url(&state), false, "the stack's cache")?;
-    let fleet =
-        aws_fleet(&opts, &state, agents, ClientTls::load(&state::dir(stack)?).map_err(Error::FleetTls)?);
-    run::drive(&opts, &fleet, &interrupt).await
+    Ok((state, agents))
 }
 
 /// The URL of the stack's cache, from its outputs.
-fn cache_url(state: &State) -> String {
+pub fn cache_url(state: &State) -> String {
     let scheme = if state.output("CacheTls") == "true" { "rediss" } else { "redis" };
     format!("{scheme}://{}:{}", state.output("CacheAddress"), state.output("CachePort"))
 }
 
-/// The fleet: its agents, and the targets from the stack's outputs.
-fn aws_fleet(
-    opts: &RunOptions,
-    state: &State,
-    agents: Vec<(String, SocketAddr, String)>,
-    tls: ClientTls,
-) -> Fleet {
-    let uses_redis = opts.scenario.workloads.iter().any(|w| w.target.uses_redis());
-    let uses_s3 = opts.scenario.workloads.iter().any(|w| w.target.uses_s3());
+/// The fleet a run of `scenario` uses: `agents`, the controller's certificate from the fleet's
+/// folder, and the targets from the stack's outputs.
+pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Result<Fleet, Error> {
+    let tls = ClientTls::load(&aws_state::dir(&state.stack)?).map_err(Error::FleetTls)?;
+    let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
+    let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
     let bucket = state.output("BucketName").to_owned();
     let mut targets = Targets::default();
     let redis = uses_redis.then(|| {
@@ -132,5 +106,5 @@ fn aws_fleet(
             .unwrap_or_else(|| crate::results::cost::DEFAULT_NODE_TYPE.to_owned()),
         nodes: 1,
     };
-    Fleet { kind: "aws", noun: "EC2 agent", agents, tls, redis, s3, targets, pricing }
+    Ok(Fleet { kind: "aws", noun: "EC2 agent", agents, tls, redis, s3, targets, pricing })
 }

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::aws::Aws;
 use crate::aws::ssm::{InvocationError, SendError};
 use crate::error::{EXIT_DEGRADED, Error};
+use crate::fleet::aws_state::{self, InstalledAgent, State};
 use crate::fleet::local::default_agent_binary;
 use crate::fleet::tls::{Authority, ClientTls};
-use crate::stack::state::{self, InstalledAgent, State};
 
 /// The script SSM runs on every agent.
 pub const INSTALL_SCRIPT: &str = include_str!("../../../infra/agent-install.sh");
@@ -126,9 +126,9 @@ pub async fn install_command(
 
 /// The state of `stack`, or [`Error::NoFleet`].
 pub fn load(stack: &str) -> Result<State, Error> {
-    state::load(stack)?.ok_or_else(|| Error::NoFleet {
+    aws_state::load(stack)?.ok_or_else(|| Error::NoFleet {
         stack: stack.to_owned(),
-        dir: state::dir(stack).map(|d| d.display().to_string()).unwrap_or_default(),
+        dir: aws_state::dir(stack).map(|d| d.display().to_string()).unwrap_or_default(),
     })
 }
 
@@ -175,7 +175,7 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
         )));
     }
 
-    let dir = state::dir(&stack)?;
+    let dir = aws_state::dir(&stack)?;
     let ca = Authority::load(&dir, &stack).map_err(Error::FleetTls)?;
     let prefix = parameter_prefix(&stack);
     for id in &instances {
@@ -227,7 +227,7 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
     }
     state.installed = installed;
     state.agent_sha256 = Some(sha256);
-    state::save(state)?;
+    aws_state::save(state)?;
     if failed > 0 {
         return Err(Error::Install { failed, total: instances.len() });
     }
@@ -268,9 +268,10 @@ pub async fn hello(agent: &InstalledAgent, tls: &ClientTls) -> Result<String, St
         return Err("no public address known (its install reported none)".into());
     };
     let addr = address.parse().map_err(|_| format!("bad address {address:?}"))?;
-    let (_, hello, _) = crate::run::connect(&agent.instance_id, addr, tls.config(&agent.server_name))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (_, hello, _) =
+        crate::fleet::connect::connect(&agent.instance_id, addr, tls.config(&agent.server_name))
+            .await
+            .map_err(|e| e.to_string())?;
     Ok(format!(
         "answers Hello at {address} (fetchbench-agent {}, {} cores, {})",
         hello.agent_version, hello.cores, hello.arch

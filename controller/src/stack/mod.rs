@@ -4,7 +4,6 @@
 pub mod fleet;
 pub mod install;
 pub mod provision;
-pub mod state;
 pub mod status;
 pub mod teardown;
 pub mod watch;

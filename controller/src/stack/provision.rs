@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 use crate::aws::Aws;
 use crate::aws::cloudformation::StackSpec;
 use crate::error::Error;
+use crate::fleet::aws_state::{self, State};
 use crate::fleet::tls::{Authority, ClientTls};
 use crate::results::pricing;
 use crate::stack::install::{self, InstallOptions};
-use crate::stack::state::{self, State};
 use crate::stack::watch::{self, Outcome};
 
 /// The template, as `infra/fetchbench.yaml` has it.
@@ -78,7 +78,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
         );
     }
     let aws = Aws::connect(opts.region.as_deref(), opts.profile.as_deref()).await?;
-    let mut state = state::load(&opts.stack)?.unwrap_or_default();
+    let mut state = aws_state::load(&opts.stack)?.unwrap_or_default();
     if !state.region.is_empty() && state.region != aws.region {
         return Err(Error::AwsFleet {
             stack: opts.stack.clone(),
@@ -100,7 +100,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
     state.arch = arch.to_owned();
     state.cache_node_type = opts.existing_cache.is_none().then(|| opts.cache_node_type.clone());
     // Written before the stack exists, so a crash from here on can still be torn down.
-    let dir = state::save(&state)?;
+    let dir = aws_state::save(&state)?;
     if !dir.join(crate::fleet::tls::CA_KEY).exists() {
         let ca = Authority::generate(&opts.stack)?;
         ca.save(&dir)?;
@@ -147,7 +147,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
             );
             let id = aws.cloudformation.create_stack(&spec).await?;
             state.stack_id = Some(id);
-            state::save(&state)?;
+            aws_state::save(&state)?;
             true
         }
         Some(status) if status == "ROLLBACK_COMPLETE" || status.ends_with("_FAILED") => {
@@ -188,7 +188,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
         .iter()
         .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
         .collect();
-    let dir = state::save(&state)?;
+    let dir = aws_state::save(&state)?;
     print_made(&state, &status, &opts.allow_cidr);
     println!("state: {}", dir.display());
 

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::aws::Aws;
 use crate::error::{EXIT_DEGRADED, Error};
+use crate::fleet::aws_state;
 use crate::fleet::tls::ClientTls;
 use crate::results::pricing;
 use crate::stack::install::{self, hello};
-use crate::stack::state;
 
 /// Run `fetchbench status`: 0 when every agent is in service and answers, 3 when not.
 pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) -> Result<u8, Error> {
@@ -62,7 +62,7 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
     if let Err(e) = &pings {
         println!("ssm ping unknown: {e}");
     }
-    let tls = ClientTls::load(&state::dir(stack)?).ok();
+    let tls = ClientTls::load(&aws_state::dir(stack)?).ok();
     println!("agents: {} of {} in the group", instances.len(), state.agents);
     let mut healthy = instances.len() == state.agents as usize;
     for instance in &instances {

@@ -2,25 +2,25 @@
 //! parameters, delete the stack, wait until it is gone, then forget the local state. Running it
 //! again finds nothing to delete and says so.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use crate::aws::Aws;
 use crate::error::Error;
+use crate::fleet::aws_state;
 use crate::stack::install::parameter_prefix;
-use crate::stack::state;
 use crate::stack::watch::{self, Outcome};
 
-/// Run `fetchbench teardown`; the result is the exit code.
+/// Run `fetchbench teardown`; the result is the exit code. `confirm(stack, region, bucket)` says
+/// whether to go on, once what would be deleted is known.
 pub async fn teardown(
     stack: &str,
     region: Option<&str>,
     profile: Option<&str>,
-    yes: bool,
+    confirm: impl FnOnce(&str, &str, Option<&str>) -> Result<bool, Error>,
     timeout: Duration,
 ) -> Result<u8, Error> {
-    let saved = state::load(stack)?;
-    let dir = state::dir(stack)?;
+    let saved = aws_state::load(stack)?;
+    let dir = aws_state::dir(stack)?;
     let region = region.or(saved.as_ref().map(|s| s.region.as_str()));
     let profile = profile.or(saved.as_ref().and_then(|s| s.profile.as_deref()));
     let aws = Aws::connect(region, profile).await?;
@@ -36,7 +36,7 @@ pub async fn teardown(
             return Ok(0);
         }
         delete_parameters(&aws, stack).await?;
-        state::remove(stack)?;
+        aws_state::remove(stack)?;
         println!(
             "stack {stack} is already gone from {}; removed the local state {}",
             aws.region,
@@ -49,7 +49,7 @@ pub async fn teardown(
         Some(o) => o.output_value().map(str::to_owned),
         None => aws.cloudformation.describe_stack_resource(stack, "Bucket").await?,
     };
-    if !yes && !confirm(stack, &aws.region, bucket.as_deref())? {
+    if !confirm(stack, &aws.region, bucket.as_deref())? {
         println!("nothing deleted");
         return Ok(0);
     }
@@ -81,7 +81,7 @@ pub async fn teardown(
             });
         }
     }
-    state::remove(stack)?;
+    aws_state::remove(stack)?;
     println!(
         "stack {stack} deleted: nothing of it is left running; removed the local state {}",
         dir.display()
@@ -97,22 +97,4 @@ async fn delete_parameters(aws: &Aws, stack: &str) -> Result<(), Error> {
         println!("deleted {} agent TLS parameters under {}", names.len(), parameter_prefix(stack));
     }
     Ok(())
-}
-
-/// Ask on the terminal; without one, `--yes` is required.
-fn confirm(stack: &str, region: &str, bucket: Option<&str>) -> Result<bool, Error> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Missing {
-            flag: "--yes",
-            detail: format!("is required to delete stack {stack} when there is no terminal to ask on"),
-        });
-    }
-    let what = bucket.map(|b| format!(", bucket {b} with everything in it,")).unwrap_or_default();
-    print!(
-        "delete stack {stack} in {region}{what} and every agent, cache and network resource in it? [y/N] "
-    );
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
 }

@@ -7,10 +7,10 @@ use std::fmt::Write;
 
 use crate::render::html::chart::{Axis, Chart, Scale, Series, escape, latency_label};
 use crate::render::html::{histogram_points, page_start, percentile_label};
-use crate::render::terminal::without_round;
 use crate::results::compare::{Comparison, Metric};
 use crate::results::schema::RunResult;
 use crate::results::tally::{decode_base64, merge};
+use crate::scenario::expand::without_round;
 
 /// Line colours of the two runs: the base grey and dashed, the new run in colour.
 const BASE_COLOR: &str = "#7f7f7f";

@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 
 use crate::render::export::percentile_rows;
 use crate::render::terminal as summary;
+use crate::results::analysis;
 use crate::results::cost::{self, CostEstimate};
 use crate::results::schema::{LatencySummary, RunResult, WorkloadResult};
 use crate::results::tally::decode_base64;
@@ -52,7 +53,7 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     page.push_str(&load_section(result));
     page.push_str(&timeseries_section(result));
     if let Some(c) = cost {
-        page.push_str(&cost_section(&summary::median_rounds(c, result.scenario.rounds)));
+        page.push_str(&cost_section(&analysis::median_rounds(c, result.scenario.rounds)));
     }
     page.push_str(&agents_section(result));
     page.push_str(&scenario_section(result));
@@ -163,7 +164,7 @@ fn summary_section(result: &RunResult) -> String {
 
 /// A `--repeat` run's figures per workload over its rounds: median, then smallest to largest.
 fn rounds_table(result: &RunResult) -> String {
-    let (workloads, speedups) = summary::rounds(result);
+    let (workloads, speedups) = analysis::rounds(result);
     if workloads.is_empty() {
         return String::new();
     }
@@ -172,7 +173,7 @@ fn rounds_table(result: &RunResult) -> String {
          <th>p50 µs</th><th>p99 µs</th><th>ops/s</th></tr>",
         result.scenario.rounds
     );
-    let cell = |x: &summary::Spread| format!("{:.1} ({:.1} to {:.1})", x.median, x.min, x.max);
+    let cell = |x: &analysis::Spread| format!("{:.1} ({:.1} to {:.1})", x.median, x.min, x.max);
     for w in &workloads {
         let _ = write!(
             s,

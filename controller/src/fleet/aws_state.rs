@@ -108,10 +108,9 @@ pub fn save(state: &State) -> Result<PathBuf, StateError> {
     let dir = dir(&state.stack)?;
     create_private_dir(&dir)?;
     let path = dir.join("state.json");
-    let tmp = dir.join("state.json.tmp");
     let text = serde_json::to_string_pretty(state).expect("state serialises");
-    std::fs::write(&tmp, text + "\n").map_err(|source| StateError::Io { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, &path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+    crate::support::write_atomic(&path, (text + "\n").as_bytes())
+        .map_err(|source| StateError::Io { path: path.clone(), source })?;
     Ok(dir)
 }
 
