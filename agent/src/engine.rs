@@ -31,6 +31,8 @@ use crate::outcome::{Failure, Outcome, Sample};
 use crate::pace::Pacer;
 use crate::record::{Interval, Recorders, serialize};
 use fetchbench_proto::dataset::mix;
+use fetchbench_proto::limits::{MAX_BUSY_POLL, MAX_CONCURRENCY, MAX_PIPELINE, MAX_RATE};
+use fetchbench_proto::wire::unix_ns;
 
 /// Where run events go: the Run rpc's response stream.
 pub type Events = mpsc::Sender<Result<pb::RunEvent, Status>>;
@@ -99,15 +101,6 @@ pub struct WorkloadPlan {
     pub range: Option<(u64, u64)>,
 }
 
-/// Largest concurrency an agent accepts per workload.
-pub const MAX_CONCURRENCY: usize = 100_000;
-/// Highest open-loop rate an agent accepts, requests per second.
-pub const MAX_RATE: f64 = 10_000_000.0;
-/// Most commands a slot sends at once.
-pub const MAX_PIPELINE: usize = 10_000;
-/// Longest busy-poll per reply, microseconds.
-pub const MAX_BUSY_POLL_US: u64 = 10_000;
-
 impl TryFrom<&pb::Workload> for WorkloadPlan {
     type Error = String;
 
@@ -119,10 +112,10 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
             Ok(pb::Target::CacheAside) => TargetKind::CacheAside,
             _ => return Err(format!("workload {name}: target {} is not redis, s3 or cache-aside", w.target)),
         };
-        let concurrency = w.concurrency as usize;
-        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+        if !(1..=MAX_CONCURRENCY).contains(&w.concurrency) {
             return Err(format!(
-                "workload {name}: concurrency {concurrency} is not in 1..={MAX_CONCURRENCY}"
+                "workload {name}: concurrency {} is not in 1..={MAX_CONCURRENCY}",
+                w.concurrency
             ));
         }
         let stop = match (w.requests, w.duration_ms) {
@@ -159,17 +152,19 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         if w.set_share > 0.0 && target != TargetKind::Redis {
             return Err(format!("workload {name}: set_share applies to the redis target only"));
         }
-        let pipeline = (w.pipeline as usize).max(1);
+        let pipeline = w.pipeline.max(1);
         if pipeline > MAX_PIPELINE {
             return Err(format!("workload {name}: pipeline {pipeline} is not in 1..={MAX_PIPELINE}"));
         }
         if pipeline > 1 && (target != TargetKind::Redis || rate.is_some()) {
             return Err(format!("workload {name}: pipeline applies to the redis target in closed loop only"));
         }
-        if w.busy_poll_us > MAX_BUSY_POLL_US {
+        let busy_poll = Duration::from_micros(w.busy_poll_us);
+        if busy_poll > MAX_BUSY_POLL {
             return Err(format!(
-                "workload {name}: busy_poll_us {} is not in 0..={MAX_BUSY_POLL_US}",
-                w.busy_poll_us
+                "workload {name}: busy_poll_us {} is not in 0..={}",
+                w.busy_poll_us,
+                MAX_BUSY_POLL.as_micros()
             ));
         }
         if w.busy_poll_us > 0 && (target != TargetKind::Redis || pipeline > 1) {
@@ -180,7 +175,7 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         Ok(WorkloadPlan {
             name: name.clone(),
             target,
-            concurrency,
+            concurrency: w.concurrency as usize,
             stop,
             warmup,
             keys,
@@ -188,8 +183,8 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
             seed: w.seed,
             rate,
             set_share: w.set_share,
-            pipeline,
-            busy_poll: Duration::from_micros(w.busy_poll_us),
+            pipeline: pipeline as usize,
+            busy_poll,
             ttl: (w.ttl_ms > 0).then(|| Duration::from_millis(w.ttl_ms)),
             range: (w.range_length > 0).then_some((w.range_start, w.range_length)),
         })
@@ -249,11 +244,6 @@ pub async fn run_workload(
 pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
-}
-
-/// Nanoseconds since the Unix epoch.
-pub fn unix_ns(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 struct Phase<'a> {
@@ -719,7 +709,7 @@ mod tests {
             WorkloadPlan::try_from(&w).expect("busy-polled open loop").busy_poll,
             Duration::from_micros(50)
         );
-        w.busy_poll_us = MAX_BUSY_POLL_US + 1;
+        w.busy_poll_us = 10_001;
         assert!(WorkloadPlan::try_from(&w).expect_err("too long").contains("busy_poll_us 10001"));
         w.busy_poll_us = 50;
         w.target = pb::Target::S3.into();

@@ -15,24 +15,21 @@ use tonic::transport::{Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::limits::MAX_OBJECT_BYTES;
+use fetchbench_proto::wire::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, unix_ns};
 
 use crate::cpu;
 use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
-use crate::engine::{self, RunContext, TargetKind, WorkloadPlan, unix_ns};
+use crate::engine::{self, RunContext, TargetKind, WorkloadPlan};
 use crate::pace::Pacer;
 use crate::seed;
 
-/// Largest object the agent agrees to generate, bytes.
-pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
 /// Longest the agent agrees to wait for a synchronized start.
 const MAX_START_DELAY: Duration = Duration::from_secs(60);
 /// Shortest progress interval the agent agrees to, milliseconds.
 const MIN_INTERVAL_MS: u64 = 10;
-/// How often the agent pings each controller connection, and how long it waits for the answer.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Events buffered between the engine and a slow controller.
 const EVENT_BUFFER: usize = 256;
 

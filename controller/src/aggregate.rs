@@ -12,8 +12,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 
 use crate::result::{AgentWorkloadResult, IntervalResult, LatencySummary, WorkloadResult};
 
-/// Significant digits of every histogram, as on the agents.
-const SIGNIFICANT_DIGITS: u8 = 3;
+use fetchbench_proto::wire::HISTOGRAM_SIGNIFICANT_DIGITS as SIGNIFICANT_DIGITS;
 
 /// A fresh auto-resizing histogram of nanoseconds.
 pub fn new_histogram() -> Histogram<u64> {

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use fetchbench_proto as pb;
 use fetchbench_proto::agent_client::AgentClient;
 use fetchbench_proto::redact::redact_url;
+use fetchbench_proto::wire::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, unix_ns};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
@@ -33,10 +34,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// An agent that sends nothing (progress or heartbeat) for this long is lost.
 pub const AGENT_SILENCE: Duration = Duration::from_secs(5);
-/// How often the controller pings each agent connection, and how long it waits for the answer:
-/// a connection gone silent (a cut link, a sleeping laptop) breaks within seconds.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Hellos per agent to estimate its clock offset; the one with the shortest round trip counts.
 const CLOCK_PROBES: usize = 5;
 /// How far ahead of now a workload's synchronized start is set, besides four round trips.
@@ -478,10 +475,6 @@ pub async fn connect(
     }
     let (hello, clock) = best.expect("at least one probe");
     Ok((client, hello, clock))
-}
-
-fn unix_ns(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn agent_error(agent: &AgentResult, step: &'static str, status: &tonic::Status) -> Error {
