@@ -22,8 +22,9 @@ use crate::cpu;
 use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
-use crate::engine::{self, RunContext, TargetKind, WorkloadPlan};
+use crate::engine::{self, RunContext};
 use crate::pace::Pacer;
+use crate::plan::{TargetKind, WorkloadPlan};
 use crate::seed;
 
 /// Longest the agent agrees to wait for a synchronized start.
@@ -208,7 +209,7 @@ impl Agent for AgentService {
             .iter()
             .map(WorkloadPlan::try_from)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(Status::invalid_argument)?;
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if plans.is_empty() {
             return Err(Status::invalid_argument("the run has no workloads"));
         }
