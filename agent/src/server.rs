@@ -22,7 +22,7 @@ use crate::cpu;
 use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
-use crate::engine::{self, RunContext};
+use crate::engine::{self, Events, RunContext};
 use crate::pace::Pacer;
 use crate::plan::{TargetKind, WorkloadPlan};
 use crate::seed;
@@ -111,6 +111,65 @@ impl AgentService {
             }
             None => false,
         }
+    }
+
+    /// Claim the agent for a run of `plans`, returning what Prepare connected and the run's
+    /// cancel token. Refused while another run is in progress, before Prepare, and when a plan
+    /// needs a target Prepare did not name.
+    fn begin_run(&self, plans: &[WorkloadPlan]) -> Result<(Arc<Prepared>, CancellationToken), Status> {
+        let mut state = self.lock();
+        if state.run.is_some() {
+            return Err(Status::failed_precondition("a run is already in progress"));
+        }
+        let prepared = state
+            .prepared
+            .clone()
+            .ok_or_else(|| Status::failed_precondition("the agent is not prepared; send Prepare first"))?;
+        for plan in plans {
+            prepared.check_can_run(plan)?;
+        }
+        let cancel = CancellationToken::new();
+        state.run = Some(cancel.clone());
+        Ok((prepared, cancel))
+    }
+
+    /// The run is over: the agent takes the next one. When the controller went away, its
+    /// preparation went with it: back to idle, ready for whoever prepares next.
+    fn end_run(&self, controller_lost: bool) {
+        let mut state = self.lock();
+        // Run refuses to start while `run` is set, so the token there is the ending run's.
+        state.run = None;
+        if controller_lost {
+            state.prepared = None;
+            tracing::warn!("the controller went away mid-run; load stopped, agent idle");
+        }
+    }
+}
+
+impl Prepared {
+    /// Whether `plan` can run on these targets: the ones it reads from were prepared, and
+    /// busy-polling has a Redis that allows it.
+    fn check_can_run(&self, plan: &WorkloadPlan) -> Result<(), Status> {
+        let (redis, s3) = (self.redis.is_none(), self.s3.is_none());
+        let missing = match plan.target {
+            TargetKind::Redis => redis.then_some("redis"),
+            TargetKind::S3 => s3.then_some("s3"),
+            TargetKind::CacheAside => (redis || s3).then_some("redis and s3"),
+        };
+        if let Some(target) = missing {
+            return Err(Status::failed_precondition(format!(
+                "workload {} reads from {target}, but Prepare named no {target} target",
+                plan.name
+            )));
+        }
+        if !plan.busy_poll.is_zero() && self.redis.as_ref().is_some_and(|r| !r.can_busy_poll()) {
+            return Err(Status::failed_precondition(format!(
+                "workload {}: busy_poll needs a single Redis node over plain TCP with RESP2 \
+                 (not TLS, RESP3 or a cluster); remove busy_poll",
+                plan.name
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -204,127 +263,134 @@ impl Agent for AgentService {
 
     async fn run(&self, request: Request<pb::RunRequest>) -> Result<Response<Self::RunStream>, Status> {
         let req = request.into_inner();
-        let plans = req
-            .workloads
-            .iter()
-            .map(WorkloadPlan::try_from)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        if plans.is_empty() {
-            return Err(Status::invalid_argument("the run has no workloads"));
-        }
+        let plans = plans_of(&req.workloads)?;
         let interval = Duration::from_millis(req.interval_ms.max(MIN_INTERVAL_MS));
-        let start_delay = Duration::from_nanos(
-            u64::try_from(req.start_at_unix_ns.saturating_sub(unix_ns(SystemTime::now()))).unwrap_or(0),
-        );
-        if start_delay > MAX_START_DELAY {
-            return Err(Status::invalid_argument(format!(
-                "start_at_unix_ns is {start_delay:?} away, more than {MAX_START_DELAY:?}; check the clocks"
-            )));
-        }
-        let start_at = std::time::Instant::now() + start_delay;
-        let (prepared, cancel) = {
-            let mut state = self.lock();
-            if state.run.is_some() {
-                return Err(Status::failed_precondition("a run is already in progress"));
-            }
-            let prepared = state.prepared.clone().ok_or_else(|| {
-                Status::failed_precondition("the agent is not prepared; send Prepare first")
-            })?;
-            for plan in &plans {
-                let (redis, s3) = (prepared.redis.is_none(), prepared.s3.is_none());
-                let missing = match plan.target {
-                    TargetKind::Redis => redis.then_some("redis"),
-                    TargetKind::S3 => s3.then_some("s3"),
-                    TargetKind::CacheAside => (redis || s3).then_some("redis and s3"),
-                };
-                if let Some(target) = missing {
-                    return Err(Status::failed_precondition(format!(
-                        "workload {} reads from {target}, but Prepare named no {target} target",
-                        plan.name
-                    )));
-                }
-                if !plan.busy_poll.is_zero() && prepared.redis.as_ref().is_some_and(|r| !r.can_busy_poll()) {
-                    return Err(Status::failed_precondition(format!(
-                        "workload {}: busy_poll needs a single Redis node over plain TCP with RESP2 \
-                         (not TLS, RESP3 or a cluster); remove busy_poll",
-                        plan.name
-                    )));
-                }
-            }
-            let cancel = CancellationToken::new();
-            state.run = Some(cancel.clone());
-            (prepared, cancel)
-        };
-
-        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
-        let service = self.clone();
+        let start_at = local_start(req.start_at_unix_ns)?;
+        let (prepared, cancel) = self.begin_run(&plans)?;
+        let (events, rx) = mpsc::channel(EVENT_BUFFER);
         // The run's own pacer, on this runtime; it stops when the run ends.
-        let pacer = Pacer::start();
-        tokio::spawn(async move {
-            let finished = CancellationToken::new();
-            // Heartbeats for the whole run; and a dropped response stream (or a connection the
-            // keep-alive pings found dead) means the controller left: stop the load.
-            let watchdog = {
-                let (tx, cancel, finished) = (tx.clone(), cancel.clone(), finished.clone());
-                tokio::spawn(async move {
-                    let mut beat = tokio::time::interval(interval);
-                    loop {
-                        tokio::select! {
-                            () = tx.closed() => {
-                                cancel.cancel();
-                                return true;
-                            }
-                            () = finished.cancelled() => return false,
-                            _ = beat.tick() => {
-                                let heartbeat = pb::Heartbeat { agent_time_unix_ns: unix_ns(SystemTime::now()) };
-                                let event = pb::RunEvent { event: Some(pb::run_event::Event::Heartbeat(heartbeat)) };
-                                // Never wait on a full stream: the progress behind it says as much.
-                                let _ = tx.try_send(Ok(event));
-                            }
-                        }
-                    }
-                })
-            };
-            // Connect every workload's slots first, so that the synchronized start is the start of
-            // the load, not of the connection set-up.
-            let mut drivers = Vec::with_capacity(plans.len());
-            for plan in &plans {
-                drivers.push(drivers_for(&prepared, plan).await);
-            }
-            let ctx = RunContext {
-                interval,
-                events: &tx,
-                cancel: &cancel,
-                pacer: &pacer,
-                objects: prepared.dataset.objects,
-            };
-            for (index, (plan, drivers)) in plans.iter().zip(drivers).enumerate() {
-                if cancel.is_cancelled() {
-                    break;
-                }
-                let done = engine::run_workload(index as u32, plan, drivers, &ctx, start_at).await;
-                let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
-                if tx.send(Ok(event)).await.is_err() {
-                    break;
-                }
-            }
-            finished.cancel();
-            let controller_lost = watchdog.await.unwrap_or(false);
-            let mut state = service.lock();
-            // Run refuses to start while `run` is set, so the token there is ours.
-            state.run = None;
-            if controller_lost {
-                // Its preparation went with it: back to idle, ready for whoever prepares next.
-                state.prepared = None;
-                tracing::warn!("the controller went away mid-run; load stopped, agent idle");
-            }
-        });
+        let run = AcceptedRun { plans, prepared, interval, start_at, cancel, pacer: Pacer::start(), events };
+        tokio::spawn(run.execute(self.clone()));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn stop(&self, _: Request<pb::StopRequest>) -> Result<Response<pb::StopReply>, Status> {
         Ok(Response::new(pb::StopReply { was_running: self.stop_run() }))
+    }
+}
+
+/// The workloads of a Run request, validated; refused as a whole when any is invalid.
+fn plans_of(workloads: &[pb::Workload]) -> Result<Vec<WorkloadPlan>, Status> {
+    let plans = workloads
+        .iter()
+        .map(WorkloadPlan::try_from)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    if plans.is_empty() {
+        return Err(Status::invalid_argument("the run has no workloads"));
+    }
+    Ok(plans)
+}
+
+/// The synchronized start `start_at_unix_ns` on this machine's monotonic clock: now when it
+/// has passed, refused when it is further off than [`MAX_START_DELAY`] (clocks far apart).
+fn local_start(start_at_unix_ns: i64) -> Result<std::time::Instant, Status> {
+    let start_delay = Duration::from_nanos(
+        u64::try_from(start_at_unix_ns.saturating_sub(unix_ns(SystemTime::now()))).unwrap_or(0),
+    );
+    if start_delay > MAX_START_DELAY {
+        return Err(Status::invalid_argument(format!(
+            "start_at_unix_ns is {start_delay:?} away, more than {MAX_START_DELAY:?}; check the clocks"
+        )));
+    }
+    Ok(std::time::Instant::now() + start_delay)
+}
+
+/// A run the Run rpc accepted: everything its task needs.
+struct AcceptedRun {
+    plans: Vec<WorkloadPlan>,
+    prepared: Arc<Prepared>,
+    /// Period of progress events and heartbeats.
+    interval: Duration,
+    /// The synchronized start of the load.
+    start_at: std::time::Instant,
+    /// Cancelled by Stop, shutdown or a controller gone away.
+    cancel: CancellationToken,
+    pacer: Pacer,
+    /// The Run response stream.
+    events: Events,
+}
+
+impl AcceptedRun {
+    /// Run the workloads one after another with heartbeats beside them, then free `service`
+    /// for the next run.
+    async fn execute(self, service: AgentService) {
+        let finished = CancellationToken::new();
+        let watchdog = tokio::spawn(heartbeat_until(
+            finished.clone(),
+            self.events.clone(),
+            self.cancel.clone(),
+            self.interval,
+        ));
+        self.run_workloads().await;
+        finished.cancel();
+        let controller_lost = watchdog.await.unwrap_or(false);
+        service.end_run(controller_lost);
+    }
+
+    /// Each workload in turn, its totals sent when it is done, until the end, a cancel or a
+    /// closed stream.
+    async fn run_workloads(&self) {
+        // Connect every workload's slots first, so that the synchronized start is the start of
+        // the load, not of the connection set-up.
+        let mut drivers = Vec::with_capacity(self.plans.len());
+        for plan in &self.plans {
+            drivers.push(drivers_for(&self.prepared, plan).await);
+        }
+        let ctx = RunContext {
+            interval: self.interval,
+            events: &self.events,
+            cancel: &self.cancel,
+            pacer: &self.pacer,
+            objects: self.prepared.dataset.objects,
+        };
+        for (index, (plan, drivers)) in self.plans.iter().zip(drivers).enumerate() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let done = engine::run_workload(index as u32, plan, drivers, &ctx, self.start_at).await;
+            let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
+            if self.events.send(Ok(event)).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Send a heartbeat every `interval` until `finished`. A dropped response stream (or a
+/// connection the keep-alive pings found dead) means the controller left: cancel the load and
+/// return true.
+async fn heartbeat_until(
+    finished: CancellationToken,
+    events: Events,
+    cancel: CancellationToken,
+    interval: Duration,
+) -> bool {
+    let mut beat = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = events.closed() => {
+                cancel.cancel();
+                return true;
+            }
+            () = finished.cancelled() => return false,
+            _ = beat.tick() => {
+                let heartbeat = pb::Heartbeat { agent_time_unix_ns: unix_ns(SystemTime::now()) };
+                let event = pb::RunEvent { event: Some(pb::run_event::Event::Heartbeat(heartbeat)) };
+                // Never wait on a full stream: the progress behind it says as much.
+                let _ = events.try_send(Ok(event));
+            }
+        }
     }
 }
 
