@@ -206,46 +206,14 @@ impl Agent for AgentService {
         }
         let dataset = Arc::new(validate_dataset(req.dataset.as_ref())?);
         let redis = match &req.redis {
-            Some(r) => {
-                let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
-                    .map_err(|e| Status::invalid_argument(ConnectError::new(&r.url, &e).to_string()))?;
-                target
-                    .connect()
-                    .await
-                    .map_err(|e| Status::unavailable(ConnectError::new(&r.url, &e).to_string()))?;
-                Some(target)
-            }
+            Some(r) => Some(connect_redis(r, &dataset).await?),
             None => None,
         };
         let s3 = match &req.s3 {
-            Some(s) => {
-                if s.bucket.is_empty() {
-                    return Err(Status::invalid_argument("s3 target has no bucket"));
-                }
-                let config = S3Config {
-                    endpoint_url: s.endpoint_url.clone(),
-                    region: s.region.clone(),
-                    bucket: s.bucket.clone(),
-                    force_path_style: s.force_path_style,
-                    access_key_id: s.access_key_id.clone(),
-                    secret_access_key: s.secret_access_key.clone(),
-                };
-                Some(S3Target::new(&config, dataset.objects).await)
-            }
+            Some(s) => Some(s3_target(s, dataset.objects).await?),
             None => None,
         };
-        let started = std::time::Instant::now();
-        let seeded = if req.seed_data {
-            seed::seed(&dataset, redis.as_ref(), s3.as_ref(), req.cold_cache)
-                .await
-                .map_err(|e| Status::unavailable(format!("seeding failed: {e}")))?
-        } else {
-            if let Some(s3) = &s3 {
-                seed::ensure_bucket(s3).await.map_err(|e| Status::unavailable(e.to_string()))?;
-            }
-            seed::Seeded::default()
-        };
-        let seed_duration_ms = if req.seed_data { started.elapsed().as_millis() as u64 } else { 0 };
+        let (seeded, seed_duration_ms) = fill_targets(&req, &dataset, redis.as_ref(), s3.as_ref()).await?;
         let redis_shards = match &redis {
             Some(r) => r.shards().await.unwrap_or(0),
             None => 0,
@@ -430,6 +398,51 @@ async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Vec<Driver> {
     }
 }
 
+/// The Redis target Prepare names, connected once to check that it answers.
+async fn connect_redis(r: &pb::RedisTarget, dataset: &Arc<Dataset>) -> Result<RedisTarget, Status> {
+    let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
+        .map_err(|e| Status::invalid_argument(ConnectError::new(&r.url, &e).to_string()))?;
+    target.connect().await.map_err(|e| Status::unavailable(ConnectError::new(&r.url, &e).to_string()))?;
+    Ok(target)
+}
+
+/// The S3 target Prepare names, holding `objects` objects.
+async fn s3_target(s: &pb::S3Target, objects: u64) -> Result<S3Target, Status> {
+    if s.bucket.is_empty() {
+        return Err(Status::invalid_argument("s3 target has no bucket"));
+    }
+    let config = S3Config {
+        endpoint_url: s.endpoint_url.clone(),
+        region: s.region.clone(),
+        bucket: s.bucket.clone(),
+        force_path_style: s.force_path_style,
+        access_key_id: s.access_key_id.clone(),
+        secret_access_key: s.secret_access_key.clone(),
+    };
+    Ok(S3Target::new(&config, objects).await)
+}
+
+/// Seed the dataset into the targets when the request asks to, returning what was written and
+/// how long it took, milliseconds; otherwise only make sure the bucket exists.
+async fn fill_targets(
+    req: &pb::PrepareRequest,
+    dataset: &Dataset,
+    redis: Option<&RedisTarget>,
+    s3: Option<&S3Target>,
+) -> Result<(seed::Seeded, u64), Status> {
+    if !req.seed_data {
+        if let Some(s3) = s3 {
+            seed::ensure_bucket(s3).await.map_err(|e| Status::unavailable(e.to_string()))?;
+        }
+        return Ok((seed::Seeded::default(), 0));
+    }
+    let started = std::time::Instant::now();
+    let seeded = seed::seed(dataset, redis, s3, req.cold_cache)
+        .await
+        .map_err(|e| Status::unavailable(format!("seeding failed: {e}")))?;
+    Ok((seeded, started.elapsed().as_millis() as u64))
+}
+
 fn validate_dataset(d: Option<&pb::Dataset>) -> Result<Dataset, Status> {
     let d = d.ok_or_else(|| Status::invalid_argument("prepare request has no dataset"))?;
     let dataset = Dataset::from_proto(d).map_err(Status::invalid_argument)?;
@@ -447,4 +460,44 @@ fn hostname() -> String {
         .map(|s| s.trim().to_owned())
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_needs_workloads_and_each_must_be_valid() {
+        let refused = plans_of(&[]).expect_err("no workloads");
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (tonic::Code::InvalidArgument, "the run has no workloads")
+        );
+        let bad = pb::Workload {
+            name: "w".into(),
+            target: pb::Target::Redis.into(),
+            concurrency: 1,
+            requests: 1,
+            ..Default::default()
+        };
+        let refused = plans_of(&[bad]).expect_err("no timeout");
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (tonic::Code::InvalidArgument, "workload w: timeout_ms is 0")
+        );
+    }
+
+    #[test]
+    fn a_start_in_the_past_is_now_and_one_too_far_ahead_is_refused() {
+        let now = std::time::Instant::now();
+        let past = local_start(0).expect("a start in the past");
+        assert!(past >= now && past - now < Duration::from_secs(1), "{:?} after now", past - now);
+        let in_ten = unix_ns(SystemTime::now() + Duration::from_secs(10));
+        let ahead = local_start(in_ten).expect("ten seconds ahead").duration_since(now);
+        assert!(ahead > Duration::from_secs(9) && ahead < Duration::from_secs(11), "{ahead:?} ahead");
+        let far = unix_ns(SystemTime::now() + MAX_START_DELAY + Duration::from_secs(5));
+        let refused = local_start(far).expect_err("too far ahead");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(refused.message().ends_with("check the clocks"), "{}", refused.message());
+    }
 }
