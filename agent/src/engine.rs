@@ -26,11 +26,13 @@ use tonic::Status;
 
 use crate::cpu::process_cpu_time;
 use crate::driver::{Driver, Op};
-use crate::keys::{KeyDist, KeySampler};
+use crate::keys::KeySampler;
 use crate::outcome::{Failure, Outcome, Sample};
 use crate::pace::Pacer;
+use crate::plan::{Stop, WorkloadPlan};
 use crate::record::{Interval, Recorders, serialize};
 use fetchbench_proto::dataset::mix;
+use fetchbench_proto::wire::unix_ns;
 
 /// Where run events go: the Run rpc's response stream.
 pub type Events = mpsc::Sender<Result<pb::RunEvent, Status>>;
@@ -43,157 +45,6 @@ pub const LATE: Duration = Duration::from_millis(1);
 /// intended start to be late for.
 fn is_late(open_loop: bool, intended: Instant, sent: Instant) -> bool {
     open_loop && sent.duration_since(intended) > LATE
-}
-
-/// What ends a phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// After this many requests (successful or not) on this agent.
-    Requests(u64),
-    /// After this long.
-    Duration(Duration),
-}
-
-/// Which target a workload reads from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TargetKind {
-    /// Redis GET (and SET).
-    Redis,
-    /// S3 GetObject.
-    S3,
-    /// Redis GET, S3 GetObject and Redis SET on a miss.
-    CacheAside,
-}
-
-/// A validated workload, as this agent runs it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WorkloadPlan {
-    /// Name from the scenario.
-    pub name: String,
-    /// Target read from.
-    pub target: TargetKind,
-    /// Requests in flight (closed loop) or connections (open loop).
-    pub concurrency: usize,
-    /// End of the measured phase.
-    pub stop: Stop,
-    /// End of the warm-up phase; `None` for no warm-up.
-    pub warmup: Option<Stop>,
-    /// Key choice.
-    pub keys: KeyDist,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Seed of this agent's key streams.
-    pub seed: u64,
-    /// Open loop: requests per second on this agent; `None` for closed loop.
-    pub rate: Option<f64>,
-    /// Redis: share of requests that are SETs.
-    pub set_share: f64,
-    /// Redis, closed loop: commands each slot sends at once before reading their replies.
-    pub pipeline: usize,
-    /// Redis, one command at a time: how long a slot polls for each reply before its thread may
-    /// sleep; zero for never.
-    pub busy_poll: Duration,
-    /// Cache-aside: expiry of written values.
-    pub ttl: Option<Duration>,
-    /// S3 and cache-aside: `(start, length)` of the byte range read.
-    pub range: Option<(u64, u64)>,
-}
-
-/// Largest concurrency an agent accepts per workload.
-pub const MAX_CONCURRENCY: usize = 100_000;
-/// Highest open-loop rate an agent accepts, requests per second.
-pub const MAX_RATE: f64 = 10_000_000.0;
-/// Most commands a slot sends at once.
-pub const MAX_PIPELINE: usize = 10_000;
-/// Longest busy-poll per reply, microseconds.
-pub const MAX_BUSY_POLL_US: u64 = 10_000;
-
-impl TryFrom<&pb::Workload> for WorkloadPlan {
-    type Error = String;
-
-    fn try_from(w: &pb::Workload) -> Result<Self, String> {
-        let name = &w.name;
-        let target = match pb::Target::try_from(w.target) {
-            Ok(pb::Target::Redis) => TargetKind::Redis,
-            Ok(pb::Target::S3) => TargetKind::S3,
-            Ok(pb::Target::CacheAside) => TargetKind::CacheAside,
-            _ => return Err(format!("workload {name}: target {} is not redis, s3 or cache-aside", w.target)),
-        };
-        let concurrency = w.concurrency as usize;
-        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
-            return Err(format!(
-                "workload {name}: concurrency {concurrency} is not in 1..={MAX_CONCURRENCY}"
-            ));
-        }
-        let stop = match (w.requests, w.duration_ms) {
-            (0, 0) => return Err(format!("workload {name}: neither requests nor duration_ms is set")),
-            (0, ms) => Stop::Duration(Duration::from_millis(ms)),
-            (n, _) => Stop::Requests(n),
-        };
-        let warmup = match (w.warmup_requests, w.warmup_ms) {
-            (0, 0) => None,
-            (0, ms) => Some(Stop::Duration(Duration::from_millis(ms))),
-            (n, _) => Some(Stop::Requests(n)),
-        };
-        let keys = match w.keys.as_ref().and_then(|k| k.kind.as_ref()) {
-            None | Some(pb::key_choice::Kind::Uniform(_)) => KeyDist::Uniform,
-            Some(pb::key_choice::Kind::Sequential(_)) => KeyDist::Sequential,
-            Some(pb::key_choice::Kind::Zipf(z)) => KeyDist::Zipf { exponent: z.exponent },
-            Some(pb::key_choice::Kind::Hotset(h)) => {
-                KeyDist::HotSet { key_fraction: h.key_fraction, request_share: h.request_share }
-            }
-        };
-        // Refuse bad key parameters here, where the caller still gets an answer.
-        KeySampler::new(keys, 1, 0, 1).map_err(|e| format!("workload {name}: {e}"))?;
-        if w.timeout_ms == 0 {
-            return Err(format!("workload {name}: timeout_ms is 0"));
-        }
-        let rate = match w.rate {
-            0.0 => None,
-            r if r.is_finite() && r > 0.0 && r <= MAX_RATE => Some(r),
-            r => return Err(format!("workload {name}: rate {r} is not in (0, {MAX_RATE}]")),
-        };
-        if !(0.0..=1.0).contains(&w.set_share) {
-            return Err(format!("workload {name}: set_share {} is not in [0, 1]", w.set_share));
-        }
-        if w.set_share > 0.0 && target != TargetKind::Redis {
-            return Err(format!("workload {name}: set_share applies to the redis target only"));
-        }
-        let pipeline = (w.pipeline as usize).max(1);
-        if pipeline > MAX_PIPELINE {
-            return Err(format!("workload {name}: pipeline {pipeline} is not in 1..={MAX_PIPELINE}"));
-        }
-        if pipeline > 1 && (target != TargetKind::Redis || rate.is_some()) {
-            return Err(format!("workload {name}: pipeline applies to the redis target in closed loop only"));
-        }
-        if w.busy_poll_us > MAX_BUSY_POLL_US {
-            return Err(format!(
-                "workload {name}: busy_poll_us {} is not in 0..={MAX_BUSY_POLL_US}",
-                w.busy_poll_us
-            ));
-        }
-        if w.busy_poll_us > 0 && (target != TargetKind::Redis || pipeline > 1) {
-            return Err(format!(
-                "workload {name}: busy_poll_us applies to the redis target one command at a time only"
-            ));
-        }
-        Ok(WorkloadPlan {
-            name: name.clone(),
-            target,
-            concurrency,
-            stop,
-            warmup,
-            keys,
-            timeout: Duration::from_millis(w.timeout_ms),
-            seed: w.seed,
-            rate,
-            set_share: w.set_share,
-            pipeline,
-            busy_poll: Duration::from_micros(w.busy_poll_us),
-            ttl: (w.ttl_ms > 0).then(|| Duration::from_millis(w.ttl_ms)),
-            range: (w.range_length > 0).then_some((w.range_start, w.range_length)),
-        })
-    }
 }
 
 /// What every workload of a run shares.
@@ -249,11 +100,6 @@ pub async fn run_workload(
 pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
-}
-
-/// Nanoseconds since the Unix epoch.
-pub fn unix_ns(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 struct Phase<'a> {
@@ -682,47 +528,5 @@ mod tests {
         assert!(!b.take(start + Duration::from_secs(1)));
         let r = Budget::new(Stop::Requests(2), start);
         assert!(r.take(start) && r.take(start) && !r.take(start));
-    }
-
-    #[test]
-    fn plans_check_open_loop_and_set_share() {
-        let mut w = pb::Workload {
-            name: "w".into(),
-            target: pb::Target::Redis.into(),
-            concurrency: 2,
-            requests: 10,
-            timeout_ms: 100,
-            rate: 500.0,
-            set_share: 0.25,
-            ..Default::default()
-        };
-        let plan = WorkloadPlan::try_from(&w).expect("valid");
-        assert_eq!((plan.rate, plan.set_share), (Some(500.0), 0.25));
-        w.rate = -1.0;
-        assert!(WorkloadPlan::try_from(&w).expect_err("negative rate").contains("rate -1"));
-        w.rate = 0.0;
-        w.target = pb::Target::S3.into();
-        assert!(WorkloadPlan::try_from(&w).expect_err("set on s3").contains("set_share"));
-        w.set_share = 0.0;
-        w.pipeline = 8;
-        assert!(WorkloadPlan::try_from(&w).expect_err("pipelined s3").contains("pipeline"));
-        w.target = pb::Target::Redis.into();
-        assert_eq!(WorkloadPlan::try_from(&w).expect("pipelined redis").pipeline, 8);
-        w.rate = 100.0;
-        assert!(WorkloadPlan::try_from(&w).expect_err("pipelined open loop").contains("closed loop"));
-        w.rate = 0.0;
-        w.busy_poll_us = 50;
-        assert!(WorkloadPlan::try_from(&w).expect_err("busy-polled batches").contains("busy_poll_us"));
-        w.pipeline = 1;
-        w.rate = 100.0;
-        assert_eq!(
-            WorkloadPlan::try_from(&w).expect("busy-polled open loop").busy_poll,
-            Duration::from_micros(50)
-        );
-        w.busy_poll_us = MAX_BUSY_POLL_US + 1;
-        assert!(WorkloadPlan::try_from(&w).expect_err("too long").contains("busy_poll_us 10001"));
-        w.busy_poll_us = 50;
-        w.target = pb::Target::S3.into();
-        assert!(WorkloadPlan::try_from(&w).expect_err("busy-polled s3").contains("redis target"));
     }
 }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod keys;
 pub mod outcome;
 pub mod pace;
+pub mod plan;
 pub mod record;
 pub mod seed;
 pub mod server;

@@ -4,13 +4,11 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use fetchbench_proto::wire::HISTOGRAM_SIGNIFICANT_DIGITS;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 
 use crate::outcome::{Failure, Outcome, Sample};
-
-/// Significant decimal digits kept by every latency histogram.
-pub const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// A fresh, auto-resizing latency histogram in nanoseconds.
 pub fn new_histogram() -> Histogram<u64> {
@@ -23,7 +21,7 @@ pub fn new_histogram() -> Histogram<u64> {
 /// milliseconds its peers need the cores to send their first requests.
 fn sized_histogram(longest: Duration) -> Histogram<u64> {
     let high = u64::try_from(longest.as_nanos()).unwrap_or(u64::MAX / 2).max(2);
-    let mut h = Histogram::new_with_bounds(1, high, SIGNIFICANT_DIGITS)
+    let mut h = Histogram::new_with_bounds(1, high, HISTOGRAM_SIGNIFICANT_DIGITS)
         .expect("1..high with 3 significant digits is a valid histogram range");
     h.auto(true);
     h

@@ -15,24 +15,22 @@ use tonic::transport::{Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::limits::MAX_OBJECT_BYTES;
+use fetchbench_proto::wire::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, unix_ns};
 
 use crate::cpu;
 use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
-use crate::engine::{self, RunContext, TargetKind, WorkloadPlan, unix_ns};
+use crate::engine::{self, Events, RunContext};
 use crate::pace::Pacer;
+use crate::plan::{TargetKind, WorkloadPlan};
 use crate::seed;
 
-/// Largest object the agent agrees to generate, bytes.
-pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
 /// Longest the agent agrees to wait for a synchronized start.
 const MAX_START_DELAY: Duration = Duration::from_secs(60);
 /// Shortest progress interval the agent agrees to, milliseconds.
 const MIN_INTERVAL_MS: u64 = 10;
-/// How often the agent pings each controller connection, and how long it waits for the answer.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Events buffered between the engine and a slow controller.
 const EVENT_BUFFER: usize = 256;
 
@@ -114,6 +112,65 @@ impl AgentService {
             None => false,
         }
     }
+
+    /// Claim the agent for a run of `plans`, returning what Prepare connected and the run's
+    /// cancel token. Refused while another run is in progress, before Prepare, and when a plan
+    /// needs a target Prepare did not name.
+    fn begin_run(&self, plans: &[WorkloadPlan]) -> Result<(Arc<Prepared>, CancellationToken), Status> {
+        let mut state = self.lock();
+        if state.run.is_some() {
+            return Err(Status::failed_precondition("a run is already in progress"));
+        }
+        let prepared = state
+            .prepared
+            .clone()
+            .ok_or_else(|| Status::failed_precondition("the agent is not prepared; send Prepare first"))?;
+        for plan in plans {
+            prepared.check_can_run(plan)?;
+        }
+        let cancel = CancellationToken::new();
+        state.run = Some(cancel.clone());
+        Ok((prepared, cancel))
+    }
+
+    /// The run is over: the agent takes the next one. When the controller went away, its
+    /// preparation went with it: back to idle, ready for whoever prepares next.
+    fn end_run(&self, controller_lost: bool) {
+        let mut state = self.lock();
+        // Run refuses to start while `run` is set, so the token there is the ending run's.
+        state.run = None;
+        if controller_lost {
+            state.prepared = None;
+            tracing::warn!("the controller went away mid-run; load stopped, agent idle");
+        }
+    }
+}
+
+impl Prepared {
+    /// Whether `plan` can run on these targets: the ones it reads from were prepared, and
+    /// busy-polling has a Redis that allows it.
+    fn check_can_run(&self, plan: &WorkloadPlan) -> Result<(), Status> {
+        let (redis, s3) = (self.redis.is_none(), self.s3.is_none());
+        let missing = match plan.target {
+            TargetKind::Redis => redis.then_some("redis"),
+            TargetKind::S3 => s3.then_some("s3"),
+            TargetKind::CacheAside => (redis || s3).then_some("redis and s3"),
+        };
+        if let Some(target) = missing {
+            return Err(Status::failed_precondition(format!(
+                "workload {} reads from {target}, but Prepare named no {target} target",
+                plan.name
+            )));
+        }
+        if !plan.busy_poll.is_zero() && self.redis.as_ref().is_some_and(|r| !r.can_busy_poll()) {
+            return Err(Status::failed_precondition(format!(
+                "workload {}: busy_poll needs a single Redis node over plain TCP with RESP2 \
+                 (not TLS, RESP3 or a cluster); remove busy_poll",
+                plan.name
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[tonic::async_trait]
@@ -149,46 +206,14 @@ impl Agent for AgentService {
         }
         let dataset = Arc::new(validate_dataset(req.dataset.as_ref())?);
         let redis = match &req.redis {
-            Some(r) => {
-                let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
-                    .map_err(|e| Status::invalid_argument(ConnectError::new(&r.url, &e).to_string()))?;
-                target
-                    .connect()
-                    .await
-                    .map_err(|e| Status::unavailable(ConnectError::new(&r.url, &e).to_string()))?;
-                Some(target)
-            }
+            Some(r) => Some(connect_redis(r, &dataset).await?),
             None => None,
         };
         let s3 = match &req.s3 {
-            Some(s) => {
-                if s.bucket.is_empty() {
-                    return Err(Status::invalid_argument("s3 target has no bucket"));
-                }
-                let config = S3Config {
-                    endpoint_url: s.endpoint_url.clone(),
-                    region: s.region.clone(),
-                    bucket: s.bucket.clone(),
-                    force_path_style: s.force_path_style,
-                    access_key_id: s.access_key_id.clone(),
-                    secret_access_key: s.secret_access_key.clone(),
-                };
-                Some(S3Target::new(&config, dataset.objects).await)
-            }
+            Some(s) => Some(s3_target(s, dataset.objects).await?),
             None => None,
         };
-        let started = std::time::Instant::now();
-        let seeded = if req.seed_data {
-            seed::seed(&dataset, redis.as_ref(), s3.as_ref(), req.cold_cache)
-                .await
-                .map_err(|e| Status::unavailable(format!("seeding failed: {e}")))?
-        } else {
-            if let Some(s3) = &s3 {
-                seed::ensure_bucket(s3).await.map_err(|e| Status::unavailable(e.to_string()))?;
-            }
-            seed::Seeded::default()
-        };
-        let seed_duration_ms = if req.seed_data { started.elapsed().as_millis() as u64 } else { 0 };
+        let (seeded, seed_duration_ms) = fill_targets(&req, &dataset, redis.as_ref(), s3.as_ref()).await?;
         let redis_shards = match &redis {
             Some(r) => r.shards().await.unwrap_or(0),
             None => 0,
@@ -206,127 +231,134 @@ impl Agent for AgentService {
 
     async fn run(&self, request: Request<pb::RunRequest>) -> Result<Response<Self::RunStream>, Status> {
         let req = request.into_inner();
-        let plans = req
-            .workloads
-            .iter()
-            .map(WorkloadPlan::try_from)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Status::invalid_argument)?;
-        if plans.is_empty() {
-            return Err(Status::invalid_argument("the run has no workloads"));
-        }
+        let plans = plans_of(&req.workloads)?;
         let interval = Duration::from_millis(req.interval_ms.max(MIN_INTERVAL_MS));
-        let start_delay = Duration::from_nanos(
-            u64::try_from(req.start_at_unix_ns.saturating_sub(unix_ns(SystemTime::now()))).unwrap_or(0),
-        );
-        if start_delay > MAX_START_DELAY {
-            return Err(Status::invalid_argument(format!(
-                "start_at_unix_ns is {start_delay:?} away, more than {MAX_START_DELAY:?}; check the clocks"
-            )));
-        }
-        let start_at = std::time::Instant::now() + start_delay;
-        let (prepared, cancel) = {
-            let mut state = self.lock();
-            if state.run.is_some() {
-                return Err(Status::failed_precondition("a run is already in progress"));
-            }
-            let prepared = state.prepared.clone().ok_or_else(|| {
-                Status::failed_precondition("the agent is not prepared; send Prepare first")
-            })?;
-            for plan in &plans {
-                let (redis, s3) = (prepared.redis.is_none(), prepared.s3.is_none());
-                let missing = match plan.target {
-                    TargetKind::Redis => redis.then_some("redis"),
-                    TargetKind::S3 => s3.then_some("s3"),
-                    TargetKind::CacheAside => (redis || s3).then_some("redis and s3"),
-                };
-                if let Some(target) = missing {
-                    return Err(Status::failed_precondition(format!(
-                        "workload {} reads from {target}, but Prepare named no {target} target",
-                        plan.name
-                    )));
-                }
-                if !plan.busy_poll.is_zero() && prepared.redis.as_ref().is_some_and(|r| !r.can_busy_poll()) {
-                    return Err(Status::failed_precondition(format!(
-                        "workload {}: busy_poll needs a single Redis node over plain TCP with RESP2 \
-                         (not TLS, RESP3 or a cluster); remove busy_poll",
-                        plan.name
-                    )));
-                }
-            }
-            let cancel = CancellationToken::new();
-            state.run = Some(cancel.clone());
-            (prepared, cancel)
-        };
-
-        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
-        let service = self.clone();
+        let start_at = local_start(req.start_at_unix_ns)?;
+        let (prepared, cancel) = self.begin_run(&plans)?;
+        let (events, rx) = mpsc::channel(EVENT_BUFFER);
         // The run's own pacer, on this runtime; it stops when the run ends.
-        let pacer = Pacer::start();
-        tokio::spawn(async move {
-            let finished = CancellationToken::new();
-            // Heartbeats for the whole run; and a dropped response stream (or a connection the
-            // keep-alive pings found dead) means the controller left: stop the load.
-            let watchdog = {
-                let (tx, cancel, finished) = (tx.clone(), cancel.clone(), finished.clone());
-                tokio::spawn(async move {
-                    let mut beat = tokio::time::interval(interval);
-                    loop {
-                        tokio::select! {
-                            () = tx.closed() => {
-                                cancel.cancel();
-                                return true;
-                            }
-                            () = finished.cancelled() => return false,
-                            _ = beat.tick() => {
-                                let heartbeat = pb::Heartbeat { agent_time_unix_ns: unix_ns(SystemTime::now()) };
-                                let event = pb::RunEvent { event: Some(pb::run_event::Event::Heartbeat(heartbeat)) };
-                                // Never wait on a full stream: the progress behind it says as much.
-                                let _ = tx.try_send(Ok(event));
-                            }
-                        }
-                    }
-                })
-            };
-            // Connect every workload's slots first, so that the synchronized start is the start of
-            // the load, not of the connection set-up.
-            let mut drivers = Vec::with_capacity(plans.len());
-            for plan in &plans {
-                drivers.push(drivers_for(&prepared, plan).await);
-            }
-            let ctx = RunContext {
-                interval,
-                events: &tx,
-                cancel: &cancel,
-                pacer: &pacer,
-                objects: prepared.dataset.objects,
-            };
-            for (index, (plan, drivers)) in plans.iter().zip(drivers).enumerate() {
-                if cancel.is_cancelled() {
-                    break;
-                }
-                let done = engine::run_workload(index as u32, plan, drivers, &ctx, start_at).await;
-                let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
-                if tx.send(Ok(event)).await.is_err() {
-                    break;
-                }
-            }
-            finished.cancel();
-            let controller_lost = watchdog.await.unwrap_or(false);
-            let mut state = service.lock();
-            // Run refuses to start while `run` is set, so the token there is ours.
-            state.run = None;
-            if controller_lost {
-                // Its preparation went with it: back to idle, ready for whoever prepares next.
-                state.prepared = None;
-                tracing::warn!("the controller went away mid-run; load stopped, agent idle");
-            }
-        });
+        let run = AcceptedRun { plans, prepared, interval, start_at, cancel, pacer: Pacer::start(), events };
+        tokio::spawn(run.execute(self.clone()));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn stop(&self, _: Request<pb::StopRequest>) -> Result<Response<pb::StopReply>, Status> {
         Ok(Response::new(pb::StopReply { was_running: self.stop_run() }))
+    }
+}
+
+/// The workloads of a Run request, validated; refused as a whole when any is invalid.
+fn plans_of(workloads: &[pb::Workload]) -> Result<Vec<WorkloadPlan>, Status> {
+    let plans = workloads
+        .iter()
+        .map(WorkloadPlan::try_from)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    if plans.is_empty() {
+        return Err(Status::invalid_argument("the run has no workloads"));
+    }
+    Ok(plans)
+}
+
+/// The synchronized start `start_at_unix_ns` on this machine's monotonic clock: now when it
+/// has passed, refused when it is further off than [`MAX_START_DELAY`] (clocks far apart).
+fn local_start(start_at_unix_ns: i64) -> Result<std::time::Instant, Status> {
+    let start_delay = Duration::from_nanos(
+        u64::try_from(start_at_unix_ns.saturating_sub(unix_ns(SystemTime::now()))).unwrap_or(0),
+    );
+    if start_delay > MAX_START_DELAY {
+        return Err(Status::invalid_argument(format!(
+            "start_at_unix_ns is {start_delay:?} away, more than {MAX_START_DELAY:?}; check the clocks"
+        )));
+    }
+    Ok(std::time::Instant::now() + start_delay)
+}
+
+/// A run the Run rpc accepted: everything its task needs.
+struct AcceptedRun {
+    plans: Vec<WorkloadPlan>,
+    prepared: Arc<Prepared>,
+    /// Period of progress events and heartbeats.
+    interval: Duration,
+    /// The synchronized start of the load.
+    start_at: std::time::Instant,
+    /// Cancelled by Stop, shutdown or a controller gone away.
+    cancel: CancellationToken,
+    pacer: Pacer,
+    /// The Run response stream.
+    events: Events,
+}
+
+impl AcceptedRun {
+    /// Run the workloads one after another with heartbeats beside them, then free `service`
+    /// for the next run.
+    async fn execute(self, service: AgentService) {
+        let finished = CancellationToken::new();
+        let watchdog = tokio::spawn(heartbeat_until(
+            finished.clone(),
+            self.events.clone(),
+            self.cancel.clone(),
+            self.interval,
+        ));
+        self.run_workloads().await;
+        finished.cancel();
+        let controller_lost = watchdog.await.unwrap_or(false);
+        service.end_run(controller_lost);
+    }
+
+    /// Each workload in turn, its totals sent when it is done, until the end, a cancel or a
+    /// closed stream.
+    async fn run_workloads(&self) {
+        // Connect every workload's slots first, so that the synchronized start is the start of
+        // the load, not of the connection set-up.
+        let mut drivers = Vec::with_capacity(self.plans.len());
+        for plan in &self.plans {
+            drivers.push(drivers_for(&self.prepared, plan).await);
+        }
+        let ctx = RunContext {
+            interval: self.interval,
+            events: &self.events,
+            cancel: &self.cancel,
+            pacer: &self.pacer,
+            objects: self.prepared.dataset.objects,
+        };
+        for (index, (plan, drivers)) in self.plans.iter().zip(drivers).enumerate() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let done = engine::run_workload(index as u32, plan, drivers, &ctx, self.start_at).await;
+            let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
+            if self.events.send(Ok(event)).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Send a heartbeat every `interval` until `finished`. A dropped response stream (or a
+/// connection the keep-alive pings found dead) means the controller left: cancel the load and
+/// return true.
+async fn heartbeat_until(
+    finished: CancellationToken,
+    events: Events,
+    cancel: CancellationToken,
+    interval: Duration,
+) -> bool {
+    let mut beat = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = events.closed() => {
+                cancel.cancel();
+                return true;
+            }
+            () = finished.cancelled() => return false,
+            _ = beat.tick() => {
+                let heartbeat = pb::Heartbeat { agent_time_unix_ns: unix_ns(SystemTime::now()) };
+                let event = pb::RunEvent { event: Some(pb::run_event::Event::Heartbeat(heartbeat)) };
+                // Never wait on a full stream: the progress behind it says as much.
+                let _ = events.try_send(Ok(event));
+            }
+        }
     }
 }
 
@@ -366,6 +398,51 @@ async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Vec<Driver> {
     }
 }
 
+/// The Redis target Prepare names, connected once to check that it answers.
+async fn connect_redis(r: &pb::RedisTarget, dataset: &Arc<Dataset>) -> Result<RedisTarget, Status> {
+    let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
+        .map_err(|e| Status::invalid_argument(ConnectError::new(&r.url, &e).to_string()))?;
+    target.connect().await.map_err(|e| Status::unavailable(ConnectError::new(&r.url, &e).to_string()))?;
+    Ok(target)
+}
+
+/// The S3 target Prepare names, holding `objects` objects.
+async fn s3_target(s: &pb::S3Target, objects: u64) -> Result<S3Target, Status> {
+    if s.bucket.is_empty() {
+        return Err(Status::invalid_argument("s3 target has no bucket"));
+    }
+    let config = S3Config {
+        endpoint_url: s.endpoint_url.clone(),
+        region: s.region.clone(),
+        bucket: s.bucket.clone(),
+        force_path_style: s.force_path_style,
+        access_key_id: s.access_key_id.clone(),
+        secret_access_key: s.secret_access_key.clone(),
+    };
+    Ok(S3Target::new(&config, objects).await)
+}
+
+/// Seed the dataset into the targets when the request asks to, returning what was written and
+/// how long it took, milliseconds; otherwise only make sure the bucket exists.
+async fn fill_targets(
+    req: &pb::PrepareRequest,
+    dataset: &Dataset,
+    redis: Option<&RedisTarget>,
+    s3: Option<&S3Target>,
+) -> Result<(seed::Seeded, u64), Status> {
+    if !req.seed_data {
+        if let Some(s3) = s3 {
+            seed::ensure_bucket(s3).await.map_err(|e| Status::unavailable(e.to_string()))?;
+        }
+        return Ok((seed::Seeded::default(), 0));
+    }
+    let started = std::time::Instant::now();
+    let seeded = seed::seed(dataset, redis, s3, req.cold_cache)
+        .await
+        .map_err(|e| Status::unavailable(format!("seeding failed: {e}")))?;
+    Ok((seeded, started.elapsed().as_millis() as u64))
+}
+
 fn validate_dataset(d: Option<&pb::Dataset>) -> Result<Dataset, Status> {
     let d = d.ok_or_else(|| Status::invalid_argument("prepare request has no dataset"))?;
     let dataset = Dataset::from_proto(d).map_err(Status::invalid_argument)?;
@@ -383,4 +460,44 @@ fn hostname() -> String {
         .map(|s| s.trim().to_owned())
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_needs_workloads_and_each_must_be_valid() {
+        let refused = plans_of(&[]).expect_err("no workloads");
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (tonic::Code::InvalidArgument, "the run has no workloads")
+        );
+        let bad = pb::Workload {
+            name: "w".into(),
+            target: pb::Target::Redis.into(),
+            concurrency: 1,
+            requests: 1,
+            ..Default::default()
+        };
+        let refused = plans_of(&[bad]).expect_err("no timeout");
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (tonic::Code::InvalidArgument, "workload w: timeout_ms is 0")
+        );
+    }
+
+    #[test]
+    fn a_start_in_the_past_is_now_and_one_too_far_ahead_is_refused() {
+        let now = std::time::Instant::now();
+        let past = local_start(0).expect("a start in the past");
+        assert!(past >= now && past - now < Duration::from_secs(1), "{:?} after now", past - now);
+        let in_ten = unix_ns(SystemTime::now() + Duration::from_secs(10));
+        let ahead = local_start(in_ten).expect("ten seconds ahead").duration_since(now);
+        assert!(ahead > Duration::from_secs(9) && ahead < Duration::from_secs(11), "{ahead:?} ahead");
+        let far = unix_ns(SystemTime::now() + MAX_START_DELAY + Duration::from_secs(5));
+        let refused = local_start(far).expect_err("too far ahead");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(refused.message().ends_with("check the clocks"), "{}", refused.message());
+    }
 }

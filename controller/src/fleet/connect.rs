@@ -6,14 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use fetchbench_proto as pb;
 use fetchbench_proto::agent_client::AgentClient;
+use fetchbench_proto::wire::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, unix_ns};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// Longest wait for an agent to accept a connection or answer Hello.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the controller pings each agent connection, and how long it waits for the answer:
-/// a connection gone silent (a cut link, a sleeping laptop) breaks within seconds.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Hellos per agent to estimate its clock offset; the one with the shortest round trip counts.
 const CLOCK_PROBES: usize = 5;
 
@@ -79,9 +76,4 @@ pub async fn connect(
     }
     let (hello, clock) = best.expect("at least one probe");
     Ok((client, hello, clock))
-}
-
-/// A time as nanoseconds since the Unix epoch, as the agents' messages carry it.
-pub fn unix_ns(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }

@@ -7,17 +7,15 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use fetchbench_proto as pb;
+use fetchbench_proto::wire::HISTOGRAM_SIGNIFICANT_DIGITS;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
 use crate::results::schema::{AgentWorkloadResult, IntervalResult, LatencySummary, WorkloadResult};
 
-/// Significant digits of every histogram, as on the agents.
-const SIGNIFICANT_DIGITS: u8 = 3;
-
 /// A fresh auto-resizing histogram of nanoseconds.
 pub fn new_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 2, SIGNIFICANT_DIGITS)
+    let mut h = Histogram::new_with_bounds(1, 2, HISTOGRAM_SIGNIFICANT_DIGITS)
         .expect("1..2 with 3 significant digits is a valid histogram range");
     h.auto(true);
     h

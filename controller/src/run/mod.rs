@@ -9,12 +9,13 @@ use std::time::{Duration, SystemTime};
 use fetchbench_proto as pb;
 use fetchbench_proto::agent_client::AgentClient;
 use fetchbench_proto::redact::redact_url;
+use fetchbench_proto::wire::unix_ns;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::error::Error;
-use crate::fleet::connect::{Clock, connect, unix_ns};
+use crate::fleet::connect::{Clock, connect};
 use crate::fleet::local::{LocalFleet, LocalPlan, log_tail};
 use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};

@@ -17,20 +17,15 @@ pub mod expand;
 /// The built-in seed scenario: the tutorial's experiment.
 pub const SEED_TOML: &str = include_str!("../../../scenarios/seed.toml");
 
+/// The limits an agent holds to as well.
+pub use fetchbench_proto::limits::{
+    MAX_BUSY_POLL, MAX_CONCURRENCY, MAX_OBJECT_BYTES, MAX_PIPELINE, MAX_RATE,
+};
+
 /// Most agents one run may use.
 pub const MAX_AGENTS: u32 = 1024;
-/// Most requests in flight per agent and workload.
-pub const MAX_CONCURRENCY: u32 = 100_000;
 /// Most objects in a dataset.
 pub const MAX_OBJECTS: u64 = 100_000_000;
-/// Largest object, bytes (1 GiB).
-pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
-/// Highest open-loop rate per agent, requests per second.
-pub const MAX_RATE: f64 = 10_000_000.0;
-/// Most Redis commands one connection sends at once.
-pub const MAX_PIPELINE: u32 = 10_000;
-/// Longest busy-poll for one reply.
-pub const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
 /// Longest phase (warm-up or measured) or request timeout.
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Shortest measured phase: a shorter one ends before a request to S3 can (1 ns gave 27 Redis
