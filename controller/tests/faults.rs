@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    Redis, Sandbox, agent_command, read_json, signal, start_agent_process, start_static_agent, stderr,
-    stdout, wait_for_line,
+    LOG_INTERVALS, Redis, RunLog, Sandbox, agent_command, read_json, signal, start_agent_process,
+    start_static_agent, stderr, stdout, wait_for_line,
 };
 use fetchbench_proto as pb;
 use serde_json::Value;
@@ -39,19 +39,20 @@ fn sigkill_of_one_of_four_agents_keeps_its_figures_and_exits_3() {
     let mut child = sb
         .fetchbench()
         .args(["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .env("RUST_LOG", LOG_INTERVALS)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("fetchbench starts");
+    let mut log = RunLog::new(&mut child);
     let (_, rest) = wait_for_line(&mut child, "running r ");
     let agents = sb.pids_of("fetchbench-agent");
     assert_eq!(agents.len(), 4, "{agents:?}");
-    // Let the victim report a second of progress first, so there is something to keep.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Let the victim report progress first, so there is something to keep.
+    log.wait_for_progress_of(4);
     signal(agents[2], "-KILL");
     let _: Vec<String> = rest.map_while(Result::ok).collect();
-    let mut err = String::new();
-    child.stderr.take().expect("piped").read_to_string(&mut err).expect("stderr");
+    let err = log.all();
     let status = child.wait().expect("fetchbench exits");
     assert_eq!(status.code(), Some(3), "{err}");
 
@@ -129,19 +130,22 @@ fn redis_killed_and_restarted_mid_run_is_counted_and_the_run_goes_on() {
         .fetchbench()
         .args(["run", scenario.to_str().expect("utf-8"), "--redis-url", &redis.url()])
         .args(["--out", out.to_str().expect("utf-8")])
+        .env("RUST_LOG", LOG_INTERVALS)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("fetchbench starts");
+    let mut log = RunLog::new(&mut child);
     let (_, rest) = wait_for_line(&mut child, "running r ");
-    std::thread::sleep(Duration::from_millis(1000));
+    log.wait_for_interval("an interval with successful requests", |i| i.ops > 0);
     redis.kill();
-    // A two-second outage, then Redis is back, empty.
-    std::thread::sleep(Duration::from_millis(2000));
+    // An outage for a whole interval, then Redis is back, empty.
+    log.wait_for_interval("an interval with only errors", |i| i.errors > 0 && i.ops == 0);
     redis.restart();
     let _: Vec<String> = rest.map_while(Result::ok).collect();
+    let err = log.all();
     let status = child.wait().expect("fetchbench exits");
-    assert_eq!(status.code(), Some(3), "a workload that ended with errors exits 3");
+    assert_eq!(status.code(), Some(3), "a workload that ended with errors exits 3: {err}");
 
     let r = read_json(&out.join("result.json"));
     assert_eq!(r["agents"][0]["status"], "ok", "a dead target does not lose the agent");

@@ -47,9 +47,20 @@ duration = "1s"
     let (sleeping, polling) = (&r["workloads"][0], &r["workloads"][1]);
     assert!(sleeping["busy_polled_share"].is_null(), "{sleeping}");
     assert!(u(&polling["ops"]) > 0 && u(&polling["errors"]) == 0, "{polling}");
-    // A local redis-server answers within microseconds, far inside 10 ms.
-    let share = f(&polling["busy_polled_share"]);
-    assert!(share > 0.9, "busy-polling caught only {share} of the replies");
+    // What polling promises: a reply back within the 10 ms budget arrived while its slot was
+    // polling, so it was caught. A local redis-server mostly answers in microseconds, but on a
+    // loaded machine it is itself descheduled now and then; those slower replies need not be.
+    // A request's latency (closed loop: from just before its send) bounds its reply's arrival.
+    let ops = u(&polling["ops"]);
+    let caught = (f(&polling["busy_polled_share"]) * ops as f64).round() as u64;
+    let latencies = fetchbench::aggregate::decode_base64(polling["histogram"].as_str().expect("histogram"))
+        .expect("a latency histogram");
+    // Below the histogram's bucket that holds 10 ms, so that none of these took longer.
+    let within = latencies.count_between(0, latencies.lowest_equivalent(10_000_000) - 1);
+    assert!(
+        within > 0 && caught >= within,
+        "busy-polling caught {caught} of {ops} replies, yet {within} came back within its budget"
+    );
     assert_eq!(polling["client_bound"], false);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(html.contains("closed loop, busy-polling up to 10ms"), "the report names the polling");

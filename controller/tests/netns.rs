@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, StaticAgent, agent_command, read_json, start_agent_process, stderr, wait_for_line};
+use common::{
+    LOG_INTERVALS, RunLog, Sandbox, StaticAgent, agent_command, read_json, start_agent_process, stderr,
+    wait_for_line,
+};
 use fetchbench_proto as pb;
 
 fn ip(args: &[&str]) {
@@ -154,21 +157,16 @@ fn cutting_one_agents_link_loses_only_that_agent() {
         .args(["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
         .args(["--tls-dir", certs.to_str().expect("utf-8"), "--serve-on", &bed.gateway])
         .args(["--agent", &agents[0].addr.to_string(), "--agent", &agents[1].addr.to_string()])
+        .env("RUST_LOG", LOG_INTERVALS)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("fetchbench starts");
+    // Timed as each line comes, so the line saying an agent was lost has its time.
+    let mut log = RunLog::new(&mut child);
     let (_, rest) = wait_for_line(&mut child, "running r ");
-    // When the controller says it lost an agent.
-    let errors = std::io::BufReader::new(child.stderr.take().expect("piped"));
-    let said = std::thread::spawn(move || {
-        std::io::BufRead::lines(errors)
-            .map_while(Result::ok)
-            .find(|l| l.contains(" lost: "))
-            .map(|line| (Instant::now(), line))
-    });
     // Let both agents report, then cut the second one's link: no packet says it is gone.
-    std::thread::sleep(Duration::from_millis(1500));
+    log.wait_for_progress_of(2);
     ip(&["link", "set", &bed.hosts[1].link, "down"]);
     let cut = Instant::now();
     // The cut agent's keep-alive pings go unanswered: it must stop its load within about 5 s
@@ -201,7 +199,7 @@ fn cutting_one_agents_link_loses_only_that_agent() {
             || reason.ends_with("error reading a body from connection"),
         "{reason}"
     );
-    let (when, line) = said.join().expect("stderr reader").expect("a line saying the agent was lost");
+    let (when, line) = log.wait_for("a line saying the agent was lost", |l| l.contains(" lost: "));
     assert!(line.contains(&format!("({}) lost: {reason}", agents[1].addr)), "{line}");
     let lost_after = when - cut;
     assert!(lost_after < Duration::from_secs(8), "the cut agent was found lost {lost_after:?} after the cut");

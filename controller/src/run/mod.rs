@@ -550,7 +550,19 @@ async fn measure(
                         progress.started(w);
                     }
                     match &*event {
-                        pb::run_event::Event::Progress(p) => progress.interval(w, a, p),
+                        pb::run_event::Event::Progress(p) => {
+                            // RUST_LOG=fetchbench::run=debug shows each agent's intervals as they
+                            // come (tests wait on them for an agent's first progress).
+                            tracing::debug!(
+                                agent = %agents[a].id,
+                                workload = %workload.name,
+                                elapsed_ms = p.elapsed_ms,
+                                ops = p.ops,
+                                errors = p.errors,
+                                "interval"
+                            );
+                            progress.interval(w, a, p)
+                        }
                         pb::run_event::Event::Done(_) => progress.agent_done(w, a),
                         pb::run_event::Event::Heartbeat(_) => {}
                     }

@@ -345,3 +345,106 @@ pub fn redis_server(port: u16, args: &[&str]) -> RedisServer {
     }
     RedisServer { child, _dir: dir }
 }
+
+/// `RUST_LOG` for a run whose agents' progress a test waits on with [`RunLog`]: the usual
+/// warnings, and the run loop's line for each interval an agent reports.
+pub const LOG_INTERVALS: &str = "warn,fetchbench::run=debug";
+
+/// One interval an agent reported, as the run logs it with [`LOG_INTERVALS`].
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub agent: String,
+    pub ops: u64,
+    pub errors: u64,
+}
+
+impl Interval {
+    /// The interval a log line names, if it names one.
+    fn parse(line: &str) -> Option<Interval> {
+        let fields = line.split_once(" fetchbench::run: interval ")?.1;
+        let field = |name: &str| fields.split(' ').find_map(|f| f.strip_prefix(name)?.strip_prefix('='));
+        Some(Interval {
+            agent: field("agent")?.to_owned(),
+            ops: field("ops")?.parse().ok()?,
+            errors: field("errors")?.parse().ok()?,
+        })
+    }
+}
+
+/// A running `fetchbench`'s standard error, read on a thread so that each line is seen, and
+/// timed, as it comes: a test waits for what the run reports rather than sleeping and hoping.
+pub struct RunLog {
+    lines: std::sync::mpsc::Receiver<(std::time::Instant, String)>,
+    seen: String,
+}
+
+impl RunLog {
+    /// Take over `child`'s piped standard error.
+    pub fn new(child: &mut std::process::Child) -> RunLog {
+        use std::io::BufRead;
+        let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send((std::time::Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        RunLog { lines, seen: String::new() }
+    }
+
+    /// Read on until a line passes `test`: the line, and when it came. Fails when the run ends,
+    /// or a minute goes by, without one.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        mut test: impl FnMut(&str) -> bool,
+    ) -> (std::time::Instant, String) {
+        use std::sync::mpsc::RecvTimeoutError;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+                Ok((at, line)) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if test(&line) {
+                        return (at, line);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no {what} within a minute; the run said:\n{}", self.seen)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the run ended before {what}; it said:\n{}", self.seen)
+                }
+            }
+        }
+    }
+
+    /// Read on until an agent reports an interval that passes `test`.
+    pub fn wait_for_interval(&mut self, what: &str, mut test: impl FnMut(&Interval) -> bool) -> Interval {
+        let (_, line) = self.wait_for(what, |line| Interval::parse(line).is_some_and(|i| test(&i)));
+        Interval::parse(&line).expect("an interval")
+    }
+
+    /// Read on until each of `agents` agents has reported an interval with successful requests.
+    pub fn wait_for_progress_of(&mut self, agents: usize) {
+        let mut reported = std::collections::HashSet::new();
+        self.wait_for_interval(&format!("progress from all {agents} agents"), |i| {
+            if i.ops > 0 {
+                reported.insert(i.agent.clone());
+            }
+            reported.len() == agents
+        });
+    }
+
+    /// All the run wrote on standard error, once it ends.
+    pub fn all(mut self) -> String {
+        for (_, line) in self.lines.iter() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        self.seen
+    }
+}
