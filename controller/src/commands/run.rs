@@ -43,7 +43,7 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
         } else {
             "on this machine".to_owned()
         };
-        print!("{}", crate::run::plan(&opts.scenario, &place));
+        print!("{}", crate::run::dry_run::text(&opts.scenario, &place));
         return Ok(0);
     }
     let report = if aws {
@@ -92,7 +92,7 @@ async fn run_aws(opts: RunOptions, stack: &str, interrupt: CancellationToken) ->
     agents.truncate(wanted);
     check_busy_poll(&opts.scenario, &crate::stack::fleet::cache_url(&state), false, "the stack's cache")?;
     let fleet = crate::stack::fleet::fleet(&opts.scenario, &state, agents)?;
-    crate::run::drive(&opts, &fleet, &interrupt).await
+    crate::run::on_fleet(&opts, &fleet, &interrupt).await
 }
 
 /// Check the arguments and load the scenario.

@@ -1,5 +1,5 @@
 //! What a run needs from a fleet, whichever it is (local processes or EC2 instances): the agents
-//! to reach, the controller's side of mutual TLS, and the targets the agents read. `run::drive`
+//! to reach, the controller's side of mutual TLS, and the targets the agents read. `run::on_fleet`
 //! takes one of these, so the local and the AWS fleet share one path from Hello to result.json.
 
 pub mod aws_state;
@@ -29,6 +29,14 @@ pub struct FleetAgent {
     pub log: Option<PathBuf>,
     /// Where it runs, for the header line: empty locally, the instance id on AWS.
     pub host: String,
+}
+
+impl FleetAgent {
+    /// The fleet's `index`th agent (`agent-<index>`) at `addr`, its certificate naming it
+    /// `server_name`; no log to read, no host named.
+    pub fn numbered(index: usize, addr: SocketAddr, server_name: String) -> FleetAgent {
+        FleetAgent { id: format!("agent-{index}"), addr, server_name, log: None, host: String::new() }
+    }
 }
 
 /// A fleet ready to run a scenario.

@@ -90,11 +90,8 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
         .into_iter()
         .enumerate()
         .map(|(i, (instance, addr, server_name))| FleetAgent {
-            id: format!("agent-{i}"),
-            addr,
-            server_name,
-            log: None,
             host: instance,
+            ..FleetAgent::numbered(i, addr, server_name)
         })
         .collect();
     // An existing cache (no node type) is priced as the default node.

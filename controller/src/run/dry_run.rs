@@ -1,0 +1,131 @@
+//! `fetchbench run --dry-run`: what a scenario would run, where, for how long, without starting
+//! anything; and the one-line description of a workload the run announces it with.
+
+use std::time::Duration;
+
+use crate::scenario::{Amount, Scenario, Workload};
+
+/// What `scenario` would run `place` ("on this machine"), for `run --dry-run`: the agents, the
+/// data, each workload as the run announces it, and the thresholds.
+pub fn text(scenario: &Scenario, place: &str) -> String {
+    let agents = scenario.agents as usize;
+    let d = &scenario.dataset;
+    let cache = match d.cache {
+        crate::scenario::CacheStart::Warm => "in S3 and Redis",
+        crate::scenario::CacheStart::Cold => "in S3 only (cold cache)",
+    };
+    let mut out = format!(
+        "scenario {:?}, {agents} agent{} {place}; {} objects of {} {cache}, seed {}\n",
+        scenario.name,
+        if agents == 1 { "" } else { "s" },
+        d.objects,
+        d.describe_sizes(),
+        d.seed
+    );
+    for w in &scenario.workloads {
+        out += &format!("  {}\n", describe(w, w.agents.map_or(agents, |n| n as usize)));
+    }
+    for (key, limit) in &scenario.thresholds {
+        let upper = key
+            .rsplit_once('.')
+            .and_then(|(_, m)| crate::scenario::Metric::parse(m))
+            .is_none_or(|m| m.is_upper_bound());
+        out += &format!("  threshold {key} {} {limit}\n", if upper { "<=" } else { ">=" });
+    }
+    out += &format!("  {}\n", planned_time(scenario));
+    out += "dry run: the scenario and flags are valid; nothing was started\n";
+    out
+}
+
+/// How long the workloads' phases will take, as far as the scenario decides it: durations, and
+/// an open loop's requests at its rate (a closed loop's requests take what the stores take).
+fn planned_time(scenario: &Scenario) -> String {
+    let mut known = Duration::ZERO;
+    let (mut counted, mut counted_warmups) = (0, 0);
+    for w in &scenario.workloads {
+        let phases = std::iter::once((w.stop, false)).chain(w.warmup.map(|a| (a, true)));
+        for (amount, warmup) in phases {
+            match (amount, w.rate) {
+                (Amount::Duration(d), _) => known = known.saturating_add(d),
+                (Amount::Requests(n), Some(rate)) => {
+                    let d = Duration::try_from_secs_f64(n as f64 / rate).unwrap_or(Duration::MAX);
+                    known = known.saturating_add(d);
+                }
+                (Amount::Requests(_), None) if warmup => counted_warmups += 1,
+                (Amount::Requests(_), None) => counted += 1,
+            }
+        }
+    }
+    if counted == scenario.workloads.len() {
+        return "time: set by how fast the stores answer (every workload counts requests)".to_owned();
+    }
+    let known = humantime::format_duration(Duration::from_secs(
+        known.as_secs().saturating_add(u64::from(known.subsec_millis() >= 500)),
+    ));
+    let mut text =
+        if counted == 0 { format!("time: about {known}") } else { format!("time: at least {known}") };
+    if counted > 0 {
+        text +=
+            &format!(", plus {counted} workload{} counted in requests", if counted == 1 { "" } else { "s" });
+    }
+    if counted_warmups > 0 {
+        text += ", plus warm-ups counted in requests";
+    }
+    text + ", plus seeding"
+}
+
+/// A workload as the run announces it: its target, agents, load, length, warm-up and keys.
+pub fn describe(w: &Workload, agents: usize) -> String {
+    let warmup = w.warmup.map(|a| format!(" after {a} of warm-up")).unwrap_or_default();
+    let load = match w.rate {
+        Some(rate) => format!(
+            "open loop at {rate} ops/s over {} connection{}",
+            w.concurrency,
+            if w.concurrency == 1 { "" } else { "s" }
+        ),
+        None if w.pipeline > 1 => {
+            format!("{} connections x pipeline {} in flight", w.concurrency, w.pipeline)
+        }
+        None => format!("{} in flight", w.concurrency),
+    };
+    let load = match w.busy_poll {
+        Some(d) => format!("{load}, busy-polling up to {}", humantime::format_duration(d)),
+        None => load,
+    };
+    let keys = match w.range {
+        Some((first, last)) => format!("{}, bytes {first}-{last} of each object", w.keys),
+        None => w.keys.to_string(),
+    };
+    format!(
+        "{} ({}, {agents} agent{} x {load}, {} per agent{warmup}, keys {})",
+        w.name,
+        w.target.as_str(),
+        if agents == 1 { "" } else { "s" },
+        w.stop,
+        keys
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planned_time_adds_timed_phases_and_saturates() {
+        let mut scenario = crate::scenario::Scenario::seed();
+        assert_eq!(
+            planned_time(&scenario),
+            "time: set by how fast the stores answer (every workload counts requests)"
+        );
+        scenario.workloads[0].stop = Amount::Duration(Duration::from_millis(1500));
+        scenario.workloads[1].rate = Some(4.0); // 199 + 1 requests at 4/s: 50 s
+        assert_eq!(
+            planned_time(&scenario),
+            "time: about 52s, plus warm-ups counted in requests, plus seeding"
+        );
+        // Absurd but valid input neither overflows nor panics.
+        scenario.workloads[1].stop = Amount::Requests(u64::MAX);
+        scenario.workloads[1].rate = Some(1e-9);
+        assert!(planned_time(&scenario).starts_with("time: about "), "{}", planned_time(&scenario));
+    }
+}

@@ -1,0 +1,270 @@
+//! The measured phase: the workloads one after another, each on every live agent at once from a
+//! synchronized start, what the agents stream back tallied, and agents that break or fall silent
+//! lost.
+
+use std::time::{Duration, SystemTime};
+
+use fetchbench_proto as pb;
+use fetchbench_proto::agent_client::AgentClient;
+use fetchbench_proto::wire::unix_ns;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use super::dry_run::describe;
+use super::request::run_request;
+use crate::fleet::connect::Clock;
+use crate::render::progress::Progress;
+use crate::results::schema::AgentResult;
+use crate::results::tally::Tallies;
+use crate::scenario::{OnAgentLoss, Scenario};
+
+/// Longest wait for the agents to wind down after Stop.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// An agent that sends nothing (progress or heartbeat) for this long is lost.
+pub const AGENT_SILENCE: Duration = Duration::from_secs(5);
+/// How far ahead of now a workload's synchronized start is set, besides four round trips.
+const START_MARGIN: Duration = Duration::from_millis(250);
+
+pub struct Measured {
+    pub tallies: Tallies,
+    /// `[workload]`: the agents it was sent to, for the workloads that started.
+    pub dispatched: Vec<Vec<usize>>,
+    pub interrupted: bool,
+    /// An agent was lost and the scenario says `on_agent_loss = "abort"`.
+    pub aborted: bool,
+}
+
+/// What an agent's stream delivered.
+enum Delivery {
+    Event(Box<pb::run_event::Event>),
+    /// The stream ended; `Some` with the reason when it broke.
+    End(Option<String>),
+}
+
+/// Run the workloads one after another, each on every live agent at once from a synchronized
+/// start, and tally what the agents stream back. An agent whose stream breaks, or that says nothing
+/// (no progress, no heartbeat) for [`AGENT_SILENCE`], is lost: what it reported stays in the tallies.
+pub async fn measure(
+    scenario: &Scenario,
+    clients: &[AgentClient<Channel>],
+    agents: &mut [AgentResult],
+    clocks: &[Clock],
+    interrupt: &CancellationToken,
+) -> Measured {
+    let mut tallies = Tallies::new(scenario.workloads.len(), clients.len());
+    let mut interrupted = false;
+    let mut aborted = false;
+    let mut progress = Progress::new(scenario, clients.len());
+    let mut dispatched = Vec::with_capacity(scenario.workloads.len());
+    for (w, workload) in scenario.workloads.iter().enumerate() {
+        // A workload on part of the fleet takes its first agents still answering.
+        let wanted = workload.agents.map_or(clients.len(), |n| n as usize);
+        let live: Vec<usize> =
+            (0..clients.len()).filter(|&a| agents[a].status == "ok").take(wanted).collect();
+        if interrupted || aborted || live.is_empty() {
+            break;
+        }
+        dispatched.push(live.clone());
+        let max_rtt = live.iter().map(|&a| clocks[a].rtt).max().unwrap_or_default();
+        let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
+        let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
+        let mut streams: Vec<Option<tokio::task::AbortHandle>> = vec![None; clients.len()];
+        for &a in &live {
+            let request = run_request(scenario, w, a, start + clocks[a].offset_ns);
+            streams[a] = Some(spawn_stream(clients[a].clone(), a, request, tx.clone()));
+        }
+        drop(tx);
+        let stop_live = |streams: &[Option<tokio::task::AbortHandle>]| {
+            let open: Vec<AgentClient<Channel>> = streams
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_some())
+                .map(|(a, _)| clients[a].clone())
+                .collect();
+            async move { stop_all(&open).await }
+        };
+
+        let mut last_heard = vec![tokio::time::Instant::now(); clients.len()];
+        let mut watch = tokio::time::interval(Duration::from_millis(250));
+        let mut announced = false;
+        let mut stop_deadline = None;
+        while streams.iter().any(Option::is_some) {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                () = interrupt.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    progress.clear();
+                    println!("interrupted: stopping the agents and keeping what they measured");
+                    stop_live(&streams).await;
+                    stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+                    continue;
+                }
+                _ = watch.tick() => {
+                    let now = tokio::time::Instant::now();
+                    let silent: Vec<usize> = (0..clients.len())
+                        .filter(|&a| streams[a].is_some() && now - last_heard[a] > AGENT_SILENCE)
+                        .collect();
+                    for a in silent {
+                        if let Some(stream) = streams[a].take() {
+                            stream.abort();
+                        }
+                        lose(&mut agents[a], format!("no progress or heartbeat for {AGENT_SILENCE:?}"));
+                        if abort_on_loss(scenario, &mut aborted, &mut progress) {
+                            stop_live(&streams).await;
+                            stop_deadline = Some(now + STOP_GRACE);
+                        }
+                    }
+                    continue;
+                }
+                () = sleep_until(stop_deadline) => {
+                    for a in 0..clients.len() {
+                        if let Some(stream) = streams[a].take() {
+                            stream.abort();
+                            lose(&mut agents[a], format!("did not stop within {STOP_GRACE:?} of Stop"));
+                        }
+                    }
+                    break;
+                }
+            };
+            let Some((a, delivery)) = next else { break };
+            if streams[a].is_none() {
+                continue; // already given up on: what it still had in flight is ignored
+            }
+            last_heard[a] = tokio::time::Instant::now();
+            match delivery {
+                Delivery::Event(event) => {
+                    if let Err(e) = tallies.add(a, w, &event) {
+                        lose(&mut agents[a], format!("sent a bad event: {e}"));
+                        continue;
+                    }
+                    if !announced && matches!(*event, pb::run_event::Event::Progress(_)) {
+                        announced = true;
+                        println!("running {}", describe(workload, live.len()));
+                        progress.started(w);
+                    }
+                    match &*event {
+                        pb::run_event::Event::Progress(p) => {
+                            // RUST_LOG=fetchbench::run=debug shows each agent's intervals as they
+                            // come (tests wait on them for an agent's first progress).
+                            tracing::debug!(
+                                agent = %agents[a].id,
+                                workload = %workload.name,
+                                elapsed_ms = p.elapsed_ms,
+                                ops = p.ops,
+                                errors = p.errors,
+                                "interval"
+                            );
+                            progress.interval(w, a, p)
+                        }
+                        pb::run_event::Event::Done(_) => progress.agent_done(w, a),
+                        pb::run_event::Event::Heartbeat(_) => {}
+                    }
+                }
+                Delivery::End(reason) => {
+                    streams[a] = None;
+                    let reason = match reason {
+                        Some(reason) => Some(reason),
+                        None if tallies.get(w, a).duration.is_none() && !interrupted && !aborted => {
+                            Some("its stream ended before the workload finished".to_owned())
+                        }
+                        None => None,
+                    };
+                    if let Some(reason) = reason {
+                        lose(&mut agents[a], reason);
+                        if abort_on_loss(scenario, &mut aborted, &mut progress) {
+                            stop_live(&streams).await;
+                            stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+                        }
+                    }
+                }
+            }
+        }
+        progress.done(w);
+        let (ops, errors) =
+            live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
+        println!("  done: {ops} ops, {errors} errors");
+    }
+    Measured { tallies, dispatched, interrupted, aborted }
+}
+
+/// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`; aborting
+/// the returned handle drops the stream, which stops the agent's load.
+fn spawn_stream(
+    mut client: AgentClient<Channel>,
+    a: usize,
+    request: pb::RunRequest,
+    tx: mpsc::Sender<(usize, Delivery)>,
+) -> tokio::task::AbortHandle {
+    let task = tokio::spawn(async move {
+        let mut stream = match client.run(request).await {
+            Ok(r) => r.into_inner(),
+            Err(s) => {
+                let _ = tx.send((a, Delivery::End(Some(s.message().to_owned())))).await;
+                return;
+            }
+        };
+        loop {
+            let delivery = match stream.message().await {
+                Ok(Some(pb::RunEvent { event: Some(e) })) => Delivery::Event(Box::new(e)),
+                Ok(Some(pb::RunEvent { event: None })) => continue,
+                Ok(None) => Delivery::End(None),
+                Err(s) => Delivery::End(Some(format!("{}: {}", code_name(s.code()), s.message()))),
+            };
+            let end = matches!(delivery, Delivery::End(_));
+            if tx.send((a, delivery)).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    task.abort_handle()
+}
+
+/// After an agent was lost: whether the run stops now (the scenario says `on_agent_loss =
+/// "abort"` and it has not stopped yet), said on the terminal; `aborted` records it.
+fn abort_on_loss(scenario: &Scenario, aborted: &mut bool, progress: &mut Progress) -> bool {
+    if scenario.on_agent_loss != OnAgentLoss::Abort || *aborted {
+        return false;
+    }
+    *aborted = true;
+    progress.clear();
+    println!("aborting the run: an agent was lost and on_agent_loss is \"abort\"");
+    true
+}
+
+fn lose(agent: &mut AgentResult, reason: String) {
+    if agent.status == "ok" {
+        eprintln!("fetchbench: {} ({}) lost: {reason}", agent.id, agent.address);
+        agent.status = "lost".into();
+        agent.error = Some(reason);
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Tell every agent to stop, without waiting more than a moment for any.
+async fn stop_all(clients: &[AgentClient<Channel>]) {
+    let stops = clients.iter().map(|c| {
+        let mut c = c.clone();
+        async move {
+            let _ = tokio::time::timeout(Duration::from_secs(2), c.stop(pb::StopRequest {})).await;
+        }
+    });
+    futures_util::future::join_all(stops).await;
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::Unavailable => "unavailable",
+        tonic::Code::Cancelled => "cancelled",
+        tonic::Code::DeadlineExceeded => "deadline exceeded",
+        tonic::Code::FailedPrecondition => "failed precondition",
+        tonic::Code::InvalidArgument => "invalid argument",
+        _ => "error",
+    }
+}

@@ -1,0 +1,93 @@
+//! The Run request an agent gets for one workload: the scenario's workload in the proto's terms,
+//! with the agent's own key seed and the start instant on its clock.
+
+use fetchbench_proto as pb;
+
+use crate::scenario::{Amount, KeyDist, Scenario, Target};
+
+/// Period of the agents' progress events.
+const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The Run request for workload `w` on agent `agent`, with this agent's own key seed and the
+/// start instant on the agent's clock.
+pub fn run_request(scenario: &Scenario, w: usize, agent: usize, start_at_unix_ns: i64) -> pb::RunRequest {
+    let workload = &scenario.workloads[w];
+    let (requests, duration_ms) = split(Some(workload.stop));
+    let (warmup_requests, warmup_ms) = split(workload.warmup);
+    let kind = match workload.keys {
+        KeyDist::Uniform => pb::key_choice::Kind::Uniform(pb::Uniform {}),
+        KeyDist::Sequential => pb::key_choice::Kind::Sequential(pb::Sequential {}),
+        KeyDist::Zipf(exponent) => pb::key_choice::Kind::Zipf(pb::Zipf { exponent }),
+        KeyDist::HotSet(key_fraction, request_share) => {
+            pb::key_choice::Kind::Hotset(pb::HotSet { key_fraction, request_share })
+        }
+    };
+    let (range_start, range_length) =
+        workload.range.map_or((0, 0), |(first, last)| (first, last - first + 1));
+    let spec = pb::Workload {
+        name: workload.name.clone(),
+        target: match workload.target {
+            Target::Redis => pb::Target::Redis,
+            Target::S3 => pb::Target::S3,
+            Target::CacheAside => pb::Target::CacheAside,
+        }
+        .into(),
+        concurrency: workload.concurrency,
+        requests,
+        duration_ms,
+        warmup_requests,
+        warmup_ms,
+        keys: Some(pb::KeyChoice { kind: Some(kind) }),
+        timeout_ms: u64::try_from(workload.timeout.as_millis()).unwrap_or(u64::MAX),
+        seed: key_seed(scenario.dataset.seed, w, agent),
+        rate: workload.rate.unwrap_or(0.0),
+        set_share: workload.set_share,
+        pipeline: workload.pipeline,
+        busy_poll_us: workload.busy_poll.map_or(0, |d| d.as_micros() as u64),
+        ttl_ms: workload.ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
+        range_start,
+        range_length,
+    };
+    pb::RunRequest { workloads: vec![spec], interval_ms: INTERVAL.as_millis() as u64, start_at_unix_ns }
+}
+
+/// `(requests, milliseconds)` of an amount, as the proto carries it.
+fn split(amount: Option<Amount>) -> (u64, u64) {
+    match amount {
+        None => (0, 0),
+        Some(Amount::Requests(n)) => (n, 0),
+        Some(Amount::Duration(d)) => (0, u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
+    }
+}
+
+/// A key-stream seed per scenario seed, workload and agent, so agents do not read in lockstep.
+fn key_seed(seed: u64, workload: usize, agent: usize) -> u64 {
+    let mut z = seed ^ ((workload as u64) << 32 | agent as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_requests_carry_the_open_loop_and_the_start() {
+        let text = "name = \"x\"\n[dataset]\nobjects = 10\nsize = 10\n[[workload]]\nname = \"w\"\n\
+                    target = \"cache-aside\"\nduration = \"2s\"\nrate = 500.0\nttl = \"30s\"\nrange = \"0-99\"\n";
+        let scenario = Scenario::parse(text, "t.toml").expect("valid");
+        let req = run_request(&scenario, 0, 3, 42);
+        assert_eq!(req.start_at_unix_ns, 42);
+        let w = &req.workloads[0];
+        assert_eq!((w.rate, w.ttl_ms, w.range_start, w.range_length), (500.0, 30_000, 0, 100));
+        assert_eq!((w.requests, w.duration_ms), (0, 2_000));
+        assert_eq!(w.target(), pb::Target::CacheAside);
+    }
+
+    #[test]
+    fn agents_get_different_key_seeds() {
+        let seeds: std::collections::HashSet<u64> =
+            (0..4).flat_map(|w| (0..64).map(move |a| key_seed(1, w, a))).collect();
+        assert_eq!(seeds.len(), 4 * 64);
+    }
+}
