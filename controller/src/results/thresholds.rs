@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::results::schema::{LatencySummary, ThresholdResult, WorkloadResult};
-use crate::scenario::Metric;
+use crate::scenario::metric::ThresholdMetric;
 
 /// Check every threshold; `thresholds` was validated with the scenario, so each names a workload
 /// and a known metric.
@@ -15,12 +15,12 @@ pub fn check(thresholds: &BTreeMap<String, f64>, workloads: &[WorkloadResult]) -
         .iter()
         .filter_map(|(key, &limit)| {
             let (name, metric) = key.rsplit_once('.')?;
-            let metric = Metric::parse(metric)?;
+            let metric = ThresholdMetric::parse(metric)?;
             let bound = if metric.is_upper_bound() { "max" } else { "min" };
             // A workload that never ran (an interrupted run) or measured nothing has no figures
             // to hold to a limit: its zeros would pass every upper bound.
             let w = workloads.iter().find(|w| w.name == name && w.ops + w.errors > 0);
-            let timed = !matches!(metric, Metric::Errors | Metric::ErrorRate);
+            let timed = !matches!(metric, ThresholdMetric::Errors | ThresholdMetric::ErrorRate);
             let Some(w) = w.filter(|w| w.ops > 0 || !timed) else {
                 let why = if w.is_some() { "had no successful request" } else { "measured no request" };
                 let not_judged = Some(format!("{name} {why}"));
@@ -37,7 +37,7 @@ pub fn check(thresholds: &BTreeMap<String, f64>, workloads: &[WorkloadResult]) -
         .collect()
 }
 
-fn value(w: &WorkloadResult, metric: Metric) -> f64 {
+fn value(w: &WorkloadResult, metric: ThresholdMetric) -> f64 {
     let stat = |l: &LatencySummary, s: &str| match s {
         "min" => l.min,
         "mean" => l.mean,
@@ -48,15 +48,15 @@ fn value(w: &WorkloadResult, metric: Metric) -> f64 {
         _ => l.max,
     };
     match metric {
-        Metric::Latency(s) => stat(&w.latency_us, s),
-        Metric::Service(s) => stat(&w.service_time_us, s),
-        Metric::Errors => w.errors as f64,
-        Metric::ErrorRate => {
+        ThresholdMetric::Latency(s) => stat(&w.latency_us, s),
+        ThresholdMetric::Service(s) => stat(&w.service_time_us, s),
+        ThresholdMetric::Errors => w.errors as f64,
+        ThresholdMetric::ErrorRate => {
             let all = w.ops + w.errors;
             if all == 0 { 0.0 } else { w.errors as f64 / all as f64 }
         }
-        Metric::Throughput => w.throughput_ops_s,
-        Metric::HitRatio => w.hit_ratio.unwrap_or(0.0),
+        ThresholdMetric::Throughput => w.throughput_ops_s,
+        ThresholdMetric::HitRatio => w.hit_ratio.unwrap_or(0.0),
     }
 }
 

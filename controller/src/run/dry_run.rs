@@ -28,7 +28,7 @@ pub fn text(scenario: &Scenario, place: &str) -> String {
     for (key, limit) in &scenario.thresholds {
         let upper = key
             .rsplit_once('.')
-            .and_then(|(_, m)| crate::scenario::Metric::parse(m))
+            .and_then(|(_, m)| crate::scenario::metric::ThresholdMetric::parse(m))
             .is_none_or(|m| m.is_upper_bound());
         out += &format!("  threshold {key} {} {limit}\n", if upper { "<=" } else { ">=" });
     }
