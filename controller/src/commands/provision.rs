@@ -104,3 +104,51 @@ fn is_ipv4_cidr(c: &str) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn options(args: &[&str]) -> Result<ProvisionOptions, Error> {
+        let cli =
+            Cli::try_parse_from(["fetchbench", "provision"].iter().chain(args)).expect("clap accepts it");
+        let Command::Provision(args) = cli.command else { unreachable!("provision") };
+        provision_options(args)
+    }
+
+    fn refused_flag(args: &[&str]) -> &'static str {
+        match options(args) {
+            Err(Error::Usage { flag, .. }) => flag,
+            other => panic!("{args:?} gave {other:?}, not a usage error"),
+        }
+    }
+
+    #[test]
+    fn a_valid_provision_keeps_what_was_asked() {
+        let o = options(&["--allow-cidr", "203.0.113.7/32", "--existing-cache", "cache.internal:6380"])
+            .expect("valid");
+        assert_eq!(o.allow_cidr, "203.0.113.7/32");
+        assert_eq!(o.existing_cache, Some(("cache.internal".to_owned(), 6380)));
+        assert!(o.install);
+    }
+
+    #[test]
+    fn bad_cidrs_stack_names_and_caches_are_refused_naming_the_flag() {
+        assert_eq!(refused_flag(&["--allow-cidr", "203.0.113.7"]), "--allow-cidr");
+        assert_eq!(refused_flag(&["--allow-cidr", "203.0.113.7/33"]), "--allow-cidr");
+        assert_eq!(refused_flag(&["--allow-cidr", "::1/128"]), "--allow-cidr");
+        assert_eq!(refused_flag(&["--allow-cidr", "1.2.3.4/32", "--stack-name", "9lives"]), "--stack-name");
+        assert_eq!(refused_flag(&["--allow-cidr", "1.2.3.4/32", "--stack-name", "a_b"]), "--stack-name");
+        assert_eq!(
+            refused_flag(&["--allow-cidr", "1.2.3.4/32", "--existing-cache", "cache:port"]),
+            "--existing-cache"
+        );
+        assert_eq!(
+            refused_flag(&["--allow-cidr", "1.2.3.4/32", "--existing-cache", ":6379"]),
+            "--existing-cache"
+        );
+    }
+}

@@ -433,3 +433,113 @@ fn check_busy_poll(
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// `fetchbench run ARGS...` as the user would type it, checked.
+    fn options(args: &[&str]) -> Result<RunOptions, Error> {
+        let cli = Cli::try_parse_from(["fetchbench", "run"].iter().chain(args)).expect("clap accepts it");
+        let Command::Run(args) = cli.command else { unreachable!("a run") };
+        run_options(args)
+    }
+
+    fn usage(args: &[&str]) -> (&'static str, String, String) {
+        match options(args) {
+            Err(Error::Usage { flag, value, detail }) => (flag, value, detail),
+            other => panic!("{args:?} gave {other:?}, not a usage error"),
+        }
+    }
+
+    fn names(opts: &RunOptions) -> Vec<&str> {
+        opts.scenario.workloads.iter().map(|w| w.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_concurrency_sweep_makes_a_workload_per_level() {
+        let opts = options(&["--concurrency", "1,8"]).expect("valid");
+        assert_eq!(names(&opts), ["redis-get-c1", "redis-get-c8", "s3-get-c1", "s3-get-c8"]);
+    }
+
+    #[test]
+    fn agents_sweep_and_repeat_combine_as_rounds_of_the_sweep() {
+        let opts = options(&["--agents", "1,2", "--repeat", "2"]).expect("valid");
+        assert_eq!(opts.scenario.agents, 2, "the fleet is as large as the largest level");
+        assert_eq!(opts.scenario.rounds, 2);
+        assert_eq!(
+            names(&opts),
+            [
+                "redis-get-a1-1",
+                "redis-get-a2-1",
+                "s3-get-a1-1",
+                "s3-get-a2-1",
+                "redis-get-a1-2",
+                "redis-get-a2-2",
+                "s3-get-a1-2",
+                "s3-get-a2-2"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_one_flag_is_swept_at_a_time_and_the_second_is_named() {
+        let (flag, value, detail) = usage(&["--agents", "1,2", "--concurrency", "1,4"]);
+        assert_eq!((flag, value.as_str()), ("--concurrency", "1,4"));
+        assert!(detail.starts_with("sweep one of --agents, --concurrency and --rate at a time"), "{detail}");
+    }
+
+    #[test]
+    fn workload_keeps_the_named_ones_and_refuses_unknown_names_listing_the_known() {
+        let opts = options(&["--workload", "s3-get", "--duration", "2s"]).expect("valid");
+        assert_eq!(names(&opts), ["s3-get"]);
+        assert_eq!(opts.scenario.workloads[0].stop, Amount::Duration(std::time::Duration::from_secs(2)));
+        let (flag, value, detail) = usage(&["--workload", "nope"]);
+        assert_eq!((flag, value.as_str()), ("--workload", "nope"));
+        assert!(detail.ends_with("its workloads are redis-get, s3-get"), "{detail}");
+    }
+
+    #[test]
+    fn durations_rates_and_rounds_out_of_range_are_refused_naming_the_flag() {
+        assert_eq!(usage(&["--duration", "0s"]).0, "--duration");
+        assert_eq!(usage(&["--duration", "soon"]).0, "--duration");
+        assert_eq!(usage(&["--requests", "0"]).0, "--requests");
+        assert_eq!(usage(&["--rate", "0"]).0, "--rate");
+        assert_eq!(usage(&["--repeat", "1001"]).0, "--repeat");
+        let (flag, _, detail) = usage(&["--rate", "1e-9", "--requests", "1000000"]);
+        assert_eq!(flag, "--rate");
+        assert!(detail.contains("longer than the 7 days a phase may last"), "{detail}");
+    }
+
+    #[test]
+    fn urls_are_checked_for_scheme_host_and_port_with_the_password_hidden() {
+        let (flag, value, detail) = usage(&["--redis-url", "http://127.0.0.1:6379"]);
+        assert_eq!(flag, "--redis-url");
+        assert!(detail.starts_with("must start with redis://"), "{detail}");
+        assert_eq!(value, "http://127.0.0.1:6379");
+        let (_, value, detail) = usage(&["--redis-url", "redis://:hunter2@127.0.0.1:70000"]);
+        assert!(!value.contains("hunter2"), "{value}");
+        assert!(detail.contains("\"70000\", which is not a port"), "{detail}");
+        assert_eq!(
+            url_address_problem("redis://:6379").as_deref(),
+            Some("names no host; write e.g. redis://127.0.0.1:6379")
+        );
+        assert_eq!(url_address_problem("redis://[::1]:6379"), None);
+        assert_eq!(url_address_problem("unix:///tmp/redis.sock"), None);
+    }
+
+    #[test]
+    fn an_out_path_through_a_file_is_refused() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, "x").expect("write");
+        let out = file.join("results");
+        let (flag, _, detail) = usage(&["--out", out.to_str().expect("utf-8")]);
+        assert_eq!(flag, "--out");
+        assert!(detail.contains("is a file, not a folder"), "{detail}");
+        assert!(options(&["--out", dir.path().join("new/folder").to_str().expect("utf-8")]).is_ok());
+    }
+}

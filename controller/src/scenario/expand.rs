@@ -89,3 +89,70 @@ pub fn without_round(name: &str, rounds: u32) -> &str {
         _ => name,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_with_threshold() -> Scenario {
+        let mut s = Scenario::seed();
+        s.thresholds.insert("redis-get.p99_us".into(), 500.0);
+        s
+    }
+
+    fn names(s: &Scenario) -> Vec<&str> {
+        s.workloads.iter().map(|w| w.name.as_str()).collect()
+    }
+
+    #[test]
+    fn one_value_sets_every_workload_and_keeps_their_names() {
+        let mut s = seed_with_threshold();
+        sweep(&mut s, &[8u32], 'c', |w, &n| w.concurrency = n).expect("one value");
+        assert_eq!(names(&s), ["redis-get", "s3-get"]);
+        assert!(s.workloads.iter().all(|w| w.concurrency == 8));
+        assert_eq!(s.thresholds.keys().collect::<Vec<_>>(), ["redis-get.p99_us"]);
+    }
+
+    #[test]
+    fn several_values_make_a_workload_per_value_with_its_thresholds() {
+        let mut s = seed_with_threshold();
+        sweep(&mut s, &[1u32, 16], 'c', |w, &n| w.concurrency = n).expect("a sweep");
+        assert_eq!(names(&s), ["redis-get-c1", "redis-get-c16", "s3-get-c1", "s3-get-c16"]);
+        let concurrency: Vec<u32> = s.workloads.iter().map(|w| w.concurrency).collect();
+        assert_eq!(concurrency, [1, 16, 1, 16]);
+        assert_eq!(s.thresholds.keys().collect::<Vec<_>>(), ["redis-get-c1.p99_us", "redis-get-c16.p99_us"]);
+        assert_eq!(s.thresholds["redis-get-c16.p99_us"], 500.0);
+    }
+
+    #[test]
+    fn two_values_that_print_alike_clash_by_name() {
+        let mut s = Scenario::seed();
+        let clash = sweep(&mut s, &[100.0f64, 100.0], 'r', |w, &r| w.rate = Some(r)).expect_err("a clash");
+        assert_eq!(clash, NameClash("redis-get-r100".into()));
+        assert_eq!(clash.to_string(), "two workloads of the sweep would both be named \"redis-get-r100\"");
+    }
+
+    #[test]
+    fn rounds_run_every_workload_in_turn_and_their_names_split_back() {
+        let mut s = seed_with_threshold();
+        repeat(&mut s, 3);
+        assert_eq!(s.rounds, 3);
+        assert_eq!(
+            names(&s),
+            ["redis-get-1", "s3-get-1", "redis-get-2", "s3-get-2", "redis-get-3", "s3-get-3"]
+        );
+        assert_eq!(s.thresholds.len(), 3, "{:?}", s.thresholds);
+        for w in &s.workloads {
+            let base = without_round(&w.name, 3);
+            assert!(base == "redis-get" || base == "s3-get", "{} -> {base}", w.name);
+        }
+    }
+
+    #[test]
+    fn a_name_keeps_a_suffix_that_is_not_one_of_its_rounds() {
+        assert_eq!(without_round("s3-get", 3), "s3-get");
+        assert_eq!(without_round("s3-get-4", 3), "s3-get-4", "round 4 of 3");
+        assert_eq!(without_round("s3-get-2", 1), "s3-get-2", "a run of one round has no round names");
+        assert_eq!(without_round("s3-get-c16", 3), "s3-get-c16", "a sweep's name is not a round's");
+    }
+}
