@@ -5,7 +5,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::error::{EXIT_DEGRADED, EXIT_INTERRUPTED, EXIT_THRESHOLDS, Error};
-use crate::fleet::local::default_agent_binary;
+use crate::fleet::local::{NoRoom, default_agent_binary};
 use crate::fleet::tls::ClientTls;
 use crate::run::{RunOptions, RunReport, RunStatus, run_local};
 use crate::scenario::expand::{self, MAX_ROUNDS};
@@ -31,8 +31,17 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
     let mut opts = run_options(args)?;
     if !aws {
         let local_s3 = opts.s3_endpoint.is_none() && opts.s3_bucket.is_none();
-        crate::fleet::local::check_room(&opts.scenario, opts.redis_url.is_none(), local_s3)
-            .map_err(Error::DatasetTooLarge)?;
+        crate::fleet::local::check_room(&opts.scenario, opts.redis_url.is_none(), local_s3).map_err(|e| {
+            let advice = match e {
+                NoRoom::Memory { .. } => {
+                    "use fewer or smaller objects, or point --redis-url at a larger Redis"
+                }
+                NoRoom::Disk { .. } => {
+                    "use fewer or smaller objects, set TMPDIR to a larger disk, or use --s3-endpoint"
+                }
+            };
+            Error::DatasetTooLarge(format!("{e}; {advice}"))
+        })?;
     }
     if dry_run {
         let place = if aws {

@@ -221,6 +221,35 @@ impl LocalFleet {
     }
 }
 
+/// A dataset that does not fit where a local run would keep it.
+#[derive(Debug, thiserror::Error)]
+pub enum NoRoom {
+    /// More than the memory available for the local redis-server.
+    #[error(
+        "{dataset} come to about {needed}, more than the {available} of memory available here for the local redis-server"
+    )]
+    Memory {
+        /// The dataset, in words.
+        dataset: String,
+        /// What Redis would hold.
+        needed: String,
+        /// The memory available.
+        available: String,
+    },
+    /// More than the disk free for the embedded S3 endpoint.
+    #[error("{dataset} come to about {needed}, more than the {available} free under {} for the embedded S3 endpoint", folder.display())]
+    Disk {
+        /// The dataset, in words.
+        dataset: String,
+        /// What the objects take.
+        needed: String,
+        /// The disk free.
+        available: String,
+        /// The temporary folder the endpoint keeps them in.
+        folder: PathBuf,
+    },
+}
+
 /// Whether the dataset of `scenario` fits where this run would keep it on this machine: in the
 /// memory of the local redis-server (when `local_redis` and the objects go into Redis) and on
 /// the disk under the temporary directory for the embedded S3 endpoint (when `local_s3`). The
@@ -229,7 +258,7 @@ pub fn check_room(
     scenario: &crate::scenario::Scenario,
     local_redis: bool,
     local_s3: bool,
-) -> Result<(), String> {
+) -> Result<(), NoRoom> {
     use crate::scenario::{CacheStart, human_bytes};
     let d = &scenario.dataset;
     let bytes = d.estimated_bytes();
@@ -239,27 +268,21 @@ pub fn check_room(
     // Redis keeps each value with its key and about 50 bytes of bookkeeping.
     let in_memory = bytes.saturating_add(d.objects.saturating_mul(100));
     if let Some(available) = available_memory().filter(|&a| into_redis && in_memory > a) {
-        return Err(format!(
-            "{} objects of {} come to about {}, more than the {} of memory available here for the \
-             local redis-server; use fewer or smaller objects, or point --redis-url at a larger Redis",
-            d.objects,
-            d.describe_sizes(),
-            human_bytes(in_memory),
-            human_bytes(available)
-        ));
+        return Err(NoRoom::Memory {
+            dataset: format!("{} objects of {}", d.objects, d.describe_sizes()),
+            needed: human_bytes(in_memory),
+            available: human_bytes(available),
+        });
     }
     let into_s3 = local_s3 && scenario.workloads.iter().any(|w| w.target.uses_s3());
     let tmp = std::env::temp_dir();
     if let Some(available) = available_disk(&tmp).filter(|&a| into_s3 && bytes > a) {
-        return Err(format!(
-            "{} objects of {} come to about {}, more than the {} free under {} for the embedded S3 \
-             endpoint; use fewer or smaller objects, set TMPDIR to a larger disk, or use --s3-endpoint",
-            d.objects,
-            d.describe_sizes(),
-            human_bytes(bytes),
-            human_bytes(available),
-            tmp.display()
-        ));
+        return Err(NoRoom::Disk {
+            dataset: format!("{} objects of {}", d.objects, d.describe_sizes()),
+            needed: human_bytes(bytes),
+            available: human_bytes(available),
+            folder: tmp,
+        });
     }
     Ok(())
 }

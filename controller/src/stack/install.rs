@@ -13,6 +13,7 @@ use crate::aws::Aws;
 use crate::aws::ssm::{InvocationError, SendError};
 use crate::error::{EXIT_DEGRADED, Error};
 use crate::fleet::aws_state::{self, InstalledAgent, State};
+use crate::fleet::connect::{HelloError, connect};
 use crate::fleet::local::default_agent_binary;
 use crate::fleet::tls::{Authority, ClientTls};
 
@@ -262,16 +263,27 @@ pub async fn check_agents(state: &State, tls: &ClientTls) -> usize {
     unreachable
 }
 
+/// Why an installed agent did not answer Hello.
+#[derive(Debug, thiserror::Error)]
+pub enum Unanswered {
+    /// Its install reported no public address.
+    #[error("no public address known (its install reported none)")]
+    NoAddress,
+    /// Its install reported an address that is not one.
+    #[error("bad address {0:?}")]
+    BadAddress(String),
+    /// It could not be reached, or did not answer.
+    #[error(transparent)]
+    Hello(#[from] HelloError),
+}
+
 /// One line about an agent's Hello, or why there was none.
-pub async fn hello(agent: &InstalledAgent, tls: &ClientTls) -> Result<String, String> {
+pub async fn hello(agent: &InstalledAgent, tls: &ClientTls) -> Result<String, Unanswered> {
     let Some(address) = &agent.address else {
-        return Err("no public address known (its install reported none)".into());
+        return Err(Unanswered::NoAddress);
     };
-    let addr = address.parse().map_err(|_| format!("bad address {address:?}"))?;
-    let (_, hello, _) =
-        crate::fleet::connect::connect(&agent.instance_id, addr, tls.config(&agent.server_name))
-            .await
-            .map_err(|e| e.to_string())?;
+    let addr = address.parse().map_err(|_| Unanswered::BadAddress(address.clone()))?;
+    let (_, hello, _) = connect(&agent.instance_id, addr, tls.config(&agent.server_name)).await?;
     Ok(format!(
         "answers Hello at {address} (fetchbench-agent {}, {} cores, {})",
         hello.agent_version, hello.cores, hello.arch

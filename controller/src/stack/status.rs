@@ -73,7 +73,7 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
         let grpc = match (state.installed.iter().find(|a| a.instance_id == instance.id), &tls) {
             (None, _) => Err("no agent installed; run `fetchbench install`".to_owned()),
             (Some(_), None) => Err("no client certificate in the local state".to_owned()),
-            (Some(agent), Some(tls)) => hello(agent, tls).await,
+            (Some(agent), Some(tls)) => hello(agent, tls).await.map_err(|e| e.to_string()),
         };
         healthy &= instance.lifecycle == "InService" && grpc.is_ok();
         println!(
