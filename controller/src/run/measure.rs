@@ -148,6 +148,7 @@ pub async fn measure(
                             // RUST_LOG=fetchbench::run=debug shows each agent's intervals as they
                             // come (tests wait on them for an agent's first progress).
                             tracing::debug!(
+                                target: "fetchbench::run",
                                 agent = %agents[a].id,
                                 workload = %workload.name,
                                 elapsed_ms = p.elapsed_ms,
