@@ -54,7 +54,7 @@ duration = "1s"
     let ops = u(&polling["ops"]);
     let caught = (f(&polling["busy_polled_share"]) * ops as f64).round() as u64;
     let latencies =
-        fetchbench::results::tally::decode_base64(polling["histogram"].as_str().expect("histogram"))
+        fetchbench::results::histogram::decode_base64(polling["histogram"].as_str().expect("histogram"))
             .expect("a latency histogram");
     // Below the histogram's bucket that holds 10 ms, so that none of these took longer.
     let within = latencies.count_between(0, latencies.lowest_equivalent(10_000_000) - 1);

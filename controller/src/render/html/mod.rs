@@ -14,8 +14,8 @@ use crate::render::export::percentile_rows;
 use crate::render::terminal as summary;
 use crate::results::analysis;
 use crate::results::cost::{self, CostEstimate};
+use crate::results::histogram::{self, HistogramError};
 use crate::results::schema::{LatencySummary, RunResult, WorkloadResult};
-use crate::results::tally::decode_base64;
 use chart::{Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
@@ -32,7 +32,7 @@ th{background:#f6f6f6}td.name,th.name{text-align:left}\
 
 /// The page for `result`, with `cost` in its cost section. Fails only when a workload's
 /// histogram does not decode.
-pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String, String> {
+pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String, HistogramError> {
     let title = format!("fetchbench: {}", result.scenario.name);
     let mut page = page_start(&title, "");
     let agents = result.agents.len();
@@ -272,10 +272,8 @@ fn details_section(result: &RunResult) -> String {
 
 /// `(1 / (1 - quantile), microseconds)` points of a workload's percentile curve: the rows of its
 /// `.hgrm` file.
-fn percentile_points(w: &WorkloadResult) -> Result<Vec<(f64, f64)>, String> {
-    let h = decode_base64(&w.histogram)
-        .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
-    Ok(histogram_points(&h))
+fn percentile_points(w: &WorkloadResult) -> Result<Vec<(f64, f64)>, HistogramError> {
+    Ok(histogram_points(&histogram::of_workload(w)?))
 }
 
 /// `(1 / (1 - quantile), microseconds)` points of a nanosecond histogram's percentile curve.
@@ -296,7 +294,7 @@ pub(crate) fn percentile_label(x: f64) -> String {
     format!("{p:.digits$}%")
 }
 
-fn percentile_section(result: &RunResult) -> Result<String, String> {
+fn percentile_section(result: &RunResult) -> Result<String, HistogramError> {
     let mut curves = Vec::new();
     for (i, w) in result.workloads.iter().enumerate() {
         curves.push((i, w, percentile_points(w)?));
@@ -817,7 +815,7 @@ mod tests {
             name: "w".into(),
             target: "redis".into(),
             errors: 10,
-            histogram: crate::results::tally::encode(&crate::results::tally::new_histogram()),
+            histogram: crate::results::histogram::encode(&crate::results::histogram::new_histogram()),
             timeseries: vec![interval("warmup", 1.0), interval("measured", 1.0)],
             ..Default::default()
         };
@@ -936,7 +934,7 @@ mod tests {
             ops: 10,
             throughput_ops_s: ops_s,
             latency_us: LatencySummary { p50: p99 / 2.0, p99, ..Default::default() },
-            histogram: crate::results::tally::encode(&crate::results::tally::new_histogram()),
+            histogram: crate::results::histogram::encode(&crate::results::histogram::new_histogram()),
             ..Default::default()
         };
         let mut result = nothing_succeeded();
