@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::render::html::chart::{Axis, Chart, Scale, Series, escape, latency_label};
 use crate::render::html::{histogram_points, page_start, percentile_label};
-use crate::results::compare::{Comparison, Metric};
+use crate::results::compare::{Comparison, Figure};
 use crate::results::histogram::{self, DamagedResult};
 use crate::results::schema::RunResult;
 use crate::scenario::expand::without_round;
@@ -132,9 +132,9 @@ fn changes_section(comparison: &Comparison) -> String {
          <th>change</th><th class=\"name\"></th></tr>",
     );
     for c in &comparison.changes {
-        let number = |ran: bool, v: f64| match (ran, c.metric) {
+        let number = |ran: bool, v: f64| match (ran, c.figure) {
             (false, _) => "not run".to_owned(),
-            (true, Metric::Errors) => format!("{v:.0}"),
+            (true, Figure::Errors) => format!("{v:.0}"),
             (true, _) => format!("{v:.1}"),
         };
         let _ = write!(
@@ -143,9 +143,9 @@ fn changes_section(comparison: &Comparison) -> String {
              <td>{}</td><td>{}</td><td>{}</td><td class=\"name verdict\">{}</td></tr>",
             c.verdict.marker().replace(' ', "-"),
             escape(&c.workload),
-            c.metric.name(),
+            c.figure.name(),
             escape(&c.workload),
-            c.metric.label(),
+            c.figure.label(),
             number(c.ran.0, c.base),
             number(c.ran.1, c.new),
             c.percent_text(),
