@@ -212,28 +212,44 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
+    // Names left-aligned, numbers right-aligned.
+    let align = std::array::from_fn(|i| if i < 2 { Align::Left } else { Align::Right });
+    text_table(&header.map(str::to_owned), &rows, align)
+}
+
+/// Which side of its column a cell of a [`text_table`] keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Padded on the right: names.
+    Left,
+    /// Padded on the left: numbers.
+    Right,
+}
+
+/// A padded text table, a line per row after the header: each column as wide as its widest
+/// cell, columns two spaces apart, no trailing spaces.
+pub fn text_table<const N: usize>(header: &[String; N], rows: &[[String; N]], align: [Align; N]) -> String {
+    let mut widths = [0usize; N];
+    for row in std::iter::once(header).chain(rows) {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let parts: Vec<String> = cells
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                let pad = w - c.chars().count();
-                // Names left-aligned, numbers right-aligned.
-                if i < 2 { format!("{c}{}", " ".repeat(pad)) } else { format!("{}{c}", " ".repeat(pad)) }
+    for row in std::iter::once(header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .zip(align)
+            .map(|((cell, w), align)| {
+                let pad = " ".repeat(w - cell.chars().count());
+                match align {
+                    Align::Left => format!("{cell}{pad}"),
+                    Align::Right => format!("{pad}{cell}"),
+                }
             })
             .collect();
-        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
-    };
-    line(&mut header.iter().copied());
-    for row in &rows {
-        line(&mut row.iter().map(String::as_str));
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
 }

@@ -5,8 +5,6 @@
 //! several rounds (`run --repeat`) is compared by its medians over the rounds, and a change that
 //! stays inside both runs' round-to-round ranges is marked so.
 
-use std::fmt::Write;
-
 use crate::results::analysis::{Spread, grouped};
 use crate::results::schema::{RunResult, WorkloadResult};
 use crate::scenario::Workload;
@@ -423,71 +421,6 @@ impl Comparison {
             ));
         }
         failures
-    }
-
-    /// The table, one line per workload and figure, ending in a newline.
-    pub fn render(&self) -> String {
-        let header = ["workload", "metric", "base", "new", "change", ""].map(str::to_owned);
-        let number =
-            |m: Figure, v: f64| if m == Figure::Errors { format!("{v:.0}") } else { format!("{v:.1}") };
-        let rows: Vec<[String; 6]> = self
-            .changes
-            .iter()
-            .map(|c| {
-                let cell = |ran: bool, v: f64| if ran { number(c.figure, v) } else { "not run".to_owned() };
-                [
-                    c.workload.clone(),
-                    c.figure.label().to_owned(),
-                    cell(c.ran.0, c.base),
-                    cell(c.ran.1, c.new),
-                    c.percent_text(),
-                    c.verdict_text(),
-                ]
-            })
-            .collect();
-        let mut widths = [0usize; 6];
-        for row in std::iter::once(&header).chain(&rows) {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let mut out = String::new();
-        if self.rounds != (1, 1) {
-            let _ = writeln!(
-                out,
-                "medians over the rounds (base {}, new {}); \"ranges overlap\": the two runs' smallest-to-largest \
-                 figures over their rounds overlap, so the change is within what the rounds moved by themselves",
-                self.rounds.0, self.rounds.1
-            );
-        }
-        for row in std::iter::once(&header).chain(&rows) {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .enumerate()
-                .map(|(i, (cell, w))| {
-                    let pad = " ".repeat(w - cell.chars().count());
-                    if i < 2 || i == 5 { format!("{cell}{pad}") } else { format!("{pad}{cell}") }
-                })
-                .collect();
-            let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-        }
-        if !self.only_in_base.is_empty() {
-            let _ = writeln!(out, "only in base: {}", self.only_in_base.join(", "));
-        }
-        if !self.only_in_new.is_empty() {
-            let _ = writeln!(out, "only in new: {}", self.only_in_new.join(", "));
-        }
-        for why in &self.not_measured {
-            let _ = writeln!(out, "not a measurement: {why}");
-        }
-        if !self.setup_changes.is_empty() {
-            let _ = writeln!(out, "the runs were set up differently, which moves the figures by itself:");
-            for change in &self.setup_changes {
-                let _ = writeln!(out, "  {change}");
-            }
-        }
-        out
     }
 }
 
