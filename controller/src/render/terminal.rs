@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use crate::results::analysis::{MIN_COMPARED_OPS, Spread, median_rounds, pairs, rounds};
-use crate::results::schema::{RunResult, WorkloadResult};
+use crate::results::cost;
+use crate::results::schema::{CostEstimate, RunResult, WorkloadResult};
 
 /// The whole summary, ending in a newline.
 pub fn render(result: &RunResult) -> String {
@@ -33,7 +34,7 @@ pub fn render(result: &RunResult) -> String {
     out.push_str(&rounds_text(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
-        for line in crate::results::cost::summary_lines(&median_rounds(cost, result.scenario.rounds)) {
+        for line in cost_lines(&median_rounds(cost, result.scenario.rounds)) {
             let _ = writeln!(out, "{line}");
         }
         let cluster = result.targets.redis_target.as_ref().filter(|t| t.cluster && t.shards.is_none());
@@ -63,6 +64,53 @@ pub fn render(result: &RunResult) -> String {
         let _ = writeln!(out, "\nDEGRADED: {} had {} errors ({})", w.name, w.errors, kinds.join(", "));
     }
     out
+}
+
+/// The cost lines of the terminal summary.
+pub fn cost_lines(c: &CostEstimate) -> Vec<String> {
+    let mut lines = vec![format!(
+        "cost ({}, {} x {} at {}/h, S3 GET {} per 1,000; prices of {}):",
+        c.region,
+        c.cache_nodes,
+        c.cache_node_type,
+        cost::usd(c.cache_node_usd_per_hour),
+        cost::usd(c.s3_get_usd_per_1000),
+        c.prices_as_of
+    )];
+    let width = c.workloads.iter().map(|w| w.name.chars().count()).max().unwrap_or(0);
+    for w in &c.workloads {
+        if w.reads_s <= 0.0 {
+            lines.push(format!("  {:width$}  not run: no request measured, nothing to price", w.name));
+            continue;
+        }
+        let per_million = w.usd_per_million_reads.map_or_else(|| "n/a".to_owned(), cost::usd);
+        let at = match w.target.as_str() {
+            "s3" => "at any rate".to_owned(),
+            _ => format!("at the measured {:.0} reads/s", w.reads_s),
+        };
+        lines.push(format!("  {:width$}  {per_million} per million reads {at}", w.name));
+    }
+    lines.push(format!("  {}", break_even(c)));
+    lines
+}
+
+/// The rate above which the cache pays for itself, as the summary and report.html say it: "the
+/// cache pays for itself above 11.1 reads/s (40000 reads/h) if every read is a cache hit".
+pub fn break_even(c: &CostEstimate) -> String {
+    let hit = if c.hit_ratio_source == "assumed" {
+        "if every read is a cache hit".to_owned()
+    } else {
+        format!("at the hit ratio {:.3} of {}", c.hit_ratio, c.hit_ratio_source)
+    };
+    if c.break_even_reads_s.is_finite() {
+        format!(
+            "the cache pays for itself above {:.1} reads/s ({:.0} reads/h) {hit}",
+            c.break_even_reads_s,
+            c.break_even_reads_s * 3600.0
+        )
+    } else {
+        format!("the cache never pays for itself {hit}")
+    }
 }
 
 /// What the table does not say: open-loop service times, cache-aside hit ratios, busy-polling,

@@ -637,22 +637,15 @@ fn cost_section(c: &CostEstimate) -> String {
         );
     }
     s.push_str("</table>");
-    let hit = if c.hit_ratio_source == "assumed" {
-        "if every read is a cache hit".to_owned()
-    } else {
-        format!("at the hit ratio {:.3} measured by {}", c.hit_ratio, c.hit_ratio_source)
-    };
+    let sentence = escape(&capitalized(&summary::break_even(c)));
     if c.break_even_reads_s.is_finite() {
         let _ = write!(
             s,
-            "<p id=\"break-even\"><strong>The cache pays for itself above {:.1} reads/s</strong> ({:.0} reads an hour) \
-             {}: below that rate its node-hours cost more than the S3 GETs it saves.</p>",
-            c.break_even_reads_s,
-            c.break_even_reads_s * 3600.0,
-            escape(&hit)
+            "<p id=\"break-even\"><strong>{sentence}</strong>: below that rate its node-hours cost more than the S3 \
+             GETs it saves.</p>"
         );
     } else {
-        let _ = write!(s, "<p id=\"break-even\">The cache never pays for itself {}.</p>", escape(&hit));
+        let _ = write!(s, "<p id=\"break-even\">{sentence}.</p>");
     }
     let _ = write!(
         s,
@@ -662,6 +655,12 @@ fn cost_section(c: &CostEstimate) -> String {
         cost::usd(c.dataset_put_usd)
     );
     s
+}
+
+/// `text` with its first letter a capital, to open a sentence.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 fn agents_section(result: &RunResult) -> String {
