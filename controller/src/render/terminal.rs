@@ -3,9 +3,10 @@
 
 use std::fmt::Write;
 
-use crate::results::analysis::{MIN_COMPARED_OPS, Spread, median_rounds, pairs, rounds};
+use crate::results::analysis::{MIN_COMPARED_OPS, Spread, Warning, median_rounds, pairs, rounds, warnings};
 use crate::results::cost;
 use crate::results::schema::{CostEstimate, RunResult, WorkloadResult};
+use crate::results::thresholds;
 
 /// The whole summary, ending in a newline.
 pub fn render(result: &RunResult) -> String {
@@ -47,21 +48,9 @@ pub fn render(result: &RunResult) -> String {
             );
         }
     }
-    if result.partial {
-        out.push_str("\nPARTIAL: the run was interrupted; the figures cover what ran until then\n");
-    }
-    let lost: Vec<String> = result
-        .agents
-        .iter()
-        .filter(|a| a.status != "ok")
-        .map(|a| format!("{} ({})", a.id, a.error.as_deref().unwrap_or("no reason")))
-        .collect();
-    if !lost.is_empty() {
-        let _ = writeln!(out, "\nDEGRADED: lost {}", lost.join(", "));
-    }
-    for w in result.workloads.iter().filter(|w| w.errors > 0) {
-        let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let _ = writeln!(out, "\nDEGRADED: {} had {} errors ({})", w.name, w.errors, kinds.join(", "));
+    // Client-bound workloads and thresholds are said with the details above.
+    for w in warnings(result).iter().filter(|w| !is_detail(w)) {
+        let _ = writeln!(out, "\n{}", warning(w));
     }
     out
 }
@@ -111,6 +100,41 @@ pub fn break_even(c: &CostEstimate) -> String {
     } else {
         format!("the cache never pays for itself {hit}")
     }
+}
+
+/// A warning as the summary and report.html say it.
+pub fn warning(w: &Warning) -> String {
+    match w {
+        Warning::Partial => {
+            "PARTIAL: the run was interrupted; the figures cover what ran until then".to_owned()
+        }
+        Warning::AgentsLost(lost) => {
+            let lost: Vec<String> = lost
+                .iter()
+                .map(|a| format!("{} ({})", a.id, a.error.as_deref().unwrap_or("no reason")))
+                .collect();
+            format!("DEGRADED: lost {}", lost.join(", "))
+        }
+        Warning::Errors { workload, errors, by_kind } => {
+            let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            format!("DEGRADED: {workload} had {errors} errors ({})", kinds.join(", "))
+        }
+        Warning::ClientBound { workload, why } => format!(
+            "CLIENT-BOUND: {workload}: the client could not keep up ({why}); the latencies may be the client's: \
+             add agents or lower the rate"
+        ),
+        Warning::Threshold(t) if t.not_judged.is_some() => {
+            format!("THRESHOLD NOT JUDGED: {}", thresholds::breach(t))
+        }
+        Warning::Threshold(t) => format!("THRESHOLD BREACHED: {}", thresholds::breach(t)),
+        Warning::Degraded => "DEGRADED: the run was marked degraded".to_owned(),
+    }
+}
+
+/// Whether the summary says `w` among its details, beside the figures it is about, rather than
+/// at its end.
+fn is_detail(w: &Warning) -> bool {
+    matches!(w, Warning::ClientBound { .. } | Warning::Threshold(_))
 }
 
 /// What the table does not say: open-loop service times, cache-aside hit ratios, busy-polling,
@@ -163,21 +187,11 @@ fn details(result: &RunResult) -> String {
             result.start_skew_ms
         ));
     }
-    for (w, why) in result.workloads.iter().filter_map(|w| Some((w, w.client_bound_why()?))) {
-        line(format!(
-            "CLIENT-BOUND: {}: the client could not keep up ({why}); the latencies may be the client's: add \
-             agents or lower the rate",
-            w.name
-        ));
+    for w in warnings(result).iter().filter(|w| is_detail(w)) {
+        line(warning(w));
     }
-    if !result.thresholds.is_empty() {
-        let breaches = crate::results::thresholds::breaches(&result.thresholds);
-        if breaches.is_empty() {
-            line(format!("thresholds: all {} held", result.thresholds.len()));
-        }
-        for b in breaches {
-            line(format!("THRESHOLD BREACHED: {b}"));
-        }
+    if !result.thresholds.is_empty() && result.thresholds.iter().all(|t| t.passed) {
+        line(format!("thresholds: all {} held", result.thresholds.len()));
     }
     if out.trim().is_empty() { String::new() } else { out }
 }

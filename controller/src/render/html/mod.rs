@@ -76,46 +76,10 @@ pub(crate) fn page_start(title: &str, extra_style: &str) -> String {
     )
 }
 
+/// The run's warnings, worded as the terminal summary words them.
 fn warnings(result: &RunResult) -> String {
-    let mut items = Vec::new();
-    if result.partial {
-        items.push("PARTIAL: the run was interrupted; the figures cover what ran until then.".to_owned());
-    }
-    for a in result.agents.iter().filter(|a| a.status != "ok") {
-        items.push(format!(
-            "DEGRADED: agent {} ({}) was lost: {}.",
-            a.id,
-            a.address,
-            a.error.as_deref().unwrap_or("no reason given")
-        ));
-    }
-    for w in result.workloads.iter().filter(|w| w.errors > 0) {
-        let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        items.push(format!("DEGRADED: {} had {} failed requests ({}).", w.name, w.errors, kinds.join(", ")));
-    }
-    for (w, why) in result.workloads.iter().filter_map(|w| Some((w, w.client_bound_why()?))) {
-        items.push(format!(
-            "CLIENT-BOUND: during {} the client could not keep up ({why}), so its figures measure the client as \
-             much as {}: add agents or lower the rate.",
-            w.name, w.target
-        ));
-    }
-    for t in result.thresholds.iter().filter(|t| !t.passed) {
-        if let Some(why) = &t.not_judged {
-            items.push(format!("THRESHOLD NOT JUDGED: {}: {why}.", t.key));
-            continue;
-        }
-        let op = if t.bound == "min" { "at least" } else { "at most" };
-        items.push(format!(
-            "THRESHOLD BREACHED: {} was {}, the scenario allows {op} {}.",
-            t.key, t.value, t.limit
-        ));
-    }
-    if result.degraded && items.is_empty() {
-        items.push("DEGRADED: the run was marked degraded.".to_owned());
-    }
     let mut s = String::from("<section id=\"warnings\">");
-    for item in items {
+    for item in analysis::warnings(result).iter().map(summary::warning) {
         let _ = write!(s, "<div class=\"warning\">{}</div>", escape(&item));
     }
     s.push_str("</section>");
@@ -881,12 +845,40 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_and_the_page_say_each_warning_the_same_way() {
+        let mut result = nothing_succeeded();
+        result.partial = true;
+        result.thresholds = vec![crate::results::schema::ThresholdResult {
+            key: "w.p99_us".into(),
+            limit: 1000.0,
+            value: 0.0,
+            bound: "max".into(),
+            passed: false,
+            not_judged: Some("w had no successful request".into()),
+        }];
+        let said: Vec<String> = analysis::warnings(&result).iter().map(summary::warning).collect();
+        assert_eq!(
+            said,
+            [
+                "PARTIAL: the run was interrupted; the figures cover what ran until then",
+                "DEGRADED: w had 10 errors ()",
+                "THRESHOLD NOT JUDGED: w.p99_us: w had no successful request",
+            ]
+        );
+        let (text, page) = (summary::render(&result), render(&result, None).expect("renders"));
+        for line in &said {
+            assert!(text.contains(&format!("{line}\n")), "{line:?} missing from the summary:\n{text}");
+            assert!(page.contains(&format!("<div class=\"warning\">{}</div>", escape(line))), "{line:?}");
+        }
+    }
+
+    #[test]
     fn a_workload_without_a_single_success_still_renders() {
         // Its latency chart has no point to scale by; this once looped forever.
         let page = render(&nothing_succeeded(), None).expect("renders");
         assert!(page.contains("No workload completed a request"), "no percentile chart expected");
         assert!(page.contains("id=\"throughput-0\"") && page.contains("id=\"latency-0\""));
-        assert!(page.contains("DEGRADED: w had 10 failed requests"));
+        assert!(page.contains("DEGRADED: w had 10 errors"));
     }
 
     #[test]
