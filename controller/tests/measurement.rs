@@ -64,7 +64,7 @@ duration = "1s"
     );
     assert_eq!(polling["client_bound"], false);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
-    assert!(html.contains("closed loop, busy-polling up to 10ms"), "the report names the polling");
+    assert!(html.contains("1 in flight, busy-polling up to 10ms"), "the report names the polling");
     sb.assert_clean();
 }
 

@@ -207,25 +207,6 @@ pub struct Comparison {
 /// A setting's name, and how to read it off a `T` as text.
 type Setting<T> = (&'static str, fn(&T) -> String);
 
-/// The settings of a workload that change what it measures, by name.
-const WORKLOAD_SETTINGS: [Setting<Workload>; 13] = [
-    ("target", |w| w.target.as_str().to_owned()),
-    ("agents", |w| w.agents.map_or_else(|| "all".to_owned(), |n| n.to_string())),
-    ("concurrency", |w| w.concurrency.to_string()),
-    ("measured", |w| w.stop.to_string()),
-    ("warm-up", |w| w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string())),
-    ("rate", |w| w.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("{r} ops/s per agent"))),
-    ("pipeline", |w| w.pipeline.to_string()),
-    ("keys", |w| w.keys.to_string()),
-    ("busy_poll", |w| {
-        w.busy_poll.map_or_else(|| "off".to_owned(), |d| humantime::format_duration(d).to_string())
-    }),
-    ("set_share", |w| w.set_share.to_string()),
-    ("range", |w| w.range.map_or_else(|| "whole objects".to_owned(), |(a, b)| format!("bytes {a}-{b}"))),
-    ("ttl", |w| w.ttl.map_or_else(|| "none".to_owned(), |d| humantime::format_duration(d).to_string())),
-    ("timeout", |w| humantime::format_duration(w.timeout).to_string()),
-];
-
 /// `what: base -> new` for each setting of the runs, or of their workloads present in both, that
 /// differs.
 fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
@@ -269,8 +250,8 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     let in_base = by_workload(base);
     for (name, n) in by_workload(new) {
         if let Some((_, b)) = in_base.iter().find(|(b, _)| *b == name) {
-            for (what, of) in WORKLOAD_SETTINGS {
-                note(format!("{name} {what}"), of(b), of(n));
+            for ((what, b), (_, n)) in b.settings().into_iter().zip(n.settings()) {
+                note(format!("{name} {what}"), b, n);
             }
         }
     }

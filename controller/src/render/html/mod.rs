@@ -673,28 +673,23 @@ fn scenario_section(result: &RunResult) -> String {
          <th class=\"name\">load</th><th class=\"name\">measured</th><th class=\"name\">warm-up</th><th class=\"name\">keys</th><th class=\"name\">timeout</th></tr>",
     );
     for w in &sc.workloads {
+        let settings = w.settings();
+        let setting = |name: &str| {
+            let value = settings.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v.as_str());
+            escape(value)
+        };
         let _ = write!(
             s,
             "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td class=\"name\">{}</td>\
              <td class=\"name\">{} per agent</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
             escape(&w.name),
-            w.target.as_str(),
-            w.concurrency,
-            match (w.rate, w.busy_poll) {
-                (Some(r), None) => format!("open loop, {r} ops/s per agent"),
-                (Some(r), Some(b)) => format!(
-                    "open loop, {r} ops/s per agent, busy-polling up to {}",
-                    humantime::format_duration(b)
-                ),
-                (None, _) if w.pipeline > 1 => format!("closed loop, pipeline {}", w.pipeline),
-                (None, Some(b)) =>
-                    format!("closed loop, busy-polling up to {}", humantime::format_duration(b)),
-                (None, None) => "closed loop".to_owned(),
-            },
-            w.stop,
-            w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string()),
-            w.keys,
-            humantime::format_duration(w.timeout)
+            setting("target"),
+            setting("concurrency"),
+            escape(&w.describe_load()),
+            setting("measured"),
+            setting("warm-up"),
+            setting("keys"),
+            setting("timeout")
         );
     }
     s.push_str("</table><h3>Targets</h3><table>");
@@ -870,6 +865,22 @@ mod tests {
             assert!(text.contains(&format!("{line}\n")), "{line:?} missing from the summary:\n{text}");
             assert!(page.contains(&format!("<div class=\"warning\">{}</div>", escape(line))), "{line:?}");
         }
+    }
+
+    #[test]
+    fn the_scenario_table_says_each_load_as_the_run_announced_it() {
+        let mut result = nothing_succeeded();
+        let w = &mut result.scenario.workloads[0];
+        (w.rate, w.concurrency, w.busy_poll) = (Some(500.0), 4, Some(std::time::Duration::from_micros(50)));
+        let load = "open loop at 500 ops/s over 4 connections, busy-polling up to 50us";
+        assert_eq!(w.describe_load(), load);
+        assert!(w.describe(2).starts_with(&format!(
+            "{} ({}, 2 agents x {load}, ",
+            w.name,
+            w.target.as_str()
+        )));
+        let page = render(&result, None).expect("renders");
+        assert!(page.contains(&format!("<td class=\"name\">{load}</td>")), "the load column");
     }
 
     #[test]
