@@ -11,7 +11,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use fetchbench::results::tally::{Tallies, new_histogram};
+use fetchbench::results::histogram::new_histogram;
+use fetchbench::results::tally::Tallies;
 use fetchbench_proto as pb;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2Serializer};

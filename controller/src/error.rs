@@ -63,8 +63,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A report, an export or a comparison could not be made: a result file given to `report`
-    /// or `compare` is missing or not a fetchbench result (bad input), or a file could not be
-    /// written.
+    /// or `compare` is missing or not a fetchbench result (bad input), or one of its histograms
+    /// is damaged, or a file could not be written (runtime failures).
     #[error(transparent)]
     Report(#[from] ReportError),
     /// Ctrl-C (or SIGTERM, SIGHUP) before any result existed.

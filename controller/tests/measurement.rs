@@ -54,7 +54,7 @@ duration = "1s"
     let ops = u(&polling["ops"]);
     let caught = (f(&polling["busy_polled_share"]) * ops as f64).round() as u64;
     let latencies =
-        fetchbench::results::tally::decode_base64(polling["histogram"].as_str().expect("histogram"))
+        fetchbench::results::histogram::decode_base64(polling["histogram"].as_str().expect("histogram"))
             .expect("a latency histogram");
     // Below the histogram's bucket that holds 10 ms, so that none of these took longer.
     let within = latencies.count_between(0, latencies.lowest_equivalent(10_000_000) - 1);
@@ -64,7 +64,7 @@ duration = "1s"
     );
     assert_eq!(polling["client_bound"], false);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
-    assert!(html.contains("closed loop, busy-polling up to 10ms"), "the report names the polling");
+    assert!(html.contains("1 in flight, busy-polling up to 10ms"), "the report names the polling");
     sb.assert_clean();
 }
 
@@ -393,11 +393,14 @@ duration = "2s"
         text.contains(&format!("CLIENT-BOUND: flood: the client could not keep up ({reason})")),
         "{text}"
     );
-    assert!(text.contains("flood.p99_us not judged: flood was client-bound (asked 500000 ops/s"), "{text}");
+    assert!(
+        text.contains("THRESHOLD NOT JUDGED: flood.p99_us: flood was client-bound (asked 500000 ops/s"),
+        "{text}"
+    );
     assert!(text.contains(&format!("late starts, {unsent} unsent")), "{text}");
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(
-        html.contains("CLIENT-BOUND: during flood the client could not keep up (asked 500000 ops/s"),
+        html.contains("CLIENT-BOUND: flood: the client could not keep up (asked 500000 ops/s"),
         "warning"
     );
     assert!(html.contains("THRESHOLD NOT JUDGED: flood.p99_us"), "threshold warning");

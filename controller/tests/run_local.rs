@@ -67,7 +67,7 @@ fn seed_scenario_on_two_agents_writes_the_contracted_result() {
         assert!(w["throughput_ops_s"].as_f64().expect("throughput") > 0.0);
         assert!(w["duration_s"].as_f64().expect("duration") > 0.0);
         let histogram =
-            fetchbench::results::tally::decode_base64(w["histogram"].as_str().expect("histogram"))
+            fetchbench::results::histogram::decode_base64(w["histogram"].as_str().expect("histogram"))
                 .expect("the histogram decodes");
         assert_eq!(histogram.len(), 199 * 2);
     }

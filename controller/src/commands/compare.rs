@@ -25,7 +25,7 @@ pub fn compare(args: &CompareArgs) -> Result<u8, Error> {
         new.scenario.name,
         new.started_at
     );
-    print!("{}", comparison.render());
+    print!("{}", crate::render::compare::text(&comparison));
     if let Some(path) = &args.html {
         use crate::render::html::compare::Side;
         crate::render::files::write_comparison_html(

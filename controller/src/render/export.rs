@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
+use crate::results::histogram::{self, HistogramError};
 use crate::results::schema::RunResult;
 
 /// Percentile ticks per half distance to 100%, as HistogramLogProcessor prints them.
@@ -174,14 +175,10 @@ pub fn hgrm_names(result: &RunResult) -> Vec<String> {
 
 /// `(file name, contents)` of the `.hgrm` of every workload that measured a request, latencies
 /// in microseconds.
-pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, String> {
+pub fn hgrm_files(result: &RunResult) -> Result<Vec<(String, String)>, HistogramError> {
     hgrm_workloads(result)
         .into_iter()
-        .map(|(w, name)| {
-            let h = crate::results::tally::decode_base64(&w.histogram)
-                .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
-            Ok((name, percentile_distribution(&h, NS_PER_US)))
-        })
+        .map(|(w, name)| Ok((name, percentile_distribution(&histogram::of_workload(w)?, NS_PER_US))))
         .collect()
 }
 
@@ -305,7 +302,7 @@ mod tests {
     fn matches_hdrhistogram_java_on_a_real_run() {
         // A seed run's redis-get histogram (result.json's base64) and what HdrHistogram 2.1.11's
         // HistogramLogProcessor wrote for it with -outputValueUnitRatio 1000.
-        let h = crate::results::tally::decode_base64(
+        let h = crate::results::histogram::decode_base64(
             include_str!("../../tests/data/hgrm/seed-redis-get.base64").trim(),
         )
         .expect("fixture decodes");
@@ -317,7 +314,7 @@ mod tests {
     fn matches_hdrhistogram_java_over_seven_decades() {
         // 100,000 samples spread log-uniformly over 1 µs to 10 s: many buckets and percentiles
         // up to 99.999%. HistogramLogProcessor read this histogram's V2 deflate encoding.
-        let mut h = crate::results::tally::new_histogram();
+        let mut h = crate::results::histogram::new_histogram();
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for _ in 0..100_000 {
             x ^= x << 13;
@@ -332,7 +329,7 @@ mod tests {
 
     #[test]
     fn empty_histogram_prints_header_and_footer() {
-        let text = percentile_distribution(&crate::results::tally::new_histogram(), NS_PER_US);
+        let text = percentile_distribution(&crate::results::histogram::new_histogram(), NS_PER_US);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),

@@ -8,8 +8,9 @@ use crate::render::html::compare as compare_html;
 use crate::render::{export, html};
 use crate::results::compare::Comparison;
 use crate::results::cost::{self, Assumptions, CostError, CostEstimate};
+use crate::results::histogram::DamagedResult;
 use crate::results::schema::{
-    LoadError, REPORT_HTML, RunResult, SUMMARY_CSV, TIMESERIES_CSV, load, result_file,
+    LoadError, REPORT_HTML, RESULT_JSON, RunResult, SUMMARY_CSV, TIMESERIES_CSV, load, result_file,
 };
 
 /// Why a report could not be made.
@@ -18,9 +19,10 @@ pub enum ReportError {
     /// The result file is missing, unreadable or not a fetchbench result.
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// A histogram of the result could not be read.
-    #[error("{0}")]
-    Input(String),
+    /// A histogram of a kept result does not decode: the file is damaged (a runtime failure,
+    /// not bad input: the command line named a real result).
+    #[error(transparent)]
+    Damaged(#[from] DamagedResult),
     /// The cost assumptions are not in the price table.
     #[error(transparent)]
     Cost(#[from] CostError),
@@ -37,7 +39,7 @@ pub enum ReportError {
 impl ReportError {
     /// True when the input (the result file, or a price assumption) is at fault, not the machine.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, ReportError::Load(_) | ReportError::Input(_) | ReportError::Cost(_))
+        matches!(self, ReportError::Load(_) | ReportError::Cost(_))
     }
 }
 
@@ -56,9 +58,14 @@ fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
         .map_err(|source| ReportError::Write { path: path.to_owned(), source })
 }
 
-/// Write report.html to `path`.
-pub fn write_html(result: &RunResult, cost: Option<&CostEstimate>, path: &Path) -> Result<(), ReportError> {
-    let page = html::render(result, cost).map_err(ReportError::Input)?;
+/// Write report.html of `result`, read from the file `source`, to `path`.
+fn write_html(
+    result: &RunResult,
+    source: &Path,
+    cost: Option<&CostEstimate>,
+    path: &Path,
+) -> Result<(), ReportError> {
+    let page = html::render(result, cost).map_err(|e| e.in_file(source))?;
     write_file(path, &page)
 }
 
@@ -70,23 +77,34 @@ pub fn write_comparison_html(
     limit: Option<f64>,
     path: &Path,
 ) -> Result<(), ReportError> {
-    let page = compare_html::render(base, new, comparison, limit).map_err(ReportError::Input)?;
+    let page = compare_html::render(base, new, comparison, limit)?;
     write_file(path, &page)
 }
 
-/// Write report.html, the `.hgrm` files and the CSV files into `dir`; returns the report's path.
+/// Write report.html, the `.hgrm` files and the CSV files into `dir`, beside the result.json
+/// of `result`; returns the report's path.
 pub fn write_all(
     result: &RunResult,
     cost: Option<&CostEstimate>,
     dir: &Path,
 ) -> Result<PathBuf, ReportError> {
-    for (name, text) in export::hgrm_files(result).map_err(ReportError::Input)? {
+    write_beside(result, &dir.join(RESULT_JSON), cost, dir)
+}
+
+/// [`write_all`] for `result` read from the file `source`.
+fn write_beside(
+    result: &RunResult,
+    source: &Path,
+    cost: Option<&CostEstimate>,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    for (name, text) in export::hgrm_files(result).map_err(|e| e.in_file(source))? {
         write_file(&dir.join(name), &text)?;
     }
     write_file(&dir.join(SUMMARY_CSV), &export::summary_csv(result))?;
     write_file(&dir.join(TIMESERIES_CSV), &export::timeseries_csv(result))?;
     let path = dir.join(REPORT_HTML);
-    write_html(result, cost, &path)?;
+    write_html(result, source, cost, &path)?;
     Ok(path)
 }
 
@@ -103,7 +121,7 @@ pub fn run(
     let cost = cost_of(&result, assumptions)?;
     let written = match html_out {
         Some(path) => {
-            write_html(&result, Some(&cost), path)?;
+            write_html(&result, result_path, Some(&cost), path)?;
             path.to_owned()
         }
         None => {
@@ -111,7 +129,7 @@ pub fn run(
                 Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
                 _ => PathBuf::from("."),
             };
-            write_all(&result, Some(&cost), &dir)?
+            write_beside(&result, result_path, Some(&cost), &dir)?
         }
     };
     result.cost = Some(cost);

@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::render::html::chart::latency_label;
-use crate::results::tally::{decode, new_histogram};
+use crate::results::histogram::{decode, new_histogram};
 use crate::scenario::{Amount, Scenario};
 
 /// How often a plain progress line is printed per workload, in the workload's time (warm-up and

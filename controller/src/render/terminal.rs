@@ -3,8 +3,10 @@
 
 use std::fmt::Write;
 
-use crate::results::analysis::{MIN_COMPARED_OPS, Spread, median_rounds, pairs, rounds};
-use crate::results::schema::{RunResult, WorkloadResult};
+use crate::results::analysis::{MIN_COMPARED_OPS, Spread, Warning, median_rounds, pairs, rounds, warnings};
+use crate::results::cost;
+use crate::results::schema::{CostEstimate, RunResult, WorkloadResult};
+use crate::results::thresholds;
 
 /// The whole summary, ending in a newline.
 pub fn render(result: &RunResult) -> String {
@@ -33,7 +35,7 @@ pub fn render(result: &RunResult) -> String {
     out.push_str(&rounds_text(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
-        for line in crate::results::cost::summary_lines(&median_rounds(cost, result.scenario.rounds)) {
+        for line in cost_lines(&median_rounds(cost, result.scenario.rounds)) {
             let _ = writeln!(out, "{line}");
         }
         let cluster = result.targets.redis_target.as_ref().filter(|t| t.cluster && t.shards.is_none());
@@ -46,23 +48,93 @@ pub fn render(result: &RunResult) -> String {
             );
         }
     }
-    if result.partial {
-        out.push_str("\nPARTIAL: the run was interrupted; the figures cover what ran until then\n");
-    }
-    let lost: Vec<String> = result
-        .agents
-        .iter()
-        .filter(|a| a.status != "ok")
-        .map(|a| format!("{} ({})", a.id, a.error.as_deref().unwrap_or("no reason")))
-        .collect();
-    if !lost.is_empty() {
-        let _ = writeln!(out, "\nDEGRADED: lost {}", lost.join(", "));
-    }
-    for w in result.workloads.iter().filter(|w| w.errors > 0) {
-        let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let _ = writeln!(out, "\nDEGRADED: {} had {} errors ({})", w.name, w.errors, kinds.join(", "));
+    // Client-bound workloads and thresholds are said with the details above.
+    for w in warnings(result).iter().filter(|w| !is_detail(w)) {
+        let _ = writeln!(out, "\n{}", warning(w));
     }
     out
+}
+
+/// The cost lines of the terminal summary.
+pub fn cost_lines(c: &CostEstimate) -> Vec<String> {
+    let mut lines = vec![format!(
+        "cost ({}, {} x {} at {}/h, S3 GET {} per 1,000; prices of {}):",
+        c.region,
+        c.cache_nodes,
+        c.cache_node_type,
+        cost::usd(c.cache_node_usd_per_hour),
+        cost::usd(c.s3_get_usd_per_1000),
+        c.prices_as_of
+    )];
+    let width = c.workloads.iter().map(|w| w.name.chars().count()).max().unwrap_or(0);
+    for w in &c.workloads {
+        if w.reads_s <= 0.0 {
+            lines.push(format!("  {:width$}  not run: no request measured, nothing to price", w.name));
+            continue;
+        }
+        let per_million = w.usd_per_million_reads.map_or_else(|| "n/a".to_owned(), cost::usd);
+        let at = match w.target.as_str() {
+            "s3" => "at any rate".to_owned(),
+            _ => format!("at the measured {:.0} reads/s", w.reads_s),
+        };
+        lines.push(format!("  {:width$}  {per_million} per million reads {at}", w.name));
+    }
+    lines.push(format!("  {}", break_even(c)));
+    lines
+}
+
+/// The rate above which the cache pays for itself, as the summary and report.html say it: "the
+/// cache pays for itself above 11.1 reads/s (40000 reads/h) if every read is a cache hit".
+pub fn break_even(c: &CostEstimate) -> String {
+    let hit = if c.hit_ratio_source == "assumed" {
+        "if every read is a cache hit".to_owned()
+    } else {
+        format!("at the hit ratio {:.3} of {}", c.hit_ratio, c.hit_ratio_source)
+    };
+    if c.break_even_reads_s.is_finite() {
+        format!(
+            "the cache pays for itself above {:.1} reads/s ({:.0} reads/h) {hit}",
+            c.break_even_reads_s,
+            c.break_even_reads_s * 3600.0
+        )
+    } else {
+        format!("the cache never pays for itself {hit}")
+    }
+}
+
+/// A warning as the summary and report.html say it.
+pub fn warning(w: &Warning) -> String {
+    match w {
+        Warning::Partial => {
+            "PARTIAL: the run was interrupted; the figures cover what ran until then".to_owned()
+        }
+        Warning::AgentsLost(lost) => {
+            let lost: Vec<String> = lost
+                .iter()
+                .map(|a| format!("{} ({})", a.id, a.error.as_deref().unwrap_or("no reason")))
+                .collect();
+            format!("DEGRADED: lost {}", lost.join(", "))
+        }
+        Warning::Errors { workload, errors, by_kind } => {
+            let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            format!("DEGRADED: {workload} had {errors} errors ({})", kinds.join(", "))
+        }
+        Warning::ClientBound { workload, why } => format!(
+            "CLIENT-BOUND: {workload}: the client could not keep up ({why}); the latencies may be the client's: \
+             add agents or lower the rate"
+        ),
+        Warning::Threshold(t) if t.not_judged.is_some() => {
+            format!("THRESHOLD NOT JUDGED: {}", thresholds::breach(t))
+        }
+        Warning::Threshold(t) => format!("THRESHOLD BREACHED: {}", thresholds::breach(t)),
+        Warning::Degraded => "DEGRADED: the run was marked degraded".to_owned(),
+    }
+}
+
+/// Whether the summary says `w` among its details, beside the figures it is about, rather than
+/// at its end.
+fn is_detail(w: &Warning) -> bool {
+    matches!(w, Warning::ClientBound { .. } | Warning::Threshold(_))
 }
 
 /// What the table does not say: open-loop service times, cache-aside hit ratios, busy-polling,
@@ -115,21 +187,11 @@ fn details(result: &RunResult) -> String {
             result.start_skew_ms
         ));
     }
-    for (w, why) in result.workloads.iter().filter_map(|w| Some((w, w.client_bound_why()?))) {
-        line(format!(
-            "CLIENT-BOUND: {}: the client could not keep up ({why}); the latencies may be the client's: add \
-             agents or lower the rate",
-            w.name
-        ));
+    for w in warnings(result).iter().filter(|w| is_detail(w)) {
+        line(warning(w));
     }
-    if !result.thresholds.is_empty() {
-        let breaches = crate::results::thresholds::breaches(&result.thresholds);
-        if breaches.is_empty() {
-            line(format!("thresholds: all {} held", result.thresholds.len()));
-        }
-        for b in breaches {
-            line(format!("THRESHOLD BREACHED: {b}"));
-        }
+    if !result.thresholds.is_empty() && result.thresholds.iter().all(|t| t.passed) {
+        line(format!("thresholds: all {} held", result.thresholds.len()));
     }
     if out.trim().is_empty() { String::new() } else { out }
 }
@@ -212,28 +274,44 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
+    // Names left-aligned, numbers right-aligned.
+    let align = std::array::from_fn(|i| if i < 2 { Align::Left } else { Align::Right });
+    text_table(&header.map(str::to_owned), &rows, align)
+}
+
+/// Which side of its column a cell of a [`text_table`] keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Padded on the right: names.
+    Left,
+    /// Padded on the left: numbers.
+    Right,
+}
+
+/// A padded text table, a line per row after the header: each column as wide as its widest
+/// cell, columns two spaces apart, no trailing spaces.
+pub fn text_table<const N: usize>(header: &[String; N], rows: &[[String; N]], align: [Align; N]) -> String {
+    let mut widths = [0usize; N];
+    for row in std::iter::once(header).chain(rows) {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let parts: Vec<String> = cells
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                let pad = w - c.chars().count();
-                // Names left-aligned, numbers right-aligned.
-                if i < 2 { format!("{c}{}", " ".repeat(pad)) } else { format!("{}{c}", " ".repeat(pad)) }
+    for row in std::iter::once(header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .zip(align)
+            .map(|((cell, w), align)| {
+                let pad = " ".repeat(w - cell.chars().count());
+                match align {
+                    Align::Left => format!("{cell}{pad}"),
+                    Align::Right => format!("{pad}{cell}"),
+                }
             })
             .collect();
-        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
-    };
-    line(&mut header.iter().copied());
-    for row in &rows {
-        line(&mut row.iter().map(String::as_str));
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
 }

@@ -1,8 +1,84 @@
 //! Figures made from a run's workloads: spreads over the rounds of a `--repeat` run, the Redis
-//! and S3 workloads a speed-up compares, the median round of a cost.
+//! and S3 workloads a speed-up compares, the median round of a cost, and the warnings a reader
+//! must see before trusting the figures.
 
-use crate::results::schema::{CostEstimate, RunResult, WorkloadCost, WorkloadResult};
+use std::collections::BTreeMap;
+
+use crate::results::schema::{CostEstimate, RunResult, ThresholdResult, WorkloadCost, WorkloadResult};
 use crate::scenario::expand::without_round;
+
+/// Something a reader must know before trusting a run's figures. The terminal summary and
+/// report.html word each the same way (`render::terminal::warning`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Warning {
+    /// The run was interrupted: the figures cover what ran until then.
+    Partial,
+    /// Agents lost during the run, in agent order.
+    AgentsLost(Vec<LostAgent>),
+    /// A workload's measured requests that failed.
+    Errors {
+        /// The workload.
+        workload: String,
+        /// Failed requests.
+        errors: u64,
+        /// Failed requests by kind.
+        by_kind: BTreeMap<String, u64>,
+    },
+    /// A workload whose client could not keep up: its figures are the client's.
+    ClientBound {
+        /// The workload.
+        workload: String,
+        /// Why, in words.
+        why: String,
+    },
+    /// A threshold that failed: breached, or not judged (see its `not_judged`).
+    Threshold(ThresholdResult),
+    /// The run is marked degraded and none of the above says why.
+    Degraded,
+}
+
+/// An agent lost during a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LostAgent {
+    /// Its id.
+    pub id: String,
+    /// Why it was lost, when known.
+    pub error: Option<String>,
+}
+
+/// The warnings of `result`, in the order a reader should meet them.
+pub fn warnings(result: &RunResult) -> Vec<Warning> {
+    let mut found = Vec::new();
+    if result.partial {
+        found.push(Warning::Partial);
+    }
+    let lost: Vec<LostAgent> = result
+        .agents
+        .iter()
+        .filter(|a| a.status != "ok")
+        .map(|a| LostAgent { id: a.id.clone(), error: a.error.clone() })
+        .collect();
+    if !lost.is_empty() {
+        found.push(Warning::AgentsLost(lost));
+    }
+    for w in result.workloads.iter().filter(|w| w.errors > 0) {
+        found.push(Warning::Errors {
+            workload: w.name.clone(),
+            errors: w.errors,
+            by_kind: w.errors_by_kind.clone(),
+        });
+    }
+    for w in &result.workloads {
+        if let Some(why) = w.client_bound_why() {
+            found.push(Warning::ClientBound { workload: w.name.clone(), why });
+        }
+    }
+    found.extend(result.thresholds.iter().filter(|t| !t.passed).cloned().map(Warning::Threshold));
+    if result.degraded && found.is_empty() {
+        found.push(Warning::Degraded);
+    }
+    found
+}
 
 /// Median, smallest and largest of some figures (all zero for none).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

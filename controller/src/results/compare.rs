@@ -5,16 +5,15 @@
 //! several rounds (`run --repeat`) is compared by its medians over the rounds, and a change that
 //! stays inside both runs' round-to-round ranges is marked so.
 
-use std::fmt::Write;
-
 use crate::results::analysis::{Spread, grouped};
 use crate::results::schema::{RunResult, WorkloadResult};
 use crate::scenario::Workload;
 use crate::scenario::expand::without_round;
 
-/// What is compared.
+/// A figure of a workload that two runs are compared by (not a threshold's metric, which the
+/// scenario names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
+pub enum Figure {
     /// Median latency, µs.
     P50,
     /// 99th percentile latency, µs.
@@ -27,48 +26,48 @@ pub enum Metric {
     Errors,
 }
 
-impl Metric {
-    /// Every metric, in report order.
-    pub const ALL: [Metric; 5] = [Metric::P50, Metric::P99, Metric::P999, Metric::Throughput, Metric::Errors];
+impl Figure {
+    /// Every figure, in report order.
+    pub const ALL: [Figure; 5] = [Figure::P50, Figure::P99, Figure::P999, Figure::Throughput, Figure::Errors];
 
     /// The label in the table.
     pub fn label(self) -> &'static str {
         match self {
-            Metric::P50 => "p50 µs",
-            Metric::P99 => "p99 µs",
-            Metric::P999 => "p99.9 µs",
-            Metric::Throughput => "ops/s",
-            Metric::Errors => "errors",
+            Figure::P50 => "p50 µs",
+            Figure::P99 => "p99 µs",
+            Figure::P999 => "p99.9 µs",
+            Figure::Throughput => "ops/s",
+            Figure::Errors => "errors",
         }
     }
 
     /// Short name, for the failure lines.
     pub fn name(self) -> &'static str {
         match self {
-            Metric::P50 => "p50",
-            Metric::P99 => "p99",
-            Metric::P999 => "p99.9",
-            Metric::Throughput => "throughput",
-            Metric::Errors => "errors",
+            Figure::P50 => "p50",
+            Figure::P99 => "p99",
+            Figure::P999 => "p99.9",
+            Figure::Throughput => "throughput",
+            Figure::Errors => "errors",
         }
     }
 
     /// True for the latency percentiles, which `--fail-if-worse` gates.
     pub fn is_percentile(self) -> bool {
-        matches!(self, Metric::P50 | Metric::P99 | Metric::P999)
+        matches!(self, Figure::P50 | Figure::P99 | Figure::P999)
     }
 
     fn higher_is_better(self) -> bool {
-        self == Metric::Throughput
+        self == Figure::Throughput
     }
 
     fn of(self, w: &WorkloadResult) -> f64 {
         match self {
-            Metric::P50 => w.latency_us.p50,
-            Metric::P99 => w.latency_us.p99,
-            Metric::P999 => w.latency_us.p999,
-            Metric::Throughput => w.throughput_ops_s,
-            Metric::Errors => w.errors as f64,
+            Figure::P50 => w.latency_us.p50,
+            Figure::P99 => w.latency_us.p99,
+            Figure::P999 => w.latency_us.p999,
+            Figure::Throughput => w.throughput_ops_s,
+            Figure::Errors => w.errors as f64,
         }
     }
 }
@@ -98,13 +97,13 @@ impl Verdict {
     }
 }
 
-/// One metric of one workload in both runs.
+/// One figure of one workload in both runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     /// Workload name.
     pub workload: String,
     /// What changed.
-    pub metric: Metric,
+    pub figure: Figure,
     /// Value in the base run.
     pub base: f64,
     /// Value in the new run.
@@ -122,7 +121,7 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(workload: &str, metric: Metric, base: f64, new: f64) -> Change {
+    fn new(workload: &str, figure: Figure, base: f64, new: f64) -> Change {
         let percent = if base != 0.0 {
             Some((new - base) / base * 100.0)
         } else if new == 0.0 {
@@ -132,12 +131,12 @@ impl Change {
         };
         let verdict = match percent {
             Some(p) if p.abs() < 0.05 => Verdict::Same,
-            _ if (new > base) == metric.higher_is_better() => Verdict::Better,
+            _ if (new > base) == figure.higher_is_better() => Verdict::Better,
             _ => Verdict::Worse,
         };
         Change {
             workload: workload.to_owned(),
-            metric,
+            figure,
             base,
             new,
             percent,
@@ -148,13 +147,13 @@ impl Change {
     }
 
     /// The change of a workload one run (or both) measured no request of: never better or worse.
-    fn not_run(workload: &str, metric: Metric, base: f64, new: f64, ran: (bool, bool)) -> Change {
-        Change { percent: None, verdict: Verdict::NotRun, ran, ..Change::new(workload, metric, base, new) }
+    fn not_run(workload: &str, figure: Figure, base: f64, new: f64, ran: (bool, bool)) -> Change {
+        Change { percent: None, verdict: Verdict::NotRun, ran, ..Change::new(workload, figure, base, new) }
     }
 
     /// True when this is a percentile that got worse by more than `limit_percent`.
     pub fn breaches(&self, limit_percent: f64) -> bool {
-        self.metric.is_percentile()
+        self.figure.is_percentile()
             && self.verdict == Verdict::Worse
             && self.percent.is_none_or(|p| p > limit_percent)
     }
@@ -188,7 +187,7 @@ impl Change {
 /// Two runs side by side.
 #[derive(Debug, Clone)]
 pub struct Comparison {
-    /// Every metric of every workload present in both runs, in the new run's order.
+    /// Every figure of every workload present in both runs, in the new run's order.
     pub changes: Vec<Change>,
     /// Workloads only the base run has.
     pub only_in_base: Vec<String>,
@@ -207,25 +206,6 @@ pub struct Comparison {
 
 /// A setting's name, and how to read it off a `T` as text.
 type Setting<T> = (&'static str, fn(&T) -> String);
-
-/// The settings of a workload that change what it measures, by name.
-const WORKLOAD_SETTINGS: [Setting<Workload>; 13] = [
-    ("target", |w| w.target.as_str().to_owned()),
-    ("agents", |w| w.agents.map_or_else(|| "all".to_owned(), |n| n.to_string())),
-    ("concurrency", |w| w.concurrency.to_string()),
-    ("measured", |w| w.stop.to_string()),
-    ("warm-up", |w| w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string())),
-    ("rate", |w| w.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("{r} ops/s per agent"))),
-    ("pipeline", |w| w.pipeline.to_string()),
-    ("keys", |w| w.keys.to_string()),
-    ("busy_poll", |w| {
-        w.busy_poll.map_or_else(|| "off".to_owned(), |d| humantime::format_duration(d).to_string())
-    }),
-    ("set_share", |w| w.set_share.to_string()),
-    ("range", |w| w.range.map_or_else(|| "whole objects".to_owned(), |(a, b)| format!("bytes {a}-{b}"))),
-    ("ttl", |w| w.ttl.map_or_else(|| "none".to_owned(), |d| humantime::format_duration(d).to_string())),
-    ("timeout", |w| humantime::format_duration(w.timeout).to_string()),
-];
 
 /// `what: base -> new` for each setting of the runs, or of their workloads present in both, that
 /// differs.
@@ -270,8 +250,8 @@ fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     let in_base = by_workload(base);
     for (name, n) in by_workload(new) {
         if let Some((_, b)) = in_base.iter().find(|(b, _)| *b == name) {
-            for (what, of) in WORKLOAD_SETTINGS {
-                note(format!("{name} {what}"), of(b), of(n));
+            for ((what, b), (_, n)) in b.settings().into_iter().zip(n.settings()) {
+                note(format!("{name} {what}"), b, n);
             }
         }
     }
@@ -291,7 +271,7 @@ fn by_workload(run: &RunResult) -> Vec<(&str, &Workload)> {
 struct Figures {
     /// The workload's name (without the round of a `--repeat` run).
     name: String,
-    /// Each metric of [`Metric::ALL`] over the rounds.
+    /// Each figure of [`Figure::ALL`] over the rounds.
     spreads: [Spread; 5],
     /// Whether a round measured a request.
     ran: bool,
@@ -299,7 +279,7 @@ struct Figures {
     client_bound: Vec<String>,
 }
 
-/// A run's figures per workload, in run order: each metric of [`Metric::ALL`] over the rounds of
+/// A run's figures per workload, in run order: each figure of [`Figure::ALL`] over the rounds of
 /// a `--repeat` run (the workload's name without its round), or the one figure of a single run.
 /// Percentiles come from the rounds that measured a request, when there is one.
 fn figures(run: &RunResult) -> Vec<Figures> {
@@ -307,7 +287,7 @@ fn figures(run: &RunResult) -> Vec<Figures> {
         .into_iter()
         .map(|(name, rounds)| {
             let measured: Vec<&WorkloadResult> = rounds.iter().copied().filter(|w| w.ops > 0).collect();
-            let spreads = Metric::ALL.map(|m| {
+            let spreads = Figure::ALL.map(|m| {
                 let from = if m.is_percentile() && !measured.is_empty() { &measured } else { &rounds };
                 Spread::of(&from.iter().map(|w| m.of(w)).collect::<Vec<_>>())
             });
@@ -362,7 +342,7 @@ pub fn compare(base: &RunResult, new: &RunResult) -> Comparison {
                 ));
             }
         }
-        for (i, m) in Metric::ALL.iter().enumerate() {
+        for (i, m) in Figure::ALL.iter().enumerate() {
             let (bs, ns) = (b.spreads[i], n.spreads[i]);
             if ran != (true, true) {
                 changes.push(Change::not_run(&n.name, *m, bs.median, ns.median, ran));
@@ -417,76 +397,11 @@ impl Comparison {
             failures.push(format!(
                 "{} {} got worse {}, more than the {limit_percent}% allowed{overlap}",
                 c.workload,
-                c.metric.name(),
+                c.figure.name(),
                 c.by_text()
             ));
         }
         failures
-    }
-
-    /// The table, one line per workload and metric, ending in a newline.
-    pub fn render(&self) -> String {
-        let header = ["workload", "metric", "base", "new", "change", ""].map(str::to_owned);
-        let number =
-            |m: Metric, v: f64| if m == Metric::Errors { format!("{v:.0}") } else { format!("{v:.1}") };
-        let rows: Vec<[String; 6]> = self
-            .changes
-            .iter()
-            .map(|c| {
-                let cell = |ran: bool, v: f64| if ran { number(c.metric, v) } else { "not run".to_owned() };
-                [
-                    c.workload.clone(),
-                    c.metric.label().to_owned(),
-                    cell(c.ran.0, c.base),
-                    cell(c.ran.1, c.new),
-                    c.percent_text(),
-                    c.verdict_text(),
-                ]
-            })
-            .collect();
-        let mut widths = [0usize; 6];
-        for row in std::iter::once(&header).chain(&rows) {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let mut out = String::new();
-        if self.rounds != (1, 1) {
-            let _ = writeln!(
-                out,
-                "medians over the rounds (base {}, new {}); \"ranges overlap\": the two runs' smallest-to-largest \
-                 figures over their rounds overlap, so the change is within what the rounds moved by themselves",
-                self.rounds.0, self.rounds.1
-            );
-        }
-        for row in std::iter::once(&header).chain(&rows) {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .enumerate()
-                .map(|(i, (cell, w))| {
-                    let pad = " ".repeat(w - cell.chars().count());
-                    if i < 2 || i == 5 { format!("{cell}{pad}") } else { format!("{pad}{cell}") }
-                })
-                .collect();
-            let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-        }
-        if !self.only_in_base.is_empty() {
-            let _ = writeln!(out, "only in base: {}", self.only_in_base.join(", "));
-        }
-        if !self.only_in_new.is_empty() {
-            let _ = writeln!(out, "only in new: {}", self.only_in_new.join(", "));
-        }
-        for why in &self.not_measured {
-            let _ = writeln!(out, "not a measurement: {why}");
-        }
-        if !self.setup_changes.is_empty() {
-            let _ = writeln!(out, "the runs were set up differently, which moves the figures by itself:");
-            for change in &self.setup_changes {
-                let _ = writeln!(out, "  {change}");
-            }
-        }
-        out
     }
 }
 
@@ -496,25 +411,25 @@ mod tests {
 
     #[test]
     fn lower_latency_and_higher_throughput_are_better() {
-        assert_eq!(Change::new("w", Metric::P99, 100.0, 150.0).verdict, Verdict::Worse);
-        assert_eq!(Change::new("w", Metric::P99, 100.0, 80.0).verdict, Verdict::Better);
-        assert_eq!(Change::new("w", Metric::Throughput, 100.0, 80.0).verdict, Verdict::Worse);
-        assert_eq!(Change::new("w", Metric::Throughput, 100.0, 120.0).verdict, Verdict::Better);
-        assert_eq!(Change::new("w", Metric::Errors, 0.0, 0.0).verdict, Verdict::Same);
-        assert_eq!(Change::new("w", Metric::P50, 100.0, 100.01).verdict, Verdict::Same);
-        let errors = Change::new("w", Metric::Errors, 0.0, 3.0);
+        assert_eq!(Change::new("w", Figure::P99, 100.0, 150.0).verdict, Verdict::Worse);
+        assert_eq!(Change::new("w", Figure::P99, 100.0, 80.0).verdict, Verdict::Better);
+        assert_eq!(Change::new("w", Figure::Throughput, 100.0, 80.0).verdict, Verdict::Worse);
+        assert_eq!(Change::new("w", Figure::Throughput, 100.0, 120.0).verdict, Verdict::Better);
+        assert_eq!(Change::new("w", Figure::Errors, 0.0, 0.0).verdict, Verdict::Same);
+        assert_eq!(Change::new("w", Figure::P50, 100.0, 100.01).verdict, Verdict::Same);
+        let errors = Change::new("w", Figure::Errors, 0.0, 3.0);
         assert_eq!((errors.verdict, errors.percent), (Verdict::Worse, None));
     }
 
     #[test]
     fn only_percentiles_worse_than_the_limit_breach() {
-        let p99 = Change::new("w", Metric::P99, 100.0, 150.0);
+        let p99 = Change::new("w", Figure::P99, 100.0, 150.0);
         assert!((p99.percent.expect("finite") - 50.0).abs() < 1e-9);
         assert!(p99.breaches(10.0));
         assert!(!p99.breaches(50.0));
-        assert!(!Change::new("w", Metric::P99, 100.0, 50.0).breaches(0.0));
-        assert!(!Change::new("w", Metric::Throughput, 100.0, 10.0).breaches(0.0));
-        assert!(!Change::new("w", Metric::Errors, 0.0, 10.0).breaches(0.0));
-        assert!(Change::new("w", Metric::P999, 0.0, 10.0).breaches(1000.0));
+        assert!(!Change::new("w", Figure::P99, 100.0, 50.0).breaches(0.0));
+        assert!(!Change::new("w", Figure::Throughput, 100.0, 10.0).breaches(0.0));
+        assert!(!Change::new("w", Figure::Errors, 0.0, 10.0).breaches(0.0));
+        assert!(Change::new("w", Figure::P999, 0.0, 10.0).breaches(1000.0));
     }
 }

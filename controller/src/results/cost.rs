@@ -194,47 +194,6 @@ pub fn usd(amount: f64) -> String {
     }
 }
 
-/// The cost lines of the terminal summary.
-pub fn summary_lines(c: &CostEstimate) -> Vec<String> {
-    let mut lines = vec![format!(
-        "cost ({}, {} x {} at {}/h, S3 GET {} per 1,000; prices of {}):",
-        c.region,
-        c.cache_nodes,
-        c.cache_node_type,
-        usd(c.cache_node_usd_per_hour),
-        usd(c.s3_get_usd_per_1000),
-        c.prices_as_of
-    )];
-    let width = c.workloads.iter().map(|w| w.name.chars().count()).max().unwrap_or(0);
-    for w in &c.workloads {
-        if w.reads_s <= 0.0 {
-            lines.push(format!("  {:width$}  not run: no request measured, nothing to price", w.name));
-            continue;
-        }
-        let per_million = w.usd_per_million_reads.map_or_else(|| "n/a".to_owned(), usd);
-        let at = match w.target.as_str() {
-            "s3" => "at any rate".to_owned(),
-            _ => format!("at the measured {:.0} reads/s", w.reads_s),
-        };
-        lines.push(format!("  {:width$}  {per_million} per million reads {at}", w.name));
-    }
-    let hit = if c.hit_ratio_source == "assumed" {
-        "if every read is a cache hit".to_owned()
-    } else {
-        format!("at the hit ratio {:.3} of {}", c.hit_ratio, c.hit_ratio_source)
-    };
-    lines.push(if c.break_even_reads_s.is_finite() {
-        format!(
-            "  the cache pays for itself above {:.1} reads/s ({:.0} reads/h) {hit}",
-            c.break_even_reads_s,
-            c.break_even_reads_s * 3600.0
-        )
-    } else {
-        format!("  the cache never pays for itself {hit}")
-    });
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod compare;
 pub mod cost;
+pub mod histogram;
 pub mod pricing;
 pub mod schema;
 pub mod tally;

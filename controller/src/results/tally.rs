@@ -5,32 +5,22 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use base64::Engine as _;
 use fetchbench_proto as pb;
-use fetchbench_proto::wire::HISTOGRAM_SIGNIFICANT_DIGITS;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
-use crate::results::schema::{AgentWorkloadResult, IntervalResult, LatencySummary, WorkloadResult};
-
-/// A fresh auto-resizing histogram of nanoseconds.
-pub fn new_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 2, HISTOGRAM_SIGNIFICANT_DIGITS)
-        .expect("1..2 with 3 significant digits is a valid histogram range");
-    h.auto(true);
-    h
-}
+use crate::results::histogram::{DecodeError, add, decode_or_empty, encode, merge, new_histogram, summarize};
+use crate::results::schema::{AgentWorkloadResult, IntervalResult, WorkloadResult};
 
 /// Why an agent's report could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
     /// The histogram bytes did not decode.
-    #[error("histogram of workload {workload} does not decode: {detail}")]
+    #[error("histogram of workload {workload} does not decode: {source}")]
     Histogram {
         /// Workload index.
         workload: u32,
-        /// Decoder message.
-        detail: String,
+        /// What the decoder found.
+        source: DecodeError,
     },
     /// The agent named a workload that is not in the run.
     #[error("event for workload {0}, which the run does not have")]
@@ -245,7 +235,7 @@ impl Tallies {
         match event {
             pb::run_event::Event::Progress(p) => {
                 let decode_all = |bytes: &[u8]| {
-                    decode_or_empty(bytes).map_err(|detail| AggregateError::Histogram { workload: w, detail })
+                    decode_or_empty(bytes).map_err(|source| AggregateError::Histogram { workload: w, source })
                 };
                 let latency = decode_all(&p.histogram)?;
                 let (series, seen) = if p.warmup {
@@ -416,71 +406,19 @@ impl Tallies {
     }
 }
 
-fn add(into: &mut Histogram<u64>, h: &Histogram<u64>) {
-    into.add(h).expect("auto-resizing histograms accept every value");
-}
-
 fn quantile_us(h: &Histogram<u64>, q: f64) -> f64 {
     if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }
-}
-
-/// Decode a V2 histogram; empty bytes mean an empty histogram.
-fn decode_or_empty(bytes: &[u8]) -> Result<Histogram<u64>, String> {
-    if bytes.is_empty() { Ok(new_histogram()) } else { decode(bytes) }
 }
 
 fn rate(ops: u64, seconds: f64) -> f64 {
     if seconds > 0.0 { ops as f64 / seconds } else { 0.0 }
 }
 
-/// The sum of several histograms.
-pub fn merge<'a>(histograms: impl IntoIterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
-    let mut total = new_histogram();
-    for h in histograms {
-        total.add(h).expect("auto-resizing histograms accept every value");
-    }
-    total
-}
-
-/// Min, mean, percentiles and max of a nanosecond histogram, in microseconds.
-pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
-    if h.is_empty() {
-        return LatencySummary::default();
-    }
-    let us = |ns: u64| ns as f64 / 1000.0;
-    LatencySummary {
-        min: us(h.min()),
-        mean: h.mean() / 1000.0,
-        p50: us(h.value_at_quantile(0.50)),
-        p90: us(h.value_at_quantile(0.90)),
-        p99: us(h.value_at_quantile(0.99)),
-        p999: us(h.value_at_quantile(0.999)),
-        max: us(h.max()),
-    }
-}
-
-/// Decode a V2 (plain or deflate) serialised histogram.
-pub fn decode(bytes: &[u8]) -> Result<Histogram<u64>, String> {
-    Deserializer::new().deserialize(&mut std::io::Cursor::new(bytes)).map_err(|e| format!("{e:?}"))
-}
-
-/// Base64 of the V2 deflate serialisation, as result.json holds it.
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new().serialize(h, &mut bytes).expect("serialising into a Vec cannot fail");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// Decode result.json's `histogram` field.
-pub fn decode_base64(text: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| e.to_string())?;
-    decode(&bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::serialization::V2Serializer;
+    use crate::results::histogram::decode_base64;
+    use hdrhistogram::serialization::{Serializer, V2Serializer};
 
     /// Deterministic pseudo-random latencies (xorshift), nanoseconds.
     fn samples(seed: u64, n: usize, scale: u64) -> Vec<u64> {

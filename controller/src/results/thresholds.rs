@@ -60,20 +60,14 @@ fn value(w: &WorkloadResult, metric: ThresholdMetric) -> f64 {
     }
 }
 
-/// One line per breached threshold: `redis-get.p99_us = 2310.4, above the limit 2000`, or
-/// `redis-get.p99_us not judged: redis-get was client-bound (...)`.
-pub fn breaches(results: &[ThresholdResult]) -> Vec<String> {
-    results
-        .iter()
-        .filter(|t| !t.passed)
-        .map(|t| {
-            if let Some(why) = &t.not_judged {
-                return format!("{} not judged: {why}", t.key);
-            }
-            let side = if t.bound == "max" { "above" } else { "below" };
-            format!("{} = {}, {side} the limit {}", t.key, round(t.value), round(t.limit))
-        })
-        .collect()
+/// A failed threshold in words, after its label: `redis-get.p99_us = 2310.4, above the limit
+/// 2000`, or (not judged) `redis-get.p99_us: redis-get was client-bound (...)`.
+pub fn breach(t: &ThresholdResult) -> String {
+    if let Some(why) = &t.not_judged {
+        return format!("{}: {why}", t.key);
+    }
+    let side = if t.bound == "max" { "above" } else { "below" };
+    format!("{} = {}, {side} the limit {}", t.key, round(t.value), round(t.limit))
 }
 
 fn round(v: f64) -> String {
@@ -84,6 +78,10 @@ fn round(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn breaches(results: &[ThresholdResult]) -> Vec<String> {
+        results.iter().filter(|t| !t.passed).map(breach).collect()
+    }
 
     #[test]
     fn a_client_bound_workload_fails_its_thresholds_as_not_judged() {
@@ -104,7 +102,7 @@ mod tests {
         assert_eq!(checked.iter().map(|t| t.passed).collect::<Vec<_>>(), [true, false]);
         assert_eq!(
             breaches(&checked),
-            ["slow.p99_us not judged: slow was client-bound (asked 500000 ops/s, sent 41200 ops/s): the \
+            ["slow.p99_us: slow was client-bound (asked 500000 ops/s, sent 41200 ops/s): the \
               client could not keep up, add agents or lower the rate"]
         );
     }
@@ -193,17 +191,14 @@ mod tests {
         assert_eq!(checked.iter().map(|t| t.passed).collect::<Vec<_>>(), [false, false]);
         assert_eq!(
             breaches(&checked),
-            [
-                "gone.errors not judged: gone measured no request",
-                "w.p99_us not judged: w measured no request"
-            ]
+            ["gone.errors: gone measured no request", "w.p99_us: w measured no request"]
         );
         // Every request failed: the errors are judged, the latency of nothing is not.
         let limits = BTreeMap::from([("w.p99_us".to_owned(), 1000.0), ("w.errors".to_owned(), 0.0)]);
         let failed = WorkloadResult { ops: 0, errors: 50, ..measured("w") };
         assert_eq!(
             breaches(&check(&limits, &[failed])),
-            ["w.errors = 50, above the limit 0", "w.p99_us not judged: w had no successful request"]
+            ["w.errors = 50, above the limit 0", "w.p99_us: w had no successful request"]
         );
     }
 }

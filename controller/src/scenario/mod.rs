@@ -239,6 +239,71 @@ fn one() -> u32 {
     1
 }
 
+impl Workload {
+    /// The workload in one line, as a run and its dry run announce it: `redis-get (redis, 2
+    /// agents x 16 in flight, 10s per agent after 1s of warm-up, keys uniform)`. `agents` is how
+    /// many agents run it.
+    pub fn describe(&self, agents: usize) -> String {
+        let warmup = self.warmup.map(|a| format!(" after {a} of warm-up")).unwrap_or_default();
+        let keys = match self.range {
+            Some((first, last)) => format!("{}, bytes {first}-{last} of each object", self.keys),
+            None => self.keys.to_string(),
+        };
+        format!(
+            "{} ({}, {agents} agent{} x {}, {} per agent{warmup}, keys {keys})",
+            self.name,
+            self.target.as_str(),
+            if agents == 1 { "" } else { "s" },
+            self.describe_load(),
+            self.stop
+        )
+    }
+
+    /// How each agent loads the target: `open loop at 500 ops/s over 4 connections`, `4
+    /// connections x pipeline 8 in flight` or `16 in flight`, each followed by `, busy-polling up
+    /// to 50us` when it polls.
+    pub fn describe_load(&self) -> String {
+        let plural = if self.concurrency == 1 { "" } else { "s" };
+        let load = match self.rate {
+            Some(rate) => format!("open loop at {rate} ops/s over {} connection{plural}", self.concurrency),
+            None if self.pipeline > 1 => {
+                format!("{} connections x pipeline {} in flight", self.concurrency, self.pipeline)
+            }
+            None => format!("{} in flight", self.concurrency),
+        };
+        match self.busy_poll {
+            Some(d) => format!("{load}, busy-polling up to {}", humantime::format_duration(d)),
+            None => load,
+        }
+    }
+
+    /// Each setting that changes what the workload measures, by name, in words: what `fetchbench
+    /// compare` names when two runs differ, and what report.html lists.
+    pub fn settings(&self) -> [(&'static str, String); 13] {
+        let duration = |d: Option<Duration>, none: &str| {
+            d.map_or_else(|| none.to_owned(), |d| humantime::format_duration(d).to_string())
+        };
+        [
+            ("target", self.target.as_str().to_owned()),
+            ("agents", self.agents.map_or_else(|| "all".to_owned(), |n| n.to_string())),
+            ("concurrency", self.concurrency.to_string()),
+            ("measured", self.stop.to_string()),
+            ("warm-up", self.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string())),
+            ("rate", self.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("{r} ops/s per agent"))),
+            ("pipeline", self.pipeline.to_string()),
+            ("keys", self.keys.to_string()),
+            ("busy_poll", duration(self.busy_poll, "off")),
+            ("set_share", self.set_share.to_string()),
+            (
+                "range",
+                self.range.map_or_else(|| "whole objects".to_owned(), |(a, b)| format!("bytes {a}-{b}")),
+            ),
+            ("ttl", duration(self.ttl, "none")),
+            ("timeout", duration(Some(self.timeout), "")),
+        ]
+    }
+}
+
 /// What a workload reads from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

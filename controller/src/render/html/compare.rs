@@ -7,9 +7,9 @@ use std::fmt::Write;
 
 use crate::render::html::chart::{Axis, Chart, Scale, Series, escape, latency_label};
 use crate::render::html::{histogram_points, page_start, percentile_label};
-use crate::results::compare::{Comparison, Metric};
+use crate::results::compare::{Comparison, Figure};
+use crate::results::histogram::{self, DamagedResult};
 use crate::results::schema::RunResult;
-use crate::results::tally::{decode_base64, merge};
 use crate::scenario::expand::without_round;
 
 /// Line colours of the two runs: the base grey and dashed, the new run in colour.
@@ -27,7 +27,12 @@ pub struct Side<'a> {
 
 /// The page comparing `new` against `base`; with `limit`, the `--fail-if-worse` verdict on top.
 /// Fails only when a workload's histogram does not decode.
-pub fn render(base: Side, new: Side, comparison: &Comparison, limit: Option<f64>) -> Result<String, String> {
+pub fn render(
+    base: Side,
+    new: Side,
+    comparison: &Comparison,
+    limit: Option<f64>,
+) -> Result<String, DamagedResult> {
     let title = if base.result.scenario.name == new.result.scenario.name {
         format!("fetchbench compare: {}", new.result.scenario.name)
     } else {
@@ -57,7 +62,7 @@ pub fn render(base: Side, new: Side, comparison: &Comparison, limit: Option<f64>
     page.push_str(&gate(comparison, limit));
     page.push_str(&setup_section(comparison));
     page.push_str(&changes_section(comparison));
-    page.push_str(&percentiles_section(base.result, new.result, comparison)?);
+    page.push_str(&percentiles_section(base, new, comparison)?);
     let _ = writeln!(
         page,
         "<p class=\"meta\">written by fetchbench {}</p></body></html>",
@@ -127,9 +132,9 @@ fn changes_section(comparison: &Comparison) -> String {
          <th>change</th><th class=\"name\"></th></tr>",
     );
     for c in &comparison.changes {
-        let number = |ran: bool, v: f64| match (ran, c.metric) {
+        let number = |ran: bool, v: f64| match (ran, c.figure) {
             (false, _) => "not run".to_owned(),
-            (true, Metric::Errors) => format!("{v:.0}"),
+            (true, Figure::Errors) => format!("{v:.0}"),
             (true, _) => format!("{v:.1}"),
         };
         let _ = write!(
@@ -138,9 +143,9 @@ fn changes_section(comparison: &Comparison) -> String {
              <td>{}</td><td>{}</td><td>{}</td><td class=\"name verdict\">{}</td></tr>",
             c.verdict.marker().replace(' ', "-"),
             escape(&c.workload),
-            c.metric.name(),
+            c.figure.name(),
             escape(&c.workload),
-            c.metric.label(),
+            c.figure.label(),
             number(c.ran.0, c.base),
             number(c.ran.1, c.new),
             c.percent_text(),
@@ -157,19 +162,17 @@ fn changes_section(comparison: &Comparison) -> String {
     s
 }
 
-/// A workload's latency-by-percentile points in `run`, over all its rounds; `(points, rounds)`.
-fn curve(run: &RunResult, name: &str) -> Result<(Vec<(f64, f64)>, usize), String> {
+/// A workload's latency-by-percentile points in `side`, over all its rounds; `(points, rounds)`.
+fn curve(side: Side, name: &str) -> Result<(Vec<(f64, f64)>, usize), DamagedResult> {
+    let run = side.result;
     let mut histograms = Vec::new();
     for w in run.workloads.iter().filter(|w| without_round(&w.name, run.scenario.rounds) == name) {
-        histograms.push(
-            decode_base64(&w.histogram)
-                .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?,
-        );
+        histograms.push(histogram::of_workload(w).map_err(|e| e.in_file(side.path))?);
     }
-    Ok((histogram_points(&merge(&histograms)), histograms.len()))
+    Ok((histogram_points(&histogram::merge(&histograms)), histograms.len()))
 }
 
-fn percentiles_section(base: &RunResult, new: &RunResult, comparison: &Comparison) -> Result<String, String> {
+fn percentiles_section(base: Side, new: Side, comparison: &Comparison) -> Result<String, DamagedResult> {
     let mut names: Vec<&str> = comparison.changes.iter().map(|c| c.workload.as_str()).collect();
     names.dedup();
     if names.is_empty() {

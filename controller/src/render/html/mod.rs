@@ -14,8 +14,8 @@ use crate::render::export::percentile_rows;
 use crate::render::terminal as summary;
 use crate::results::analysis;
 use crate::results::cost::{self, CostEstimate};
+use crate::results::histogram::{self, HistogramError};
 use crate::results::schema::{LatencySummary, RunResult, WorkloadResult};
-use crate::results::tally::decode_base64;
 use chart::{Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
@@ -32,7 +32,7 @@ th{background:#f6f6f6}td.name,th.name{text-align:left}\
 
 /// The page for `result`, with `cost` in its cost section. Fails only when a workload's
 /// histogram does not decode.
-pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String, String> {
+pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String, HistogramError> {
     let title = format!("fetchbench: {}", result.scenario.name);
     let mut page = page_start(&title, "");
     let agents = result.agents.len();
@@ -76,46 +76,10 @@ pub(crate) fn page_start(title: &str, extra_style: &str) -> String {
     )
 }
 
+/// The run's warnings, worded as the terminal summary words them.
 fn warnings(result: &RunResult) -> String {
-    let mut items = Vec::new();
-    if result.partial {
-        items.push("PARTIAL: the run was interrupted; the figures cover what ran until then.".to_owned());
-    }
-    for a in result.agents.iter().filter(|a| a.status != "ok") {
-        items.push(format!(
-            "DEGRADED: agent {} ({}) was lost: {}.",
-            a.id,
-            a.address,
-            a.error.as_deref().unwrap_or("no reason given")
-        ));
-    }
-    for w in result.workloads.iter().filter(|w| w.errors > 0) {
-        let kinds: Vec<String> = w.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        items.push(format!("DEGRADED: {} had {} failed requests ({}).", w.name, w.errors, kinds.join(", ")));
-    }
-    for (w, why) in result.workloads.iter().filter_map(|w| Some((w, w.client_bound_why()?))) {
-        items.push(format!(
-            "CLIENT-BOUND: during {} the client could not keep up ({why}), so its figures measure the client as \
-             much as {}: add agents or lower the rate.",
-            w.name, w.target
-        ));
-    }
-    for t in result.thresholds.iter().filter(|t| !t.passed) {
-        if let Some(why) = &t.not_judged {
-            items.push(format!("THRESHOLD NOT JUDGED: {}: {why}.", t.key));
-            continue;
-        }
-        let op = if t.bound == "min" { "at least" } else { "at most" };
-        items.push(format!(
-            "THRESHOLD BREACHED: {} was {}, the scenario allows {op} {}.",
-            t.key, t.value, t.limit
-        ));
-    }
-    if result.degraded && items.is_empty() {
-        items.push("DEGRADED: the run was marked degraded.".to_owned());
-    }
     let mut s = String::from("<section id=\"warnings\">");
-    for item in items {
+    for item in analysis::warnings(result).iter().map(summary::warning) {
         let _ = write!(s, "<div class=\"warning\">{}</div>", escape(&item));
     }
     s.push_str("</section>");
@@ -272,10 +236,8 @@ fn details_section(result: &RunResult) -> String {
 
 /// `(1 / (1 - quantile), microseconds)` points of a workload's percentile curve: the rows of its
 /// `.hgrm` file.
-fn percentile_points(w: &WorkloadResult) -> Result<Vec<(f64, f64)>, String> {
-    let h = decode_base64(&w.histogram)
-        .map_err(|e| format!("histogram of workload {:?} does not decode: {e}", w.name))?;
-    Ok(histogram_points(&h))
+fn percentile_points(w: &WorkloadResult) -> Result<Vec<(f64, f64)>, HistogramError> {
+    Ok(histogram_points(&histogram::of_workload(w)?))
 }
 
 /// `(1 / (1 - quantile), microseconds)` points of a nanosecond histogram's percentile curve.
@@ -296,7 +258,7 @@ pub(crate) fn percentile_label(x: f64) -> String {
     format!("{p:.digits$}%")
 }
 
-fn percentile_section(result: &RunResult) -> Result<String, String> {
+fn percentile_section(result: &RunResult) -> Result<String, HistogramError> {
     let mut curves = Vec::new();
     for (i, w) in result.workloads.iter().enumerate() {
         curves.push((i, w, percentile_points(w)?));
@@ -639,22 +601,15 @@ fn cost_section(c: &CostEstimate) -> String {
         );
     }
     s.push_str("</table>");
-    let hit = if c.hit_ratio_source == "assumed" {
-        "if every read is a cache hit".to_owned()
-    } else {
-        format!("at the hit ratio {:.3} measured by {}", c.hit_ratio, c.hit_ratio_source)
-    };
+    let sentence = escape(&capitalized(&summary::break_even(c)));
     if c.break_even_reads_s.is_finite() {
         let _ = write!(
             s,
-            "<p id=\"break-even\"><strong>The cache pays for itself above {:.1} reads/s</strong> ({:.0} reads an hour) \
-             {}: below that rate its node-hours cost more than the S3 GETs it saves.</p>",
-            c.break_even_reads_s,
-            c.break_even_reads_s * 3600.0,
-            escape(&hit)
+            "<p id=\"break-even\"><strong>{sentence}</strong>: below that rate its node-hours cost more than the S3 \
+             GETs it saves.</p>"
         );
     } else {
-        let _ = write!(s, "<p id=\"break-even\">The cache never pays for itself {}.</p>", escape(&hit));
+        let _ = write!(s, "<p id=\"break-even\">{sentence}.</p>");
     }
     let _ = write!(
         s,
@@ -664,6 +619,12 @@ fn cost_section(c: &CostEstimate) -> String {
         cost::usd(c.dataset_put_usd)
     );
     s
+}
+
+/// `text` with its first letter a capital, to open a sentence.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 fn agents_section(result: &RunResult) -> String {
@@ -712,28 +673,23 @@ fn scenario_section(result: &RunResult) -> String {
          <th class=\"name\">load</th><th class=\"name\">measured</th><th class=\"name\">warm-up</th><th class=\"name\">keys</th><th class=\"name\">timeout</th></tr>",
     );
     for w in &sc.workloads {
+        let settings = w.settings();
+        let setting = |name: &str| {
+            let value = settings.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v.as_str());
+            escape(value)
+        };
         let _ = write!(
             s,
             "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td class=\"name\">{}</td>\
              <td class=\"name\">{} per agent</td><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td></tr>",
             escape(&w.name),
-            w.target.as_str(),
-            w.concurrency,
-            match (w.rate, w.busy_poll) {
-                (Some(r), None) => format!("open loop, {r} ops/s per agent"),
-                (Some(r), Some(b)) => format!(
-                    "open loop, {r} ops/s per agent, busy-polling up to {}",
-                    humantime::format_duration(b)
-                ),
-                (None, _) if w.pipeline > 1 => format!("closed loop, pipeline {}", w.pipeline),
-                (None, Some(b)) =>
-                    format!("closed loop, busy-polling up to {}", humantime::format_duration(b)),
-                (None, None) => "closed loop".to_owned(),
-            },
-            w.stop,
-            w.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string()),
-            w.keys,
-            humantime::format_duration(w.timeout)
+            setting("target"),
+            setting("concurrency"),
+            escape(&w.describe_load()),
+            setting("measured"),
+            setting("warm-up"),
+            setting("keys"),
+            setting("timeout")
         );
     }
     s.push_str("</table><h3>Targets</h3><table>");
@@ -817,7 +773,7 @@ mod tests {
             name: "w".into(),
             target: "redis".into(),
             errors: 10,
-            histogram: crate::results::tally::encode(&crate::results::tally::new_histogram()),
+            histogram: crate::results::histogram::encode(&crate::results::histogram::new_histogram()),
             timeseries: vec![interval("warmup", 1.0), interval("measured", 1.0)],
             ..Default::default()
         };
@@ -884,12 +840,56 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_and_the_page_say_each_warning_the_same_way() {
+        let mut result = nothing_succeeded();
+        result.partial = true;
+        result.thresholds = vec![crate::results::schema::ThresholdResult {
+            key: "w.p99_us".into(),
+            limit: 1000.0,
+            value: 0.0,
+            bound: "max".into(),
+            passed: false,
+            not_judged: Some("w had no successful request".into()),
+        }];
+        let said: Vec<String> = analysis::warnings(&result).iter().map(summary::warning).collect();
+        assert_eq!(
+            said,
+            [
+                "PARTIAL: the run was interrupted; the figures cover what ran until then",
+                "DEGRADED: w had 10 errors ()",
+                "THRESHOLD NOT JUDGED: w.p99_us: w had no successful request",
+            ]
+        );
+        let (text, page) = (summary::render(&result), render(&result, None).expect("renders"));
+        for line in &said {
+            assert!(text.contains(&format!("{line}\n")), "{line:?} missing from the summary:\n{text}");
+            assert!(page.contains(&format!("<div class=\"warning\">{}</div>", escape(line))), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn the_scenario_table_says_each_load_as_the_run_announced_it() {
+        let mut result = nothing_succeeded();
+        let w = &mut result.scenario.workloads[0];
+        (w.rate, w.concurrency, w.busy_poll) = (Some(500.0), 4, Some(std::time::Duration::from_micros(50)));
+        let load = "open loop at 500 ops/s over 4 connections, busy-polling up to 50us";
+        assert_eq!(w.describe_load(), load);
+        assert!(w.describe(2).starts_with(&format!(
+            "{} ({}, 2 agents x {load}, ",
+            w.name,
+            w.target.as_str()
+        )));
+        let page = render(&result, None).expect("renders");
+        assert!(page.contains(&format!("<td class=\"name\">{load}</td>")), "the load column");
+    }
+
+    #[test]
     fn a_workload_without_a_single_success_still_renders() {
         // Its latency chart has no point to scale by; this once looped forever.
         let page = render(&nothing_succeeded(), None).expect("renders");
         assert!(page.contains("No workload completed a request"), "no percentile chart expected");
         assert!(page.contains("id=\"throughput-0\"") && page.contains("id=\"latency-0\""));
-        assert!(page.contains("DEGRADED: w had 10 failed requests"));
+        assert!(page.contains("DEGRADED: w had 10 errors"));
     }
 
     #[test]
@@ -936,7 +936,7 @@ mod tests {
             ops: 10,
             throughput_ops_s: ops_s,
             latency_us: LatencySummary { p50: p99 / 2.0, p99, ..Default::default() },
-            histogram: crate::results::tally::encode(&crate::results::tally::new_histogram()),
+            histogram: crate::results::histogram::encode(&crate::results::histogram::new_histogram()),
             ..Default::default()
         };
         let mut result = nothing_succeeded();
