@@ -76,7 +76,7 @@ fn main() -> anyhow::Result<()> {
     let ids: Vec<String> = (0..agents).map(|a| format!("agent-{a}")).collect();
     let offsets = vec![0i64; agents];
     let merge_start = Instant::now();
-    let result = tallies.workload_result(0, "redis-get", "redis", &ids, &offsets);
+    let result = tallies.workload_result(0, "redis-get", fetchbench::scenario::Target::Redis, &ids, &offsets);
     let merged = merge_start.elapsed();
     let json_start = Instant::now();
     let json = serde_json::to_vec_pretty(&result).context("serialising the result")?;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use fetchbench_proto as pb;
 
 use crate::fleet::tls::ClientTls;
-use crate::results::schema::Targets;
+use crate::results::schema::{FleetKind, Targets};
 
 /// One agent of a fleet.
 #[derive(Clone, Debug)]
@@ -42,8 +42,8 @@ impl FleetAgent {
 /// A fleet ready to run a scenario.
 #[derive(Clone, Debug)]
 pub struct Fleet {
-    /// `"local"` or `"aws"`: result.json's `fleet`.
-    pub kind: &'static str,
+    /// Local or AWS: result.json's `fleet`.
+    pub kind: FleetKind,
     /// How the header names the agents: "local agent", "EC2 agent".
     pub noun: &'static str,
     /// The agents, in id order.

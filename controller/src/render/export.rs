@@ -226,7 +226,7 @@ pub fn summary_csv(result: &RunResult) -> String {
                 out,
                 "{},{},{},{ops},{errors},{duration_s},{ops_s},{latencies},{client_bound},{hit_ratio}",
                 field(&w.name),
-                field(&w.target),
+                field(w.target.as_str()),
                 field(agent),
             );
         }
@@ -245,7 +245,7 @@ pub fn timeseries_csv(result: &RunResult) -> String {
                 out,
                 "{},{},{},{},{},{},{},{},{},{}",
                 field(&w.name),
-                field(&p.phase),
+                field(p.phase.as_str()),
                 p.t_s,
                 p.interval_s,
                 p.ops,

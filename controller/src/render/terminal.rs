@@ -7,12 +7,13 @@ use crate::results::analysis::{MIN_COMPARED_OPS, Spread, Warning, median_rounds,
 use crate::results::cost;
 use crate::results::schema::{CostEstimate, RunResult, WorkloadResult};
 use crate::results::thresholds;
+use crate::scenario::Target;
 
 /// The whole summary, ending in a newline.
 pub fn render(result: &RunResult) -> String {
     let mut out = String::new();
-    let first = |target: &str| result.workloads.iter().find(|w| w.target == target && w.ops > 0);
-    let (redis, s3) = (first("redis"), first("s3"));
+    let first = |target: Target| result.workloads.iter().find(|w| w.target == target && w.ops > 0);
+    let (redis, s3) = (first(Target::Redis), first(Target::S3));
     for (label, w) in [("Redis", redis), ("S3", s3)] {
         if let Some(w) = w {
             let l = &w.latency_us;
@@ -260,7 +261,7 @@ pub fn table(workloads: &[WorkloadResult]) -> String {
             let figure = |v: f64| no_figures(w).map_or_else(|| format!("{v:.1}"), |_| "-".to_owned());
             [
                 w.name.clone(),
-                w.target.clone(),
+                w.target.to_string(),
                 w.ops.to_string(),
                 w.errors.to_string(),
                 no_figures(w)
@@ -323,8 +324,8 @@ pub fn speedups(result: &RunResult) -> Vec<String> {
     if result.scenario.rounds > 1 {
         return Vec::new();
     }
-    let count = |target: &str| result.workloads.iter().filter(|w| w.target == target && w.ops > 0).count();
-    let named = count("redis") > 1 || count("s3") > 1;
+    let count = |target: Target| result.workloads.iter().filter(|w| w.target == target && w.ops > 0).count();
+    let named = count(Target::Redis) > 1 || count(Target::S3) > 1;
     pairs(result)
         .into_iter()
         .map(|(r, s3)| {
@@ -382,7 +383,7 @@ mod tests {
     fn workload(name: &str, target: &str, mean: f64, p50: f64) -> WorkloadResult {
         WorkloadResult {
             name: name.into(),
-            target: target.into(),
+            target: target.parse().expect("a target"),
             ops: 100,
             errors: 0,
             errors_by_kind: Default::default(),

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::results::schema::{CostEstimate, RunResult, ThresholdResult, WorkloadCost, WorkloadResult};
+use crate::results::schema::{
+    AgentStatus, CostEstimate, RunResult, ThresholdResult, WorkloadCost, WorkloadResult,
+};
+use crate::scenario::Target;
 use crate::scenario::expand::without_round;
 
 /// Something a reader must know before trusting a run's figures. The terminal summary and
@@ -55,7 +58,7 @@ pub fn warnings(result: &RunResult) -> Vec<Warning> {
     let lost: Vec<LostAgent> = result
         .agents
         .iter()
-        .filter(|a| a.status != "ok")
+        .filter(|a| a.status != AgentStatus::Ok)
         .map(|a| LostAgent { id: a.id.clone(), error: a.error.clone() })
         .collect();
     if !lost.is_empty() {
@@ -207,24 +210,23 @@ pub fn median_rounds(cost: &CostEstimate, rounds: u32) -> CostEstimate {
 /// command at a time, agents), so that a sweep compares each size with its own; when no two read the same
 /// way, the first of each, as the tutorial's two scripts.
 pub fn pairs(result: &RunResult) -> Vec<(&WorkloadResult, &WorkloadResult)> {
-    let measured =
-        |target: &'static str| result.workloads.iter().filter(move |w| w.target == target && w.ops > 0);
+    let measured = |target: Target| result.workloads.iter().filter(move |w| w.target == target && w.ops > 0);
     let shape = |w: &WorkloadResult| {
         let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
         Some((s.concurrency, s.keys, s.rate.map(f64::to_bits), s.range, s.pipeline.max(1), s.agents))
     };
     let mut taken = Vec::new();
     let mut pairs = Vec::new();
-    for s3 in measured("s3") {
+    for s3 in measured(Target::S3) {
         let Some(want) = shape(s3) else { continue };
-        let same = measured("redis").find(|r| !taken.contains(&r.name) && shape(r) == Some(want));
+        let same = measured(Target::Redis).find(|r| !taken.contains(&r.name) && shape(r) == Some(want));
         if let Some(redis) = same {
             taken.push(redis.name.clone());
             pairs.push((redis, s3));
         }
     }
     if pairs.is_empty()
-        && let (Some(redis), Some(s3)) = (measured("redis").next(), measured("s3").next())
+        && let (Some(redis), Some(s3)) = (measured(Target::Redis).next(), measured(Target::S3).next())
     {
         pairs.push((redis, s3));
     }

@@ -211,7 +211,7 @@ type Setting<T> = (&'static str, fn(&T) -> String);
 /// differs.
 fn setup_changes(base: &RunResult, new: &RunResult) -> Vec<String> {
     let runs: [Setting<RunResult>; 7] = [
-        ("fleet", |r| r.fleet.clone()),
+        ("fleet", |r| r.fleet.to_string()),
         ("rounds", |r| r.scenario.rounds.to_string()),
         ("agents", |r| r.agents.len().to_string()),
         ("objects", |r| r.scenario.dataset.objects.to_string()),

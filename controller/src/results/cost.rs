@@ -9,6 +9,7 @@ use crate::results::pricing;
 pub use crate::results::pricing::PRICES_AS_OF;
 use crate::results::schema::RunResult;
 pub use crate::results::schema::{CostEstimate, WorkloadCost};
+use crate::scenario::Target;
 
 /// Region priced when none is given.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -122,7 +123,7 @@ pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEst
     // A cluster is priced as its shards (a primary each), not as one node.
     let shards = result.targets.redis_target.as_ref().filter(|t| t.cluster).and_then(|t| t.shards);
     let nodes = assumptions.nodes.max(shards.unwrap_or(0));
-    let aside = result.workloads.iter().find(|w| w.target == "cache-aside" && w.hit_ratio.is_some());
+    let aside = result.workloads.iter().find(|w| w.target == Target::CacheAside && w.hit_ratio.is_some());
     let (hit_ratio, hit_ratio_source) = match aside {
         Some(w) => (w.hit_ratio.unwrap_or(1.0).clamp(0.0, 1.0), w.name.clone()),
         None => (1.0, "assumed".to_owned()),
@@ -134,19 +135,19 @@ pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEst
             let reads_s = w.throughput_ops_s;
             let s3_hour = |share: f64| reads_s * share * 3600.0 * p.s3_get_per_1000 / 1000.0;
             let node_hour = p.node_hour * f64::from(nodes);
-            let (usd_per_million_reads, usd_per_hour) = match w.target.as_str() {
-                "s3" => (Some(s3_per_million(&p)), s3_hour(1.0)),
-                "cache-aside" => {
+            let (usd_per_million_reads, usd_per_hour) = match w.target {
+                Target::S3 => (Some(s3_per_million(&p)), s3_hour(1.0)),
+                Target::CacheAside => {
                     let miss = 1.0 - w.hit_ratio.unwrap_or(1.0).clamp(0.0, 1.0);
                     let per_million =
                         cache_per_million(&p, nodes, reads_s).map(|c| c + miss * s3_per_million(&p));
                     (per_million, node_hour + s3_hour(miss))
                 }
-                _ => (cache_per_million(&p, nodes, reads_s), node_hour),
+                Target::Redis => (cache_per_million(&p, nodes, reads_s), node_hour),
             };
             WorkloadCost {
                 name: w.name.clone(),
-                target: w.target.clone(),
+                target: w.target,
                 reads_s,
                 usd_per_million_reads,
                 usd_per_hour,
@@ -240,7 +241,7 @@ mod tests {
         let w = |name: &str, target: &str, ops_s: f64, hit_ratio: Option<f64>| {
             crate::results::schema::WorkloadResult {
                 name: name.into(),
-                target: target.into(),
+                target: target.parse().expect("a target"),
                 throughput_ops_s: ops_s,
                 hit_ratio,
                 ..Default::default()
@@ -274,7 +275,7 @@ mod tests {
     fn a_cluster_is_priced_as_its_shards() {
         let redis = crate::results::schema::WorkloadResult {
             name: "r".into(),
-            target: "redis".into(),
+            target: Target::Redis,
             throughput_ops_s: 5000.0,
             ..Default::default()
         };

@@ -6,7 +6,73 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Target};
+
+/// Where a run's agents ran: result.json's `fleet`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FleetKind {
+    /// On this machine (started for the run, or agents the user started).
+    Local,
+    /// On the provisioned AWS fleet.
+    Aws,
+}
+
+impl FleetKind {
+    /// As result.json and the summary write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FleetKind::Local => "local",
+            FleetKind::Aws => "aws",
+        }
+    }
+}
+
+impl std::fmt::Display for FleetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an agent ended a run: result.json's agent `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    /// It answered to the end.
+    Ok,
+    /// It broke or fell silent; what it reported before stays in the figures.
+    Lost,
+}
+
+impl AgentStatus {
+    /// As result.json and the report write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Ok => "ok",
+            AgentStatus::Lost => "lost",
+        }
+    }
+}
+
+/// Which phase of a workload an interval belongs to: result.json's interval `phase`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Warm-up: left out of the figures.
+    Warmup,
+    /// The measured phase.
+    Measured,
+}
+
+impl Phase {
+    /// As result.json and timeseries.csv write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Warmup => "warmup",
+            Phase::Measured => "measured",
+        }
+    }
+}
 
 /// The result file's name in a run's folder.
 pub const RESULT_JSON: &str = "result.json";
@@ -26,8 +92,8 @@ pub struct RunResult {
     pub schema: String,
     /// The scenario as parsed, after command-line overrides.
     pub scenario: Scenario,
-    /// `"local"` or `"aws"`.
-    pub fleet: String,
+    /// Where the agents ran.
+    pub fleet: FleetKind,
     /// When the run started, RFC 3339 UTC.
     pub started_at: String,
     /// When the run finished, RFC 3339 UTC.
@@ -132,8 +198,8 @@ pub struct AgentResult {
     pub id: String,
     /// gRPC address the controller used.
     pub address: String,
-    /// `"ok"` or `"lost"`.
-    pub status: String,
+    /// Whether it stayed to the end.
+    pub status: AgentStatus,
     /// Why the agent was lost, or `null`.
     pub error: Option<String>,
     /// fetchbench-agent version.
@@ -182,8 +248,8 @@ pub struct LatencySummary {
 pub struct WorkloadResult {
     /// Name from the scenario.
     pub name: String,
-    /// `"redis"` or `"s3"`.
-    pub target: String,
+    /// What it read.
+    pub target: Target,
     /// Successful measured requests, all agents.
     pub ops: u64,
     /// Failed measured requests, all agents.
@@ -274,8 +340,8 @@ fn closed() -> String {
 /// One interval of a workload, all agents.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntervalResult {
-    /// `"warmup"` or `"measured"`.
-    pub phase: String,
+    /// Warm-up or measured.
+    pub phase: Phase,
     /// End of the interval, seconds since the phase started.
     pub t_s: f64,
     /// Length of the interval, seconds.
@@ -361,7 +427,7 @@ impl RunResult {
         RunResult {
             schema: SCHEMA.into(),
             scenario,
-            fleet: "local".into(),
+            fleet: FleetKind::Local,
             started_at: String::new(),
             finished_at: String::new(),
             degraded: false,
@@ -413,8 +479,8 @@ pub struct CostEstimate {
 pub struct WorkloadCost {
     /// Workload name.
     pub name: String,
-    /// `"redis"`, `"s3"` or `"cache-aside"`.
-    pub target: String,
+    /// What it read.
+    pub target: Target,
     /// Measured throughput, reads per second.
     pub reads_s: f64,
     /// What a million reads cost at that rate, USD; `null` when nothing was measured (a cache

@@ -9,7 +9,8 @@ use fetchbench_proto as pb;
 use hdrhistogram::Histogram;
 
 use crate::results::histogram::{DecodeError, add, decode_or_empty, encode, merge, new_histogram, summarize};
-use crate::results::schema::{AgentWorkloadResult, IntervalResult, WorkloadResult};
+use crate::results::schema::{AgentWorkloadResult, IntervalResult, Phase, WorkloadResult};
+use crate::scenario::Target;
 
 /// Why an agent's report could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -296,7 +297,7 @@ impl Tallies {
         &self,
         w: usize,
         name: &str,
-        target: &str,
+        target: Target,
         agent_ids: &[String],
         clock_offsets_ns: &[i64],
     ) -> WorkloadResult {
@@ -343,20 +344,20 @@ impl Tallies {
         let errors: u64 = errors_by_kind.values().sum();
         let duration_s = per_agent.iter().map(|a| a.duration_s).fold(0.0, f64::max);
         let open = tallies.iter().any(|t| t.target_rate > 0.0);
-        let cache_aside = target == "cache-aside";
+        let cache_aside = target == Target::CacheAside;
         let (hits, misses) = tallies.iter().fold((0, 0), |(h, m), t| (h + t.hits, m + t.misses));
         let busy_polled: u64 = tallies.iter().map(|t| t.busy_polled).sum();
         let optional = |h: Histogram<u64>| (!h.is_empty()).then(|| summarize(&h));
         let cpu_utilization_max = tallies.iter().map(|t| t.cpu_utilization).fold(0.0, f64::max);
         let (warmup, measured) = &self.series[w];
-        let timeseries = [("warmup", warmup), ("measured", measured)]
+        let timeseries = [(Phase::Warmup, warmup), (Phase::Measured, measured)]
             .into_iter()
             .flat_map(|(phase, list)| {
                 series_points(list).map(move |i| {
                     let interval_s = i.interval_ms as f64 / 1000.0;
                     let reads = i.hits + i.misses;
                     IntervalResult {
-                        phase: phase.to_owned(),
+                        phase,
                         t_s: i.elapsed_ms as f64 / 1000.0,
                         interval_s,
                         ops: i.ops,
@@ -372,7 +373,7 @@ impl Tallies {
             .collect();
         let mut result = WorkloadResult {
             name: name.to_owned(),
-            target: target.to_owned(),
+            target,
             ops,
             errors,
             errors_by_kind,
@@ -466,7 +467,7 @@ mod tests {
                 }
                 tallies.add(0, 0, &event).expect("valid event");
             }
-            tallies.workload_result(0, "w", "redis", &["a".to_owned()], &[0]).timeseries
+            tallies.workload_result(0, "w", Target::Redis, &["a".to_owned()], &[0]).timeseries
         };
         // The final flush 10 ms after the last tick: 3 requests, not an interval of 300/s.
         let s = series(&[(1000, 100), (1000, 100), (10, 3)]);
@@ -490,7 +491,7 @@ mod tests {
             }
         }
         let ids: Vec<String> = (0..agents.len()).map(|a| format!("agent-{a}")).collect();
-        let result = tallies.workload_result(0, "w", "redis", &ids, &[0, 0, 0]);
+        let result = tallies.workload_result(0, "w", Target::Redis, &ids, &[0, 0, 0]);
 
         let mut union: Vec<u64> = agents.concat();
         union.sort_unstable();
@@ -529,11 +530,11 @@ mod tests {
         tallies.add(0, 0, &done(0.30)).expect("valid");
         tallies.add(1, 0, &done(0.80)).expect("valid");
         let ids = ["a".to_owned(), "b".to_owned()];
-        let calm = tallies.workload_result(0, "w", "redis", &ids, &[0, 0]);
+        let calm = tallies.workload_result(0, "w", Target::Redis, &ids, &[0, 0]);
         assert!(!calm.client_bound);
         assert_eq!(calm.cpu_utilization_max, 0.80);
         tallies.add(1, 0, &done(0.92)).expect("valid");
-        let busy = tallies.workload_result(0, "w", "redis", &ids, &[0, 0]);
+        let busy = tallies.workload_result(0, "w", Target::Redis, &ids, &[0, 0]);
         assert!(busy.client_bound, "an agent at 92% of its cores");
         assert_eq!(busy.client_bound_reason.as_deref(), Some("an agent used 92% of its cores"));
     }
@@ -551,7 +552,7 @@ mod tests {
                 ..Default::default()
             };
             tallies.add(0, 0, &pb::run_event::Event::Done(done)).expect("valid");
-            tallies.workload_result(0, "w", "redis", &["a".to_owned()], &[0])
+            tallies.workload_result(0, "w", Target::Redis, &["a".to_owned()], &[0])
         };
         // 2,000 scheduled over 2 s, 1,000 sent.
         let behind = result(1000, 1000);
@@ -576,7 +577,7 @@ mod tests {
         tallies.add(0, 0, &done(1_000_000_000_000)).expect("valid");
         tallies.add(1, 0, &done(1_005_002_000_000)).expect("valid");
         let ids = ["a".to_owned(), "b".to_owned()];
-        let r = tallies.workload_result(0, "w", "redis", &ids, &[0, 5_000_000_000]);
+        let r = tallies.workload_result(0, "w", Target::Redis, &ids, &[0, 5_000_000_000]);
         assert!((r.start_skew_ms - 2.0).abs() < 1e-9, "skew {}", r.start_skew_ms);
         assert_eq!(r.per_agent[1].start_offset_ms, 2.0);
     }
@@ -588,7 +589,7 @@ mod tests {
         warm.warmup = true;
         tallies.add(0, 0, &pb::run_event::Event::Progress(warm)).expect("valid");
         tallies.add(0, 0, &progress(0, &[1_000, 2_000, 3_000])).expect("valid");
-        let r = tallies.workload_result(0, "w", "s3", &["agent-0".into()], &[0]);
+        let r = tallies.workload_result(0, "w", Target::S3, &["agent-0".into()], &[0]);
         assert_eq!(r.ops, 3);
         assert!(r.latency_us.max < 4.0, "warm-up sample leaked: max {}", r.latency_us.max);
         let back = decode_base64(&r.histogram).expect("decodes");

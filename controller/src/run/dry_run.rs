@@ -1,9 +1,9 @@
 //! `fetchbench run --dry-run`: what a scenario would run, where, for how long, without starting
-//! anything; and the one-line description of a workload the run announces it with.
+//! anything.
 
 use std::time::Duration;
 
-use crate::scenario::{Amount, Scenario, Workload};
+use crate::scenario::{Amount, Scenario};
 
 /// What `scenario` would run `place` ("on this machine"), for `run --dry-run`: the agents, the
 /// data, each workload as the run announces it, and the thresholds.
@@ -23,7 +23,7 @@ pub fn text(scenario: &Scenario, place: &str) -> String {
         d.seed
     );
     for w in &scenario.workloads {
-        out += &format!("  {}\n", describe(w, w.agents.map_or(agents, |n| n as usize)));
+        out += &format!("  {}\n", w.describe(w.agents.map_or(agents, |n| n as usize)));
     }
     for (key, limit) in &scenario.thresholds {
         let upper = key
@@ -72,38 +72,6 @@ fn planned_time(scenario: &Scenario) -> String {
         text += ", plus warm-ups counted in requests";
     }
     text + ", plus seeding"
-}
-
-/// A workload as the run announces it: its target, agents, load, length, warm-up and keys.
-pub fn describe(w: &Workload, agents: usize) -> String {
-    let warmup = w.warmup.map(|a| format!(" after {a} of warm-up")).unwrap_or_default();
-    let load = match w.rate {
-        Some(rate) => format!(
-            "open loop at {rate} ops/s over {} connection{}",
-            w.concurrency,
-            if w.concurrency == 1 { "" } else { "s" }
-        ),
-        None if w.pipeline > 1 => {
-            format!("{} connections x pipeline {} in flight", w.concurrency, w.pipeline)
-        }
-        None => format!("{} in flight", w.concurrency),
-    };
-    let load = match w.busy_poll {
-        Some(d) => format!("{load}, busy-polling up to {}", humantime::format_duration(d)),
-        None => load,
-    };
-    let keys = match w.range {
-        Some((first, last)) => format!("{}, bytes {first}-{last} of each object", w.keys),
-        None => w.keys.to_string(),
-    };
-    format!(
-        "{} ({}, {agents} agent{} x {load}, {} per agent{warmup}, keys {})",
-        w.name,
-        w.target.as_str(),
-        if agents == 1 { "" } else { "s" },
-        w.stop,
-        keys
-    )
 }
 
 #[cfg(test)]

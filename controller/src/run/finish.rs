@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::fleet::Fleet;
 use crate::fleet::connect::Clock;
 use crate::render::{export, files, terminal};
-use crate::results::schema::{AgentResult, RESULT_JSON, RunResult, SCHEMA, Targets, load};
+use crate::results::schema::{AgentResult, AgentStatus, RESULT_JSON, RunResult, SCHEMA, Targets, load};
 use crate::results::{cost, tally, thresholds};
 use crate::scenario::Scenario;
 
@@ -95,7 +95,7 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            let mut result = measured.tallies.workload_result(i, &w.name, w.target.as_str(), &ids, &offsets);
+            let mut result = measured.tallies.workload_result(i, &w.name, w.target, &ids, &offsets);
             if w.agents.is_some() {
                 // On part of the fleet: its agents are the ones it ran on (a workload on the
                 // whole fleet lists every agent, a lost one with nothing).
@@ -119,14 +119,14 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
             result
         })
         .collect();
-    let lost = agents.iter().any(|a| a.status != "ok");
+    let lost = agents.iter().any(|a| a.status != AgentStatus::Ok);
     let degraded = lost || workloads.iter().any(|w| w.errors > 0);
     let start_skew_ms = workloads.iter().map(|w| w.start_skew_ms).fold(0.0, f64::max);
     let checked = thresholds::check(&scenario.thresholds, &workloads);
     let mut result = RunResult {
         schema: SCHEMA.into(),
         scenario: scenario.clone(),
-        fleet: fleet.kind.into(),
+        fleet: fleet.kind,
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         finished_at: humantime::format_rfc3339_seconds(finished_at).to_string(),
         degraded: degraded || measured.aborted,

@@ -9,7 +9,7 @@ use super::{DEFAULT_BUCKET, RunOptions, RunReport, on_fleet};
 use crate::error::Error;
 use crate::fleet::local::{LocalFleet, LocalPlan};
 use crate::fleet::{Fleet, FleetAgent};
-use crate::results::schema::Targets;
+use crate::results::schema::{FleetKind, Targets};
 
 /// Run a scenario on the local fleet. `interrupt` is cancelled on Ctrl-C.
 pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result<RunReport, Error> {
@@ -109,7 +109,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
         })
         .collect();
     Fleet {
-        kind: "local",
+        kind: FleetKind::Local,
         noun: "local agent",
         agents,
         tls: local.tls.clone(),

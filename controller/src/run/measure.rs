@@ -11,11 +11,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use super::dry_run::describe;
 use super::request::run_request;
 use crate::fleet::connect::Clock;
 use crate::render::progress::Progress;
-use crate::results::schema::AgentResult;
+use crate::results::schema::{AgentResult, AgentStatus};
 use crate::results::tally::Tallies;
 use crate::scenario::{OnAgentLoss, Scenario};
 
@@ -61,7 +60,7 @@ pub async fn measure(
         // A workload on part of the fleet takes its first agents still answering.
         let wanted = workload.agents.map_or(clients.len(), |n| n as usize);
         let live: Vec<usize> =
-            (0..clients.len()).filter(|&a| agents[a].status == "ok").take(wanted).collect();
+            (0..clients.len()).filter(|&a| agents[a].status == AgentStatus::Ok).take(wanted).collect();
         if interrupted || aborted || live.is_empty() {
             break;
         }
@@ -140,7 +139,7 @@ pub async fn measure(
                     }
                     if !announced && matches!(*event, pb::run_event::Event::Progress(_)) {
                         announced = true;
-                        println!("running {}", describe(workload, live.len()));
+                        println!("running {}", workload.describe(live.len()));
                         progress.started(w);
                     }
                     match &*event {
@@ -234,9 +233,9 @@ fn abort_on_loss(scenario: &Scenario, aborted: &mut bool, progress: &mut Progres
 }
 
 fn lose(agent: &mut AgentResult, reason: String) {
-    if agent.status == "ok" {
+    if agent.status == AgentStatus::Ok {
         eprintln!("fetchbench: {} ({}) lost: {reason}", agent.id, agent.address);
-        agent.status = "lost".into();
+        agent.status = AgentStatus::Lost;
         agent.error = Some(reason);
     }
 }

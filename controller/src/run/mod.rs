@@ -23,7 +23,7 @@ use crate::fleet::connect::{Clock, connect};
 use crate::fleet::local::log_tail;
 use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};
-use crate::results::schema::{AgentResult, RunResult, Targets};
+use crate::results::schema::{AgentResult, AgentStatus, RunResult, Targets};
 use crate::scenario::{CacheStart, Scenario};
 pub use local::run_local;
 pub use measure::AGENT_SILENCE;
@@ -141,7 +141,7 @@ async fn hello(fleet: &Fleet) -> Result<(Vec<AgentClient<Channel>>, Vec<AgentRes
         agents.push(AgentResult {
             id: agent.id.clone(),
             address: agent.addr.to_string(),
-            status: "ok".into(),
+            status: AgentStatus::Ok,
             error: None,
             version: hello.agent_version,
             hostname: hello.hostname,

@@ -305,10 +305,11 @@ impl Workload {
 }
 
 /// What a workload reads from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
     /// Redis GET of `{bucket}:filename{i}.txt`.
+    #[default]
     Redis,
     /// S3 GetObject of `filename{i}.txt`.
     S3,
@@ -334,6 +335,24 @@ impl Target {
     /// Reads from S3.
     pub fn uses_s3(self) -> bool {
         matches!(self, Target::S3 | Target::CacheAside)
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    /// A target by the name scenario files and results use.
+    fn from_str(s: &str) -> Result<Target, String> {
+        [Target::Redis, Target::S3, Target::CacheAside]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown target {s:?}; use redis, s3 or cache-aside"))
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

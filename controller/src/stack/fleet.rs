@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::fleet::aws_state::{self, State};
 use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};
-use crate::results::schema::Targets;
+use crate::results::schema::{FleetKind, Targets};
 use crate::scenario::Scenario;
 use crate::stack::install;
 
@@ -103,5 +103,5 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
             .unwrap_or_else(|| crate::results::cost::DEFAULT_NODE_TYPE.to_owned()),
         nodes: 1,
     };
-    Ok(Fleet { kind: "aws", noun: "EC2 agent", agents, tls, redis, s3, targets, pricing })
+    Ok(Fleet { kind: FleetKind::Aws, noun: "EC2 agent", agents, tls, redis, s3, targets, pricing })
 }

@@ -53,7 +53,7 @@ pub fn render(
              started {}{})</p>",
             escape(&side.path.display().to_string()),
             escape(&r.scenario.name),
-            escape(&r.fleet),
+            escape(r.fleet.as_str()),
             if agents == 1 { "" } else { "s" },
             escape(&r.started_at),
             if r.scenario.rounds > 1 { format!(", {} rounds", r.scenario.rounds) } else { String::new() }

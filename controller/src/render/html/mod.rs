@@ -15,7 +15,7 @@ use crate::render::terminal as summary;
 use crate::results::analysis;
 use crate::results::cost::{self, CostEstimate};
 use crate::results::histogram::{self, HistogramError};
-use crate::results::schema::{LatencySummary, RunResult, WorkloadResult};
+use crate::results::schema::{LatencySummary, Phase, RunResult, WorkloadResult};
 use chart::{Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
@@ -40,7 +40,7 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
         page,
         "<h1>{}</h1><p class=\"meta\">{} fleet, {agents} agent{}, {} to {}; largest start skew {:.2} ms</p>",
         escape(&title),
-        escape(&result.fleet),
+        escape(result.fleet.as_str()),
         if agents == 1 { "" } else { "s" },
         escape(&result.started_at),
         escape(&result.finished_at),
@@ -104,7 +104,7 @@ fn summary_section(result: &RunResult) -> String {
             escape(&w.name),
             chart::color(i),
             escape(&w.name),
-            escape(&w.target),
+            escape(w.target.as_str()),
             w.ops,
             w.errors,
             match summary::no_figures(w) {
@@ -338,7 +338,7 @@ fn sweep_name(members: &[(usize, &WorkloadResult)]) -> String {
     });
     let prefix = first.get(..common).unwrap_or("");
     let cut = prefix.rfind(['-', '_', '.']).map_or(prefix, |at| &prefix[..at]);
-    if cut.is_empty() { members[0].1.target.clone() } else { cut.to_owned() }
+    if cut.is_empty() { members[0].1.target.to_string() } else { cut.to_owned() }
 }
 
 /// Each of a sweep's workloads by its level, in the order given: what differs between them of
@@ -468,9 +468,9 @@ fn timeseries_section(result: &RunResult) -> String {
             continue;
         }
         // Warm-up first, then the measured phase, on one clock from the workload's start.
-        let warmup_s = points.iter().filter(|p| p.phase == "warmup").map(|p| p.t_s).fold(0.0, f64::max);
+        let warmup_s = points.iter().filter(|p| p.phase == Phase::Warmup).map(|p| p.t_s).fold(0.0, f64::max);
         let at = |p: &crate::results::schema::IntervalResult| {
-            if p.phase == "warmup" { p.t_s } else { warmup_s + p.t_s }
+            if p.phase == Phase::Warmup { p.t_s } else { warmup_s + p.t_s }
         };
         let end = points.iter().map(|p| at(p)).fold(0.0, f64::max);
         // The axis ends at the data, not at a round number past it.
@@ -597,7 +597,7 @@ fn cost_section(c: &CostEstimate) -> String {
             "<tr data-workload=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{reads_s}</td><td>{per_million}</td><td>{per_hour}</td></tr>",
             escape(&w.name),
             escape(&w.name),
-            escape(&w.target),
+            escape(w.target.as_str()),
         );
     }
     s.push_str("</table>");
@@ -720,8 +720,8 @@ fn scenario_section(result: &RunResult) -> String {
     );
     for a in &result.agents {
         let status = match &a.error {
-            Some(e) => format!("{} ({e})", a.status),
-            None => a.status.clone(),
+            Some(e) => format!("{} ({e})", a.status.as_str()),
+            None => a.status.as_str().to_owned(),
         };
         let _ = write!(
             s,
@@ -754,11 +754,12 @@ mod tests {
     use super::*;
 
     use crate::results::schema::{IntervalResult, LatencySummary};
+    use crate::scenario::Target;
 
     /// A result with one workload that never completed a request, but has intervals.
     fn nothing_succeeded() -> RunResult {
         let interval = |phase: &str, t_s: f64| IntervalResult {
-            phase: phase.into(),
+            phase: if phase == "warmup" { Phase::Warmup } else { Phase::Measured },
             t_s,
             interval_s: 1.0,
             ops: 0,
@@ -771,7 +772,7 @@ mod tests {
         };
         let workload = WorkloadResult {
             name: "w".into(),
-            target: "redis".into(),
+            target: Target::Redis,
             errors: 10,
             histogram: crate::results::histogram::encode(&crate::results::histogram::new_histogram()),
             timeseries: vec![interval("warmup", 1.0), interval("measured", 1.0)],
@@ -788,7 +789,7 @@ mod tests {
     #[test]
     fn a_warm_up_of_no_measurable_length_is_left_off_the_charts_over_time() {
         let interval = |phase: &str, t_s: f64, interval_s: f64, ops: u64| IntervalResult {
-            phase: phase.into(),
+            phase: if phase == "warmup" { Phase::Warmup } else { Phase::Measured },
             t_s,
             interval_s,
             ops,
@@ -816,7 +817,7 @@ mod tests {
         ];
         assert_eq!(charted_intervals(&s3).len(), 2);
         let mut run = nothing_succeeded();
-        run.workloads[0].target = "s3".into();
+        run.workloads[0].target = Target::S3;
         run.workloads[0].timeseries = s3;
         let page = timeseries_section(&run);
         assert!(!page.contains("warm-up"), "no band for a warm-up too short to chart: {page}");
@@ -932,7 +933,7 @@ mod tests {
         "#;
         let measured = |name: &str, target: &str, ops_s: f64, p99: f64| WorkloadResult {
             name: name.into(),
-            target: target.into(),
+            target: target.parse().expect("a target"),
             ops: 10,
             throughput_ops_s: ops_s,
             latency_us: LatencySummary { p50: p99 / 2.0, p99, ..Default::default() },
