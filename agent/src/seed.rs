@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::{StreamExt, TryStreamExt};
 
-use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::dataset::Generator;
 use fetchbench_proto::redact::{redact_in, redact_url};
 
 use crate::driver::redis::{ConnectError, RedisTarget};
@@ -106,7 +106,7 @@ pub async fn ensure_bucket(s3: &S3Target) -> Result<(), SeedError> {
 /// Write every object of `dataset` to the given targets; with `cold_cache`, to S3 only, and
 /// remove the objects from Redis instead.
 pub async fn seed(
-    dataset: &Dataset,
+    dataset: &Generator,
     redis: Option<&RedisTarget>,
     s3: Option<&S3Target>,
     cold_cache: bool,
@@ -126,12 +126,12 @@ pub async fn seed(
     Ok(seeded)
 }
 
-async fn seed_s3(dataset: &Dataset, s3: &S3Target) -> Result<Seeded, SeedError> {
+async fn seed_s3(dataset: &Generator, s3: &S3Target) -> Result<Seeded, SeedError> {
     futures_util::stream::iter(0..dataset.objects)
         .map(|i| async move {
             let body = dataset.body(i);
             let len = body.len() as u64;
-            let key = Dataset::s3_key(i);
+            let key = Generator::s3_key(i);
             let fail = |detail: String| SeedError::S3Put {
                 bucket: s3.bucket().to_owned(),
                 key: key.clone(),
@@ -159,7 +159,7 @@ async fn seed_s3(dataset: &Dataset, s3: &S3Target) -> Result<Seeded, SeedError> 
 }
 
 /// SET every object (`set`) or DEL every object's key (not `set`).
-async fn write_redis(dataset: &Dataset, redis: &RedisTarget, set: bool) -> Result<Seeded, SeedError> {
+async fn write_redis(dataset: &Generator, redis: &RedisTarget, set: bool) -> Result<Seeded, SeedError> {
     let fail = |detail: String| SeedError::Redis {
         url: redact_url(redis.url()),
         detail: redact_in(&detail, redis.url()),

@@ -14,7 +14,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
-use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::dataset::Generator;
 use fetchbench_proto::limits::MAX_OBJECT_BYTES;
 use fetchbench_proto::wire::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, unix_ns};
 
@@ -92,7 +92,7 @@ struct State {
 /// Targets connected and checked by Prepare.
 #[derive(Debug)]
 struct Prepared {
-    dataset: Arc<Dataset>,
+    dataset: Arc<Generator>,
     redis: Option<RedisTarget>,
     s3: Option<S3Target>,
 }
@@ -399,7 +399,7 @@ async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Vec<Driver> {
 }
 
 /// The Redis target Prepare names, connected once to check that it answers.
-async fn connect_redis(r: &pb::RedisTarget, dataset: &Arc<Dataset>) -> Result<RedisTarget, Status> {
+async fn connect_redis(r: &pb::RedisTarget, dataset: &Arc<Generator>) -> Result<RedisTarget, Status> {
     let target = RedisTarget::new(&r.url, &r.key_prefix, r.cluster, dataset.clone())
         .map_err(|e| Status::invalid_argument(ConnectError::new(&r.url, &e).to_string()))?;
     target.connect().await.map_err(|e| Status::unavailable(ConnectError::new(&r.url, &e).to_string()))?;
@@ -426,7 +426,7 @@ async fn s3_target(s: &pb::S3Target, objects: u64) -> Result<S3Target, Status> {
 /// how long it took, milliseconds; otherwise only make sure the bucket exists.
 async fn fill_targets(
     req: &pb::PrepareRequest,
-    dataset: &Dataset,
+    dataset: &Generator,
     redis: Option<&RedisTarget>,
     s3: Option<&S3Target>,
 ) -> Result<(seed::Seeded, u64), Status> {
@@ -443,9 +443,9 @@ async fn fill_targets(
     Ok((seeded, started.elapsed().as_millis() as u64))
 }
 
-fn validate_dataset(d: Option<&pb::Dataset>) -> Result<Dataset, Status> {
+fn validate_dataset(d: Option<&pb::Dataset>) -> Result<Generator, Status> {
     let d = d.ok_or_else(|| Status::invalid_argument("prepare request has no dataset"))?;
-    let dataset = Dataset::from_proto(d).map_err(Status::invalid_argument)?;
+    let dataset = Generator::from_proto(d).map_err(Status::invalid_argument)?;
     if dataset.max_size() > MAX_OBJECT_BYTES {
         return Err(Status::invalid_argument(format!(
             "dataset objects up to {} bytes are above the limit of {MAX_OBJECT_BYTES} bytes",

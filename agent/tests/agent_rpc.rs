@@ -123,7 +123,7 @@ async fn seeding_writes_the_tutorial_dataset_into_redis() {
     let keys: Vec<String> = conn.keys("fetchbench:filename*.txt").await.expect("KEYS");
     assert_eq!(keys.len(), 200);
     let value: Vec<u8> = conn.get("fetchbench:filename17.txt").await.expect("GET");
-    let expected = fetchbench_proto::dataset::Dataset::from_proto(&seed_dataset()).expect("valid").body(17);
+    let expected = fetchbench_proto::dataset::Generator::from_proto(&seed_dataset()).expect("valid").body(17);
     assert_eq!(value, expected);
     agent.shutdown().await;
 }
@@ -312,7 +312,7 @@ async fn a_set_share_writes_the_dataset_bytes() {
     let value: Vec<u8> = conn.get(&keys[0]).await.expect("GET");
     let index: u64 =
         keys[0].trim_start_matches("fetchbench:filename").trim_end_matches(".txt").parse().expect("index");
-    let dataset = fetchbench_proto::dataset::Dataset::from_proto(&seed_dataset()).expect("valid");
+    let dataset = fetchbench_proto::dataset::Generator::from_proto(&seed_dataset()).expect("valid");
     assert_eq!(value, dataset.body(index));
     agent.shutdown().await;
 }

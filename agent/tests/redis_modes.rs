@@ -12,7 +12,7 @@ use fetchbench_agent::driver::Op;
 use fetchbench_agent::driver::redis::{RedisDriver, RedisTarget};
 use fetchbench_agent::outcome::{Failure, Outcome};
 use fetchbench_proto as pb;
-use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::dataset::Generator;
 use tonic::Code;
 
 fn prepare(url: String, cluster: bool, seed_data: bool) -> pb::PrepareRequest {
@@ -188,7 +188,7 @@ async fn cluster_mode_spreads_the_keys_over_the_shards() {
     assert!(sizes.iter().all(|&n| n > 0), "keys per shard {sizes:?}");
     assert_eq!(sizes.iter().sum::<u64>(), 200);
     // The cluster's shards, which result.json records and the cost model prices.
-    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
+    let dataset = Arc::new(Generator::from_proto(&seed_dataset()).expect("valid dataset"));
     let cluster = RedisTarget::new(&url, "fetchbench:", true, dataset.clone()).expect("valid url");
     assert_eq!(cluster.shards().await, Some(3));
     let one = RedisTarget::new(&url, "fetchbench:", false, dataset).expect("valid url");
@@ -197,8 +197,8 @@ async fn cluster_mode_spreads_the_keys_over_the_shards() {
 
 /// The seed dataset on `redis` as one node, and a plain connection to it for the test's own
 /// commands.
-fn single_node(redis: &Redis) -> (Arc<Dataset>, RedisTarget, redis::Connection) {
-    let dataset = Arc::new(Dataset::from_proto(&seed_dataset()).expect("valid dataset"));
+fn single_node(redis: &Redis) -> (Arc<Generator>, RedisTarget, redis::Connection) {
+    let dataset = Arc::new(Generator::from_proto(&seed_dataset()).expect("valid dataset"));
     let target = RedisTarget::new(&redis.url(), "fetchbench:", false, dataset.clone()).expect("valid url");
     let admin = redis::Client::open(redis.url()).unwrap().get_connection().expect("admin connection");
     (dataset, target, admin)

@@ -3,10 +3,10 @@
 //! dataset's size function work for it).
 #![no_main]
 
-use fetchbench_agent::engine::WorkloadPlan;
+use fetchbench_agent::plan::WorkloadPlan;
 use fetchbench_agent::keys::KeySampler;
 use fetchbench_proto as pb;
-use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::dataset::Generator;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(prepare) = pb::PrepareRequest::decode(data)
         && let Some(d) = &prepare.dataset
-        && let Ok(dataset) = Dataset::from_proto(d)
+        && let Ok(dataset) = Generator::from_proto(d)
     {
         for i in 0..dataset.objects.min(8) {
             let size = dataset.size(i);

@@ -37,9 +37,10 @@ pub enum Sizes {
     },
 }
 
-/// A dataset: how many objects, how big, and the seed of their bytes.
+/// What makes a dataset's objects: how many, how big, and the seed of their bytes; every object's
+/// key, size and bytes derive from it, the same on the controller and on every agent.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Dataset {
+pub struct Generator {
     /// Number of objects.
     pub objects: u64,
     /// Object sizes.
@@ -48,7 +49,7 @@ pub struct Dataset {
     pub seed: u64,
 }
 
-impl Dataset {
+impl Generator {
     /// S3 key of object `i`.
     pub fn s3_key(i: u64) -> String {
         format!("filename{i}.txt")
@@ -106,7 +107,7 @@ impl Dataset {
     }
 
     /// The dataset a proto message describes, checked.
-    pub fn from_proto(d: &pb::Dataset) -> Result<Dataset, String> {
+    pub fn from_proto(d: &pb::Dataset) -> Result<Generator, String> {
         if d.objects == 0 {
             return Err("dataset objects is 0".into());
         }
@@ -136,7 +137,7 @@ impl Dataset {
             }
             _ => return Err("a dataset has either weighted sizes or a lognormal, not both".into()),
         };
-        Ok(Dataset { objects: d.objects, sizes, seed: d.seed })
+        Ok(Generator { objects: d.objects, sizes, seed: d.seed })
     }
 
     /// The proto message for this dataset.
@@ -171,7 +172,7 @@ pub fn mix(seed: u64, salt: u64) -> u64 {
 mod tests {
     use super::*;
 
-    const SEED: Dataset = Dataset { objects: 200, sizes: Sizes::Uniform { min: 235, max: 434 }, seed: 1 };
+    const SEED: Generator = Generator { objects: 200, sizes: Sizes::Uniform { min: 235, max: 434 }, seed: 1 };
 
     #[test]
     fn bodies_are_reproducible_and_in_range() {
@@ -182,13 +183,14 @@ mod tests {
             assert!(body.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         }
         assert_ne!(SEED.body(0), SEED.body(1));
-        assert_ne!(SEED.body(0), Dataset { seed: 2, ..SEED }.body(0));
+        assert_ne!(SEED.body(0), Generator { seed: 2, ..SEED }.body(0));
         assert_eq!(SEED.size(5), SEED.body(5).len() as u64);
     }
 
     #[test]
     fn weighted_sizes_follow_their_weights() {
-        let d = Dataset { objects: 20_000, sizes: Sizes::Weighted(vec![(1024, 0.7), (65536, 0.3)]), seed: 3 };
+        let d =
+            Generator { objects: 20_000, sizes: Sizes::Weighted(vec![(1024, 0.7), (65536, 0.3)]), seed: 3 };
         let small = (0..d.objects).filter(|&i| d.size(i) == 1024).count() as f64 / d.objects as f64;
         assert!((small - 0.7).abs() < 0.02, "share of 1 KiB objects {small}");
         assert!((0..d.objects).all(|i| [1024, 65536].contains(&d.size(i))));
@@ -197,7 +199,7 @@ mod tests {
     #[test]
     fn lognormal_sizes_have_their_median_and_stay_clamped() {
         let sizes = Sizes::LogNormal { median: 4096.0, sigma: 1.0, min: 100, max: 100_000 };
-        let d = Dataset { objects: 20_001, sizes, seed: 4 };
+        let d = Generator { objects: 20_001, sizes, seed: 4 };
         let mut all: Vec<u64> = (0..d.objects).map(|i| d.size(i)).collect();
         all.sort_unstable();
         let median = all[all.len() / 2] as f64;
@@ -212,8 +214,8 @@ mod tests {
             Sizes::Weighted(vec![(10, 1.0), (20, 2.0)]),
             Sizes::LogNormal { median: 50.0, sigma: 0.5, min: 1, max: 500 },
         ] {
-            let d = Dataset { objects: 3, sizes, seed: 9 };
-            assert_eq!(Dataset::from_proto(&d.to_proto()).expect("valid"), d);
+            let d = Generator { objects: 3, sizes, seed: 9 };
+            assert_eq!(Generator::from_proto(&d.to_proto()).expect("valid"), d);
         }
     }
 
@@ -228,7 +230,7 @@ mod tests {
 
     #[test]
     fn keys_follow_the_tutorial() {
-        assert_eq!(Dataset::s3_key(7), "filename7.txt");
-        assert_eq!(Dataset::redis_key("bucket:", 7), "bucket:filename7.txt");
+        assert_eq!(Generator::s3_key(7), "filename7.txt");
+        assert_eq!(Generator::redis_key("bucket:", 7), "bucket:filename7.txt");
     }
 }

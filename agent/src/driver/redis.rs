@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::dataset::Generator;
 use fetchbench_proto::redact::{redact_in, redact_url, url_user};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -116,7 +116,7 @@ pub struct RedisTarget {
     client: Clients,
     url: Arc<str>,
     keys: Arc<[String]>,
-    dataset: Arc<Dataset>,
+    dataset: Arc<Generator>,
     /// `(first, last)` byte offsets when reads use GETRANGE.
     range: Option<(u64, u64)>,
     /// How long a slot polls for each reply before its thread may sleep; zero for never.
@@ -139,7 +139,7 @@ impl std::fmt::Debug for RedisTarget {
 
 impl RedisTarget {
     /// Parse `url` and precompute the keys of the dataset's objects under `prefix`.
-    pub fn new(url: &str, prefix: &str, cluster: bool, dataset: Arc<Dataset>) -> Result<Self, RedisError> {
+    pub fn new(url: &str, prefix: &str, cluster: bool, dataset: Arc<Generator>) -> Result<Self, RedisError> {
         let client = if cluster {
             Clients::Cluster(
                 ClusterClient::builder(vec![url])
@@ -151,7 +151,7 @@ impl RedisTarget {
         } else {
             Clients::Single(Client::open(url)?)
         };
-        let keys = (0..dataset.objects).map(|i| Dataset::redis_key(prefix, i)).collect();
+        let keys = (0..dataset.objects).map(|i| Generator::redis_key(prefix, i)).collect();
         Ok(RedisTarget { client, url: url.into(), keys, dataset, range: None, busy_poll: Duration::ZERO })
     }
 
@@ -209,7 +209,7 @@ impl RedisTarget {
     }
 
     /// The dataset whose objects live here.
-    pub fn dataset(&self) -> &Dataset {
+    pub fn dataset(&self) -> &Generator {
         &self.dataset
     }
 

@@ -11,7 +11,7 @@ use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, Respon
 use aws_sdk_s3::error::SdkError;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
-use fetchbench_proto::dataset::Dataset;
+use fetchbench_proto::dataset::Generator;
 
 use crate::outcome::{Failure, Sample};
 
@@ -79,7 +79,7 @@ impl S3Target {
         if shared.region().is_none() {
             builder = builder.region(Region::new(FALLBACK_REGION));
         }
-        let keys = (0..objects).map(Dataset::s3_key).collect();
+        let keys = (0..objects).map(Generator::s3_key).collect();
         S3Target {
             client: Client::from_conf(builder.build()),
             bucket: config.bucket.as_str().into(),

@@ -22,7 +22,7 @@ pub fn report(args: &ReportArgs) -> Result<u8, Error> {
         }
     });
     let (written, result) =
-        crate::render::files::run(&args.result, args.html.as_deref(), assumptions.as_ref())?;
+        crate::render::files::write_report(&args.result, args.html.as_deref(), assumptions.as_ref())?;
     // The terminal summary again, priced as the page is: the figures without opening a browser.
     println!(
         "{}: scenario \"{}\", {} {} agent{}, started {}",

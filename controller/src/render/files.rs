@@ -111,7 +111,7 @@ fn write_beside(
 /// `fetchbench report`: with `html_out`, write only the page there; without, write the page and
 /// the exports beside the result file. Returns what was written, for the user, and the result
 /// with the cost the files show (recorded, or priced again under `assumptions`).
-pub fn run(
+pub fn write_report(
     result_path: &Path,
     html_out: Option<&Path>,
     assumptions: Option<&Assumptions>,

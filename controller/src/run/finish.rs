@@ -50,7 +50,7 @@ pub fn output_dir(out: Option<&PathBuf>, name: &str, started: SystemTime) -> Res
 /// `dataset.csv`: every object's keys and size, so a run can be reproduced and its sizes checked.
 pub fn write_dataset_csv(
     dir: &std::path::Path,
-    dataset: &fetchbench_proto::dataset::Dataset,
+    dataset: &fetchbench_proto::dataset::Generator,
 ) -> Result<(), Error> {
     use std::io::Write;
     if dataset.objects > DATASET_CSV_MAX_OBJECTS {
@@ -61,7 +61,7 @@ pub fn write_dataset_csv(
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
         writeln!(out, "index,s3_key,size_bytes")?;
         for i in 0..dataset.objects {
-            writeln!(out, "{i},{},{}", fetchbench_proto::dataset::Dataset::s3_key(i), dataset.size(i))?;
+            writeln!(out, "{i},{},{}", fetchbench_proto::dataset::Generator::s3_key(i), dataset.size(i))?;
         }
         out.flush()
     };

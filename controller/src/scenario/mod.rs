@@ -161,7 +161,7 @@ impl Dataset {
     }
 
     /// The dataset as the agents generate it.
-    pub fn generator(&self) -> fetchbench_proto::dataset::Dataset {
+    pub fn generator(&self) -> fetchbench_proto::dataset::Generator {
         use fetchbench_proto::dataset as d;
         let sizes = match &self.size {
             Sizes::Uniform { min, max } => d::Sizes::Uniform { min: *min, max: *max },
@@ -170,7 +170,7 @@ impl Dataset {
                 d::Sizes::LogNormal { median: *median, sigma: *sigma, min: *min, max: *max }
             }
         };
-        d::Dataset { objects: self.objects, sizes, seed: self.seed }
+        d::Generator { objects: self.objects, sizes, seed: self.seed }
     }
 
     /// A short description: "235-434 bytes", "1024 bytes (70%) or 65536 bytes (30%)".
