@@ -1,0 +1,187 @@
+//! The AWS workflow end to end, through the real `fetchbench` binary, against `scripts/aws-sandbox`
+//! (moto extended to run SSM commands for real on per-instance roots, with ElastiCache as a local
+//! redis-server): provision installs two agents through SSM, `run` of the seed scenario measures
+//! from both against the stack's own cache and bucket, `status` sees them healthy, `teardown`
+//! leaves no agent or redis-server running, and a second teardown has nothing to do.
+
+mod common;
+mod moto;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, read_json, stderr, stdout};
+use moto::{venv_tool, workspace};
+
+/// A running `scripts/aws-sandbox`, stopped with SIGTERM (as Ctrl-C would) when dropped.
+struct AwsSandbox {
+    child: Child,
+    /// Its folder: instances/<id>/ (each instance's root), caches/<name>/ (each redis-server).
+    dir: PathBuf,
+    /// The `export NAME=value` pairs it printed.
+    env: Vec<(String, String)>,
+}
+
+impl AwsSandbox {
+    fn start(dir: &Path) -> AwsSandbox {
+        // A loopback /24 of this test process, so that concurrent test runs on one machine do
+        // not bind the same 127.x.y.N:7878.
+        let pid = std::process::id();
+        let net = format!("127.{}.{}", 1 + pid / 250 % 250, 1 + pid % 250);
+        let mut child = Command::new(venv_tool("python"))
+            .arg(workspace().join("scripts/aws-sandbox"))
+            .args(["--dir", dir.to_str().expect("utf-8 path"), "--agent-net", &net])
+            .current_dir(workspace())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("scripts/aws-sandbox starts; run `scripts/setup test`");
+        let mut env = Vec::new();
+        let mut emulates = String::new();
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("sandbox output");
+            if line.starts_with("aws-sandbox: ") {
+                emulates = line.clone();
+            }
+            if let Some(exports) = line.strip_prefix("export ") {
+                for pair in exports.split_whitespace() {
+                    let (k, v) = pair.split_once('=').expect("NAME=value");
+                    env.push((k.to_owned(), v.to_owned()));
+                }
+            }
+            if line.starts_with("# Ctrl-C") {
+                break;
+            }
+        }
+        assert!(env.iter().any(|(k, v)| k == "AWS_ENDPOINT_URL" && v.starts_with("http://127.0.0.1:")), "{env:?}");
+        assert!(emulates.contains("not emulated: IAM policies"), "says what it does not emulate: {emulates}");
+        // Keep draining its standard output so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        AwsSandbox { child, dir: dir.to_owned(), env }
+    }
+
+    /// The pids the sandbox's agents and redis-servers recorded.
+    fn recorded_pids(&self) -> Vec<(String, u32)> {
+        let mut pids = Vec::new();
+        for (kind, file) in [("instances", "run/fetchbench-agent.pid"), ("caches", "redis.pid")] {
+            for entry in std::fs::read_dir(self.dir.join(kind)).into_iter().flatten().flatten() {
+                if let Ok(text) = std::fs::read_to_string(entry.path().join(file)) {
+                    let pid = text.trim().parse().expect("a pid");
+                    pids.push((entry.file_name().to_string_lossy().into_owned(), pid));
+                }
+            }
+        }
+        pids
+    }
+}
+
+impl Drop for AwsSandbox {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The process exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
+fn fetchbench(sb: &Sandbox, aws: &AwsSandbox, args: &[&str]) -> Output {
+    let mut cmd = sb.fetchbench();
+    cmd.envs(aws.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).args(args).stdin(Stdio::null());
+    let out = cmd.output().expect("fetchbench runs");
+    eprintln!("$ fetchbench {}\n{}{}", args.join(" "), stdout(&out), stderr(&out));
+    out
+}
+
+#[test]
+fn provision_run_status_teardown_through_the_sandbox() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+
+    // provision: stack, cache, bucket, and the agents installed through SSM runs of the script.
+    let o = fetchbench(&sb, &aws, &["provision", "--agents", "2", "--allow-cidr", "127.0.0.1/32"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("stack fetchbench: CREATE_COMPLETE in us-east-1"), "{text}");
+    assert!(text.contains("2 agents ready"), "{text}");
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    let bucket = state["outputs"]["BucketName"].as_str().expect("bucket").to_owned();
+    let cache = format!(
+        "{}:{}",
+        state["outputs"]["CacheAddress"].as_str().expect("cache address"),
+        state["outputs"]["CachePort"].as_str().expect("cache port")
+    );
+    let installed = state["installed"].as_array().expect("installed agents");
+    assert_eq!(installed.len(), 2);
+    for agent in installed {
+        let address = agent["address"].as_str().expect("each agent reported its address");
+        assert!(address.starts_with("127.") && address.ends_with(":7878"), "{address}");
+    }
+    let pids = aws.recorded_pids();
+    assert_eq!(pids.len(), 3, "two agents and one redis-server: {pids:?}");
+    assert!(pids.iter().all(|(_, pid)| alive(*pid)), "{pids:?}");
+
+    // run: the seed scenario on both agents, against the stack's cache and bucket.
+    let seed = workspace().join("scenarios/seed.toml");
+    let o = fetchbench(&sb, &aws, &["run", seed.to_str().expect("utf-8 path"), "--agents", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let folder = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
+        .expect("a result line");
+    let result = read_json(&sb.path().join(folder));
+    assert_eq!(result["fleet"], "aws");
+    let agents = result["agents"].as_array().expect("agents");
+    assert_eq!(agents.len(), 2);
+    assert!(agents.iter().all(|a| a["status"] == "ok"), "{agents:?}");
+    assert_eq!(result["targets"]["redis"], format!("redis://{cache}"));
+    assert_eq!(result["targets"]["redis_source"], "elasticache");
+    assert_eq!(result["targets"]["s3_bucket"], bucket.as_str());
+    assert_eq!(result["targets"]["s3_source"], "stack");
+    for workload in result["workloads"].as_array().expect("workloads") {
+        let per_agent = workload["per_agent"].as_array().expect("per agent");
+        assert_eq!(per_agent.len(), 2, "{}", workload["name"]);
+        for agent in per_agent {
+            assert_eq!(agent["ops"], 199, "{} from {}", workload["name"], agent["agent"]);
+            assert_eq!(agent["errors"], 0, "{} from {}", workload["name"], agent["agent"]);
+        }
+    }
+    let targets: Vec<_> = result["workloads"].as_array().unwrap().iter().map(|w| w["target"].clone()).collect();
+    assert_eq!(targets, ["redis", "s3"]);
+
+    // status: the stack complete, both instances online in SSM and answering over gRPC.
+    let o = fetchbench(&sb, &aws, &["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert_eq!(text.matches("InService/Healthy  ssm Online  grpc answers Hello").count(), 2, "{text}");
+
+    // teardown: the dataset and the binary emptied from the bucket, nothing left running.
+    let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains(&format!("emptied bucket {bucket}: 201 object versions deleted")), "{text}");
+    assert!(text.contains("deleted 2 agent TLS parameters"), "{text}");
+    let running: Vec<_> = pids.iter().filter(|(_, pid)| alive(*pid)).collect();
+    assert!(running.is_empty(), "still running after teardown: {running:?}");
+    let left = sb.leftover_processes();
+    assert!(left.is_empty(), "processes left running: {left:?}");
+
+    let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("nothing to delete"), "{}", stdout(&o));
+}
