@@ -57,7 +57,10 @@ impl AwsSandbox {
                 break;
             }
         }
-        assert!(env.iter().any(|(k, v)| k == "AWS_ENDPOINT_URL" && v.starts_with("http://127.0.0.1:")), "{env:?}");
+        assert!(
+            env.iter().any(|(k, v)| k == "AWS_ENDPOINT_URL" && v.starts_with("http://127.0.0.1:")),
+            "{env:?}"
+        );
         assert!(emulates.contains("not emulated: IAM policies"), "says what it does not emulate: {emulates}");
         // Keep draining its standard output so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
@@ -161,7 +164,8 @@ fn provision_run_status_teardown_through_the_sandbox() {
             assert_eq!(agent["errors"], 0, "{} from {}", workload["name"], agent["agent"]);
         }
     }
-    let targets: Vec<_> = result["workloads"].as_array().unwrap().iter().map(|w| w["target"].clone()).collect();
+    let targets: Vec<_> =
+        result["workloads"].as_array().unwrap().iter().map(|w| w["target"].clone()).collect();
     assert_eq!(targets, ["redis", "s3"]);
 
     // status: the stack complete, both instances online in SSM and answering over gRPC.
@@ -184,4 +188,93 @@ fn provision_run_status_teardown_through_the_sandbox() {
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("nothing to delete"), "{}", stdout(&o));
+}
+
+/// What AWS documents and moto lacks: SendCommand takes at most 50 instances,
+/// DescribeInstanceInformation lists every running instance Online in pages of at most 50, and a
+/// command's invocation carries its real status, exit code, output and the instance's metadata.
+#[tokio::test]
+async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let launched = Command::new(venv_tool("aws"))
+        .args(["ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro"])
+        .args(["--count", "55", "--query", "Instances[].InstanceId", "--output", "text"])
+        .envs(aws.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("HOME", sb.path())
+        .output()
+        .expect("aws cli runs");
+    assert!(launched.status.success(), "{}", stderr(&launched));
+    let mut launched: Vec<String> = stdout(&launched).split_whitespace().map(str::to_owned).collect();
+    launched.sort();
+    assert_eq!(launched.len(), 55);
+
+    let endpoint = aws.env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL").map(|(_, v)| v.clone()).unwrap();
+    let config = fetchbench::aws::config_loader()
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await;
+    let ssm = aws_sdk_ssm::Client::new(&config);
+
+    // Every running instance is registered and Online, 50 to a page.
+    let first = ssm.describe_instance_information().send().await.expect("first page");
+    assert_eq!(first.instance_information_list().len(), 50);
+    let token = first.next_token().expect("a second page").to_owned();
+    let second = ssm.describe_instance_information().next_token(token).send().await.expect("second page");
+    assert_eq!(second.instance_information_list().len(), 5);
+    assert!(second.next_token().is_none());
+    let mut seen: Vec<String> = first
+        .instance_information_list()
+        .iter()
+        .chain(second.instance_information_list())
+        .inspect(|i| assert_eq!(i.ping_status().map(|p| p.as_str()), Some("Online")))
+        .map(|i| i.instance_id().unwrap().to_owned())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, launched);
+
+    // At most 50 instances per SendCommand, as on AWS.
+    let send = |ids: &[String], text: &str| {
+        ssm.send_command()
+            .document_name("AWS-RunShellScript")
+            .set_instance_ids(Some(ids.to_vec()))
+            .parameters("commands", vec![text.to_owned()])
+            .send()
+    };
+    let err = send(&launched[..51], "true").await.expect_err("51 instances are refused");
+    let err = err.into_service_error();
+    assert_eq!(err.meta().code(), Some("ValidationException"), "{err:?}");
+    assert!(err.meta().message().unwrap_or_default().contains("less than or equal to 50"), "{err:?}");
+
+    // A command runs on each instance, which answers its own metadata; a failure is reported as such.
+    let text = "curl -sf -H 'X-aws-ec2-metadata-token: t' http://169.254.169.254/latest/meta-data/instance-id\n\
+                echo\ncurl -sf http://169.254.169.254/latest/meta-data/public-ipv4\necho\necho oops >&2\nexit 3";
+    let sent = send(&launched[..50], text).await.expect("50 instances are accepted");
+    let id = sent.command().and_then(|c| c.command_id()).expect("command id").to_owned();
+    let mut addresses = Vec::new();
+    for instance in &launched[..50] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let inv = loop {
+            let inv = ssm.get_command_invocation().command_id(&id).instance_id(instance).send().await;
+            let inv = inv.expect("invocation");
+            let status = inv.status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            if !matches!(status.as_str(), "Pending" | "InProgress") || Instant::now() > deadline {
+                break inv;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(inv.status().map(|s| s.as_str()), Some("Failed"), "{inv:?}");
+        assert_eq!(inv.response_code(), 3);
+        assert_eq!(inv.standard_error_content(), Some("oops\n"));
+        let out = inv.standard_output_content().unwrap_or_default();
+        let (own_id, address) = out.trim_end().split_once('\n').expect("two lines");
+        assert_eq!(own_id, instance.as_str());
+        addresses.push(address.to_owned());
+    }
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 50, "one loopback address per instance: {addresses:?}");
+    assert!(addresses.iter().all(|a| a.starts_with("127.")), "{addresses:?}");
 }
