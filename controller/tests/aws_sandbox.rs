@@ -1,8 +1,9 @@
 //! The AWS workflow end to end, through the real `fetchbench` binary, against `scripts/aws-sandbox`
 //! (moto extended to run SSM commands for real on per-instance roots, with ElastiCache as a local
 //! redis-server): provision installs two agents through SSM, `run` of the seed scenario measures
-//! from both against the stack's own cache and bucket, `status` sees them healthy, `teardown`
-//! leaves no agent or redis-server running, and a second teardown has nothing to do.
+//! from both against the stack's own cache and bucket, `status` sees them healthy, an agent
+//! killed on its instance makes `status` exit 3 and `run` fail naming it, `teardown` leaves no
+//! stack, parameter, bucket, agent or redis-server, and a second teardown has nothing to do.
 
 mod common;
 mod moto;
@@ -26,10 +27,11 @@ struct AwsSandbox {
 
 impl AwsSandbox {
     fn start(dir: &Path) -> AwsSandbox {
-        // A loopback /24 of this test process, so that concurrent test runs on one machine do
-        // not bind the same 127.x.y.N:7878.
-        let pid = std::process::id();
-        let net = format!("127.{}.{}", 1 + pid / 250 % 250, 1 + pid % 250);
+        // A loopback /24 of this sandbox, so that concurrent tests and test runs on one machine
+        // do not bind the same 127.x.y.N:7878.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let net = format!("127.{}.{}", 1 + std::process::id() % 250, 1 + n % 250);
         let mut child = Command::new(venv_tool("python"))
             .arg(workspace().join("scripts/aws-sandbox"))
             .args(["--dir", dir.to_str().expect("utf-8 path"), "--agent-net", &net])
@@ -65,6 +67,17 @@ impl AwsSandbox {
         // Keep draining its standard output so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         AwsSandbox { child, dir: dir.to_owned(), env }
+    }
+
+    /// SDK configuration for assertions against the sandbox.
+    async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let endpoint = self.env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL").map(|(_, v)| v.clone());
+        fetchbench::aws::config_loader()
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint.expect("AWS_ENDPOINT_URL"))
+            .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "tests"))
+            .load()
+            .await
     }
 
     /// The pids the sandbox's agents and redis-servers recorded.
@@ -111,10 +124,11 @@ fn fetchbench(sb: &Sandbox, aws: &AwsSandbox, args: &[&str]) -> Output {
     out
 }
 
-#[test]
-fn provision_run_status_teardown_through_the_sandbox() {
+#[tokio::test]
+async fn provision_run_status_teardown_through_the_sandbox() {
     let sb = Sandbox::new();
     let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let config = aws.sdk_config().await;
 
     // provision: stack, cache, bucket, and the agents installed through SSM runs of the script.
     let o = fetchbench(&sb, &aws, &["provision", "--agents", "2", "--allow-cidr", "127.0.0.1/32"]);
@@ -174,6 +188,26 @@ fn provision_run_status_teardown_through_the_sandbox() {
     let text = stdout(&o);
     assert_eq!(text.matches("InService/Healthy  ssm Online  grpc answers Hello").count(), 2, "{text}");
 
+    // An agent killed on its instance: status names it, exit 3; a run names it and fails.
+    let victim = &installed[1];
+    let (victim_id, victim_address) =
+        (victim["instance_id"].as_str().expect("instance id"), victim["address"].as_str().unwrap());
+    let victim_pid = pids.iter().find(|(owner, _)| owner == victim_id).expect("the victim's pid").1;
+    let _ = Command::new("kill").args(["-KILL", &victim_pid.to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(victim_pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = fetchbench(&sb, &aws, &["status"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let text = stdout(&o);
+    let line = text.lines().find(|l| l.contains(victim_id)).expect("a line for the killed agent");
+    assert!(line.contains("grpc unreachable"), "{line}");
+    assert_eq!(text.matches("grpc answers Hello").count(), 1, "{text}");
+    let o = fetchbench(&sb, &aws, &["run", seed.to_str().unwrap(), "--agents", "2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(victim_address), "names the agent: {}", stderr(&o));
+
     // teardown: the dataset and the binary emptied from the bucket, nothing left running.
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -184,6 +218,14 @@ fn provision_run_status_teardown_through_the_sandbox() {
     assert!(running.is_empty(), "still running after teardown: {running:?}");
     let left = sb.leftover_processes();
     assert!(left.is_empty(), "processes left running: {left:?}");
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let gone = cf.describe_stacks().stack_name("fetchbench").send().await;
+    assert!(gone.is_err_and(|e| format!("{e:?}").contains("does not exist")), "the stack is gone");
+    let buckets = aws_sdk_s3::Client::new(&config).list_buckets().send().await.expect("buckets");
+    assert!(buckets.buckets().iter().all(|b| b.name() != Some(bucket.as_str())), "the bucket is gone");
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let params = ssm.get_parameters_by_path().path("/fetchbench").recursive(true).send().await;
+    assert!(params.expect("parameters").parameters().is_empty(), "no TLS parameter left");
 
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -209,14 +251,7 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
     launched.sort();
     assert_eq!(launched.len(), 55);
 
-    let endpoint = aws.env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL").map(|(_, v)| v.clone()).unwrap();
-    let config = fetchbench::aws::config_loader()
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await;
-    let ssm = aws_sdk_ssm::Client::new(&config);
+    let ssm = aws_sdk_ssm::Client::new(&aws.sdk_config().await);
 
     // Every running instance is registered and Online, 50 to a page.
     let first = ssm.describe_instance_information().send().await.expect("first page");
