@@ -284,8 +284,11 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
     assert!(err.meta().message().unwrap_or_default().contains("less than or equal to 50"), "{err:?}");
 
     // A command runs on each instance, which answers its own metadata; a failure is reported as such.
-    let text = "curl -sf -H 'X-aws-ec2-metadata-token: t' http://169.254.169.254/latest/meta-data/instance-id\n\
-                echo\ncurl -sf http://169.254.169.254/latest/meta-data/public-ipv4\necho\necho oops >&2\nexit 3";
+    let text = "t=$(curl -sf -X PUT http://169.254.169.254/latest/api/token)\n\
+                curl -sf http://169.254.169.254/latest/meta-data/instance-id || echo -n no-token-no-metadata\n\
+                echo\ncurl -sf -H \"X-aws-ec2-metadata-token: $t\" http://169.254.169.254/latest/meta-data/instance-id\n\
+                echo\ncurl -sf -H \"X-aws-ec2-metadata-token: $t\" http://169.254.169.254/latest/meta-data/public-ipv4\n\
+                echo\necho oops >&2\nexit 3";
     let sent = send(&launched[..50], text).await.expect("50 instances are accepted");
     let id = sent.command().and_then(|c| c.command_id()).expect("command id").to_owned();
     let mut addresses = Vec::new();
@@ -304,7 +307,9 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
         assert_eq!(inv.response_code(), 3);
         assert_eq!(inv.standard_error_content(), Some("oops\n"));
         let out = inv.standard_output_content().unwrap_or_default();
-        let (own_id, address) = out.trim_end().split_once('\n').expect("two lines");
+        let lines: Vec<&str> = out.lines().collect();
+        let [without_token, own_id, address] = lines[..] else { panic!("three lines: {out:?}") };
+        assert_eq!(without_token, "no-token-no-metadata", "IMDSv2 only");
         assert_eq!(own_id, instance.as_str());
         addresses.push(address.to_owned());
     }
