@@ -317,4 +317,28 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
     addresses.dedup();
     assert_eq!(addresses.len(), 50, "one loopback address per instance: {addresses:?}");
     assert!(addresses.iter().all(|a| a.starts_with("127.")), "{addresses:?}");
+
+    // A command that outruns its executionTimeout is stopped and reported TimedOut.
+    let started = Instant::now();
+    let sent = ssm
+        .send_command()
+        .document_name("AWS-RunShellScript")
+        .instance_ids(&launched[0])
+        .parameters("commands", vec!["echo started\nsleep 60".to_owned()])
+        .parameters("executionTimeout", vec!["1".to_owned()])
+        .send()
+        .await
+        .expect("sent");
+    let id = sent.command().and_then(|c| c.command_id()).expect("command id").to_owned();
+    let inv = loop {
+        let inv = ssm.get_command_invocation().command_id(&id).instance_id(&launched[0]).send().await;
+        let inv = inv.expect("invocation");
+        if !matches!(inv.status().map(|s| s.as_str()), Some("Pending" | "InProgress")) {
+            break inv;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running: {inv:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(inv.status().map(|s| s.as_str()), Some("TimedOut"), "{inv:?}");
+    assert_eq!(inv.standard_output_content(), Some("started\n"));
 }
