@@ -1,6 +1,7 @@
 //! One file per subcommand: each turns its [`crate::cli`] arguments into checked options (the only
 //! place an error names a flag) and runs it. `run_to_exit` is the binary's one call.
 
+mod agent_binary;
 mod certs;
 mod compare;
 mod provision;

@@ -8,7 +8,19 @@ use crate::stack::provision::ProvisionOptions;
 
 /// Run `fetchbench provision`.
 pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
-    crate::stack::provision::provision(provision_options(args)?).await
+    let opts = provision_options(args)?;
+    if opts.allow_cidr == "0.0.0.0/0" {
+        eprintln!(
+            "fetchbench: warning: --allow-cidr 0.0.0.0/0 opens the agents' gRPC port to the whole internet; \
+             mutual TLS still refuses every client without this controller's certificate"
+        );
+    }
+    let install_later = opts.binary.is_none();
+    let code = crate::stack::provision::provision(opts).await?;
+    if install_later {
+        println!("agents not installed (--no-install); run `fetchbench install` next");
+    }
+    Ok(code)
 }
 
 /// Check the arguments of `fetchbench provision`.
@@ -55,6 +67,13 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
     if !is_ipv4_cidr(&allow_cidr) {
         return Err(usage("--allow-cidr", &allow_cidr, "must be an IPv4 CIDR such as 203.0.113.7/32"));
     }
+    // Refuse an unusable agent binary before anything is created.
+    let arch = crate::stack::provision::arch_of(&args.instance_type);
+    let binary = if args.no_install {
+        None
+    } else {
+        Some(super::agent_binary::check(args.agent_binary.as_deref(), arch)?)
+    };
     Ok(ProvisionOptions {
         stack: args.stack.stack,
         region: args.stack.region,
@@ -67,8 +86,7 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
         allow_cidr,
         expires_in: args.expires_in,
         timeout: args.timeout,
-        agent_binary: args.agent_binary,
-        install: !args.no_install,
+        binary,
     })
 }
 
@@ -128,11 +146,17 @@ mod tests {
 
     #[test]
     fn a_valid_provision_keeps_what_was_asked() {
-        let o = options(&["--allow-cidr", "203.0.113.7/32", "--existing-cache", "cache.internal:6380"])
-            .expect("valid");
+        let o = options(&[
+            "--allow-cidr",
+            "203.0.113.7/32",
+            "--existing-cache",
+            "cache.internal:6380",
+            "--no-install",
+        ])
+        .expect("valid");
         assert_eq!(o.allow_cidr, "203.0.113.7/32");
         assert_eq!(o.existing_cache, Some(("cache.internal".to_owned(), 6380)));
-        assert!(o.install);
+        assert_eq!(o.binary, None, "--no-install");
     }
 
     #[test]

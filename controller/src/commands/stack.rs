@@ -9,13 +9,9 @@ use crate::error::Error;
 /// Run `fetchbench install`.
 pub async fn install(args: &InstallArgs) -> Result<u8, Error> {
     let s = &args.stack;
-    crate::stack::install::install_command(
-        &s.stack,
-        s.region.as_deref(),
-        s.profile.as_deref(),
-        args.agent_binary.as_deref(),
-    )
-    .await
+    let state = crate::stack::install::load(&s.stack)?;
+    let binary = super::agent_binary::check(args.agent_binary.as_deref(), &state.arch)?;
+    crate::stack::install::install_command(state, s.region.as_deref(), s.profile.as_deref(), binary).await
 }
 
 /// Run `fetchbench status`.

@@ -14,7 +14,6 @@ use crate::aws::ssm::{InvocationError, SendError};
 use crate::error::{EXIT_DEGRADED, Error};
 use crate::fleet::aws_state::{self, InstalledAgent, State};
 use crate::fleet::connect::{HelloError, connect};
-use crate::fleet::local::default_agent_binary;
 use crate::fleet::tls::{Authority, ClientTls};
 
 /// The script SSM runs on every agent.
@@ -37,7 +36,7 @@ const STDERR_TAIL: usize = 5;
 /// What `install` needs besides the state.
 #[derive(Clone, Debug)]
 pub struct InstallOptions {
-    /// The agent binary, already checked by [`check_binary`].
+    /// The agent binary, checked for the fleet's architecture.
     pub binary: PathBuf,
 }
 
@@ -49,34 +48,6 @@ pub fn parameter_prefix(stack: &str) -> String {
 /// The DNS name in the certificate of the agent on `instance_id`.
 pub fn server_name(instance_id: &str) -> String {
     format!("{instance_id}.agents.fetchbench")
-}
-
-/// Check that `path` (default: the `fetchbench-agent` beside the controller) is a Linux ELF
-/// binary for `arch`; return the path.
-pub fn check_binary(path: Option<&Path>, arch: &str) -> Result<PathBuf, Error> {
-    let path = path.map_or_else(default_agent_binary, Path::to_path_buf);
-    let target = if arch == "aarch64" { "aarch64-unknown-linux-musl" } else { "x86_64-unknown-linux-musl" };
-    let how = format!(
-        "build one with `cargo build --release -p fetchbench-agent --target {target}` and pass \
-         --agent-binary target/{target}/release/fetchbench-agent"
-    );
-    let fail = |detail: String| Error::AgentBinary { path: path.clone(), detail };
-    let mut header = [0u8; 20];
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .map_err(|e| fail(format!("cannot read it ({e}); {how}")))?;
-    if &header[..4] != b"\x7fELF" || header[4] != 2 || header[5] != 1 {
-        return Err(fail(format!("is not a 64-bit little-endian Linux (ELF) binary; {how}")));
-    }
-    let found = match u16::from_le_bytes([header[18], header[19]]) {
-        0x3e => "x86_64",
-        0xb7 => "aarch64",
-        other => return Err(fail(format!("is an ELF binary for machine {other:#x}; {how}"))),
-    };
-    if found != arch {
-        return Err(fail(format!("is built for {found} but the agents' instance type is {arch}; {how}")));
-    }
-    Ok(path)
 }
 
 /// SHA-256 of a file, lowercase hex.
@@ -113,13 +84,11 @@ pub fn command_text(sha256: &str, prefix: &str, port: &str, region: &str) -> Str
 
 /// Run `fetchbench install` for the fleet of `stack`.
 pub async fn install_command(
-    stack: &str,
+    mut state: State,
     region: Option<&str>,
     profile: Option<&str>,
-    binary: Option<&Path>,
+    binary: PathBuf,
 ) -> Result<u8, Error> {
-    let mut state = load(stack)?;
-    let binary = check_binary(binary, &state.arch)?;
     let aws =
         Aws::connect(Some(region.unwrap_or(&state.region)), profile.or(state.profile.as_deref())).await?;
     install(&aws, &mut state, &InstallOptions { binary }).await

@@ -42,10 +42,9 @@ pub struct ProvisionOptions {
     pub expires_in: Duration,
     /// Longest wait for the stack.
     pub timeout: Duration,
-    /// Agent binary to install; `None` for the one beside the controller.
-    pub agent_binary: Option<PathBuf>,
-    /// Install the agents once the stack is up.
-    pub install: bool,
+    /// The agent binary to install once the stack is up, checked for the instances'
+    /// architecture; `None` to leave the install for later.
+    pub binary: Option<PathBuf>,
 }
 
 /// CPU architecture (as Rust names it) of an EC2 instance type: Graviton families carry a "g"
@@ -68,15 +67,6 @@ fn image_parameter(arch: &str) -> &'static str {
 /// Run `fetchbench provision`; the result is the exit code.
 pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
     let arch = arch_of(&opts.instance_type);
-    // Refuse an unusable agent binary before anything is created.
-    let binary =
-        if opts.install { Some(install::check_binary(opts.agent_binary.as_deref(), arch)?) } else { None };
-    if opts.allow_cidr == "0.0.0.0/0" {
-        eprintln!(
-            "fetchbench: warning: --allow-cidr 0.0.0.0/0 opens the agents' gRPC port to the whole internet; \
-             mutual TLS still refuses every client without this controller's certificate"
-        );
-    }
     let aws = Aws::connect(opts.region.as_deref(), opts.profile.as_deref()).await?;
     let mut state = aws_state::load(&opts.stack)?.unwrap_or_default();
     if !state.region.is_empty() && state.region != aws.region {
@@ -192,12 +182,9 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
     print_made(&state, &status, &opts.allow_cidr);
     println!("state: {}", dir.display());
 
-    match binary {
+    match opts.binary.clone() {
         Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await,
-        None => {
-            println!("agents not installed (--no-install); run `fetchbench install` next");
-            Ok(0)
-        }
+        None => Ok(0),
     }
 }
 
