@@ -134,6 +134,14 @@ pub enum Error {
         /// What is wrong and what to do.
         detail: String,
     },
+    /// The stack is provisioned in another region than the one asked for.
+    #[error("stack {stack}: already provisioned in {region}; tear it down first, or use {region}")]
+    OtherRegion {
+        /// Stack name.
+        stack: String,
+        /// Where it is.
+        region: String,
+    },
     /// The agent binary cannot run on the fleet's instances.
     #[error("agent binary {path}: {detail}")]
     AgentBinary {
@@ -181,6 +189,7 @@ impl Error {
             | Error::Stack { .. }
             | Error::NoFleet { .. }
             | Error::AwsFleet { .. }
+            | Error::OtherRegion { .. }
             | Error::Install { .. } => EXIT_FAILURE,
         }
     }

@@ -195,9 +195,48 @@ fn results_never_render_and_only_commands_name_flags() {
     }
 }
 
+/// The `--flag`s the string literals of `code` name.
+fn flags_named(code: &str) -> Vec<String> {
+    let mut flags = Vec::new();
+    for (i, literal) in code.split('"').enumerate() {
+        if i % 2 == 0 {
+            continue; // outside a literal
+        }
+        for word in literal.split(|c: char| c.is_whitespace() || c == '`' || c == '(') {
+            let name = word.strip_prefix("--").unwrap_or_default();
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                flags.push(format!("--{}", name.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())));
+            }
+        }
+    }
+    flags
+}
+
+#[test]
+fn below_the_commands_no_message_names_a_flag() {
+    // fleet::local starts child processes (the agents, redis-server) with their own flags; the
+    // terminal summary names the command line that reprices a run (`fetchbench report
+    // --cache-nodes N`), as a suggestion to the reader, not a check of what they typed.
+    let allowed = ["fleet::local", "render::terminal"];
+    let mut named = Vec::new();
+    for (module, text) in modules() {
+        if matches!(room(&module), "commands" | "cli") || allowed.contains(&module.as_str()) {
+            continue;
+        }
+        let code = code(&text);
+        let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+        named.extend(flags_named(code).into_iter().map(|f| format!("{module}: {f}")));
+    }
+    assert!(named.is_empty(), "flags named below commands/ (say them in commands/):\n{}", named.join("\n"));
+}
+
 /// The checker itself: a group import, a comment and a cycle are read as they should be.
 #[test]
 fn the_checker_reads_groups_and_skips_comments() {
     let text = "use crate::render::{export, html::chart};\n// crate::run::drive\nlet x = crate::results::tally::merge(); // crate::stack\n";
     assert_eq!(crate_paths(&code(text)), ["render::export", "render::html::chart", "results::tally::merge"]);
+    assert_eq!(
+        flags_named(r#"let a = "pass --region or `--stack-name`"; let b = 1 -- 2;"#),
+        ["--region", "--stack-name"]
+    );
 }

@@ -16,7 +16,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// Neither a flag nor the standard chain named a region.
-    #[error("no AWS region configured; pass --region, set AWS_REGION, or set a region in your AWS profile")]
+    #[error("no AWS region configured; set AWS_REGION, or set a region in your AWS profile")]
     NoRegion,
     /// A call failed; `detail` is the SDK's error chain.
     #[error("{service} {operation}: {detail}")]

@@ -11,8 +11,10 @@ mod stack;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::AwsError;
 use crate::cli::{Cli, Command};
 use crate::error::{EXIT_FAILURE, EXIT_INTERRUPTED, Error};
+use crate::fleet::aws_state::StateError;
 
 /// clap's usage error on one line: its text up to the usage, what it lists (the missing
 /// arguments, the flag it suggests) joined on, without the "error: " it starts with.
@@ -57,7 +59,7 @@ pub fn run_to_exit(cli: Cli) -> u8 {
         let code = match run(cli, interrupt).await {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("fetchbench: {e:#}");
+                eprintln!("fetchbench: {}", explain(&e));
                 e.exit_code()
             }
         };
@@ -83,6 +85,26 @@ pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
     tokio::select! {
         code = other_command(cli.command) => code,
         () = interrupt.cancelled() => Err(Error::InterruptedCommand),
+    }
+}
+
+/// The error in words, with the flag that fixes it where one does: the layers below name no flag.
+fn explain(e: &Error) -> String {
+    match e {
+        Error::Aws(AwsError::NoRegion) => {
+            "no AWS region configured; pass --region, set AWS_REGION, or set a region in your AWS profile"
+                .into()
+        }
+        Error::OtherRegion { stack, region } => {
+            format!(
+                "stack {stack}: already provisioned in {region}; pass --region {region} or tear it down first"
+            )
+        }
+        Error::State(StateError::Corrupt { path, detail }) => format!(
+            "{}: {detail}; fix or remove it (fetchbench teardown --stack-name works without it)",
+            path.display()
+        ),
+        other => format!("{other:#}"),
     }
 }
 

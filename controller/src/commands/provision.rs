@@ -15,12 +15,13 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
              mutual TLS still refuses every client without this controller's certificate"
         );
     }
-    let install_later = opts.binary.is_none();
-    let code = crate::stack::provision::provision(opts).await?;
-    if install_later {
-        println!("agents not installed (--no-install); run `fetchbench install` next");
+    match crate::stack::provision::provision(opts).await? {
+        Some(installed) => Ok(super::stack::installed(installed)),
+        None => {
+            println!("agents not installed (--no-install); run `fetchbench install` next");
+            Ok(0)
+        }
     }
-    Ok(code)
 }
 
 /// Check the arguments of `fetchbench provision`.

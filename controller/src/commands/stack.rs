@@ -4,14 +4,32 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::{InstallArgs, StackArgs, TeardownArgs};
-use crate::error::Error;
+use crate::error::{EXIT_DEGRADED, Error};
+use crate::stack::install::Installed;
 
 /// Run `fetchbench install`.
 pub async fn install(args: &InstallArgs) -> Result<u8, Error> {
     let s = &args.stack;
     let state = crate::stack::install::load(&s.stack)?;
     let binary = super::agent_binary::check(args.agent_binary.as_deref(), &state.arch)?;
-    crate::stack::install::install_command(state, s.region.as_deref(), s.profile.as_deref(), binary).await
+    let done =
+        crate::stack::install::install_command(state, s.region.as_deref(), s.profile.as_deref(), binary)
+            .await?;
+    Ok(installed(done))
+}
+
+/// Say how an install ended; the exit code: 3 when an agent does not answer over gRPC.
+pub(super) fn installed(done: Installed) -> u8 {
+    if done.unreachable > 0 {
+        println!(
+            "{} of {} agents cannot be reached over gRPC; check that --allow-cidr covers this machine's \
+             public address, then `fetchbench status`",
+            done.unreachable, done.total
+        );
+        return EXIT_DEGRADED;
+    }
+    println!("{} agents ready", done.total);
+    0
 }
 
 /// Run `fetchbench status`.

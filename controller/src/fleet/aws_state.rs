@@ -23,7 +23,7 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// state.json is not what fetchbench wrote.
-    #[error("{}: {detail}; fix or remove it (fetchbench teardown --stack-name works without it)", path.display())]
+    #[error("{}: {detail}; fix or remove it (fetchbench teardown works without it)", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,

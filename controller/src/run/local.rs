@@ -63,7 +63,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
             targets.redis_source = Some("local redis-server".into());
             Some(local.url.clone())
         }
-        (true, None, None) => unreachable!("the fleet starts redis-server when no --redis-url is given"),
+        (true, None, None) => unreachable!("the fleet starts redis-server when the user gives no Redis"),
     }
     .map(|url| {
         targets.redis = Some(redact_url(&url));

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::Aws;
 use crate::aws::ssm::{InvocationError, SendError};
-use crate::error::{EXIT_DEGRADED, Error};
+use crate::error::Error;
 use crate::fleet::aws_state::{self, InstalledAgent, State};
 use crate::fleet::connect::{HelloError, connect};
 use crate::fleet::tls::{Authority, ClientTls};
@@ -32,6 +32,15 @@ const INVOCATION_TIMEOUT: Duration = Duration::from_secs(900);
 const POLL: Duration = Duration::from_secs(3);
 /// Lines of an instance's standard error shown when its install failed.
 const STDERR_TAIL: usize = 5;
+
+/// How an install ended: how many agents it installed, and how many of them did not answer Hello.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Installed {
+    /// Agents that did not answer Hello over mutual TLS.
+    pub unreachable: usize,
+    /// Agents installed.
+    pub total: usize,
+}
 
 /// What `install` needs besides the state.
 #[derive(Clone, Debug)]
@@ -88,7 +97,7 @@ pub async fn install_command(
     region: Option<&str>,
     profile: Option<&str>,
     binary: PathBuf,
-) -> Result<u8, Error> {
+) -> Result<Installed, Error> {
     let aws =
         Aws::connect(Some(region.unwrap_or(&state.region)), profile.or(state.profile.as_deref())).await?;
     install(&aws, &mut state, &InstallOptions { binary }).await
@@ -102,9 +111,8 @@ pub fn load(stack: &str) -> Result<State, Error> {
     })
 }
 
-/// Install the agents of the fleet in `state` and record them there. Exit code 0 when every
-/// agent answers Hello, 3 when the install ran but some agent cannot be reached over gRPC.
-pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Result<u8, Error> {
+/// Install the agents of the fleet in `state`, record them there, and say Hello to each.
+pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Result<Installed, Error> {
     let stack = state.stack.clone();
     let fleet_error = |detail: String| Error::AwsFleet { stack: stack.clone(), detail };
     let bucket = state.output("BucketName").to_owned();
@@ -204,16 +212,7 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
 
     let tls = ClientTls::load(&dir).map_err(Error::FleetTls)?;
     let unreachable = check_agents(state, &tls).await;
-    if unreachable > 0 {
-        println!(
-            "{unreachable} of {} agents cannot be reached over gRPC; check that --allow-cidr covers this \
-             machine's public address, then `fetchbench status`",
-            state.installed.len()
-        );
-        return Ok(EXIT_DEGRADED);
-    }
-    println!("{} agents ready", state.installed.len());
-    Ok(0)
+    Ok(Installed { unreachable, total: state.installed.len() })
 }
 
 /// Say Hello to every installed agent over mutual TLS, print one line each; returns how many

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::fleet::aws_state::{self, State};
 use crate::fleet::tls::{Authority, ClientTls};
 use crate::results::pricing;
-use crate::stack::install::{self, InstallOptions};
+use crate::stack::install::{self, InstallOptions, Installed};
 use crate::stack::watch::{self, Outcome};
 
 /// The template, as `infra/fetchbench.yaml` has it.
@@ -65,18 +65,12 @@ fn image_parameter(arch: &str) -> &'static str {
 }
 
 /// Run `fetchbench provision`; the result is the exit code.
-pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
+pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Error> {
     let arch = arch_of(&opts.instance_type);
     let aws = Aws::connect(opts.region.as_deref(), opts.profile.as_deref()).await?;
     let mut state = aws_state::load(&opts.stack)?.unwrap_or_default();
     if !state.region.is_empty() && state.region != aws.region {
-        return Err(Error::AwsFleet {
-            stack: opts.stack.clone(),
-            detail: format!(
-                "already provisioned in {}; pass --region {} or tear it down first",
-                state.region, state.region
-            ),
-        });
+        return Err(Error::OtherRegion { stack: opts.stack.clone(), region: state.region.clone() });
     }
     let now = SystemTime::now();
     state.stack = opts.stack.clone();
@@ -183,8 +177,8 @@ pub async fn provision(opts: ProvisionOptions) -> Result<u8, Error> {
     println!("state: {}", dir.display());
 
     match opts.binary.clone() {
-        Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await,
-        None => Ok(0),
+        Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await.map(Some),
+        None => Ok(None),
     }
 }
 
