@@ -93,6 +93,8 @@ async fn provision_install_status_teardown_teardown() {
         serde_json::from_str(&std::fs::read_to_string(state_dir.join("state.json")).expect("state"))
             .expect("json");
     let bucket = state["outputs"]["BucketName"].as_str().expect("bucket").to_owned();
+    let kms_key = state["outputs"]["ParameterKeyArn"].as_str().expect("the parameters' KMS key");
+    assert!(kms_key.starts_with("arn:aws:kms:us-east-1:123456789012:key/"), "{kms_key}");
 
     // The agent binary in the bucket under its SHA-256.
     let sha = sha256_file(&default_agent_binary()).expect("agent binary");
@@ -147,6 +149,20 @@ async fn provision_install_status_teardown_teardown() {
             .expect("tags");
         let arn = tags.tag_list().iter().find(|t| t.key() == "fetchbench:instance-arn").expect("arn tag");
         assert_eq!(arn.value(), format!("arn:aws:ec2:us-east-1:123456789012:instance/{id}"));
+        // Encrypted with the stack's own KMS key, not the account's aws/ssm key.
+        let described = ssm
+            .describe_parameters()
+            .parameter_filters(
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key("Name")
+                    .values(&name)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("describe parameters");
+        assert_eq!(described.parameters()[0].key_id(), Some(kms_key), "{name}");
     }
 
     // install again: the binary is already there, a second command goes out.
@@ -214,4 +230,111 @@ async fn provision_without_allow_cidr_and_no_terminal_exits_2() {
     let o = fetchbench(&sb, &moto, &["provision", "--stack-name", STACK]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--allow-cidr is required"), "{}", stderr(&o));
+}
+
+/// infra/fetchbench.yaml as JSON, read by cfn-lint's own YAML loader (it knows `!Sub` and
+/// friends) from the test virtualenv.
+fn template() -> serde_json::Value {
+    let path = moto::workspace().join("infra/fetchbench.yaml");
+    let out = std::process::Command::new(moto::venv_tool("python"))
+        .args([
+            "-c",
+            "import json, sys\nfrom cfnlint.decode import cfn_yaml\nprint(json.dumps(cfn_yaml.load(sys.argv[1])))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python runs; run `scripts/setup test`");
+    assert!(out.status.success(), "cannot read the template: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("the template as JSON")
+}
+
+/// The statement `sid` of the agents' inline policy.
+fn agent_statement<'a>(template: &'a serde_json::Value, sid: &str) -> &'a serde_json::Value {
+    template["Resources"]["AgentRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid} in the agents' policy"))
+}
+
+/// What the README promises of the agents' role and the parameters' key (IAM and KMS policies
+/// are not enforced by moto: what they say is checked here, what AWS does with them only on a
+/// real account).
+#[test]
+fn the_template_keeps_each_agent_to_its_own_key_and_the_dataset() {
+    let t = template();
+    let parameters = serde_json::json!([
+        { "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/fetchbench/${AWS::StackName}" },
+        { "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/fetchbench/${AWS::StackName}/*" },
+    ]);
+
+    // An explicit Deny of every parameter read on the stack's path unless the parameter is tagged
+    // with the caller's own instance: AmazonSSMManagedInstanceCore's allow cannot undo it.
+    let deny = agent_statement(&t, "NoOtherTlsKey");
+    assert_eq!(deny["Effect"], "Deny");
+    let mut actions: Vec<&str> =
+        deny["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        ["ssm:GetParameter", "ssm:GetParameterHistory", "ssm:GetParameters", "ssm:GetParametersByPath"]
+    );
+    assert_eq!(deny["Resource"], parameters);
+    assert_eq!(
+        deny["Condition"],
+        serde_json::json!({ "StringNotEquals": { "ssm:resourceTag/fetchbench:instance-arn": "${ec2:SourceInstanceARN}" } })
+    );
+    // (install tags each parameter so: provision_install_status_teardown_teardown checks it.)
+
+    // The stack's own KMS key: the account administers it, the agents may only decrypt, via SSM.
+    let key = &t["Resources"]["ParameterKey"];
+    assert_eq!(key["Type"], "AWS::KMS::Key");
+    assert_eq!(key["Properties"]["PendingWindowInDays"], 7);
+    let statements = key["Properties"]["KeyPolicy"]["Statement"].as_array().expect("key policy");
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    let root = statements.iter().find(|s| s["Sid"] == "AccountAdministers").expect("administration");
+    assert_eq!(
+        root["Principal"]["AWS"],
+        serde_json::json!({ "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" })
+    );
+    let agents = statements.iter().find(|s| s["Sid"] == "AgentsDecryptThroughSsm").expect("the agents");
+    assert_eq!(agents["Effect"], "Allow");
+    assert_eq!(agents["Principal"]["AWS"], serde_json::json!({ "Fn::GetAtt": ["AgentRole", "Arn"] }));
+    assert_eq!(agents["Action"], "kms:Decrypt");
+    assert_eq!(
+        agents["Condition"]["StringEquals"]["kms:ViaService"],
+        serde_json::json!({ "Fn::Sub": "ssm.${AWS::Region}.amazonaws.com" })
+    );
+    let alias = &t["Resources"]["ParameterKeyAlias"]["Properties"];
+    assert_eq!(alias["AliasName"], serde_json::json!({ "Fn::Sub": "alias/fetchbench/${AWS::StackName}" }));
+    assert_eq!(alias["TargetKeyId"], serde_json::json!({ "Ref": "ParameterKey" }));
+    assert_eq!(
+        t["Outputs"]["ParameterKeyArn"]["Value"],
+        serde_json::json!({ "Fn::GetAtt": ["ParameterKey", "Arn"] })
+    );
+
+    // The agents write the dataset's objects only, never the agent binary under agents/.
+    let writes: Vec<&serde_json::Value> =
+        t["Resources"]["AgentRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                let action = s["Action"].to_string();
+                s["Effect"] == "Allow"
+                    && (action.contains("s3:Put") || action.contains("s3:Delete") || action.contains("s3:*"))
+            })
+            .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0]["Action"], "s3:PutObject");
+    assert_eq!(writes[0]["Resource"], serde_json::json!({ "Fn::Sub": "${Bucket.Arn}/filename*.txt" }));
+    assert_eq!(fetchbench_proto::dataset::Generator::s3_key(3), "filename3.txt", "the keys the agents write");
+
+    // cfn-lint still finds nothing.
+    let lint = std::process::Command::new(moto::venv_tool("cfn-lint"))
+        .arg(moto::workspace().join("infra/fetchbench.yaml"))
+        .output()
+        .expect("cfn-lint runs; run `scripts/setup test`");
+    assert!(lint.status.success(), "cfn-lint: {}{}", stdout(&lint), stderr(&lint));
 }

@@ -61,12 +61,13 @@ impl Ssm {
         Ssm { client: Client::new(config) }
     }
 
-    /// Store a secret as a SecureString (encrypted with the account's aws/ssm key), replacing any
+    /// Store a secret as a SecureString encrypted with the KMS key `key_id`, replacing any
     /// earlier value, and tag it. Intelligent tiering keeps it standard unless it outgrows 4 KB.
     pub async fn put_parameter(
         &self,
         name: &str,
         value: &str,
+        key_id: &str,
         tags: &[(&str, &str)],
     ) -> Result<(), AwsError> {
         self.client
@@ -74,6 +75,7 @@ impl Ssm {
             .name(name)
             .value(value)
             .r#type(ParameterType::SecureString)
+            .key_id(key_id)
             .tier(ParameterTier::IntelligentTiering)
             .overwrite(true)
             .description("fetchbench agent TLS identity")

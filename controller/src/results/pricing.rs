@@ -45,6 +45,10 @@ const CACHE: &[(&str, f64)] = &[
 /// USD per hour of one public IPv4 address (each agent has one).
 const PUBLIC_IPV4: f64 = 0.005;
 
+/// USD per hour of the stack's KMS key for the agents' TLS parameters: $1 per month, prorated by
+/// the hour over AWS's 730-hour month (aws.amazon.com/kms/pricing; its requests are left out).
+const KMS_KEY: f64 = 1.0 / 730.0;
+
 /// When the S3 prices below were read off AWS's public price pages.
 pub const PRICES_AS_OF: &str = "2025";
 
@@ -101,7 +105,8 @@ impl HourlyCost {
     }
 }
 
-/// The hourly cost of `agents` instances of `instance_type` and, when created, one cache node.
+/// The hourly cost of `agents` instances of `instance_type`, when created one cache node, and the
+/// stack's KMS key.
 pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -> HourlyCost {
     let mut cost = HourlyCost { usd: 0.0, unknown: Vec::new(), items: Vec::new() };
     let n = f64::from(agents);
@@ -122,6 +127,8 @@ pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -
             None => cost.unknown.push(node.to_owned()),
         }
     }
+    cost.usd += KMS_KEY;
+    cost.items.push(format!("1 x KMS key ${KMS_KEY:.4}"));
     cost
 }
 
@@ -148,8 +155,9 @@ mod tests {
     fn defaults_are_priced() {
         let c = hourly(2, "c7i.large", Some("cache.t4g.micro"));
         assert!(c.unknown.is_empty());
-        assert!((c.usd - (2.0 * (0.08925 + 0.005) + 0.016)).abs() < 1e-9);
-        assert_eq!(c.describe(), "about $0.20 per hour");
+        assert!((c.usd - (2.0 * (0.08925 + 0.005) + 0.016 + 1.0 / 730.0)).abs() < 1e-9);
+        assert_eq!(c.describe(), "about $0.21 per hour");
+        assert_eq!(c.items.last().map(String::as_str), Some("1 x KMS key $0.0014"));
     }
 
     #[test]

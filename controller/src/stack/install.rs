@@ -121,6 +121,12 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
     if bucket.is_empty() || group.is_empty() || port.is_empty() {
         return Err(fleet_error("has no outputs yet; run `fetchbench provision` to finish it".into()));
     }
+    let kms_key = state.output("ParameterKeyArn").to_owned();
+    if kms_key.is_empty() {
+        return Err(fleet_error(
+            "has no KMS key for the agents' TLS parameters (made by an older fetchbench); run `fetchbench provision` to update it".into(),
+        ));
+    }
     let (partition, account) =
         arn_account(state.stack_id.as_deref().unwrap_or_default()).ok_or_else(|| {
             fleet_error("has no stack id in the local state; run `fetchbench provision` again".into())
@@ -161,7 +167,7 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
         let bundle = format!("url={url}\n{}{}{}", issued.key_pem, issued.cert_pem, ca.cert_pem());
         let arn = format!("arn:{partition}:ec2:{}:{account}:instance/{id}", aws.region);
         let tags = [("fetchbench:instance-arn", arn.as_str()), ("fetchbench:stack", stack.as_str())];
-        aws.ssm.put_parameter(&format!("{prefix}/{id}"), &bundle, &tags).await?;
+        aws.ssm.put_parameter(&format!("{prefix}/{id}"), &bundle, &kms_key, &tags).await?;
     }
     println!("stored a TLS identity for each of {} instances under SSM {prefix}/", instances.len());
 

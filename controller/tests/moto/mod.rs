@@ -39,12 +39,17 @@ impl Drop for Moto {
 
 /// Start moto on a free port and wait until it accepts connections.
 pub fn spawn_moto() -> Moto {
-    let server = venv_tool("moto_server");
+    // moto's server with scripts/moto_patches.py loaded (the gaps scripts/aws-sandbox patches too).
+    let server = venv_tool("python");
+    let serve = format!(
+        "import sys\nsys.path.insert(0, {:?})\nimport moto_patches\nfrom moto.server import main\nmain()",
+        workspace().join("scripts").display().to_string()
+    );
     for _ in 0..5 {
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let mut child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-c", &serve, "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
