@@ -110,4 +110,22 @@ mod tests {
             assert_eq!(kind.index(), i, "{}", kind.as_str());
         }
     }
+
+    #[test]
+    fn each_kind_has_the_name_result_json_counts_it_under() {
+        let names: Vec<&str> = Failure::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "timeout",
+                "connection",
+                "miss",
+                "not_found",
+                "throttled",
+                "server_error",
+                "client_error",
+                "other"
+            ]
+        );
+    }
 }
