@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Output;
 
-use common::{Sandbox, free_port, redis_server, start_static_agent, stderr, stdout};
+use common::{Sandbox, free_port, redis_server, start_static_agent, stderr, stdout, tls_redis_server};
 
 const PASSWORD: &str = "WRONGpw123";
 
@@ -78,31 +78,8 @@ fn refused_and_malformed_redis_urls_hide_the_password() {
 
 #[test]
 fn an_untrusted_redis_certificate_says_to_add_insecure() {
-    // A TLS redis-server whose certificate an authority of the test's own signed.
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let ca = fetchbench::fleet::tls::Authority::generate("redis-test").expect("authority");
-    let issued = ca.issue_agent("127.0.0.1").expect("certificate");
-    let (cert, key) = (dir.path().join("redis.pem"), dir.path().join("redis.key"));
-    std::fs::write(&cert, &issued.cert_pem).expect("write cert");
-    std::fs::write(&key, &issued.key_pem).expect("write key");
     let port = free_port();
-    let _redis = redis_server(
-        port,
-        &[
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--tls-cert-file",
-            cert.to_str().expect("utf-8"),
-            "--tls-key-file",
-            key.to_str().expect("utf-8"),
-            "--tls-auth-clients",
-            "no",
-            "--requirepass",
-            PASSWORD,
-        ],
-    );
+    let _redis = tls_redis_server(port, &["--requirepass", PASSWORD]);
     let sb = Sandbox::new();
     let (o, all) = run_against(&sb, &format!("rediss://:{PASSWORD}@127.0.0.1:{port}"), &[]);
     assert_eq!(o.status.code(), Some(1), "{all}");

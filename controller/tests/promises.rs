@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Redis, Sandbox, free_port, read_json, redis_server, signal, start_static_agent, stderr, stdout,
-    wait_for_line,
+    tls_redis_server, wait_for_line,
 };
 use fetchbench_proto as pb;
 use serde_json::{Value, json};
@@ -388,29 +388,8 @@ fn a_run_with_a_redis_password_writes_it_nowhere() {
 fn rediss_with_insecure_runs_against_a_self_signed_server() {
     // A TLS redis-server whose certificate an authority of the test's own signed; that it is
     // refused without #insecure is credentials.rs's an_untrusted_redis_certificate_says_to_add_insecure.
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let ca = fetchbench::fleet::tls::Authority::generate("redis-test").expect("authority");
-    let issued = ca.issue_agent("127.0.0.1").expect("certificate");
-    let (cert, key) = (dir.path().join("redis.pem"), dir.path().join("redis.key"));
-    std::fs::write(&cert, &issued.cert_pem).expect("write cert");
-    std::fs::write(&key, &issued.key_pem).expect("write key");
     let port = free_port();
-    let tls_port = port.to_string();
-    let _redis = redis_server(
-        port,
-        &[
-            "--port",
-            "0",
-            "--tls-port",
-            &tls_port,
-            "--tls-cert-file",
-            utf8(&cert),
-            "--tls-key-file",
-            utf8(&key),
-            "--tls-auth-clients",
-            "no",
-        ],
-    );
+    let _redis = tls_redis_server(port, &[]);
     let sb = Sandbox::new();
     let url = format!("rediss://127.0.0.1:{port}");
     let args = ["run", "--redis-url", "", "--workload", "redis-get", "--requests", "5", "--out", ""];

@@ -314,6 +314,8 @@ pub fn free_port() -> u16 {
 pub struct RedisServer {
     child: std::process::Child,
     _dir: tempfile::TempDir,
+    /// Files it reads (a TLS certificate and key), kept as long as it runs.
+    _files: Option<tempfile::TempDir>,
 }
 
 impl Drop for RedisServer {
@@ -343,7 +345,7 @@ pub fn redis_server(port: u16, args: &[&str]) -> RedisServer {
         assert!(Instant::now() < deadline, "redis-server on {port} did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    RedisServer { child, _dir: dir }
+    RedisServer { child, _dir: dir, _files: None }
 }
 
 /// `RUST_LOG` for a run whose agents' progress a test waits on with [`RunLog`]: the usual
@@ -447,4 +449,33 @@ impl RunLog {
         }
         self.seen
     }
+}
+
+/// A redis-server that serves TLS only, on `port`, with a certificate an authority of the test's
+/// own signed (so untrusted by default), clients not asked for one, and `extra` arguments.
+pub fn tls_redis_server(port: u16, extra: &[&str]) -> RedisServer {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let ca = fetchbench::fleet::tls::Authority::generate("redis-test").expect("authority");
+    let issued = ca.issue_agent("127.0.0.1").expect("certificate");
+    let (cert, key) = (dir.path().join("redis.pem"), dir.path().join("redis.key"));
+    std::fs::write(&cert, &issued.cert_pem).expect("write cert");
+    std::fs::write(&key, &issued.key_pem).expect("write key");
+    let tls_port = port.to_string();
+    let mut args = vec![
+        "--port",
+        "0",
+        "--tls-port",
+        &tls_port,
+        "--tls-cert-file",
+        cert.to_str().expect("utf-8"),
+        "--tls-key-file",
+        key.to_str().expect("utf-8"),
+        "--tls-auth-clients",
+        "no",
+    ];
+    args.extend_from_slice(extra);
+    let mut server = redis_server(port, &args);
+    // redis-server has read its certificate and key: they live as long as the server.
+    server._files = Some(dir);
+    server
 }
