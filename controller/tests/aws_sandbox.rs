@@ -211,6 +211,7 @@ async fn provision_run_status_teardown_through_the_sandbox() {
     // teardown: the dataset and the binary emptied from the bucket, nothing left running.
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "a clean delete, as AWS does it: {}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains(&format!("emptied bucket {bucket}: 201 object versions deleted")), "{text}");
     assert!(text.contains("deleted 2 agent TLS parameters"), "{text}");
