@@ -127,14 +127,14 @@ fn the_search_finds_a_servers_known_capacity_and_names_the_server() {
         &sb,
         "name = \"search\"\n[dataset]\nobjects = 50\nsize = 100\n\
          [[workload]]\nname = \"get\"\ntarget = \"redis\"\nconcurrency = 32\n\
-         find_max = { p99_ms = 20, step = \"2s\", budget = \"90s\" }\n",
+         find_max = { p99_ms = 50, step = \"3s\", budget = \"2m\" }\n",
         server,
         &[],
     );
     let w = &r["workloads"][0];
     let c = &w["capacity"];
     let (max, failed) = (f(&c["max_rate_ops_s"]), f(&c["first_failed_ops_s"]));
-    assert!((850.0..=1050.0).contains(&max), "max {max} ops/s for a capacity of 1000: {c}");
+    assert!((850.0..=1100.0).contains(&max), "max {max} ops/s for a capacity of 1000: {c}");
     assert!(failed > max && failed <= 1400.0, "first failed {failed}: {c}");
     assert_eq!(c["ended_by"], "resolution", "{c}");
     assert!((failed - max) / max <= 0.05 + 1e-9, "bisected to the resolution: {c}");
@@ -146,19 +146,19 @@ fn the_search_finds_a_servers_known_capacity_and_names_the_server() {
     for s in steps {
         let (rate, met) = (f(&s["rate_ops_s"]), s["met"].as_bool().expect("met"));
         assert_eq!(met, s["missed"].is_null(), "{s}");
-        if rate > 1100.0 {
-            assert!(!met, "no step above the capacity meets the objective: {s}");
+        if rate > 1150.0 {
+            assert!(!met, "no step well above the capacity meets the objective: {s}");
         }
         if met {
-            assert!(f(&s["p99_us"]) <= 20_000.0 && f(&s["achieved_ops_s"]) >= 0.95 * rate, "{s}");
+            assert!(f(&s["p99_us"]) <= 50_000.0 && f(&s["achieved_ops_s"]) >= 0.95 * rate, "{s}");
         }
     }
     // The workload's figures are those of the step at the maximum.
     assert_eq!(f(&w["target_rate_ops_s"]), max, "{w}");
-    assert!(f(&w["latency_us"]["p99"]) <= 20_000.0, "{w}");
+    assert!(f(&w["latency_us"]["p99"]) <= 50_000.0, "{w}");
     assert_eq!(r["scenario"]["workloads"][0]["find_max"]["percentile"], "p99");
     let line = text.lines().find(|l| l.starts_with("get: ")).expect("the capacity line");
-    assert!(line.contains("ops/s at p99 <= 20 ms (") && line.contains("limited by: server"), "{line}");
+    assert!(line.contains("ops/s at p99 <= 50 ms (") && line.contains("limited by: server"), "{line}");
     sb.assert_clean();
 }
 
@@ -174,11 +174,15 @@ fn a_client_that_cannot_send_the_rate_is_named_the_limit() {
         "name = \"search\"\n[dataset]\nobjects = 50\nsize = 100\n\
          [[workload]]\nname = \"get\"\ntarget = \"redis\"\nconcurrency = 2\nrequests = 10\n",
         server,
-        &["--find-max", "p99=50ms,step=2s,budget=90s"],
+        &["--find-max", "p99=100ms,step=3s,budget=2m"],
     );
     let c = &r["workloads"][0]["capacity"];
     assert_eq!(c["limited_by"], "client", "{c}");
-    assert!(c["limited_by_reason"].as_str().expect("reason").contains("raise concurrency"), "{c}");
+    let reason = c["limited_by_reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("of the agents' 2 requests in flight") && reason.contains("raise concurrency"),
+        "{c}"
+    );
     let max = f(&c["max_rate_ops_s"]);
     assert!((400.0..=1050.0).contains(&max), "two in flight at 2 ms each send at most 1000/s: {c}");
     let line = text.lines().find(|l| l.starts_with("get: ")).expect("the capacity line");

@@ -384,6 +384,9 @@ pub struct CapacityStep {
     pub met: bool,
     /// Why it did not, in words; `null` when it did.
     pub missed: Option<String>,
+    /// Times the rate was run: 2 when the first missed on latency alone (the figures are the
+    /// second's, which stands).
+    pub tries: u32,
 }
 
 fn closed() -> String {
