@@ -264,6 +264,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "OPS[,OPS...]", value_delimiter = ',')]
     pub rate: Vec<f64>,
 
+    /// Search every workload for the highest rate that meets a latency objective: "p99=2ms" (also
+    /// p50, p999), optionally ",errors=0.1%,resolution=5%,step=5s,budget=5m" (the defaults). A
+    /// closed-loop probe, then open-loop steps that grow and bisect; result.json gets each
+    /// workload's `capacity`. Overrides the scenario's `find_max`.
+    #[arg(long, value_name = "OBJECTIVE", conflicts_with_all = ["rate", "duration", "requests"])]
+    pub find_max: Option<String>,
+
     /// Run the workloads N times in turn (every workload once, then again, ...), round r's copy
     /// named `<workload>-<r>`; the summary gives each workload's median and range over the
     /// rounds, so a figure comes with its spread.

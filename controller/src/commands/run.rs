@@ -9,7 +9,9 @@ use crate::fleet::local::{NoRoom, default_agent_binary};
 use crate::fleet::tls::ClientTls;
 use crate::run::{RunOptions, RunReport, RunStatus, run_local};
 use crate::scenario::expand::{self, MAX_ROUNDS};
-use crate::scenario::{Amount, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario};
+use crate::scenario::{
+    Amount, FindMax, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario,
+};
 
 /// Run `fetchbench run`; the result is the process exit code.
 pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
@@ -282,6 +284,25 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
             return Err(usage("--requests", n.to_string(), "must be at least 1".into()));
         }
         scenario.workloads.iter_mut().for_each(|w| w.stop = Amount::Requests(n));
+    }
+    if let Some(text) = &args.find_max {
+        let find_max = FindMax::from_flag(text).map_err(|e| usage("--find-max", text.clone(), e))?;
+        if let Some(w) = scenario.workloads.iter().find(|w| w.pipeline > 1) {
+            return Err(usage(
+                "--find-max",
+                text.clone(),
+                format!(
+                    "workload {:?} pipelines {} commands, and the search runs in open loop, one at a \
+                     time; remove its pipeline",
+                    w.name, w.pipeline
+                ),
+            ));
+        }
+        for w in &mut scenario.workloads {
+            w.rate = None;
+            w.stop = Amount::Duration(find_max.step);
+            w.find_max = Some(find_max.clone());
+        }
     }
     for &rate in &args.rate {
         if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE) {

@@ -331,6 +331,62 @@ pub struct WorkloadResult {
     /// measured phase.
     #[serde(default)]
     pub timeseries: Vec<IntervalResult>,
+    /// A `find_max` search: every step, the highest rate that met the objective and what limited
+    /// it. The workload's other figures are those of the highest step that met it (or, when none
+    /// did, of the lowest step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+}
+
+/// What a `find_max` search found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// The objective, e.g. `{ "percentile": "p99", "limit_ms": 2.0, ... }`.
+    pub objective: crate::scenario::FindMax,
+    /// What the agents sent in the closed-loop probe that opened the search, all agents: the
+    /// most they could send at the workload's concurrency.
+    pub probe_ops_s: f64,
+    /// The highest rate asked (all agents) that met the objective; `null` when none did.
+    pub max_rate_ops_s: Option<f64>,
+    /// The lowest rate asked that did not; `null` when every step met it.
+    pub first_failed_ops_s: Option<f64>,
+    /// What kept the rate from going higher: `client`, `server`, `errors`, `throttling` or
+    /// `none found`.
+    pub limited_by: String,
+    /// The figure that decided `limited_by`, in words.
+    pub limited_by_reason: String,
+    /// How the search ended: `resolution`, `budget`, `interrupted`, `agent lost`.
+    pub ended_by: String,
+    /// Every step, in the order run.
+    pub steps: Vec<CapacityStep>,
+}
+
+/// One rate of a `find_max` search, held for the objective's step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Requests per second asked of all agents together.
+    pub rate_ops_s: f64,
+    /// Requests per second they sent (successful and failed).
+    pub achieved_ops_s: f64,
+    /// Latency from each request's intended start, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Median service time (from the request leaving the agent), microseconds.
+    pub service_p50_us: f64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Requests the schedule asked for that were never sent.
+    pub unsent: u64,
+    /// The step met the objective: latency and errors within it, and the asked rate sent.
+    pub met: bool,
+    /// Why it did not, in words; `null` when it did.
+    pub missed: Option<String>,
+    /// Times the rate was run: 2 when the first missed on latency alone (the figures are the
+    /// second's, which stands).
+    pub tries: u32,
 }
 
 fn closed() -> String {

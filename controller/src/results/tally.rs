@@ -215,6 +215,16 @@ impl Tallies {
         }
     }
 
+    /// Take workload 0 of `other` (tallies of one workload on the same agents: the step of a
+    /// search that stands for it) as workload `w`.
+    pub fn adopt(&mut self, w: usize, mut other: Tallies) {
+        if other.tallies.is_empty() {
+            return;
+        }
+        self.tallies[w] = other.tallies.swap_remove(0);
+        self.series[w] = other.series.swap_remove(0);
+    }
+
     /// The tally of workload `w` on agent `a`.
     pub fn get(&self, w: usize, a: usize) -> &AgentTally {
         &self.tallies[w][a]
@@ -400,6 +410,7 @@ impl Tallies {
             client_bound: false,
             client_bound_reason: None,
             timeseries,
+            capacity: None,
         };
         result.client_bound_reason = client_bound_reason(&result, true);
         result.client_bound = result.client_bound_reason.is_some();

@@ -43,7 +43,9 @@ fn planned_time(scenario: &Scenario) -> String {
     let mut known = Duration::ZERO;
     let (mut counted, mut counted_warmups) = (0, 0);
     for w in &scenario.workloads {
-        let phases = std::iter::once((w.stop, false)).chain(w.warmup.map(|a| (a, true)));
+        // A search takes at most its budget, and a step more.
+        let stop = w.find_max.as_ref().map_or(w.stop, |f| Amount::Duration(f.budget + f.step));
+        let phases = std::iter::once((stop, false)).chain(w.warmup.map(|a| (a, true)));
         for (amount, warmup) in phases {
             match (amount, w.rate) {
                 (Amount::Duration(d), _) => known = known.saturating_add(d),

@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use super::request::run_request;
 use crate::fleet::connect::Clock;
 use crate::render::progress::Progress;
-use crate::results::schema::{AgentResult, AgentStatus};
+use crate::results::schema::{AgentResult, AgentStatus, Capacity};
 use crate::results::tally::Tallies;
 use crate::scenario::{OnAgentLoss, Scenario};
 
@@ -32,6 +32,8 @@ pub struct Measured {
     pub interrupted: bool,
     /// An agent was lost and the scenario says `on_agent_loss = "abort"`.
     pub aborted: bool,
+    /// `[workload]`: what a `find_max` search found.
+    pub capacities: Vec<Option<Capacity>>,
 }
 
 /// What an agent's stream delivered.
@@ -44,6 +46,8 @@ enum Delivery {
 /// Run the workloads one after another, each on every live agent at once from a synchronized
 /// start, and tally what the agents stream back. An agent whose stream breaks, or that says nothing
 /// (no progress, no heartbeat) for [`AGENT_SILENCE`], is lost: what it reported stays in the tallies.
+/// A workload with `find_max` runs as a search of several steps ([`super::capacity`]); its tallies
+/// are those of the step that stands for it.
 pub async fn measure(
     scenario: &Scenario,
     clients: &[AgentClient<Channel>],
@@ -52,140 +56,195 @@ pub async fn measure(
     interrupt: &CancellationToken,
 ) -> Measured {
     let mut tallies = Tallies::new(scenario.workloads.len(), clients.len());
-    let mut interrupted = false;
-    let mut aborted = false;
+    let mut ended = Ended::default();
     let mut progress = Progress::new(scenario, clients.len());
     let mut dispatched = Vec::with_capacity(scenario.workloads.len());
+    let mut capacities = vec![None; scenario.workloads.len()];
     for (w, workload) in scenario.workloads.iter().enumerate() {
         // A workload on part of the fleet takes its first agents still answering.
         let wanted = workload.agents.map_or(clients.len(), |n| n as usize);
         let live: Vec<usize> =
             (0..clients.len()).filter(|&a| agents[a].status == AgentStatus::Ok).take(wanted).collect();
-        if interrupted || aborted || live.is_empty() {
+        if ended.interrupted || ended.aborted || live.is_empty() {
             break;
         }
         dispatched.push(live.clone());
-        let max_rtt = live.iter().map(|&a| clocks[a].rtt).max().unwrap_or_default();
-        let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
-        let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
-        let mut streams: Vec<Option<tokio::task::AbortHandle>> = vec![None; clients.len()];
-        for &a in &live {
-            let request = run_request(scenario, w, a, start + clocks[a].offset_ns);
-            streams[a] = Some(spawn_stream(clients[a].clone(), a, request, tx.clone()));
+        let fleet = Agents { clients, clocks, interrupt };
+        if let Some(find_max) = &workload.find_max {
+            let (found, capacity) =
+                super::capacity::search(scenario, w, find_max, &live, &fleet, agents, &mut ended).await;
+            tallies.adopt(w, found);
+            capacities[w] = Some(capacity);
+            continue;
         }
-        drop(tx);
-        let stop_live = |streams: &[Option<tokio::task::AbortHandle>]| {
-            let open: Vec<AgentClient<Channel>> = streams
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.is_some())
-                .map(|(a, _)| clients[a].clone())
-                .collect();
-            async move { stop_all(&open).await }
-        };
+        let said = Say::Announce(workload.describe(live.len()));
+        pass(scenario, w, &live, &fleet, agents, &mut tallies, &mut progress, &mut ended, said).await;
+    }
+    Measured { tallies, dispatched, interrupted: ended.interrupted, aborted: ended.aborted, capacities }
+}
 
-        let mut last_heard = vec![tokio::time::Instant::now(); clients.len()];
-        let mut watch = tokio::time::interval(Duration::from_millis(250));
-        let mut announced = false;
-        let mut stop_deadline = None;
-        while streams.iter().any(Option::is_some) {
-            let next = tokio::select! {
-                next = rx.recv() => next,
-                () = interrupt.cancelled(), if !interrupted => {
-                    interrupted = true;
-                    progress.clear();
-                    println!("interrupted: stopping the agents and keeping what they measured");
-                    stop_live(&streams).await;
-                    stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
-                    continue;
-                }
-                _ = watch.tick() => {
-                    let now = tokio::time::Instant::now();
-                    let silent: Vec<usize> = (0..clients.len())
-                        .filter(|&a| streams[a].is_some() && now - last_heard[a] > AGENT_SILENCE)
-                        .collect();
-                    for a in silent {
-                        if let Some(stream) = streams[a].take() {
-                            stream.abort();
-                        }
-                        lose(&mut agents[a], format!("no progress or heartbeat for {AGENT_SILENCE:?}"));
-                        if abort_on_loss(scenario, &mut aborted, &mut progress) {
-                            stop_live(&streams).await;
-                            stop_deadline = Some(now + STOP_GRACE);
-                        }
-                    }
-                    continue;
-                }
-                () = sleep_until(stop_deadline) => {
-                    for a in 0..clients.len() {
-                        if let Some(stream) = streams[a].take() {
-                            stream.abort();
-                            lose(&mut agents[a], format!("did not stop within {STOP_GRACE:?} of Stop"));
-                        }
-                    }
-                    break;
-                }
-            };
-            let Some((a, delivery)) = next else { break };
-            if streams[a].is_none() {
-                continue; // already given up on: what it still had in flight is ignored
+/// The run's agents, as every pass reaches them.
+pub struct Agents<'a> {
+    pub clients: &'a [AgentClient<Channel>],
+    pub clocks: &'a [Clock],
+    pub interrupt: &'a CancellationToken,
+}
+
+/// What ended the run early, if anything: shared by every pass.
+#[derive(Debug, Default)]
+pub struct Ended {
+    /// Ctrl-C.
+    pub interrupted: bool,
+    /// An agent was lost and the scenario says `on_agent_loss = "abort"`.
+    pub aborted: bool,
+}
+
+/// What a pass prints of itself.
+pub enum Say {
+    /// "running <what>" at its first progress, and its totals at the end.
+    Announce(String),
+    /// Nothing (a step of a search prints its own line).
+    Quiet,
+}
+
+/// One pass of workload `w` of `scenario` on agents `live` from a synchronized start, tallied
+/// into `tallies` as workload `w`.
+#[allow(clippy::too_many_arguments)]
+pub async fn pass(
+    scenario: &Scenario,
+    w: usize,
+    live: &[usize],
+    fleet: &Agents<'_>,
+    agents: &mut [AgentResult],
+    tallies: &mut Tallies,
+    progress: &mut Progress,
+    ended: &mut Ended,
+    say: Say,
+) {
+    let Agents { clients, clocks, interrupt } = *fleet;
+    let max_rtt = live.iter().map(|&a| clocks[a].rtt).max().unwrap_or_default();
+    let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
+    let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
+    let mut streams: Vec<Option<tokio::task::AbortHandle>> = vec![None; clients.len()];
+    for &a in live {
+        let request = run_request(scenario, w, a, start + clocks[a].offset_ns);
+        streams[a] = Some(spawn_stream(clients[a].clone(), a, request, tx.clone()));
+    }
+    drop(tx);
+    let stop_live = |streams: &[Option<tokio::task::AbortHandle>]| {
+        let open: Vec<AgentClient<Channel>> = streams
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(a, _)| clients[a].clone())
+            .collect();
+        async move { stop_all(&open).await }
+    };
+
+    let mut last_heard = vec![tokio::time::Instant::now(); clients.len()];
+    let mut watch = tokio::time::interval(Duration::from_millis(250));
+    let mut announced = false;
+    let mut stop_deadline = None;
+    while streams.iter().any(Option::is_some) {
+        let next = tokio::select! {
+            next = rx.recv() => next,
+            () = interrupt.cancelled(), if !ended.interrupted => {
+                ended.interrupted = true;
+                progress.clear();
+                println!("interrupted: stopping the agents and keeping what they measured");
+                stop_live(&streams).await;
+                stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+                continue;
             }
-            last_heard[a] = tokio::time::Instant::now();
-            match delivery {
-                Delivery::Event(event) => {
-                    if let Err(e) = tallies.add(a, w, &event) {
-                        lose(&mut agents[a], format!("sent a bad event: {e}"));
-                        continue;
+            _ = watch.tick() => {
+                let now = tokio::time::Instant::now();
+                let silent: Vec<usize> = (0..clients.len())
+                    .filter(|&a| streams[a].is_some() && now - last_heard[a] > AGENT_SILENCE)
+                    .collect();
+                for a in silent {
+                    if let Some(stream) = streams[a].take() {
+                        stream.abort();
                     }
-                    if !announced && matches!(*event, pb::run_event::Event::Progress(_)) {
-                        announced = true;
-                        println!("running {}", workload.describe(live.len()));
-                        progress.started(w);
-                    }
-                    match &*event {
-                        pb::run_event::Event::Progress(p) => {
-                            // RUST_LOG=fetchbench::run=debug shows each agent's intervals as they
-                            // come (tests wait on them for an agent's first progress).
-                            tracing::debug!(
-                                target: "fetchbench::run",
-                                agent = %agents[a].id,
-                                workload = %workload.name,
-                                elapsed_ms = p.elapsed_ms,
-                                ops = p.ops,
-                                errors = p.errors,
-                                "interval"
-                            );
-                            progress.interval(w, a, p)
-                        }
-                        pb::run_event::Event::Done(_) => progress.agent_done(w, a),
-                        pb::run_event::Event::Heartbeat(_) => {}
+                    lose(&mut agents[a], format!("no progress or heartbeat for {AGENT_SILENCE:?}"));
+                    if abort_on_loss(scenario, &mut ended.aborted, progress) {
+                        stop_live(&streams).await;
+                        stop_deadline = Some(now + STOP_GRACE);
                     }
                 }
-                Delivery::End(reason) => {
-                    streams[a] = None;
-                    let reason = match reason {
-                        Some(reason) => Some(reason),
-                        None if tallies.get(w, a).duration.is_none() && !interrupted && !aborted => {
-                            Some("its stream ended before the workload finished".to_owned())
-                        }
-                        None => None,
-                    };
-                    if let Some(reason) = reason {
-                        lose(&mut agents[a], reason);
-                        if abort_on_loss(scenario, &mut aborted, &mut progress) {
-                            stop_live(&streams).await;
-                            stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
-                        }
+                continue;
+            }
+            () = sleep_until(stop_deadline) => {
+                for a in 0..clients.len() {
+                    if let Some(stream) = streams[a].take() {
+                        stream.abort();
+                        lose(&mut agents[a], format!("did not stop within {STOP_GRACE:?} of Stop"));
+                    }
+                }
+                break;
+            }
+        };
+        let Some((a, delivery)) = next else { break };
+        if streams[a].is_none() {
+            continue; // already given up on: what it still had in flight is ignored
+        }
+        last_heard[a] = tokio::time::Instant::now();
+        match delivery {
+            Delivery::Event(event) => {
+                if let Err(e) = tallies.add(a, w, &event) {
+                    lose(&mut agents[a], format!("sent a bad event: {e}"));
+                    continue;
+                }
+                if !announced && matches!(*event, pb::run_event::Event::Progress(_)) {
+                    announced = true;
+                    if let Say::Announce(what) = &say {
+                        println!("running {what}");
+                    }
+                    progress.started(w);
+                }
+                match &*event {
+                    pb::run_event::Event::Progress(p) => {
+                        // RUST_LOG=fetchbench::run=debug shows each agent's intervals as they
+                        // come (tests wait on them for an agent's first progress).
+                        tracing::debug!(
+                            target: "fetchbench::run",
+                            agent = %agents[a].id,
+                            workload = %scenario.workloads[w].name,
+                            elapsed_ms = p.elapsed_ms,
+                            ops = p.ops,
+                            errors = p.errors,
+                            "interval"
+                        );
+                        progress.interval(w, a, p)
+                    }
+                    pb::run_event::Event::Done(_) => progress.agent_done(w, a),
+                    pb::run_event::Event::Heartbeat(_) => {}
+                }
+            }
+            Delivery::End(reason) => {
+                streams[a] = None;
+                let reason = match reason {
+                    Some(reason) => Some(reason),
+                    None if tallies.get(w, a).duration.is_none() && !ended.interrupted && !ended.aborted => {
+                        Some("its stream ended before the workload finished".to_owned())
+                    }
+                    None => None,
+                };
+                if let Some(reason) = reason {
+                    lose(&mut agents[a], reason);
+                    if abort_on_loss(scenario, &mut ended.aborted, progress) {
+                        stop_live(&streams).await;
+                        stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
                     }
                 }
             }
         }
-        progress.done(w);
+    }
+    progress.done(w);
+    if let Say::Announce(_) = say {
         let (ops, errors) =
             live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
         println!("  done: {ops} ops, {errors} errors");
     }
-    Measured { tallies, dispatched, interrupted, aborted }
 }
 
 /// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`; aborting

@@ -3,6 +3,7 @@
 //! write `result.json` and the files beside it ([`finish`]) and print the summary. The local fleet
 //! ([`local`]) and the AWS fleet ([`crate::stack::fleet`]) both come through [`on_fleet`].
 
+mod capacity;
 pub mod dry_run;
 mod finish;
 mod local;

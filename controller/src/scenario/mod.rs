@@ -11,9 +11,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod expand;
+pub mod find_max;
 pub mod metric;
 mod parse;
 
+pub use find_max::{FindMax, Percentile};
 pub use parse::ScenarioError;
 
 /// The built-in seed scenario: the tutorial's experiment.
@@ -232,6 +234,9 @@ pub struct Workload {
     /// all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<u32>,
+    /// Search for the highest rate that meets a latency objective instead of running once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find_max: Option<FindMax>,
 }
 
 /// One command at a time: the default of `pipeline`, also for results written before it.
@@ -249,13 +254,20 @@ impl Workload {
             Some((first, last)) => format!("{}, bytes {first}-{last} of each object", self.keys),
             None => self.keys.to_string(),
         };
+        let length = match &self.find_max {
+            Some(f) => format!(
+                "the highest rate with {f}, {} per step, up to {} in all",
+                humantime::format_duration(f.step),
+                humantime::format_duration(f.budget)
+            ),
+            None => format!("{} per agent", self.stop),
+        };
         format!(
-            "{} ({}, {agents} agent{} x {}, {} per agent{warmup}, keys {keys})",
+            "{} ({}, {agents} agent{} x {}, {length}{warmup}, keys {keys})",
             self.name,
             self.target.as_str(),
             if agents == 1 { "" } else { "s" },
             self.describe_load(),
-            self.stop
         )
     }
 

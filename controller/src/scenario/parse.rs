@@ -129,6 +129,20 @@ struct RawWorkload {
     ttl: Option<Spanned<String>>,
     range: Option<Spanned<String>>,
     agents: Option<Spanned<u32>>,
+    find_max: Option<Spanned<RawFindMax>>,
+}
+
+/// `find_max = { p99_ms = 2 }`: one of the objectives, and optional settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFindMax {
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    p999_ms: Option<f64>,
+    error_rate: Option<f64>,
+    resolution: Option<f64>,
+    step: Option<String>,
+    budget: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -438,13 +452,17 @@ impl Validator<'_> {
                 Amount::Requests(n)
             }
             (None, Some(d)) => Amount::Duration(self.duration(d, &field("duration"))?),
-            (None, None) => {
-                return Err(self.error(
-                    &w.name.span(),
-                    &field("requests"),
-                    "missing; set requests = N (per agent) or duration = \"30s\"".into(),
-                ));
-            }
+            (None, None) => match &w.find_max {
+                // Each step of the search runs for its own length.
+                Some(_) => Amount::Duration(Duration::ZERO),
+                None => {
+                    return Err(self.error(
+                        &w.name.span(),
+                        &field("requests"),
+                        "missing; set requests = N (per agent) or duration = \"30s\"".into(),
+                    ));
+                }
+            },
         };
         let warmup = match &w.warmup {
             None => None,
@@ -589,6 +607,40 @@ impl Validator<'_> {
             Some(a) => Some(self.count(a, MAX_AGENTS, &field("agents"))?),
             None => None,
         };
+        let find_max = match &w.find_max {
+            Some(f) => {
+                let found = self.find_max(f, &field("find_max"))?;
+                if let Some(r) = &w.rate {
+                    return Err(self.error(
+                        &r.span(),
+                        &field("rate"),
+                        "find_max sets the rate of each step itself; remove rate".into(),
+                    ));
+                }
+                if let Some(span) =
+                    w.requests.as_ref().map(Spanned::span).or(w.duration.as_ref().map(Spanned::span))
+                {
+                    return Err(self.error(
+                        &span,
+                        &field(if w.requests.is_some() { "requests" } else { "duration" }),
+                        "find_max holds each rate for its step (step = \"5s\" by default); remove it".into(),
+                    ));
+                }
+                if let Some(p) = w.pipeline.as_ref().filter(|p| *p.get_ref() > 1) {
+                    return Err(self.error(
+                        &p.span(),
+                        &field("pipeline"),
+                        "find_max runs in open loop, one command at a time; remove pipeline".into(),
+                    ));
+                }
+                Some(found)
+            }
+            None => None,
+        };
+        let stop = match (&find_max, stop) {
+            (Some(f), _) => Amount::Duration(f.step),
+            (None, stop) => stop,
+        };
         if let (Some(r), Some(rate)) = (&w.rate, rate) {
             for amount in std::iter::once(stop).chain(warmup) {
                 if let Some(problem) = too_long_at_rate(amount, rate) {
@@ -611,7 +663,41 @@ impl Validator<'_> {
             ttl,
             range,
             agents,
+            find_max,
         })
+    }
+
+    /// `find_max = { p99_ms = 2, ... }`.
+    fn find_max(&self, raw: &Spanned<RawFindMax>, field: &str) -> Result<FindMax, ScenarioError> {
+        let fail = |message: String| self.error(&raw.span(), field, message);
+        let r = raw.get_ref();
+        let objectives: Vec<(Percentile, f64)> =
+            [(Percentile::P50, r.p50_ms), (Percentile::P99, r.p99_ms), (Percentile::P999, r.p999_ms)]
+                .into_iter()
+                .filter_map(|(p, v)| v.map(|v| (p, v)))
+                .collect();
+        let [(percentile, limit_ms)] = objectives[..] else {
+            return Err(fail("give one objective: p50_ms, p99_ms or p999_ms (e.g. { p99_ms = 2 })".into()));
+        };
+        let mut found = FindMax::new(percentile, limit_ms);
+        if let Some(e) = r.error_rate {
+            found.max_error_rate = e;
+        }
+        if let Some(res) = r.resolution {
+            found.resolution = res;
+        }
+        let parse = |text: &String, what: &str| {
+            humantime::parse_duration(text)
+                .map_err(|_| fail(format!("{what} = {text:?} is not a duration; write e.g. \"10s\"")))
+        };
+        if let Some(step) = &r.step {
+            found.step = parse(step, "step")?;
+        }
+        if let Some(budget) = &r.budget {
+            found.budget = parse(budget, "budget")?;
+        }
+        found.check().map_err(fail)?;
+        Ok(found)
     }
 
     /// A count of at least 1 and at most `max`.

@@ -15,7 +15,8 @@ use crate::render::terminal as summary;
 use crate::results::analysis;
 use crate::results::cost::{self, CostEstimate};
 use crate::results::histogram::{self, HistogramError};
-use crate::results::schema::{LatencySummary, Phase, RunResult, WorkloadResult};
+use crate::results::schema::{Capacity, CapacityStep, LatencySummary, Phase, RunResult, WorkloadResult};
+use crate::scenario::Percentile;
 use chart::{Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 
 /// Percentile ticks per half distance to 100% for the percentile chart's points.
@@ -51,6 +52,7 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     page.push_str(&details_section(result));
     page.push_str(&percentile_section(result)?);
     page.push_str(&load_section(result));
+    page.push_str(&capacity_section(result));
     page.push_str(&timeseries_section(result));
     if let Some(c) = cost {
         page.push_str(&cost_section(&analysis::median_rounds(c, result.scenario.rounds)));
@@ -419,6 +421,106 @@ fn load_section(result: &RunResult) -> String {
          latency.</p></section>",
         chart.render()
     )
+}
+
+/// Every `find_max` search: its line from the summary, the objective's percentile against the
+/// rate asked at each step with the objective and the maximum marked, and the steps in a table.
+fn capacity_section(result: &RunResult) -> String {
+    let searched: Vec<(usize, &WorkloadResult, &Capacity)> = result
+        .workloads
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| w.capacity.as_ref().map(|c| (i, w, c)))
+        .collect();
+    if searched.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<section id=\"capacity\"><h2>Highest rate within the objective</h2>");
+    for (i, w, c) in searched {
+        let _ =
+            write!(out, "<h3>{}</h3><p>{}</p>", escape(&w.name), escape(&summary::capacity_line(&w.name, c)));
+        let mut steps: Vec<&CapacityStep> = c.steps.iter().filter(|s| s.rate_ops_s > 0.0).collect();
+        steps.sort_by(|a, b| a.rate_ops_s.total_cmp(&b.rate_ops_s));
+        let percentile = c.objective.percentile;
+        let value = |s: &CapacityStep| match percentile {
+            Percentile::P50 => s.p50_us,
+            Percentile::P99 => s.p99_us,
+            Percentile::P999 => s.p999_us,
+        };
+        let limit_us = c.objective.limit_ms * 1e3;
+        let points: Vec<(f64, f64)> =
+            steps.iter().map(|s| (s.rate_ops_s, value(s))).filter(|(_, y)| *y > 0.0).collect();
+        if points.len() >= 2 {
+            let labels = steps
+                .iter()
+                .filter(|s| value(s) > 0.0)
+                .map(|s| match (s.met, Some(s.rate_ops_s) == c.max_rate_ops_s) {
+                    (true, true) => "max".to_owned(),
+                    (true, false) => "met".to_owned(),
+                    (false, _) => "missed".to_owned(),
+                })
+                .collect();
+            let (x_lo, x_hi) =
+                points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), (x, _)| (lo.min(*x), hi.max(*x)));
+            let y_lo = points.iter().map(|p| p.1).fold(limit_us, f64::min);
+            let y_hi = points.iter().map(|p| p.1).fold(limit_us, f64::max);
+            let chart = Chart {
+                id: format!("capacity-{i}"),
+                workload: Some(w.name.clone()),
+                title: format!("{} against the rate asked, {} (log scales)", percentile.as_str(), w.name),
+                x: Axis::log(Scale::log_decades(x_lo, x_hi), "rate asked, ops/s", ops_label),
+                y: Axis::log(Scale::log_decades(y_lo, y_hi), "latency", latency_label),
+                series: vec![
+                    Series {
+                        name: format!("{} at each step", percentile.as_str()),
+                        color: chart::color(i),
+                        dashed: false,
+                        points,
+                        labels,
+                    },
+                    Series {
+                        name: format!("objective: {} <= {}", percentile.as_str(), latency_label(limit_us)),
+                        color: "#c0392b",
+                        dashed: true,
+                        points: vec![(x_lo, limit_us), (x_hi, limit_us)],
+                        labels: Vec::new(),
+                    },
+                ],
+                bands: Vec::new(),
+                markers: true,
+                width: 1000.0,
+                height: 360.0,
+            };
+            out.push_str(&chart.render());
+        }
+        out.push_str(
+            "<table><tr><th>rate asked, ops/s</th><th>sent, ops/s</th><th>p50 µs</th><th>p99 µs</th>\
+             <th>p99.9 µs</th><th>service p50 µs</th><th>errors</th><th>unsent</th><th class=\"name\">verdict</th></tr>",
+        );
+        for s in &c.steps {
+            let _ = write!(
+                out,
+                "<tr><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td class=\"name\">{}</td></tr>",
+                s.rate_ops_s,
+                s.achieved_ops_s,
+                s.p50_us,
+                s.p99_us,
+                s.p999_us,
+                s.service_p50_us,
+                s.errors,
+                s.unsent,
+                escape(s.missed.as_deref().map_or("met", |m| m))
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str(
+        "<p class=\"note\">Each step held one rate (all agents together) in open loop, latency timed from each \
+         request's intended start; a step met the objective when its latency and errors were within it and the agents \
+         sent at least 95% of the rate asked. The search opened with a closed-loop probe of the most the agents \
+         could send, then grew and bisected.</p></section>",
+    );
+    out
 }
 
 /// `v` to three decimals, without float noise: 0.06000000000000001 -> 0.06.

@@ -1,0 +1,474 @@
+//! `find_max`: the highest rate a workload sustains within a latency objective. A closed-loop probe
+//! measures the most the agents can send at the workload's concurrency; then open-loop steps, each
+//! held for the objective's step, bisect between the highest rate that met the objective and the
+//! lowest that did not (growing first while every step meets it), until the two are within the
+//! resolution or the budget is spent. A step meets the objective when its latency (from each
+//! request's intended start, so coordinated omission is corrected) and its error rate are within
+//! it and the agents actually sent the rate asked: an agent that cannot keep up is named as the
+//! limit, not taken for the server's.
+
+use std::time::{Duration, Instant};
+
+use super::measure::{Agents, Ended, Say, pass};
+use crate::render::progress::Progress;
+use crate::results::schema::{AgentResult, AgentStatus, Capacity, CapacityStep, WorkloadResult};
+use crate::results::tally::Tallies;
+use crate::scenario::{Amount, FindMax, Percentile, Scenario};
+
+/// A step sent the rate asked when it sent at least this share of it.
+const SENT_SHARE: f64 = 0.95;
+/// The service time "grew" (the server slowed under the load) when its median at the deciding step
+/// is at least this many times its median at the lightest step.
+const SERVICE_GROWTH: f64 = 2.0;
+/// The client's requests in flight are what limits the rate when the rate needs at least this
+/// share of them (Little's law: rate x service time / requests in flight).
+const SLOTS_BUSY: f64 = 0.9;
+/// An agent whose cores were busier than this may have been the bottleneck.
+const CLIENT_CPU: f64 = 0.85;
+/// The longest a step is held to gather enough requests to judge its percentile.
+const MAX_STEP: Duration = Duration::from_secs(60);
+
+/// Requests a step needs to judge `percentile`: ten beyond it (1,000 for p99, 10,000 for p999),
+/// and 20 for the median.
+fn min_samples(percentile: Percentile) -> f64 {
+    match percentile {
+        Percentile::P50 => 20.0,
+        Percentile::P99 => 1_000.0,
+        Percentile::P999 => 10_000.0,
+    }
+}
+
+/// How long a step at `rate` (all agents) runs: the objective's step, longer when that would not
+/// send enough requests to judge the percentile, at most [`MAX_STEP`]; `None` when even that is
+/// too short (the rate is too low to judge).
+fn step_length(find_max: &FindMax, rate: f64) -> Option<Duration> {
+    let needed = Duration::from_secs_f64(min_samples(find_max.percentile) / rate.max(f64::MIN_POSITIVE));
+    if needed > MAX_STEP.max(find_max.step) {
+        return None;
+    }
+    Some(find_max.step.max(needed))
+}
+
+/// Search workload `w` for its highest rate within `find_max` on agents `live`. Returns the
+/// tallies of the step that stands for the workload (the highest that met the objective, else the
+/// lowest run) and what the search found.
+pub async fn search(
+    scenario: &Scenario,
+    w: usize,
+    find_max: &FindMax,
+    live: &[usize],
+    fleet: &Agents<'_>,
+    agents: &mut [AgentResult],
+    ended: &mut Ended,
+) -> (Tallies, Capacity) {
+    let workload = &scenario.workloads[w];
+    let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
+    let offsets: Vec<i64> = fleet.clocks.iter().map(|c| c.offset_ns).collect();
+    let slots = live.len() as u64 * u64::from(workload.concurrency);
+    println!(
+        "searching {} for its highest rate with {find_max} ({} agent{} x {} in flight, {} per step)",
+        workload.name,
+        live.len(),
+        if live.len() == 1 { "" } else { "s" },
+        workload.concurrency,
+        humantime::format_duration(find_max.step)
+    );
+    let started = Instant::now();
+    let steps_of = Steps { scenario, w, live, fleet, ids: &ids, offsets: &offsets };
+    let (probe_tallies, probe) = steps_of.run(None, find_max.step, workload.warmup, agents, ended).await;
+    let probe_ops_s = probe.achieved_rate_ops_s;
+    println!(
+        "  probe, closed loop: {probe_ops_s:.0} ops/s sent, p50 {:.2} ms, p99 {:.2} ms",
+        probe.latency_us.p50 / 1e3,
+        probe.latency_us.p99 / 1e3
+    );
+    let mut steps: Vec<(CapacityStep, WorkloadResult)> = Vec::new();
+    let mut stands_for: (Option<f64>, Tallies) = (None, probe_tallies);
+    let (mut met, mut failed): (Option<f64>, Option<f64>) = (None, None);
+    let mut rate = probe_ops_s * 0.5;
+    let ended_by = loop {
+        if ended.interrupted {
+            break "interrupted";
+        }
+        if ended.aborted || live.iter().any(|&a| agents[a].status != AgentStatus::Ok) {
+            break "agent lost";
+        }
+        let Some(length) = step_length(find_max, rate) else {
+            break "rates low enough to meet it send too few requests to judge it";
+        };
+        if !steps.is_empty() && started.elapsed() + length > find_max.budget {
+            break "budget";
+        }
+        let mut tries = 0;
+        let (tallies, result, judged) = loop {
+            tries += 1;
+            let (tallies, result) = steps_of.run(Some(rate), length, None, agents, ended).await;
+            let mut judged = judge(find_max, rate, &result);
+            judged.tries = tries;
+            println!(
+                "  {:>9.0} ops/s asked, {:>9.0} sent, {} {:.2} ms, {} errors: {}",
+                rate,
+                judged.achieved_ops_s,
+                find_max.percentile.as_str(),
+                percentile_us(&result, find_max.percentile) / 1e3,
+                result.errors,
+                judged.missed.as_deref().map_or_else(|| "met".to_owned(), |m| format!("missed ({m})"))
+            );
+            // A miss on latency alone is run again, and stands only if it misses again: one
+            // stall of a busy machine is not taken for the limit of the service.
+            if tries == 1
+                && missed_on_latency_alone(find_max, rate, &result)
+                && !ended.interrupted
+                && !ended.aborted
+            {
+                continue;
+            }
+            break (tallies, result, judged);
+        };
+        if ended.interrupted || ended.aborted {
+            // A cut-short step says nothing about its rate.
+            break if ended.interrupted { "interrupted" } else { "agent lost" };
+        }
+        if judged.met {
+            met = Some(met.map_or(rate, |m: f64| m.max(rate)));
+            if met == Some(rate) {
+                stands_for = (Some(rate), tallies);
+            }
+        } else {
+            failed = Some(failed.map_or(rate, |f: f64| f.min(rate)));
+            // Until a step meets the objective, the lowest step run stands for the workload.
+            if met.is_none() && stands_for.0.is_none_or(|r| rate < r) {
+                stands_for = (Some(rate), tallies);
+            }
+        }
+        steps.push((judged, result));
+        match next_rate(met, failed, probe_ops_s, find_max.resolution) {
+            Some(next) => rate = next,
+            None => break "resolution",
+        }
+        if started.elapsed() >= find_max.budget {
+            break "budget";
+        }
+    };
+    let (limited_by, limited_by_reason) = limit(find_max, &steps, failed, slots, ended_by);
+    let capacity = Capacity {
+        objective: find_max.clone(),
+        probe_ops_s,
+        max_rate_ops_s: met,
+        first_failed_ops_s: failed,
+        limited_by: limited_by.to_owned(),
+        limited_by_reason,
+        ended_by: ended_by.to_owned(),
+        steps: steps.into_iter().map(|(s, _)| s).collect(),
+    };
+    (stands_for.1, capacity)
+}
+
+/// What every step of one search shares.
+struct Steps<'a> {
+    scenario: &'a Scenario,
+    w: usize,
+    live: &'a [usize],
+    fleet: &'a Agents<'a>,
+    ids: &'a [String],
+    offsets: &'a [i64],
+}
+
+impl Steps<'_> {
+    /// One step at `rate` (all agents; closed loop when `None`) for `length` after `warmup`: its
+    /// tallies and its figures.
+    async fn run(
+        &self,
+        rate: Option<f64>,
+        length: Duration,
+        warmup: Option<Amount>,
+        agents: &mut [AgentResult],
+        ended: &mut Ended,
+    ) -> (Tallies, WorkloadResult) {
+        let per_agent = rate.map(|r| r / self.live.len() as f64);
+        let one = step_scenario(self.scenario, self.w, per_agent, length, warmup);
+        let agents_n = self.fleet.clients.len();
+        let mut tallies = Tallies::new(1, agents_n);
+        let mut progress = Progress::new(&one, agents_n);
+        pass(&one, 0, self.live, self.fleet, agents, &mut tallies, &mut progress, ended, Say::Quiet).await;
+        let workload = &one.workloads[0];
+        let result = tallies.workload_result(0, &workload.name, workload.target, self.ids, self.offsets);
+        (tallies, result)
+    }
+}
+
+/// Workload `w` of `scenario` alone, as one step runs it: at `rate` per agent (closed loop when
+/// `None`), for `length`, after `warmup`.
+fn step_scenario(
+    scenario: &Scenario,
+    w: usize,
+    rate: Option<f64>,
+    length: Duration,
+    warmup: Option<Amount>,
+) -> Scenario {
+    let mut workload = scenario.workloads[w].clone();
+    workload.rate = rate;
+    workload.stop = Amount::Duration(length);
+    workload.warmup = warmup;
+    workload.find_max = None;
+    Scenario { workloads: vec![workload], thresholds: Default::default(), ..scenario.clone() }
+}
+
+/// The figure an objective bounds, microseconds.
+fn percentile_us(result: &WorkloadResult, percentile: Percentile) -> f64 {
+    match percentile {
+        Percentile::P50 => result.latency_us.p50,
+        Percentile::P99 => result.latency_us.p99,
+        Percentile::P999 => result.latency_us.p999,
+    }
+}
+
+/// The step sent the rate asked without too many errors, and missed on its latency only.
+fn missed_on_latency_alone(find_max: &FindMax, rate: f64, result: &WorkloadResult) -> bool {
+    let sent = result.ops + result.errors;
+    sent > 0
+        && result.achieved_rate_ops_s >= rate * SENT_SHARE
+        && result.errors as f64 <= sent as f64 * find_max.max_error_rate
+        && percentile_us(result, find_max.percentile) > find_max.limit_ms * 1e3
+}
+
+/// One step judged against the objective.
+pub fn judge(find_max: &FindMax, rate: f64, result: &WorkloadResult) -> CapacityStep {
+    let sent = result.ops + result.errors;
+    let achieved = result.achieved_rate_ops_s;
+    let mut missed = Vec::new();
+    if sent == 0 {
+        missed.push("nothing was sent".to_owned());
+    } else {
+        if achieved < rate * SENT_SHARE {
+            missed.push(format!("sent {achieved:.0} of {rate:.0} ops/s asked"));
+        }
+        let error_rate = result.errors as f64 / sent as f64;
+        if error_rate > find_max.max_error_rate {
+            missed.push(format!("errors {:.2}% > {}%", error_rate * 100.0, find_max.max_error_rate * 100.0));
+        }
+        let latency = percentile_us(result, find_max.percentile);
+        if latency > find_max.limit_ms * 1e3 {
+            missed.push(format!(
+                "{} {:.2} ms > {} ms",
+                find_max.percentile.as_str(),
+                latency / 1e3,
+                find_max.limit_ms
+            ));
+        }
+    }
+    CapacityStep {
+        rate_ops_s: rate,
+        achieved_ops_s: achieved,
+        p50_us: result.latency_us.p50,
+        p99_us: result.latency_us.p99,
+        p999_us: result.latency_us.p999,
+        service_p50_us: result.service_time_us.p50,
+        errors: result.errors,
+        unsent: result.unsent,
+        met: missed.is_empty(),
+        missed: (!missed.is_empty()).then(|| missed.join(", ")),
+        tries: 1,
+    }
+}
+
+/// The rate of the next step, or `None` when the search has its answer: grow while every step
+/// met the objective (doubling up to the probe's rate, then by a quarter), halve while none did,
+/// then bisect until the lowest failed rate is within `resolution` of the highest met.
+pub fn next_rate(met: Option<f64>, failed: Option<f64>, probe: f64, resolution: f64) -> Option<f64> {
+    match (met, failed) {
+        (None, None) => Some(probe * 0.5),
+        (Some(m), None) if m < probe => Some((m * 2.0).min(probe * 1.1)),
+        (Some(m), None) => Some(m * 1.25),
+        (None, Some(f)) => Some(f * 0.5),
+        (Some(m), Some(f)) if (f - m) <= m * resolution => None,
+        (Some(m), Some(f)) => Some((m + f) / 2.0),
+    }
+}
+
+/// What kept the rate from going higher, and the figure that decided it, from the lowest step that
+/// failed (`failed`).
+fn limit(
+    find_max: &FindMax,
+    steps: &[(CapacityStep, WorkloadResult)],
+    failed: Option<f64>,
+    slots: u64,
+    ended_by: &str,
+) -> (&'static str, String) {
+    let Some((step, result)) = failed.and_then(|f| steps.iter().find(|(s, _)| s.rate_ops_s == f)) else {
+        return ("none found", format!("every step met the objective; the search ended by {ended_by}"));
+    };
+    let sent = result.ops + result.errors;
+    let error_rate = if sent == 0 { 0.0 } else { result.errors as f64 / sent as f64 };
+    if sent > 0 && error_rate > find_max.max_error_rate {
+        let throttled = result.errors_by_kind.get("throttled").copied().unwrap_or(0);
+        if throttled * 2 >= result.errors {
+            return (
+                "throttling",
+                format!("{throttled} of {sent} requests were throttled at {:.0} ops/s", step.rate_ops_s),
+            );
+        }
+        let kinds: Vec<String> = result.errors_by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        return (
+            "errors",
+            format!(
+                "{:.2}% of requests failed at {:.0} ops/s ({})",
+                error_rate * 100.0,
+                step.rate_ops_s,
+                kinds.join(", ")
+            ),
+        );
+    }
+    if result.cpu_utilization_max > CLIENT_CPU {
+        return (
+            "client",
+            format!(
+                "an agent used {:.0}% of its cores at {:.0} ops/s; add agents or give them more cores",
+                result.cpu_utilization_max * 100.0,
+                step.rate_ops_s
+            ),
+        );
+    }
+    // The service time at the lightest load the search saw, against the deciding step's.
+    let base = steps
+        .iter()
+        .filter(|(s, r)| r.ops > 0 && s.service_p50_us > 0.0)
+        .min_by(|a, b| a.0.rate_ops_s.total_cmp(&b.0.rate_ops_s))
+        .map_or(step.service_p50_us, |(s, _)| s.service_p50_us);
+    let grew = step.service_p50_us >= base * SERVICE_GROWTH;
+    let (base_ms, now_ms) = (base / 1e3, step.service_p50_us / 1e3);
+    if grew {
+        return (
+            "server",
+            format!(
+                "the service time (p50) grew from {base_ms:.2} ms to {now_ms:.2} ms at {:.0} ops/s",
+                step.rate_ops_s
+            ),
+        );
+    }
+    // Little's law: the requests in flight the rate needs at this service time, against the slots.
+    let busy = step.rate_ops_s * step.service_p50_us / 1e6 / slots.max(1) as f64;
+    if busy >= SLOTS_BUSY || step.achieved_ops_s < step.rate_ops_s * SENT_SHARE {
+        return (
+            "client",
+            format!(
+                "{:.0} ops/s at a service time near {now_ms:.2} ms needs {:.0}% of the agents' {slots} requests in \
+                 flight (they sent {:.0} ops/s), and the service did not slow: raise concurrency or add agents",
+                step.rate_ops_s,
+                busy * 100.0,
+                step.achieved_ops_s
+            ),
+        );
+    }
+    (
+        "none found",
+        format!(
+            "{} missed the objective at {:.0} ops/s with the service time near its light-load {base_ms:.2} ms: \
+             the latency is the service's own",
+            find_max.percentile.as_str(),
+            step.rate_ops_s
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::schema::LatencySummary;
+
+    #[test]
+    fn a_step_lasts_long_enough_to_judge_its_percentile() {
+        let p99 = FindMax::new(Percentile::P99, 2.0);
+        assert_eq!(step_length(&p99, 10_000.0), Some(Duration::from_secs(5)));
+        assert_eq!(step_length(&p99, 100.0), Some(Duration::from_secs(10)));
+        assert_eq!(step_length(&p99, 1_000.0 / 60.0), Some(MAX_STEP));
+        assert_eq!(step_length(&p99, 10.0), None);
+        let p50 = FindMax::new(Percentile::P50, 2.0);
+        assert_eq!(step_length(&p50, 1.0), Some(Duration::from_secs(20)));
+    }
+
+    #[test]
+    fn the_search_grows_then_halves_then_bisects_to_the_resolution() {
+        assert_eq!(next_rate(None, None, 1000.0, 0.05), Some(500.0));
+        assert_eq!(next_rate(Some(500.0), None, 1000.0, 0.05), Some(1000.0));
+        assert_eq!(next_rate(Some(600.0), None, 1000.0, 0.05), Some(1100.0));
+        assert_eq!(next_rate(Some(1100.0), None, 1000.0, 0.05), Some(1375.0));
+        assert_eq!(next_rate(None, Some(500.0), 1000.0, 0.05), Some(250.0));
+        assert_eq!(next_rate(Some(500.0), Some(1000.0), 1000.0, 0.05), Some(750.0));
+        assert_eq!(next_rate(Some(960.0), Some(1000.0), 1000.0, 0.05), None, "within 5%");
+        assert_eq!(next_rate(Some(940.0), Some(1000.0), 1000.0, 0.05), Some(970.0));
+    }
+
+    fn result(ops: u64, errors: u64, achieved: f64, p99_us: f64, service_p50_us: f64) -> WorkloadResult {
+        WorkloadResult {
+            ops,
+            errors,
+            achieved_rate_ops_s: achieved,
+            latency_us: LatencySummary { p50: p99_us / 2.0, p99: p99_us, p999: p99_us, ..Default::default() },
+            service_time_us: LatencySummary { p50: service_p50_us, ..Default::default() },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_step_meets_the_objective_only_when_it_sent_the_rate_within_latency_and_errors() {
+        let objective = FindMax::new(Percentile::P99, 2.0);
+        let ok = judge(&objective, 1000.0, &result(5000, 0, 990.0, 1500.0, 100.0));
+        assert!(ok.met && ok.missed.is_none(), "{ok:?}");
+        let at_limit = judge(&objective, 1000.0, &result(5000, 0, 950.0, 2000.0, 100.0));
+        assert!(at_limit.met, "a value equal to its limit meets it: {at_limit:?}");
+        let slow = judge(&objective, 1000.0, &result(5000, 0, 1000.0, 2500.0, 100.0));
+        assert_eq!(slow.missed.as_deref(), Some("p99 2.50 ms > 2 ms"));
+        let unsent = judge(&objective, 1000.0, &result(4000, 0, 800.0, 1000.0, 100.0));
+        assert_eq!(unsent.missed.as_deref(), Some("sent 800 of 1000 ops/s asked"));
+        let failing = judge(&objective, 1000.0, &result(4990, 10, 1000.0, 1000.0, 100.0));
+        assert_eq!(failing.missed.as_deref(), Some("errors 0.20% > 0.1%"));
+        let nothing = judge(&objective, 1000.0, &result(0, 0, 0.0, 0.0, 0.0));
+        assert_eq!(nothing.missed.as_deref(), Some("nothing was sent"));
+    }
+
+    #[test]
+    fn the_limit_is_named_from_the_first_failed_step() {
+        let objective = FindMax::new(Percentile::P99, 2.0);
+        let step = |rate: f64, r: WorkloadResult| (judge(&objective, rate, &r), r);
+        // Slots full while the service time stayed flat: the client.
+        let steps = [
+            step(500.0, result(2500, 0, 500.0, 900.0, 800.0)),
+            step(1000.0, result(4000, 0, 800.0, 1900.0, 900.0)),
+        ];
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 2, "resolution");
+        assert_eq!(by, "client", "{why}");
+        assert!(why.contains("needs 45% of the agents' 2 requests in flight (they sent 800 ops/s)"), "{why}");
+        // Every slot busy, all sent, the latency missed while the service time stayed flat.
+        let steps = [
+            step(500.0, result(2500, 0, 500.0, 900.0, 1800.0)),
+            step(1000.0, result(5000, 0, 990.0, 9000.0, 1900.0)),
+        ];
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 2, "resolution");
+        assert_eq!(by, "client", "{why}");
+        assert!(why.contains("needs 95% of"), "{why}");
+        // A few slots busy, all sent, the latency missed with a flat service time: none found.
+        let (by, _) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        assert_eq!(by, "none found");
+        // The service time grew: the server.
+        let steps = [
+            step(500.0, result(2500, 0, 500.0, 900.0, 300.0)),
+            step(1000.0, result(4000, 0, 800.0, 9000.0, 7000.0)),
+        ];
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        assert_eq!(by, "server", "{why}");
+        assert!(why.contains("grew from 0.30 ms to 7.00 ms"), "{why}");
+        // Throttled errors.
+        let mut throttled = result(900, 100, 1000.0, 900.0, 300.0);
+        throttled.errors_by_kind.insert("throttled".into(), 100);
+        let steps = [step(1000.0, throttled)];
+        assert_eq!(limit(&objective, &steps, Some(1000.0), 64, "resolution").0, "throttling");
+        // Nothing failed.
+        let steps = [step(500.0, result(2500, 0, 500.0, 900.0, 300.0))];
+        let (by, why) = limit(&objective, &steps, None, 64, "budget");
+        assert_eq!(
+            (by, why.as_str()),
+            ("none found", "every step met the objective; the search ended by budget")
+        );
+    }
+}
