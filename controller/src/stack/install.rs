@@ -1,7 +1,8 @@
 //! `fetchbench install`: put the agent binary in the fleet's bucket under its SHA-256, give each
 //! instance its own TLS identity in a SecureString parameter only that instance may read, run
-//! `infra/agent-install.sh` on every instance through SSM, wait on every invocation, and check
-//! that each agent answers Hello over mutual TLS.
+//! `infra/agent-install.sh` on every instance through SSM (50 to a command), wait on every
+//! invocation, and check that each agent answers Hello over mutual TLS, many at once. After a
+//! resize (`provision`), only the instances without an agent are installed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
