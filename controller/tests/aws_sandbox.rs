@@ -317,6 +317,25 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
     addresses.sort();
     addresses.dedup();
     assert_eq!(addresses.len(), 50, "one loopback address per instance: {addresses:?}");
+    // Only the instances named run it.
+    for instance in &launched[50..] {
+        let inv = ssm.get_command_invocation().command_id(&id).instance_id(instance).send().await;
+        let err = inv.expect_err("no invocation on an instance the command did not name");
+        assert!(err.into_service_error().is_invocation_does_not_exist());
+    }
+
+    // At most 100 instance ids in DescribeInstanceInformation's InstanceIds filter, as on AWS.
+    let filter = |n: usize| {
+        aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+            .key("InstanceIds")
+            .set_values(Some(launched.iter().cycle().take(n).cloned().collect()))
+            .build()
+            .expect("a filter")
+    };
+    let err = ssm.describe_instance_information().filters(filter(101)).send().await;
+    let err = err.expect_err("101 ids are refused").into_service_error();
+    assert_eq!(err.meta().code(), Some("ValidationException"), "{err:?}");
+    ssm.describe_instance_information().filters(filter(100)).send().await.expect("100 ids are accepted");
     assert!(addresses.iter().all(|a| a.starts_with("127.")), "{addresses:?}");
 
     // A command that outruns its executionTimeout is stopped and reported TimedOut.
@@ -342,4 +361,173 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
     };
     assert_eq!(inv.status().map(|s| s.as_str()), Some("TimedOut"), "{inv:?}");
     assert_eq!(inv.standard_output_content(), Some("started\n"));
+}
+
+/// The agent binary beside `fetchbench`, stripped into `dir`: many instances download it, and the
+/// debug build is mostly debug information.
+fn stripped_agent(dir: &Path) -> PathBuf {
+    let agent = Path::new(env!("CARGO_BIN_EXE_fetchbench")).with_file_name("fetchbench-agent");
+    let stripped = dir.join("fetchbench-agent");
+    let o =
+        Command::new("objcopy").arg("--strip-all").arg(&agent).arg(&stripped).output().expect("objcopy runs");
+    assert!(o.status.success(), "objcopy: {}", stderr(&o));
+    stripped
+}
+
+/// Sends SIGCONT to the agents it holds when dropped, so that a failed assertion leaves none
+/// stopped (the sandbox stops its agents with SIGTERM, which a stopped process does not act on).
+struct Stopped(Vec<u32>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = Command::new("kill").args(["-CONT", &pid.to_string()]).status();
+        }
+    }
+}
+
+/// A fleet of 64: SendCommand goes out in chunks of 50, `status` sees every instance's SSM ping
+/// through DescribeInstanceInformation's pages of 50, and the agents are greeted concurrently, so
+/// that 64 agents that never answer cost `status` about one Hello timeout, not 64.
+#[tokio::test]
+async fn a_fleet_of_64_installs_in_chunks_and_is_checked_concurrently() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let agent = stripped_agent(sb.path());
+    let agent = agent.to_str().expect("utf-8 path");
+
+    let started = Instant::now();
+    let o = fetchbench(
+        &sb,
+        &aws,
+        &["provision", "--agents", "64", "--allow-cidr", "127.0.0.1/32", "--agent-binary", agent],
+    );
+    eprintln!("provision --agents 64 took {:?}", started.elapsed());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("running agent-install.sh on 50 instances"), "{text}");
+    assert!(text.contains("running agent-install.sh on 14 instances"), "{text}");
+    assert!(text.contains("64 agents ready"), "{text}");
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    let installed = state["installed"].as_array().expect("installed agents");
+    assert_eq!(installed.len(), 64);
+    let mut ids: Vec<&str> = installed.iter().map(|a| a["instance_id"].as_str().expect("id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 64, "one agent per instance");
+
+    // Every instance Online in SSM (the 14 past the first page too) and answering Hello.
+    let o = fetchbench(&sb, &aws, &["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("agents: 64 of 64 in the group"), "{text}");
+    assert_eq!(text.matches("InService/Healthy  ssm Online  grpc answers Hello").count(), 64, "{text}");
+
+    // Every agent stopped, not killed: its port still accepts connections, but nothing answers.
+    let pids: Vec<u32> = aws
+        .recorded_pids()
+        .into_iter()
+        .filter(|(owner, _)| owner.starts_with("i-"))
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(pids.len(), 64, "{pids:?}");
+    let stopped = Stopped(pids.clone());
+    for pid in &stopped.0 {
+        let o = Command::new("kill").args(["-STOP", &pid.to_string()]).output().expect("kill runs");
+        assert!(o.status.success(), "kill -STOP {pid}: {}", stderr(&o));
+    }
+    let started = Instant::now();
+    let o = fetchbench(&sb, &aws, &["status"]);
+    let took = started.elapsed();
+    eprintln!("status of 64 stopped agents took {took:?}");
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert_eq!(text.matches("grpc unreachable").count(), 64, "{text}");
+    // One after the other, 64 agents would take 64 timeouts.
+    let timeout = fetchbench::fleet::connect::CONNECT_TIMEOUT;
+    assert!(
+        took < 4 * timeout,
+        "status took {took:?}, {} Hello timeouts",
+        took.as_secs_f64() / timeout.as_secs_f64()
+    );
+    // In the group's order, as without the concurrency.
+    let listed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("grpc unreachable"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(listed, ids, "one line per instance, sorted by instance id");
+    drop(stopped);
+}
+
+/// Scaling out: a second `provision` with more agents waits for the group's new instances,
+/// installs only those and keeps the running agent; scaling in forgets the removed instances
+/// and deletes their TLS parameters.
+#[tokio::test]
+async fn provision_scales_the_fleet_out_and_in() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let config = aws.sdk_config().await;
+    let agent = stripped_agent(sb.path());
+    let agent = agent.to_str().expect("utf-8 path");
+    let provision = |n: &str| {
+        fetchbench(
+            &sb,
+            &aws,
+            &["provision", "--agents", n, "--allow-cidr", "127.0.0.1/32", "--agent-binary", agent],
+        )
+    };
+    let installed = || -> Vec<String> {
+        let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+        let agents = state["installed"].as_array().expect("installed agents");
+        agents.iter().map(|a| a["instance_id"].as_str().expect("id").to_owned()).collect()
+    };
+
+    let o = provision("1");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first = installed();
+    assert_eq!(first.len(), 1);
+    let first = first[0].clone();
+    let pid_of = |id: &str| aws.recorded_pids().into_iter().find(|(owner, _)| owner == id).map(|(_, p)| p);
+    let first_pid = pid_of(&first).expect("the first agent's pid");
+
+    let o = provision("3");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("installing the agent on 2 new instances (1 already run it)"), "{text}");
+    assert!(text.contains("running agent-install.sh on 2 instances"), "{text}");
+    assert!(text.contains("3 agents ready"), "{text}");
+    let three = installed();
+    assert_eq!(three.len(), 3, "{three:?}");
+    assert!(three.contains(&first), "{three:?}");
+    assert_eq!(pid_of(&first), Some(first_pid), "the first agent was not reinstalled");
+    assert!(alive(first_pid));
+
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let parameters = || async {
+        let out =
+            ssm.get_parameters_by_path().path("/fetchbench/fetchbench/agents").recursive(true).send().await;
+        let mut names: Vec<String> = out
+            .expect("parameters")
+            .parameters()
+            .iter()
+            .filter_map(|p| p.name().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(parameters().await.len(), 3);
+
+    let o = provision("2");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("forgot 1 agents no longer in the group"), "{text}");
+    assert!(text.contains("2 agents ready"), "{text}");
+    let two = installed();
+    assert_eq!(two.len(), 2, "{two:?}");
+    assert!(two.iter().all(|id| three.contains(id)), "{two:?} of {three:?}");
+    let mut expected: Vec<String> =
+        two.iter().map(|id| format!("/fetchbench/fetchbench/agents/{id}")).collect();
+    expected.sort();
+    assert_eq!(parameters().await, expected, "the removed instance's parameter is deleted");
 }

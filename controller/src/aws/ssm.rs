@@ -11,6 +11,12 @@ use super::AwsError;
 
 const SERVICE: &str = "ssm";
 
+/// Most instance ids one SendCommand may target (its `InstanceIds`, per the API reference).
+pub const MAX_SEND_TARGETS: usize = 50;
+/// Most values one DescribeInstanceInformation filter may carry
+/// (`InstanceInformationStringFilter.Values`, per the API reference).
+pub const MAX_FILTER_VALUES: usize = 100;
+
 /// An SSM client.
 #[derive(Clone, Debug)]
 pub struct Ssm {
@@ -134,8 +140,8 @@ impl Ssm {
         Ok(())
     }
 
-    /// Run a shell script on instances through the AWS-RunShellScript document. Returns the
-    /// command id.
+    /// Run a shell script on at most [`MAX_SEND_TARGETS`] instances through the
+    /// AWS-RunShellScript document. Returns the command id.
     pub async fn send_command(
         &self,
         instance_ids: &[String],
@@ -143,6 +149,7 @@ impl Ssm {
         comment: &str,
         timeout_s: u32,
     ) -> Result<String, SendError> {
+        debug_assert!(instance_ids.len() <= MAX_SEND_TARGETS, "{} instances", instance_ids.len());
         let out = self
             .client
             .send_command()
@@ -183,33 +190,41 @@ impl Ssm {
         }
     }
 
-    /// The SSM agent's ping status ("Online", "ConnectionLost", ...) per instance id.
+    /// The SSM agent's ping status ("Online", "ConnectionLost", ...) per instance id, every page
+    /// of it, asking for at most [`MAX_FILTER_VALUES`] ids at a time.
     pub async fn describe_instance_information(
         &self,
         instance_ids: &[String],
     ) -> Result<Vec<(String, String)>, AwsError> {
-        let filter = InstanceInformationStringFilter::builder()
-            .key("InstanceIds")
-            .set_values(Some(instance_ids.to_vec()))
-            .build()
-            .map_err(|e| AwsError::local(SERVICE, "DescribeInstanceInformation", e))?;
-        let out = self
-            .client
-            .describe_instance_information()
-            .filters(filter)
-            .send()
-            .await
-            .map_err(|e| AwsError::call(SERVICE, "DescribeInstanceInformation", e))?;
-        Ok(out
-            .instance_information_list
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| {
-                (
-                    i.instance_id.unwrap_or_default(),
-                    i.ping_status.map(|p| p.as_str().to_owned()).unwrap_or_default(),
-                )
-            })
-            .collect())
+        let mut pings = Vec::with_capacity(instance_ids.len());
+        for chunk in instance_ids.chunks(MAX_FILTER_VALUES) {
+            let filter = InstanceInformationStringFilter::builder()
+                .key("InstanceIds")
+                .set_values(Some(chunk.to_vec()))
+                .build()
+                .map_err(|e| AwsError::local(SERVICE, "DescribeInstanceInformation", e))?;
+            let mut token = None;
+            loop {
+                let out = self
+                    .client
+                    .describe_instance_information()
+                    .filters(filter.clone())
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call(SERVICE, "DescribeInstanceInformation", e))?;
+                pings.extend(out.instance_information_list.unwrap_or_default().into_iter().map(|i| {
+                    (
+                        i.instance_id.unwrap_or_default(),
+                        i.ping_status.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                    )
+                }));
+                token = out.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(pings)
     }
 }

@@ -44,7 +44,7 @@ pub async fn connect(
     tls: ClientTlsConfig,
 ) -> Result<(AgentClient<Channel>, pb::HelloReply, Clock), HelloError> {
     let fail = |detail: String| HelloError { agent: id.to_owned(), address: addr.to_string(), detail };
-    let channel = Endpoint::from_shared(format!("https://{addr}"))
+    let endpoint = Endpoint::from_shared(format!("https://{addr}"))
         .map_err(|e| fail(e.to_string()))?
         .tls_config(tls)
         .map_err(|e| fail(format!("bad TLS configuration: {e}")))?
@@ -52,9 +52,12 @@ pub async fn connect(
         .tcp_nodelay(true)
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
         .keep_alive_timeout(KEEPALIVE_TIMEOUT)
-        .keep_alive_while_idle(true)
-        .connect()
+        .keep_alive_while_idle(true);
+    // connect_timeout bounds the TCP connect only: a process that accepts (the kernel does it for
+    // a stopped one) but never answers the TLS handshake would be waited on forever.
+    let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
         .await
+        .map_err(|_| fail(format!("no TLS handshake within {CONNECT_TIMEOUT:?}")))?
         .map_err(|e| fail(format!("cannot connect: {}", crate::support::error_chain(&e))))?;
     let mut client = AgentClient::new(channel);
     let mut best: Option<(pb::HelloReply, Clock)> = None;

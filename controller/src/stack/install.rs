@@ -1,16 +1,18 @@
 //! `fetchbench install`: put the agent binary in the fleet's bucket under its SHA-256, give each
 //! instance its own TLS identity in a SecureString parameter only that instance may read, run
-//! `infra/agent-install.sh` on every instance through SSM, wait on every invocation, and check
-//! that each agent answers Hello over mutual TLS.
+//! `infra/agent-install.sh` on every instance through SSM (50 to a command), wait on every
+//! invocation, and check that each agent answers Hello over mutual TLS, many at once. After a
+//! resize (`provision`), only the instances without an agent are installed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
 
 use crate::aws::Aws;
-use crate::aws::ssm::{InvocationError, SendError};
+use crate::aws::ssm::{Invocation, InvocationError, MAX_SEND_TARGETS, SendError};
 use crate::error::Error;
 use crate::fleet::aws_state::{self, InstalledAgent, State};
 use crate::fleet::connect::{HelloError, connect};
@@ -30,8 +32,13 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(600);
 const INVOCATION_TIMEOUT: Duration = Duration::from_secs(900);
 /// Pause between two looks at the invocations.
 const POLL: Duration = Duration::from_secs(3);
+/// Longest wait for the Auto Scaling group to reach its size.
+const GROUP_TIMEOUT: Duration = Duration::from_secs(600);
 /// Lines of an instance's standard error shown when its install failed.
 const STDERR_TAIL: usize = 5;
+/// Invocations waited on, or agents greeted, at once: a fleet of 64 unreachable agents takes two
+/// Hello timeouts, not 64, without opening a connection to every agent at the same moment.
+pub const AT_ONCE: usize = 32;
 
 /// How an install ended: how many agents it installed, and how many of them did not answer Hello.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +54,9 @@ pub struct Installed {
 pub struct InstallOptions {
     /// The agent binary, checked for the fleet's architecture.
     pub binary: PathBuf,
+    /// Leave the agents already installed from this binary as they are and install only the
+    /// instances without one (`provision` scaling out); `false` reinstalls every instance.
+    pub keep_installed: bool,
 }
 
 /// The SSM parameter prefix under which each agent finds its own bundle.
@@ -100,7 +110,7 @@ pub async fn install_command(
 ) -> Result<Installed, Error> {
     let aws =
         Aws::connect(Some(region.unwrap_or(&state.region)), profile.or(state.profile.as_deref())).await?;
-    install(&aws, &mut state, &InstallOptions { binary }).await
+    install(&aws, &mut state, &InstallOptions { binary, keep_installed: false }).await
 }
 
 /// The state of `stack`, or [`Error::NoFleet`].
@@ -112,6 +122,10 @@ pub fn load(stack: &str) -> Result<State, Error> {
 }
 
 /// Install the agents of the fleet in `state`, record them there, and say Hello to each.
+///
+/// Instances no longer in service are forgotten and their parameters deleted. With
+/// [`InstallOptions::keep_installed`], instances that already run an agent of this binary keep
+/// it and only the others are installed.
 pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Result<Installed, Error> {
     let stack = state.stack.clone();
     let fleet_error = |detail: String| Error::AwsFleet { stack: stack.clone(), detail };
@@ -136,6 +150,39 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
         path: opts.binary.clone(),
         detail: format!("cannot read it: {e}"),
     })?;
+    let instances = in_service(aws, &group).await?;
+    if instances.is_empty() {
+        return Err(fleet_error(format!(
+            "Auto Scaling group {group} has no instance in service yet; try again shortly"
+        )));
+    }
+    let prefix = parameter_prefix(&stack);
+    forget_gone(aws, state, &instances, &prefix).await?;
+    let same_binary = state.agent_sha256.as_deref() == Some(sha256.as_str());
+    let targets: Vec<String> = if opts.keep_installed && same_binary {
+        instances
+            .iter()
+            .filter(|id| !state.installed.iter().any(|a| &a.instance_id == *id))
+            .cloned()
+            .collect()
+    } else {
+        instances.clone()
+    };
+    let dir = aws_state::dir(&stack)?;
+    if targets.is_empty() {
+        println!("all {} instances already run agent sha256 {sha256}; nothing to install", instances.len());
+        let tls = ClientTls::load(&dir).map_err(Error::FleetTls)?;
+        let unreachable = check_agents(state, &tls).await;
+        return Ok(Installed { unreachable, total: state.installed.len() });
+    }
+    if targets.len() < instances.len() {
+        println!(
+            "installing the agent on {} new instances ({} already run it)",
+            targets.len(),
+            instances.len() - targets.len()
+        );
+    }
+
     let key = format!("agents/fetchbench-agent-{sha256}");
     if aws.s3.head_object(&bucket, &key).await? {
         println!("agent binary sha256 {sha256} already in s3://{bucket}/{key}");
@@ -145,52 +192,36 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
     }
     let url = aws.s3.presign_get_object(&bucket, &key, URL_LIFETIME).await?;
 
-    let instances: Vec<String> = aws
-        .autoscaling
-        .describe_auto_scaling_groups(&group)
-        .await?
-        .into_iter()
-        .filter(|i| i.lifecycle == "InService")
-        .map(|i| i.id)
-        .collect();
-    if instances.is_empty() {
-        return Err(fleet_error(format!(
-            "Auto Scaling group {group} has no instance in service yet; try again shortly"
-        )));
-    }
-
-    let dir = aws_state::dir(&stack)?;
     let ca = Authority::load(&dir, &stack).map_err(Error::FleetTls)?;
-    let prefix = parameter_prefix(&stack);
-    for id in &instances {
+    for id in &targets {
         let issued = ca.issue_agent(&server_name(id))?;
         let bundle = format!("url={url}\n{}{}{}", issued.key_pem, issued.cert_pem, ca.cert_pem());
         let arn = format!("arn:{partition}:ec2:{}:{account}:instance/{id}", aws.region);
         let tags = [("fetchbench:instance-arn", arn.as_str()), ("fetchbench:stack", stack.as_str())];
         aws.ssm.put_parameter(&format!("{prefix}/{id}"), &bundle, &kms_key, &tags).await?;
     }
-    println!("stored a TLS identity for each of {} instances under SSM {prefix}/", instances.len());
+    println!("stored a TLS identity for each of {} instances under SSM {prefix}/", targets.len());
 
     let text = command_text(&sha256, &prefix, &port, &aws.region);
     let comment = format!("fetchbench install {}", &sha256[..12]);
-    let command_id = send(aws, &instances, &text, &comment).await?;
-    println!("running agent-install.sh on {} instances (SSM command {command_id})", instances.len());
+    let mut commands = Vec::with_capacity(targets.len());
+    for chunk in targets.chunks(MAX_SEND_TARGETS) {
+        let command_id = send(aws, chunk, &text, &comment).await?;
+        println!("running agent-install.sh on {} instances (SSM command {command_id})", chunk.len());
+        commands.extend(chunk.iter().map(|id| (command_id.clone(), id.clone())));
+    }
 
     let deadline = Instant::now() + INVOCATION_TIMEOUT;
-    let mut installed = Vec::with_capacity(instances.len());
+    let mut results = stream::iter(commands)
+        .map(|(command_id, id)| async move {
+            let result = wait_invocation(aws, &command_id, &id, deadline).await;
+            (id, result)
+        })
+        .buffered(AT_ONCE);
+    let mut fresh = Vec::with_capacity(targets.len());
     let mut failed = 0;
-    for id in &instances {
-        let invocation = loop {
-            match aws.ssm.get_command_invocation(&command_id, id).await {
-                Ok(inv) if inv.is_final() => break Some(inv),
-                Ok(_) | Err(InvocationError::NotYet) if Instant::now() < deadline => {
-                    tokio::time::sleep(POLL).await
-                }
-                Ok(_) | Err(InvocationError::NotYet) => break None,
-                Err(InvocationError::Aws(e)) => return Err(e.into()),
-            }
-        };
-        let Some(inv) = invocation else {
+    while let Some((id, result)) = results.next().await {
+        let Some(inv) = result? else {
             println!("  {id}: no result within {}", humantime::format_duration(INVOCATION_TIMEOUT));
             failed += 1;
             continue;
@@ -207,13 +238,17 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
             Some(a) => println!("  {id}: Success, agent at {a}"),
             None => println!("  {id}: Success, but the script reported no public address"),
         }
-        installed.push(InstalledAgent { instance_id: id.clone(), server_name: server_name(id), address });
+        fresh.push(InstalledAgent { instance_id: id.clone(), server_name: server_name(&id), address });
     }
-    state.installed = installed;
+    drop(results);
+    // The agents kept, then the new ones, in the group's order.
+    state.installed.retain(|a| !targets.contains(&a.instance_id));
+    state.installed.extend(fresh);
+    state.installed.sort_by_key(|a| instances.iter().position(|id| *id == a.instance_id));
     state.agent_sha256 = Some(sha256);
     aws_state::save(state)?;
     if failed > 0 {
-        return Err(Error::Install { failed, total: instances.len() });
+        return Err(Error::Install { failed, total: targets.len() });
     }
 
     let tls = ClientTls::load(&dir).map_err(Error::FleetTls)?;
@@ -221,12 +256,101 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
     Ok(Installed { unreachable, total: state.installed.len() })
 }
 
-/// Say Hello to every installed agent over mutual TLS, print one line each; returns how many
-/// did not answer.
+/// Wait until Auto Scaling group `group` has `count` instances in service, saying so once while
+/// it has not; a scaled-in group's surplus may still be terminating.
+pub async fn wait_in_service(aws: &Aws, stack: &str, group: &str, count: usize) -> Result<(), Error> {
+    let deadline = Instant::now() + GROUP_TIMEOUT;
+    let mut said = false;
+    loop {
+        let now = in_service(aws, group).await?.len();
+        if now == count {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::AwsFleet {
+                stack: stack.to_owned(),
+                detail: format!(
+                    "Auto Scaling group {group} has {now} of {count} instances in service after {}; \
+                     see its activity history, then run `fetchbench provision` again",
+                    humantime::format_duration(GROUP_TIMEOUT)
+                ),
+            });
+        }
+        if !said {
+            println!(
+                "waiting for Auto Scaling group {group} to have {count} instances in service (now {now}, \
+                 up to {})",
+                humantime::format_duration(GROUP_TIMEOUT)
+            );
+            said = true;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The ids of group `group`'s instances in service, sorted.
+async fn in_service(aws: &Aws, group: &str) -> Result<Vec<String>, Error> {
+    Ok(aws
+        .autoscaling
+        .describe_auto_scaling_groups(group)
+        .await?
+        .into_iter()
+        .filter(|i| i.lifecycle == "InService")
+        .map(|i| i.id)
+        .collect())
+}
+
+/// Forget the agents of instances no longer in service and delete their TLS parameters.
+async fn forget_gone(aws: &Aws, state: &mut State, instances: &[String], prefix: &str) -> Result<(), Error> {
+    let gone: Vec<String> = state
+        .installed
+        .iter()
+        .filter(|a| !instances.contains(&a.instance_id))
+        .map(|a| a.instance_id.clone())
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = gone.iter().map(|id| format!("{prefix}/{id}")).collect();
+    aws.ssm.delete_parameters(&names).await?;
+    state.installed.retain(|a| !gone.contains(&a.instance_id));
+    aws_state::save(state)?;
+    println!(
+        "forgot {} agents no longer in the group and deleted their TLS parameters: {}",
+        gone.len(),
+        gone.join(", ")
+    );
+    Ok(())
+}
+
+/// Poll the invocation of `command_id` on `instance_id` until it is final; `None` past `deadline`.
+async fn wait_invocation(
+    aws: &Aws,
+    command_id: &str,
+    instance_id: &str,
+    deadline: Instant,
+) -> Result<Option<Invocation>, Error> {
+    loop {
+        match aws.ssm.get_command_invocation(command_id, instance_id).await {
+            Ok(inv) if inv.is_final() => return Ok(Some(inv)),
+            Ok(_) | Err(InvocationError::NotYet) if Instant::now() < deadline => {
+                tokio::time::sleep(POLL).await
+            }
+            Ok(_) | Err(InvocationError::NotYet) => return Ok(None),
+            Err(InvocationError::Aws(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Say Hello to every installed agent over mutual TLS, [`AT_ONCE`] at a time, print one line
+/// each in the state's order; returns how many did not answer.
 pub async fn check_agents(state: &State, tls: &ClientTls) -> usize {
+    let mut answers = stream::iter(&state.installed)
+        .map(|agent| async move { (agent, hello(agent, tls).await) })
+        .buffered(AT_ONCE);
     let mut unreachable = 0;
-    for agent in &state.installed {
-        match hello(agent, tls).await {
+    while let Some((agent, answer)) = answers.next().await {
+        match answer {
             Ok(text) => println!("  {}: {text}", agent.instance_id),
             Err(reason) => {
                 println!("  {}: gRPC unreachable: {reason}", agent.instance_id);

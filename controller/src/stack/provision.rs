@@ -176,10 +176,13 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     print_made(&state, &status, &opts.allow_cidr);
     println!("state: {}", dir.display());
 
-    match opts.binary.clone() {
-        Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await.map(Some),
-        None => Ok(None),
-    }
+    let Some(binary) = opts.binary.clone() else {
+        return Ok(None);
+    };
+    // A resized group reaches its size after the stack update completes: install once it has.
+    let group = state.output("AgentGroupName").to_owned();
+    install::wait_in_service(&aws, &opts.stack, &group, opts.agents as usize).await?;
+    install::install(&aws, &mut state, &InstallOptions { binary, keep_installed: true }).await.map(Some)
 }
 
 fn print_made(state: &State, status: &str, allow_cidr: &str) {

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::stream::{self, StreamExt};
+
 use crate::aws::Aws;
 use crate::error::{EXIT_DEGRADED, Error};
 use crate::fleet::aws_state;
@@ -65,15 +67,25 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
     let tls = ClientTls::load(&aws_state::dir(stack)?).ok();
     println!("agents: {} of {} in the group", instances.len(), state.agents);
     let mut healthy = instances.len() == state.agents as usize;
-    for instance in &instances {
+    // Every agent greeted at once (within a bound), so unreachable ones cost one timeout in all.
+    let greetings: Vec<Result<String, String>> = stream::iter(&instances)
+        .map(|instance| {
+            let (state, tls) = (&state, &tls);
+            async move {
+                match (state.installed.iter().find(|a| a.instance_id == instance.id), tls) {
+                    (None, _) => Err("no agent installed; run `fetchbench install`".to_owned()),
+                    (Some(_), None) => Err("no client certificate in the local state".to_owned()),
+                    (Some(agent), Some(tls)) => hello(agent, tls).await.map_err(|e| e.to_string()),
+                }
+            }
+        })
+        .buffered(install::AT_ONCE)
+        .collect()
+        .await;
+    for (instance, grpc) in instances.iter().zip(greetings) {
         let ping = match &pings {
             Ok(map) => map.get(&instance.id).cloned().unwrap_or_else(|| "not registered".into()),
             Err(_) => "unknown".into(),
-        };
-        let grpc = match (state.installed.iter().find(|a| a.instance_id == instance.id), &tls) {
-            (None, _) => Err("no agent installed; run `fetchbench install`".to_owned()),
-            (Some(_), None) => Err("no client certificate in the local state".to_owned()),
-            (Some(agent), Some(tls)) => hello(agent, tls).await.map_err(|e| e.to_string()),
         };
         healthy &= instance.lifecycle == "InService" && grpc.is_ok();
         println!(
