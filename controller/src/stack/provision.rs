@@ -5,12 +5,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_cloudformation::types::Stack;
+
 use crate::aws::Aws;
 use crate::aws::cloudformation::StackSpec;
 use crate::error::Error;
 use crate::fleet::aws_state::{self, State};
 use crate::fleet::tls::{Authority, ClientTls};
 use crate::results::pricing;
+use crate::stack::expiry;
 use crate::stack::install::{self, InstallOptions, Installed};
 use crate::stack::watch::{self, Outcome};
 
@@ -38,8 +41,9 @@ pub struct ProvisionOptions {
     pub cache_tls: bool,
     /// Who may reach the agents' gRPC port, an IPv4 CIDR.
     pub allow_cidr: String,
-    /// The stack's `fetchbench:expires-at` is now plus this.
-    pub expires_in: Duration,
+    /// The stack's `fetchbench:expires-at` is now plus this; `None` keeps an existing stack's
+    /// time, and gives a new stack [`DEFAULT_EXPIRES_IN`].
+    pub expires_in: Option<Duration>,
     /// Longest wait for the stack.
     pub timeout: Duration,
     /// The agent binary to install once the stack is up, checked for the instances'
@@ -48,9 +52,13 @@ pub struct ProvisionOptions {
 }
 
 /// CPU architecture (as Rust names it) of an EC2 instance type: Graviton families carry a "g"
-/// after the generation digit (c7g, m6gd, t4g, c7gn, im4gn), everything else here is x86_64.
+/// after the generation digit (c7g, m6gd, t4g, c7gn, im4gn), and a1 is the first Graviton;
+/// everything else here is x86_64.
 pub fn arch_of(instance_type: &str) -> &'static str {
     let family = instance_type.split('.').next().unwrap_or_default();
+    if family == "a1" {
+        return "aarch64";
+    }
     let suffix = family.trim_start_matches(|c: char| c.is_ascii_lowercase() && !c.is_ascii_digit());
     let after_generation = suffix.trim_start_matches(|c: char| c.is_ascii_digit());
     if suffix.len() > after_generation.len() && after_generation.contains('g') { "aarch64" } else { "x86_64" }
@@ -91,7 +99,9 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?).save_identity(&dir)?;
     }
 
-    let expires_at = humantime::format_rfc3339_seconds(now + opts.expires_in).to_string();
+    let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
+    let expires_at = expiry::next(opts.expires_in, existing.as_ref(), now);
+    let expired = existing.as_ref().and_then(|s| expiry::passed(s, now));
     let (cache_address, cache_port) = opts.existing_cache.clone().unwrap_or_default();
     let mut parameters = vec![
         ("AgentCount", opts.agents.to_string()),
@@ -115,7 +125,6 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     let spec = StackSpec { name: &opts.stack, template: TEMPLATE, parameters: &parameters, tags: &tags };
 
     let since = watch::now_unix() - 1;
-    let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
     let changed = match existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_owned()) {
         None => {
             println!(
@@ -142,18 +151,27 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
             });
         }
         Some(status) => {
-            println!("updating stack {} in {} (now {status})", opts.stack, aws.region);
-            let changed = aws.cloudformation.update_stack(&spec).await?;
-            if !changed {
-                println!("  the stack already matches; nothing to update");
+            let current = existing.as_ref().expect("a stack with a status");
+            if matches(current, &parameters, &tags)
+                && aws.cloudformation.get_template(&opts.stack).await? == TEMPLATE
+            {
+                println!("stack {} in {} already matches; nothing to update", opts.stack, aws.region);
+                false
+            } else {
+                println!("updating stack {} in {} (now {status})", opts.stack, aws.region);
+                let changed = aws.cloudformation.update_stack(&spec).await?;
+                if !changed {
+                    println!("  the stack already matches; nothing to update");
+                }
+                changed
             }
-            changed
         }
     };
     let outcome = if changed {
         watch::watch(&aws.cloudformation, &opts.stack, since, opts.timeout).await?
     } else {
-        Outcome::Complete("UPDATE_COMPLETE".into())
+        let status = existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_owned());
+        Outcome::Complete(status.unwrap_or_else(|| "UPDATE_COMPLETE".into()))
     };
     let Outcome::Complete(status) = outcome else {
         return Err(Error::Stack {
@@ -162,6 +180,14 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
             detail: "it vanished while being created; provision again".into(),
         });
     };
+
+    // The expiry's scheduled action left the group at 0: a new time brings the agents back.
+    if let (Some(at), Some(_)) = (&expired, opts.expires_in)
+        && let Some(group) = existing.as_ref().and_then(|s| output(s, "AgentGroupName"))
+    {
+        aws.autoscaling.update_auto_scaling_group(group, opts.agents).await?;
+        println!("  the stack had expired at {at}: its agents are scaled back to {}", opts.agents);
+    }
 
     let described = aws.cloudformation.describe_stacks(&opts.stack).await?.ok_or_else(|| {
         Error::AwsFleet { stack: opts.stack.clone(), detail: "vanished right after it was created".into() }
@@ -175,11 +201,30 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     let dir = aws_state::save(&state)?;
     print_made(&state, &status, &opts.allow_cidr);
     println!("state: {}", dir.display());
+    if let Some(warning) = expiry::warning(&opts.stack, &described, SystemTime::now()) {
+        eprintln!("fetchbench: warning: {warning}");
+    }
 
     match opts.binary.clone() {
         Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await.map(Some),
         None => Ok(None),
     }
+}
+
+/// Whether `stack` already has these parameters (those sent; the others keep their defaults)
+/// and tags.
+fn matches(stack: &Stack, parameters: &[(String, String)], tags: &[(String, String)]) -> bool {
+    let has_parameter = |(k, v): &(String, String)| {
+        stack.parameters().iter().any(|p| p.parameter_key() == Some(k) && p.parameter_value() == Some(v))
+    };
+    let has_tag =
+        |(k, v): &(String, String)| stack.tags().iter().any(|t| t.key() == Some(k) && t.value() == Some(v));
+    parameters.iter().all(has_parameter) && tags.iter().all(has_tag) && stack.tags().len() == tags.len()
+}
+
+/// An output of `stack`, when it has it.
+fn output<'a>(stack: &'a Stack, key: &str) -> Option<&'a str> {
+    stack.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value())
 }
 
 fn print_made(state: &State, status: &str, allow_cidr: &str) {
@@ -217,7 +262,9 @@ mod tests {
 
     #[test]
     fn graviton_types_are_aarch64() {
-        for t in ["c7g.large", "m6gd.xlarge", "t4g.micro", "c7gn.large", "im4gn.large", "r8g.medium"] {
+        for t in
+            ["c7g.large", "m6gd.xlarge", "t4g.micro", "c7gn.large", "im4gn.large", "r8g.medium", "a1.large"]
+        {
             assert_eq!(arch_of(t), "aarch64", "{t}");
         }
         for t in ["c7i.large", "t3.micro", "g5.xlarge", "c5n.large", "m7a.large", "inf2.xlarge"] {
