@@ -54,6 +54,21 @@ pub enum Error {
         /// What the agent (or the network) said.
         detail: String,
     },
+    /// An agent of the AWS fleet does not answer: its process or its instance is gone.
+    #[error(
+        "{agent} on {instance} ({address}) is lost: unreachable over gRPC ({detail}); \
+         `fetchbench status` shows the fleet, `fetchbench install` starts its agent again"
+    )]
+    AgentLost {
+        /// Agent id.
+        agent: String,
+        /// Its EC2 instance id.
+        instance: String,
+        /// Its address.
+        address: String,
+        /// What the network said.
+        detail: String,
+    },
     /// A result file could not be written.
     #[error("cannot write results to {path}: {source}")]
     Output {
@@ -180,6 +195,7 @@ impl Error {
             Error::Report(_) => EXIT_FAILURE,
             Error::Fleet(_)
             | Error::Agent { .. }
+            | Error::AgentLost { .. }
             | Error::AgentBusy { .. }
             | Error::Output { .. }
             | Error::Aws(_)

@@ -129,6 +129,9 @@ pub fn warning(w: &Warning) -> String {
         }
         Warning::Threshold(t) => format!("THRESHOLD BREACHED: {}", thresholds::breach(t)),
         Warning::Degraded => "DEGRADED: the run was marked degraded".to_owned(),
+        Warning::BurstableCache { node_type } => {
+            format!("BURSTABLE CACHE: {}", crate::results::pricing::burstable(node_type))
+        }
     }
 }
 

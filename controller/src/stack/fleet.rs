@@ -87,6 +87,7 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
             .redis_source
             .as_deref()
             .map(|source| crate::results::schema::RedisTarget::of(&url, source, false));
+        targets.cache_node_type = state.cache_node_type.clone();
         pb::RedisTarget { url, key_prefix: format!("{bucket}:"), cluster: false }
     });
     let s3 = uses_s3.then(|| {
