@@ -489,3 +489,51 @@ fn the_agents_wait_for_their_subnets_route_and_expire_at_expires_at() {
     let pattern = t["Parameters"]["ExpiresAt"]["AllowedPattern"].as_str().expect("a pattern");
     assert_eq!(pattern, r"^(unset|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$");
 }
+
+/// The agents go to a zone that offers their type (DescribeInstanceTypeOfferings), not to the
+/// region's first zone; a type no zone offers is refused before anything is made.
+#[tokio::test]
+async fn the_agents_zone_offers_their_instance_type() {
+    let moto = spawn_moto();
+    let sb = Sandbox::new();
+    let config = sdk_config(&moto).await;
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let provision = |instance_type: &str| {
+        let args = [
+            "provision",
+            "--stack-name",
+            STACK,
+            "--instance-type",
+            instance_type,
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--existing-cache",
+            "10.0.0.9:6380",
+            "--no-install",
+        ];
+        fetchbench(&sb, &moto, &args)
+    };
+
+    // No zone of us-east-1 offers it: exit 2, nothing made.
+    let o = provision("c7i.nonesuch");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--instance-type \"c7i.nonesuch\": no availability zone of us-east-1 offers it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(cf.describe_stacks().stack_name(STACK).send().await.is_err(), "nothing was created");
+
+    // moto offers trn1.2xlarge in us-east-1c and us-east-1f only (as AWS does in some regions).
+    let o = provision("trn1.2xlarge");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 x trn1.2xlarge (x86_64) in us-east-1c"), "{}", stdout(&o));
+    let stack = cf.describe_stacks().stack_name(STACK).send().await.expect("stack").stacks.unwrap().remove(0);
+    let zone = stack.parameters().iter().find(|p| p.parameter_key() == Some("AvailabilityZone"));
+    assert_eq!(zone.and_then(|p| p.parameter_value()), Some("us-east-1c"));
+    let asg = aws_sdk_autoscaling::Client::new(&config);
+    let groups = asg.describe_auto_scaling_groups().send().await.expect("groups");
+    let instances = groups.auto_scaling_groups()[0].instances();
+    assert_eq!(instances.len(), 1);
+    assert!(instances.iter().all(|i| i.availability_zone() == Some("us-east-1c")), "{instances:?}");
+}

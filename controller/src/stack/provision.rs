@@ -80,6 +80,9 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     if !state.region.is_empty() && state.region != aws.region {
         return Err(Error::OtherRegion { stack: opts.stack.clone(), region: state.region.clone() });
     }
+    // Which zone, before anything is made: a type no zone offers is refused here.
+    let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
+    let zone = agents_zone(&aws, &opts.instance_type, existing.as_ref()).await?;
     let now = SystemTime::now();
     state.stack = opts.stack.clone();
     state.region = aws.region.clone();
@@ -99,7 +102,6 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?).save_identity(&dir)?;
     }
 
-    let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
     let expires_at = expiry::next(opts.expires_in, existing.as_ref(), now);
     let expired = existing.as_ref().and_then(|s| expiry::passed(s, now));
     let (cache_address, cache_port) = opts.existing_cache.clone().unwrap_or_default();
@@ -112,6 +114,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         ("CacheNodeType", opts.cache_node_type.clone()),
         ("CacheTransitEncryption", opts.cache_tls.to_string()),
         ("ExpiresAt", expires_at.clone()),
+        ("AvailabilityZone", zone),
     ];
     if opts.existing_cache.is_some() {
         parameters.push(("ExistingCacheAddress", cache_address));
@@ -204,11 +207,38 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     if let Some(warning) = expiry::warning(&opts.stack, &described, SystemTime::now()) {
         eprintln!("fetchbench: warning: {warning}");
     }
+    if let Some(node) = state.cache_node_type.as_deref().filter(|n| pricing::is_burstable(n)) {
+        eprintln!("fetchbench: warning: {}", pricing::burstable(node));
+    }
 
     match opts.binary.clone() {
         Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await.map(Some),
         None => Ok(None),
     }
+}
+
+/// The zone of the agents (the template's `AvailabilityZone`): one that offers `instance_type`,
+/// as DescribeInstanceTypeOfferings says (the region's first zone may not). An existing stack
+/// keeps its zone while it offers the type, so that an update does not replace its subnet.
+async fn agents_zone(aws: &Aws, instance_type: &str, existing: Option<&Stack>) -> Result<String, Error> {
+    let offered = aws.ec2.describe_instance_type_offerings(instance_type).await?;
+    let Some(first) = offered.first() else {
+        return Err(Error::Usage {
+            flag: "--instance-type",
+            value: instance_type.to_owned(),
+            detail: format!(
+                "no availability zone of {} offers it; choose another type or region",
+                aws.region
+            ),
+        });
+    };
+    if let Some(stack) = existing
+        && output(stack, "AvailabilityZone").is_some_and(|z| offered.iter().any(|o| o == z))
+    {
+        let given = stack.parameters().iter().find(|p| p.parameter_key() == Some("AvailabilityZone"));
+        return Ok(given.and_then(|p| p.parameter_value()).unwrap_or_default().to_owned());
+    }
+    Ok(first.clone())
 }
 
 /// Whether `stack` already has these parameters (those sent; the others keep their defaults)
@@ -300,6 +330,7 @@ mod tests {
             "ExpiresAt",
             "ExistingCacheAddress",
             "ExistingCachePort",
+            "AvailabilityZone",
         ] {
             assert!(parameters.iter().any(|p| p == sent), "parameter {sent} is not in {parameters:?}");
         }
