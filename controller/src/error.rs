@@ -69,6 +69,16 @@ pub enum Error {
         /// What the network said.
         detail: String,
     },
+    /// No availability zone of the region offers the agents' instance type.
+    #[error(
+        "instance type {instance_type}: no availability zone of {region} offers it; choose another type or region"
+    )]
+    NotOffered {
+        /// The instance type.
+        instance_type: String,
+        /// The region.
+        region: String,
+    },
     /// A result file could not be written.
     #[error("cannot write results to {path}: {source}")]
     Output {
@@ -189,6 +199,7 @@ impl Error {
             | Error::Usage { .. }
             | Error::Missing { .. }
             | Error::AgentBinary { .. }
+            | Error::NotOffered { .. }
             | Error::DatasetTooLarge(_) => EXIT_BAD_INPUT,
             Error::Interrupted | Error::InterruptedCommand => EXIT_INTERRUPTED,
             Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,

@@ -518,7 +518,7 @@ async fn the_agents_zone_offers_their_instance_type() {
     let o = provision("c7i.nonesuch");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("--instance-type \"c7i.nonesuch\": no availability zone of us-east-1 offers it"),
+        stderr(&o).contains("instance type c7i.nonesuch: no availability zone of us-east-1 offers it"),
         "{}",
         stderr(&o)
     );

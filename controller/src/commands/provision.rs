@@ -15,6 +15,9 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
              mutual TLS still refuses every client without this controller's certificate"
         );
     }
+    if opts.existing_cache.is_none() && crate::results::pricing::is_burstable(&opts.cache_node_type) {
+        eprintln!("fetchbench: warning: {}", crate::render::terminal::burstable(&opts.cache_node_type));
+    }
     match crate::stack::provision::provision(opts).await? {
         Some(installed) => Ok(super::stack::installed(installed)),
         None => {

@@ -54,15 +54,6 @@ pub fn is_burstable(node_type: &str) -> bool {
     matches!(family, "t2" | "t3" | "t4g")
 }
 
-/// What `provision`, the summary and report.html say of a burstable cache node.
-pub fn burstable(node_type: &str) -> String {
-    format!(
-        "{node_type} is a burstable node (a low baseline network bandwidth, 0.064 Gbps for a cache.t4g.micro, \
-         and CPU credits): on long or large-object runs Redis may look slower than it is; provision with \
-         --cache-node-type {STEADY_NODE_TYPE} for steady figures"
-    )
-}
-
 /// USD per hour of one public IPv4 address (each agent has one).
 const PUBLIC_IPV4: f64 = 0.005;
 

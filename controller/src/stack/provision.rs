@@ -207,9 +207,6 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     if let Some(warning) = expiry::warning(&opts.stack, &described, SystemTime::now()) {
         eprintln!("fetchbench: warning: {warning}");
     }
-    if let Some(node) = state.cache_node_type.as_deref().filter(|n| pricing::is_burstable(n)) {
-        eprintln!("fetchbench: warning: {}", pricing::burstable(node));
-    }
 
     match opts.binary.clone() {
         Some(binary) => install::install(&aws, &mut state, &InstallOptions { binary }).await.map(Some),
@@ -223,13 +220,9 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
 async fn agents_zone(aws: &Aws, instance_type: &str, existing: Option<&Stack>) -> Result<String, Error> {
     let offered = aws.ec2.describe_instance_type_offerings(instance_type).await?;
     let Some(first) = offered.first() else {
-        return Err(Error::Usage {
-            flag: "--instance-type",
-            value: instance_type.to_owned(),
-            detail: format!(
-                "no availability zone of {} offers it; choose another type or region",
-                aws.region
-            ),
+        return Err(Error::NotOffered {
+            instance_type: instance_type.to_owned(),
+            region: aws.region.clone(),
         });
     };
     if let Some(stack) = existing
