@@ -112,9 +112,9 @@ pub struct ProvisionArgs {
     #[arg(long, value_name = "CIDR")]
     pub allow_cidr: Option<String>,
 
-    /// At now plus this (e.g. "8h") the agents are scaled to 0 (the stack's fetchbench:expires-at);
-    /// given again, it renews an expired stack [default: 24h for a new stack; a re-run keeps the
-    /// stack's time]
+    /// At now plus this (e.g. "8h"; longer than --timeout) the agents are scaled to 0 (the stack's
+    /// fetchbench:expires-at); given again, it renews an expired stack [default: 24h for a new
+    /// stack; a re-run keeps the stack's time]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub expires_in: Option<Duration>,
 
