@@ -112,9 +112,11 @@ pub struct ProvisionArgs {
     #[arg(long, value_name = "CIDR")]
     pub allow_cidr: Option<String>,
 
-    /// The stack's fetchbench:expires-at tag is this far in the future, e.g. "8h".
-    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
-    pub expires_in: Duration,
+    /// At now plus this (e.g. "8h"; longer than --timeout) the agents are scaled to 0 (the stack's
+    /// fetchbench:expires-at); given again, it renews an expired stack [default: 24h for a new
+    /// stack; a re-run keeps the stack's time]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub expires_in: Option<Duration>,
 
     /// Longest wait for the stack (ElastiCache alone takes about 10 minutes).
     #[arg(long, value_name = "DURATION", default_value = "45m", value_parser = humantime::parse_duration)]

@@ -54,6 +54,31 @@ pub enum Error {
         /// What the agent (or the network) said.
         detail: String,
     },
+    /// An agent of the AWS fleet does not answer: its process or its instance is gone.
+    #[error(
+        "{agent} on {instance} ({address}) is lost: unreachable over gRPC ({detail}); \
+         `fetchbench status` shows the fleet, `fetchbench install` starts its agent again"
+    )]
+    AgentLost {
+        /// Agent id.
+        agent: String,
+        /// Its EC2 instance id.
+        instance: String,
+        /// Its address.
+        address: String,
+        /// What the network said.
+        detail: String,
+    },
+    /// No availability zone of the region offers the agents' instance type.
+    #[error(
+        "instance type {instance_type}: no availability zone of {region} offers it; choose another type or region"
+    )]
+    NotOffered {
+        /// The instance type.
+        instance_type: String,
+        /// The region.
+        region: String,
+    },
     /// A result file could not be written.
     #[error("cannot write results to {path}: {source}")]
     Output {
@@ -174,12 +199,14 @@ impl Error {
             | Error::Usage { .. }
             | Error::Missing { .. }
             | Error::AgentBinary { .. }
+            | Error::NotOffered { .. }
             | Error::DatasetTooLarge(_) => EXIT_BAD_INPUT,
             Error::Interrupted | Error::InterruptedCommand => EXIT_INTERRUPTED,
             Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             Error::Report(_) => EXIT_FAILURE,
             Error::Fleet(_)
             | Error::Agent { .. }
+            | Error::AgentLost { .. }
             | Error::AgentBusy { .. }
             | Error::Output { .. }
             | Error::Aws(_)

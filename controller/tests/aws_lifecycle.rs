@@ -338,3 +338,207 @@ fn the_template_keeps_each_agent_to_its_own_key_and_the_dataset() {
         .expect("cfn-lint runs; run `scripts/setup test`");
     assert!(lint.status.success(), "cfn-lint: {}{}", stdout(&lint), stderr(&lint));
 }
+
+/// The stack's ExpiresAt as CloudFormation holds it.
+async fn expires_at(cf: &aws_sdk_cloudformation::Client) -> String {
+    let stack = cf.describe_stacks().stack_name(STACK).send().await.expect("stack").stacks.unwrap().remove(0);
+    let p = stack.parameters().iter().find(|p| p.parameter_key() == Some("ExpiresAt")).expect("ExpiresAt");
+    p.parameter_value().unwrap().to_owned()
+}
+
+/// fetchbench:expires-at acts (a scheduled action scales the agents to 0), `status` and `run`
+/// warn once it has passed, a re-run with nothing to change leaves the stack (and its time)
+/// alone, and `--expires-in` renews it and brings the agents back.
+#[tokio::test]
+async fn expiry_scales_to_0_warns_is_kept_by_a_rerun_and_renewed_by_expires_in() {
+    let moto = spawn_moto();
+    let sb = Sandbox::new();
+    let config = sdk_config(&moto).await;
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let asg = aws_sdk_autoscaling::Client::new(&config);
+    let provision = |extra: &[&str]| {
+        let mut args = vec![
+            "provision",
+            "--stack-name",
+            STACK,
+            "--agents",
+            "2",
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--existing-cache",
+            "10.0.0.9:6380",
+            "--no-install",
+        ];
+        args.extend_from_slice(extra);
+        fetchbench(&sb, &moto, &args)
+    };
+
+    // A stack that expires at once (moto builds it within the timeout, which --expires-in must
+    // exceed).
+    let o = provision(&["--expires-in", "4s", "--timeout", "3s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("expired"), "not yet: {}", stderr(&o));
+    let expired_at = expires_at(&cf).await;
+    let expiry = humantime::parse_rfc3339(&expired_at).expect("a time");
+    while std::time::SystemTime::now() <= expiry {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sb.path().join(".fetchbench").join(STACK).join("state.json"))
+            .expect("state"),
+    )
+    .expect("json");
+    let group = state["outputs"]["AgentGroupName"].as_str().expect("group").to_owned();
+
+    // The scheduled action: the whole group to 0 at ExpiresAt.
+    let actions =
+        asg.describe_scheduled_actions().auto_scaling_group_name(&group).send().await.expect("actions");
+    let actions = actions.scheduled_update_group_actions();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let action = &actions[0];
+    assert_eq!(
+        (action.min_size(), action.max_size(), action.desired_capacity()),
+        (Some(0), Some(0), Some(0))
+    );
+    let start = action.start_time().expect("a start time");
+    assert_eq!(
+        start.secs(),
+        humantime::parse_rfc3339(&expired_at)
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    );
+
+    // Auto Scaling runs the action (moto does not run it: the test does what it does).
+    asg.update_auto_scaling_group()
+        .auto_scaling_group_name(&group)
+        .min_size(0)
+        .max_size(0)
+        .desired_capacity(0)
+        .send()
+        .await
+        .expect("scale to 0");
+    let warning = format!(
+        "stack {STACK} expired at {expired_at}: its agents were scaled to 0; \
+         `fetchbench provision --expires-in 4h` renews it, `fetchbench teardown` deletes it"
+    );
+    let o = fetchbench(&sb, &moto, &["status", "--stack-name", STACK]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(stdout(&o).matches(&warning).count(), 1, "{}", stdout(&o));
+    let o = fetchbench(&sb, &moto, &["run", "--stack-name", STACK]);
+    assert_eq!(stderr(&o).matches(&warning).count(), 1, "{}", stderr(&o));
+
+    // A re-run with nothing to change: no update, the time kept.
+    let o = provision(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("stack fbtest in us-east-1 already matches; nothing to update"),
+        "{}",
+        stdout(&o)
+    );
+    let stack = cf.describe_stacks().stack_name(STACK).send().await.expect("stack").stacks.unwrap().remove(0);
+    assert_eq!(stack.stack_status().unwrap().as_str(), "CREATE_COMPLETE", "the stack was not rewritten");
+    assert_eq!(expires_at(&cf).await, expired_at);
+
+    // --expires-in renews it: a new time, and the agents back.
+    let before = std::time::SystemTime::now();
+    let o = provision(&["--expires-in", "4h"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o)
+            .contains(&format!("the stack had expired at {expired_at}: its agents are scaled back to 2")),
+        "{}",
+        stdout(&o)
+    );
+    let renewed = humantime::parse_rfc3339(&expires_at(&cf).await).expect("a time");
+    let four_hours = renewed.duration_since(before).expect("in the future").as_secs();
+    assert!((4 * 3600 - 1..=4 * 3600 + 60).contains(&four_hours), "{four_hours} s");
+    let groups =
+        asg.describe_auto_scaling_groups().auto_scaling_group_names(&group).send().await.expect("asg");
+    let g = &groups.auto_scaling_groups()[0];
+    assert_eq!((g.min_size(), g.max_size(), g.desired_capacity()), (Some(2), Some(2), Some(2)));
+    let o = fetchbench(&sb, &moto, &["status", "--stack-name", STACK]);
+    assert!(!stdout(&o).contains("expired"), "{}", stdout(&o));
+}
+
+/// The agents' group starts once its subnet routes to the internet (the default route and the
+/// subnet's association with its table), and its expiry is a scheduled action to 0 that exists
+/// only when a time is set.
+#[test]
+fn the_agents_wait_for_their_subnets_route_and_expire_at_expires_at() {
+    let t = template();
+    let agents = &t["Resources"]["Agents"];
+    let mut depends: Vec<&str> =
+        agents["DependsOn"].as_array().expect("a list").iter().map(|d| d.as_str().unwrap()).collect();
+    depends.sort();
+    assert_eq!(depends, ["DefaultRoute", "SubnetARoutes"]);
+    assert_eq!(
+        t["Resources"]["SubnetARoutes"]["Properties"]["SubnetId"],
+        serde_json::json!({ "Ref": "SubnetA" })
+    );
+    assert_eq!(agents["Properties"]["VPCZoneIdentifier"], serde_json::json!([{ "Ref": "SubnetA" }]));
+
+    let expiry = &t["Resources"]["Expiry"];
+    assert_eq!(expiry["Type"], "AWS::AutoScaling::ScheduledAction");
+    assert_eq!(expiry["Condition"], "Expires");
+    assert_eq!(
+        t["Conditions"]["Expires"],
+        serde_json::json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": "ExpiresAt" }, "unset"] }] })
+    );
+    let p = &expiry["Properties"];
+    assert_eq!(p["AutoScalingGroupName"], serde_json::json!({ "Ref": "Agents" }));
+    assert_eq!(p["StartTime"], serde_json::json!({ "Ref": "ExpiresAt" }));
+    assert_eq!((&p["MinSize"], &p["MaxSize"], &p["DesiredCapacity"]), (&0.into(), &0.into(), &0.into()));
+    // The time as Auto Scaling wants a start time: UTC, to the second, with a Z.
+    let pattern = t["Parameters"]["ExpiresAt"]["AllowedPattern"].as_str().expect("a pattern");
+    assert_eq!(pattern, r"^(unset|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$");
+}
+
+/// The agents go to a zone that offers their type (DescribeInstanceTypeOfferings), not to the
+/// region's first zone; a type no zone offers is refused before anything is made.
+#[tokio::test]
+async fn the_agents_zone_offers_their_instance_type() {
+    let moto = spawn_moto();
+    let sb = Sandbox::new();
+    let config = sdk_config(&moto).await;
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let provision = |instance_type: &str| {
+        let args = [
+            "provision",
+            "--stack-name",
+            STACK,
+            "--instance-type",
+            instance_type,
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--existing-cache",
+            "10.0.0.9:6380",
+            "--no-install",
+        ];
+        fetchbench(&sb, &moto, &args)
+    };
+
+    // No zone of us-east-1 offers it: exit 2, nothing made.
+    let o = provision("c7i.nonesuch");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("instance type c7i.nonesuch: no availability zone of us-east-1 offers it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(cf.describe_stacks().stack_name(STACK).send().await.is_err(), "nothing was created");
+
+    // moto offers trn1.2xlarge in us-east-1c and us-east-1f only (as AWS does in some regions).
+    let o = provision("trn1.2xlarge");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 x trn1.2xlarge (x86_64) in us-east-1c"), "{}", stdout(&o));
+    let stack = cf.describe_stacks().stack_name(STACK).send().await.expect("stack").stacks.unwrap().remove(0);
+    let zone = stack.parameters().iter().find(|p| p.parameter_key() == Some("AvailabilityZone"));
+    assert_eq!(zone.and_then(|p| p.parameter_value()), Some("us-east-1c"));
+    let asg = aws_sdk_autoscaling::Client::new(&config);
+    let groups = asg.describe_auto_scaling_groups().send().await.expect("groups");
+    let instances = groups.auto_scaling_groups()[0].instances();
+    assert_eq!(instances.len(), 1);
+    assert!(instances.iter().all(|i| i.availability_zone() == Some("us-east-1c")), "{instances:?}");
+}

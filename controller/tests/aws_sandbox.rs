@@ -136,6 +136,10 @@ async fn provision_run_status_teardown_through_the_sandbox() {
     let text = stdout(&o);
     assert!(text.contains("stack fetchbench: CREATE_COMPLETE in us-east-1"), "{text}");
     assert!(text.contains("2 agents ready"), "{text}");
+    // The default cache node is burstable: provision says so and names a steady one.
+    let burstable = "cache.t4g.micro is a burstable node";
+    assert!(stderr(&o).contains(burstable), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--cache-node-type cache.m7g.large"), "{}", stderr(&o));
     let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
     let bucket = state["outputs"]["BucketName"].as_str().expect("bucket").to_owned();
     let cache = format!(
@@ -161,8 +165,14 @@ async fn provision_run_status_teardown_through_the_sandbox() {
         .lines()
         .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
         .expect("a result line");
-    let result = read_json(&sb.path().join(folder));
+    let result = read_json(&sb.path().join(&folder));
     assert_eq!(result["fleet"], "aws");
+    // The cache's node type is kept in result.json, and the summary and report warn from it.
+    assert_eq!(result["targets"]["cache_node_type"], "cache.t4g.micro");
+    assert_eq!(stdout(&o).matches(&format!("BURSTABLE CACHE: {burstable}")).count(), 1, "{}", stdout(&o));
+    let report = sb.path().join(&folder).with_file_name("report.html");
+    let page = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{}: {e}", report.display()));
+    assert!(page.contains(&format!("BURSTABLE CACHE: {burstable}")), "report.html warns too");
     let agents = result["agents"].as_array().expect("agents");
     assert_eq!(agents.len(), 2);
     assert!(agents.iter().all(|a| a["status"] == "ok"), "{agents:?}");
@@ -206,7 +216,15 @@ async fn provision_run_status_teardown_through_the_sandbox() {
     assert_eq!(text.matches("grpc answers Hello").count(), 1, "{text}");
     let o = fetchbench(&sb, &aws, &["run", seed.to_str().unwrap(), "--agents", "2"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(victim_address), "names the agent: {}", stderr(&o));
+    let err = stderr(&o);
+    let line =
+        err.lines().find(|l| l.contains(victim_id)).unwrap_or_else(|| panic!("names the instance: {err}"));
+    assert!(line.contains(victim_address), "and its address: {line}");
+    assert!(line.contains("lost"), "says it is lost: {line}");
+    assert!(
+        line.contains("`fetchbench status`") && line.contains("`fetchbench install`"),
+        "what to do: {line}"
+    );
 
     // teardown: the dataset and the binary emptied from the bucket, nothing left running.
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);

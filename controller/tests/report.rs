@@ -568,3 +568,35 @@ fn cache_nodes_beyond_what_elasticache_allows_exit_2_naming_the_range() {
         assert!(stderr(&o).contains("1..=500"), "{n}: {}", stderr(&o));
     }
 }
+
+/// A result kept from a run on the stack's own burstable cache: `fetchbench report` warns, in the
+/// summary and on the page, and names a steady node; a steady node and a local Redis do not.
+#[test]
+fn report_of_a_run_on_a_burstable_cache_warns_and_names_a_steady_node() {
+    let run = seed_run();
+    let sb = Sandbox::new();
+    let original = read_json(&run.dir.join("result.json"));
+    let warning = "BURSTABLE CACHE: cache.t4g.micro is a burstable node";
+    for (node, warns) in [(Some("cache.t4g.micro"), true), (Some("cache.m7g.large"), false), (None, false)] {
+        let mut r = original.clone();
+        r["fleet"] = json!("aws");
+        r["targets"]["redis_source"] = json!("elasticache");
+        if let Some(node) = node {
+            r["targets"]["cache_node_type"] = json!(node);
+        }
+        let input = sb.write("result.json", &serde_json::to_string_pretty(&r).expect("serialises"));
+        let page = sb.path().join("page.html");
+        let o = sb.run(&["report", input.to_str().expect("utf-8"), "--html", page.to_str().expect("utf-8")]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let html = std::fs::read_to_string(&page).expect("page");
+        let out = stdout(&o);
+        assert_eq!(out.contains(warning), warns, "{node:?}: {out}");
+        assert_eq!(html.contains(warning), warns, "{node:?}");
+        if warns {
+            assert!(
+                out.contains("provision with --cache-node-type cache.m7g.large for steady figures"),
+                "{out}"
+            );
+        }
+    }
+}

@@ -51,4 +51,20 @@ impl AutoScaling {
         instances.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(instances)
     }
+
+    /// Set group `name`'s minimum, maximum and desired size to `size` (the template's sizes, after
+    /// the expiry's scheduled action set them to 0).
+    pub async fn update_auto_scaling_group(&self, name: &str, size: u32) -> Result<(), AwsError> {
+        let size = i32::try_from(size).unwrap_or(i32::MAX);
+        self.client
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .min_size(size)
+            .max_size(size)
+            .desired_capacity(size)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::call("autoscaling", "UpdateAutoScalingGroup", e))
+    }
 }

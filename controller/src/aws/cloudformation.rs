@@ -86,6 +86,19 @@ impl CloudFormation {
         }
     }
 
+    /// The template the stack was made from, as it was sent.
+    pub async fn get_template(&self, name: &str) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .get_template()
+            .stack_name(name)
+            .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(SERVICE, "GetTemplate", e))?;
+        Ok(out.template_body.unwrap_or_default())
+    }
+
     /// The stack's most recent events, newest first (one page: enough to follow progress).
     pub async fn describe_stack_events(&self, name: &str) -> Result<Vec<StackEvent>, AwsError> {
         let out = self

@@ -5,6 +5,7 @@
 
 pub mod autoscaling;
 pub mod cloudformation;
+pub mod ec2;
 pub mod s3;
 pub mod ssm;
 
@@ -94,6 +95,8 @@ pub struct Aws {
     pub cloudformation: cloudformation::CloudFormation,
     /// Auto Scaling: the agents' instances.
     pub autoscaling: autoscaling::AutoScaling,
+    /// EC2: the zones that offer the agents' instance type.
+    pub ec2: ec2::Ec2,
     /// Systems Manager: commands on the agents and their TLS keys.
     pub ssm: ssm::Ssm,
     /// S3: the agent binary and emptying the bucket.
@@ -108,6 +111,7 @@ impl Aws {
             region: config.region().map(ToString::to_string).unwrap_or_default(),
             cloudformation: cloudformation::CloudFormation::new(&config),
             autoscaling: autoscaling::AutoScaling::new(&config),
+            ec2: ec2::Ec2::new(&config),
             ssm: ssm::Ssm::new(&config),
             s3: s3::S3::new(&config),
         })

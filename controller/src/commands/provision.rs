@@ -15,6 +15,9 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
              mutual TLS still refuses every client without this controller's certificate"
         );
     }
+    if opts.existing_cache.is_none() && crate::results::pricing::is_burstable(&opts.cache_node_type) {
+        eprintln!("fetchbench: warning: {}", crate::render::terminal::burstable(&opts.cache_node_type));
+    }
     match crate::stack::provision::provision(opts).await? {
         Some(installed) => Ok(super::stack::installed(installed)),
         None => {
@@ -61,6 +64,20 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
             }
         }
     };
+    // Auto Scaling refuses a scheduled action that starts in the past, and the stack's is made
+    // last: a time that could pass while the stack builds would fail (and roll back) the stack.
+    if let Some(expires_in) = args.expires_in
+        && expires_in <= args.timeout
+    {
+        return Err(usage(
+            "--expires-in",
+            &humantime::format_duration(expires_in).to_string(),
+            &format!(
+                "must be longer than --timeout ({}): the agents are scaled to 0 then, and the stack may take that long to build",
+                humantime::format_duration(args.timeout)
+            ),
+        ));
+    }
     let allow_cidr = match args.allow_cidr {
         Some(c) => c,
         None => ask_cidr()?,
@@ -128,6 +145,8 @@ fn is_ipv4_cidr(c: &str) -> bool {
 mod tests {
     use clap::Parser;
 
+    use std::time::Duration;
+
     use super::*;
     use crate::cli::{Cli, Command};
 
@@ -175,5 +194,15 @@ mod tests {
             refused_flag(&["--allow-cidr", "1.2.3.4/32", "--existing-cache", ":6379"]),
             "--existing-cache"
         );
+        assert_eq!(refused_flag(&["--allow-cidr", "1.2.3.4/32", "--expires-in", "30m"]), "--expires-in");
+        assert_eq!(
+            refused_flag(&["--allow-cidr", "1.2.3.4/32", "--expires-in", "2s", "--timeout", "2s"]),
+            "--expires-in"
+        );
+        let o =
+            options(&["--allow-cidr", "1.2.3.4/32", "--no-install", "--expires-in", "2s", "--timeout", "1s"]);
+        assert_eq!(o.expect("valid").expires_in, Some(Duration::from_secs(2)));
+        let o = options(&["--allow-cidr", "1.2.3.4/32", "--no-install"]).expect("valid");
+        assert_eq!(o.expires_in, None, "not given: a new stack's default, or the stack's own time");
     }
 }

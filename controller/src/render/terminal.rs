@@ -129,7 +129,18 @@ pub fn warning(w: &Warning) -> String {
         }
         Warning::Threshold(t) => format!("THRESHOLD BREACHED: {}", thresholds::breach(t)),
         Warning::Degraded => "DEGRADED: the run was marked degraded".to_owned(),
+        Warning::BurstableCache { node_type } => format!("BURSTABLE CACHE: {}", burstable(node_type)),
     }
+}
+
+/// What `provision`, the summary and report.html say of a burstable cache node.
+pub fn burstable(node_type: &str) -> String {
+    format!(
+        "{node_type} is a burstable node (a low baseline network bandwidth, 0.064 Gbps for a cache.t4g.micro, \
+         and CPU credits): on long or large-object runs Redis may look slower than it is; provision with \
+         --cache-node-type {} for steady figures",
+        crate::results::pricing::STEADY_NODE_TYPE
+    )
 }
 
 /// Whether the summary says `w` among its details, beside the figures it is about, rather than

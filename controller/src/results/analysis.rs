@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::results::pricing;
 use crate::results::schema::{
     AgentStatus, CostEstimate, RunResult, ThresholdResult, WorkloadCost, WorkloadResult,
 };
@@ -38,6 +39,12 @@ pub enum Warning {
     Threshold(ThresholdResult),
     /// The run is marked degraded and none of the above says why.
     Degraded,
+    /// The stack's cache is a burstable node: its network baseline and CPU credits, not Redis,
+    /// may set the Redis figures of a long or large-object run.
+    BurstableCache {
+        /// Its node type, e.g. "cache.t4g.micro".
+        node_type: String,
+    },
 }
 
 /// An agent lost during a run.
@@ -79,6 +86,9 @@ pub fn warnings(result: &RunResult) -> Vec<Warning> {
     found.extend(result.thresholds.iter().filter(|t| !t.passed).cloned().map(Warning::Threshold));
     if result.degraded && found.is_empty() {
         found.push(Warning::Degraded);
+    }
+    if let Some(node_type) = result.targets.cache_node_type.as_deref().filter(|n| pricing::is_burstable(n)) {
+        found.push(Warning::BurstableCache { node_type: node_type.to_owned() });
     }
     found
 }

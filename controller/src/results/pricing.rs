@@ -42,6 +42,18 @@ const CACHE: &[(&str, f64)] = &[
     ("cache.r7g.large", 0.219),
 ];
 
+/// A non-burstable node type to name instead of a burstable one: Graviton, general purpose,
+/// 12.5 Gbps "up to" network without CPU credits, at about ten times a cache.t4g.micro's price.
+pub const STEADY_NODE_TYPE: &str = "cache.m7g.large";
+
+/// Whether an ElastiCache node type is burstable (cache.t2, t3, t4g): a low baseline network
+/// bandwidth (0.064 Gbps for a cache.t4g.micro) and CPU credits, which a long or large-object run
+/// can spend, so that Redis looks slower than it is on a steady node.
+pub fn is_burstable(node_type: &str) -> bool {
+    let family = node_type.strip_prefix("cache.").unwrap_or(node_type).split('.').next().unwrap_or_default();
+    matches!(family, "t2" | "t3" | "t4g")
+}
+
 /// USD per hour of one public IPv4 address (each agent has one).
 const PUBLIC_IPV4: f64 = 0.005;
 
@@ -150,6 +162,18 @@ fn lookup(table: &[(&str, f64)], name: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn t_nodes_are_burstable_and_the_advice_is_not() {
+        for node in ["cache.t4g.micro", "cache.t4g.medium", "cache.t3.small", "cache.t2.micro"] {
+            assert!(is_burstable(node), "{node}");
+        }
+        for node in ["cache.m7g.large", "cache.r7g.large", "cache.m6g.large", "cache.c7gn.large"] {
+            assert!(!is_burstable(node), "{node}");
+        }
+        assert!(!is_burstable(STEADY_NODE_TYPE));
+        assert!(CACHE.iter().any(|(n, _)| *n == STEADY_NODE_TYPE), "the advice is priced");
+    }
 
     #[test]
     fn defaults_are_priced() {

@@ -157,6 +157,10 @@ pub struct Targets {
     /// written before the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_target: Option<RedisTarget>,
+    /// ElastiCache node type of the stack's own cache (`redis_source` `"elasticache"`), e.g.
+    /// `"cache.t4g.micro"`; absent for every other Redis, and in files written before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_node_type: Option<String>,
 }
 
 /// The Redis a run read from: the settings that move its figures by themselves.

@@ -24,7 +24,7 @@ use crate::fleet::connect::{Clock, connect};
 use crate::fleet::local::log_tail;
 use crate::fleet::tls::ClientTls;
 use crate::fleet::{Fleet, FleetAgent};
-use crate::results::schema::{AgentResult, AgentStatus, RunResult, Targets};
+use crate::results::schema::{AgentResult, AgentStatus, FleetKind, RunResult, Targets};
 use crate::scenario::{CacheStart, Scenario};
 pub use local::run_local;
 pub use measure::AGENT_SILENCE;
@@ -134,7 +134,16 @@ async fn hello(fleet: &Fleet) -> Result<(Vec<AgentClient<Channel>>, Vec<AgentRes
     for agent in &fleet.agents {
         let tls = fleet.tls.config(&agent.server_name);
         let (client, hello, clock) =
-            connect(&agent.id, agent.addr, tls).await.map_err(|e| with_log(e.into(), agent))?;
+            connect(&agent.id, agent.addr, tls).await.map_err(|e| match fleet.kind {
+                // An instance's agent has no log here to show: say what is lost and what to do.
+                FleetKind::Aws => Error::AgentLost {
+                    agent: e.agent,
+                    instance: agent.host.clone(),
+                    address: e.address,
+                    detail: e.detail,
+                },
+                FleetKind::Local => with_log(e.into(), agent),
+            })?;
         // Seeding would rewrite the data under the other controller's run.
         if hello.state() == pb::AgentState::Running {
             return Err(Error::AgentBusy { address: agent.addr.to_string() });

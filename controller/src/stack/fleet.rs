@@ -28,10 +28,13 @@ pub async fn agents_in_service(stack: &str) -> Result<(State, Vec<StackAgent>), 
         fleet_error(format!("not found in {}; provision it again or `fetchbench teardown`", state.region))
     })?;
     let status = described.stack_status().map(|s| s.as_str()).unwrap_or_default();
-    if !matches!(status, "CREATE_COMPLETE" | "UPDATE_COMPLETE") {
+    if !runnable(status) {
         return Err(fleet_error(format!(
-            "is {status}; it must be CREATE_COMPLETE or UPDATE_COMPLETE to run"
+            "is {status}; it must be CREATE_COMPLETE, UPDATE_COMPLETE or UPDATE_ROLLBACK_COMPLETE to run"
         )));
+    }
+    if let Some(warning) = crate::stack::expiry::warning(stack, &described, std::time::SystemTime::now()) {
+        eprintln!("fetchbench: warning: {warning}");
     }
     let mut agents = Vec::new();
     for instance in aws.autoscaling.describe_auto_scaling_groups(state.output("AgentGroupName")).await? {
@@ -53,6 +56,12 @@ pub async fn agents_in_service(stack: &str) -> Result<(State, Vec<StackAgent>), 
         agents.push((instance.id, addr, installed.server_name.clone()));
     }
     Ok((state, agents))
+}
+
+/// Whether a run may use a stack in `status`: one that is complete, including after a failed
+/// update that CloudFormation rolled back (the previous template is back, and works).
+fn runnable(status: &str) -> bool {
+    matches!(status, "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE")
 }
 
 /// The URL of the stack's cache, from its outputs.
@@ -78,6 +87,7 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
             .redis_source
             .as_deref()
             .map(|source| crate::results::schema::RedisTarget::of(&url, source, false));
+        targets.cache_node_type = state.cache_node_type.clone();
         pb::RedisTarget { url, key_prefix: format!("{bucket}:"), cluster: false }
     });
     let s3 = uses_s3.then(|| {
@@ -104,4 +114,26 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
         nodes: 1,
     };
     Ok(Fleet { kind: FleetKind::Aws, noun: "EC2 agent", agents, tls, redis, s3, targets, pricing })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_takes_a_complete_or_rolled_back_stack_only() {
+        for ok in ["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"] {
+            assert!(runnable(ok), "{ok}");
+        }
+        for not in [
+            "CREATE_IN_PROGRESS",
+            "UPDATE_IN_PROGRESS",
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "UPDATE_ROLLBACK_FAILED",
+            "ROLLBACK_COMPLETE",
+            "DELETE_IN_PROGRESS",
+        ] {
+            assert!(!runnable(not), "{not}");
+        }
+    }
 }

@@ -5,12 +5,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_cloudformation::types::Stack;
+
 use crate::aws::Aws;
 use crate::aws::cloudformation::StackSpec;
 use crate::error::Error;
 use crate::fleet::aws_state::{self, State};
 use crate::fleet::tls::{Authority, ClientTls};
 use crate::results::pricing;
+use crate::stack::expiry;
 use crate::stack::install::{self, InstallOptions, Installed};
 use crate::stack::watch::{self, Outcome};
 
@@ -38,8 +41,9 @@ pub struct ProvisionOptions {
     pub cache_tls: bool,
     /// Who may reach the agents' gRPC port, an IPv4 CIDR.
     pub allow_cidr: String,
-    /// The stack's `fetchbench:expires-at` is now plus this.
-    pub expires_in: Duration,
+    /// The stack's `fetchbench:expires-at` is now plus this; `None` keeps an existing stack's
+    /// time, and gives a new stack [`DEFAULT_EXPIRES_IN`].
+    pub expires_in: Option<Duration>,
     /// Longest wait for the stack.
     pub timeout: Duration,
     /// The agent binary to install once the stack is up, checked for the instances'
@@ -48,9 +52,13 @@ pub struct ProvisionOptions {
 }
 
 /// CPU architecture (as Rust names it) of an EC2 instance type: Graviton families carry a "g"
-/// after the generation digit (c7g, m6gd, t4g, c7gn, im4gn), everything else here is x86_64.
+/// after the generation digit (c7g, m6gd, t4g, c7gn, im4gn), and a1 is the first Graviton;
+/// everything else here is x86_64.
 pub fn arch_of(instance_type: &str) -> &'static str {
     let family = instance_type.split('.').next().unwrap_or_default();
+    if family == "a1" {
+        return "aarch64";
+    }
     let suffix = family.trim_start_matches(|c: char| c.is_ascii_lowercase() && !c.is_ascii_digit());
     let after_generation = suffix.trim_start_matches(|c: char| c.is_ascii_digit());
     if suffix.len() > after_generation.len() && after_generation.contains('g') { "aarch64" } else { "x86_64" }
@@ -72,6 +80,9 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     if !state.region.is_empty() && state.region != aws.region {
         return Err(Error::OtherRegion { stack: opts.stack.clone(), region: state.region.clone() });
     }
+    // Which zone, before anything is made: a type no zone offers is refused here.
+    let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
+    let zone = agents_zone(&aws, &opts.instance_type, existing.as_ref()).await?;
     let now = SystemTime::now();
     state.stack = opts.stack.clone();
     state.region = aws.region.clone();
@@ -91,7 +102,8 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         ClientTls::new(ca.cert_pem().to_owned(), ca.issue_client()?).save_identity(&dir)?;
     }
 
-    let expires_at = humantime::format_rfc3339_seconds(now + opts.expires_in).to_string();
+    let expires_at = expiry::next(opts.expires_in, existing.as_ref(), now);
+    let expired = existing.as_ref().and_then(|s| expiry::passed(s, now));
     let (cache_address, cache_port) = opts.existing_cache.clone().unwrap_or_default();
     let mut parameters = vec![
         ("AgentCount", opts.agents.to_string()),
@@ -102,6 +114,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         ("CacheNodeType", opts.cache_node_type.clone()),
         ("CacheTransitEncryption", opts.cache_tls.to_string()),
         ("ExpiresAt", expires_at.clone()),
+        ("AvailabilityZone", zone),
     ];
     if opts.existing_cache.is_some() {
         parameters.push(("ExistingCacheAddress", cache_address));
@@ -115,7 +128,6 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     let spec = StackSpec { name: &opts.stack, template: TEMPLATE, parameters: &parameters, tags: &tags };
 
     let since = watch::now_unix() - 1;
-    let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
     let changed = match existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_owned()) {
         None => {
             println!(
@@ -142,18 +154,27 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
             });
         }
         Some(status) => {
-            println!("updating stack {} in {} (now {status})", opts.stack, aws.region);
-            let changed = aws.cloudformation.update_stack(&spec).await?;
-            if !changed {
-                println!("  the stack already matches; nothing to update");
+            let current = existing.as_ref().expect("a stack with a status");
+            if matches(current, &parameters, &tags)
+                && aws.cloudformation.get_template(&opts.stack).await? == TEMPLATE
+            {
+                println!("stack {} in {} already matches; nothing to update", opts.stack, aws.region);
+                false
+            } else {
+                println!("updating stack {} in {} (now {status})", opts.stack, aws.region);
+                let changed = aws.cloudformation.update_stack(&spec).await?;
+                if !changed {
+                    println!("  the stack already matches; nothing to update");
+                }
+                changed
             }
-            changed
         }
     };
     let outcome = if changed {
         watch::watch(&aws.cloudformation, &opts.stack, since, opts.timeout).await?
     } else {
-        Outcome::Complete("UPDATE_COMPLETE".into())
+        let status = existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_owned());
+        Outcome::Complete(status.unwrap_or_else(|| "UPDATE_COMPLETE".into()))
     };
     let Outcome::Complete(status) = outcome else {
         return Err(Error::Stack {
@@ -162,6 +183,14 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
             detail: "it vanished while being created; provision again".into(),
         });
     };
+
+    // The expiry's scheduled action left the group at 0: a new time brings the agents back.
+    if let (Some(at), Some(_)) = (&expired, opts.expires_in)
+        && let Some(group) = existing.as_ref().and_then(|s| output(s, "AgentGroupName"))
+    {
+        aws.autoscaling.update_auto_scaling_group(group, opts.agents).await?;
+        println!("  the stack had expired at {at}: its agents are scaled back to {}", opts.agents);
+    }
 
     let described = aws.cloudformation.describe_stacks(&opts.stack).await?.ok_or_else(|| {
         Error::AwsFleet { stack: opts.stack.clone(), detail: "vanished right after it was created".into() }
@@ -175,6 +204,9 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     let dir = aws_state::save(&state)?;
     print_made(&state, &status, &opts.allow_cidr);
     println!("state: {}", dir.display());
+    if let Some(warning) = expiry::warning(&opts.stack, &described, SystemTime::now()) {
+        eprintln!("fetchbench: warning: {warning}");
+    }
 
     let Some(binary) = opts.binary.clone() else {
         return Ok(None);
@@ -183,6 +215,42 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     let group = state.output("AgentGroupName").to_owned();
     install::wait_in_service(&aws, &opts.stack, &group, opts.agents as usize).await?;
     install::install(&aws, &mut state, &InstallOptions { binary, keep_installed: true }).await.map(Some)
+}
+
+/// The zone of the agents (the template's `AvailabilityZone`): one that offers `instance_type`,
+/// as DescribeInstanceTypeOfferings says (the region's first zone may not). An existing stack
+/// keeps its zone while it offers the type, so that an update does not replace its subnet.
+async fn agents_zone(aws: &Aws, instance_type: &str, existing: Option<&Stack>) -> Result<String, Error> {
+    let offered = aws.ec2.describe_instance_type_offerings(instance_type).await?;
+    let Some(first) = offered.first() else {
+        return Err(Error::NotOffered {
+            instance_type: instance_type.to_owned(),
+            region: aws.region.clone(),
+        });
+    };
+    if let Some(stack) = existing
+        && output(stack, "AvailabilityZone").is_some_and(|z| offered.iter().any(|o| o == z))
+    {
+        let given = stack.parameters().iter().find(|p| p.parameter_key() == Some("AvailabilityZone"));
+        return Ok(given.and_then(|p| p.parameter_value()).unwrap_or_default().to_owned());
+    }
+    Ok(first.clone())
+}
+
+/// Whether `stack` already has these parameters (those sent; the others keep their defaults)
+/// and tags.
+fn matches(stack: &Stack, parameters: &[(String, String)], tags: &[(String, String)]) -> bool {
+    let has_parameter = |(k, v): &(String, String)| {
+        stack.parameters().iter().any(|p| p.parameter_key() == Some(k) && p.parameter_value() == Some(v))
+    };
+    let has_tag =
+        |(k, v): &(String, String)| stack.tags().iter().any(|t| t.key() == Some(k) && t.value() == Some(v));
+    parameters.iter().all(has_parameter) && tags.iter().all(has_tag) && stack.tags().len() == tags.len()
+}
+
+/// An output of `stack`, when it has it.
+fn output<'a>(stack: &'a Stack, key: &str) -> Option<&'a str> {
+    stack.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value())
 }
 
 fn print_made(state: &State, status: &str, allow_cidr: &str) {
@@ -220,7 +288,9 @@ mod tests {
 
     #[test]
     fn graviton_types_are_aarch64() {
-        for t in ["c7g.large", "m6gd.xlarge", "t4g.micro", "c7gn.large", "im4gn.large", "r8g.medium"] {
+        for t in
+            ["c7g.large", "m6gd.xlarge", "t4g.micro", "c7gn.large", "im4gn.large", "r8g.medium", "a1.large"]
+        {
             assert_eq!(arch_of(t), "aarch64", "{t}");
         }
         for t in ["c7i.large", "t3.micro", "g5.xlarge", "c5n.large", "m7a.large", "inf2.xlarge"] {
@@ -256,6 +326,7 @@ mod tests {
             "ExpiresAt",
             "ExistingCacheAddress",
             "ExistingCachePort",
+            "AvailabilityZone",
         ] {
             assert!(parameters.iter().any(|p| p == sent), "parameter {sent} is not in {parameters:?}");
         }

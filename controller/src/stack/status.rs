@@ -40,6 +40,9 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
         if age.is_zero() { "under a minute".to_owned() } else { humantime::format_duration(age).to_string() },
         humantime::format_rfc3339_seconds(created)
     );
+    if let Some(warning) = crate::stack::expiry::warning(stack, &described, SystemTime::now()) {
+        println!("warning: {warning}");
+    }
     let hourly = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
     let hours = age.as_secs_f64() / 3600.0;
     let prefix = if hourly.unknown.is_empty() { "about" } else { "over" };
