@@ -13,6 +13,25 @@
 //!   thresholds, cost, comparison; never imports `render`.
 //! - [`scenario`]: the scenario file's model and its validation.
 
+/// `println!` that goes on when nobody reads standard output any more (`fetchbench run | head -1`):
+/// the run still measures and writes its files; only the printout is lost. Every module prints
+/// through it (or [`say_text!`]), never `println!`, which would panic there.
+macro_rules! say {
+    () => {
+        $crate::support::say(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::support::say(format_args!($($arg)*))
+    };
+}
+
+/// `print!` of a finished text (a summary, a table), going on as [`say!`] does.
+macro_rules! say_text {
+    ($text:expr) => {
+        $crate::support::say_text($text)
+    };
+}
+
 pub mod aws;
 pub mod cli;
 pub mod commands;

@@ -17,6 +17,19 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// One line on standard output; a reader that went away (a closed pipe) or a full disk loses
+/// the line, not the command (see `say!`).
+pub fn say(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+}
+
+/// A text on standard output as it is, losing it as [`say`] does.
+pub fn say_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Write `path` through a temporary file beside it (`.<name>.tmp`), flushed to disk before it
 /// takes the name, so a crash or a full disk never leaves half a file under the real name.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {

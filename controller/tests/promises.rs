@@ -621,3 +621,39 @@ fn a_killed_controller_takes_its_local_fleet_with_it_and_the_next_run_sweeps_its
     std::fs::remove_file(&other).expect("remove");
     sb.assert_clean();
 }
+
+/// `fetchbench run SCENARIO | head -1`: a reader that goes away takes the rest of what would have
+/// been printed, not the run: it measures, writes its results and exits as it would have, with no
+/// panic (a closed stdout used to abort it at its second line, before anything was measured).
+#[test]
+fn a_reader_that_closes_stdout_early_loses_the_printout_not_the_run() {
+    use std::io::BufRead;
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "short.toml",
+        "name = \"short\"\n[dataset]\nobjects = 20\nsize = 100\n\
+         [[workload]]\nname = \"r\"\ntarget = \"redis\"\nrequests = 50\n\
+         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 50\n",
+    );
+    let out = sb.path().join("out");
+    let mut child = sb
+        .fetchbench()
+        .args(["run", utf8(&scenario), "--out", utf8(&out)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fetchbench starts");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("a line");
+    // The reader is dropped here, as `head -1` exits: every later write to stdout fails (EPIPE).
+    let o = child.wait_with_output().expect("fetchbench ends");
+    assert!(first.starts_with("fetchbench: scenario \"short\""), "{first}");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    let ops: Vec<u64> = r["workloads"].as_array().expect("workloads").iter().map(|w| u(&w["ops"])).collect();
+    assert_eq!(ops, [50, 50]);
+    assert!(out.join("report.html").is_file());
+    sb.assert_clean();
+}
