@@ -242,3 +242,20 @@ fn the_checker_reads_groups_and_skips_comments() {
         ["--region", "--stack-name"]
     );
 }
+
+/// Standard output goes through `say!`/`say_text!` (lib.rs), which go on when the reader has gone
+/// (`fetchbench run | head -1`); `println!` or `print!` would panic there and lose the run.
+#[test]
+fn every_module_prints_through_say() {
+    let mut printing = Vec::new();
+    for (module, text) in modules() {
+        let code = code(&text);
+        for (n, line) in code.lines().enumerate() {
+            let bare = line.replace("eprintln!", "").replace("eprint!", "");
+            if bare.contains("println!") || bare.contains("print!(") {
+                printing.push(format!("{module}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(printing.is_empty(), "print through say! or say_text! instead:\n{}", printing.join("\n"));
+}

@@ -30,7 +30,7 @@ pub fn certs(args: &CertsArgs) -> Result<u8, Error> {
                  restarted)"
             ))
         })?;
-        println!(
+        say!(
             "reusing the authority in {} (agents started with it keep working; --force makes a new one)",
             dir.display()
         );
@@ -59,13 +59,13 @@ pub fn certs(args: &CertsArgs) -> Result<u8, Error> {
         std::fs::write(&cert, &issued.cert_pem)
             .map_err(|e| fail(format!("cannot write {}: {e}", cert.display())))?;
         write_private(&key, &issued.key_pem).map_err(|e| fail(e.to_string()))?;
-        println!(
+        say!(
             "{host}: fetchbench-agent --listen {host}:7878 --tls-cert {} --tls-key {} --tls-client-ca {}",
             cert.display(),
             key.display(),
             dir.join(CA_CERT).display()
         );
     }
-    println!("then: fetchbench run --tls-dir {} --agent HOST:7878 ...", dir.display());
+    say!("then: fetchbench run --tls-dir {} --agent HOST:7878 ...", dir.display());
     Ok(0)
 }

@@ -16,7 +16,7 @@ pub fn compare(args: &CompareArgs) -> Result<u8, Error> {
     let base = crate::results::schema::load(&args.base).map_err(crate::render::files::ReportError::from)?;
     let new = crate::results::schema::load(&args.new).map_err(crate::render::files::ReportError::from)?;
     let comparison = crate::results::compare::compare(&base, &new);
-    println!(
+    say!(
         "compare: {} ({}, {}) -> {} ({}, {})",
         args.base.display(),
         base.scenario.name,
@@ -25,7 +25,7 @@ pub fn compare(args: &CompareArgs) -> Result<u8, Error> {
         new.scenario.name,
         new.started_at
     );
-    print!("{}", crate::render::compare::text(&comparison));
+    say_text!(&crate::render::compare::text(&comparison));
     if let Some(path) = &args.html {
         use crate::render::html::compare::Side;
         crate::render::files::write_comparison_html(
@@ -35,15 +35,15 @@ pub fn compare(args: &CompareArgs) -> Result<u8, Error> {
             args.fail_if_worse,
             path,
         )?;
-        println!("page: {}", path.display());
+        say!("page: {}", path.display());
     }
     let Some(limit) = args.fail_if_worse else { return Ok(0) };
     let failures = comparison.gate(limit);
     for why in &failures {
-        println!("FAIL: {why}");
+        say!("FAIL: {why}");
     }
     if failures.is_empty() {
-        println!("ok: no percentile got more than {limit}% worse");
+        say!("ok: no percentile got more than {limit}% worse");
         Ok(0)
     } else {
         Ok(EXIT_FAILURE)

@@ -1,6 +1,6 @@
 //! `fetchbench provision`: its arguments checked (the CIDR asked for on a terminal), then the stack.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use crate::cli::ProvisionArgs;
 use crate::error::Error;
@@ -21,7 +21,7 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
     match crate::stack::provision::provision(opts).await? {
         Some(installed) => Ok(super::stack::installed(installed)),
         None => {
-            println!("agents not installed (--no-install); run `fetchbench install` next");
+            say!("agents not installed (--no-install); run `fetchbench install` next");
             Ok(0)
         }
     }
@@ -119,10 +119,9 @@ fn ask_cidr() -> Result<String, Error> {
     if !std::io::stdin().is_terminal() {
         return Err(missing());
     }
-    print!(
+    say_text!(
         "your public IPv4 address (the agents accept gRPC from it only; see https://checkip.amazonaws.com): "
     );
-    let _ = std::io::stdout().flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     let ip = line.trim();

@@ -24,7 +24,7 @@ pub fn report(args: &ReportArgs) -> Result<u8, Error> {
     let (written, result) =
         crate::render::files::write_report(&args.result, args.html.as_deref(), assumptions.as_ref())?;
     // The terminal summary again, priced as the page is: the figures without opening a browser.
-    println!(
+    say!(
         "{}: scenario \"{}\", {} {} agent{}, started {}",
         args.result.display(),
         result.scenario.name,
@@ -33,7 +33,7 @@ pub fn report(args: &ReportArgs) -> Result<u8, Error> {
         if result.agents.len() == 1 { "" } else { "s" },
         result.started_at
     );
-    print!("{}", crate::render::terminal::render(&result));
-    println!("report: {}", written.display());
+    say_text!(&crate::render::terminal::render(&result));
+    say!("report: {}", written.display());
     Ok(0)
 }

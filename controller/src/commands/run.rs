@@ -54,7 +54,7 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
         } else {
             "on this machine".to_owned()
         };
-        print!("{}", crate::run::dry_run::text(&opts.scenario, &place));
+        say_text!(&crate::run::dry_run::text(&opts.scenario, &place));
         return Ok(0);
     }
     let report = if aws {
@@ -95,7 +95,7 @@ async fn run_aws(opts: RunOptions, stack: &str, interrupt: CancellationToken) ->
         });
     }
     if agents.len() > wanted {
-        println!(
+        say!(
             "using {wanted} of the fleet's {} agents (the scenario's agents; --agents overrides)",
             agents.len()
         );

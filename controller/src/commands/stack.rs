@@ -1,7 +1,7 @@
 //! `fetchbench install`, `status` and `teardown`: the stack's name, region and profile passed on to
 //! [`crate::stack`].
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use crate::cli::{InstallArgs, StackArgs, TeardownArgs};
 use crate::error::{EXIT_DEGRADED, Error};
@@ -21,14 +21,15 @@ pub async fn install(args: &InstallArgs) -> Result<u8, Error> {
 /// Say how an install ended; the exit code: 3 when an agent does not answer over gRPC.
 pub(super) fn installed(done: Installed) -> u8 {
     if done.unreachable > 0 {
-        println!(
+        say!(
             "{} of {} agents cannot be reached over gRPC; check that --allow-cidr covers this machine's \
              public address, then `fetchbench status`",
-            done.unreachable, done.total
+            done.unreachable,
+            done.total
         );
         return EXIT_DEGRADED;
     }
-    println!("{} agents ready", done.total);
+    say!("{} agents ready", done.total);
     0
 }
 
@@ -55,10 +56,9 @@ fn confirm(stack: &str, region: &str, bucket: Option<&str>) -> Result<bool, Erro
         });
     }
     let what = bucket.map(|b| format!(", bucket {b} with everything in it,")).unwrap_or_default();
-    print!(
+    say_text!(&format!(
         "delete stack {stack} in {region}{what} and every agent, cache and network resource in it? [y/N] "
-    );
-    let _ = std::io::stdout().flush();
+    ));
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))

@@ -306,7 +306,7 @@ impl Progress {
     /// differ: the controller may send one workload per request).
     pub fn interval(&mut self, w: usize, agent: usize, p: &pb::Progress) {
         if let Some(line) = self.fold(w, agent, p) {
-            println!("{line}");
+            say!("{line}");
         }
     }
 

@@ -65,7 +65,7 @@ pub async fn search(
     let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
     let offsets: Vec<i64> = fleet.clocks.iter().map(|c| c.offset_ns).collect();
     let slots = live.len() as u64 * u64::from(workload.concurrency);
-    println!(
+    say!(
         "searching {} for its highest rate with {find_max} ({} agent{} x {} in flight, {} per step)",
         workload.name,
         live.len(),
@@ -77,7 +77,7 @@ pub async fn search(
     let steps_of = Steps { scenario, w, live, fleet, ids: &ids, offsets: &offsets };
     let (probe_tallies, probe) = steps_of.run(None, find_max.step, workload.warmup, agents, ended).await;
     let probe_ops_s = probe.achieved_rate_ops_s;
-    println!(
+    say!(
         "  probe, closed loop: {probe_ops_s:.0} ops/s sent, p50 {:.2} ms, p99 {:.2} ms",
         probe.latency_us.p50 / 1e3,
         probe.latency_us.p99 / 1e3
@@ -105,7 +105,7 @@ pub async fn search(
             let (tallies, result) = steps_of.run(Some(rate), length, None, agents, ended).await;
             let mut judged = judge(find_max, rate, &result);
             judged.tries = tries;
-            println!(
+            say!(
                 "  {:>9.0} ops/s asked, {:>9.0} sent, {} {:.2} ms, {} errors: {}",
                 rate,
                 judged.achieved_ops_s,

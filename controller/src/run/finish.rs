@@ -144,18 +144,13 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
     // have would sit beside this run's figures as if they were part of them.
     let earlier = load(&dir.join(RESULT_JSON)).ok();
     let path = result.write(dir).map_err(|source| Error::Output { path: dir.to_owned(), source })?;
-    print!("{}", terminal::render(&result));
+    say_text!(&terminal::render(&result));
     if let Some(e) = &earlier {
-        println!(
-            "replaced: the result of {} ({}) that {} held",
-            e.scenario.name,
-            e.started_at,
-            dir.display()
-        );
+        say!("replaced: the result of {} ({}) that {} held", e.scenario.name, e.started_at, dir.display());
     }
-    println!("result: {}", path.display());
+    say!("result: {}", path.display());
     let report = files::write_all(&result, result.cost.as_ref(), dir)?;
-    println!("report: {}", report.display());
+    say!("report: {}", report.display());
     let current = export::hgrm_names(&result);
     let earlier_hgrm = earlier.map(|e| export::hgrm_names(&e)).unwrap_or_default();
     for stale in earlier_hgrm.iter().filter(|n| !current.contains(n)) {

@@ -151,7 +151,7 @@ pub async fn pass(
             () = interrupt.cancelled(), if !ended.interrupted => {
                 ended.interrupted = true;
                 progress.clear();
-                println!("interrupted: stopping the agents and keeping what they measured");
+                say!("interrupted: stopping the agents and keeping what they measured");
                 stop_live(&streams).await;
                 stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
                 continue;
@@ -197,7 +197,7 @@ pub async fn pass(
                 if !announced && matches!(*event, pb::run_event::Event::Progress(_)) {
                     announced = true;
                     if let Say::Announce(what) = &say {
-                        println!("running {what}");
+                        say!("running {what}");
                     }
                     progress.started(w);
                 }
@@ -243,7 +243,7 @@ pub async fn pass(
     if let Say::Announce(_) = say {
         let (ops, errors) =
             live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
-        println!("  done: {ops} ops, {errors} errors");
+        say!("  done: {ops} ops, {errors} errors");
     }
 }
 
@@ -287,7 +287,7 @@ fn abort_on_loss(scenario: &Scenario, aborted: &mut bool, progress: &mut Progres
     }
     *aborted = true;
     progress.clear();
-    println!("aborting the run: an agent was lost and on_agent_loss is \"abort\"");
+    say!("aborting the run: an agent was lost and on_agent_loss is \"abort\"");
     true
 }
 

@@ -170,7 +170,7 @@ async fn hello(fleet: &Fleet) -> Result<(Vec<AgentClient<Channel>>, Vec<AgentRes
 
 /// The run's banner: the scenario, the fleet and the stores.
 fn announce(scenario: &Scenario, fleet: &Fleet, targets: &Targets) {
-    println!(
+    say!(
         "fetchbench: scenario {:?} on {} {}{}",
         scenario.name,
         fleet.agents.len(),
@@ -178,11 +178,11 @@ fn announce(scenario: &Scenario, fleet: &Fleet, targets: &Targets) {
         if fleet.agents.len() == 1 { "" } else { "s" }
     );
     if let (Some(url), Some(source)) = (&targets.redis, &targets.redis_source) {
-        println!("  redis: {url} ({source})");
+        say!("  redis: {url} ({source})");
     }
     if let (Some(b), Some(source)) = (&targets.s3_bucket, &targets.s3_source) {
         let endpoint = targets.s3_endpoint.as_deref().unwrap_or("AWS S3");
-        println!("  s3:    bucket {b} on {endpoint} ({source})");
+        say!("  s3:    bucket {b} on {endpoint} ({source})");
     }
 }
 
@@ -212,7 +212,7 @@ async fn seed(
         (Some(_), None) => "redis",
         (None, _) => "s3",
     };
-    println!(
+    say!(
         "seeding {} objects of {} into {} through {}",
         dataset.objects,
         scenario.dataset.describe_sizes(),
@@ -225,7 +225,7 @@ async fn seed(
         .await
         .map_err(|s| agent_error(&agents[0], "prepare (seeding)", &s))?
         .into_inner();
-    println!(
+    say!(
         "seeded {} objects ({} bytes) in {:.2} s",
         seeded.objects_written,
         seeded.bytes_written,

@@ -170,13 +170,13 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
     };
     let dir = aws_state::dir(&stack)?;
     if targets.is_empty() {
-        println!("all {} instances already run agent sha256 {sha256}; nothing to install", instances.len());
+        say!("all {} instances already run agent sha256 {sha256}; nothing to install", instances.len());
         let tls = ClientTls::load(&dir).map_err(Error::FleetTls)?;
         let unreachable = check_agents(state, &tls).await;
         return Ok(Installed { unreachable, total: state.installed.len() });
     }
     if targets.len() < instances.len() {
-        println!(
+        say!(
             "installing the agent on {} new instances ({} already run it)",
             targets.len(),
             instances.len() - targets.len()
@@ -185,10 +185,10 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
 
     let key = format!("agents/fetchbench-agent-{sha256}");
     if aws.s3.head_object(&bucket, &key).await? {
-        println!("agent binary sha256 {sha256} already in s3://{bucket}/{key}");
+        say!("agent binary sha256 {sha256} already in s3://{bucket}/{key}");
     } else {
         aws.s3.put_object(&bucket, &key, &opts.binary).await?;
-        println!("uploaded {} (sha256 {sha256}) to s3://{bucket}/{key}", opts.binary.display());
+        say!("uploaded {} (sha256 {sha256}) to s3://{bucket}/{key}", opts.binary.display());
     }
     let url = aws.s3.presign_get_object(&bucket, &key, URL_LIFETIME).await?;
 
@@ -200,14 +200,14 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
         let tags = [("fetchbench:instance-arn", arn.as_str()), ("fetchbench:stack", stack.as_str())];
         aws.ssm.put_parameter(&format!("{prefix}/{id}"), &bundle, &kms_key, &tags).await?;
     }
-    println!("stored a TLS identity for each of {} instances under SSM {prefix}/", targets.len());
+    say!("stored a TLS identity for each of {} instances under SSM {prefix}/", targets.len());
 
     let text = command_text(&sha256, &prefix, &port, &aws.region);
     let comment = format!("fetchbench install {}", &sha256[..12]);
     let mut commands = Vec::with_capacity(targets.len());
     for chunk in targets.chunks(MAX_SEND_TARGETS) {
         let command_id = send(aws, chunk, &text, &comment).await?;
-        println!("running agent-install.sh on {} instances (SSM command {command_id})", chunk.len());
+        say!("running agent-install.sh on {} instances (SSM command {command_id})", chunk.len());
         commands.extend(chunk.iter().map(|id| (command_id.clone(), id.clone())));
     }
 
@@ -222,21 +222,21 @@ pub async fn install(aws: &Aws, state: &mut State, opts: &InstallOptions) -> Res
     let mut failed = 0;
     while let Some((id, result)) = results.next().await {
         let Some(inv) = result? else {
-            println!("  {id}: no result within {}", humantime::format_duration(INVOCATION_TIMEOUT));
+            say!("  {id}: no result within {}", humantime::format_duration(INVOCATION_TIMEOUT));
             failed += 1;
             continue;
         };
         if inv.status != "Success" {
             let tail: Vec<&str> = inv.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
             let tail = tail[tail.len().saturating_sub(STDERR_TAIL)..].join("\n      ");
-            println!("  {id}: {} (exit {})\n      {tail}", inv.status, inv.response_code);
+            say!("  {id}: {} (exit {})\n      {tail}", inv.status, inv.response_code);
             failed += 1;
             continue;
         }
         let address = ready_address(&inv.stdout);
         match &address {
-            Some(a) => println!("  {id}: Success, agent at {a}"),
-            None => println!("  {id}: Success, but the script reported no public address"),
+            Some(a) => say!("  {id}: Success, agent at {a}"),
+            None => say!("  {id}: Success, but the script reported no public address"),
         }
         fresh.push(InstalledAgent { instance_id: id.clone(), server_name: server_name(&id), address });
     }
@@ -277,7 +277,7 @@ pub async fn wait_in_service(aws: &Aws, stack: &str, group: &str, count: usize) 
             });
         }
         if !said {
-            println!(
+            say!(
                 "waiting for Auto Scaling group {group} to have {count} instances in service (now {now}, \
                  up to {})",
                 humantime::format_duration(GROUP_TIMEOUT)
@@ -315,7 +315,7 @@ async fn forget_gone(aws: &Aws, state: &mut State, instances: &[String], prefix:
     aws.ssm.delete_parameters(&names).await?;
     state.installed.retain(|a| !gone.contains(&a.instance_id));
     aws_state::save(state)?;
-    println!(
+    say!(
         "forgot {} agents no longer in the group and deleted their TLS parameters: {}",
         gone.len(),
         gone.join(", ")
@@ -351,9 +351,9 @@ pub async fn check_agents(state: &State, tls: &ClientTls) -> usize {
     let mut unreachable = 0;
     while let Some((agent, answer)) = answers.next().await {
         match answer {
-            Ok(text) => println!("  {}: {text}", agent.instance_id),
+            Ok(text) => say!("  {}: {text}", agent.instance_id),
             Err(reason) => {
-                println!("  {}: gRPC unreachable: {reason}", agent.instance_id);
+                say!("  {}: gRPC unreachable: {reason}", agent.instance_id);
                 unreachable += 1;
             }
         }
@@ -397,7 +397,7 @@ async fn send(aws: &Aws, instances: &[String], text: &str, comment: &str) -> Res
             Ok(id) => return Ok(id),
             Err(SendError::NotRegistered(e)) if Instant::now() < deadline => {
                 if !said {
-                    println!("waiting for the instances to register with SSM ({e})");
+                    say!("waiting for the instances to register with SSM ({e})");
                     said = true;
                 }
                 tokio::time::sleep(Duration::from_secs(10)).await;

@@ -130,7 +130,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     let since = watch::now_unix() - 1;
     let changed = match existing.as_ref().and_then(|s| s.stack_status()).map(|s| s.as_str().to_owned()) {
         None => {
-            println!(
+            say!(
                 "creating stack {} in {}: {} x {} agents, {}",
                 opts.stack,
                 aws.region,
@@ -158,13 +158,13 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
             if matches(current, &parameters, &tags)
                 && aws.cloudformation.get_template(&opts.stack).await? == TEMPLATE
             {
-                println!("stack {} in {} already matches; nothing to update", opts.stack, aws.region);
+                say!("stack {} in {} already matches; nothing to update", opts.stack, aws.region);
                 false
             } else {
-                println!("updating stack {} in {} (now {status})", opts.stack, aws.region);
+                say!("updating stack {} in {} (now {status})", opts.stack, aws.region);
                 let changed = aws.cloudformation.update_stack(&spec).await?;
                 if !changed {
-                    println!("  the stack already matches; nothing to update");
+                    say!("  the stack already matches; nothing to update");
                 }
                 changed
             }
@@ -189,7 +189,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         && let Some(group) = existing.as_ref().and_then(|s| output(s, "AgentGroupName"))
     {
         aws.autoscaling.update_auto_scaling_group(group, opts.agents).await?;
-        println!("  the stack had expired at {at}: its agents are scaled back to {}", opts.agents);
+        say!("  the stack had expired at {at}: its agents are scaled back to {}", opts.agents);
     }
 
     let described = aws.cloudformation.describe_stacks(&opts.stack).await?.ok_or_else(|| {
@@ -203,7 +203,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         .collect();
     let dir = aws_state::save(&state)?;
     print_made(&state, &status, &opts.allow_cidr);
-    println!("state: {}", dir.display());
+    say!("state: {}", dir.display());
     if let Some(warning) = expiry::warning(&opts.stack, &described, SystemTime::now()) {
         eprintln!("fetchbench: warning: {warning}");
     }
@@ -254,8 +254,8 @@ fn output<'a>(stack: &'a Stack, key: &str) -> Option<&'a str> {
 }
 
 fn print_made(state: &State, status: &str, allow_cidr: &str) {
-    println!("stack {}: {status} in {}", state.stack, state.region);
-    println!(
+    say!("stack {}: {status} in {}", state.stack, state.region);
+    say!(
         "  agents: {} x {} ({}) in {}, Auto Scaling group {}, gRPC port {} open to {allow_cidr}",
         state.agents,
         state.instance_type,
@@ -266,20 +266,20 @@ fn print_made(state: &State, status: &str, allow_cidr: &str) {
     );
     let tls = if state.output("CacheTls") == "true" { "TLS" } else { "no TLS" };
     match &state.cache_node_type {
-        Some(node) => println!(
+        Some(node) => say!(
             "  cache:  ElastiCache {node} at {}:{} ({tls})",
             state.output("CacheAddress"),
             state.output("CachePort")
         ),
-        None => println!(
+        None => say!(
             "  cache:  existing Redis at {}:{} ({tls})",
             state.output("CacheAddress"),
             state.output("CachePort")
         ),
     }
-    println!("  bucket: {}", state.output("BucketName"));
+    say!("  bucket: {}", state.output("BucketName"));
     let cost = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
-    println!("  cost:   {} ({}); `fetchbench teardown` stops it", cost.describe(), cost.items.join(", "));
+    say!("  cost:   {} ({}); `fetchbench teardown` stops it", cost.describe(), cost.items.join(", "));
 }
 
 #[cfg(test)]

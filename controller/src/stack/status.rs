@@ -34,19 +34,19 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
         .map_or_else(SystemTime::now, |t| UNIX_EPOCH + Duration::from_secs(t.secs().max(0) as u64));
     let age = SystemTime::now().duration_since(created).unwrap_or_default();
     let age = Duration::from_secs(age.as_secs() / 60 * 60);
-    println!(
+    say!(
         "stack {stack} in {}: {status}, up {} (since {})",
         aws.region,
         if age.is_zero() { "under a minute".to_owned() } else { humantime::format_duration(age).to_string() },
         humantime::format_rfc3339_seconds(created)
     );
     if let Some(warning) = crate::stack::expiry::warning(stack, &described, SystemTime::now()) {
-        println!("warning: {warning}");
+        say!("warning: {warning}");
     }
     let hourly = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
     let hours = age.as_secs_f64() / 3600.0;
     let prefix = if hourly.unknown.is_empty() { "about" } else { "over" };
-    println!("cost so far: {prefix} ${:.2} ({})", hourly.usd * hours, hourly.describe());
+    say!("cost so far: {prefix} ${:.2} ({})", hourly.usd * hours, hourly.describe());
 
     let group = state.output("AgentGroupName");
     let instances = if group.is_empty() {
@@ -65,10 +65,10 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
             .map_err(|e| e.to_string())
     };
     if let Err(e) = &pings {
-        println!("ssm ping unknown: {e}");
+        say!("ssm ping unknown: {e}");
     }
     let tls = ClientTls::load(&aws_state::dir(stack)?).ok();
-    println!("agents: {} of {} in the group", instances.len(), state.agents);
+    say!("agents: {} of {} in the group", instances.len(), state.agents);
     let mut healthy = instances.len() == state.agents as usize;
     // Every agent greeted at once (within a bound), so unreachable ones cost one timeout in all.
     let greetings: Vec<Result<String, String>> = stream::iter(&instances)
@@ -91,7 +91,7 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
             Err(_) => "unknown".into(),
         };
         healthy &= instance.lifecycle == "InService" && grpc.is_ok();
-        println!(
+        say!(
             "  {}  {}/{}  ssm {ping}  grpc {}",
             instance.id,
             instance.lifecycle,

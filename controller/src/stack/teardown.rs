@@ -28,7 +28,7 @@ pub async fn teardown(
 
     let Some(existing) = existing else {
         if saved.is_none() {
-            println!(
+            say!(
                 "nothing to delete: no stack {stack} in {} and no local state in {}",
                 aws.region,
                 dir.display()
@@ -37,11 +37,7 @@ pub async fn teardown(
         }
         delete_parameters(&aws, stack).await?;
         aws_state::remove(stack)?;
-        println!(
-            "stack {stack} is already gone from {}; removed the local state {}",
-            aws.region,
-            dir.display()
-        );
+        say!("stack {stack} is already gone from {}; removed the local state {}", aws.region, dir.display());
         return Ok(0);
     };
 
@@ -50,17 +46,17 @@ pub async fn teardown(
         None => aws.cloudformation.describe_stack_resource(stack, "Bucket").await?,
     };
     if !confirm(stack, &aws.region, bucket.as_deref())? {
-        println!("nothing deleted");
+        say!("nothing deleted");
         return Ok(0);
     }
 
     if let Some(bucket) = &bucket {
         let deleted = aws.s3.empty_bucket(bucket).await?;
-        println!("emptied bucket {bucket}: {deleted} object versions deleted");
+        say!("emptied bucket {bucket}: {deleted} object versions deleted");
     }
     delete_parameters(&aws, stack).await?;
     let since = watch::now_unix() - 1;
-    println!("deleting stack {stack} in {}", aws.region);
+    say!("deleting stack {stack} in {}", aws.region);
     if let Err(e) = aws.cloudformation.delete_stack(stack).await {
         // Only an error if the stack is still there: the call may fail after the delete began.
         if aws.cloudformation.describe_stacks(stack).await?.is_some() {
@@ -82,10 +78,7 @@ pub async fn teardown(
         }
     }
     aws_state::remove(stack)?;
-    println!(
-        "stack {stack} deleted: nothing of it is left running; removed the local state {}",
-        dir.display()
-    );
+    say!("stack {stack} deleted: nothing of it is left running; removed the local state {}", dir.display());
     Ok(0)
 }
 
@@ -94,7 +87,7 @@ async fn delete_parameters(aws: &Aws, stack: &str) -> Result<(), Error> {
     let names = aws.ssm.get_parameters_by_path(&format!("/fetchbench/{stack}")).await?;
     if !names.is_empty() {
         aws.ssm.delete_parameters(&names).await?;
-        println!("deleted {} agent TLS parameters under {}", names.len(), parameter_prefix(stack));
+        say!("deleted {} agent TLS parameters under {}", names.len(), parameter_prefix(stack));
     }
     Ok(())
 }

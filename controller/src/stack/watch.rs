@@ -42,7 +42,7 @@ pub async fn watch(cf: &CloudFormation, name: &str, since: i64, timeout: Duratio
             if !seen.insert(id) {
                 continue;
             }
-            println!("  {}", describe(event));
+            say!("  {}", describe(event));
             let status = event.resource_status().map(|s| s.as_str()).unwrap_or_default();
             let reason = event.resource_status_reason().unwrap_or_default();
             if status.ends_with("_FAILED") && !reason.contains("cancelled") {
