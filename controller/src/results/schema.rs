@@ -390,7 +390,12 @@ pub struct CapacityStep {
     pub missed: Option<String>,
     /// Times the rate was run: 2 when the first missed on latency alone (the figures are the
     /// second's, which stands).
+    #[serde(default = "one_try")]
     pub tries: u32,
+}
+
+fn one_try() -> u32 {
+    1
 }
 
 fn closed() -> String {
