@@ -210,15 +210,28 @@ async fn provision_install_status_teardown_teardown() {
 async fn provision_refuses_an_agent_binary_for_another_architecture() {
     let moto = spawn_moto();
     let sb = Sandbox::new();
+    // The host's x86_64 agent, named explicitly: an aarch64 build from scripts/build-agent would
+    // be the default for c7g.
+    let host_agent = default_agent_binary();
     let o = fetchbench(
         &sb,
         &moto,
-        &["provision", "--stack-name", STACK, "--instance-type", "c7g.large", "--allow-cidr", "127.0.0.1/32"],
+        &[
+            "provision",
+            "--stack-name",
+            STACK,
+            "--instance-type",
+            "c7g.large",
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--agent-binary",
+            host_agent.to_str().expect("utf-8 path"),
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("is built for x86_64 but the agents' instance type is aarch64"), "{err}");
-    assert!(err.contains("--target aarch64-unknown-linux-musl"), "{err}");
+    assert!(err.contains("`scripts/build-agent --arch aarch64`"), "{err}");
     let cf = aws_sdk_cloudformation::Client::new(&sdk_config(&moto).await);
     assert!(cf.describe_stacks().stack_name(STACK).send().await.is_err(), "nothing was created");
 }
