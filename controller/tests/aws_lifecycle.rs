@@ -11,7 +11,7 @@ mod moto;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{Sandbox, stderr, stdout};
-use fetchbench::fleet::local::default_agent_binary;
+use fetchbench::fleet::local::{default_agent_binary, fleet_agent_binary};
 use fetchbench::stack::install::{INSTALL_SCRIPT, parameter_prefix, sha256_file};
 use moto::{Moto, aws_env, sdk_config, spawn_moto};
 
@@ -97,11 +97,13 @@ async fn provision_install_status_teardown_teardown() {
     assert!(kms_key.starts_with("arn:aws:kms:us-east-1:123456789012:key/"), "{kms_key}");
 
     // The agent binary in the bucket under its SHA-256.
-    let sha = sha256_file(&default_agent_binary()).expect("agent binary");
+    // The default: scripts/build-agent's x86_64 agent when built, else the one beside fetchbench.
+    let agent = fleet_agent_binary("x86_64");
+    let sha = sha256_file(&agent).expect("agent binary");
     let key = format!("agents/fetchbench-agent-{sha}");
     let object = s3.get_object().bucket(&bucket).key(&key).send().await.expect("binary uploaded");
     let body = object.body.collect().await.expect("body").into_bytes();
-    assert_eq!(body.len() as u64, std::fs::metadata(default_agent_binary()).unwrap().len());
+    assert_eq!(body.len() as u64, std::fs::metadata(&agent).unwrap().len());
 
     // An AWS-RunShellScript command for exactly the agent instances, carrying the script.
     let group = state["outputs"]["AgentGroupName"].as_str().expect("group");

@@ -6,18 +6,18 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::fleet::local::default_agent_binary;
+use crate::fleet::local::{built_agent_name, fleet_agent_binary};
 
 /// The newest glibc the instances have: Amazon Linux 2023 ships 2.34.
 const FLEET_GLIBC: (u32, u32) = (2, 34);
 
-/// Check that `path` (default: [`default_for`] `arch`) is a Linux ELF binary for `arch` that runs
+/// Check that `path` (default: [`fleet_agent_binary`] for `arch`) is a Linux ELF binary for `arch` that runs
 /// on Amazon Linux 2023; return the path.
 pub fn check(path: Option<&Path>, arch: &str) -> Result<PathBuf, Error> {
-    let path = path.map_or_else(|| default_for(arch), Path::to_path_buf);
+    let path = path.map_or_else(|| fleet_agent_binary(arch), Path::to_path_buf);
     let how = format!(
         "build one with `scripts/build-agent --arch {arch}` (install then finds {} by default)",
-        built_name(arch)
+        built_agent_name(arch)
     );
     let fail = |detail: String| Error::AgentBinary { path: path.clone(), detail };
     let bytes = std::fs::read(&path).map_err(|e| fail(format!("cannot read it ({e}); {how}")))?;
@@ -48,26 +48,6 @@ pub fn check(path: Option<&Path>, arch: &str) -> Result<PathBuf, Error> {
         )));
     }
     Ok(path)
-}
-
-/// The file name `scripts/build-agent` writes for `arch`, in `<target dir>/agents/`.
-fn built_name(arch: &str) -> String {
-    format!("fetchbench-agent-linux-{arch}")
-}
-
-/// `scripts/build-agent`'s output for `arch` where the controller finds it: `agents/` beside its
-/// executable (a copied install), or in the target dir the executable was built in
-/// (`target/<profile>/` and, for test harnesses, `target/<profile>/deps/`); else the
-/// `fetchbench-agent` beside the controller.
-pub fn default_for(arch: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let name = built_name(arch);
-    exe.ancestors()
-        .skip(1)
-        .take(3)
-        .map(|dir| dir.join("agents").join(&name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(default_agent_binary)
 }
 
 /// Why a file is not an ELF binary this check can read.
@@ -182,6 +162,7 @@ fn glibc_version(name: &[u8]) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::local::default_agent_binary;
 
     /// A minimal ELF for `machine` whose `.gnu.version_r` needs `versions` from libc.so.6 (no
     /// section at all when empty, as in a static binary).
