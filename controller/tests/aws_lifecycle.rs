@@ -11,7 +11,7 @@ mod moto;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{Sandbox, stderr, stdout};
-use fetchbench::fleet::local::default_agent_binary;
+use fetchbench::fleet::local::{default_agent_binary, fleet_agent_binary};
 use fetchbench::stack::install::{INSTALL_SCRIPT, parameter_prefix, sha256_file};
 use moto::{Moto, aws_env, sdk_config, spawn_moto};
 
@@ -97,11 +97,13 @@ async fn provision_install_status_teardown_teardown() {
     assert!(kms_key.starts_with("arn:aws:kms:us-east-1:123456789012:key/"), "{kms_key}");
 
     // The agent binary in the bucket under its SHA-256.
-    let sha = sha256_file(&default_agent_binary()).expect("agent binary");
+    // The default: scripts/build-agent's x86_64 agent when built, else the one beside fetchbench.
+    let agent = fleet_agent_binary("x86_64");
+    let sha = sha256_file(&agent).expect("agent binary");
     let key = format!("agents/fetchbench-agent-{sha}");
     let object = s3.get_object().bucket(&bucket).key(&key).send().await.expect("binary uploaded");
     let body = object.body.collect().await.expect("body").into_bytes();
-    assert_eq!(body.len() as u64, std::fs::metadata(default_agent_binary()).unwrap().len());
+    assert_eq!(body.len() as u64, std::fs::metadata(&agent).unwrap().len());
 
     // An AWS-RunShellScript command for exactly the agent instances, carrying the script.
     let group = state["outputs"]["AgentGroupName"].as_str().expect("group");
@@ -210,15 +212,28 @@ async fn provision_install_status_teardown_teardown() {
 async fn provision_refuses_an_agent_binary_for_another_architecture() {
     let moto = spawn_moto();
     let sb = Sandbox::new();
+    // The host's x86_64 agent, named explicitly: an aarch64 build from scripts/build-agent would
+    // be the default for c7g.
+    let host_agent = default_agent_binary();
     let o = fetchbench(
         &sb,
         &moto,
-        &["provision", "--stack-name", STACK, "--instance-type", "c7g.large", "--allow-cidr", "127.0.0.1/32"],
+        &[
+            "provision",
+            "--stack-name",
+            STACK,
+            "--instance-type",
+            "c7g.large",
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--agent-binary",
+            host_agent.to_str().expect("utf-8 path"),
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("is built for x86_64 but the agents' instance type is aarch64"), "{err}");
-    assert!(err.contains("--target aarch64-unknown-linux-musl"), "{err}");
+    assert!(err.contains("`scripts/build-agent --arch aarch64`"), "{err}");
     let cf = aws_sdk_cloudformation::Client::new(&sdk_config(&moto).await);
     assert!(cf.describe_stacks().stack_name(STACK).send().await.is_err(), "nothing was created");
 }

@@ -110,6 +110,16 @@ impl Drop for AwsSandbox {
     }
 }
 
+/// The agent `scripts/build-agent --arch x86_64` wrote in this target dir (scripts/test makes it
+/// before the tests): `provision` installs it by default, so the sandbox's instances run it.
+fn built_agent() -> PathBuf {
+    let fetchbench = PathBuf::from(env!("CARGO_BIN_EXE_fetchbench"));
+    let target = fetchbench.parent().and_then(Path::parent).expect("the target dir");
+    let path = target.join("agents/fetchbench-agent-linux-x86_64");
+    assert!(path.is_file(), "{} is missing: run `scripts/build-agent --arch x86_64 --dev`", path.display());
+    path
+}
+
 /// The process exists and is not a zombie.
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -152,6 +162,12 @@ async fn provision_run_status_teardown_through_the_sandbox() {
     for agent in installed {
         let address = agent["address"].as_str().expect("each agent reported its address");
         assert!(address.starts_with("127.") && address.ends_with(":7878"), "{address}");
+    }
+    // What runs on the instances is scripts/build-agent's glibc 2.34 build, the default.
+    let built = std::fs::read(built_agent()).expect("the built agent");
+    for id in installed.iter().map(|a| a["instance_id"].as_str().expect("instance id")) {
+        let on_instance = aws.dir.join("instances").join(id).join("opt/fetchbench/bin/fetchbench-agent");
+        assert!(std::fs::read(&on_instance).expect("installed agent") == built, "{id} runs another binary");
     }
     let pids = aws.recorded_pids();
     assert_eq!(pids.len(), 3, "two agents and one redis-server: {pids:?}");

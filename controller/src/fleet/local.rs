@@ -126,6 +126,27 @@ pub fn default_agent_binary() -> PathBuf {
     }
 }
 
+/// The file name `scripts/build-agent` writes for `arch` (x86_64 or aarch64) in
+/// `<target dir>/agents/`.
+pub fn built_agent_name(arch: &str) -> String {
+    format!("fetchbench-agent-linux-{arch}")
+}
+
+/// The agent to install on an AWS fleet of `arch`: `scripts/build-agent`'s output, found in
+/// `agents/` beside the controller's executable (a copied install) or in the target dir it was
+/// built in (`target/<profile>/`, and `target/<profile>/deps/` for test harnesses); else the
+/// agent beside the controller.
+pub fn fleet_agent_binary(arch: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let name = built_agent_name(arch);
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|dir| dir.join("agents").join(&name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(default_agent_binary)
+}
+
 impl LocalFleet {
     /// Start what `plan` asks for. On failure everything already started is stopped again.
     pub async fn start(plan: &LocalPlan) -> Result<LocalFleet, FleetError> {
