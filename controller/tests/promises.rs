@@ -210,26 +210,31 @@ fn a_lower_bound_and_an_errors_limit_breached_exit_99_and_a_value_equal_to_its_l
 }
 
 #[test]
-fn s3_404_is_not_found_and_429_and_503_are_throttled() {
+fn s3_404_is_not_found_429_and_503_are_throttled_other_5xx_and_4xx_are_server_and_client_errors() {
     let sb = Sandbox::new();
-    let (s3, gets) = fake_s3(|n| match n % 4 {
+    let (s3, gets) = fake_s3(|n| match n % 6 {
         0 => Answer::Status("200 OK", "HELLO"),
         1 => Answer::Status("404 Not Found", "NoSuchKey"),
         2 => Answer::Status("429 Too Many Requests", "TooManyRequests"),
-        _ => Answer::Status("503 Service Unavailable", "ServiceUnavailable"),
+        3 => Answer::Status("503 Service Unavailable", "ServiceUnavailable"),
+        4 => Answer::Status("500 Internal Server Error", "InternalError"),
+        _ => Answer::Status("403 Forbidden", "AccessDenied"),
     });
     let scenario = sb.write(
         "kinds.toml",
         "name = \"kinds\"\n[dataset]\nobjects = 3\nsize = 10\n\
-         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 40\n",
+         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 60\n",
     );
     let out = sb.path().join("out");
     let o = run_on_s3(&sb, &scenario, s3, &out);
     assert_eq!(o.status.code(), Some(3), "{}", all_output(&o));
-    assert_eq!(gets.load(Ordering::SeqCst), 40);
+    assert_eq!(gets.load(Ordering::SeqCst), 60);
     let w = &read_json(&out.join("result.json"))["workloads"][0];
     assert_eq!(u(&w["ops"]), 10);
-    assert_eq!(w["errors_by_kind"], json!({"not_found": 10, "throttled": 20}));
+    assert_eq!(
+        w["errors_by_kind"],
+        json!({"not_found": 10, "throttled": 20, "server_error": 10, "client_error": 10})
+    );
     sb.assert_clean();
 }
 
