@@ -216,10 +216,9 @@ fn flags_named(code: &str) -> Vec<String> {
 fn below_the_commands_no_message_names_a_flag() {
     // fleet::local starts child processes (the agents, redis-server) with their own flags; the
     // terminal summary names the command line that reprices a run (`fetchbench report
-    // --cache-nodes N`), as a suggestion to the reader, not a check of what they typed; so does
-    // the expired stack's warning that status, run and provision print (`fetchbench provision
-    // --expires-in 4h` renews it).
-    let allowed = ["fleet::local", "render::terminal", "stack::expiry"];
+    // --cache-nodes N`) and the expired stack's renewal (`fetchbench provision --expires-in 4h`),
+    // as suggestions to the reader, not checks of what they typed.
+    let allowed = ["fleet::local", "render::terminal"];
     let mut named = Vec::new();
     for (module, text) in modules() {
         if matches!(room(&module), "commands" | "cli") || allowed.contains(&module.as_str()) {

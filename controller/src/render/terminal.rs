@@ -133,6 +133,15 @@ pub fn warning(w: &Warning) -> String {
     }
 }
 
+/// What `status`, `run` and `provision` say of a stack whose `fetchbench:expires-at` (`at`) has
+/// passed.
+pub fn expired(stack: &str, at: &str) -> String {
+    format!(
+        "stack {stack} expired at {at}: its agents were scaled to 0; \
+         `fetchbench provision --expires-in 4h` renews it, `fetchbench teardown` deletes it"
+    )
+}
+
 /// What `provision`, the summary and report.html say of a burstable cache node.
 pub fn burstable(node_type: &str) -> String {
     format!(

@@ -44,12 +44,7 @@ pub fn passed(stack: &Stack, now: SystemTime) -> Option<String> {
 
 /// The one-line warning for stack `name`, once its time has passed at `now`.
 pub fn warning(name: &str, stack: &Stack, now: SystemTime) -> Option<String> {
-    passed(stack, now).map(|at| {
-        format!(
-            "stack {name} expired at {at}: its agents were scaled to 0; \
-             `fetchbench provision --expires-in 4h` renews it, `fetchbench teardown` deletes it"
-        )
-    })
+    passed(stack, now).map(|at| crate::render::terminal::expired(name, &at))
 }
 
 #[cfg(test)]
