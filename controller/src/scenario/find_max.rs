@@ -162,7 +162,8 @@ fn percent(text: &str, what: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{what}={text:?} is not a share; write e.g. 0.5%"))
 }
 
-fn duration(text: &str, what: &str) -> Result<Duration, String> {
+/// A search's `step` or `budget`, as the flag and the scenario file write it.
+pub(super) fn duration(text: &str, what: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|_| format!("{what}={text:?} is not a duration; write e.g. 10s"))
 }
 

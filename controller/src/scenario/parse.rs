@@ -686,15 +686,11 @@ impl Validator<'_> {
         if let Some(res) = r.resolution {
             found.resolution = res;
         }
-        let parse = |text: &String, what: &str| {
-            humantime::parse_duration(text)
-                .map_err(|_| fail(format!("{what} = {text:?} is not a duration; write e.g. \"10s\"")))
-        };
         if let Some(step) = &r.step {
-            found.step = parse(step, "step")?;
+            found.step = find_max::duration(step, "step").map_err(fail)?;
         }
         if let Some(budget) = &r.budget {
-            found.budget = parse(budget, "budget")?;
+            found.budget = find_max::duration(budget, "budget").map_err(fail)?;
         }
         found.check().map_err(fail)?;
         Ok(found)
