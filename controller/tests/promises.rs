@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -42,6 +42,13 @@ enum Answer {
     Status(&'static str, &'static str),
     /// Nothing, ever: the connection is held until the client gives up and closes it.
     Silence,
+    /// A 200 whose headers S3's protocol cannot read (a Last-Modified that is not a date).
+    Unreadable,
+    /// Bytes that are not HTTP, then the connection closed.
+    Garbage,
+    /// The connection closed unanswered, and the port closed with it: every later connection is
+    /// refused.
+    CloseForGood,
 }
 
 /// A stand-in for S3 on a loopback port: the bucket exists, PUTs succeed, and the n-th GET (from
@@ -50,17 +57,34 @@ fn fake_s3(answer: fn(u64) -> Answer) -> (SocketAddr, Arc<AtomicU64>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let gets = Arc::new(AtomicU64::new(0));
+    // An answer that closes the port asks for it (first flag) and waits until the listener is
+    // dropped (second flag), so the kernel refuses every connection after it.
+    let closing = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
     let counter = gets.clone();
+    listener.set_nonblocking(true).expect("a non-blocking listener");
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let gets = counter.clone();
-            std::thread::spawn(move || serve_s3(stream, &gets, answer));
+        while !closing[0].load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).expect("a blocking stream");
+                    let (gets, closing) = (counter.clone(), closing.clone());
+                    std::thread::spawn(move || serve_s3(stream, &gets, &closing, answer));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
         }
+        drop(listener);
+        closing[1].store(true, Ordering::SeqCst);
     });
     (addr, gets)
 }
 
-fn serve_s3(mut stream: std::net::TcpStream, gets: &AtomicU64, answer: fn(u64) -> Answer) {
+fn serve_s3(
+    mut stream: std::net::TcpStream,
+    gets: &AtomicU64,
+    closing: &[AtomicBool; 2],
+    answer: fn(u64) -> Answer,
+) {
     let mut buf = Vec::new();
     let fill = |buf: &mut Vec<u8>, stream: &mut std::net::TcpStream| {
         let mut chunk = [0u8; 4096];
@@ -94,26 +118,39 @@ fn serve_s3(mut stream: std::net::TcpStream, gets: &AtomicU64, answer: fn(u64) -
             }
         }
         buf.drain(..head_end + length);
-        let (status, body) = match head.split_whitespace().next() {
+        let (status, body, extra) = match head.split_whitespace().next() {
             Some("GET") => match answer(gets.fetch_add(1, Ordering::SeqCst)) {
-                Answer::Status(status, code) if status.starts_with("200") => (status, code.to_owned()),
+                Answer::Status(status, code) if status.starts_with("200") => (status, code.to_owned(), ""),
                 Answer::Status(status, code) => (
                     status,
                     format!(
                         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>\
                          <Message>{code}</Message></Error>"
                     ),
+                    "",
                 ),
+                Answer::Unreadable => ("200 OK", "HELLO".to_owned(), "Last-Modified: yesterday\r\n"),
                 Answer::Silence => {
                     // Until the client closes the connection.
                     while fill(&mut buf, &mut stream) {}
                     return;
                 }
+                Answer::Garbage => {
+                    let _ = stream.write_all(b"SSH-2.0-not-an-s3-endpoint\r\n\r\n");
+                    return;
+                }
+                Answer::CloseForGood => {
+                    closing[0].store(true, Ordering::SeqCst);
+                    while !closing[1].load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    return;
+                }
             },
-            _ => ("200 OK", String::new()),
+            _ => ("200 OK", String::new(), ""),
         };
         let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/xml\r\nETag: \"1\"\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/xml\r\nETag: \"1\"\r\n{extra}\r\n{body}",
             body.len()
         );
         if stream.write_all(response.as_bytes()).is_err() {
@@ -254,6 +291,38 @@ fn an_s3_that_never_answers_counts_timeouts_and_nothing_else() {
     let w = &read_json(&out.join("result.json"))["workloads"][0];
     assert_eq!((u(&w["ops"]), u(&w["errors"])), (0, 3));
     assert_eq!(w["errors_by_kind"], json!({"timeout": 3}));
+    sb.assert_clean();
+}
+
+#[test]
+fn an_s3_that_answers_garbage_hangs_up_or_refuses_counts_connection_errors_and_an_unreadable_200_other() {
+    let sb = Sandbox::new();
+    // The first GET is answered, the second gets a 200 whose headers cannot be read, the third
+    // bytes that are not HTTP, the fourth a hang-up that closes the port: every GET after it finds
+    // the connection refused.
+    let (s3, gets) = fake_s3(|n| match n {
+        0 => Answer::Status("200 OK", "HELLO"),
+        1 => Answer::Unreadable,
+        2 => Answer::Garbage,
+        _ => Answer::CloseForGood,
+    });
+    let scenario = sb.write(
+        "refused.toml",
+        "name = \"refused\"\n[dataset]\nobjects = 3\nsize = 10\n\
+         [[workload]]\nname = \"s\"\ntarget = \"s3\"\nrequests = 8\nconcurrency = 1\n",
+    );
+    let out = sb.path().join("out");
+    let o = run_on_s3(&sb, &scenario, s3, &out);
+    assert_eq!(o.status.code(), Some(3), "{}", all_output(&o));
+    // At least four GETs reached the fake (the client may have opened one more connection before
+    // the port closed), and not all eight: the rest found the port closed.
+    let seen = gets.load(Ordering::SeqCst);
+    assert!((4..8).contains(&seen), "{seen} GETs reached the fake, not 4 or 5");
+    let w = &read_json(&out.join("result.json"))["workloads"][0];
+    assert_eq!((u(&w["ops"]), u(&w["errors"])), (1, 7), "{w}");
+    // The SDK reports a 200 it cannot read as the service's own unmodelled error, not as a broken
+    // connection: it is counted `other`.
+    assert_eq!(w["errors_by_kind"], json!({"connection": 6, "other": 1}), "{w}");
     sb.assert_clean();
 }
 
