@@ -245,6 +245,19 @@ impl Agent for AgentService {
     async fn stop(&self, _: Request<pb::StopRequest>) -> Result<Response<pb::StopReply>, Status> {
         Ok(Response::new(pb::StopReply { was_running: self.stop_run() }))
     }
+
+    async fn server_info(
+        &self,
+        _: Request<pb::ServerInfoRequest>,
+    ) -> Result<Response<pb::ServerInfoReply>, Status> {
+        let redis = self.lock().prepared.as_ref().and_then(|p| p.redis.clone());
+        let redis = redis.ok_or_else(|| Status::failed_precondition("Prepare named no Redis target"))?;
+        let info = redis
+            .info()
+            .await
+            .map_err(|e| Status::unavailable(ConnectError::new(redis.url(), &e).to_string()))?;
+        Ok(Response::new(pb::ServerInfoReply { info, agent_time_unix_ns: unix_ns(SystemTime::now()) }))
+    }
 }
 
 /// The workloads of a Run request, validated; refused as a whole when any is invalid.

@@ -25,7 +25,7 @@ pub enum Command {
     /// Run a scenario (the built-in seed experiment when none is given) and write result.json,
     /// report.html, a .hgrm file per workload, summary.csv and timeseries.csv. It runs on the
     /// provisioned AWS fleet when there is one, else on this machine.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a result.json's summary again and write report.html, the .hgrm files and the CSV
     /// files from it; --region, --cache-node-type and --cache-nodes price it again.
     Report(ReportArgs),
@@ -268,8 +268,9 @@ pub struct RunArgs {
 
     /// Search every workload for the highest rate that meets a latency objective: "p99=2ms" (also
     /// p50, p999), optionally ",errors=0.1%,resolution=5%,step=5s,budget=5m" (the defaults). A
-    /// closed-loop probe, then open-loop steps that grow and bisect; result.json gets each
-    /// workload's `capacity`. Overrides the scenario's `find_max`.
+    /// closed-loop probe, then open-loop steps that grow and bisect, each held at least `step` and
+    /// until its per-second percentile is steady; result.json gets each workload's `capacity`.
+    /// Overrides the scenario's `find_max`.
     #[arg(long, value_name = "OBJECTIVE", conflicts_with_all = ["rate", "duration", "requests"])]
     pub find_max: Option<String>,
 
@@ -318,6 +319,12 @@ pub struct RunArgs {
     /// agents on other hosts can reach.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1", requires = "agent")]
     pub serve_on: IpAddr,
+
+    /// Serve live metrics for Prometheus at http://ADDR/metrics while the run goes (requests,
+    /// errors by kind, the latest second's throughput, latency quantiles and rates, and the Redis
+    /// server's figures, all named fetchbench_*), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// The AWS fleet to run on, when provisioned (see `fetchbench provision`).
     #[arg(long = "stack-name", value_name = "NAME", env = "FETCHBENCH_STACK", default_value = "fetchbench")]

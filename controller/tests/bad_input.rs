@@ -385,6 +385,16 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["--concurrency", "99999999999", "1..=100000"],
     ),
     ("unknown flag", Input::Args(&["--no-such-flag"]), &["--no-such-flag"]),
+    (
+        "a metrics address that is not this machine's",
+        Input::Args(&["--metrics-listen", "192.0.2.1:9464"]),
+        &["--metrics-listen \"192.0.2.1:9464\"", "cannot listen there", "give a free address"],
+    ),
+    (
+        "a metrics address that is no address",
+        Input::Args(&["--metrics-listen", "port9464"]),
+        &["--metrics-listen", "port9464"],
+    ),
 ];
 
 #[test]

@@ -29,23 +29,35 @@ fn fake_redis(service: Service) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let store = Arc::new(Mutex::new(HashMap::<Vec<u8>, Vec<u8>>::new()));
-    // When the one worker of a serial server is next free.
-    let free_at = Arc::new(Mutex::new(Instant::now()));
+    // When the one worker of a serial server is next free, and the work given to it so far.
+    let worker = Arc::new(Mutex::new((Instant::now(), Duration::ZERO, 0)));
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let (store, free_at) = (store.clone(), free_at.clone());
-            std::thread::spawn(move || serve(stream, service, &store, &free_at));
+            let (store, worker) = (store.clone(), worker.clone());
+            std::thread::spawn(move || serve(stream, service, &store, &worker));
         }
     });
     addr
 }
 
-fn serve(
-    stream: TcpStream,
-    service: Service,
-    store: &Mutex<HashMap<Vec<u8>, Vec<u8>>>,
-    free_at: &Mutex<Instant>,
-) {
+/// When the one worker of a serial server is next free, the work given to it so far, and the GETs
+/// it was given.
+type Worker = Mutex<(Instant, Duration, u64)>;
+
+/// INFO as Redis words it, with the figures a serial server knows: its worker's busy time as the
+/// main thread's CPU (the work given to it, less what is still queued) and the GETs it was given.
+fn info(worker: &Worker) -> Vec<u8> {
+    let (free_at, given, gets) = *worker.lock().expect("lock");
+    let busy = given.saturating_sub(free_at.saturating_duration_since(Instant::now()));
+    let text = format!(
+        "# Server\r\nredis_version:7.0.0\r\n# CPU\r\nused_cpu_user_main_thread:{:.6}\r\n\
+         used_cpu_sys_main_thread:0.000000\r\n# Commandstats\r\ncmdstat_get:calls={gets},usec=0\r\n",
+        busy.as_secs_f64()
+    );
+    [format!("${}\r\n", text.len()).as_bytes(), text.as_bytes(), b"\r\n"].concat()
+}
+
+fn serve(stream: TcpStream, service: Service, store: &Mutex<HashMap<Vec<u8>, Vec<u8>>>, worker: &Worker) {
     let _ = stream.set_nodelay(true);
     let mut out = stream.try_clone().expect("clone");
     let mut input = BufReader::new(stream);
@@ -53,11 +65,13 @@ fn serve(
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         let reply: Vec<u8> = match name.as_str() {
             "GET" => {
+                worker.lock().expect("lock").2 += 1;
                 let done = match service {
                     Service::Serial(each) => {
-                        let mut free = free_at.lock().expect("lock");
-                        *free = (*free).max(Instant::now()) + each;
-                        *free
+                        let mut worker = worker.lock().expect("lock");
+                        worker.0 = worker.0.max(Instant::now()) + each;
+                        worker.1 += each;
+                        worker.0
                     }
                     Service::Delay(d) => Instant::now() + d,
                 };
@@ -73,6 +87,7 @@ fn serve(
             }
             "DEL" | "UNLINK" => b":1\r\n".to_vec(),
             "PING" => b"+PONG\r\n".to_vec(),
+            "INFO" => info(worker),
             "CLUSTER" => b"-ERR This instance has cluster support disabled\r\n".to_vec(),
             _ => b"+OK\r\n".to_vec(),
         };
@@ -117,8 +132,8 @@ fn run(sb: &Sandbox, scenario_text: &str, server: SocketAddr, extra: &[&str]) ->
 }
 
 /// A server that serves 1,000 GETs a second and no more: the search finds a maximum within its
-/// resolution below that capacity, misses the objective above it, and names the server (its
-/// service time grew as requests queued) as the limit.
+/// resolution below that capacity, misses the objective above it, and names the server's CPU (its
+/// one thread, busy the whole second, as its INFO says) as the limit.
 #[test]
 fn the_search_finds_a_servers_known_capacity_and_names_the_server() {
     let sb = Sandbox::new();
@@ -138,7 +153,8 @@ fn the_search_finds_a_servers_known_capacity_and_names_the_server() {
     assert!(failed > max && failed <= 1400.0, "first failed {failed}: {c}");
     assert_eq!(c["ended_by"], "resolution", "{c}");
     assert!((failed - max) / max <= 0.05 + 1e-9, "bisected to the resolution: {c}");
-    assert_eq!(c["limited_by"], "server", "{c}");
+    assert_eq!(c["limited_by"], "server_cpu", "{c}");
+    assert!(c["limited_by_reason"].as_str().expect("reason").contains("main thread used"), "{c}");
     let probe = f(&c["probe_ops_s"]);
     assert!((800.0..=1050.0).contains(&probe), "a closed loop is held to 1000/s too: {probe}");
     let steps = c["steps"].as_array().expect("steps");
@@ -152,13 +168,18 @@ fn the_search_finds_a_servers_known_capacity_and_names_the_server() {
         if met {
             assert!(f(&s["p99_us"]) <= 50_000.0 && f(&s["achieved_ops_s"]) >= 0.95 * rate, "{s}");
         }
+        // The server's thread was as busy as the rate it served: 1 ms a GET.
+        let cpu = f(&s["server_cpu"]);
+        assert!(cpu <= 1.1 && (rate < 900.0 || cpu >= 0.9), "{s}");
     }
+    // The workload's server figures are those of the step at the maximum.
+    assert!(w["server"]["samples"].as_array().is_some_and(|s| !s.is_empty()), "{w}");
     // The workload's figures are those of the step at the maximum.
     assert_eq!(f(&w["target_rate_ops_s"]), max, "{w}");
     assert!(f(&w["latency_us"]["p99"]) <= 50_000.0, "{w}");
     assert_eq!(r["scenario"]["workloads"][0]["find_max"]["percentile"], "p99");
     let line = text.lines().find(|l| l.starts_with("get: ")).expect("the capacity line");
-    assert!(line.contains("ops/s at p99 <= 50 ms (") && line.contains("limited by: server"), "{line}");
+    assert!(line.contains("ops/s at p99 <= 50 ms (") && line.contains("limited by: server_cpu"), "{line}");
     sb.assert_clean();
 }
 

@@ -414,6 +414,14 @@ impl pb::agent_server::Agent for MuteAgent {
         Ok(tonic::Response::new(pb::PrepareReply::default()))
     }
 
+    async fn server_info(
+        &self,
+        _: tonic::Request<pb::ServerInfoRequest>,
+    ) -> Result<tonic::Response<pb::ServerInfoReply>, tonic::Status> {
+        // Mute here too: the run must not wait on the server's view.
+        std::future::pending().await
+    }
+
     type RunStream = EventStream;
 
     async fn run(

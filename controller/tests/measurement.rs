@@ -156,12 +156,179 @@ duration = "1500ms"
     assert!(f(&s3["service_time_us"]["p50"]) > 0.0);
     assert!(f(&s3["ttfb_us"]["p50"]) > 0.0, "time to first byte is reported for s3");
 
+    // The server's own view: its GETs from just before the first request to just after the last
+    // are the requests the four agents sent, warm-up included.
+    for redis in [&r["workloads"][0], &r["workloads"][2]] {
+        let server = &redis["server"];
+        let sent: u64 = redis["timeseries"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|i| u(&i["ops"]) + u(&i["errors"]))
+            .sum();
+        assert_eq!(u(&server["agent_gets"]), sent, "{server}");
+        assert!(f(&server["gets_difference_percent"]) <= 1.0, "{server}");
+        assert!(server["node"].as_str().expect("node").contains("127.0.0.1"), "{server}");
+        let samples = server["samples"].as_array().expect("samples");
+        assert!(samples.len() >= 2, "{} samples over more than a second", samples.len());
+        assert!(f(&server["cpu_max"]) > 0.0, "{server}");
+        assert!(samples.iter().any(|s| f(&s["gets_s"]) > 0.0 && u(&s["connected_clients"]) >= 8), "{server}");
+    }
+    assert!(r["workloads"][1]["server"].is_null(), "an S3 workload has no Redis server view");
+    assert!(stdout(&o).contains("redis-get: the server counted "), "{}", stdout(&o));
+    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(
+        page.contains("id=\"server-cpu-0\"") && page.contains("id=\"server-commands-2\""),
+        "no server charts"
+    );
+
     let pipelined = &r["workloads"][2];
     assert_eq!(r["scenario"]["workloads"][2]["pipeline"], 8);
     assert!(stdout(&o).contains("2 connections x pipeline 8 in flight"), "{}", stdout(&o));
     assert!(u(&pipelined["ops"]) > 0 && u(&pipelined["errors"]) == 0, "{pipelined}");
     assert_eq!(pipelined["loop"], "closed");
     assert!(f(&pipelined["latency_us"]["p50"]) > 0.0);
+    sb.assert_clean();
+}
+
+#[test]
+fn gets_from_another_client_during_a_workload_make_the_server_disagree_with_the_agents() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::new();
+    let redis = common::Redis::start();
+    let scenario = sb.write(
+        "shared.toml",
+        "name = \"shared\"\n[dataset]\nobjects = 50\nsize = 100\n\
+         [[workload]]\nname = \"redis-get\"\ntarget = \"redis\"\nrate = 200.0\nduration = \"2s\"\n",
+    );
+    // Another application on the same Redis: a GET every 5 ms for the whole run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let (stop, port) = (stop.clone(), redis.port);
+        std::thread::spawn(move || {
+            let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("redis answers");
+            let mut reply = [0u8; 64];
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                conn.write_all(b"GET someone-else\r\n").expect("GET");
+                let _ = conn.read(&mut reply).expect("reply");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    let out = sb.path().join("out");
+    let o = sb.run(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--redis-url",
+        &redis.url(),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    other.join().expect("the other client");
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let server = &read_json(&out.join("result.json"))["workloads"][0]["server"];
+    let (gets, sent) = (u(&server["gets"]), u(&server["agent_gets"]));
+    // 400 requests from the agent, and up to 200 a second from the other client.
+    assert_eq!(sent, 400, "{server}");
+    assert!(gets > sent + 100, "{server}");
+    assert!(f(&server["gets_difference_percent"]) > 25.0, "{server}");
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!(
+            "redis-get: the server counted {gets} GETs, but the agents sent 400 requests ("
+        )),
+        "{text}"
+    );
+    assert!(text.contains("another client was using this Redis"), "{text}");
+    sb.assert_clean();
+}
+
+/// `GET /metrics` from a `--metrics-listen` address: the status line and the body.
+fn scrape(port: u16) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the metrics endpoint answers");
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("send");
+    let mut text = String::new();
+    conn.read_to_string(&mut text).expect("read");
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+/// The value of the sample `series` (name and labels) in a scrape.
+fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn live_metrics_move_while_the_run_goes_and_agree_with_result_json() {
+    use common::{LOG_INTERVALS, RunLog, wait_for_line};
+    use std::process::Stdio;
+    let sb = Sandbox::new();
+    let scenario = sb.write(
+        "live.toml",
+        "name = \"live\"\nagents = 2\n[dataset]\nobjects = 50\nsize = 100\n\
+         [[workload]]\nname = \"first\"\ntarget = \"redis\"\nrate = 150.0\nduration = \"2s\"\n\
+         [[workload]]\nname = \"second\"\ntarget = \"redis\"\nconcurrency = 2\nduration = \"4s\"\n",
+    );
+    let port = common::free_port();
+    let out = sb.path().join("out");
+    let mut child = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", LOG_INTERVALS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fetchbench starts");
+    let mut log = RunLog::new(&mut child);
+    let (_, rest) = wait_for_line(&mut child, "running second ");
+    let second =
+        |line: &str| line.contains(" fetchbench::run: interval ") && line.contains("workload=second");
+    log.wait_for("an interval of the second workload", second);
+    let (status, early) = scrape(port);
+    log.wait_for("another interval of the second workload", second);
+    log.wait_for("a third interval of the second workload", second);
+    let (_, later) = scrape(port);
+    let _: Vec<String> = rest.map_while(Result::ok).collect();
+    let err = log.all();
+    assert_eq!(child.wait().expect("fetchbench exits").code(), Some(0), "{err}");
+
+    assert_eq!(status, "HTTP/1.1 200 OK", "{early}");
+    let first = "{workload=\"first\",target=\"redis\"}";
+    let second = "{workload=\"second\",target=\"redis\"}";
+    let r = read_json(&out.join("result.json"));
+    // The first workload ended before these scrapes: its counters are final and are result.json's.
+    for body in [&early, &later] {
+        let requests = sample(body, &format!("fetchbench_requests_total{first}")).expect("first's requests");
+        assert_eq!(requests, f(&r["workloads"][0]["ops"]), "{body}");
+        assert_eq!(sample(body, &format!("fetchbench_running{first}")), Some(0.0), "{body}");
+        assert_eq!(
+            sample(body, &format!("fetchbench_asked_rate_ops_per_second{first}")),
+            Some(300.0),
+            "{body}"
+        );
+    }
+    // The second's move: more requests, each scrape a throughput and a p99 of its latest second.
+    let count =
+        |body: &str| sample(body, &format!("fetchbench_requests_total{second}")).expect("second's requests");
+    assert!(count(&later) > count(&early) && count(&early) > 0.0, "{early}\n{later}");
+    assert!(count(&later) <= f(&r["workloads"][1]["ops"]), "{later}");
+    assert_eq!(sample(&later, &format!("fetchbench_running{second}")), Some(1.0), "{later}");
+    assert!(
+        sample(&later, &format!("fetchbench_throughput_ops_per_second{second}")).is_some_and(|v| v > 0.0)
+    );
+    let p99 = "fetchbench_latency_seconds{workload=\"second\",target=\"redis\",quantile=\"0.99\"}";
+    assert!(sample(&later, p99).is_some_and(|v| v > 0.0 && v < 1.0), "{later}");
+    // The server's own figures, read once a second.
+    assert!(
+        sample(&later, &format!("fetchbench_server_gets_per_second{second}")).is_some_and(|v| v > 0.0),
+        "{later}"
+    );
+    assert!(later.contains("# TYPE fetchbench_requests_total counter"), "{later}");
+    // The endpoint lives for the run's length only.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "still listening after the run");
     sb.assert_clean();
 }
 

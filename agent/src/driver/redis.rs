@@ -24,6 +24,8 @@ use crate::outcome::{Failure, Sample};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The client library's own response timeout. The engine times every request out itself (the
 /// workload's `timeout`); the library's default (500 ms) would cut slow requests short.
+/// Longest a read of the server's INFO may take.
+pub const INFO_TIMEOUT: Duration = Duration::from_secs(2);
 const LIBRARY_RESPONSE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Why a Redis target cannot be used, in words a user can act on. Every URL in it is redacted,
@@ -121,6 +123,8 @@ pub struct RedisTarget {
     range: Option<(u64, u64)>,
     /// How long a slot polls for each reply before its thread may sleep; zero for never.
     busy_poll: Duration,
+    /// The connection [`RedisTarget::info`] reads on, made at its first call.
+    info: Arc<tokio::sync::OnceCell<ConnectionManager>>,
 }
 
 // One per target, cloned once per connection: the size difference costs nothing.
@@ -152,7 +156,15 @@ impl RedisTarget {
             Clients::Single(Client::open(url)?)
         };
         let keys = (0..dataset.objects).map(|i| Generator::redis_key(prefix, i)).collect();
-        Ok(RedisTarget { client, url: url.into(), keys, dataset, range: None, busy_poll: Duration::ZERO })
+        Ok(RedisTarget {
+            client,
+            url: url.into(),
+            keys,
+            dataset,
+            range: None,
+            busy_poll: Duration::ZERO,
+            info: Arc::default(),
+        })
     }
 
     /// The same target reading only `length` bytes from `start` of each value (GETRANGE).
@@ -227,6 +239,33 @@ impl RedisTarget {
         };
         redis::cmd("PING").query_async::<()>(&mut conn).await?;
         Ok(conn)
+    }
+
+    /// The server's own counters: the replies to INFO and INFO commandstats, one after the other,
+    /// from the node the URL names (in a cluster too: that node only), on a connection of its own
+    /// kept between calls. Each call takes at most [`INFO_TIMEOUT`].
+    pub async fn info(&self) -> Result<String, RedisError> {
+        let read = async {
+            let conn = self
+                .info
+                .get_or_try_init(|| async {
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                        .set_response_timeout(Some(INFO_TIMEOUT))
+                        .set_number_of_retries(1);
+                    ConnectionManager::new_with_config(Client::open(&*self.url)?, config).await
+                })
+                .await?;
+            let mut conn = conn.clone();
+            let mut info: String = redis::cmd("INFO").query_async(&mut conn).await?;
+            let commands: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await?;
+            info.push_str("\r\n");
+            info.push_str(&commands);
+            Ok(info)
+        };
+        tokio::time::timeout(INFO_TIMEOUT, read)
+            .await
+            .unwrap_or_else(|_| Err(RedisError::from((ErrorKind::Io, "INFO timed out"))))
     }
 
     /// A cluster's shards: the primaries that serve slots, from CLUSTER NODES; `None` for a

@@ -78,7 +78,7 @@ pub fn run_to_exit(cli: Cli) -> u8 {
 /// Run the command; the result is the process exit code.
 pub async fn run(cli: Cli, interrupt: CancellationToken) -> Result<u8, Error> {
     if let Command::Run(args) = cli.command {
-        return run::run(args, interrupt).await;
+        return run::run(*args, interrupt).await;
     }
     // The other commands have nothing to keep: a signal ends them where they are, as it would
     // without a handler, but with the contract's exit code and a word on what was left.

@@ -210,6 +210,17 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
             ),
         });
     }
+    // Bound here, before anything starts, so that an address in use is the command line's error.
+    let metrics_listen = match args.metrics_listen {
+        Some(addr) => {
+            Some(std::sync::Arc::new(std::net::TcpListener::bind(addr).map_err(|e| Error::Usage {
+                flag: "--metrics-listen",
+                value: addr.to_string(),
+                detail: format!("cannot listen there ({e}); give a free address, e.g. 127.0.0.1:9464"),
+            })?))
+        }
+        None => None,
+    };
     Ok(RunOptions {
         scenario,
         out: args.out,
@@ -221,6 +232,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         static_agents: args.agent,
         static_tls: None,
         serve_on: args.serve_on,
+        metrics_listen,
     })
 }
 
@@ -475,7 +487,7 @@ mod tests {
     fn options(args: &[&str]) -> Result<RunOptions, Error> {
         let cli = Cli::try_parse_from(["fetchbench", "run"].iter().chain(args)).expect("clap accepts it");
         let Command::Run(args) = cli.command else { unreachable!("a run") };
-        run_options(args)
+        run_options(*args)
     }
 
     fn usage(args: &[&str]) -> (&'static str, String, String) {

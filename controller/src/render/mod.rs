@@ -5,5 +5,6 @@ pub mod compare;
 pub mod export;
 pub mod files;
 pub mod html;
+pub mod live;
 pub mod progress;
 pub mod terminal;

@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 use crate::results::analysis::{MIN_COMPARED_OPS, Spread, Warning, median_rounds, pairs, rounds, warnings};
-use crate::results::cost;
-use crate::results::schema::{Capacity, CostEstimate, RunResult, WorkloadResult};
+use crate::results::schema::{Capacity, CostEstimate, RunResult, ServerMetrics, WorkloadResult};
 use crate::results::thresholds;
+use crate::results::{cost, server};
 use crate::scenario::Target;
 
 /// The whole summary, ending in a newline.
@@ -205,6 +205,9 @@ fn details(result: &RunResult) -> String {
         if let (Some(t), "s3", 1..) = (&w.ttfb_us, w.target.as_str(), w.ops) {
             line(format!("{}: time to first byte p50 {:.1} µs, p99 {:.1} µs", w.name, t.p50, t.p99));
         }
+        if let Some(server) = &w.server {
+            line(server_line(&w.name, server));
+        }
     }
     if result.agents.len() > 1 {
         let offset = result.agents.iter().map(|a| a.clock_offset_ms.abs()).fold(0.0, f64::max);
@@ -241,6 +244,27 @@ pub fn capacity_line(name: &str, c: &Capacity) -> String {
         c.steps.len(),
         thousands(c.probe_ops_s),
         c.ended_by
+    )
+}
+
+/// The server's own view of a workload in one line: its GET count against the agents' requests,
+/// and how busy its main thread was.
+pub fn server_line(name: &str, s: &ServerMetrics) -> String {
+    let counted = format!("{name}: the server counted {} GETs", thousands(s.gets as f64));
+    let compared = match (s.agent_gets, s.gets_difference_percent) {
+        (Some(sent), Some(d)) if d > server::GETS_TOLERANCE_PERCENT => format!(
+            "{counted}, but the agents sent {} requests ({d:.1}% apart: another client was using this \
+             Redis, or requests were lost on the way)",
+            thousands(sent as f64)
+        ),
+        (Some(_), Some(d)) => format!("{counted}, as many as the agents sent (within {d:.2}%)"),
+        _ => counted,
+    };
+    let peak = s.samples.iter().map(|x| x.commands_s).fold(0.0, f64::max);
+    format!(
+        "{compared}; its main thread peaked at {:.0}% of a core, {} commands/s",
+        s.cpu_max * 100.0,
+        thousands(peak)
     )
 }
 

@@ -6,5 +6,6 @@ pub mod cost;
 pub mod histogram;
 pub mod pricing;
 pub mod schema;
+pub mod server;
 pub mod tally;
 pub mod thresholds;

@@ -340,6 +340,66 @@ pub struct WorkloadResult {
     /// did, of the lowest step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
+    /// Redis and cache-aside: the server's own view of the workload, from its INFO read through
+    /// an agent once an interval; `null` when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerMetrics>,
+}
+
+/// The Redis server's own view of one workload, from INFO read before the workload's first
+/// request, once an interval during it, and after its last (warm-up included).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetrics {
+    /// The node the figures are from, as the Redis URL names it (password hidden). In a cluster,
+    /// that one node only.
+    pub node: String,
+    /// The server's version, as INFO says.
+    pub version: String,
+    /// Its memory limit, bytes (0: none), and what it evicts when full.
+    pub maxmemory_bytes: u64,
+    /// `maxmemory-policy`, e.g. "noeviction", "allkeys-lru".
+    pub maxmemory_policy: String,
+    /// One per reading after the first: what the server did since the reading before.
+    pub samples: Vec<ServerSample>,
+    /// GET and GETRANGE commands the server counted from the first reading to the last.
+    pub gets: u64,
+    /// Requests the agents sent in the same window (warm-up included), each one GET; `null` when
+    /// the count cannot be compared (the workload also SETs, or a cluster spreads its GETs over
+    /// nodes the figures are not from).
+    pub agent_gets: Option<u64>,
+    /// `|gets - agent_gets| / agent_gets` in percent; `null` when not compared. Above 1%, another
+    /// client was using the server, or requests were lost on the way.
+    pub gets_difference_percent: Option<f64>,
+    /// The highest share of one core the server's main thread used in any sample (the whole
+    /// process's where the server does not report its main thread, before Redis 6.2).
+    pub cpu_max: f64,
+}
+
+/// What the server did between two readings of its INFO.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerSample {
+    /// The end of the sample since the first reading, seconds.
+    pub t_s: f64,
+    /// Commands processed per second.
+    pub commands_s: f64,
+    /// GET and GETRANGE commands per second.
+    pub gets_s: f64,
+    /// Share of one core used (user + system), of the main thread where the server says.
+    pub cpu: f64,
+    /// Clients connected at the end of the sample.
+    pub connected_clients: u64,
+    /// Keyspace hits and misses during the sample.
+    pub hits: u64,
+    /// Keyspace misses during the sample.
+    pub misses: u64,
+    /// Keys evicted (maxmemory) during the sample.
+    pub evicted: u64,
+    /// Keys expired (TTL) during the sample.
+    pub expired: u64,
+    /// Bytes received per second.
+    pub net_in_bytes_s: f64,
+    /// Bytes sent per second.
+    pub net_out_bytes_s: f64,
 }
 
 /// What a `find_max` search found.
@@ -354,7 +414,8 @@ pub struct Capacity {
     pub max_rate_ops_s: Option<f64>,
     /// The lowest rate asked that did not; `null` when every step met it.
     pub first_failed_ops_s: Option<f64>,
-    /// What kept the rate from going higher: `client`, `server`, `errors`, `throttling` or
+    /// What kept the rate from going higher: `client`, `server_cpu` (the Redis server's main
+    /// thread near a whole core), `server` (its service time grew), `errors`, `throttling` or
     /// `none found`.
     pub limited_by: String,
     /// The figure that decided `limited_by`, in words.
@@ -380,6 +441,10 @@ pub struct CapacityStep {
     pub p999_us: f64,
     /// Median service time (from the request leaving the agent), microseconds.
     pub service_p50_us: f64,
+    /// Redis: the highest share of one core the server's main thread used in a second of the
+    /// step, from its INFO; `null` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu: Option<f64>,
     /// Failed requests.
     pub errors: u64,
     /// Requests the schedule asked for that were never sent.
@@ -392,6 +457,14 @@ pub struct CapacityStep {
     /// second's, which stands).
     #[serde(default = "one_try")]
     pub tries: u32,
+    /// How long the step was held, seconds.
+    #[serde(default)]
+    pub held_s: f64,
+    /// Why it ended: `stable` (its percentile in each of its last 3 whole seconds within 25% of
+    /// the lowest), `missed` (above the objective in each of them) or `longest` (it did not settle
+    /// by 3 times the step length).
+    #[serde(default)]
+    pub settled: String,
 }
 
 fn one_try() -> u32 {

@@ -225,6 +225,25 @@ impl Tallies {
         self.series[w] = other.series.swap_remove(0);
     }
 
+    /// Workload `w`'s latency at quantile `q` (0..1), microseconds, in each measured interval that
+    /// every one of `agents` has reported so far, in order: `None` for an interval without a
+    /// successful request.
+    pub fn whole_intervals(&self, w: usize, agents: &[usize], q: f64) -> Vec<Option<f64>> {
+        let whole = agents.iter().map(|&a| self.tallies[w][a].intervals_seen.1).min().unwrap_or(0);
+        self.series[w]
+            .1
+            .iter()
+            .take(whole)
+            .map(|i| (!i.histogram.is_empty()).then(|| i.histogram.value_at_quantile(q) as f64 / 1e3))
+            .collect()
+    }
+
+    /// Requests (successful or failed) the agents sent in workload `w`, warm-up included.
+    pub fn requests_sent(&self, w: usize) -> u64 {
+        let (warmup, measured) = &self.series[w];
+        warmup.iter().chain(measured).map(|i| i.ops + i.errors).sum()
+    }
+
     /// The tally of workload `w` on agent `a`.
     pub fn get(&self, w: usize, a: usize) -> &AgentTally {
         &self.tallies[w][a]
@@ -411,6 +430,7 @@ impl Tallies {
             client_bound_reason: None,
             timeseries,
             capacity: None,
+            server: None,
         };
         result.client_bound_reason = client_bound_reason(&result, true);
         result.client_bound = result.client_bound_reason.is_some();

@@ -9,9 +9,14 @@
 
 use std::time::{Duration, Instant};
 
-use super::measure::{Agents, Ended, Say, pass};
+use super::measure::{Agents, Ended, Say, Settle, pass};
+use super::request::INTERVAL;
+use super::server_watch::{Server, Watch};
 use crate::render::progress::Progress;
-use crate::results::schema::{AgentResult, AgentStatus, Capacity, CapacityStep, WorkloadResult};
+use crate::results::schema::{
+    AgentResult, AgentStatus, Capacity, CapacityStep, ServerMetrics, WorkloadResult,
+};
+use crate::results::server;
 use crate::results::tally::Tallies;
 use crate::scenario::{Amount, FindMax, Percentile, Scenario};
 
@@ -25,8 +30,36 @@ const SERVICE_GROWTH: f64 = 2.0;
 const SLOTS_BUSY: f64 = 0.9;
 /// An agent whose cores were busier than this may have been the bottleneck.
 const CLIENT_CPU: f64 = 0.85;
+/// The server's main thread is what limits the rate when it used at least this share of a core.
+const SERVER_CPU: f64 = 0.9;
 /// The longest a step is held to gather enough requests to judge its percentile.
 const MAX_STEP: Duration = Duration::from_secs(60);
+/// A step that has not settled by this many times its shortest length ends there.
+const LONGEST_STEP_FACTOR: u32 = 3;
+/// A step has settled when its percentile in each of its last this many whole seconds...
+const STABLE_WINDOW: usize = 3;
+/// ...is within this share of the lowest of them (or all of them missed the objective).
+const STABLE_TOLERANCE: f64 = 0.25;
+
+/// How a step ended: `Some("stable")` when the percentile of each of its last [`STABLE_WINDOW`]
+/// whole seconds (`per_second`, microseconds) is within [`STABLE_TOLERANCE`] of the lowest of
+/// them, `Some("missed")` when all of them are above `limit_us`; `None` (go on) before
+/// `min_seconds`, or while a second without a successful request is in the window.
+fn settled(per_second: &[Option<f64>], min_seconds: usize, limit_us: f64) -> Option<&'static str> {
+    if per_second.len() < min_seconds.max(STABLE_WINDOW) {
+        return None;
+    }
+    let last: Option<Vec<f64>> = per_second[per_second.len() - STABLE_WINDOW..].iter().copied().collect();
+    let last = last?;
+    let (lo, hi) = last.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if lo > limit_us {
+        Some("missed")
+    } else if hi <= lo * (1.0 + STABLE_TOLERANCE) {
+        Some("stable")
+    } else {
+        None
+    }
+}
 
 /// Requests a step needs to judge `percentile`: ten beyond it (1,000 for p99, 10,000 for p999),
 /// and 20 for the median.
@@ -38,9 +71,9 @@ fn min_samples(percentile: Percentile) -> f64 {
     }
 }
 
-/// How long a step at `rate` (all agents) runs: the objective's step, longer when that would not
-/// send enough requests to judge the percentile, at most [`MAX_STEP`]; `None` when even that is
-/// too short (the rate is too low to judge).
+/// The shortest a step at `rate` (all agents) is held: the objective's step, longer when that
+/// would not send enough requests to judge the percentile, at most [`MAX_STEP`]; `None` when even
+/// that is too short (the rate is too low to judge).
 fn step_length(find_max: &FindMax, rate: f64) -> Option<Duration> {
     let needed = Duration::from_secs_f64(min_samples(find_max.percentile) / rate.max(f64::MIN_POSITIVE));
     if needed > MAX_STEP.max(find_max.step) {
@@ -49,9 +82,20 @@ fn step_length(find_max: &FindMax, rate: f64) -> Option<Duration> {
     Some(find_max.step.max(needed))
 }
 
-/// Search workload `w` for its highest rate within `find_max` on agents `live`. Returns the
-/// tallies of the step that stands for the workload (the highest that met the objective, else the
-/// lowest run) and what the search found.
+/// What a search leaves for the workload's result.
+pub struct Found {
+    /// The tallies of the step that stands for the workload (the highest that met the objective,
+    /// else the lowest run).
+    pub tallies: Tallies,
+    /// What the search found.
+    pub capacity: Capacity,
+    /// The Redis server's view of that step.
+    pub server: Option<ServerMetrics>,
+}
+
+/// Search workload `w` for its highest rate within `find_max` on agents `live`; with `server`
+/// (a workload that reads Redis), each step also reads the server's INFO.
+#[allow(clippy::too_many_arguments)]
 pub async fn search(
     scenario: &Scenario,
     w: usize,
@@ -59,8 +103,9 @@ pub async fn search(
     live: &[usize],
     fleet: &Agents<'_>,
     agents: &mut [AgentResult],
+    server: Option<&Server>,
     ended: &mut Ended,
-) -> (Tallies, Capacity) {
+) -> Found {
     let workload = &scenario.workloads[w];
     let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
     let offsets: Vec<i64> = fleet.clocks.iter().map(|c| c.offset_ns).collect();
@@ -74,7 +119,18 @@ pub async fn search(
         humantime::format_duration(find_max.step)
     );
     let started = Instant::now();
-    let steps_of = Steps { scenario, w, live, fleet, ids: &ids, offsets: &offsets };
+    let mut steps_of = Steps {
+        scenario,
+        w,
+        live,
+        fleet,
+        ids: &ids,
+        offsets: &offsets,
+        server,
+        watch_server: true,
+        find_max,
+        settled: "",
+    };
     let (probe_tallies, probe) = steps_of.run(None, find_max.step, workload.warmup, agents, ended).await;
     let probe_ops_s = probe.achieved_rate_ops_s;
     say!(
@@ -83,7 +139,7 @@ pub async fn search(
         probe.latency_us.p99 / 1e3
     );
     let mut steps: Vec<(CapacityStep, WorkloadResult)> = Vec::new();
-    let mut stands_for: (Option<f64>, Tallies) = (None, probe_tallies);
+    let mut stands_for: (Option<f64>, Tallies, Option<ServerMetrics>) = (None, probe_tallies, probe.server);
     let (mut met, mut failed): (Option<f64>, Option<f64>) = (None, None);
     let mut rate = probe_ops_s * 0.5;
     let ended_by = loop {
@@ -105,13 +161,16 @@ pub async fn search(
             let (tallies, result) = steps_of.run(Some(rate), length, None, agents, ended).await;
             let mut judged = judge(find_max, rate, &result);
             judged.tries = tries;
+            judged.settled = steps_of.settled.to_owned();
             say!(
-                "  {:>9.0} ops/s asked, {:>9.0} sent, {} {:.2} ms, {} errors: {}",
+                "  {:>9.0} ops/s asked, {:>9.0} sent, {} {:.2} ms, {} errors, {:.1} s ({}): {}",
                 rate,
                 judged.achieved_ops_s,
                 find_max.percentile.as_str(),
                 percentile_us(&result, find_max.percentile) / 1e3,
                 result.errors,
+                result.duration_s,
+                judged.settled,
                 judged.missed.as_deref().map_or_else(|| "met".to_owned(), |m| format!("missed ({m})"))
             );
             // A miss on latency alone is run again, and stands only if it misses again: one
@@ -132,13 +191,13 @@ pub async fn search(
         if judged.met {
             met = Some(met.map_or(rate, |m: f64| m.max(rate)));
             if met == Some(rate) {
-                stands_for = (Some(rate), tallies);
+                stands_for = (Some(rate), tallies, result.server.clone());
             }
         } else {
             failed = Some(failed.map_or(rate, |f: f64| f.min(rate)));
             // Until a step meets the objective, the lowest step run stands for the workload.
             if met.is_none() && stands_for.0.is_none_or(|r| rate < r) {
-                stands_for = (Some(rate), tallies);
+                stands_for = (Some(rate), tallies, result.server.clone());
             }
         }
         steps.push((judged, result));
@@ -161,7 +220,7 @@ pub async fn search(
         ended_by: ended_by.to_owned(),
         steps: steps.into_iter().map(|(s, _)| s).collect(),
     };
-    (stands_for.1, capacity)
+    Found { tallies: stands_for.1, capacity, server: stands_for.2 }
 }
 
 /// What every step of one search shares.
@@ -172,13 +231,21 @@ struct Steps<'a> {
     fleet: &'a Agents<'a>,
     ids: &'a [String],
     offsets: &'a [i64],
+    /// The Redis server the workload reads, if it does.
+    server: Option<&'a Server>,
+    /// False once a reading of the server's INFO failed: the later steps do not try again.
+    watch_server: bool,
+    /// The objective, whose percentile decides when a step has settled.
+    find_max: &'a FindMax,
+    /// How the last step ended: `stable`, `missed` or `longest` (see [`settled`]).
+    settled: &'static str,
 }
 
 impl Steps<'_> {
     /// One step at `rate` (all agents; closed loop when `None`) for `length` after `warmup`: its
-    /// tallies and its figures.
+    /// tallies and its figures, with the server's view of it when the server could be read.
     async fn run(
-        &self,
+        &mut self,
         rate: Option<f64>,
         length: Duration,
         warmup: Option<Amount>,
@@ -186,13 +253,43 @@ impl Steps<'_> {
         ended: &mut Ended,
     ) -> (Tallies, WorkloadResult) {
         let per_agent = rate.map(|r| r / self.live.len() as f64);
-        let one = step_scenario(self.scenario, self.w, per_agent, length, warmup);
+        // An open-loop step is held at least `length`, then until it settles, at most
+        // LONGEST_STEP_FACTOR times as long; the closed-loop probe for `length`.
+        let longest = match rate {
+            Some(_) => (length * LONGEST_STEP_FACTOR).min(MAX_STEP.max(length)),
+            None => length,
+        };
+        let one = step_scenario(self.scenario, self.w, per_agent, longest, warmup);
         let agents_n = self.fleet.clients.len();
         let mut tallies = Tallies::new(1, agents_n);
         let mut progress = Progress::new(&one, agents_n);
-        pass(&one, 0, self.live, self.fleet, agents, &mut tallies, &mut progress, ended, Say::Quiet).await;
+        let first = self.live[0];
+        let watch = match self.server.filter(|_| self.watch_server) {
+            Some(_) => {
+                let publish = self.fleet.live.map(|l| (l.clone(), one.workloads[0].name.clone()));
+                Watch::start(self.fleet.clients[first].clone(), &agents[first].id, INTERVAL, publish).await
+            }
+            None => None,
+        };
+        self.watch_server &= watch.is_some();
+        let how = std::sync::OnceLock::new();
+        let (live, find_max) = (self.live, self.find_max);
+        let min_seconds = length.as_secs_f64().ceil() as usize;
+        let settle = |t: &Tallies| {
+            let per_second = t.whole_intervals(0, live, find_max.percentile.quantile());
+            settled(&per_second, min_seconds, find_max.limit_ms * 1e3)
+                .map(|h| how.get_or_init(|| h))
+                .is_some()
+        };
+        let settle = rate.is_some().then_some(&settle as Settle<'_>);
+        pass(&one, 0, self.live, self.fleet, agents, &mut tallies, &mut progress, ended, Say::Quiet, settle)
+            .await;
         let workload = &one.workloads[0];
-        let result = tallies.workload_result(0, &workload.name, workload.target, self.ids, self.offsets);
+        let mut result = tallies.workload_result(0, &workload.name, workload.target, self.ids, self.offsets);
+        self.settled = how.get().map_or("longest", |h| h);
+        if let (Some(watch), Some(server)) = (watch, self.server) {
+            result.server = server::metrics(&server.node, &watch.finish().await, None);
+        }
         (tallies, result)
     }
 }
@@ -264,11 +361,14 @@ pub fn judge(find_max: &FindMax, rate: f64, result: &WorkloadResult) -> Capacity
         p99_us: result.latency_us.p99,
         p999_us: result.latency_us.p999,
         service_p50_us: result.service_time_us.p50,
+        server_cpu: result.server.as_ref().map(|s| s.cpu_max),
         errors: result.errors,
         unsent: result.unsent,
         met: missed.is_empty(),
         missed: (!missed.is_empty()).then(|| missed.join(", ")),
         tries: 1,
+        held_s: result.duration_s,
+        settled: String::new(),
     }
 }
 
@@ -329,6 +429,17 @@ fn limit(
             ),
         );
     }
+    if let Some(cpu) = step.server_cpu.filter(|&cpu| cpu >= SERVER_CPU) {
+        return (
+            "server_cpu",
+            format!(
+                "the server's main thread used {:.0}% of a core at {:.0} ops/s: a bigger node (or more shards) \
+                 serves more",
+                cpu * 100.0,
+                step.rate_ops_s
+            ),
+        );
+    }
     // The service time at the lightest load the search saw, against the deciding step's.
     let base = steps
         .iter()
@@ -385,6 +496,23 @@ mod tests {
         assert_eq!(step_length(&p99, 10.0), None);
         let p50 = FindMax::new(Percentile::P50, 2.0);
         assert_eq!(step_length(&p50, 1.0), Some(Duration::from_secs(20)));
+    }
+
+    #[test]
+    fn a_step_settles_when_its_last_three_seconds_agree_or_all_missed_and_not_before_its_length() {
+        let s = |v: &[f64]| v.iter().map(|&x| Some(x)).collect::<Vec<_>>();
+        // Steady within 25% of the lowest: stable, once the shortest length has passed.
+        assert_eq!(settled(&s(&[900.0, 1000.0, 1100.0]), 3, 2000.0), Some("stable"));
+        assert_eq!(settled(&s(&[900.0, 1000.0, 1100.0]), 5, 2000.0), None, "before its length");
+        assert_eq!(settled(&s(&[1000.0, 1000.0]), 2, 2000.0), None, "fewer than 3 seconds");
+        // Rising under an overload: not stable, unless every one of them missed the objective.
+        assert_eq!(settled(&s(&[500.0, 1000.0, 1500.0]), 3, 2000.0), None);
+        assert_eq!(settled(&s(&[100.0, 3000.0, 6000.0, 9000.0]), 3, 2000.0), Some("missed"));
+        assert_eq!(settled(&s(&[1000.0, 1249.0, 1251.0]), 3, 2000.0), None, "just past 25%");
+        // Only the last three count.
+        assert_eq!(settled(&s(&[10.0, 5000.0, 1000.0, 1100.0, 1200.0]), 3, 2000.0), Some("stable"));
+        // A second without a successful request says nothing yet.
+        assert_eq!(settled(&[Some(1000.0), None, Some(1000.0)], 3, 2000.0), None);
     }
 
     #[test]

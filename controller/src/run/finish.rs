@@ -108,6 +108,7 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
                     .collect();
             }
             result.capacity = measured.capacities.get(i).cloned().flatten();
+            result.server = measured.servers.get(i).cloned().flatten();
             if w.busy_poll.is_some() {
                 if result.ops + result.errors > 0 {
                     result.busy_polled_share.get_or_insert(0.0);

@@ -2,6 +2,7 @@
 //! synchronized start, what the agents stream back tallied, and agents that break or fall silent
 //! lost.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fetchbench_proto as pb;
@@ -11,12 +12,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use super::request::run_request;
+use super::request::{INTERVAL, run_request};
+use super::server_watch::{Server, Watch};
 use crate::fleet::connect::Clock;
+use crate::render::live::LiveMetrics;
 use crate::render::progress::Progress;
-use crate::results::schema::{AgentResult, AgentStatus, Capacity};
+use crate::results::schema::{AgentResult, AgentStatus, Capacity, ServerMetrics};
+use crate::results::server;
 use crate::results::tally::Tallies;
-use crate::scenario::{OnAgentLoss, Scenario};
+use crate::scenario::{OnAgentLoss, Scenario, Target};
 
 /// Longest wait for the agents to wind down after Stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -34,6 +38,8 @@ pub struct Measured {
     pub aborted: bool,
     /// `[workload]`: what a `find_max` search found.
     pub capacities: Vec<Option<Capacity>>,
+    /// `[workload]`: the Redis server's own view of it.
+    pub servers: Vec<Option<ServerMetrics>>,
 }
 
 /// What an agent's stream delivered.
@@ -47,19 +53,23 @@ enum Delivery {
 /// start, and tally what the agents stream back. An agent whose stream breaks, or that says nothing
 /// (no progress, no heartbeat) for [`AGENT_SILENCE`], is lost: what it reported stays in the tallies.
 /// A workload with `find_max` runs as a search of several steps ([`super::capacity`]); its tallies
-/// are those of the step that stands for it.
+/// are those of the step that stands for it. A workload that reads `server` (Redis, cache-aside)
+/// has the server's own view beside its figures.
 pub async fn measure(
     scenario: &Scenario,
     clients: &[AgentClient<Channel>],
     agents: &mut [AgentResult],
     clocks: &[Clock],
+    server: Option<&Server>,
     interrupt: &CancellationToken,
+    metrics: Option<&Arc<LiveMetrics>>,
 ) -> Measured {
     let mut tallies = Tallies::new(scenario.workloads.len(), clients.len());
     let mut ended = Ended::default();
     let mut progress = Progress::new(scenario, clients.len());
     let mut dispatched = Vec::with_capacity(scenario.workloads.len());
     let mut capacities = vec![None; scenario.workloads.len()];
+    let mut servers = vec![None; scenario.workloads.len()];
     for (w, workload) in scenario.workloads.iter().enumerate() {
         // A workload on part of the fleet takes its first agents still answering.
         let wanted = workload.agents.map_or(clients.len(), |n| n as usize);
@@ -69,18 +79,44 @@ pub async fn measure(
             break;
         }
         dispatched.push(live.clone());
-        let fleet = Agents { clients, clocks, interrupt };
+        let fleet = Agents { clients, clocks, interrupt, live: metrics };
+        let watched = server.filter(|_| matches!(workload.target, Target::Redis | Target::CacheAside));
         if let Some(find_max) = &workload.find_max {
-            let (found, capacity) =
-                super::capacity::search(scenario, w, find_max, &live, &fleet, agents, &mut ended).await;
-            tallies.adopt(w, found);
-            capacities[w] = Some(capacity);
+            let found =
+                super::capacity::search(scenario, w, find_max, &live, &fleet, agents, watched, &mut ended)
+                    .await;
+            tallies.adopt(w, found.tallies);
+            capacities[w] = Some(found.capacity);
+            servers[w] = found.server;
             continue;
         }
         let said = Say::Announce(workload.describe(live.len()));
-        pass(scenario, w, &live, &fleet, agents, &mut tallies, &mut progress, &mut ended, said).await;
+        let watch = match watched {
+            Some(_) => {
+                let publish = fleet.live.map(|l| (l.clone(), workload.name.clone()));
+                Watch::start(clients[live[0]].clone(), &agents[live[0]].id, INTERVAL, publish).await
+            }
+            None => None,
+        };
+        pass(scenario, w, &live, &fleet, agents, &mut tallies, &mut progress, &mut ended, said, None).await;
+        if let (Some(watch), Some(server)) = (watch, watched) {
+            let readings = watch.finish().await;
+            // Every request is one GET, unless the workload also SETs; a cluster's INFO is one
+            // node's of several.
+            let comparable =
+                !server.cluster && (workload.target == Target::CacheAside || workload.set_share == 0.0);
+            let agent_gets = comparable.then(|| tallies.requests_sent(w));
+            servers[w] = server::metrics(&server.node, &readings, agent_gets);
+        }
     }
-    Measured { tallies, dispatched, interrupted: ended.interrupted, aborted: ended.aborted, capacities }
+    Measured {
+        tallies,
+        dispatched,
+        interrupted: ended.interrupted,
+        aborted: ended.aborted,
+        capacities,
+        servers,
+    }
 }
 
 /// The run's agents, as every pass reaches them.
@@ -88,6 +124,8 @@ pub struct Agents<'a> {
     pub clients: &'a [AgentClient<Channel>],
     pub clocks: &'a [Clock],
     pub interrupt: &'a CancellationToken,
+    /// `--metrics-listen`: where each pass publishes its intervals as they come.
+    pub live: Option<&'a Arc<LiveMetrics>>,
 }
 
 /// What ended the run early, if anything: shared by every pass.
@@ -99,6 +137,10 @@ pub struct Ended {
     pub aborted: bool,
 }
 
+/// Whether a pass has seen enough to end before its workload's own end, from its tallies so far
+/// (a step of a search whose figures are stable).
+pub type Settle<'a> = &'a (dyn Fn(&Tallies) -> bool + Sync);
+
 /// What a pass prints of itself.
 pub enum Say {
     /// "running <what>" at its first progress, and its totals at the end.
@@ -108,7 +150,8 @@ pub enum Say {
 }
 
 /// One pass of workload `w` of `scenario` on agents `live` from a synchronized start, tallied
-/// into `tallies` as workload `w`.
+/// into `tallies` as workload `w`. With `settle`, the agents are stopped as soon as it says the
+/// tallies are enough; returns true when they were.
 #[allow(clippy::too_many_arguments)]
 pub async fn pass(
     scenario: &Scenario,
@@ -120,8 +163,14 @@ pub async fn pass(
     progress: &mut Progress,
     ended: &mut Ended,
     say: Say,
-) {
-    let Agents { clients, clocks, interrupt } = *fleet;
+    settle: Option<Settle<'_>>,
+) -> bool {
+    let Agents { clients, clocks, interrupt, live: metrics } = *fleet;
+    let workload = &scenario.workloads[w];
+    if let Some(m) = metrics {
+        let asked = workload.rate.map(|r| r * live.len() as f64);
+        m.started(&workload.name, workload.target.as_str(), clients.len(), asked);
+    }
     let max_rtt = live.iter().map(|&a| clocks[a].rtt).max().unwrap_or_default();
     let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
     let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
@@ -144,6 +193,7 @@ pub async fn pass(
     let mut last_heard = vec![tokio::time::Instant::now(); clients.len()];
     let mut watch = tokio::time::interval(Duration::from_millis(250));
     let mut announced = false;
+    let mut settled = false;
     let mut stop_deadline = None;
     while streams.iter().any(Option::is_some) {
         let next = tokio::select! {
@@ -201,8 +251,20 @@ pub async fn pass(
                     }
                     progress.started(w);
                 }
+                if let (pb::run_event::Event::Progress(p), Some(settle), false) = (&*event, settle, settled)
+                    && !p.warmup
+                    && settle(tallies)
+                {
+                    settled = true;
+                    stop_live(&streams).await;
+                    stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+                }
                 match &*event {
                     pb::run_event::Event::Progress(p) => {
+                        if let Some(m) = metrics {
+                            m.interval(&workload.name, a, p);
+                        }
+                        // Logged once the interval is in the live metrics too.
                         // RUST_LOG=fetchbench::run=debug shows each agent's intervals as they
                         // come (tests wait on them for an agent's first progress).
                         tracing::debug!(
@@ -240,11 +302,15 @@ pub async fn pass(
         }
     }
     progress.done(w);
+    if let Some(m) = metrics {
+        m.done(&workload.name);
+    }
     if let Say::Announce(_) = say {
         let (ops, errors) =
             live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
         say!("  done: {ops} ops, {errors} errors");
     }
+    settled
 }
 
 /// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`; aborting

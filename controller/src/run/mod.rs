@@ -8,10 +8,13 @@ pub mod dry_run;
 mod finish;
 mod local;
 mod measure;
+mod metrics_server;
 mod request;
+mod server_watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use fetchbench_proto as pb;
@@ -55,6 +58,8 @@ pub struct RunOptions {
     pub serve_on: std::net::IpAddr,
     /// The fetchbench-agent binary for local agents.
     pub agent_binary: PathBuf,
+    /// `--metrics-listen`: the socket to serve live metrics for Prometheus on, already bound.
+    pub metrics_listen: Option<Arc<std::net::TcpListener>>,
 }
 
 /// How a run ended.
@@ -107,8 +112,18 @@ pub(crate) async fn on_fleet(
     let scenario = &opts.scenario;
     let started_at = SystemTime::now();
     let mut targets = fleet.targets.clone();
+    let metrics = match &opts.metrics_listen {
+        Some(listener) => Some(
+            metrics_server::MetricsServer::start(listener)
+                .map_err(|source| Error::Output { path: PathBuf::from("the metrics endpoint"), source })?,
+        ),
+        None => None,
+    };
     let (clients, mut agents, clocks) = hello(fleet).await?;
     announce(scenario, fleet, &targets);
+    if let Some(m) = &metrics {
+        say!("  metrics: http://{}/metrics while the run goes", m.addr);
+    }
     let generator = scenario.dataset.generator();
     let seeded = tokio::select! {
         seeded = seed(scenario, fleet, &clients, &agents) => seeded?,
@@ -119,7 +134,13 @@ pub(crate) async fn on_fleet(
     }
     let dir = finish::output_dir(opts.out.as_ref(), &scenario.name, started_at)?;
     finish::write_dataset_csv(&dir, &generator)?;
-    let measured = measure::measure(scenario, &clients, &mut agents, &clocks, interrupt).await;
+    let server = targets.redis.as_ref().map(|node| server_watch::Server {
+        node: node.clone(),
+        cluster: targets.redis_target.as_ref().is_some_and(|t| t.cluster),
+    });
+    let live = metrics.as_ref().map(|m| &m.live);
+    let measured =
+        measure::measure(scenario, &clients, &mut agents, &clocks, server.as_ref(), interrupt, live).await;
     let run = finish::Run { fleet, targets, agents, clocks, started_at, finished_at: SystemTime::now() };
     finish::finish(scenario, run, measured, &dir)
 }

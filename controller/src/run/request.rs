@@ -6,7 +6,7 @@ use fetchbench_proto as pb;
 use crate::scenario::{Amount, KeyDist, Scenario, Target};
 
 /// Period of the agents' progress events.
-const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The Run request for workload `w` on agent `agent`, with this agent's own key seed and the
 /// start instant on the agent's clock.

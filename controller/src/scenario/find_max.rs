@@ -20,6 +20,15 @@ pub enum Percentile {
 }
 
 impl Percentile {
+    /// The quantile, 0..1.
+    pub fn quantile(self) -> f64 {
+        match self {
+            Percentile::P50 => 0.5,
+            Percentile::P99 => 0.99,
+            Percentile::P999 => 0.999,
+        }
+    }
+
     /// The name in scenario files, flags and results: `p50`, `p99`, `p999`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -655,15 +655,66 @@ fn timeseries_section(result: &RunResult) -> String {
         });
         let _ = write!(
             s,
-            "<h3>{}</h3><div class=\"charts\">{}{}{}</div>",
+            "<h3>{}</h3><div class=\"charts\">{}{}{}{}</div>",
             escape(&w.name),
             throughput.render(),
             latency.render(),
-            hit_ratio.map(|c| c.render()).unwrap_or_default()
+            hit_ratio.map(|c| c.render()).unwrap_or_default(),
+            w.server.as_ref().map(|server| server_charts(i, &w.name, server)).unwrap_or_default()
         );
     }
     s.push_str("</section>");
     s
+}
+
+/// The server's own view of workload `i` over time, from its INFO: commands and GETs per second,
+/// and how much of a core it used. Empty with fewer than two samples.
+fn server_charts(i: usize, name: &str, server: &crate::results::schema::ServerMetrics) -> String {
+    let samples = &server.samples;
+    if samples.len() < 2 {
+        return String::new();
+    }
+    let end = samples.iter().map(|p| p.t_s).fold(0.0, f64::max);
+    let x = || {
+        Axis::linear(Scale::Linear { min: 0.0, max: end }, "seconds since the first reading", |v| {
+            format!("{} s", round3(v))
+        })
+    };
+    let line = |name: &str, dashed: bool, f: fn(&crate::results::schema::ServerSample) -> f64| Series {
+        name: name.into(),
+        color: chart::color(i),
+        dashed,
+        points: samples.iter().map(|p| (p.t_s, f(p))).collect(),
+        labels: Vec::new(),
+    };
+    let peak = samples.iter().map(|p| p.commands_s.max(p.gets_s)).fold(0.0, f64::max);
+    let commands = Chart {
+        id: format!("server-commands-{i}"),
+        workload: Some(name.to_owned()),
+        title: format!("{name}: the server's commands and GETs per second ({})", server.node),
+        x: x(),
+        y: Axis::linear(Scale::linear_from_zero(peak), "per second", |v| round3(v).to_string()),
+        series: vec![line("commands/s", false, |p| p.commands_s), line("GETs/s", true, |p| p.gets_s)],
+        bands: Vec::new(),
+        markers: samples.len() < 4,
+        width: 540.0,
+        height: 260.0,
+    };
+    let cpu = Chart {
+        id: format!("server-cpu-{i}"),
+        workload: Some(name.to_owned()),
+        title: format!("{name}: the server's main thread, share of one core"),
+        x: x(),
+        y: Axis::linear(Scale::Linear { min: 0.0, max: server.cpu_max.max(1.0) }, "CPU", |v| {
+            format!("{:.0}%", 100.0 * v)
+        }),
+        series: vec![line("CPU", false, |p| p.cpu)],
+        bands: Vec::new(),
+        markers: samples.len() < 4,
+        width: 540.0,
+        height: 260.0,
+    };
+    commands.render() + &cpu.render()
 }
 
 fn cost_section(c: &CostEstimate) -> String {
