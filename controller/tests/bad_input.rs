@@ -386,6 +386,16 @@ const CASES: &[(&str, Input, &[&str])] = &[
     ),
     ("unknown flag", Input::Args(&["--no-such-flag"]), &["--no-such-flag"]),
     (
+        "a cache memory limit below 1mb",
+        Input::Append("[cache]\nmaxmemory = \"100kb\""),
+        &["bad.toml:10", "cache.maxmemory", "\"100kb\"", "at least 1mb"],
+    ),
+    (
+        "an eviction policy Redis does not have",
+        Input::Append("[cache]\npolicy = \"lru\""),
+        &["bad.toml:10", "cache.policy", "\"lru\"", "allkeys-lru"],
+    ),
+    (
         "a metrics address that is not this machine's",
         Input::Args(&["--metrics-listen", "192.0.2.1:9464"]),
         &["--metrics-listen \"192.0.2.1:9464\"", "cannot listen there", "give a free address"],

@@ -332,6 +332,106 @@ fn live_metrics_move_while_the_run_goes_and_agree_with_result_json() {
     sb.assert_clean();
 }
 
+/// The hit ratio of an exact LRU cache of `capacity` keys over `reads` draws from `p` (after as
+/// many draws to warm it), with a small generator of the test's own.
+fn lru_hit_ratio(p: &[f64], capacity: usize, reads: usize) -> f64 {
+    let cdf: Vec<f64> = p
+        .iter()
+        .scan(0.0, |sum, x| {
+            *sum += x;
+            Some(*sum)
+        })
+        .collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut draw = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64 * cdf[cdf.len() - 1];
+        cdf.partition_point(|&c| c < u).min(cdf.len() - 1)
+    };
+    // Each key's last use; the cache holds the `capacity` most recent.
+    let mut last_use = vec![None::<usize>; p.len()];
+    let mut resident = std::collections::BTreeMap::<usize, usize>::new(); // last use -> key
+    let mut hits = 0;
+    for t in 0..2 * reads {
+        let key = draw();
+        match last_use[key] {
+            Some(at) => {
+                resident.remove(&at);
+                if t >= reads {
+                    hits += 1;
+                }
+            }
+            None if resident.len() == capacity => {
+                let (_, evicted) = resident.pop_first().expect("full");
+                last_use[evicted] = None;
+            }
+            None => {}
+        }
+        resident.insert(t, key);
+        last_use[key] = Some(t);
+    }
+    hits as f64 / reads as f64
+}
+
+#[test]
+fn a_cache_smaller_than_the_data_evicts_and_holds_the_hit_ratio_an_lru_model_predicts() {
+    let sb = Sandbox::new();
+    let (objects, exponent) = (4000usize, 0.99);
+    // 4,000 objects of 4 KiB (16 MiB) over a 4 MiB cache: four times its memory.
+    let scenario = sb.write(
+        "evicting.toml",
+        &format!(
+            "name = \"evicting\"\n[cache]\nmaxmemory = \"4mb\"\npolicy = \"allkeys-lru\"\n\
+             [dataset]\nobjects = {objects}\nsize = 4096\ncache = \"cold\"\n\
+             [[workload]]\nname = \"aside\"\ntarget = \"cache-aside\"\nconcurrency = 4\n\
+             duration = \"6s\"\nkeys = \"zipf:{exponent}\"\n"
+        ),
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let r = read_json(&out.join("result.json"));
+    assert_eq!(r["scenario"]["cache"]["maxmemory_bytes"], 4 << 20);
+    let w = &r["workloads"][0];
+    let server = &w["server"];
+    assert_eq!(
+        (u(&server["maxmemory_bytes"]), server["maxmemory_policy"].as_str()),
+        (4 << 20, Some("allkeys-lru"))
+    );
+    let (evicted, resident) = (u(&server["evicted_keys"]), u(&server["keys"]));
+    // Each miss writes the object into the cache, and once it is full every write evicts one.
+    let misses: u64 = server["samples"].as_array().expect("samples").iter().map(|s| u(&s["misses"])).sum();
+    assert!(
+        evicted > 0 && evicted + resident >= misses * 98 / 100,
+        "{misses} misses, {evicted} evicted: {server}"
+    );
+    assert!((300..2000).contains(&resident), "about 4 MiB of 4 KiB values: {resident} keys");
+    let steady = f(&w["steady_hit_ratio"]);
+    assert!(steady > f(&w["hit_ratio"]), "warming from cold lowers the whole run's ratio: {w}");
+
+    // An exact LRU of as many keys as the server held, over the same Zipf law.
+    let p = zipf_pmf(objects, exponent);
+    let model = lru_hit_ratio(&p, resident as usize, 200_000);
+    eprintln!("steady hit ratio {steady:.3}, LRU model {model:.3} at {resident} keys");
+    // Redis's LRU is approximate (it evicts the oldest of a few sampled keys), a little below.
+    assert!(
+        (steady - model).abs() < 0.08,
+        "steady hit ratio {steady:.3}, LRU model {model:.3} at {resident} keys"
+    );
+    let text = stdout(&o);
+    assert!(text.contains("once warm"), "{text}");
+    assert!(text.contains("keys (maxmemory 4.0 MiB, allkeys-lru)"), "{text}");
+    sb.assert_clean();
+}
+
+/// The Zipf law's probability of each rank 1..=objects.
+fn zipf_pmf(objects: usize, exponent: f64) -> Vec<f64> {
+    let norm: f64 = (1..=objects).map(|k| (k as f64).powf(-exponent)).sum();
+    (1..=objects).map(|k| (k as f64).powf(-exponent) / norm).collect()
+}
+
 /// Expected number of distinct keys among `n` independent draws from `p`.
 fn distinct(p: &[f64], n: u64) -> f64 {
     p.iter().map(|pk| 1.0 - (1.0 - pk).powf(n as f64)).sum()
@@ -371,9 +471,7 @@ keys = "zipf:{exponent}"
     let n = hits + misses;
     assert_eq!((n, u(&w["ops"])), (1000, 1000));
 
-    // Zipf pmf over ranks 1..=objects.
-    let norm: f64 = (1..=objects).map(|k| (k as f64).powf(-exponent)).sum();
-    let p: Vec<f64> = (1..=objects).map(|k| (k as f64).powf(-exponent) / norm).collect();
+    let p = zipf_pmf(objects, exponent);
     // With one reader and no expiry, a read misses exactly when its key was never read before.
     let expected = 1.0 - distinct(&p, n) / n as f64;
     let ratio = f(&w["hit_ratio"]);

@@ -14,6 +14,7 @@ async fn one_agent() -> LocalFleet {
     let plan = LocalPlan {
         agents: 1,
         redis: false,
+        redis_cache: Default::default(),
         s3: false,
         agent_binary: default_agent_binary(),
         serve_on: std::net::Ipv4Addr::LOCALHOST.into(),

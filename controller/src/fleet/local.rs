@@ -67,6 +67,8 @@ pub struct LocalPlan {
     pub agents: usize,
     /// Start a redis-server child.
     pub redis: bool,
+    /// The scenario's `[cache]`: the redis-server's memory limit and eviction policy.
+    pub redis_cache: crate::scenario::CacheConfig,
     /// Start the embedded S3 endpoint.
     pub s3: bool,
     /// The agent binary.
@@ -174,7 +176,7 @@ impl LocalFleet {
     async fn fill(&mut self, plan: &LocalPlan, ca: &Authority) -> Result<(), FleetError> {
         let dir = self.dir().to_path_buf();
         if plan.redis {
-            self.redis = Some(start_redis(&dir, plan.serve_on).await?);
+            self.redis = Some(start_redis(&dir, plan.serve_on, &redis_args(&plan.redis_cache)).await?);
         }
         if plan.s3 {
             let root = dir.join("s3");
@@ -286,8 +288,10 @@ pub fn check_room(
     let into_redis = local_redis
         && d.cache == CacheStart::Warm
         && scenario.workloads.iter().any(|w| w.target.uses_redis());
-    // Redis keeps each value with its key and about 50 bytes of bookkeeping.
+    // Redis keeps each value with its key and about 50 bytes of bookkeeping, up to its
+    // `[cache] maxmemory` (past which it evicts, or refuses writes).
     let in_memory = bytes.saturating_add(d.objects.saturating_mul(100));
+    let in_memory = scenario.cache.maxmemory_bytes.map_or(in_memory, |limit| in_memory.min(limit));
     if let Some(available) = available_memory().filter(|&a| into_redis && in_memory > a) {
         return Err(NoRoom::Memory {
             dataset: format!("{} objects of {}", d.objects, d.describe_sizes()),
@@ -507,7 +511,19 @@ async fn start_agent(
     Ok(LocalAgent { addr, server_name, child, log, _stdin: stdin, _stdout: stdout })
 }
 
-async fn start_redis(dir: &Path, ip: IpAddr) -> Result<LocalRedis, FleetError> {
+/// The redis-server arguments that apply `[cache]`.
+pub fn redis_args(cache: &crate::scenario::CacheConfig) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(bytes) = cache.maxmemory_bytes {
+        args.extend(["--maxmemory".to_owned(), bytes.to_string()]);
+    }
+    if let Some(policy) = &cache.policy {
+        args.extend(["--maxmemory-policy".to_owned(), policy.clone()]);
+    }
+    args
+}
+
+async fn start_redis(dir: &Path, ip: IpAddr, extra: &[String]) -> Result<LocalRedis, FleetError> {
     let redis_dir = dir.join("redis");
     std::fs::create_dir_all(&redis_dir).map_err(|e| FleetError::RedisStart(e.to_string()))?;
     let log = redis_dir.join("redis.log");
@@ -529,6 +545,7 @@ async fn start_redis(dir: &Path, ip: IpAddr) -> Result<LocalRedis, FleetError> {
             // asked for agents elsewhere to reach it.
             .args(["--protected-mode", if ip.is_loopback() { "yes" } else { "no" }])
             .args(["--daemonize", "no", "--loglevel", "warning"])
+            .args(extra)
             .arg("--dir")
             .arg(&redis_dir)
             .arg("--logfile")

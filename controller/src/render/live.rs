@@ -322,6 +322,7 @@ mod tests {
                 misses: 0,
                 evicted: 7,
                 expired: 0,
+                keys: 10,
                 net_in_bytes_s: 1.0,
                 net_out_bytes_s: 2.0,
             },

@@ -184,8 +184,10 @@ fn details(result: &RunResult) -> String {
             let part = |p: &Option<crate::results::schema::LatencySummary>| {
                 p.map_or("-".to_owned(), |l| format!("p50 {:.1} µs, p99 {:.1} µs", l.p50, l.p99))
             };
+            let steady =
+                w.steady_hit_ratio.map_or(String::new(), |s| format!(", {:.1}% once warm", s * 100.0));
             line(format!(
-                "{}: hit ratio {:.1}% ({hits} hits, {misses} misses); redis part {}; s3 part (misses) {}",
+                "{}: hit ratio {:.1}%{steady} ({hits} hits, {misses} misses); redis part {}; s3 part (misses) {}",
                 w.name,
                 ratio * 100.0,
                 part(&w.redis_part_us),
@@ -261,8 +263,18 @@ pub fn server_line(name: &str, s: &ServerMetrics) -> String {
         _ => counted,
     };
     let peak = s.samples.iter().map(|x| x.commands_s).fold(0.0, f64::max);
+    let evicted = match s.evicted_keys {
+        0 => String::new(),
+        n => format!(
+            "; it evicted {} keys (maxmemory {}, {}) and held {} at the end",
+            thousands(n as f64),
+            crate::scenario::human_bytes(s.maxmemory_bytes),
+            s.maxmemory_policy,
+            thousands(s.keys as f64)
+        ),
+    };
     format!(
-        "{compared}; its main thread peaked at {:.0}% of a core, {} commands/s",
+        "{compared}; its main thread peaked at {:.0}% of a core, {} commands/s{evicted}",
         s.cpu_max * 100.0,
         thousands(peak)
     )

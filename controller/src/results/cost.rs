@@ -123,9 +123,11 @@ pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEst
     // A cluster is priced as its shards (a primary each), not as one node.
     let shards = result.targets.redis_target.as_ref().filter(|t| t.cluster).and_then(|t| t.shards);
     let nodes = assumptions.nodes.max(shards.unwrap_or(0));
-    let aside = result.workloads.iter().find(|w| w.target == Target::CacheAside && w.hit_ratio.is_some());
+    // A cache-aside workload's hit ratio once warm (its second half), else over the whole run.
+    let ratio = |w: &crate::results::schema::WorkloadResult| w.steady_hit_ratio.or(w.hit_ratio);
+    let aside = result.workloads.iter().find(|w| w.target == Target::CacheAside && ratio(w).is_some());
     let (hit_ratio, hit_ratio_source) = match aside {
-        Some(w) => (w.hit_ratio.unwrap_or(1.0).clamp(0.0, 1.0), w.name.clone()),
+        Some(w) => (ratio(w).unwrap_or(1.0).clamp(0.0, 1.0), w.name.clone()),
         None => (1.0, "assumed".to_owned()),
     };
     let workloads = result
@@ -138,7 +140,7 @@ pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEst
             let (usd_per_million_reads, usd_per_hour) = match w.target {
                 Target::S3 => (Some(s3_per_million(&p)), s3_hour(1.0)),
                 Target::CacheAside => {
-                    let miss = 1.0 - w.hit_ratio.unwrap_or(1.0).clamp(0.0, 1.0);
+                    let miss = 1.0 - ratio(w).unwrap_or(1.0).clamp(0.0, 1.0);
                     let per_million =
                         cache_per_million(&p, nodes, reads_s).map(|c| c + miss * s3_per_million(&p));
                     (per_million, node_hour + s3_hour(miss))

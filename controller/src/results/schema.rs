@@ -305,6 +305,10 @@ pub struct WorkloadResult {
     /// Cache-aside: hits over hits plus misses.
     #[serde(default)]
     pub hit_ratio: Option<f64>,
+    /// Cache-aside: the hit ratio over the second half of the measured phase, once the cache has
+    /// warmed (and, when it is smaller than the data, evicts as much as it fills).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_hit_ratio: Option<f64>,
     /// Cache-aside: the Redis part of each read (GET, plus SET after a miss), microseconds.
     #[serde(default)]
     pub redis_part_us: Option<LatencySummary>,
@@ -373,6 +377,12 @@ pub struct ServerMetrics {
     /// The highest share of one core the server's main thread used in any sample (the whole
     /// process's where the server does not report its main thread, before Redis 6.2).
     pub cpu_max: f64,
+    /// Keys the server evicted (maxmemory) from the first reading to the last.
+    #[serde(default)]
+    pub evicted_keys: u64,
+    /// Keys in the server's databases at the last reading.
+    #[serde(default)]
+    pub keys: u64,
 }
 
 /// What the server did between two readings of its INFO.
@@ -396,6 +406,9 @@ pub struct ServerSample {
     pub evicted: u64,
     /// Keys expired (TTL) during the sample.
     pub expired: u64,
+    /// Keys in the server's databases at the end of the sample.
+    #[serde(default)]
+    pub keys: u64,
     /// Bytes received per second.
     pub net_in_bytes_s: f64,
     /// Bytes sent per second.

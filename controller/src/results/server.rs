@@ -50,6 +50,15 @@ impl Info {
             .sum()
     }
 
+    /// Keys in every database (`db0:keys=N,expires=...` in the keyspace section).
+    pub fn keys(&self) -> u64 {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k.starts_with("db") && k[2..].chars().all(|c| c.is_ascii_digit()))
+            .filter_map(|(_, v)| v.split(',').find_map(|kv| kv.strip_prefix("keys="))?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// CPU seconds used so far (user + system): the main thread's where the server says (Redis
     /// 6.2 and later), else the whole process's.
     pub fn cpu_s(&self) -> f64 {
@@ -76,6 +85,7 @@ pub fn sample(t0: f64, a: &Info, t1: f64, b: &Info) -> ServerSample {
         misses: delta("keyspace_misses"),
         evicted: delta("evicted_keys"),
         expired: delta("expired_keys"),
+        keys: b.keys(),
         net_in_bytes_s: rate("total_net_input_bytes"),
         net_out_bytes_s: rate("total_net_output_bytes"),
     }
@@ -100,6 +110,8 @@ pub fn metrics(node: &str, readings: &[(f64, Info)], agent_gets: Option<u64>) ->
         maxmemory_bytes: last.count("maxmemory"),
         maxmemory_policy: last.text("maxmemory_policy").unwrap_or_default().to_owned(),
         cpu_max: samples.iter().map(|s| s.cpu).fold(0.0, f64::max),
+        evicted_keys: last.count("evicted_keys").saturating_sub(first.count("evicted_keys")),
+        keys: last.keys(),
         samples,
         gets,
         agent_gets,
@@ -119,6 +131,7 @@ mod tests {
              total_net_output_bytes:{}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:3\r\nevicted_keys:0\r\n\
              expired_keys:0\r\n# CPU\r\nused_cpu_sys:9.5\r\nused_cpu_user:9.5\r\n\
              used_cpu_sys_main_thread:{}\r\nused_cpu_user_main_thread:{}\r\n\r\n\
+             # Keyspace\r\ndb0:keys=40,expires=0,avg_ttl=0\r\ndb3:keys=2,expires=0\r\n\
              # Commandstats\r\ncmdstat_get:calls={gets},usec=100,usec_per_call=0.5,rejected_calls=0,failed_calls=0\r\n\
              cmdstat_getrange:calls=5,usec=1\r\ncmdstat_ping:calls=4,usec=1\r\n",
             commands * 30,
@@ -141,6 +154,7 @@ mod tests {
         assert_eq!((s[0].t_s, s[0].commands_s, s[0].gets_s), (0.5, 10_000.0, 10_000.0));
         assert_eq!((s[0].net_in_bytes_s, s[0].net_out_bytes_s), (300_000.0, 10_000_000.0));
         assert_eq!((s[0].hits, s[0].misses, s[0].connected_clients), (4000, 0, 17));
+        assert_eq!((s[0].keys, m.keys), (42, 42), "the keys of every database");
         // 0.4 s of the main thread in 0.5 s (not the process's, which did not move).
         assert!((s[0].cpu - 0.8).abs() < 1e-9, "{}", s[0].cpu);
         assert!((m.cpu_max - 0.8).abs() < 1e-9);

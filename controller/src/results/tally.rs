@@ -197,6 +197,14 @@ impl Default for IntervalTally {
     }
 }
 
+/// The hit ratio over the second half of the measured intervals (at least the last one), after
+/// the cache has warmed: `None` without reads there.
+fn steady_hit_ratio(measured: &[IntervalTally]) -> Option<f64> {
+    let half = &measured[measured.len() / 2..];
+    let (hits, reads) = half.iter().fold((0, 0), |(h, r), i| (h + i.hits, r + i.hits + i.misses));
+    (reads > 0).then(|| hits as f64 / reads as f64)
+}
+
 /// Tallies of every workload on every agent.
 #[derive(Debug)]
 pub struct Tallies {
@@ -421,6 +429,7 @@ impl Tallies {
             hits: cache_aside.then_some(hits),
             misses: cache_aside.then_some(misses),
             hit_ratio: (cache_aside && hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
+            steady_hit_ratio: cache_aside.then(|| steady_hit_ratio(measured)).flatten(),
             redis_part_us: optional(merge(tallies.iter().map(|t| &t.redis))),
             s3_part_us: optional(merge(tallies.iter().map(|t| &t.s3))),
             busy_polled_share: (busy_polled > 0).then(|| busy_polled as f64 / (ops + errors).max(1) as f64),

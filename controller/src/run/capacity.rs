@@ -471,6 +471,20 @@ fn limit(
             ),
         );
     }
+    // The median from the intended start well above the median service time: requests waited in
+    // the agents for a free slot before they were sent, which the server never saw.
+    if step.p50_us > step.service_p50_us * SERVICE_GROWTH {
+        return (
+            "client",
+            format!(
+                "requests waited for one of the agents' {slots} requests in flight at {:.0} ops/s (p50 {:.2} ms \
+                 from the intended start against a service time of {now_ms:.2} ms), and the service did not slow: \
+                 raise concurrency or add agents",
+                step.rate_ops_s,
+                step.p50_us / 1e3
+            ),
+        );
+    }
     (
         "none found",
         format!(
@@ -575,9 +589,24 @@ mod tests {
         let (by, why) = limit(&objective, &steps, Some(1000.0), 2, "resolution");
         assert_eq!(by, "client", "{why}");
         assert!(why.contains("needs 95% of"), "{why}");
-        // A few slots busy, all sent, the latency missed with a flat service time: none found.
-        let (by, _) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
-        assert_eq!(by, "none found");
+        // A few slots busy, all sent, the service time flat, but the median from the intended start
+        // (4.5 ms) far above it (1.9 ms): requests waited in the agents for a slot.
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        assert_eq!(by, "client", "{why}");
+        assert!(why.contains("requests waited for one of the agents' 64 requests in flight"), "{why}");
+        // The median near the service time and the p99 past the objective: the service's own.
+        let steps = [
+            step(500.0, result(2500, 0, 500.0, 900.0, 1800.0)),
+            step(1000.0, result(5000, 0, 990.0, 3000.0, 1900.0)),
+        ];
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        assert_eq!(by, "none found", "{why}");
+        // The server's main thread at a whole core: server_cpu, before anything else of the server.
+        let mut steps = steps;
+        steps[1].0.server_cpu = Some(0.97);
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        assert_eq!(by, "server_cpu", "{why}");
+        assert!(why.contains("main thread used 97% of a core at 1000 ops/s"), "{why}");
         // The service time grew: the server.
         let steps = [
             step(500.0, result(2500, 0, 500.0, 900.0, 300.0)),

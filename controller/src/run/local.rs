@@ -20,6 +20,7 @@ pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result
     let plan = LocalPlan {
         agents: if opts.static_agents.is_empty() { scenario.agents as usize } else { 0 },
         redis: uses_redis && opts.redis_url.is_none(),
+        redis_cache: scenario.cache.clone(),
         s3: uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none(),
         agent_binary: opts.agent_binary.clone(),
         serve_on: opts.serve_on,

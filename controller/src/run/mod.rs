@@ -124,6 +124,13 @@ pub(crate) async fn on_fleet(
     if let Some(m) = &metrics {
         say!("  metrics: http://{}/metrics while the run goes", m.addr);
     }
+    let cache_sized = scenario.cache.maxmemory_bytes.is_some() || scenario.cache.policy.is_some();
+    if cache_sized && targets.redis_source.as_deref().is_some_and(|s| s != "local redis-server") {
+        say!(
+            "  [cache] sizes the redis-server fetchbench starts; this Redis keeps its own memory limit and \
+             policy (ElastiCache: its node type and parameter group), which result.json records"
+        );
+    }
     let generator = scenario.dataset.generator();
     let seeded = tokio::select! {
         seeded = seed(scenario, fleet, &clients, &agents) => seeded?,

@@ -61,6 +61,39 @@ pub struct Scenario {
     /// is named `<workload>-<r>`. 1 when they ran once.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub rounds: u32,
+    /// `[cache]`: the memory limit and eviction policy of the redis-server fetchbench starts.
+    #[serde(default, skip_serializing_if = "CacheConfig::is_default")]
+    pub cache: CacheConfig,
+}
+
+/// The Redis eviction policies `[cache] policy` may name.
+pub const POLICIES: [&str; 8] = [
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
+
+/// `[cache]`: how the redis-server fetchbench starts is sized. A Redis the user brings (or
+/// ElastiCache, whose node type sets them) keeps its own; the run records what it has.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheConfig {
+    /// `maxmemory`, bytes; `None` for Redis's default (no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxmemory_bytes: Option<u64>,
+    /// `maxmemory-policy`, one of [`POLICIES`]; `None` for Redis's default (`noeviction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
+impl CacheConfig {
+    fn is_default(&self) -> bool {
+        *self == CacheConfig::default()
+    }
 }
 
 fn is_one(n: &u32) -> bool {

@@ -86,6 +86,20 @@ impl Scenario {
     }
 }
 
+/// `"64mb"`, `"512kb"`, `"1gb"` (Redis's units: powers of 1024, any case) as bytes.
+fn memory_bytes(text: &str) -> Option<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match &lower[digits.len()..] {
+        "" | "b" => 1,
+        "kb" | "k" => 1 << 10,
+        "mb" | "m" => 1 << 20,
+        "gb" | "g" => 1 << 30,
+        _ => return None,
+    };
+    digits.trim().parse::<u64>().ok()?.checked_mul(unit)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
@@ -98,6 +112,15 @@ struct RawScenario {
     thresholds: BTreeMap<Spanned<String>, Spanned<f64>>,
     #[serde(default)]
     on_agent_loss: OnAgentLoss,
+    cache: Option<RawCache>,
+}
+
+/// `[cache]`: `maxmemory = "64mb"` (or bytes), `policy = "allkeys-lru"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCache {
+    maxmemory: Option<Spanned<toml::Value>>,
+    policy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -292,6 +315,10 @@ impl Validator<'_> {
             }
             thresholds.insert(k.clone(), v);
         }
+        let cache = match &raw.cache {
+            Some(c) => self.cache(c)?,
+            None => CacheConfig::default(),
+        };
         Ok(Scenario {
             name,
             agents,
@@ -300,7 +327,52 @@ impl Validator<'_> {
             thresholds,
             on_agent_loss: raw.on_agent_loss,
             rounds: 1,
+            cache,
         })
+    }
+
+    /// `[cache]`: a memory limit of at least 1 MiB (`"64mb"`, `"1gb"`, or bytes) and one of
+    /// Redis's eviction policies.
+    fn cache(&self, raw: &RawCache) -> Result<CacheConfig, ScenarioError> {
+        let maxmemory = match &raw.maxmemory {
+            None => None,
+            Some(v) => {
+                let bytes = match v.get_ref() {
+                    toml::Value::Integer(n) => u64::try_from(*n).ok(),
+                    toml::Value::String(text) => memory_bytes(text),
+                    _ => None,
+                };
+                match bytes {
+                    Some(b) if b >= 1 << 20 => Some(b),
+                    _ => {
+                        return Err(self.error(
+                            &v.span(),
+                            "cache.maxmemory",
+                            format!(
+                                "{} is not a memory size of at least 1mb; write e.g. \"64mb\", \"1gb\" or bytes",
+                                v.get_ref()
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let policy = match &raw.policy {
+            None => None,
+            Some(p) if POLICIES.contains(&p.get_ref().as_str()) => Some(p.get_ref().clone()),
+            Some(p) => {
+                return Err(self.error(
+                    &p.span(),
+                    "cache.policy",
+                    format!(
+                        "{:?} is not a Redis eviction policy; use one of {}",
+                        p.get_ref(),
+                        POLICIES.join(", ")
+                    ),
+                ));
+            }
+        };
+        Ok(CacheConfig { maxmemory_bytes: maxmemory, policy })
     }
 
     fn dataset(&self, d: &RawDataset) -> Result<Dataset, ScenarioError> {
@@ -828,6 +900,22 @@ mod tests {
         for bad in ["zipf", "zipf:-1", "zipf:abc", "hotset:2:0.5", "hotset:0.1:1.5", "pareto"] {
             assert!(bad.parse::<KeyDist>().is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn a_cache_section_sizes_the_local_redis_in_redis_units() {
+        assert_eq!(memory_bytes("64mb"), Some(64 << 20));
+        assert_eq!(memory_bytes("1GB"), Some(1 << 30));
+        assert_eq!(memory_bytes("512k"), Some(512 << 10));
+        assert_eq!(memory_bytes("2048"), Some(2048));
+        assert_eq!(memory_bytes("64 mib"), None);
+        let text = "name = \"x\"\n[cache]\nmaxmemory = 2097152\npolicy = \"allkeys-lfu\"\n[dataset]\nobjects = 10\n\
+                    size = 100\n[[workload]]\nname = \"a\"\ntarget = \"redis\"\nrequests = 5\n";
+        let s = Scenario::parse(text, "c.toml").expect("valid");
+        assert_eq!(
+            (s.cache.maxmemory_bytes, s.cache.policy.as_deref()),
+            (Some(2 << 20), Some("allkeys-lfu"))
+        );
     }
 
     #[test]
