@@ -271,6 +271,25 @@ mod tests {
         assert!((per_million("ca") - (0.002_222_222 + 0.08)).abs() < 1e-8, "{}", per_million("ca"));
         // An hour of S3 at 300 reads/s: 1.08e6 GETs at $0.0004 per 1,000 = $0.432.
         assert!((c.workloads[1].usd_per_hour - 0.432).abs() < 1e-9);
+        // An hour of Redis is the node's hour; of cache-aside, the node's plus its misses' GETs:
+        // 0.016 + 2,000 * 0.2 * 3,600 * 0.0004 / 1,000 = 0.016 + 0.576.
+        assert!((c.workloads[0].usd_per_hour - 0.016).abs() < 1e-12);
+        assert!((c.workloads[2].usd_per_hour - 0.592).abs() < 1e-9, "{}", c.workloads[2].usd_per_hour);
+
+        // The steady hit ratio (once warm) is the one priced, where there is one.
+        let mut warm = w("ca", "cache-aside", 2000.0, Some(0.8));
+        warm.steady_hit_ratio = Some(0.9);
+        let c = estimate(&run_with(vec![warm]), &Assumptions::default()).expect("default prices");
+        assert_eq!(c.hit_ratio, 0.9);
+        assert!(
+            (c.workloads[0].usd_per_hour - (0.016 + 0.288)).abs() < 1e-9,
+            "{}",
+            c.workloads[0].usd_per_hour
+        );
+        // A cache-aside workload that read nothing has no hit ratio: a hit ratio of 1 is assumed.
+        let c = estimate(&run_with(vec![w("ca", "cache-aside", 0.0, None)]), &Assumptions::default())
+            .expect("priced");
+        assert_eq!((c.hit_ratio, c.hit_ratio_source.as_str()), (1.0, "assumed"));
     }
 
     #[test]
@@ -293,6 +312,7 @@ mod tests {
         let per_million = |c: &CostEstimate| c.workloads[0].usd_per_million_reads.expect("priced");
         assert!((per_million(&three) / per_million(&one) - 3.0).abs() < 1e-9);
         assert!(three.break_even_reads_s > 2.9 * one.break_even_reads_s);
+        assert!((three.workloads[0].usd_per_hour - 3.0 * 0.016).abs() < 1e-12, "three nodes' hours");
     }
 
     #[test]
