@@ -10,13 +10,11 @@
 use std::time::{Duration, Instant};
 
 use super::measure::{Agents, Ended, Say, Settle, pass};
-use super::request::INTERVAL;
 use super::server_watch::{Server, Watch};
 use crate::render::progress::Progress;
 use crate::results::schema::{
     AgentResult, AgentStatus, Capacity, CapacityStep, ServerMetrics, WorkloadResult,
 };
-use crate::results::server;
 use crate::results::tally::Tallies;
 use crate::scenario::{Amount, FindMax, Percentile, Scenario};
 
@@ -263,11 +261,11 @@ impl Steps<'_> {
         let agents_n = self.fleet.clients.len();
         let mut tallies = Tallies::new(1, agents_n);
         let mut progress = Progress::new(&one, agents_n);
-        let first = self.live[0];
         let watch = match self.server.filter(|_| self.watch_server) {
-            Some(_) => {
-                let publish = self.fleet.live.map(|l| (l.clone(), one.workloads[0].name.clone()));
-                Watch::start(self.fleet.clients[first].clone(), &agents[first].id, INTERVAL, publish).await
+            Some(server) => {
+                let a = self.live[0];
+                let (client, live) = (&self.fleet.clients[a], self.fleet.live);
+                Watch::start(server, client, &agents[a], live, &one.workloads[0].name).await
             }
             None => None,
         };
@@ -287,8 +285,8 @@ impl Steps<'_> {
         let workload = &one.workloads[0];
         let mut result = tallies.workload_result(0, &workload.name, workload.target, self.ids, self.offsets);
         self.settled = how.get().map_or("longest", |h| h);
-        if let (Some(watch), Some(server)) = (watch, self.server) {
-            result.server = server::metrics(&server.node, &watch.finish().await, None);
+        if let Some(watch) = watch {
+            result.server = watch.finish(None).await;
         }
         (tallies, result)
     }

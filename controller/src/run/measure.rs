@@ -12,13 +12,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use super::request::{INTERVAL, run_request};
+use super::request::run_request;
 use super::server_watch::{Server, Watch};
 use crate::fleet::connect::Clock;
 use crate::render::live::LiveMetrics;
 use crate::render::progress::Progress;
 use crate::results::schema::{AgentResult, AgentStatus, Capacity, ServerMetrics};
-use crate::results::server;
 use crate::results::tally::Tallies;
 use crate::scenario::{OnAgentLoss, Scenario, Target};
 
@@ -92,21 +91,19 @@ pub async fn measure(
         }
         let said = Say::Announce(workload.describe(live.len()));
         let watch = match watched {
-            Some(_) => {
-                let publish = fleet.live.map(|l| (l.clone(), workload.name.clone()));
-                Watch::start(clients[live[0]].clone(), &agents[live[0]].id, INTERVAL, publish).await
+            Some(server) => {
+                let a = live[0];
+                Watch::start(server, &clients[a], &agents[a], fleet.live, &workload.name).await
             }
             None => None,
         };
         pass(scenario, w, &live, &fleet, agents, &mut tallies, &mut progress, &mut ended, said, None).await;
         if let (Some(watch), Some(server)) = (watch, watched) {
-            let readings = watch.finish().await;
             // Every request is one GET, unless the workload also SETs; a cluster's INFO is one
             // node's of several.
             let comparable =
                 !server.cluster && (workload.target == Target::CacheAside || workload.set_share == 0.0);
-            let agent_gets = comparable.then(|| tallies.requests_sent(w));
-            servers[w] = server::metrics(&server.node, &readings, agent_gets);
+            servers[w] = watch.finish(comparable.then(|| tallies.requests_sent(w))).await;
         }
     }
     Measured {
@@ -151,7 +148,7 @@ pub enum Say {
 
 /// One pass of workload `w` of `scenario` on agents `live` from a synchronized start, tallied
 /// into `tallies` as workload `w`. With `settle`, the agents are stopped as soon as it says the
-/// tallies are enough; returns true when they were.
+/// tallies are enough.
 #[allow(clippy::too_many_arguments)]
 pub async fn pass(
     scenario: &Scenario,
@@ -164,7 +161,7 @@ pub async fn pass(
     ended: &mut Ended,
     say: Say,
     settle: Option<Settle<'_>>,
-) -> bool {
+) {
     let Agents { clients, clocks, interrupt, live: metrics } = *fleet;
     let workload = &scenario.workloads[w];
     if let Some(m) = metrics {
@@ -310,7 +307,6 @@ pub async fn pass(
             live.iter().map(|&a| tallies.get(w, a)).fold((0, 0), |(o, e), t| (o + t.ops, e + t.errors()));
         say!("  done: {ops} ops, {errors} errors");
     }
-    settled
 }
 
 /// Open agent `a`'s Run stream and forward what it delivers to `tx`, ending with `End`; aborting

@@ -2,6 +2,7 @@
 //! the cache where the controller may not: ElastiCache answers inside its VPC only) just before
 //! the workload's first request, once an interval during it, and just after its last.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fetchbench_proto as pb;
@@ -11,9 +12,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use std::sync::Arc;
-
+use super::request::INTERVAL;
 use crate::render::live::LiveMetrics;
+use crate::results::schema::{AgentResult, ServerMetrics};
 use crate::results::server::{self, Info};
 
 /// Longest a reading may take; the agent gives Redis 2 s of it.
@@ -31,22 +32,26 @@ pub struct Server {
 /// Readings in progress.
 pub struct Watch {
     client: AgentClient<Channel>,
+    node: String,
     first: Instant,
     stop: CancellationToken,
     task: JoinHandle<Vec<(Instant, Info)>>,
 }
 
 impl Watch {
-    /// Read the server's INFO through `client` now, then once every `interval` until
-    /// [`Watch::finish`], each sample also published to `live` under the workload's name. `None`
-    /// when the first reading fails (said on stderr, with `agent`'s name): the workload then runs
-    /// without the server's view.
+    /// Read `server`'s INFO through `agent` (reached by `client`) now, then once every
+    /// [`INTERVAL`] until [`Watch::finish`], each sample also published to `live` under
+    /// `workload`. `None` when the first reading fails (said on stderr, naming the agent): the
+    /// workload then runs without the server's view.
     pub async fn start(
-        client: AgentClient<Channel>,
-        agent: &str,
-        interval: Duration,
-        live: Option<(Arc<LiveMetrics>, String)>,
+        server: &Server,
+        client: &AgentClient<Channel>,
+        agent: &AgentResult,
+        live: Option<&Arc<LiveMetrics>>,
+        workload: &str,
     ) -> Option<Watch> {
+        let (client, agent, interval) = (client.clone(), &agent.id, INTERVAL);
+        let live: Option<(Arc<LiveMetrics>, String)> = live.map(|l| (l.clone(), workload.to_owned()));
         let first = match read(&client).await {
             Ok(info) => info,
             Err(e) => {
@@ -84,17 +89,20 @@ impl Watch {
                 }
             }
         });
-        Some(Watch { client, first: start, stop, task })
+        Some(Watch { client, node: server.node.clone(), first: start, stop, task })
     }
 
-    /// Stop, read once more, and return the readings as (seconds since the first, INFO).
-    pub async fn finish(self) -> Vec<(f64, Info)> {
+    /// Stop, read once more, and make the server's view of the readings, its GET count checked
+    /// against `agent_gets` when given.
+    pub async fn finish(self, agent_gets: Option<u64>) -> Option<ServerMetrics> {
         self.stop.cancel();
         let mut readings = self.task.await.unwrap_or_default();
         if let Ok(info) = read(&self.client).await {
             readings.push((Instant::now(), info));
         }
-        readings.into_iter().map(|(at, info)| ((at - self.first).as_secs_f64(), info)).collect()
+        let readings: Vec<(f64, Info)> =
+            readings.into_iter().map(|(at, info)| ((at - self.first).as_secs_f64(), info)).collect();
+        server::metrics(&self.node, &readings, agent_gets)
     }
 }
 
