@@ -326,6 +326,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// On the AWS fleet: how long to wait after the run for CloudWatch to publish the stack's
+    /// cache metrics of the run's last minute (ElastiCache publishes once a minute, sometimes
+    /// minutes late); the run's files are written first, then again with them. 0 skips them.
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = humantime::parse_duration)]
+    pub cloudwatch_wait: std::time::Duration,
+
     /// The AWS fleet to run on, when provisioned (see `fetchbench provision`).
     #[arg(long = "stack-name", value_name = "NAME", env = "FETCHBENCH_STACK", default_value = "fetchbench")]
     pub stack: String,

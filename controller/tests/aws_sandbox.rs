@@ -112,6 +112,12 @@ impl Drop for AwsSandbox {
 
 /// The agent `scripts/build-agent --arch x86_64` wrote in this target dir (scripts/test makes it
 /// before the tests): `provision` installs it by default, so the sandbox's instances run it.
+/// report.html carries the CloudWatch table, with the hits row.
+fn page_has_cloudwatch(report: &Path) -> bool {
+    let page = std::fs::read_to_string(report).unwrap_or_default();
+    page.contains("<section id=\"cloudwatch\">") && page.contains("data-metric=\"CacheHits\"")
+}
+
 fn built_agent() -> PathBuf {
     let fetchbench = PathBuf::from(env!("CARGO_BIN_EXE_fetchbench"));
     let target = fetchbench.parent().and_then(Path::parent).expect("the target dir");
@@ -207,6 +213,48 @@ async fn provision_run_status_teardown_through_the_sandbox() {
     let targets: Vec<_> =
         result["workloads"].as_array().unwrap().iter().map(|w| w["target"].clone()).collect();
     assert_eq!(targets, ["redis", "s3"]);
+
+    // CloudWatch: the cache node's minutes of the run, as the sandbox's ElastiCache published them
+    // from the redis-server's own INFO. Every GET of the run hit a seeded key, so the node's
+    // CacheHits over the run's minutes are the GETs the server counted in the Redis workload.
+    let cloudwatch = &result["cloudwatch"];
+    let group = state["outputs"]["CacheId"].as_str().expect("the stack names its replication group");
+    assert_eq!(
+        cloudwatch["source"],
+        format!("AWS/ElastiCache CacheClusterId={group}-001 CacheNodeId=0001"),
+        "{cloudwatch}"
+    );
+    assert_eq!(cloudwatch["complete"], true, "the run's last minute was published: {cloudwatch}");
+    let metric = |name: &str| {
+        cloudwatch["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|m| m["name"] == name)
+            .cloned()
+            .expect(name)
+    };
+    let server_gets = result["workloads"][0]["server"]["gets"].as_u64().expect("the server's GETs");
+    assert!(server_gets >= 398, "{}", result["workloads"][0]["server"]);
+    assert_eq!(metric("CacheHits")["value"].as_f64(), Some(server_gets as f64), "{cloudwatch}");
+    assert_eq!(metric("CacheMisses")["value"].as_f64(), Some(0.0), "{cloudwatch}");
+    assert_eq!(metric("Evictions")["value"].as_f64(), Some(0.0), "{cloudwatch}");
+    // Each GET's answer carries a value of at least 235 bytes (the seed's smallest).
+    let bytes_out = metric("NetworkBytesOut")["value"].as_f64().expect("bytes out");
+    assert!(bytes_out >= (server_gets * 235) as f64, "{cloudwatch}");
+    assert!(metric("CurrConnections")["value"].as_f64().expect("connections") >= 2.0, "{cloudwatch}");
+    let last = cloudwatch["end"].as_str().expect("end");
+    assert!(last > result["finished_at"].as_str().expect("finished_at"), "{last} covers the run's end");
+    let summary = stdout(&o);
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("CloudWatch, AWS/ElastiCache"))
+        .unwrap_or_else(|| panic!("a CloudWatch line: {summary}"));
+    assert!(line.contains(&format!("CacheHits {server_gets}")), "{line}");
+    assert!(
+        page_has_cloudwatch(&sb.path().join(&folder).with_file_name("report.html")),
+        "report.html shows them"
+    );
 
     // status: the stack complete, both instances online in SSM and answering over gRPC.
     let o = fetchbench(&sb, &aws, &["status"]);

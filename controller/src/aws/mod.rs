@@ -5,7 +5,9 @@
 
 pub mod autoscaling;
 pub mod cloudformation;
+pub mod cloudwatch;
 pub mod ec2;
+mod query;
 pub mod s3;
 pub mod ssm;
 
@@ -95,6 +97,8 @@ pub struct Aws {
     pub cloudformation: cloudformation::CloudFormation,
     /// Auto Scaling: the agents' instances.
     pub autoscaling: autoscaling::AutoScaling,
+    /// CloudWatch: the cache's own metrics.
+    pub cloudwatch: cloudwatch::CloudWatch,
     /// EC2: the zones that offer the agents' instance type.
     pub ec2: ec2::Ec2,
     /// Systems Manager: commands on the agents and their TLS keys.
@@ -111,6 +115,7 @@ impl Aws {
             region: config.region().map(ToString::to_string).unwrap_or_default(),
             cloudformation: cloudformation::CloudFormation::new(&config),
             autoscaling: autoscaling::AutoScaling::new(&config),
+            cloudwatch: cloudwatch::CloudWatch::new(&config),
             ec2: ec2::Ec2::new(&config),
             ssm: ssm::Ssm::new(&config),
             s3: s3::S3::new(&config),

@@ -28,6 +28,7 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
         });
     }
     let stack = args.stack.clone();
+    let cloudwatch_wait = args.cloudwatch_wait;
     let dry_run = args.dry_run;
     let tls_dir = args.tls_dir.clone();
     let mut opts = run_options(args)?;
@@ -58,7 +59,7 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
         return Ok(0);
     }
     let report = if aws {
-        run_aws(opts, &stack, interrupt).await?
+        run_aws(opts, &stack, cloudwatch_wait, interrupt).await?
     } else {
         // The static agents' TLS identity, loaded before anything starts.
         if let Some(dir) = tls_dir.filter(|_| !opts.static_agents.is_empty()) {
@@ -79,8 +80,14 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
 }
 
 /// Run the scenario in `opts` on the provisioned fleet of `stack`: as many of its agents in
-/// service as the scenario asks for, its cache and bucket.
-async fn run_aws(opts: RunOptions, stack: &str, interrupt: CancellationToken) -> Result<RunReport, Error> {
+/// service as the scenario asks for, its cache and bucket; then add what CloudWatch kept of the
+/// cache (waiting at most `cloudwatch_wait`).
+async fn run_aws(
+    opts: RunOptions,
+    stack: &str,
+    cloudwatch_wait: std::time::Duration,
+    interrupt: CancellationToken,
+) -> Result<RunReport, Error> {
     let (state, mut agents) = crate::stack::fleet::agents_in_service(stack).await?;
     let wanted = opts.scenario.agents as usize;
     if agents.len() < wanted {
@@ -103,7 +110,16 @@ async fn run_aws(opts: RunOptions, stack: &str, interrupt: CancellationToken) ->
     agents.truncate(wanted);
     check_busy_poll(&opts.scenario, &crate::stack::fleet::cache_url(&state), false, "the stack's cache")?;
     let fleet = crate::stack::fleet::fleet(&opts.scenario, &state, agents)?;
-    crate::run::on_fleet(&opts, &fleet, &interrupt).await
+    let mut report = crate::run::on_fleet(&opts, &fleet, &interrupt).await?;
+    if fleet.redis.is_some() && report.status != RunStatus::Interrupted {
+        if !cloudwatch_wait.is_zero() && crate::stack::cloudwatch::node_dimensions(&state).is_some() {
+            say!("the cache's CloudWatch figures follow once published (--cloudwatch-wait 0 skips them)");
+        }
+        let path = report.path.clone();
+        crate::stack::cloudwatch::attach(&state, &mut report.result, &path, cloudwatch_wait, &interrupt)
+            .await;
+    }
+    Ok(report)
 }
 
 /// Check the arguments and load the scenario.

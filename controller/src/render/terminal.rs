@@ -4,7 +4,9 @@
 use std::fmt::Write;
 
 use crate::results::analysis::{MIN_COMPARED_OPS, Spread, Warning, median_rounds, pairs, rounds, warnings};
-use crate::results::schema::{Capacity, CostEstimate, RunResult, ServerMetrics, WorkloadResult};
+use crate::results::schema::{
+    Capacity, CloudWatchMetric, CloudWatchView, CostEstimate, RunResult, ServerMetrics, WorkloadResult,
+};
 use crate::results::thresholds;
 use crate::results::{cost, server};
 use crate::scenario::Target;
@@ -47,6 +49,12 @@ pub fn render(result: &RunResult) -> String {
                  `fetchbench report --cache-nodes N` prices its N nodes",
                 cost.cache_nodes
             );
+        }
+    }
+    if let Some(view) = &result.cloudwatch {
+        out.push('\n');
+        for line in cloudwatch_lines(view) {
+            let _ = writeln!(out, "{line}");
         }
     }
     // Client-bound workloads and thresholds are said with the details above.
@@ -278,6 +286,55 @@ pub fn server_line(name: &str, s: &ServerMetrics) -> String {
         s.cpu_max * 100.0,
         thousands(peak)
     )
+}
+
+/// What CloudWatch kept of the run's cache: one line of every metric's figure over the run's
+/// minutes, then what they mean for the run's figures.
+pub fn cloudwatch_lines(v: &CloudWatchView) -> Vec<String> {
+    let minutes = v.metrics.iter().map(|m| m.points.len()).max().unwrap_or(0);
+    let figures: Vec<String> =
+        v.metrics.iter().map(|m| format!("{} {}", m.name, cloudwatch_value(m))).collect();
+    let mut lines = vec![format!(
+        "CloudWatch, {} ({minutes} minute{} from {} to {}): {}",
+        v.source,
+        if minutes == 1 { "" } else { "s" },
+        v.start,
+        v.end,
+        figures.join(", ")
+    )];
+    let value = |name: &str| v.metrics.iter().find(|m| m.name == name).and_then(|m| m.value);
+    if let Some(n) = value("NetworkBandwidthOutAllowanceExceeded").filter(|&n| n > 0.0) {
+        lines.push(format!(
+            "  the node exceeded its network bandwidth allowance ({n:.0} packets shaped): the run's figures \
+             in those minutes are limited by the node's network, not its engine"
+        ));
+    }
+    if let Some(cpu) = value("EngineCPUUtilization").filter(|&c| c >= 90.0) {
+        lines.push(format!(
+            "  the engine's thread was busy {cpu:.0}% of a minute: the node's engine is near its limit"
+        ));
+    }
+    if !v.complete {
+        lines.push(
+            "  CloudWatch had not yet published the run's last minute when fetchbench stopped waiting \
+             (--cloudwatch-wait): the figures miss the run's end"
+                .to_owned(),
+        );
+    }
+    lines
+}
+
+/// A CloudWatch figure in its unit: `12.5%`, `1.2 MiB`, `4,200`, or `no data`.
+pub fn cloudwatch_value(m: &CloudWatchMetric) -> String {
+    let Some(v) = m.value else { return "no data".to_owned() };
+    let of = if m.stat == "Maximum" { "max " } else { "" };
+    if m.name.ends_with("Utilization") {
+        format!("{of}{v:.1}%")
+    } else if m.name.contains("Bytes") {
+        format!("{of}{}", crate::scenario::human_bytes(v.max(0.0) as u64))
+    } else {
+        format!("{of}{}", thousands(v))
+    }
 }
 
 /// A rate rounded to a whole number with thousands separated: `48,200`.

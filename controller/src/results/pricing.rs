@@ -54,6 +54,25 @@ pub fn is_burstable(node_type: &str) -> bool {
     matches!(family, "t2" | "t3" | "t4g")
 }
 
+/// Baseline network bandwidth of an ElastiCache node type, Gbps: what it sustains once its
+/// burst credits are spent (ElastiCache's "Supported node types" tables, read 2026-12).
+const CACHE_BASELINE_GBPS: &[(&str, f64)] = &[
+    ("cache.t4g.micro", 0.064),
+    ("cache.t4g.small", 0.128),
+    ("cache.t4g.medium", 0.256),
+    ("cache.t3.micro", 0.064),
+    ("cache.t3.small", 0.128),
+    ("cache.m6g.large", 0.75),
+    ("cache.m7g.large", 0.937),
+    ("cache.r6g.large", 0.75),
+    ("cache.r7g.large", 0.937),
+];
+
+/// A node type's baseline network bandwidth in bytes per second, when the table has it.
+pub fn cache_baseline_bytes_s(node_type: &str) -> Option<f64> {
+    CACHE_BASELINE_GBPS.iter().find(|(t, _)| *t == node_type).map(|(_, gbps)| gbps * 1e9 / 8.0)
+}
+
 /// USD per hour of one public IPv4 address (each agent has one).
 const PUBLIC_IPV4: f64 = 0.005;
 

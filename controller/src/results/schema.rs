@@ -119,6 +119,51 @@ pub struct RunResult {
     /// written before fetchbench priced runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostEstimate>,
+    /// On the AWS fleet with the stack's own cache: the cache node's metrics as CloudWatch kept
+    /// them for the run's minutes; absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch: Option<CloudWatchView>,
+}
+
+/// What CloudWatch kept of one resource for a run's window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudWatchView {
+    /// The namespace and dimensions read, e.g. `AWS/ElastiCache CacheClusterId=fb-001 CacheNodeId=0001`.
+    pub source: String,
+    /// Seconds per point (ElastiCache publishes every 60 s).
+    pub period_s: u32,
+    /// The first minute read (its start), RFC 3339 UTC.
+    pub start: String,
+    /// The end of the last minute read, RFC 3339 UTC.
+    pub end: String,
+    /// True when CloudWatch had published the run's last minute before fetchbench stopped
+    /// waiting; false when the figures miss the run's end.
+    pub complete: bool,
+    /// Each metric read, in a fixed order.
+    pub metrics: Vec<CloudWatchMetric>,
+}
+
+/// One CloudWatch metric over a run's window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudWatchMetric {
+    /// E.g. `EngineCPUUtilization`.
+    pub name: String,
+    /// The statistic of each point: `Maximum` or `Sum`.
+    pub stat: String,
+    /// The statistic over the whole window: the largest point (`Maximum`) or their sum (`Sum`);
+    /// `null` when CloudWatch had no point.
+    pub value: Option<f64>,
+    /// Each minute's point, oldest first.
+    pub points: Vec<CloudWatchPoint>,
+}
+
+/// One point of a CloudWatch metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudWatchPoint {
+    /// The start of its period, RFC 3339 UTC.
+    pub t: String,
+    /// The statistic over the period.
+    pub value: f64,
 }
 
 /// One threshold, checked against the merged results.
@@ -428,8 +473,8 @@ pub struct Capacity {
     /// The lowest rate asked that did not; `null` when every step met it.
     pub first_failed_ops_s: Option<f64>,
     /// What kept the rate from going higher: `client`, `server_cpu` (the Redis server's main
-    /// thread near a whole core), `server` (its service time grew), `errors`, `throttling` or
-    /// `none found`.
+    /// thread near a whole core), `network` (the node sent near its type's baseline bandwidth),
+    /// `server` (its service time grew), `errors`, `throttling` or `none found`.
     pub limited_by: String,
     /// The figure that decided `limited_by`, in words.
     pub limited_by_reason: String,
@@ -458,6 +503,10 @@ pub struct CapacityStep {
     /// step, from its INFO; `null` when not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu: Option<f64>,
+    /// Redis: the most bytes per second the server sent in a second of the step, from its INFO;
+    /// `null` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_net_out_bytes_s: Option<f64>,
     /// Failed requests.
     pub errors: u64,
     /// Requests the schedule asked for that were never sent.
@@ -589,6 +638,7 @@ impl RunResult {
             start_skew_ms: 0.0,
             thresholds: vec![],
             cost: None,
+            cloudwatch: None,
         }
     }
 }

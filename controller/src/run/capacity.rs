@@ -30,6 +30,8 @@ const SLOTS_BUSY: f64 = 0.9;
 const CLIENT_CPU: f64 = 0.85;
 /// The server's main thread is what limits the rate when it used at least this share of a core.
 const SERVER_CPU: f64 = 0.9;
+/// The share of the node type's baseline network bandwidth at which the network is named.
+const NETWORK_SHARE: f64 = 0.9;
 /// The longest a step is held to gather enough requests to judge its percentile.
 const MAX_STEP: Duration = Duration::from_secs(60);
 /// A step that has not settled by this many times its shortest length ends there.
@@ -207,7 +209,8 @@ pub async fn search(
             break "budget";
         }
     };
-    let (limited_by, limited_by_reason) = limit(find_max, &steps, failed, slots, ended_by);
+    let baseline = server.and_then(|s| s.network_baseline_bytes_s);
+    let (limited_by, limited_by_reason) = limit(find_max, &steps, failed, slots, baseline, ended_by);
     let capacity = Capacity {
         objective: find_max.clone(),
         probe_ops_s,
@@ -360,6 +363,10 @@ pub fn judge(find_max: &FindMax, rate: f64, result: &WorkloadResult) -> Capacity
         p999_us: result.latency_us.p999,
         service_p50_us: result.service_time_us.p50,
         server_cpu: result.server.as_ref().map(|s| s.cpu_max),
+        server_net_out_bytes_s: result
+            .server
+            .as_ref()
+            .map(|s| s.samples.iter().map(|x| x.net_out_bytes_s).fold(0.0, f64::max)),
         errors: result.errors,
         unsent: result.unsent,
         met: missed.is_empty(),
@@ -385,12 +392,14 @@ pub fn next_rate(met: Option<f64>, failed: Option<f64>, probe: f64, resolution: 
 }
 
 /// What kept the rate from going higher, and the figure that decided it, from the lowest step that
-/// failed (`failed`).
+/// failed (`failed`); `network_baseline` is the Redis node's baseline bandwidth, bytes/s, when
+/// its type is known.
 fn limit(
     find_max: &FindMax,
     steps: &[(CapacityStep, WorkloadResult)],
     failed: Option<f64>,
     slots: u64,
+    network_baseline: Option<f64>,
     ended_by: &str,
 ) -> (&'static str, String) {
     let Some((step, result)) = failed.and_then(|f| steps.iter().find(|(s, _)| s.rate_ops_s == f)) else {
@@ -435,6 +444,20 @@ fn limit(
                  serves more",
                 cpu * 100.0,
                 step.rate_ops_s
+            ),
+        );
+    }
+    let sent_out = step.server_net_out_bytes_s.zip(network_baseline);
+    if let Some((out, baseline)) = sent_out.filter(|(out, baseline)| *out >= baseline * NETWORK_SHARE) {
+        return (
+            "network",
+            format!(
+                "the node sent {:.0} Mbit/s at {:.0} ops/s, {:.0}% of its type's baseline bandwidth ({:.0} Mbit/s): \
+                 a node type with more bandwidth (or smaller objects) serves more",
+                out * 8.0 / 1e6,
+                step.rate_ops_s,
+                out / baseline * 100.0,
+                baseline * 8.0 / 1e6
             ),
         );
     }
@@ -576,7 +599,7 @@ mod tests {
             step(500.0, result(2500, 0, 500.0, 900.0, 800.0)),
             step(1000.0, result(4000, 0, 800.0, 1900.0, 900.0)),
         ];
-        let (by, why) = limit(&objective, &steps, Some(1000.0), 2, "resolution");
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 2, None, "resolution");
         assert_eq!(by, "client", "{why}");
         assert!(why.contains("needs 45% of the agents' 2 requests in flight (they sent 800 ops/s)"), "{why}");
         // Every slot busy, all sent, the latency missed while the service time stayed flat.
@@ -584,12 +607,12 @@ mod tests {
             step(500.0, result(2500, 0, 500.0, 900.0, 1800.0)),
             step(1000.0, result(5000, 0, 990.0, 9000.0, 1900.0)),
         ];
-        let (by, why) = limit(&objective, &steps, Some(1000.0), 2, "resolution");
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 2, None, "resolution");
         assert_eq!(by, "client", "{why}");
         assert!(why.contains("needs 95% of"), "{why}");
         // A few slots busy, all sent, the service time flat, but the median from the intended start
         // (4.5 ms) far above it (1.9 ms): requests waited in the agents for a slot.
-        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, None, "resolution");
         assert_eq!(by, "client", "{why}");
         assert!(why.contains("requests waited for one of the agents' 64 requests in flight"), "{why}");
         // The median near the service time and the p99 past the objective: the service's own.
@@ -597,30 +620,45 @@ mod tests {
             step(500.0, result(2500, 0, 500.0, 900.0, 1800.0)),
             step(1000.0, result(5000, 0, 990.0, 3000.0, 1900.0)),
         ];
-        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, None, "resolution");
         assert_eq!(by, "none found", "{why}");
         // The server's main thread at a whole core: server_cpu, before anything else of the server.
         let mut steps = steps;
         steps[1].0.server_cpu = Some(0.97);
-        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, None, "resolution");
         assert_eq!(by, "server_cpu", "{why}");
         assert!(why.contains("main thread used 97% of a core at 1000 ops/s"), "{why}");
+        // The node sending near its type's baseline bandwidth: the network, before its service time.
+        steps[1].0.server_cpu = Some(0.5);
+        steps[1].0.server_net_out_bytes_s = Some(7.5e6);
+        let baseline = crate::results::pricing::cache_baseline_bytes_s("cache.t4g.micro");
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, baseline, "resolution");
+        assert_eq!(by, "network", "{why}");
+        assert!(
+            why.contains("sent 60 Mbit/s at 1000 ops/s, 94% of its type's baseline bandwidth (64 Mbit/s)"),
+            "{why}"
+        );
+        // Below 90% of it, or with no known node type, the network is not named.
+        steps[1].0.server_net_out_bytes_s = Some(7.0e6);
+        assert_eq!(limit(&objective, &steps, Some(1000.0), 64, baseline, "resolution").0, "none found");
+        steps[1].0.server_net_out_bytes_s = Some(7.5e6);
+        assert_eq!(limit(&objective, &steps, Some(1000.0), 64, None, "resolution").0, "none found");
         // The service time grew: the server.
         let steps = [
             step(500.0, result(2500, 0, 500.0, 900.0, 300.0)),
             step(1000.0, result(4000, 0, 800.0, 9000.0, 7000.0)),
         ];
-        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, "resolution");
+        let (by, why) = limit(&objective, &steps, Some(1000.0), 64, None, "resolution");
         assert_eq!(by, "server", "{why}");
         assert!(why.contains("grew from 0.30 ms to 7.00 ms"), "{why}");
         // Throttled errors.
         let mut throttled = result(900, 100, 1000.0, 900.0, 300.0);
         throttled.errors_by_kind.insert("throttled".into(), 100);
         let steps = [step(1000.0, throttled)];
-        assert_eq!(limit(&objective, &steps, Some(1000.0), 64, "resolution").0, "throttling");
+        assert_eq!(limit(&objective, &steps, Some(1000.0), 64, None, "resolution").0, "throttling");
         // Nothing failed.
         let steps = [step(500.0, result(2500, 0, 500.0, 900.0, 300.0))];
-        let (by, why) = limit(&objective, &steps, None, 64, "budget");
+        let (by, why) = limit(&objective, &steps, None, 64, None, "budget");
         assert_eq!(
             (by, why.as_str()),
             ("none found", "every step met the objective; the search ended by budget")

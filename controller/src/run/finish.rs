@@ -139,6 +139,7 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
         start_skew_ms,
         thresholds: checked,
         cost: None,
+        cloudwatch: None,
     };
     result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
     // An --out folder may hold an earlier run: its .hgrm files of workloads this run does not

@@ -144,6 +144,10 @@ pub(crate) async fn on_fleet(
     let server = targets.redis.as_ref().map(|node| server_watch::Server {
         node: node.clone(),
         cluster: targets.redis_target.as_ref().is_some_and(|t| t.cluster),
+        network_baseline_bytes_s: targets
+            .cache_node_type
+            .as_deref()
+            .and_then(crate::results::pricing::cache_baseline_bytes_s),
     });
     let live = metrics.as_ref().map(|m| &m.live);
     let measured =

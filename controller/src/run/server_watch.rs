@@ -27,6 +27,8 @@ pub struct Server {
     pub node: String,
     /// A cluster: INFO is one node's, so its GET count is not the workload's.
     pub cluster: bool,
+    /// The node's baseline network bandwidth, bytes/s, when its type is known (ElastiCache).
+    pub network_baseline_bytes_s: Option<f64>,
 }
 
 /// Readings in progress.

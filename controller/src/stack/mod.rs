@@ -1,6 +1,7 @@
 //! The AWS fleet: the CloudFormation stack (provision, watch, status, teardown), the agents'
 //! install through SSM, the fleet's saved state, and the [`crate::fleet::Fleet`] a run uses.
 
+pub mod cloudwatch;
 pub mod expiry;
 pub mod fleet;
 pub mod install;
