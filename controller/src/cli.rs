@@ -327,7 +327,7 @@ pub struct RunArgs {
     pub metrics_listen: Option<SocketAddr>,
 
     /// On the AWS fleet: how long to wait after the run for CloudWatch to publish the stack's
-    /// cache metrics of the run's last minute (ElastiCache publishes once a minute, sometimes
+    /// cache and bucket metrics of the run's last minute (they come once a minute, sometimes
     /// minutes late); the run's files are written first, then again with them. 0 skips them.
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = humantime::parse_duration)]
     pub cloudwatch_wait: std::time::Duration,

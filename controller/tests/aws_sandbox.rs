@@ -110,14 +110,16 @@ impl Drop for AwsSandbox {
     }
 }
 
-/// The agent `scripts/build-agent --arch x86_64` wrote in this target dir (scripts/test makes it
-/// before the tests): `provision` installs it by default, so the sandbox's instances run it.
-/// report.html carries the CloudWatch table, with the hits row.
+/// report.html carries the CloudWatch tables, with the cache's hits and the bucket's GETs.
 fn page_has_cloudwatch(report: &Path) -> bool {
     let page = std::fs::read_to_string(report).unwrap_or_default();
-    page.contains("<section id=\"cloudwatch\">") && page.contains("data-metric=\"CacheHits\"")
+    page.contains("<section id=\"cloudwatch\">")
+        && page.contains("data-metric=\"CacheHits\"")
+        && page.contains("data-metric=\"GetRequests\"")
 }
 
+/// The agent `scripts/build-agent --arch x86_64` wrote in this target dir (scripts/test makes it
+/// before the tests): `provision` installs it by default, so the sandbox's instances run it.
 fn built_agent() -> PathBuf {
     let fetchbench = PathBuf::from(env!("CARGO_BIN_EXE_fetchbench"));
     let target = fetchbench.parent().and_then(Path::parent).expect("the target dir");
@@ -214,47 +216,76 @@ async fn provision_run_status_teardown_through_the_sandbox() {
         result["workloads"].as_array().unwrap().iter().map(|w| w["target"].clone()).collect();
     assert_eq!(targets, ["redis", "s3"]);
 
-    // CloudWatch: the cache node's minutes of the run, as the sandbox's ElastiCache published them
-    // from the redis-server's own INFO. Every GET of the run hit a seeded key, so the node's
+    // CloudWatch: the cache node's and the bucket's minutes of the run, as the sandbox's
+    // ElastiCache and S3 published them. Every GET of the run hit a seeded key, so the node's
     // CacheHits over the run's minutes are the GETs the server counted in the Redis workload.
-    let cloudwatch = &result["cloudwatch"];
+    let views = result["cloudwatch"].as_array().expect("cloudwatch views");
+    let resources: Vec<_> = views.iter().map(|v| v["resource"].as_str().expect("resource")).collect();
+    assert_eq!(resources, ["cache", "bucket"]);
+    let (cache_view, bucket_view) = (&views[0], &views[1]);
     let group = state["outputs"]["CacheId"].as_str().expect("the stack names its replication group");
+    let node = format!("AWS/ElastiCache CacheClusterId={group}-001 CacheNodeId=0001");
+    assert_eq!(cache_view["source"], node, "{cache_view}");
     assert_eq!(
-        cloudwatch["source"],
-        format!("AWS/ElastiCache CacheClusterId={group}-001 CacheNodeId=0001"),
-        "{cloudwatch}"
+        bucket_view["source"],
+        format!("AWS/S3 BucketName={bucket} FilterId=EntireBucket"),
+        "{bucket_view}"
     );
-    assert_eq!(cloudwatch["complete"], true, "the run's last minute was published: {cloudwatch}");
-    let metric = |name: &str| {
-        cloudwatch["metrics"]
-            .as_array()
-            .expect("metrics")
-            .iter()
-            .find(|m| m["name"] == name)
-            .cloned()
-            .expect(name)
+    for view in views {
+        assert_eq!(view["complete"], true, "the run's last minute of each was published: {view}");
+    }
+    let value = |view: &serde_json::Value, name: &str| {
+        let metrics = view["metrics"].as_array().expect("metrics");
+        metrics.iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("{name}"))["value"].as_f64()
     };
     let server_gets = result["workloads"][0]["server"]["gets"].as_u64().expect("the server's GETs");
     assert!(server_gets >= 398, "{}", result["workloads"][0]["server"]);
-    assert_eq!(metric("CacheHits")["value"].as_f64(), Some(server_gets as f64), "{cloudwatch}");
-    assert_eq!(metric("CacheMisses")["value"].as_f64(), Some(0.0), "{cloudwatch}");
-    assert_eq!(metric("Evictions")["value"].as_f64(), Some(0.0), "{cloudwatch}");
+    assert_eq!(value(cache_view, "CacheHits"), Some(server_gets as f64), "{cache_view}");
+    assert_eq!(value(cache_view, "CacheMisses"), Some(0.0), "{cache_view}");
+    assert_eq!(value(cache_view, "Evictions"), Some(0.0), "{cache_view}");
     // Each GET's answer carries a value of at least 235 bytes (the seed's smallest).
-    let bytes_out = metric("NetworkBytesOut")["value"].as_f64().expect("bytes out");
-    assert!(bytes_out >= (server_gets * 235) as f64, "{cloudwatch}");
-    assert!(metric("CurrConnections")["value"].as_f64().expect("connections") >= 2.0, "{cloudwatch}");
-    let last = cloudwatch["end"].as_str().expect("end");
-    assert!(last > result["finished_at"].as_str().expect("finished_at"), "{last} covers the run's end");
-    let summary = stdout(&o);
-    let line = summary
-        .lines()
-        .find(|l| l.starts_with("CloudWatch, AWS/ElastiCache"))
-        .unwrap_or_else(|| panic!("a CloudWatch line: {summary}"));
-    assert!(line.contains(&format!("CacheHits {server_gets}")), "{line}");
     assert!(
-        page_has_cloudwatch(&sb.path().join(&folder).with_file_name("report.html")),
-        "report.html shows them"
+        value(cache_view, "NetworkBytesOut").expect("bytes out") >= (server_gets * 235) as f64,
+        "{cache_view}"
     );
+    assert!(value(cache_view, "CurrConnections").expect("connections") >= 2.0, "{cache_view}");
+    // The bucket: S3 counted the agents' GETs, a warm-up each, and the install's two downloads
+    // of the agent binary, seconds before, when they share the run's first minute.
+    let s3 = &result["workloads"][1];
+    let sent: u64 = s3["per_agent"].as_array().unwrap().iter().map(|a| a["ops"].as_u64().unwrap()).sum();
+    let gets = value(bucket_view, "GetRequests").expect("GetRequests");
+    assert!((sent as f64..=(sent + 4) as f64).contains(&gets), "{gets} GETs for {sent} sent: {bucket_view}");
+    assert_eq!(value(bucket_view, "4xxErrors"), Some(0.0), "{bucket_view}");
+    assert_eq!(value(bucket_view, "5xxErrors"), Some(0.0), "{bucket_view}");
+    assert!(value(bucket_view, "BytesDownloaded").expect("bytes") >= (sent * 235) as f64, "{bucket_view}");
+    let first_byte = value(bucket_view, "FirstByteLatency").expect("a p99 of the first byte");
+    let slowest_ms = s3["latency_us"]["max"].as_f64().unwrap() / 1e3;
+    assert!(
+        first_byte > 0.0 && first_byte <= slowest_ms,
+        "{first_byte} ms, the agents' slowest {slowest_ms} ms"
+    );
+    // Each workload's window, within the run's, which the views wait for.
+    for w in result["workloads"].as_array().unwrap() {
+        let began = w["started_at"].as_str().expect("started_at");
+        let ended = w["finished_at"].as_str().expect("finished_at");
+        // To the second, as the run's own times are kept.
+        assert!(
+            result["started_at"].as_str().unwrap()[..19] <= began[..19] && began < ended,
+            "{began} {ended}"
+        );
+    }
+    let summary = stdout(&o);
+    let line = |prefix: &str| {
+        let found = summary.lines().find(|l| l.starts_with(prefix));
+        found.unwrap_or_else(|| panic!("a {prefix} line: {summary}")).to_owned()
+    };
+    let cache_line = line("CloudWatch, AWS/ElastiCache");
+    assert!(cache_line.contains(&format!("CacheHits {server_gets}")), "{cache_line}");
+    let bucket_line = line("CloudWatch, AWS/S3");
+    assert!(bucket_line.contains(&format!("GetRequests {gets}")), "{bucket_line}");
+    assert!(bucket_line.contains("FirstByteLatency p99 (worst minute) "), "{bucket_line}");
+    let report = sb.path().join(&folder).with_file_name("report.html");
+    assert!(page_has_cloudwatch(&report), "report.html shows them");
 
     // status: the stack complete, both instances online in SSM and answering over gRPC.
     let o = fetchbench(&sb, &aws, &["status"]);

@@ -111,9 +111,9 @@ async fn run_aws(
     check_busy_poll(&opts.scenario, &crate::stack::fleet::cache_url(&state), false, "the stack's cache")?;
     let fleet = crate::stack::fleet::fleet(&opts.scenario, &state, agents)?;
     let mut report = crate::run::on_fleet(&opts, &fleet, &interrupt).await?;
-    if fleet.redis.is_some() && report.status != RunStatus::Interrupted {
-        if !cloudwatch_wait.is_zero() && crate::stack::cloudwatch::node_dimensions(&state).is_some() {
-            say!("the cache's CloudWatch figures follow once published (--cloudwatch-wait 0 skips them)");
+    if report.status != RunStatus::Interrupted {
+        if !cloudwatch_wait.is_zero() && crate::stack::cloudwatch::reads_any(&state) {
+            say!("the stack's CloudWatch figures follow once published (--cloudwatch-wait 0 skips them)");
         }
         let path = report.path.clone();
         crate::stack::cloudwatch::attach(&state, &mut report.result, &path, cloudwatch_wait, &interrupt)

@@ -51,11 +51,11 @@ pub fn render(result: &RunResult) -> String {
             );
         }
     }
-    if let Some(view) = &result.cloudwatch {
+    if !result.cloudwatch.is_empty() {
         out.push('\n');
-        for line in cloudwatch_lines(view) {
-            let _ = writeln!(out, "{line}");
-        }
+    }
+    for line in result.cloudwatch.iter().flat_map(cloudwatch_lines) {
+        let _ = writeln!(out, "{line}");
     }
     // Client-bound workloads and thresholds are said with the details above.
     for w in warnings(result).iter().filter(|w| !is_detail(w)) {
@@ -315,20 +315,26 @@ pub fn cloudwatch_lines(v: &CloudWatchView) -> Vec<String> {
         ));
     }
     if !v.complete {
-        lines.push(
-            "  CloudWatch had not yet published the run's last minute when fetchbench stopped waiting \
-             (--cloudwatch-wait): the figures miss the run's end"
-                .to_owned(),
-        );
+        lines.push(format!(
+            "  CloudWatch had not yet published the {}'s last minute of the run when fetchbench stopped waiting \
+             (--cloudwatch-wait): its figures miss the run's end",
+            v.resource
+        ));
     }
     lines
 }
 
-/// A CloudWatch figure in its unit: `12.5%`, `1.2 MiB`, `4,200`, or `no data`.
+/// A CloudWatch figure in its unit: `12.5%`, `1.2 MiB`, `4,200`, `p99 4.1 ms`, or `no data`.
 pub fn cloudwatch_value(m: &CloudWatchMetric) -> String {
     let Some(v) = m.value else { return "no data".to_owned() };
-    let of = if m.stat == "Maximum" { "max " } else { "" };
-    if m.name.ends_with("Utilization") {
+    let of = match m.stat.as_str() {
+        "Maximum" => "max ".to_owned(),
+        "Sum" => String::new(),
+        percentile => format!("{percentile} (worst minute) "),
+    };
+    if m.name.ends_with("Latency") {
+        format!("{of}{v:.1} ms")
+    } else if m.name.ends_with("Utilization") {
         format!("{of}{v:.1}%")
     } else if m.name.contains("Bytes") {
         format!("{of}{}", crate::scenario::human_bytes(v.max(0.0) as u64))
@@ -745,5 +751,50 @@ mod tests {
         // The last column is right-aligned, so every line ends at the same place.
         let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
         assert!(widths.iter().all(|w| *w == widths[0]), "{t}");
+    }
+
+    #[test]
+    fn cloudwatch_lines_give_each_figure_in_its_unit_and_say_what_it_means() {
+        use crate::results::schema::{CloudWatchMetric, CloudWatchPoint};
+        let metric = |name: &str, stat: &str, value: Option<f64>| CloudWatchMetric {
+            name: name.into(),
+            stat: stat.into(),
+            value,
+            points: value
+                .map(|value| CloudWatchPoint { t: "2026-12-06T13:00:00Z".into(), value })
+                .into_iter()
+                .collect(),
+        };
+        let view = CloudWatchView {
+            resource: "cache".into(),
+            source: "AWS/ElastiCache CacheClusterId=fb-001 CacheNodeId=0001".into(),
+            period_s: 60,
+            start: "2026-12-06T13:00:00Z".into(),
+            end: "2026-12-06T13:01:00Z".into(),
+            complete: false,
+            metrics: vec![
+                metric("EngineCPUUtilization", "Maximum", Some(93.04)),
+                metric("NetworkBandwidthOutAllowanceExceeded", "Sum", Some(17.0)),
+                metric("NetworkBytesOut", "Sum", Some(3.0 * 1024.0 * 1024.0)),
+                metric("CacheHits", "Sum", Some(48_200.0)),
+                metric("FirstByteLatency", "p99", Some(12.34)),
+                metric("Evictions", "Sum", None),
+            ],
+        };
+        let lines = cloudwatch_lines(&view);
+        assert_eq!(
+            lines[0],
+            "CloudWatch, AWS/ElastiCache CacheClusterId=fb-001 CacheNodeId=0001 (1 minute from 2026-12-06T13:00:00Z \
+             to 2026-12-06T13:01:00Z): EngineCPUUtilization max 93.0%, NetworkBandwidthOutAllowanceExceeded 17, \
+             NetworkBytesOut 3.0 MiB, CacheHits 48,200, FirstByteLatency p99 (worst minute) 12.3 ms, Evictions no data"
+        );
+        assert!(
+            lines[1].contains("exceeded its network bandwidth allowance (17 packets shaped)"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].contains("engine's thread was busy 93% of a minute"), "{}", lines[2]);
+        assert!(lines[3].contains("not yet published the cache's last minute"), "{}", lines[3]);
+        assert_eq!(lines.len(), 4);
     }
 }

@@ -1,6 +1,7 @@
 //! result.json and the figures made from it. Data and statistics only: nothing here renders.
 
 pub mod analysis;
+pub mod cloudwatch;
 pub mod compare;
 pub mod cost;
 pub mod histogram;

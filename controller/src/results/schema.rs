@@ -119,15 +119,17 @@ pub struct RunResult {
     /// written before fetchbench priced runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostEstimate>,
-    /// On the AWS fleet with the stack's own cache: the cache node's metrics as CloudWatch kept
-    /// them for the run's minutes; absent elsewhere.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloudwatch: Option<CloudWatchView>,
+    /// On the AWS fleet: what CloudWatch kept of the stack's cache node and bucket over the
+    /// run's minutes, one entry per resource the run read; empty elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cloudwatch: Vec<CloudWatchView>,
 }
 
 /// What CloudWatch kept of one resource for a run's window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CloudWatchView {
+    /// What it is of: `cache` (the ElastiCache node) or `bucket` (S3's request metrics).
+    pub resource: String,
     /// The namespace and dimensions read, e.g. `AWS/ElastiCache CacheClusterId=fb-001 CacheNodeId=0001`.
     pub source: String,
     /// Seconds per point (ElastiCache publishes every 60 s).
@@ -136,8 +138,8 @@ pub struct CloudWatchView {
     pub start: String,
     /// The end of the last minute read, RFC 3339 UTC.
     pub end: String,
-    /// True when CloudWatch had published the run's last minute before fetchbench stopped
-    /// waiting; false when the figures miss the run's end.
+    /// True when CloudWatch had published the minute of the run's last use of the resource before
+    /// fetchbench stopped waiting; false when the figures miss the run's end.
     pub complete: bool,
     /// Each metric read, in a fixed order.
     pub metrics: Vec<CloudWatchMetric>,
@@ -148,10 +150,10 @@ pub struct CloudWatchView {
 pub struct CloudWatchMetric {
     /// E.g. `EngineCPUUtilization`.
     pub name: String,
-    /// The statistic of each point: `Maximum` or `Sum`.
+    /// The statistic of each point: `Maximum`, `Sum` or a percentile (`p99`).
     pub stat: String,
-    /// The statistic over the whole window: the largest point (`Maximum`) or their sum (`Sum`);
-    /// `null` when CloudWatch had no point.
+    /// The statistic over the whole window: their sum for `Sum`, else the largest point (of a
+    /// percentile, the worst minute's); `null` when CloudWatch had no point.
     pub value: Option<f64>,
     /// Each minute's point, oldest first.
     pub points: Vec<CloudWatchPoint>,
@@ -297,6 +299,13 @@ pub struct LatencySummary {
 pub struct WorkloadResult {
     /// Name from the scenario.
     pub name: String,
+    /// When it began (its start sent to the agents), RFC 3339 UTC with milliseconds; absent in
+    /// files written before fetchbench kept it, and for a workload that never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When its agents were done, as `started_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
     /// What it read.
     pub target: Target,
     /// Successful measured requests, all agents.
@@ -638,7 +647,7 @@ impl RunResult {
             start_skew_ms: 0.0,
             thresholds: vec![],
             cost: None,
-            cloudwatch: None,
+            cloudwatch: Vec::new(),
         }
     }
 }

@@ -410,6 +410,8 @@ impl Tallies {
             .collect();
         let mut result = WorkloadResult {
             name: name.to_owned(),
+            started_at: None,
+            finished_at: None,
             target,
             ops,
             errors,

@@ -109,6 +109,10 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
             }
             result.capacity = measured.capacities.get(i).cloned().flatten();
             result.server = measured.servers.get(i).cloned().flatten();
+            if let Some((began, ended)) = measured.windows.get(i).copied().flatten() {
+                result.started_at = Some(humantime::format_rfc3339_millis(began).to_string());
+                result.finished_at = Some(humantime::format_rfc3339_millis(ended).to_string());
+            }
             if w.busy_poll.is_some() {
                 if result.ops + result.errors > 0 {
                     result.busy_polled_share.get_or_insert(0.0);
@@ -139,7 +143,7 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
         start_skew_ms,
         thresholds: checked,
         cost: None,
-        cloudwatch: None,
+        cloudwatch: Vec::new(),
     };
     result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
     // An --out folder may hold an earlier run: its .hgrm files of workloads this run does not

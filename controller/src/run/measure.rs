@@ -39,6 +39,9 @@ pub struct Measured {
     pub capacities: Vec<Option<Capacity>>,
     /// `[workload]`: the Redis server's own view of it.
     pub servers: Vec<Option<ServerMetrics>>,
+    /// `[workload]`: when it began (its start sent to the agents) and ended (the agents done), for
+    /// the workloads that started.
+    pub windows: Vec<Option<(SystemTime, SystemTime)>>,
 }
 
 /// What an agent's stream delivered.
@@ -69,6 +72,7 @@ pub async fn measure(
     let mut dispatched = Vec::with_capacity(scenario.workloads.len());
     let mut capacities = vec![None; scenario.workloads.len()];
     let mut servers = vec![None; scenario.workloads.len()];
+    let mut windows = vec![None; scenario.workloads.len()];
     for (w, workload) in scenario.workloads.iter().enumerate() {
         // A workload on part of the fleet takes its first agents still answering.
         let wanted = workload.agents.map_or(clients.len(), |n| n as usize);
@@ -78,6 +82,7 @@ pub async fn measure(
             break;
         }
         dispatched.push(live.clone());
+        let began = SystemTime::now();
         let fleet = Agents { clients, clocks, interrupt, live: metrics };
         let watched = server.filter(|_| matches!(workload.target, Target::Redis | Target::CacheAside));
         if let Some(find_max) = &workload.find_max {
@@ -87,6 +92,7 @@ pub async fn measure(
             tallies.adopt(w, found.tallies);
             capacities[w] = Some(found.capacity);
             servers[w] = found.server;
+            windows[w] = Some((began, SystemTime::now()));
             continue;
         }
         let said = Say::Announce(workload.describe(live.len()));
@@ -98,6 +104,7 @@ pub async fn measure(
             None => None,
         };
         pass(scenario, w, &live, &fleet, agents, &mut tallies, &mut progress, &mut ended, said, None).await;
+        windows[w] = Some((began, SystemTime::now()));
         if let (Some(watch), Some(server)) = (watch, watched) {
             // Every request is one GET, unless the workload also SETs; a cluster's INFO is one
             // node's of several.
@@ -113,6 +120,7 @@ pub async fn measure(
         aborted: ended.aborted,
         capacities,
         servers,
+        windows,
     }
 }
 

@@ -781,39 +781,48 @@ fn capitalized(text: &str) -> String {
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
-/// The cache's CloudWatch metrics over the run's minutes, one row per metric and a column per
-/// minute.
+/// What CloudWatch kept of the stack's resources over the run's minutes: per resource, one row
+/// per metric and a column per minute.
 fn cloudwatch_section(result: &RunResult) -> String {
-    let Some(v) = &result.cloudwatch else { return String::new() };
-    let mut minutes: Vec<&str> =
-        v.metrics.iter().flat_map(|m| m.points.iter().map(|p| p.t.as_str())).collect();
-    minutes.sort_unstable();
-    minutes.dedup();
-    let mut s = format!(
-        "<section id=\"cloudwatch\"><h2>CloudWatch</h2><p>{}</p><table><tr><th class=\"name\">metric</th>\
-         <th>statistic</th><th>whole run</th>",
-        escape(&crate::render::terminal::cloudwatch_lines(v).join(" "))
-    );
-    for t in &minutes {
-        let _ = write!(s, "<th>{}</th>", escape(t.get(11..16).unwrap_or(t)));
+    if result.cloudwatch.is_empty() {
+        return String::new();
     }
-    s.push_str("</tr>");
-    for m in &v.metrics {
+    let mut s = String::from("<section id=\"cloudwatch\"><h2>CloudWatch</h2>");
+    for v in &result.cloudwatch {
+        let mut minutes: Vec<&str> =
+            v.metrics.iter().flat_map(|m| m.points.iter().map(|p| p.t.as_str())).collect();
+        minutes.sort_unstable();
+        minutes.dedup();
         let _ = write!(
             s,
-            "<tr data-metric=\"{}\"><td class=\"name\">{}</td><td>{}</td><td>{}</td>",
-            escape(&m.name),
-            escape(&m.name),
-            escape(&m.stat),
-            escape(&crate::render::terminal::cloudwatch_value(m))
+            "<h3>{}</h3><p>{}</p><table data-resource=\"{}\"><tr><th class=\"name\">metric</th>\
+             <th>statistic</th><th>whole run</th>",
+            escape(&capitalized(&v.resource)),
+            escape(&crate::render::terminal::cloudwatch_lines(v).join(" ")),
+            escape(&v.resource)
         );
         for t in &minutes {
-            let cell = m.points.iter().find(|p| p.t == *t).map(|p| format!("{}", round3(p.value)));
-            let _ = write!(s, "<td>{}</td>", cell.unwrap_or_default());
+            let _ = write!(s, "<th>{}</th>", escape(t.get(11..16).unwrap_or(t)));
         }
         s.push_str("</tr>");
+        for m in &v.metrics {
+            let _ = write!(
+                s,
+                "<tr data-metric=\"{}\"><td class=\"name\">{}</td><td>{}</td><td>{}</td>",
+                escape(&m.name),
+                escape(&m.name),
+                escape(&m.stat),
+                escape(&crate::render::terminal::cloudwatch_value(m))
+            );
+            for t in &minutes {
+                let cell = m.points.iter().find(|p| p.t == *t).map(|p| format!("{}", round3(p.value)));
+                let _ = write!(s, "<td>{}</td>", cell.unwrap_or_default());
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</table>");
     }
-    s.push_str("</table></section>");
+    s.push_str("</section>");
     s
 }
 
