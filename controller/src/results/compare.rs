@@ -432,4 +432,67 @@ mod tests {
         assert!(!Change::new("w", Figure::Errors, 0.0, 10.0).breaches(0.0));
         assert!(Change::new("w", Figure::P999, 0.0, 10.0).breaches(1000.0));
     }
+
+    #[test]
+    fn an_interrupted_run_is_said_to_be_cut_short_during_its_last_workload_that_sent_a_request() {
+        use crate::results::schema::{RunResult, WorkloadResult};
+        let w = |name: &str, ops: u64, errors: u64| WorkloadResult {
+            name: name.into(),
+            ops,
+            errors,
+            ..Default::default()
+        };
+        let said = |workloads: Vec<WorkloadResult>| {
+            let base = RunResult::of(crate::scenario::Scenario::seed(), workloads.clone());
+            let new =
+                RunResult { partial: true, ..RunResult::of(crate::scenario::Scenario::seed(), workloads) };
+            let c = compare(&base, &new);
+            c.not_measured.into_iter().find(|l| l.starts_with("the new run was interrupted")).expect("said")
+        };
+        // The third never started: the run was cut short during the second.
+        let line = said(vec![w("a", 10, 0), w("b", 4, 0), w("c", 0, 0)]);
+        assert!(line.contains("(partial) during b, so its figures"), "{line}");
+        // A workload that only failed sent requests too.
+        let line = said(vec![w("a", 10, 0), w("b", 2, 2), w("c", 0, 3)]);
+        assert!(line.contains("(partial) during c, so its figures"), "{line}");
+        let line = said(vec![w("a", 10, 0), w("b", 2, 2), w("c", 0, 0)]);
+        assert!(line.contains("(partial) during b, so its figures"), "{line}");
+    }
+
+    #[test]
+    fn a_workload_that_did_not_run_has_no_percent_change() {
+        let change = Change::not_run("w", Figure::P99, 100.0, 0.0, (true, false));
+        assert_eq!((change.verdict, change.percent, change.ran), (Verdict::NotRun, None, (true, false)));
+    }
+
+    #[test]
+    fn a_repeat_runs_percentiles_come_from_the_rounds_that_measured_and_the_rest_from_every_round() {
+        use crate::results::schema::{LatencySummary, RunResult, WorkloadResult};
+        let round = |n: u32, ops: u64, p99: f64, ops_s: f64| WorkloadResult {
+            name: format!("redis-get-{n}"),
+            ops,
+            throughput_ops_s: ops_s,
+            latency_us: LatencySummary { p99, ..LatencySummary::default() },
+            ..WorkloadResult::default()
+        };
+        let mut scenario = crate::scenario::Scenario::seed();
+        scenario.rounds = 3;
+        // The second round measured nothing (its figures are zeros).
+        let run = RunResult::of(
+            scenario,
+            vec![round(1, 100, 300.0, 1000.0), round(2, 0, 0.0, 0.0), round(3, 100, 500.0, 900.0)],
+        );
+        let all = figures(&run);
+        assert_eq!(all.len(), 1);
+        let of = |f: Figure| {
+            let at = Figure::ALL.iter().position(|x| *x == f).expect("a figure");
+            let s = &all[0].spreads[at];
+            (s.min, s.median, s.max)
+        };
+        assert_eq!(all[0].name, "redis-get");
+        // The p99 of the two rounds that measured; the throughput of all three, the empty one's 0 too.
+        assert_eq!(of(Figure::P99), (300.0, 300.0, 500.0));
+        assert_eq!(of(Figure::Throughput), (0.0, 900.0, 1000.0));
+        assert!(all[0].ran);
+    }
 }
