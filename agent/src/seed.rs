@@ -126,6 +126,12 @@ pub async fn seed(
     Ok(seeded)
 }
 
+/// Delete every object of `dataset` from Redis: an empty cache for the next workload. The
+/// count of keys deleted (each DEL, whether the key was there or not).
+pub async fn empty_redis(dataset: &Generator, redis: &RedisTarget) -> Result<u64, SeedError> {
+    write_redis(dataset, redis, false).await.map(|s| s.objects)
+}
+
 async fn seed_s3(dataset: &Generator, s3: &S3Target) -> Result<Seeded, SeedError> {
     futures_util::stream::iter(0..dataset.objects)
         .map(|i| async move {

@@ -258,7 +258,39 @@ impl Agent for AgentService {
             .map_err(|e| Status::unavailable(ConnectError::new(redis.url(), &e).to_string()))?;
         Ok(Response::new(pb::ServerInfoReply { info, agent_time_unix_ns: unix_ns(SystemTime::now()) }))
     }
+
+    async fn reset_cache(
+        &self,
+        req: Request<pb::ResetCacheRequest>,
+    ) -> Result<Response<pb::ResetCacheReply>, Status> {
+        let req = req.into_inner();
+        if req.maxmemory_bytes < MIN_MAXMEMORY {
+            return Err(Status::invalid_argument(format!(
+                "maxmemory_bytes {} is below {MIN_MAXMEMORY} (1 MiB)",
+                req.maxmemory_bytes
+            )));
+        }
+        let prepared = self.lock().prepared.clone();
+        let prepared = prepared.ok_or_else(|| Status::failed_precondition("no Prepare yet"))?;
+        let redis = prepared
+            .redis
+            .clone()
+            .ok_or_else(|| Status::failed_precondition("Prepare named no Redis target"))?;
+        let refused =
+            |e: &redis::RedisError| Status::unavailable(ConnectError::new(redis.url(), e).to_string());
+        redis.config_set("maxmemory", &req.maxmemory_bytes.to_string()).await.map_err(|e| refused(&e))?;
+        if !req.policy.is_empty() {
+            redis.config_set("maxmemory-policy", &req.policy).await.map_err(|e| refused(&e))?;
+        }
+        let deleted = seed::empty_redis(&prepared.dataset, &redis)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(Response::new(pb::ResetCacheReply { deleted }))
+    }
 }
+
+/// The smallest maxmemory ResetCache sets: below it Redis holds next to nothing.
+const MIN_MAXMEMORY: u64 = 1 << 20;
 
 /// The workloads of a Run request, validated; refused as a whole when any is invalid.
 fn plans_of(workloads: &[pb::Workload]) -> Result<Vec<WorkloadPlan>, Status> {

@@ -326,6 +326,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Cache sizes ("32mb,64mb,128mb") for the redis-server fetchbench starts: every workload
+    /// that reads Redis runs once per size, named `<workload>-m<size>`, each on an empty cache of
+    /// that maxmemory (with the scenario's [cache] policy, else allkeys-lru): hit ratio and p99
+    /// against cache size, the curve a node is sized with.
+    #[arg(long, value_name = "SIZE[,SIZE...]", value_delimiter = ',')]
+    pub sweep_cache: Vec<crate::scenario::CacheSize>,
+
     /// On the AWS fleet: how long to wait after the run for CloudWatch to publish the stack's
     /// cache and bucket metrics of the run's last minute (they come once a minute, sometimes
     /// minutes late); the run's files are written first, then again with them. 0 skips them.

@@ -238,6 +238,11 @@ async fn provision_run_status_teardown_through_the_sandbox() {
         let metrics = view["metrics"].as_array().expect("metrics");
         metrics.iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("{name}"))["value"].as_f64()
     };
+    // The cache's memory and policy, as ElastiCache's default parameter group sets them for the
+    // node type: 75% of a cache.t4g.micro's 0.5 GiB, volatile-lru.
+    let server = &result["workloads"][0]["server"];
+    assert_eq!(server["maxmemory_bytes"], 402_653_184, "{server}");
+    assert_eq!(server["maxmemory_policy"], "volatile-lru", "{server}");
     let server_gets = result["workloads"][0]["server"]["gets"].as_u64().expect("the server's GETs");
     assert!(server_gets >= 398, "{}", result["workloads"][0]["server"]);
     assert_eq!(value(cache_view, "CacheHits"), Some(server_gets as f64), "{cache_view}");

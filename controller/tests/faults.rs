@@ -422,6 +422,13 @@ impl pb::agent_server::Agent for MuteAgent {
         std::future::pending().await
     }
 
+    async fn reset_cache(
+        &self,
+        _: tonic::Request<pb::ResetCacheRequest>,
+    ) -> Result<tonic::Response<pb::ResetCacheReply>, tonic::Status> {
+        std::future::pending().await
+    }
+
     type RunStream = EventStream;
 
     async fn run(

@@ -426,6 +426,100 @@ fn a_cache_smaller_than_the_data_evicts_and_holds_the_hit_ratio_an_lru_model_pre
     sb.assert_clean();
 }
 
+#[test]
+fn a_cache_sweep_runs_each_size_on_an_empty_cache_and_a_bigger_one_hits_more() {
+    let sb = Sandbox::new();
+    let (objects, exponent) = (2000usize, 0.99);
+    // 2,000 objects of 4 KiB (8 MiB) over caches of 2 and 8 MiB (Redis's own memory, about 1 MiB,
+    // counts against both); an S3 workload is not swept.
+    let scenario = sb.write(
+        "sweep.toml",
+        &format!(
+            "name = \"sweep\"\n[dataset]\nobjects = {objects}\nsize = 4096\ncache = \"cold\"\n\
+             [[workload]]\nname = \"aside\"\ntarget = \"cache-aside\"\nconcurrency = 4\n\
+             duration = \"3s\"\nkeys = \"zipf:{exponent}\"\n\
+             [[workload]]\nname = \"s3\"\ntarget = \"s3\"\nrequests = 50\n"
+        ),
+    );
+    let out = sb.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        sb.run(&args)
+    };
+    let o = run(&["--sweep-cache", "2mb,8mb"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    let r = read_json(&out.join("result.json"));
+    let names: Vec<&str> =
+        r["workloads"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["aside-m2mb", "aside-m8mb", "s3"]);
+    let p = zipf_pmf(objects, exponent);
+    let mut steady = Vec::new();
+    for (i, mib) in [(0, 2u64), (1, 8)] {
+        let w = &r["workloads"][i];
+        let name = w["name"].as_str().unwrap();
+        assert_eq!(u(&r["scenario"]["workloads"][i]["cache_maxmemory_bytes"]), mib << 20);
+        // Each size starts on an empty cache: every key of the dataset deleted, the size set.
+        let said = format!(
+            "{name}: the cache emptied ({objects} keys deleted) and sized to {mib}.0 MiB (allkeys-lru)"
+        );
+        assert!(text.contains(&said), "{text}");
+        let server = &w["server"];
+        assert_eq!(
+            (u(&server["maxmemory_bytes"]), server["maxmemory_policy"].as_str()),
+            (mib << 20, Some("allkeys-lru")),
+            "{name}"
+        );
+        // It began empty, whatever the size before: every key it held or evicted came from one of
+        // its own misses (two concurrent misses of a key write it twice).
+        let misses: u64 =
+            server["samples"].as_array().expect("samples").iter().map(|s| u(&s["misses"])).sum();
+        let (held, evicted) = (u(&server["keys"]), u(&server["evicted_keys"]));
+        assert!(held + evicted <= misses && held + evicted >= misses * 98 / 100, "{name}: {server}");
+        let ratio = f(&w["steady_hit_ratio"]);
+        // An exact LRU of as many keys as the server held, over the same law.
+        let model = lru_hit_ratio(&p, u(&server["keys"]) as usize, 100_000);
+        eprintln!("{name}: steady hit ratio {ratio:.3}, LRU model {model:.3}");
+        // Redis's LRU is approximate (it evicts the oldest of a few sampled keys): below the exact
+        // model's, more so in a small cache.
+        assert!(
+            ratio > model - 0.15 && ratio < model + 0.05,
+            "{name}: {ratio:.3} against the model's {model:.3}"
+        );
+        steady.push((ratio, u(&server["evicted_keys"])));
+    }
+    assert!(steady[1].0 > steady[0].0 + 0.1, "four times the cache hits more: {steady:?}");
+    assert_eq!(u(&r["workloads"][0]["errors"]) + u(&r["workloads"][1]["errors"]), 0, "no write refused");
+    assert!(steady[0].1 > steady[1].1, "and evicts less: {steady:?}");
+    assert!(r["scenario"]["workloads"][2].get("cache_maxmemory_bytes").is_none(), "s3 is not swept");
+    assert!(text.contains("by cache size (--sweep-cache):"), "{text}");
+    let page = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    for chart in ["<section id=\"cache-sizes\">", "<svg id=\"cache-hit-ratio\"", "<svg id=\"cache-p99\""] {
+        assert!(page.contains(chart), "report.html lacks {chart}");
+    }
+
+    // What it cannot size, refused before anything starts.
+    for (extra, says) in [
+        (&["--sweep-cache", "1mb"][..], "each size must be at least 2mb"),
+        (
+            &["--sweep-cache", "2mb,4mb", "--redis-url", "redis://127.0.0.1:9"],
+            "sizes the redis-server fetchbench starts, not your --redis-url",
+        ),
+        (&["--sweep-cache", "2mb,4mb", "--workload", "s3"], "no workload of scenario \"sweep\" reads Redis"),
+        (
+            &["--sweep-cache", "2mb,4mb", "--concurrency", "1,2"],
+            "sweep one of --agents, --concurrency, --rate and --sweep-cache at a time",
+        ),
+        (&["--sweep-cache", "lots"], "\"lots\" is not a size; write e.g. 32mb, 512kb, 1gb"),
+    ] {
+        let o = run(extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{extra:?}: {}", stderr(&o));
+    }
+    sb.assert_clean();
+}
+
 /// The Zipf law's probability of each rank 1..=objects.
 fn zipf_pmf(objects: usize, exponent: f64) -> Vec<f64> {
     let norm: f64 = (1..=objects).map(|k| (k as f64).powf(-exponent)).sum();

@@ -268,6 +268,27 @@ impl RedisTarget {
             .unwrap_or_else(|_| Err(RedisError::from((ErrorKind::Io, "INFO timed out"))))
     }
 
+    /// `CONFIG SET name value` on the node the URL names, on the INFO connection.
+    pub async fn config_set(&self, name: &str, value: &str) -> Result<(), RedisError> {
+        let set = async {
+            let conn = self
+                .info
+                .get_or_try_init(|| async {
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                        .set_response_timeout(Some(INFO_TIMEOUT))
+                        .set_number_of_retries(1);
+                    ConnectionManager::new_with_config(Client::open(&*self.url)?, config).await
+                })
+                .await?;
+            let mut conn = conn.clone();
+            redis::cmd("CONFIG").arg("SET").arg(name).arg(value).query_async::<()>(&mut conn).await
+        };
+        tokio::time::timeout(INFO_TIMEOUT, set)
+            .await
+            .unwrap_or_else(|_| Err(RedisError::from((ErrorKind::Io, "CONFIG SET timed out"))))
+    }
+
     /// A cluster's shards: the primaries that serve slots, from CLUSTER NODES; `None` for a
     /// single node or when the cluster will not say (the figure only prices the cluster).
     pub async fn shards(&self) -> Option<u32> {

@@ -13,10 +13,28 @@ use crate::scenario::{
     Amount, FindMax, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario,
 };
 
+/// The smallest cache `--sweep-cache` sets: Redis's own memory (about 1 MiB) counts against
+/// maxmemory, so below this it refuses the workload's writes or holds next to nothing.
+const MIN_CACHE_BYTES: u64 = 2 << 20;
+
 /// Run `fetchbench run`; the result is the process exit code.
 pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
     let local_only = args.redis_url.is_some() || args.s3_endpoint.is_some() || args.s3_bucket.is_some();
     let aws = !args.local && args.agent.is_empty() && crate::fleet::aws_state::load(&args.stack)?.is_some();
+    if !args.sweep_cache.is_empty() && (aws || args.redis_url.is_some()) {
+        let whose = if aws {
+            "the AWS fleet's ElastiCache (its node type sets its memory)"
+        } else {
+            "your --redis-url"
+        };
+        return Err(Error::Usage {
+            flag: "--sweep-cache",
+            value: join(&args.sweep_cache),
+            detail: format!(
+                "sizes the redis-server fetchbench starts, not {whose}; run with --local and no --redis-url"
+            ),
+        });
+    }
     if aws && local_only {
         return Err(Error::Missing {
             flag: "--local",
@@ -283,13 +301,38 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         ("--agents", args.agents.len(), join(&args.agents)),
         ("--concurrency", args.concurrency.len(), join(&args.concurrency)),
         ("--rate", args.rate.len(), join(&args.rate)),
+        ("--sweep-cache", args.sweep_cache.len(), join(&args.sweep_cache)),
     ];
     if let [_, (flag, _, values), ..] = swept.iter().filter(|(_, n, _)| *n > 1).collect::<Vec<_>>()[..] {
         return Err(usage(
             flag,
             values.clone(),
-            "sweep one of --agents, --concurrency and --rate at a time; give the others one value".into(),
+            "sweep one of --agents, --concurrency, --rate and --sweep-cache at a time; give the others one value"
+                .into(),
         ));
+    }
+    if !args.sweep_cache.is_empty() {
+        if let Some(small) = args.sweep_cache.iter().find(|s| s.0 < MIN_CACHE_BYTES) {
+            return Err(usage(
+                "--sweep-cache",
+                small.to_string(),
+                "each size must be at least 2mb (Redis's own memory counts against it)".into(),
+            ));
+        }
+        if !scenario.workloads.iter().any(|w| w.target.uses_redis()) {
+            return Err(usage(
+                "--sweep-cache",
+                join(&args.sweep_cache),
+                format!("sizes the cache, but no workload of scenario {:?} reads Redis", scenario.name),
+            ));
+        }
+        if let Some(w) = scenario.workloads.iter().find(|w| w.target.uses_redis() && w.find_max.is_some()) {
+            return Err(usage(
+                "--sweep-cache",
+                join(&args.sweep_cache),
+                format!("cannot size the cache of workload {:?}, a find_max search; remove one", w.name),
+            ));
+        }
     }
     if let Some(text) = &args.duration {
         let d = humantime::parse_duration(text).map_err(|e| {
@@ -373,6 +416,11 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         .map_err(|c| usage("--concurrency", join(&args.concurrency), c.to_string()))?;
     expand::sweep(scenario, &args.rate, 'r', |w, &rate| w.rate = Some(rate))
         .map_err(|c| usage("--rate", join(&args.rate), c.to_string()))?;
+    let reads_redis = |w: &crate::scenario::Workload| w.target.uses_redis();
+    expand::sweep_some(scenario, &args.sweep_cache, 'm', reads_redis, |w, size| {
+        w.cache_maxmemory_bytes = Some(size.0);
+    })
+    .map_err(|c| usage("--sweep-cache", join(&args.sweep_cache), c.to_string()))?;
     if !args.rate.is_empty() || args.requests.is_some() {
         let (flag, value) = if args.rate.is_empty() {
             ("--requests", args.requests.unwrap_or_default().to_string())
@@ -547,7 +595,10 @@ mod tests {
     fn only_one_flag_is_swept_at_a_time_and_the_second_is_named() {
         let (flag, value, detail) = usage(&["--agents", "1,2", "--concurrency", "1,4"]);
         assert_eq!((flag, value.as_str()), ("--concurrency", "1,4"));
-        assert!(detail.starts_with("sweep one of --agents, --concurrency and --rate at a time"), "{detail}");
+        assert!(
+            detail.starts_with("sweep one of --agents, --concurrency, --rate and --sweep-cache at a time"),
+            "{detail}"
+        );
     }
 
     #[test]

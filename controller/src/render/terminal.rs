@@ -35,6 +35,7 @@ pub fn render(result: &RunResult) -> String {
         let _ = writeln!(out, "{line}");
     }
     out.push_str(&details(result));
+    out.push_str(&cache_sweep_text(result));
     out.push_str(&rounds_text(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
@@ -396,6 +397,45 @@ fn rounds_text(result: &RunResult) -> String {
         );
     }
     out
+}
+
+/// The workloads a `--sweep-cache` ran on each cache size, with their cache size, in run order.
+pub fn cache_swept(result: &RunResult) -> Vec<(u64, &WorkloadResult)> {
+    result
+        .workloads
+        .iter()
+        .filter_map(|w| {
+            let setting = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
+            Some((setting.cache_maxmemory_bytes?, w))
+        })
+        .collect()
+}
+
+/// A `--sweep-cache` run's table: per workload and cache size, the hit ratio once warm, p99 and
+/// the keys the server evicted. Empty for other runs.
+fn cache_sweep_text(result: &RunResult) -> String {
+    let swept = cache_swept(result);
+    if swept.is_empty() {
+        return String::new();
+    }
+    let header =
+        ["workload", "cache", "hit ratio once warm", "hit ratio", "p99 µs", "evicted keys"].map(String::from);
+    let ratio = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0));
+    let rows: Vec<[String; 6]> = swept
+        .iter()
+        .map(|(bytes, w)| {
+            [
+                w.name.clone(),
+                crate::scenario::human_bytes(*bytes),
+                ratio(w.steady_hit_ratio),
+                ratio(w.hit_ratio),
+                no_figures(w).map_or_else(|| format!("{:.1}", w.latency_us.p99), str::to_owned),
+                w.server.as_ref().map_or_else(|| "-".to_owned(), |s| thousands(s.evicted_keys as f64)),
+            ]
+        })
+        .collect();
+    let align = [Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right];
+    format!("\nby cache size (--sweep-cache):\n{}", text_table(&header, &rows, align))
 }
 
 /// What a workload that measured no successful request shows in place of its figures: `not run`

@@ -44,6 +44,31 @@ pub struct Measured {
     pub windows: Vec<Option<(SystemTime, SystemTime)>>,
 }
 
+/// The policy a `--sweep-cache` step sets when the scenario's `[cache]` names none: Redis's
+/// default, `noeviction`, would refuse the workload's writes once the cache is full.
+pub const SWEEP_POLICY: &str = "allkeys-lru";
+
+/// Empty the cache and size it to `bytes` through `agent` before workload `w` (a
+/// `--sweep-cache` step); a refusal is said, and the workload runs on the cache as it is.
+async fn reset_cache(scenario: &Scenario, w: usize, bytes: u64, agent: &AgentClient<Channel>) {
+    let name = &scenario.workloads[w].name;
+    let policy = scenario.cache.policy.clone().unwrap_or_else(|| SWEEP_POLICY.to_owned());
+    let request = pb::ResetCacheRequest { maxmemory_bytes: bytes, policy: policy.clone() };
+    match agent.clone().reset_cache(request).await {
+        Ok(reply) => say!(
+            "{name}: the cache emptied ({} keys deleted) and sized to {} ({policy})",
+            reply.into_inner().deleted,
+            crate::scenario::human_bytes(bytes)
+        ),
+        Err(status) => eprintln!(
+            "fetchbench: warning: {name}: the cache could not be emptied and sized to {} ({}); the workload \
+             runs on the cache as it is",
+            crate::scenario::human_bytes(bytes),
+            status.message()
+        ),
+    }
+}
+
 /// What an agent's stream delivered.
 enum Delivery {
     Event(Box<pb::run_event::Event>),
@@ -82,6 +107,9 @@ pub async fn measure(
             break;
         }
         dispatched.push(live.clone());
+        if let Some(bytes) = workload.cache_maxmemory_bytes {
+            reset_cache(scenario, w, bytes, &clients[live[0]]).await;
+        }
         let began = SystemTime::now();
         let fleet = Agents { clients, clocks, interrupt, live: metrics };
         let watched = server.filter(|_| matches!(workload.target, Target::Redis | Target::CacheAside));

@@ -42,8 +42,19 @@ pub fn sweep<T: std::fmt::Display>(
     letter: char,
     set: impl Fn(&mut Workload, &T),
 ) -> Result<(), NameClash> {
+    sweep_some(scenario, values, letter, |_| true, set)
+}
+
+/// [`sweep`] of the workloads `applies` picks; the others stay as they are.
+pub fn sweep_some<T: std::fmt::Display>(
+    scenario: &mut Scenario,
+    values: &[T],
+    letter: char,
+    applies: impl Fn(&Workload) -> bool,
+    set: impl Fn(&mut Workload, &T),
+) -> Result<(), NameClash> {
     if let [one] = values {
-        scenario.workloads.iter_mut().for_each(|w| set(w, one));
+        scenario.workloads.iter_mut().filter(|w| applies(w)).for_each(|w| set(w, one));
         return Ok(());
     }
     if values.is_empty() {
@@ -52,6 +63,11 @@ pub fn sweep<T: std::fmt::Display>(
     let mut swept = Vec::with_capacity(scenario.workloads.len() * values.len());
     let mut thresholds = BTreeMap::new();
     for w in &scenario.workloads {
+        if !applies(w) {
+            carry_thresholds(&scenario.thresholds, &w.name, &w.name, &mut thresholds);
+            swept.push(w.clone());
+            continue;
+        }
         for value in values {
             let mut one = w.clone();
             one.name = format!("{}-{letter}{value}", w.name);

@@ -270,6 +270,36 @@ pub struct Workload {
     /// Search for the highest rate that meets a latency objective instead of running once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub find_max: Option<FindMax>,
+    /// `--sweep-cache`: the cache's maxmemory for this workload, bytes; the cache is emptied
+    /// and sized to it just before the workload starts. `None` leaves the cache as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_maxmemory_bytes: Option<u64>,
+}
+
+/// A cache size as `--sweep-cache` and the workloads it names say it: `32mb`, `1gb`, `512kb`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheSize(pub u64);
+
+impl std::fmt::Display for CacheSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0;
+        match () {
+            () if b >= 1 << 30 && b.is_multiple_of(1 << 30) => write!(f, "{}gb", b >> 30),
+            () if b >= 1 << 20 && b.is_multiple_of(1 << 20) => write!(f, "{}mb", b >> 20),
+            () if b >= 1 << 10 && b.is_multiple_of(1 << 10) => write!(f, "{}kb", b >> 10),
+            () => write!(f, "{b}b"),
+        }
+    }
+}
+
+impl std::str::FromStr for CacheSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<CacheSize, String> {
+        parse::memory_bytes(text)
+            .map(CacheSize)
+            .ok_or_else(|| format!("{text:?} is not a size; write e.g. 32mb, 512kb, 1gb"))
+    }
 }
 
 /// One command at a time: the default of `pipeline`, also for results written before it.

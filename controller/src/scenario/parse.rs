@@ -87,7 +87,7 @@ impl Scenario {
 }
 
 /// `"64mb"`, `"512kb"`, `"1gb"` (Redis's units: powers of 1024, any case) as bytes.
-fn memory_bytes(text: &str) -> Option<u64> {
+pub fn memory_bytes(text: &str) -> Option<u64> {
     let lower = text.trim().to_ascii_lowercase();
     let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = match &lower[digits.len()..] {
@@ -736,6 +736,7 @@ impl Validator<'_> {
             range,
             agents,
             find_max,
+            cache_maxmemory_bytes: None,
         })
     }
 

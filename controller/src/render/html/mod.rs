@@ -52,6 +52,7 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     page.push_str(&details_section(result));
     page.push_str(&percentile_section(result)?);
     page.push_str(&load_section(result));
+    page.push_str(&cache_sweep_section(result));
     page.push_str(&capacity_section(result));
     page.push_str(&timeseries_section(result));
     page.push_str(&cloudwatch_section(result));
@@ -421,6 +422,73 @@ fn load_section(result: &RunResult) -> String {
          (p99 solid, p50 dashed): where a line turns up, more load stops buying throughput and starts costing \
          latency.</p></section>",
         chart.render()
+    )
+}
+
+/// A `--sweep-cache` run: each swept workload's hit ratio once warm, and its p99, against the
+/// cache's size, one line per workload of the scenario: the curve a node is sized with.
+fn cache_sweep_section(result: &RunResult) -> String {
+    let swept = summary::cache_swept(result);
+    if swept.is_empty() {
+        return String::new();
+    }
+    // One line per workload of the scenario: its name without the sweep's `-m<size>`.
+    let mut lines: Vec<(String, Vec<(f64, &WorkloadResult)>)> = Vec::new();
+    for (bytes, w) in &swept {
+        let base = w.name.rsplit_once("-m").map_or(w.name.as_str(), |(base, _)| base).to_owned();
+        match lines.iter_mut().find(|(name, _)| *name == base) {
+            Some((_, points)) => points.push((*bytes as f64, w)),
+            None => lines.push((base, vec![(*bytes as f64, w)])),
+        }
+    }
+    let size_label = |b: f64| crate::scenario::human_bytes(b as u64);
+    let sizes = || swept.iter().map(|(b, _)| *b as f64);
+    let (x_lo, x_hi) = sizes().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let chart = |id: &str, title: &str, y: Axis, f: fn(&WorkloadResult) -> Option<f64>| {
+        let series = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (name, points))| Series {
+                name: name.clone(),
+                color: chart::color(i),
+                dashed: false,
+                points: points.iter().filter_map(|(x, w)| f(w).map(|y| (*x, y))).collect(),
+                labels: points.iter().filter(|(_, w)| f(w).is_some()).map(|(x, _)| size_label(*x)).collect(),
+            })
+            .collect();
+        Chart {
+            id: id.into(),
+            workload: None,
+            title: title.into(),
+            x: Axis::log(Scale::log_decades(x_lo, x_hi), "cache size (maxmemory)", size_label),
+            y,
+            series,
+            bands: Vec::new(),
+            markers: true,
+            width: 1000.0,
+            height: 360.0,
+        }
+        .render()
+    };
+    let ratio = chart(
+        "cache-hit-ratio",
+        "hit ratio once warm against cache size",
+        Axis::linear(Scale::linear_from_zero(1.0), "hit ratio once warm", |v| format!("{:.0}%", v * 100.0)),
+        |w| w.steady_hit_ratio.or(w.hit_ratio),
+    );
+    let p99s = || swept.iter().map(|(_, w)| w.latency_us.p99).filter(|v| *v > 0.0);
+    let (y_lo, y_hi) = p99s().fold((f64::INFINITY, 0.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let latency = chart(
+        "cache-p99",
+        "p99 latency against cache size (log scales)",
+        Axis::log(Scale::log_decades(y_lo.min(y_hi), y_hi.max(1.0)), "p99", latency_label),
+        |w| (w.ops > 0).then_some(w.latency_us.p99),
+    );
+    format!(
+        "<section id=\"cache-sizes\"><h2>Hit ratio and latency against cache size</h2>{ratio}{latency}\
+         <p class=\"note\">Each point is one workload run on an empty cache of that maxmemory; \
+         the hit ratio is the second half's, once the cache is warm. Where the hit ratio flattens, a bigger \
+         node stops paying.</p></section>"
     )
 }
 
@@ -798,7 +866,7 @@ fn cloudwatch_section(result: &RunResult) -> String {
             "<h3>{}</h3><p>{}</p><table data-resource=\"{}\"><tr><th class=\"name\">metric</th>\
              <th>statistic</th><th>whole run</th>",
             escape(&capitalized(&v.resource)),
-            escape(&crate::render::terminal::cloudwatch_lines(v).join(" ")),
+            escape(&summary::cloudwatch_lines(v).join(" ")),
             escape(&v.resource)
         );
         for t in &minutes {
@@ -812,7 +880,7 @@ fn cloudwatch_section(result: &RunResult) -> String {
                 escape(&m.name),
                 escape(&m.name),
                 escape(&m.stat),
-                escape(&crate::render::terminal::cloudwatch_value(m))
+                escape(&summary::cloudwatch_value(m))
             );
             for t in &minutes {
                 let cell = m.points.iter().find(|p| p.t == *t).map(|p| format!("{}", round3(p.value)));
