@@ -246,17 +246,7 @@ impl RedisTarget {
     /// kept between calls. Each call takes at most [`INFO_TIMEOUT`].
     pub async fn info(&self) -> Result<String, RedisError> {
         let read = async {
-            let conn = self
-                .info
-                .get_or_try_init(|| async {
-                    let config = ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                        .set_response_timeout(Some(INFO_TIMEOUT))
-                        .set_number_of_retries(1);
-                    ConnectionManager::new_with_config(Client::open(&*self.url)?, config).await
-                })
-                .await?;
-            let mut conn = conn.clone();
+            let mut conn = self.info_conn().await?;
             let mut info: String = redis::cmd("INFO").query_async(&mut conn).await?;
             let commands: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await?;
             info.push_str("\r\n");
@@ -268,20 +258,25 @@ impl RedisTarget {
             .unwrap_or_else(|_| Err(RedisError::from((ErrorKind::Io, "INFO timed out"))))
     }
 
+    /// The connection of INFO and CONFIG SET to the node the URL names, made on first use.
+    async fn info_conn(&self) -> Result<ConnectionManager, RedisError> {
+        let conn = self
+            .info
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(INFO_TIMEOUT))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(Client::open(&*self.url)?, config).await
+            })
+            .await?;
+        Ok(conn.clone())
+    }
+
     /// `CONFIG SET name value` on the node the URL names, on the INFO connection.
     pub async fn config_set(&self, name: &str, value: &str) -> Result<(), RedisError> {
         let set = async {
-            let conn = self
-                .info
-                .get_or_try_init(|| async {
-                    let config = ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                        .set_response_timeout(Some(INFO_TIMEOUT))
-                        .set_number_of_retries(1);
-                    ConnectionManager::new_with_config(Client::open(&*self.url)?, config).await
-                })
-                .await?;
-            let mut conn = conn.clone();
+            let mut conn = self.info_conn().await?;
             redis::cmd("CONFIG").arg("SET").arg(name).arg(value).query_async::<()>(&mut conn).await
         };
         tokio::time::timeout(INFO_TIMEOUT, set)
