@@ -402,7 +402,7 @@ fn a_cache_smaller_than_the_data_evicts_and_holds_the_hit_ratio_an_lru_model_pre
     );
     let (evicted, resident) = (u(&server["evicted_keys"]), u(&server["keys"]));
     // Each miss writes the object into the cache, and once it is full every write evicts one.
-    let misses: u64 = server["samples"].as_array().expect("samples").iter().map(|s| u(&s["misses"])).sum();
+    let misses = server_misses(server);
     assert!(
         evicted > 0 && evicted + resident >= misses * 98 / 100,
         "{misses} misses, {evicted} evicted: {server}"
@@ -474,8 +474,7 @@ fn a_cache_sweep_runs_each_size_on_an_empty_cache_and_a_bigger_one_hits_more() {
         );
         // It began empty, whatever the size before: every key it held or evicted came from one of
         // its own misses (two concurrent misses of a key write it twice).
-        let misses: u64 =
-            server["samples"].as_array().expect("samples").iter().map(|s| u(&s["misses"])).sum();
+        let misses = server_misses(server);
         let (held, evicted) = (u(&server["keys"]), u(&server["evicted_keys"]));
         assert!(held + evicted <= misses && held + evicted >= misses * 98 / 100, "{name}: {server}");
         let ratio = f(&w["steady_hit_ratio"]);
@@ -519,6 +518,11 @@ fn a_cache_sweep_runs_each_size_on_an_empty_cache_and_a_bigger_one_hits_more() {
         assert!(stderr(&o).contains(says), "{extra:?}: {}", stderr(&o));
     }
     sb.assert_clean();
+}
+
+/// The cache misses the server counted over a workload, from its samples.
+fn server_misses(server: &Value) -> u64 {
+    server["samples"].as_array().expect("samples").iter().map(|s| u(&s["misses"])).sum()
 }
 
 /// The Zipf law's probability of each rank 1..=objects.

@@ -310,7 +310,9 @@ pub fn cloudwatch_lines(v: &CloudWatchView) -> Vec<String> {
              in those minutes are limited by the node's network, not its engine"
         ));
     }
-    if let Some(cpu) = value("EngineCPUUtilization").filter(|&c| c >= 90.0) {
+    if let Some(cpu) =
+        value("EngineCPUUtilization").filter(|&c| c >= crate::results::cloudwatch::ENGINE_CPU_PERCENT)
+    {
         lines.push(format!(
             "  the engine's thread was busy {cpu:.0}% of a minute: the node's engine is near its limit"
         ));

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use super::schema::{CloudWatchView, RunResult};
 
 /// EngineCPUUtilization (percent of the engine's thread) at which the engine is the limit.
-const ENGINE_CPU_PERCENT: f64 = 90.0;
+pub const ENGINE_CPU_PERCENT: f64 = 90.0;
 /// What the agents' figures may name that CloudWatch's minutes cannot overrule: failures they
 /// saw themselves, and a client that could not send the rate.
 const KEPT: [&str; 3] = ["errors", "throttling", "client"];
