@@ -488,6 +488,65 @@ def soak(args):
             "agent_peak_rss_mib": max(rss for _, rss in samples) / 1024 if samples else None}
 
 
+VERIFY_SIZES = (334, 4096, 65536)
+
+
+def verify_cost(args):
+    """Issue 30 part 4: what `verify = true` costs the agent per request, by object size. One
+    local run per size and round, its workloads Redis GET (50 in flight) and S3 GetObject (32 in
+    flight), each once without and once with verify; which goes first alternates by round."""
+    secs = max(1, args.seconds // 2)
+    rows = {}
+    for size in VERIFY_SIZES:
+        runs = []
+        for rep in range(args.reps):
+            order = (False, True) if rep % 2 == 0 else (True, False)
+            workloads = ""
+            for target, concurrency in (("redis", 50), ("s3", 32)):
+                for on in order:
+                    name = "%s-%s" % (target, "on" if on else "off")
+                    workloads += closed(name, target, concurrency, secs) + (
+                        "verify = true\n" if on else "")
+            scenario = 'name = "bench-verify"\nagents = 1\n[dataset]\nobjects = %d\nsize = %d\nseed = 1\n' % (
+                OBJECTS, size) + workloads
+            runs.append(fetchbench(scenario, cpus=CLIENT_CPUS if PIN else None)["result"])
+        row = {}
+        for target in ("redis", "s3"):
+            for on in ("off", "on"):
+                name = "%s-%s" % (target, on)
+                ws = [workload(r, name) for r in runs]
+                row[name] = {
+                    "cpu_us": statistics.median(cpu_us_per_request(r, w) for r, w in zip(runs, ws)),
+                    "ops_s": statistics.median(w["throughput_ops_s"] for w in ws),
+                    "p50_us": statistics.median(w["latency_us"]["p50"] for w in ws),
+                    "corrupt": sum(w["errors_by_kind"].get("corrupt", 0) for w in ws),
+                }
+        rows[size] = row
+    return {"seconds": secs, "rows": rows}
+
+
+def render_verify(d):
+    v = d["verify"]
+    out = []
+    out.append("One local agent, closed loop, %d rounds of %d s per workload after 1 s of warm-up; "
+               "%d objects of each size, uniform keys; Redis GET with 50 in flight and S3 GetObject "
+               "(embedded endpoint) with 32, each without and with `verify = true`, in the same run "
+               "(which goes first alternates by round). Medians of the rounds. Commit `%s`, %s." % (
+                   d["reps"], v["seconds"], OBJECTS, d["machine"]["commit"], d["machine"]["date"]))
+    out.append("")
+    out.append("| object | target | agent CPU µs/request off | on | added | ops/s off | on | "
+               "p50 µs off | on | corrupt |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for size, row in v["rows"].items():
+        for target in ("redis", "s3"):
+            off, on = row[target + "-off"], row[target + "-on"]
+            out.append("| %s B | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+                size, target, f(off["cpu_us"], 2), f(on["cpu_us"], 2),
+                f(on["cpu_us"] - off["cpu_us"], 2), f(off["ops_s"], 0), f(on["ops_s"], 0),
+                f(off["p50_us"]), f(on["p50_us"]), on["corrupt"]))
+    return "\n".join(out)
+
+
 def build(args):
     """Item 6: a cold release build of the workspace in a fresh target directory."""
     target = Path(tempfile.mkdtemp(prefix="fetchbench-cold-build-"))
@@ -992,6 +1051,7 @@ SECTIONS = {
     "soak": ("Agent CPU and memory over a long run", "bench/run soak", render_soak),
     "build": ("Cold release build", "bench/run build", render_build),
     "idle": ("Concurrency 1 and the guest's idle polling", "bench/run idle", render_idle),
+    "verify": ("What checking every body costs (verify)", "bench/run verify", render_verify),
 }
 
 
@@ -1024,7 +1084,7 @@ def update_doc(name, data):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", nargs="?", default="all",
-                   choices=["all", "compare", "scale", "soak", "build", "ab", "idle"])
+                   choices=["all", "compare", "scale", "soak", "build", "ab", "idle", "verify"])
     p.add_argument("ref", nargs="?", help="ab: the commit (or branch, tag) to compare against")
     p.add_argument("--busy-poll", default="off", help="ab: the workload's busy_poll, or off")
     p.add_argument("--reps", type=int, default=6, help="rounds of each comparison")
@@ -1057,6 +1117,8 @@ def main():
         update_doc("build", dict(base, build=build(args)))
     if args.command == "idle":
         update_doc("idle", dict(base, idle=idle(args)))
+    if args.command == "verify":
+        update_doc("verify", dict(base, verify=verify_cost(args)))
     print("\nwritten: %s" % DOC.relative_to(ROOT))
 
 

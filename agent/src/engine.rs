@@ -31,6 +31,7 @@ use crate::outcome::{Failure, Outcome, Sample};
 use crate::pace::Pacer;
 use crate::plan::{Stop, WorkloadPlan};
 use crate::record::{Interval, Recorders, serialize};
+use crate::verify::Verifier;
 use fetchbench_proto::dataset::mix;
 use fetchbench_proto::wire::unix_ns;
 
@@ -62,6 +63,16 @@ pub struct RunContext<'a> {
     pub objects: u64,
 }
 
+/// A workload's in-flight slots: a driver each, and the check of the bodies they read when the
+/// workload verifies them.
+#[derive(Debug)]
+pub struct Slots {
+    /// One per slot.
+    pub drivers: Vec<Driver>,
+    /// With `verify`: what each body read should be.
+    pub verifier: Option<Arc<Verifier>>,
+}
+
 /// Run one workload (warm-up, then measured) with one driver per slot, streaming its progress,
 /// and return its totals. Its load starts at `start`, or at once when that has passed: everything
 /// the first phase needs is set up before then, so that agents told to start at one instant do.
@@ -69,13 +80,14 @@ pub struct RunContext<'a> {
 pub async fn run_workload(
     index: u32,
     plan: &WorkloadPlan,
-    drivers: Vec<Driver>,
+    slots: Slots,
     ctx: &RunContext<'_>,
     start: std::time::Instant,
 ) -> pb::WorkloadDone {
     let start = Instant::from_std(start).max(Instant::now());
     let first_send = Arc::new(AtomicI64::new(0));
-    let mut phase = Phase { index, plan, drivers, ctx, first_send: first_send.clone() };
+    let Slots { drivers, verifier } = slots;
+    let mut phase = Phase { index, plan, drivers, verifier, ctx, first_send: first_send.clone() };
     if let Some(warmup) = plan.warmup {
         phase.run(true, warmup, start).await;
     }
@@ -108,6 +120,8 @@ struct Phase<'a> {
     /// One per slot, lent to the slot's worker for a phase and handed back at its end (a
     /// driver owns its connection). Workers aborted by a cancel do not hand theirs back.
     drivers: Vec<Driver>,
+    /// With `verify`: the check of each body read.
+    verifier: Option<Arc<Verifier>>,
     ctx: &'a RunContext<'a>,
     /// When the workload's first request went out, ns since the Unix epoch; 0 until then.
     first_send: Arc<AtomicI64>,
@@ -145,6 +159,7 @@ impl Phase<'_> {
                 set_share: plan.set_share,
                 pipeline: plan.pipeline,
                 schedule,
+                verifier: self.verifier.clone(),
                 pacer: self.ctx.pacer.clone(),
                 start,
                 first_send: self.first_send.clone(),
@@ -314,6 +329,8 @@ struct Worker {
     set_share: f64,
     pipeline: usize,
     schedule: Option<Schedule>,
+    /// With `verify`: checks each body read, after its request is timed.
+    verifier: Option<Arc<Verifier>>,
     pacer: Pacer,
     /// The phase's start: a closed-loop slot waits for it, an open-loop schedule begins there.
     start: Instant,
@@ -369,6 +386,7 @@ impl Worker {
                 .await
                 .unwrap_or(Sample::failed(Failure::Timeout));
             let done = Instant::now();
+            let sample = self.checked(index, sample);
             let late = is_late(self.schedule.is_some(), intended, sent);
             recorders.record(self.slot, &sample, done - intended, done - sent, late);
             request = self.next_request();
@@ -408,10 +426,10 @@ impl Worker {
             let done = Instant::now();
             let timeout = (Sample::failed(Failure::Timeout), done);
             let mut connection_failed = false;
-            for (sample, at) in
-                replies.iter().chain(std::iter::repeat_n(&timeout, batch.len() - replies.len()))
-            {
-                recorders.record(self.slot, sample, *at - sent, *at - sent, false);
+            let ended = replies.iter().chain(std::iter::repeat_n(&timeout, batch.len() - replies.len()));
+            for (&(sample, at), &(_, index)) in ended.zip(&batch) {
+                let sample = self.checked(index, sample);
+                recorders.record(self.slot, &sample, at - sent, at - sent, false);
                 connection_failed |= sample.outcome == Outcome::Failed(Failure::Connection);
             }
             backoff.after(connection_failed).await;
@@ -434,6 +452,14 @@ impl Worker {
         let index = self.keys.next(&mut self.rng);
         let op = if self.set_share > 0.0 && self.rng.random_bool(self.set_share) { Op::Set } else { Op::Get };
         (op, index)
+    }
+
+    /// `sample` of a request for object `index`, its body checked when the workload verifies.
+    fn checked(&self, index: u64, sample: Sample) -> Sample {
+        match &self.verifier {
+            Some(verifier) => verifier.check(index, sample),
+            None => sample,
+        }
     }
 
     /// Note this slot's first send as the workload's, unless another slot's came first.

@@ -14,5 +14,6 @@ pub mod record;
 pub mod seed;
 pub mod server;
 pub mod tls;
+pub mod verify;
 
 pub use server::{AgentService, serve, serve_tls};

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::verify::Digest;
+
 /// The result of one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -23,6 +25,8 @@ pub struct Sample {
     pub cache: Option<CacheParts>,
     /// Redis with busy-polling: the reply arrived while the slot was polling for it.
     pub busy_polled: bool,
+    /// With `verify`: the digest of the body read, for the engine to check.
+    pub body: Option<Digest>,
 }
 
 /// The parts of a cache-aside read.
@@ -38,11 +42,12 @@ pub struct CacheParts {
 
 impl Sample {
     /// A plain success.
-    pub const OK: Sample = Sample { outcome: Outcome::Ok, ttfb: None, cache: None, busy_polled: false };
+    pub const OK: Sample =
+        Sample { outcome: Outcome::Ok, ttfb: None, cache: None, busy_polled: false, body: None };
 
     /// A failure of this kind.
     pub const fn failed(kind: Failure) -> Sample {
-        Sample { outcome: Outcome::Failed(kind), ttfb: None, cache: None, busy_polled: false }
+        Sample { outcome: Outcome::Failed(kind), ttfb: None, cache: None, busy_polled: false, body: None }
     }
 }
 
@@ -65,11 +70,13 @@ pub enum Failure {
     ClientError,
     /// Anything else, such as a malformed response.
     Other,
+    /// With `verify`: the body read is not the object's bytes.
+    Corrupt,
 }
 
 impl Failure {
     /// Every kind, in the order of [`Failure::index`].
-    pub const ALL: [Failure; 8] = [
+    pub const ALL: [Failure; 9] = [
         Failure::Timeout,
         Failure::Connection,
         Failure::Miss,
@@ -78,6 +85,7 @@ impl Failure {
         Failure::ServerError,
         Failure::ClientError,
         Failure::Other,
+        Failure::Corrupt,
     ];
 
     /// Position of this kind in [`Failure::ALL`], for counter arrays.
@@ -96,6 +104,7 @@ impl Failure {
             Failure::ServerError => "server_error",
             Failure::ClientError => "client_error",
             Failure::Other => "other",
+            Failure::Corrupt => "corrupt",
         }
     }
 }
@@ -124,7 +133,8 @@ mod tests {
                 "throttled",
                 "server_error",
                 "client_error",
-                "other"
+                "other",
+                "corrupt"
             ]
         );
     }

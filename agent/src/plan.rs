@@ -61,6 +61,8 @@ pub struct WorkloadPlan {
     pub ttl: Option<Duration>,
     /// S3 and cache-aside: `(start, length)` of the byte range read.
     pub range: Option<(u64, u64)>,
+    /// Check each body read against the dataset's bytes.
+    pub verify: bool,
 }
 
 /// Why a requested workload cannot run: the caller gets it as `InvalidArgument`.
@@ -131,6 +133,7 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
             busy_poll,
             ttl: (w.ttl_ms > 0).then(|| Duration::from_millis(w.ttl_ms)),
             range: (w.range_length > 0).then_some((w.range_start, w.range_length)),
+            verify: w.verify,
         })
     }
 }

@@ -22,10 +22,11 @@ use crate::cpu;
 use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
-use crate::engine::{self, Events, RunContext};
+use crate::engine::{self, Events, RunContext, Slots};
 use crate::pace::Pacer;
 use crate::plan::{TargetKind, WorkloadPlan};
 use crate::seed;
+use crate::verify::Verifier;
 
 /// Longest the agent agrees to wait for a synchronized start.
 const MAX_START_DELAY: Duration = Duration::from_secs(60);
@@ -356,9 +357,9 @@ impl AcceptedRun {
     async fn run_workloads(&self) {
         // Connect every workload's slots first, so that the synchronized start is the start of
         // the load, not of the connection set-up.
-        let mut drivers = Vec::with_capacity(self.plans.len());
+        let mut slots = Vec::with_capacity(self.plans.len());
         for plan in &self.plans {
-            drivers.push(drivers_for(&self.prepared, plan).await);
+            slots.push(slots_for(&self.prepared, plan).await);
         }
         let ctx = RunContext {
             interval: self.interval,
@@ -367,11 +368,11 @@ impl AcceptedRun {
             pacer: &self.pacer,
             objects: self.prepared.dataset.objects,
         };
-        for (index, (plan, drivers)) in self.plans.iter().zip(drivers).enumerate() {
+        for (index, (plan, slots)) in self.plans.iter().zip(slots).enumerate() {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let done = engine::run_workload(index as u32, plan, drivers, &ctx, self.start_at).await;
+            let done = engine::run_workload(index as u32, plan, slots, &ctx, self.start_at).await;
             let event = pb::RunEvent { event: Some(pb::run_event::Event::Done(done)) };
             if self.events.send(Ok(event)).await.is_err() {
                 break;
@@ -409,24 +410,27 @@ async fn heartbeat_until(
 
 /// One driver per slot: its own connection for Redis, a shared pool for S3. A Redis that cannot be
 /// reached now does not stop the run: its slots count connection errors and keep trying.
-async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Vec<Driver> {
+async fn slots_for(prepared: &Prepared, plan: &WorkloadPlan) -> Slots {
+    // Cache-aside hashes the value it returns itself, from Redis or from S3.
+    let hashes = plan.verify && plan.target != TargetKind::CacheAside;
     let redis_drivers = || async {
         let redis = prepared.redis.as_ref().expect("checked when the run started");
         let redis = match (plan.target, plan.range) {
             (TargetKind::Redis, Some((start, length))) => redis.with_range(start, length),
             _ => redis.clone(),
         };
-        let redis = redis.with_busy_poll(plan.busy_poll);
+        let redis = redis.with_busy_poll(plan.busy_poll).with_verify(hashes);
         futures_util::future::join_all((0..plan.concurrency).map(|_| redis.driver())).await
     };
     let s3 = || {
         let s3 = prepared.s3.as_ref().expect("checked when the run started");
-        match plan.range {
+        let s3 = match plan.range {
             Some((start, length)) => s3.with_range(start, length),
             None => s3.clone(),
-        }
+        };
+        s3.with_verify(hashes)
     };
-    match plan.target {
+    let drivers = match plan.target {
         TargetKind::Redis => redis_drivers().await.into_iter().map(Driver::Redis).collect(),
         TargetKind::S3 => {
             let s3 = s3();
@@ -437,10 +441,12 @@ async fn drivers_for(prepared: &Prepared, plan: &WorkloadPlan) -> Vec<Driver> {
             redis_drivers()
                 .await
                 .into_iter()
-                .map(|r| Driver::CacheAside(CacheAsideDriver::new(r, s3.driver(), plan.ttl)))
+                .map(|r| Driver::CacheAside(CacheAsideDriver::new(r, s3.driver(), plan.ttl, plan.verify)))
                 .collect()
         }
-    }
+    };
+    let verifier = plan.verify.then(|| Arc::new(Verifier::new(prepared.dataset.clone(), plan.range)));
+    Slots { drivers, verifier }
 }
 
 /// The Redis target Prepare names, connected once to check that it answers.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::driver::redis::{RedisDriver, classify};
 use crate::driver::s3::S3Driver;
 use crate::outcome::{CacheParts, Outcome, Sample};
+use crate::verify::Digest;
 
 /// One slot's cache-aside read path.
 #[derive(Debug)]
@@ -14,21 +15,25 @@ pub struct CacheAsideDriver {
     redis: RedisDriver,
     s3: S3Driver,
     ttl: Option<Duration>,
+    /// Hash the value the application gets, for the engine to check.
+    verify: bool,
 }
 
 impl CacheAsideDriver {
-    /// Read through `redis`, falling back to `s3`, writing back with `ttl` (`None`: no expiry).
-    pub fn new(redis: RedisDriver, s3: S3Driver, ttl: Option<Duration>) -> Self {
-        CacheAsideDriver { redis, s3, ttl }
+    /// Read through `redis`, falling back to `s3`, writing back with `ttl` (`None`: no expiry);
+    /// with `verify`, the sample carries the digest of the value read.
+    pub fn new(redis: RedisDriver, s3: S3Driver, ttl: Option<Duration>, verify: bool) -> Self {
+        CacheAsideDriver { redis, s3, ttl, verify }
     }
 
     /// Read object `index` through the cache.
     pub async fn read(&mut self, index: u64) -> Sample {
         let start = Instant::now();
         match self.redis.get_value(index).await {
-            Ok(Some(_)) => {
+            Ok(Some(value)) => {
                 let parts = CacheParts { hit: true, redis: start.elapsed(), s3: None };
-                return Sample { cache: Some(parts), ..Sample::OK };
+                let digest = self.verify.then(|| Digest::of(&value));
+                return Sample { cache: Some(parts), body: digest, ..Sample::OK };
             }
             Ok(None) => {}
             Err(e) => return Sample::failed(classify(&e)),
@@ -47,6 +52,7 @@ impl CacheAsideDriver {
             Err(e) => Outcome::Failed(classify(&e)),
         };
         let redis = (get_done - start) + s3_done.elapsed();
-        Sample { outcome, ttfb: fetched.ttfb, cache: Some(parts(redis)), busy_polled: false }
+        let digest = self.verify.then(|| Digest::of(&body));
+        Sample { outcome, ttfb: fetched.ttfb, cache: Some(parts(redis)), busy_polled: false, body: digest }
     }
 }

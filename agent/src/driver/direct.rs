@@ -34,6 +34,8 @@ use redis::{
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use crate::verify::{Digest, Hasher};
+
 /// Longest reply header line accepted (`$<length>\r\n`, a status or an error message).
 const MAX_LINE: usize = 64 * 1024;
 
@@ -138,7 +140,7 @@ impl DirectConn {
     pub async fn next_reply(&mut self) -> RedisResult<Value> {
         self.expect_reply()?;
         let reply = match self.read_head().await? {
-            Head::Bulk { len } => Value::BulkString(self.read_body(len).await?),
+            Head::Bulk { len, .. } => Value::BulkString(self.read_body(len).await?),
             Head::Whole(value) => value,
         };
         self.pending -= 1;
@@ -146,12 +148,15 @@ impl DirectConn {
     }
 
     /// The reply to the oldest command sent and not yet answered, with the bytes of a bulk
-    /// string read past rather than kept: enough to tell a value from nil or an error.
-    pub async fn next_reply_head(&mut self) -> RedisResult<Head> {
+    /// string read past rather than kept: enough to tell a value from nil or an error. With
+    /// `hash`, the bytes are hashed as they are read past, into the head's digest.
+    pub async fn next_reply_head(&mut self, hash: bool) -> RedisResult<Head> {
         self.expect_reply()?;
-        let head = self.read_head().await?;
-        if let Head::Bulk { len } = head {
-            self.skip_body(len).await?;
+        let mut head = self.read_head().await?;
+        if let Head::Bulk { len, digest } = &mut head {
+            let mut hasher = hash.then(Hasher::default);
+            self.skip_body(*len, hasher.as_mut()).await?;
+            *digest = hasher.map(|h| h.digest());
         }
         self.pending -= 1;
         Ok(head)
@@ -181,7 +186,7 @@ impl DirectConn {
         };
         match header.first() {
             Some(b'$') => Ok(match usize::try_from(parse_int(&header[1..])?) {
-                Ok(len) => Head::Bulk { len },
+                Ok(len) => Head::Bulk { len, digest: None },
                 Err(_) => Head::Whole(Value::Nil),
             }),
             Some(b'+') if header == b"+OK" => Ok(Head::Whole(Value::Okay)),
@@ -254,8 +259,9 @@ impl DirectConn {
         Ok(body)
     }
 
-    /// Read past the `len` bytes of a bulk string whose header was read, and its CRLF.
-    async fn skip_body(&mut self, len: usize) -> RedisResult<()> {
+    /// Read past the `len` bytes of a bulk string whose header was read, and its CRLF, adding
+    /// them to `hasher` when there is one.
+    async fn skip_body(&mut self, len: usize, mut hasher: Option<&mut Hasher>) -> RedisResult<()> {
         let mut left = len;
         while left > 0 {
             let available = self.stream.fill_buf().await?;
@@ -263,6 +269,9 @@ impl DirectConn {
                 return Err(closed());
             }
             let n = available.len().min(left);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&available[..n]);
+            }
             self.stream.consume(n);
             left -= n;
         }
@@ -282,6 +291,8 @@ pub enum Head {
     Bulk {
         /// Its length.
         len: usize,
+        /// The digest of its bytes, when they were hashed.
+        digest: Option<Digest>,
     },
     /// Any other reply, whole: nil, `OK`, an integer, an error.
     Whole(Value),

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::driver::Op;
 use crate::driver::direct::{self, DirectConn, Head};
 use crate::outcome::{Failure, Sample};
+use crate::verify::Digest;
 
 /// How long connecting to Redis may take before the agent reports it unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -123,6 +124,8 @@ pub struct RedisTarget {
     range: Option<(u64, u64)>,
     /// How long a slot polls for each reply before its thread may sleep; zero for never.
     busy_poll: Duration,
+    /// Hash each value read, for the engine to check.
+    verify: bool,
     /// The connection [`RedisTarget::info`] reads on, made at its first call.
     info: Arc<tokio::sync::OnceCell<ConnectionManager>>,
 }
@@ -163,6 +166,7 @@ impl RedisTarget {
             dataset,
             range: None,
             busy_poll: Duration::ZERO,
+            verify: false,
             info: Arc::default(),
         })
     }
@@ -177,6 +181,11 @@ impl RedisTarget {
     /// thread may sleep. Only slots' own connections poll: see [`Self::can_busy_poll`].
     pub fn with_busy_poll(&self, budget: Duration) -> RedisTarget {
         RedisTarget { busy_poll: budget, ..self.clone() }
+    }
+
+    /// The same target hashing each value it reads, for `verify`.
+    pub fn with_verify(&self, verify: bool) -> RedisTarget {
+        RedisTarget { verify, ..self.clone() }
     }
 
     /// Whether slots get connections of their own, which can busy-poll: one node over plain TCP
@@ -416,21 +425,21 @@ impl RedisDriver {
     /// packed straight into the write buffer and a value's bytes are read past, not kept.
     async fn request(&mut self, op: Op, index: u64) -> Sample {
         let RedisDriver { conn, target } = self;
-        let range = target.range.is_some();
+        let read = Read { range: target.range.is_some(), hash: target.verify };
         match connection(conn, target).await {
             Err(e) => Sample::failed(classify(&e)),
             Ok(SlotConn::Direct(conn)) => {
                 let packed = |out: &mut Vec<u8>| target.with_args(op, index, |args| direct::pack(out, args));
                 match conn.send(1, packed).await {
                     Ok(()) => {
-                        let reply = conn.next_reply_head().await;
-                        Sample { busy_polled: conn.busy_polled(), ..head_sample(op, range, reply) }
+                        let reply = conn.next_reply_head(read.hash).await;
+                        Sample { busy_polled: conn.busy_polled(), ..read.head_sample(op, reply) }
                     }
                     Err(e) => Sample::failed(classify(&e)),
                 }
             }
             Ok(SlotConn::Shared(conn)) => {
-                reply_sample(op, range, conn.req_packed_command(&target.command(op, index)).await)
+                read.reply_sample(op, conn.req_packed_command(&target.command(op, index)).await)
             }
         }
     }
@@ -448,7 +457,7 @@ impl RedisDriver {
     /// get them all at once and write them as they come.
     pub async fn pipeline(&mut self, batch: &[(Op, u64)], replies: &mut Vec<(Sample, Instant)>) {
         let RedisDriver { conn, target } = self;
-        let range = target.range.is_some();
+        let read = Read { range: target.range.is_some(), hash: target.verify };
         let conn = match connection(conn, target).await {
             Ok(conn) => conn,
             Err(e) => return fail_rest(batch.len(), classify(&e), replies),
@@ -464,11 +473,11 @@ impl RedisDriver {
                     return fail_rest(batch.len(), classify(&e), replies);
                 }
                 for &(op, _) in batch {
-                    let reply = conn.next_reply_head().await;
+                    let reply = conn.next_reply_head(read.hash).await;
                     // An error reply comes back as a value; an error here is a reply that could
                     // not be read, and the ones after it never will be.
                     let unreadable = reply.is_err();
-                    replies.push((head_sample(op, range, reply), Instant::now()));
+                    replies.push((read.head_sample(op, reply), Instant::now()));
                     if unreadable {
                         return fail_rest(batch.len(), Failure::Connection, replies);
                     }
@@ -485,7 +494,7 @@ impl RedisDriver {
                     })
                     .collect();
                 while let Some((op, reply)) = pending.next().await {
-                    replies.push((reply_sample(op, range, reply), Instant::now()));
+                    replies.push((read.reply_sample(op, reply), Instant::now()));
                 }
             }
         }
@@ -521,28 +530,40 @@ async fn connection<'a>(
     Ok(conn.as_mut().expect("set above"))
 }
 
-/// What a reply to `op` says about the request: a value (or `OK` to a SET) is a success, nil or
-/// an empty range a miss, an error reply a server error.
-fn reply_sample(op: Op, range: bool, reply: RedisResult<Value>) -> Sample {
-    match (op, reply.and_then(Value::extract_error)) {
-        (_, Err(e)) => Sample::failed(classify(&e)),
-        (Op::Get, Ok(Value::BulkString(v))) if !(range && v.is_empty()) => Sample::OK,
-        (Op::Get, Ok(Value::BulkString(_) | Value::Nil)) => Sample::failed(Failure::Miss),
-        (Op::Set, Ok(Value::Okay)) => Sample::OK,
-        (_, Ok(_)) => Sample::failed(Failure::Other),
-    }
+/// How a workload reads values: whole or a range (GETRANGE), and whether each is hashed.
+#[derive(Clone, Copy, Debug)]
+struct Read {
+    /// GETRANGE, which answers "" for a missing key.
+    range: bool,
+    /// Carry each value's digest in its sample, for `verify`.
+    hash: bool,
 }
 
-/// What a reply read by [`DirectConn::next_reply_head`] says about the request, as
-/// [`reply_sample`] does for a whole reply.
-fn head_sample(op: Op, range: bool, reply: RedisResult<Head>) -> Sample {
-    match reply {
-        // GETRANGE answers "" for a missing key.
-        Ok(Head::Bulk { len: 0 }) if op == Op::Get && range => Sample::failed(Failure::Miss),
-        Ok(Head::Bulk { .. }) if op == Op::Get => Sample::OK,
-        Ok(Head::Bulk { .. }) => Sample::failed(Failure::Other),
-        Ok(Head::Whole(value)) => reply_sample(op, range, Ok(value)),
-        Err(e) => reply_sample(op, range, Err(e)),
+impl Read {
+    /// What a reply to `op` says about the request: a value (or `OK` to a SET) is a success, nil
+    /// or an empty range a miss, an error reply a server error.
+    fn reply_sample(self, op: Op, reply: RedisResult<Value>) -> Sample {
+        match (op, reply.and_then(Value::extract_error)) {
+            (_, Err(e)) => Sample::failed(classify(&e)),
+            (Op::Get, Ok(Value::BulkString(v))) if !(self.range && v.is_empty()) => {
+                Sample { body: self.hash.then(|| Digest::of(&v)), ..Sample::OK }
+            }
+            (Op::Get, Ok(Value::BulkString(_) | Value::Nil)) => Sample::failed(Failure::Miss),
+            (Op::Set, Ok(Value::Okay)) => Sample::OK,
+            (_, Ok(_)) => Sample::failed(Failure::Other),
+        }
+    }
+
+    /// What a reply read by [`DirectConn::next_reply_head`] says about the request, as
+    /// [`Read::reply_sample`] does for a whole reply.
+    fn head_sample(self, op: Op, reply: RedisResult<Head>) -> Sample {
+        match reply {
+            Ok(Head::Bulk { len: 0, .. }) if op == Op::Get && self.range => Sample::failed(Failure::Miss),
+            Ok(Head::Bulk { digest, .. }) if op == Op::Get => Sample { body: digest, ..Sample::OK },
+            Ok(Head::Bulk { .. }) => Sample::failed(Failure::Other),
+            Ok(Head::Whole(value)) => self.reply_sample(op, Ok(value)),
+            Err(e) => self.reply_sample(op, Err(e)),
+        }
     }
 }
 

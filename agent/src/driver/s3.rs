@@ -14,6 +14,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use fetchbench_proto::dataset::Generator;
 
 use crate::outcome::{Failure, Sample};
+use crate::verify::Digest;
 
 /// Region used when neither the request nor the agent's AWS configuration names one.
 const FALLBACK_REGION: &str = "us-east-1";
@@ -43,6 +44,8 @@ pub struct S3Target {
     keys: Arc<[String]>,
     /// `bytes=a-b` when workloads read a byte range.
     range: Option<Arc<str>>,
+    /// Hash each body read, for the engine to check.
+    verify: bool,
 }
 
 impl S3Target {
@@ -85,6 +88,7 @@ impl S3Target {
             bucket: config.bucket.as_str().into(),
             keys,
             range: None,
+            verify: false,
         }
     }
 
@@ -92,6 +96,11 @@ impl S3Target {
     pub fn with_range(&self, start: u64, length: u64) -> S3Target {
         let range = (length > 0).then(|| format!("bytes={start}-{}", start + length - 1).into());
         S3Target { range, ..self.clone() }
+    }
+
+    /// The same target hashing each body it reads, for `verify`.
+    pub fn with_verify(&self, verify: bool) -> S3Target {
+        S3Target { verify, ..self.clone() }
     }
 
     /// The SDK client.
@@ -118,7 +127,7 @@ pub struct S3Driver {
 
 impl S3Driver {
     /// GetObject of object `index`, reading the body to its end; the sample carries the time to
-    /// the first body byte, and the body comes back on success.
+    /// the first body byte (and the body's digest, to verify), and the body comes back on success.
     pub async fn get_object(&mut self, index: u64) -> (Sample, Option<Vec<u8>>) {
         let t = &self.target;
         let sent = Instant::now();
@@ -147,7 +156,8 @@ impl S3Driver {
             }
         }
         let ttfb = ttfb.unwrap_or_else(|| sent.elapsed());
-        (Sample { ttfb: Some(ttfb), ..Sample::OK }, Some(body))
+        let digest = t.verify.then(|| Digest::of(&body));
+        (Sample { ttfb: Some(ttfb), body: digest, ..Sample::OK }, Some(body))
     }
 }
 

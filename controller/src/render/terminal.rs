@@ -127,7 +127,13 @@ pub fn warning(w: &Warning) -> String {
         }
         Warning::Errors { workload, errors, by_kind } => {
             let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            format!("DEGRADED: {workload} had {errors} errors ({})", kinds.join(", "))
+            let corrupt = if by_kind.contains_key("corrupt") {
+                "; corrupt: bodies read that are not the dataset's bytes (verify = true): \
+                 something else wrote those keys, or the store returned wrong data"
+            } else {
+                ""
+            };
+            format!("DEGRADED: {workload} had {errors} errors ({}){corrupt}", kinds.join(", "))
         }
         Warning::ClientBound { workload, why } => format!(
             "CLIENT-BOUND: {workload}: the client could not keep up ({why}); the latencies may be the client's: \

@@ -44,6 +44,7 @@ pub fn run_request(scenario: &Scenario, w: usize, agent: usize, start_at_unix_ns
         set_share: workload.set_share,
         pipeline: workload.pipeline,
         busy_poll_us: workload.busy_poll.map_or(0, |d| d.as_micros() as u64),
+        verify: workload.verify,
         ttl_ms: workload.ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
         range_start,
         range_length,

@@ -263,6 +263,10 @@ pub struct Workload {
     /// Inclusive byte range read from each object (S3 Range, Redis GETRANGE), `None` for the whole.
     #[serde(default)]
     pub range: Option<(u64, u64)>,
+    /// Check every body read against the dataset's bytes; a body that differs is a `corrupt`
+    /// error.
+    #[serde(default)]
+    pub verify: bool,
     /// Runs on the first this many of the run's agents (`--agents 1,2,4` sweeps it); `None` for
     /// all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,7 +358,7 @@ impl Workload {
 
     /// Each setting that changes what the workload measures, by name, in words: what `fetchbench
     /// compare` names when two runs differ, and what report.html lists.
-    pub fn settings(&self) -> [(&'static str, String); 13] {
+    pub fn settings(&self) -> [(&'static str, String); 14] {
         let duration = |d: Option<Duration>, none: &str| {
             d.map_or_else(|| none.to_owned(), |d| humantime::format_duration(d).to_string())
         };
@@ -374,6 +378,7 @@ impl Workload {
                 self.range.map_or_else(|| "whole objects".to_owned(), |(a, b)| format!("bytes {a}-{b}")),
             ),
             ("ttl", duration(self.ttl, "none")),
+            ("verify", if self.verify { "every body" } else { "off" }.to_owned()),
             ("timeout", duration(Some(self.timeout), "")),
         ]
     }

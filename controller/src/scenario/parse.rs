@@ -151,6 +151,8 @@ struct RawWorkload {
     busy_poll: Option<Spanned<String>>,
     ttl: Option<Spanned<String>>,
     range: Option<Spanned<String>>,
+    #[serde(default)]
+    verify: bool,
     agents: Option<Spanned<u32>>,
     find_max: Option<Spanned<RawFindMax>>,
 }
@@ -734,6 +736,7 @@ impl Validator<'_> {
             busy_poll,
             ttl,
             range,
+            verify: w.verify,
             agents,
             find_max,
             cache_maxmemory_bytes: None,
