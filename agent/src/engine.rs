@@ -157,6 +157,8 @@ impl Phase<'_> {
                 rng,
                 timeout: plan.timeout,
                 set_share: plan.set_share,
+                write_share: plan.write_share,
+                settles: plan.track_versions,
                 pipeline: plan.pipeline,
                 schedule,
                 verifier: self.verifier.clone(),
@@ -231,6 +233,9 @@ impl Phase<'_> {
             redis_histogram: serialize(&delta.redis),
             s3_histogram: serialize(&delta.s3),
             busy_polled: delta.busy_polled,
+            writes: delta.writes,
+            stale_reads: delta.stale_reads,
+            staleness_histogram: serialize(&delta.staleness),
         };
         totals.absorb(&delta);
         let event = pb::RunEvent { event: Some(pb::run_event::Event::Progress(progress)) };
@@ -327,6 +332,10 @@ struct Worker {
     rng: ChaCha8Rng,
     timeout: Duration,
     set_share: f64,
+    /// Cache-aside: share of requests that write.
+    write_share: f64,
+    /// Whether each request is settled after it is timed (see [`Driver::settle`]).
+    settles: bool,
     pipeline: usize,
     schedule: Option<Schedule>,
     /// With `verify`: checks each body read, after its request is timed.
@@ -386,6 +395,7 @@ impl Worker {
                 .await
                 .unwrap_or(Sample::failed(Failure::Timeout));
             let done = Instant::now();
+            let sample = if self.settles { self.driver.settle(index, sample).await } else { sample };
             let sample = self.checked(index, sample);
             let late = is_late(self.schedule.is_some(), intended, sent);
             recorders.record(self.slot, &sample, done - intended, done - sent, late);
@@ -450,7 +460,13 @@ impl Worker {
     /// The next request's operation and object.
     fn next_request(&mut self) -> (Op, u64) {
         let index = self.keys.next(&mut self.rng);
-        let op = if self.set_share > 0.0 && self.rng.random_bool(self.set_share) { Op::Set } else { Op::Get };
+        let op = if self.set_share > 0.0 && self.rng.random_bool(self.set_share) {
+            Op::Set
+        } else if self.write_share > 0.0 && self.rng.random_bool(self.write_share) {
+            Op::Write
+        } else {
+            Op::Get
+        };
         (op, index)
     }
 

@@ -27,6 +27,11 @@ pub struct Sample {
     pub busy_polled: bool,
     /// With `verify`: the digest of the body read, for the engine to check.
     pub body: Option<Digest>,
+    /// Cache-aside: the request wrote the object (a new version) rather than read it.
+    pub write: bool,
+    /// Cache-aside, version-tracked: the read returned a stale version, newer ones having been
+    /// committed this long before it started.
+    pub stale: Option<Duration>,
 }
 
 /// The parts of a cache-aside read.
@@ -42,12 +47,19 @@ pub struct CacheParts {
 
 impl Sample {
     /// A plain success.
-    pub const OK: Sample =
-        Sample { outcome: Outcome::Ok, ttfb: None, cache: None, busy_polled: false, body: None };
+    pub const OK: Sample = Sample {
+        outcome: Outcome::Ok,
+        ttfb: None,
+        cache: None,
+        busy_polled: false,
+        body: None,
+        write: false,
+        stale: None,
+    };
 
     /// A failure of this kind.
     pub const fn failed(kind: Failure) -> Sample {
-        Sample { outcome: Outcome::Failed(kind), ttfb: None, cache: None, busy_polled: false, body: None }
+        Sample { outcome: Outcome::Failed(kind), ..Sample::OK }
     }
 }
 

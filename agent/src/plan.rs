@@ -7,6 +7,7 @@ use std::time::Duration;
 use fetchbench_proto as pb;
 use fetchbench_proto::limits::{MAX_BUSY_POLL, MAX_CONCURRENCY, MAX_PIPELINE, MAX_RATE};
 
+use crate::driver::cache_aside::OnWrite;
 use crate::keys::{KeyDist, KeySampler};
 
 /// What ends a phase.
@@ -63,6 +64,12 @@ pub struct WorkloadPlan {
     pub range: Option<(u64, u64)>,
     /// Check each body read against the dataset's bytes.
     pub verify: bool,
+    /// Cache-aside: share of requests that write a new version of the object.
+    pub write_share: f64,
+    /// Cache-aside writes: what they do to the cached copy.
+    pub on_write: OnWrite,
+    /// Cache-aside: record writes in, and judge reads against, the version registers.
+    pub track_versions: bool,
 }
 
 /// Why a requested workload cannot run: the caller gets it as `InvalidArgument`.
@@ -103,6 +110,15 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         if w.set_share > 0.0 && target != TargetKind::Redis {
             return Err(bad("set_share applies to the redis target only".into()));
         }
+        if !(0.0..=1.0).contains(&w.write_share) {
+            return Err(bad(format!("write_share {} is not in [0, 1]", w.write_share)));
+        }
+        if w.write_share > 0.0 && target != TargetKind::CacheAside {
+            return Err(bad("write_share applies to the cache-aside target only".into()));
+        }
+        if w.write_share > 0.0 && w.range_length > 0 {
+            return Err(bad("write_share writes whole objects; remove the range".into()));
+        }
         let pipeline = w.pipeline.max(1);
         if pipeline > MAX_PIPELINE {
             return Err(bad(format!("pipeline {pipeline} is not in 1..={MAX_PIPELINE}")));
@@ -134,6 +150,13 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
             ttl: (w.ttl_ms > 0).then(|| Duration::from_millis(w.ttl_ms)),
             range: (w.range_length > 0).then_some((w.range_start, w.range_length)),
             verify: w.verify,
+            write_share: w.write_share,
+            on_write: match pb::OnWrite::try_from(w.on_write) {
+                Ok(pb::OnWrite::Update) => OnWrite::Update,
+                Ok(pb::OnWrite::None) => OnWrite::Keep,
+                _ => OnWrite::Invalidate,
+            },
+            track_versions: w.track_versions,
         })
     }
 }

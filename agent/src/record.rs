@@ -52,6 +52,12 @@ pub struct Interval {
     pub misses: u64,
     /// Requests whose reply arrived while their slot was busy-polling.
     pub busy_polled: u64,
+    /// Cache-aside writes.
+    pub writes: u64,
+    /// Cache-aside reads that returned a stale version.
+    pub stale_reads: u64,
+    /// How stale each stale read was, nanoseconds.
+    pub staleness: Histogram<u64>,
 }
 
 impl Interval {
@@ -75,6 +81,9 @@ impl Interval {
             hits: 0,
             misses: 0,
             busy_polled: 0,
+            writes: 0,
+            stale_reads: 0,
+            staleness: new_histogram(),
         }
     }
 
@@ -91,6 +100,7 @@ impl Interval {
             (&mut self.ttfb, &other.ttfb),
             (&mut self.redis, &other.redis),
             (&mut self.s3, &other.s3),
+            (&mut self.staleness, &other.staleness),
         ] {
             mine.add(theirs).expect("auto-resizing histograms accept every value");
         }
@@ -99,13 +109,22 @@ impl Interval {
         self.hits += other.hits;
         self.misses += other.misses;
         self.busy_polled += other.busy_polled;
+        self.writes += other.writes;
+        self.stale_reads += other.stale_reads;
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             *mine += theirs;
         }
     }
 
     fn reset(&mut self) {
-        for h in [&mut self.latency, &mut self.service, &mut self.ttfb, &mut self.redis, &mut self.s3] {
+        for h in [
+            &mut self.latency,
+            &mut self.service,
+            &mut self.ttfb,
+            &mut self.redis,
+            &mut self.s3,
+            &mut self.staleness,
+        ] {
             h.reset();
         }
         self.ops = 0;
@@ -113,12 +132,19 @@ impl Interval {
         self.hits = 0;
         self.misses = 0;
         self.busy_polled = 0;
+        self.writes = 0;
+        self.stale_reads = 0;
         self.errors = [0; Failure::ALL.len()];
     }
 
     fn record(&mut self, sample: &Sample, latency: Duration, service: Duration, late: bool) {
         self.late += u64::from(late);
         self.busy_polled += u64::from(sample.busy_polled);
+        self.writes += u64::from(sample.write);
+        if let Some(stale) = sample.stale {
+            self.stale_reads += 1;
+            record(&mut self.staleness, stale);
+        }
         match sample.outcome {
             Outcome::Ok => {
                 record(&mut self.latency, latency);

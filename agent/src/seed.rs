@@ -9,6 +9,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use fetchbench_proto::dataset::Generator;
 use fetchbench_proto::redact::{redact_in, redact_url};
 
+use crate::driver::cache_aside::register_key;
 use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::S3Target;
 
@@ -122,6 +123,7 @@ pub async fn seed(
         } else {
             seeded = write_redis(dataset, redis, true).await?;
         }
+        forget_versions(dataset, redis).await?;
     }
     Ok(seeded)
 }
@@ -161,6 +163,32 @@ async fn seed_s3(dataset: &Generator, s3: &S3Target) -> Result<Seeded, SeedError
         .try_fold(Seeded::default(), |acc, len| async move {
             Ok(Seeded { objects: acc.objects + 1, bytes: acc.bytes + len })
         })
+        .await
+}
+
+/// Delete every object's version register: the objects just written are version 0 again, and
+/// versions an earlier run wrote must not make their reads look stale.
+async fn forget_versions(dataset: &Generator, redis: &RedisTarget) -> Result<(), SeedError> {
+    let fail = |detail: String| SeedError::Redis {
+        url: redact_url(redis.url()),
+        detail: redact_in(&detail, redis.url()),
+    };
+    let conn = redis.connect().await.map_err(|e| SeedError::Connect(ConnectError::new(redis.url(), &e)))?;
+    futures_util::stream::iter(0..dataset.objects)
+        .map(|i| {
+            let mut conn = conn.clone();
+            async move {
+                let mut del = redis::cmd("DEL");
+                del.arg(register_key(redis.key(i)));
+                match tokio::time::timeout(REQUEST_TIMEOUT, del.query_async::<()>(&mut conn)).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(fail(e.to_string())),
+                    Err(_) => Err(fail(format!("no answer within {REQUEST_TIMEOUT:?}"))),
+                }
+            }
+        })
+        .buffer_unordered(REDIS_SETS_IN_FLIGHT)
+        .try_collect::<()>()
         .await
 }
 

@@ -14,11 +14,12 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
-use fetchbench_proto::dataset::Generator;
+use fetchbench_proto::dataset::{Generator, STAMP_LEN};
 use fetchbench_proto::limits::MAX_OBJECT_BYTES;
 use fetchbench_proto::wire::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, unix_ns};
 
 use crate::cpu;
+use crate::driver::cache_aside::CachePolicy;
 use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
@@ -238,7 +239,17 @@ impl Agent for AgentService {
         let (prepared, cancel) = self.begin_run(&plans)?;
         let (events, rx) = mpsc::channel(EVENT_BUFFER);
         // The run's own pacer, on this runtime; it stops when the run ends.
-        let run = AcceptedRun { plans, prepared, interval, start_at, cancel, pacer: Pacer::start(), events };
+        let clock_ahead_ns = req.clock_ahead_ns;
+        let run = AcceptedRun {
+            plans,
+            prepared,
+            interval,
+            start_at,
+            clock_ahead_ns,
+            cancel,
+            pacer: Pacer::start(),
+            events,
+        };
         tokio::spawn(run.execute(self.clone()));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -328,6 +339,8 @@ struct AcceptedRun {
     interval: Duration,
     /// The synchronized start of the load.
     start_at: std::time::Instant,
+    /// This agent's clock minus the controller's, nanoseconds.
+    clock_ahead_ns: i64,
     /// Cancelled by Stop, shutdown or a controller gone away.
     cancel: CancellationToken,
     pacer: Pacer,
@@ -359,7 +372,7 @@ impl AcceptedRun {
         // the load, not of the connection set-up.
         let mut slots = Vec::with_capacity(self.plans.len());
         for plan in &self.plans {
-            slots.push(slots_for(&self.prepared, plan).await);
+            slots.push(slots_for(&self.prepared, plan, self.clock_ahead_ns).await);
         }
         let ctx = RunContext {
             interval: self.interval,
@@ -410,7 +423,7 @@ async fn heartbeat_until(
 
 /// One driver per slot: its own connection for Redis, a shared pool for S3. A Redis that cannot be
 /// reached now does not stop the run: its slots count connection errors and keep trying.
-async fn slots_for(prepared: &Prepared, plan: &WorkloadPlan) -> Slots {
+async fn slots_for(prepared: &Prepared, plan: &WorkloadPlan, clock_ahead_ns: i64) -> Slots {
     // Cache-aside hashes the value it returns itself, from Redis or from S3.
     let hashes = plan.verify && plan.target != TargetKind::CacheAside;
     let redis_drivers = || async {
@@ -438,14 +451,22 @@ async fn slots_for(prepared: &Prepared, plan: &WorkloadPlan) -> Slots {
         }
         TargetKind::CacheAside => {
             let s3 = s3();
+            let policy = CachePolicy {
+                ttl: plan.ttl,
+                verify: plan.verify,
+                on_write: plan.on_write,
+                track_versions: plan.track_versions,
+                clock_ahead_ns,
+            };
             redis_drivers()
                 .await
                 .into_iter()
-                .map(|r| Driver::CacheAside(CacheAsideDriver::new(r, s3.driver(), plan.ttl, plan.verify)))
+                .map(|r| Driver::CacheAside(CacheAsideDriver::new(r, s3.driver(), policy)))
                 .collect()
         }
     };
-    let verifier = plan.verify.then(|| Arc::new(Verifier::new(prepared.dataset.clone(), plan.range)));
+    let skip = if plan.track_versions { STAMP_LEN } else { 0 };
+    let verifier = plan.verify.then(|| Arc::new(Verifier::new(prepared.dataset.clone(), plan.range, skip)));
     Slots { drivers, verifier }
 }
 

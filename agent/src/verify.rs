@@ -60,29 +60,34 @@ pub struct Verifier {
     dataset: Arc<Generator>,
     /// `(start, length)` of the range read; `None` for whole objects.
     range: Option<(u64, u64)>,
+    /// Leading bytes left out of the check: a version stamp's, when the workload writes
+    /// versions of its objects.
+    skip: usize,
     expected: Vec<OnceLock<Digest>>,
 }
 
 impl Verifier {
-    /// A verifier of `dataset`'s objects, or of bytes `[start, start + length)` of each.
-    pub fn new(dataset: Arc<Generator>, range: Option<(u64, u64)>) -> Verifier {
+    /// A verifier of `dataset`'s objects, or of bytes `[start, start + length)` of each,
+    /// leaving out the first `skip` bytes (bodies hashed the same way).
+    pub fn new(dataset: Arc<Generator>, range: Option<(u64, u64)>, skip: usize) -> Verifier {
         let expected = (0..dataset.objects).map(|_| OnceLock::new()).collect();
-        Verifier { dataset, range, expected }
+        Verifier { dataset, range, skip, expected }
     }
 
     /// The digest object `index`'s body should have.
     pub fn expected(&self, index: u64) -> Digest {
         *self.expected[index as usize].get_or_init(|| {
             let body = self.dataset.body(index);
-            Digest::of(match self.range {
-                None => &body,
+            let read = match self.range {
+                None => &body[..],
                 // As S3's Range and Redis's GETRANGE do: the part of the range the object has.
                 Some((start, length)) => {
                     let first = (start as usize).min(body.len());
                     let end = start.saturating_add(length).min(body.len() as u64) as usize;
                     &body[first..end]
                 }
-            })
+            };
+            Digest::of(&read[self.skip.min(read.len())..])
         })
     }
 
@@ -101,7 +106,7 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fetchbench_proto::dataset::Sizes;
+    use fetchbench_proto::dataset::{STAMP_LEN, Sizes};
 
     fn dataset() -> Arc<Generator> {
         Arc::new(Generator { objects: 3, sizes: Sizes::Uniform { min: 100, max: 200 }, seed: 7 })
@@ -114,7 +119,7 @@ mod tests {
     #[test]
     fn the_dataset_bytes_pass_and_one_changed_byte_or_a_short_body_is_corrupt() {
         let d = dataset();
-        let v = Verifier::new(d.clone(), None);
+        let v = Verifier::new(d.clone(), None, 0);
         let mut body = d.body(1);
         assert_eq!(v.check(1, read(&body)), read(&body));
         assert_eq!(v.check(2, read(&body)).outcome, Outcome::Failed(Failure::Corrupt), "another object's");
@@ -131,10 +136,13 @@ mod tests {
     fn a_range_is_checked_against_the_part_of_the_object_it_covers() {
         let d = dataset();
         let body = d.body(0);
-        let v = Verifier::new(d.clone(), Some((10, 20)));
+        let v = Verifier::new(d.clone(), Some((10, 20)), 0);
         assert_eq!(v.check(0, read(&body[10..30])).outcome, Outcome::Ok);
         assert_eq!(v.check(0, read(&body[11..31])).outcome, Outcome::Failed(Failure::Corrupt));
-        let tail = Verifier::new(d, Some((90, 1_000)));
+        let tail = Verifier::new(d.clone(), Some((90, 1_000)), 0);
+        let versioned = Verifier::new(d.clone(), None, STAMP_LEN);
+        let v9 = d.versioned_body(0, 9);
+        assert_eq!(versioned.check(0, read(&v9[STAMP_LEN..])).outcome, Outcome::Ok, "any version");
         assert_eq!(tail.check(0, read(&body[90..])).outcome, Outcome::Ok, "a range past the end");
     }
 

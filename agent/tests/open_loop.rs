@@ -155,6 +155,7 @@ async fn a_synchronized_start_waits_for_its_instant() {
         workloads: vec![redis_workload("w", 1, 10, 0)],
         interval_ms: 100,
         start_at_unix_ns: start_at,
+        ..Default::default()
     };
     let events = collect(&mut client, request).await.expect("run");
     let started = events

@@ -12,6 +12,10 @@ use crate::v1 as pb;
 
 const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
+/// Bytes at the start of a written object that carry its version: `~`, 20 digits, `~`. Version 0
+/// is the dataset's own bytes, which carry none (they never start with `~`).
+pub const STAMP_LEN: usize = 22;
+
 /// How object sizes are drawn.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sizes {
@@ -70,6 +74,30 @@ impl Generator {
         let mut rng = self.rng(i);
         let len = self.draw_size(&mut rng);
         (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]).collect()
+    }
+
+    /// The bytes of version `version` of object `i`: its dataset bytes, with the first
+    /// [`STAMP_LEN`] replaced by the version's stamp when `version` > 0 (and the object is that
+    /// long; shorter objects cannot carry a version).
+    pub fn versioned_body(&self, i: u64, version: u64) -> Vec<u8> {
+        let mut body = self.body(i);
+        if version > 0 && body.len() >= STAMP_LEN {
+            body[..STAMP_LEN].copy_from_slice(format!("~{version:020}~").as_bytes());
+        }
+        body
+    }
+
+    /// The version a body carries: its stamp's, or 0 for the dataset's own bytes.
+    pub fn version_of(body: &[u8]) -> u64 {
+        match body.get(..STAMP_LEN) {
+            Some(stamp) if stamp[0] == b'~' && stamp[STAMP_LEN - 1] == b'~' => {
+                std::str::from_utf8(&stamp[1..STAMP_LEN - 1])
+                    .ok()
+                    .and_then(|digits| digits.parse().ok())
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        }
     }
 
     /// Largest size any object can have, bytes.
@@ -226,6 +254,18 @@ mod tests {
         assert!((300.0..370.0).contains(&mean), "mean size {mean}");
         assert!(*sizes.iter().min().expect("200 sizes") < 250);
         assert!(*sizes.iter().max().expect("200 sizes") > 420);
+    }
+
+    #[test]
+    fn a_version_is_stamped_on_the_first_bytes_and_read_back() {
+        let v = 1_765_000_000_123_456_789;
+        let body = SEED.versioned_body(3, v);
+        assert_eq!(Generator::version_of(&body), v);
+        assert_eq!(&body[STAMP_LEN..], &SEED.body(3)[STAMP_LEN..], "the rest is the object's");
+        assert_eq!(body.len(), SEED.body(3).len());
+        assert_eq!(Generator::version_of(&SEED.body(3)), 0);
+        assert_eq!(SEED.versioned_body(3, 0), SEED.body(3));
+        assert_eq!(Generator::version_of(b"~short~"), 0);
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub enum Op {
     Get,
     /// Write the object (Redis SET of its dataset bytes).
     Set,
+    /// Cache-aside: write a new version of the object to S3, then invalidate or update the
+    /// cached copy.
+    Write,
 }
 
 /// A connection to one target, ready to fetch objects by index.
@@ -39,9 +42,20 @@ impl Driver {
     pub async fn fetch(&mut self, op: Op, index: u64) -> Sample {
         match (self, op) {
             (Driver::Redis(d), Op::Get) => d.get(index).await,
-            (Driver::Redis(d), Op::Set) => d.set(index).await,
+            (Driver::Redis(d), _) => d.set(index).await,
             (Driver::S3(d), _) => d.get_object(index).await.0,
+            (Driver::CacheAside(d), Op::Write) => d.write(index).await,
             (Driver::CacheAside(d), _) => d.read(index).await,
+        }
+    }
+
+    /// After a request was timed: what only a version-tracked cache-aside workload does then
+    /// (record a write's version as committed; judge a read's freshness). Other drivers return
+    /// `sample` as it is.
+    pub async fn settle(&mut self, index: u64, sample: Sample) -> Sample {
+        match self {
+            Driver::CacheAside(d) => d.settle(index, sample).await,
+            _ => sample,
         }
     }
 

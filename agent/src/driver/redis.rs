@@ -204,7 +204,7 @@ impl RedisTarget {
                 let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
                 f(&[b"GETRANGE", key, a.format(first).as_bytes(), b.format(last).as_bytes()])
             }
-            (Op::Set, _) => f(&[b"SET", key, &self.dataset.body(index)]),
+            (Op::Set | Op::Write, _) => f(&[b"SET", key, &self.dataset.body(index)]),
         }
     }
 
@@ -498,6 +498,21 @@ impl RedisDriver {
                 }
             }
         }
+    }
+
+    /// Run `cmd` on this slot's connection.
+    pub async fn query<T: redis::FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
+        cmd.query_async(self.conn().await?).await
+    }
+
+    /// The target's Redis key of object `index`.
+    pub fn key(&self, index: u64) -> &str {
+        self.target.key(index)
+    }
+
+    /// The dataset whose objects this driver reads.
+    pub fn dataset(&self) -> &Generator {
+        self.target.dataset()
     }
 
     /// SET object `index` to `value`, expiring after `ttl` when given.

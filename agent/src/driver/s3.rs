@@ -161,6 +161,23 @@ impl S3Driver {
     }
 }
 
+impl S3Driver {
+    /// PutObject of `body` as object `index`: a write's new version.
+    pub async fn put_object(&mut self, index: u64, body: Vec<u8>) -> Result<(), Failure> {
+        let t = &self.target;
+        t.client
+            .put_object()
+            .bucket(&*t.bucket)
+            .key(&t.keys[index as usize])
+            .content_type("text/plain")
+            .body(body.into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&e))
+    }
+}
+
 /// The failure kind of an SDK error, from its shape and, for service errors, the HTTP status.
 pub fn classify<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure {
     match e {

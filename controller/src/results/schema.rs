@@ -363,6 +363,21 @@ pub struct WorkloadResult {
     /// warmed (and, when it is smaller than the data, evicts as much as it fills).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady_hit_ratio: Option<f64>,
+    /// Cache-aside with `write_share`: writes done (their outcomes are in ops and errors, their
+    /// times in the latency, like reads').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<u64>,
+    /// Cache-aside in a run that writes: successful reads that returned an older version of
+    /// their object than one committed before they started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_reads: Option<u64>,
+    /// `stale_reads` over the reads (hits plus misses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_share: Option<f64>,
+    /// For each stale read: from the commit of the first newer version to the read's start,
+    /// microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staleness_us: Option<LatencySummary>,
     /// Cache-aside: the Redis part of each read (GET, plus SET after a miss), microseconds.
     #[serde(default)]
     pub redis_part_us: Option<LatencySummary>,
@@ -571,6 +586,9 @@ pub struct IntervalResult {
     /// Cache-aside: hits over reads in this interval.
     #[serde(default)]
     pub hit_ratio: Option<f64>,
+    /// Cache-aside in a run that writes: stale reads in this interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_reads: Option<u64>,
 }
 
 /// One workload on one agent.

@@ -86,6 +86,12 @@ pub struct AgentTally {
     pub misses: u64,
     /// Requests whose reply arrived while their slot was busy-polling.
     pub busy_polled: u64,
+    /// Cache-aside writes.
+    pub writes: u64,
+    /// Cache-aside stale reads.
+    pub stale_reads: u64,
+    /// How stale each stale read was, nanoseconds.
+    pub staleness: Histogram<u64>,
     /// Measured-phase length, from WorkloadDone; `None` until it arrives.
     pub duration: Option<Duration>,
     /// End of the latest measured interval reported, since the measured phase began: the
@@ -118,6 +124,9 @@ impl Default for AgentTally {
             hits: 0,
             misses: 0,
             busy_polled: 0,
+            writes: 0,
+            stale_reads: 0,
+            staleness: new_histogram(),
             duration: None,
             measured_elapsed: Duration::ZERO,
             announced: None,
@@ -145,6 +154,8 @@ struct IntervalTally {
     errors_by_kind: BTreeMap<String, u64>,
     hits: u64,
     misses: u64,
+    writes: u64,
+    stale_reads: u64,
     /// Longest interval and latest end any agent reported, milliseconds.
     interval_ms: u64,
     elapsed_ms: u64,
@@ -161,6 +172,8 @@ impl IntervalTally {
         }
         self.hits += later.hits;
         self.misses += later.misses;
+        self.writes += later.writes;
+        self.stale_reads += later.stale_reads;
         self.interval_ms += later.interval_ms;
         self.elapsed_ms = self.elapsed_ms.max(later.elapsed_ms);
     }
@@ -191,6 +204,8 @@ impl Default for IntervalTally {
             errors_by_kind: BTreeMap::new(),
             hits: 0,
             misses: 0,
+            writes: 0,
+            stale_reads: 0,
             interval_ms: 0,
             elapsed_ms: 0,
         }
@@ -294,6 +309,8 @@ impl Tallies {
                 }
                 slot.hits += p.hits;
                 slot.misses += p.misses;
+                slot.writes += p.writes;
+                slot.stale_reads += p.stale_reads;
                 slot.interval_ms = slot.interval_ms.max(p.interval_ms);
                 slot.elapsed_ms = slot.elapsed_ms.max(p.elapsed_ms);
                 if p.warmup {
@@ -304,6 +321,9 @@ impl Tallies {
                 add(&mut tally.ttfb, &decode_all(&p.ttfb_histogram)?);
                 add(&mut tally.redis, &decode_all(&p.redis_histogram)?);
                 add(&mut tally.s3, &decode_all(&p.s3_histogram)?);
+                add(&mut tally.staleness, &decode_all(&p.staleness_histogram)?);
+                tally.writes += p.writes;
+                tally.stale_reads += p.stale_reads;
                 tally.ops += p.ops;
                 tally.measured_elapsed = tally.measured_elapsed.max(Duration::from_millis(p.elapsed_ms));
                 tally.late += p.late;
@@ -384,6 +404,11 @@ impl Tallies {
         let cache_aside = target == Target::CacheAside;
         let (hits, misses) = tallies.iter().fold((0, 0), |(h, m), t| (h + t.hits, m + t.misses));
         let busy_polled: u64 = tallies.iter().map(|t| t.busy_polled).sum();
+        let writes: u64 = tallies.iter().map(|t| t.writes).sum();
+        let stale_reads: u64 = tallies.iter().map(|t| t.stale_reads).sum();
+        // Reads are judged stale only in a run that writes; such a run's reads report them, if
+        // only as 0 (finish marks the rest of its cache-aside workloads).
+        let tracked = cache_aside && (writes > 0 || stale_reads > 0);
         let optional = |h: Histogram<u64>| (!h.is_empty()).then(|| summarize(&h));
         let cpu_utilization_max = tallies.iter().map(|t| t.cpu_utilization).fold(0.0, f64::max);
         let (warmup, measured) = &self.series[w];
@@ -404,6 +429,7 @@ impl Tallies {
                         p50_us: quantile_us(&i.histogram, 0.50),
                         p99_us: quantile_us(&i.histogram, 0.99),
                         hit_ratio: (cache_aside && reads > 0).then(|| i.hits as f64 / reads as f64),
+                        stale_reads: tracked.then_some(i.stale_reads),
                     }
                 })
             })
@@ -432,6 +458,10 @@ impl Tallies {
             misses: cache_aside.then_some(misses),
             hit_ratio: (cache_aside && hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
             steady_hit_ratio: cache_aside.then(|| steady_hit_ratio(measured)).flatten(),
+            writes: (writes > 0).then_some(writes),
+            stale_reads: tracked.then_some(stale_reads),
+            stale_share: tracked.then(|| stale_reads as f64 / (hits + misses).max(1) as f64),
+            staleness_us: optional(merge(tallies.iter().map(|t| &t.staleness))),
             redis_part_us: optional(merge(tallies.iter().map(|t| &t.redis))),
             s3_part_us: optional(merge(tallies.iter().map(|t| &t.s3))),
             busy_polled_share: (busy_polled > 0).then(|| busy_polled as f64 / (ops + errors).max(1) as f64),

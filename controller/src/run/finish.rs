@@ -12,7 +12,7 @@ use crate::fleet::connect::Clock;
 use crate::render::{export, files, terminal};
 use crate::results::schema::{AgentResult, AgentStatus, RESULT_JSON, RunResult, SCHEMA, Targets, load};
 use crate::results::{cost, tally, thresholds};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Target};
 
 /// Largest dataset whose per-object sizes are written to dataset.csv.
 const DATASET_CSV_MAX_OBJECTS: u64 = 1_000_000;
@@ -112,6 +112,16 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
             if let Some((began, ended)) = measured.windows.get(i).copied().flatten() {
                 result.started_at = Some(humantime::format_rfc3339_millis(began).to_string());
                 result.finished_at = Some(humantime::format_rfc3339_millis(ended).to_string());
+            }
+            let run_writes = scenario.workloads.iter().any(|w| w.write_share > 0.0);
+            if run_writes && w.target == Target::CacheAside && result.ops > 0 {
+                // Its reads were judged against the versions the run wrote: none stale is a
+                // figure, not a missing one.
+                result.stale_reads.get_or_insert(0);
+                result.stale_share.get_or_insert(0.0);
+                for point in &mut result.timeseries {
+                    point.stale_reads.get_or_insert(0);
+                }
             }
             if w.busy_poll.is_some() {
                 if result.ops + result.errors > 0 {

@@ -134,10 +134,11 @@ pub async fn measure(
         pass(scenario, w, &live, &fleet, agents, &mut tallies, &mut progress, &mut ended, said, None).await;
         windows[w] = Some((began, SystemTime::now()));
         if let (Some(watch), Some(server)) = (watch, watched) {
-            // Every request is one GET, unless the workload also SETs; a cluster's INFO is one
-            // node's of several.
-            let comparable =
-                !server.cluster && (workload.target == Target::CacheAside || workload.set_share == 0.0);
+            // Every request is one GET, unless the workload also SETs or writes; a cluster's
+            // INFO is one node's of several.
+            let comparable = !server.cluster
+                && (workload.target == Target::CacheAside || workload.set_share == 0.0)
+                && workload.write_share == 0.0;
             servers[w] = watch.finish(comparable.then(|| tallies.requests_sent(w))).await;
         }
     }
@@ -209,7 +210,7 @@ pub async fn pass(
     let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
     let mut streams: Vec<Option<tokio::task::AbortHandle>> = vec![None; clients.len()];
     for &a in live {
-        let request = run_request(scenario, w, a, start + clocks[a].offset_ns);
+        let request = run_request(scenario, w, a, start + clocks[a].offset_ns, clocks[a].offset_ns);
         streams[a] = Some(spawn_stream(clients[a].clone(), a, request, tx.clone()));
     }
     drop(tx);

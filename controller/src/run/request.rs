@@ -3,14 +3,20 @@
 
 use fetchbench_proto as pb;
 
-use crate::scenario::{Amount, KeyDist, Scenario, Target};
+use crate::scenario::{Amount, KeyDist, OnWrite, Scenario, Target};
 
 /// Period of the agents' progress events.
 pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The Run request for workload `w` on agent `agent`, with this agent's own key seed and the
-/// start instant on the agent's clock.
-pub fn run_request(scenario: &Scenario, w: usize, agent: usize, start_at_unix_ns: i64) -> pb::RunRequest {
+/// The Run request for workload `w` on agent `agent`, with this agent's own key seed, and the
+/// start instant on the agent's clock, whose offset from the controller's is `clock_ahead_ns`.
+pub fn run_request(
+    scenario: &Scenario,
+    w: usize,
+    agent: usize,
+    start_at_unix_ns: i64,
+    clock_ahead_ns: i64,
+) -> pb::RunRequest {
     let workload = &scenario.workloads[w];
     let (requests, duration_ms) = split(Some(workload.stop));
     let (warmup_requests, warmup_ms) = split(workload.warmup);
@@ -45,11 +51,26 @@ pub fn run_request(scenario: &Scenario, w: usize, agent: usize, start_at_unix_ns
         pipeline: workload.pipeline,
         busy_poll_us: workload.busy_poll.map_or(0, |d| d.as_micros() as u64),
         verify: workload.verify,
+        write_share: workload.write_share,
+        on_write: match workload.on_write {
+            OnWrite::Invalidate => pb::OnWrite::Invalidate,
+            OnWrite::Update => pb::OnWrite::Update,
+            OnWrite::None => pb::OnWrite::None,
+        }
+        .into(),
+        // Once any workload writes, every cache-aside read may meet a newer version.
+        track_versions: workload.target == Target::CacheAside
+            && scenario.workloads.iter().any(|w| w.write_share > 0.0),
         ttl_ms: workload.ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
         range_start,
         range_length,
     };
-    pb::RunRequest { workloads: vec![spec], interval_ms: INTERVAL.as_millis() as u64, start_at_unix_ns }
+    pb::RunRequest {
+        workloads: vec![spec],
+        interval_ms: INTERVAL.as_millis() as u64,
+        start_at_unix_ns,
+        clock_ahead_ns,
+    }
 }
 
 /// `(requests, milliseconds)` of an amount, as the proto carries it.
@@ -77,7 +98,7 @@ mod tests {
         let text = "name = \"x\"\n[dataset]\nobjects = 10\nsize = 10\n[[workload]]\nname = \"w\"\n\
                     target = \"cache-aside\"\nduration = \"2s\"\nrate = 500.0\nttl = \"30s\"\nrange = \"0-99\"\n";
         let scenario = Scenario::parse(text, "t.toml").expect("valid");
-        let req = run_request(&scenario, 0, 3, 42);
+        let req = run_request(&scenario, 0, 3, 42, 0);
         assert_eq!(req.start_at_unix_ns, 42);
         let w = &req.workloads[0];
         assert_eq!((w.rate, w.ttl_ms, w.range_start, w.range_length), (500.0, 30_000, 0, 100));

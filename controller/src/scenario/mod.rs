@@ -267,6 +267,12 @@ pub struct Workload {
     /// error.
     #[serde(default)]
     pub verify: bool,
+    /// Cache-aside: share of requests that write a new version of the object to S3.
+    #[serde(default)]
+    pub write_share: f64,
+    /// Cache-aside writes: what they do to the cached copy.
+    #[serde(default)]
+    pub on_write: OnWrite,
     /// Runs on the first this many of the run's agents (`--agents 1,2,4` sweeps it); `None` for
     /// all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -358,7 +364,7 @@ impl Workload {
 
     /// Each setting that changes what the workload measures, by name, in words: what `fetchbench
     /// compare` names when two runs differ, and what report.html lists.
-    pub fn settings(&self) -> [(&'static str, String); 14] {
+    pub fn settings(&self) -> [(&'static str, String); 16] {
         let duration = |d: Option<Duration>, none: &str| {
             d.map_or_else(|| none.to_owned(), |d| humantime::format_duration(d).to_string())
         };
@@ -379,8 +385,37 @@ impl Workload {
             ),
             ("ttl", duration(self.ttl, "none")),
             ("verify", if self.verify { "every body" } else { "off" }.to_owned()),
+            ("write_share", self.write_share.to_string()),
+            (
+                "on_write",
+                if self.write_share > 0.0 { self.on_write.as_str() } else { "no writes" }.to_owned(),
+            ),
             ("timeout", duration(Some(self.timeout), "")),
         ]
+    }
+}
+
+/// What a cache-aside write does to the cached copy once the new version is in S3.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnWrite {
+    /// DEL it: the next read misses and fills the cache from S3.
+    #[default]
+    Invalidate,
+    /// SET it to the new bytes.
+    Update,
+    /// Leave it, to expire (ttl) or be evicted.
+    None,
+}
+
+impl OnWrite {
+    /// The name used in scenario files and results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnWrite::Invalidate => "invalidate",
+            OnWrite::Update => "update",
+            OnWrite::None => "none",
+        }
     }
 }
 

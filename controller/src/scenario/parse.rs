@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use fetchbench_proto::dataset::STAMP_LEN;
+
 use super::metric::ThresholdMetric;
 use super::*;
 
@@ -153,6 +155,8 @@ struct RawWorkload {
     range: Option<Spanned<String>>,
     #[serde(default)]
     verify: bool,
+    write_share: Option<Spanned<f64>>,
+    on_write: Option<Spanned<OnWrite>>,
     agents: Option<Spanned<u32>>,
     find_max: Option<Spanned<RawFindMax>>,
 }
@@ -224,6 +228,18 @@ impl Validator<'_> {
         for w in &raw.workload {
             let workload = self.workload(w.get_ref())?;
             let smallest = dataset.size.smallest();
+            if let Some(span) = w.get_ref().write_share.as_ref().filter(|_| workload.write_share > 0.0)
+                && smallest < STAMP_LEN as u64
+            {
+                return Err(self.error(
+                    &span.span(),
+                    "workload.write_share",
+                    format!(
+                        "writes stamp a version on the first {STAMP_LEN} bytes of an object, and the \
+                         smallest objects have {smallest}; make the dataset's objects at least {STAMP_LEN} bytes"
+                    ),
+                ));
+            }
             if let (Some((first, _)), Some(span)) = (workload.range, &w.get_ref().range)
                 && first >= smallest
             {
@@ -633,6 +649,36 @@ impl Validator<'_> {
             }
             None => None,
         };
+        let write_share = match &w.write_share {
+            Some(p) => {
+                let v = *p.get_ref();
+                let problem = if !(0.0..=1.0).contains(&v) {
+                    Some(format!("{v} is not in [0, 1]"))
+                } else if w.target != Target::CacheAside {
+                    Some("applies to target = \"cache-aside\" only".to_owned())
+                } else if w.range.is_some() && v > 0.0 {
+                    Some("writes whole objects; remove range".to_owned())
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(self.error(&p.span(), &field("write_share"), problem));
+                }
+                v
+            }
+            None => 0.0,
+        };
+        let on_write = match &w.on_write {
+            Some(o) if write_share == 0.0 => {
+                return Err(self.error(
+                    &o.span(),
+                    &field("on_write"),
+                    "says what a write does, and this workload has no write_share".into(),
+                ));
+            }
+            Some(o) => *o.get_ref(),
+            None => OnWrite::Invalidate,
+        };
         let ttl = match &w.ttl {
             Some(t) => {
                 if w.target != Target::CacheAside {
@@ -737,6 +783,8 @@ impl Validator<'_> {
             ttl,
             range,
             verify: w.verify,
+            write_share,
+            on_write,
             agents,
             find_max,
             cache_maxmemory_bytes: None,

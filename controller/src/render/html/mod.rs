@@ -1036,6 +1036,7 @@ mod tests {
             p99_us: 0.0,
             errors_by_kind: [("timeout".to_owned(), 5)].into(),
             hit_ratio: None,
+            stale_reads: None,
         };
         let workload = WorkloadResult {
             name: "w".into(),
@@ -1066,6 +1067,7 @@ mod tests {
             p99_us: 200.0,
             errors_by_kind: Default::default(),
             hit_ratio: None,
+            stale_reads: None,
         };
         // One request of warm-up took no measurable time; the seed run's shape.
         let points = vec![
