@@ -460,7 +460,7 @@ fn cache_sweep_section(result: &RunResult) -> String {
             id: id.into(),
             workload: None,
             title: title.into(),
-            x: Axis::log(Scale::log_decades(x_lo, x_hi), "cache size (maxmemory)", size_label),
+            x: Axis::log2(x_lo, x_hi, "cache size (maxmemory)", size_label),
             y,
             series,
             bands: Vec::new(),
