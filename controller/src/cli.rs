@@ -333,6 +333,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE[,SIZE...]", value_delimiter = ',')]
     pub sweep_cache: Vec<crate::scenario::CacheSize>,
 
+    /// TTLs ("1s,10s,1m") for every cache-aside workload: each runs once per TTL, named
+    /// `<workload>-t<TTL>`. With writes (write_share) the summary and report.html show the
+    /// trade-off: the hit ratio once warm and the stale reads against the TTL.
+    #[arg(long, value_name = "TTL[,TTL...]", value_delimiter = ',')]
+    pub sweep_ttl: Vec<humantime::Duration>,
+
     /// On the AWS fleet: how long to wait after the run for CloudWatch to publish the stack's
     /// cache and bucket metrics of the run's last minute (they come once a minute, sometimes
     /// minutes late); the run's files are written first, then again with them. 0 skips them.

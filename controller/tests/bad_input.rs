@@ -214,12 +214,16 @@ const CASES: &[(&str, Input, &[&str])] = &[
     (
         "two sweeps at once",
         Input::Args(&["--concurrency", "1,2", "--rate", "5,6"]),
-        &["--rate", "\"5,6\"", "sweep one of --agents, --concurrency, --rate and --sweep-cache"],
+        &["--rate", "\"5,6\"", "sweep one of --agents, --concurrency, --rate, --sweep-cache and --sweep-ttl"],
     ),
     (
         "agents and concurrency sweeps at once",
         Input::Args(&["--agents", "1,2", "--concurrency", "1,8"]),
-        &["--concurrency", "\"1,8\"", "sweep one of --agents, --concurrency, --rate and --sweep-cache"],
+        &[
+            "--concurrency",
+            "\"1,8\"",
+            "sweep one of --agents, --concurrency, --rate, --sweep-cache and --sweep-ttl",
+        ],
     ),
     ("zero in an agents sweep", Input::Args(&["--agents", "2,0"]), &["--agents", "'0'", "1..=1024"]),
     (

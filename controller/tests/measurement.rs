@@ -509,7 +509,7 @@ fn a_cache_sweep_runs_each_size_on_an_empty_cache_and_a_bigger_one_hits_more() {
         (&["--sweep-cache", "2mb,4mb", "--workload", "s3"], "no workload of scenario \"sweep\" reads Redis"),
         (
             &["--sweep-cache", "2mb,4mb", "--concurrency", "1,2"],
-            "sweep one of --agents, --concurrency, --rate and --sweep-cache at a time",
+            "sweep one of --agents, --concurrency, --rate, --sweep-cache and --sweep-ttl at a time",
         ),
         (&["--sweep-cache", "lots"], "\"lots\" is not a size; write e.g. 32mb, 512kb, 1gb"),
     ] {

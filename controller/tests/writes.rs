@@ -207,3 +207,45 @@ fn write_settings_are_checked_before_anything_runs() {
         assert!(stderr(&o).contains(expected), "{extra}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_ttl_sweep_shows_the_hit_ratio_bought_with_staleness() {
+    let sb = Sandbox::new();
+    let path = sb.write(
+        "ttl.toml",
+        "name = \"ttl\"\n[dataset]\nobjects = 50\nsize = 300\ncache = \"cold\"\n\
+         [[workload]]\nname = \"aside\"\ntarget = \"cache-aside\"\nconcurrency = 4\nrequests = 3000\n\
+         write_share = 0.1\non_write = \"none\"\n",
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&[
+        "run",
+        path.to_str().expect("utf-8"),
+        "--sweep-ttl",
+        "100ms,1h",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}\n{}", stderr(&o));
+    let result = read_json(&out.join("result.json"));
+    let (short, long) = (workload_named(&result, "aside-t100ms"), workload_named(&result, "aside-t1h"));
+    let share =
+        |w: &serde_json::Value| w["stale_share"].as_f64().unwrap_or_else(|| panic!("stale_share in {w}"));
+    let ratio = |w: &serde_json::Value| w["hit_ratio"].as_f64().unwrap_or_else(|| panic!("hit_ratio in {w}"));
+    // A copy that lives an hour outlives every write of the run: more hits, and more of them stale.
+    assert!(ratio(long) > ratio(short), "hit ratio {} at 1h, {} at 100ms", ratio(long), ratio(short));
+    assert!(share(long) > share(short), "stale share {} at 1h, {} at 100ms", share(long), share(short));
+    assert_eq!(result["scenario"]["workloads"][0]["ttl"], "100ms");
+    assert!(text.contains("by TTL (hit ratio against staleness):"), "{text}");
+    let (_, table) = text.split_once("by TTL (hit ratio against staleness):").expect("the TTL table");
+    let row =
+        table.lines().find(|l| l.starts_with("aside-t1h ")).unwrap_or_else(|| panic!("no 1h row in {table}"));
+    assert!(row.contains(&format!("{:.2}%", share(long) * 100.0)), "{row}");
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(html.contains("id=\"ttl-hit-ratio\"") && html.contains("id=\"ttl-stale-share\""));
+    let o = sb.run(&["run", path.to_str().expect("utf-8"), "--sweep-ttl", "0s,1s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sweep-ttl"), "{}", stderr(&o));
+    sb.assert_clean();
+}

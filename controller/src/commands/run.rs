@@ -10,7 +10,7 @@ use crate::fleet::tls::ClientTls;
 use crate::run::{RunOptions, RunReport, RunStatus, run_local};
 use crate::scenario::expand::{self, MAX_ROUNDS};
 use crate::scenario::{
-    Amount, FindMax, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario,
+    Amount, FindMax, MAX_AGENTS, MAX_CONCURRENCY, MAX_DURATION, MAX_RATE, MIN_DURATION, Scenario, Target,
 };
 
 /// The smallest cache `--sweep-cache` sets: Redis's own memory (about 1 MiB) counts against
@@ -302,14 +302,33 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         ("--concurrency", args.concurrency.len(), join(&args.concurrency)),
         ("--rate", args.rate.len(), join(&args.rate)),
         ("--sweep-cache", args.sweep_cache.len(), join(&args.sweep_cache)),
+        ("--sweep-ttl", args.sweep_ttl.len(), join(&args.sweep_ttl)),
     ];
     if let [_, (flag, _, values), ..] = swept.iter().filter(|(_, n, _)| *n > 1).collect::<Vec<_>>()[..] {
         return Err(usage(
             flag,
             values.clone(),
-            "sweep one of --agents, --concurrency, --rate and --sweep-cache at a time; give the others one value"
+            "sweep one of --agents, --concurrency, --rate, --sweep-cache and --sweep-ttl at a time; give the \
+             others one value"
                 .into(),
         ));
+    }
+    if !args.sweep_ttl.is_empty() {
+        if let Some(short) = args.sweep_ttl.iter().find(|t| **t < std::time::Duration::from_millis(1).into())
+        {
+            return Err(usage(
+                "--sweep-ttl",
+                short.to_string(),
+                "each TTL must be at least 1ms (a shorter one expires every cached copy at once)".into(),
+            ));
+        }
+        if !scenario.workloads.iter().any(|w| w.target == Target::CacheAside) {
+            return Err(usage(
+                "--sweep-ttl",
+                join(&args.sweep_ttl),
+                format!("sets the TTL of cache-aside workloads, and scenario {:?} has none", scenario.name),
+            ));
+        }
     }
     if !args.sweep_cache.is_empty() {
         if let Some(small) = args.sweep_cache.iter().find(|s| s.0 < MIN_CACHE_BYTES) {
@@ -421,6 +440,15 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
         w.cache_maxmemory_bytes = Some(size.0);
     })
     .map_err(|c| usage("--sweep-cache", join(&args.sweep_cache), c.to_string()))?;
+    let ttls: Vec<TtlName> = args.sweep_ttl.iter().map(|t| TtlName(**t)).collect();
+    expand::sweep_some(
+        scenario,
+        &ttls,
+        't',
+        |w| w.target == Target::CacheAside,
+        |w, ttl| w.ttl = Some(ttl.0),
+    )
+    .map_err(|c| usage("--sweep-ttl", join(&args.sweep_ttl), c.to_string()))?;
     if !args.rate.is_empty() || args.requests.is_some() {
         let (flag, value) = if args.rate.is_empty() {
             ("--requests", args.requests.unwrap_or_default().to_string())
@@ -499,6 +527,15 @@ fn check_out(out: &std::path::Path) -> Result<(), Error> {
     match tempfile::Builder::new().prefix(".fetchbench-write-check").tempfile_in(dir) {
         Ok(_) => Ok(()),
         Err(e) => Err(refuse(format!("cannot write in {}: {e}; give a folder you can write", dir.display()))),
+    }
+}
+
+/// A TTL as a swept workload's name gives it: `10s`, `1m30s` (humantime's words, unspaced).
+struct TtlName(std::time::Duration);
+
+impl std::fmt::Display for TtlName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&humantime::format_duration(self.0).to_string().replace(' ', ""))
     }
 }
 
@@ -596,7 +633,9 @@ mod tests {
         let (flag, value, detail) = usage(&["--agents", "1,2", "--concurrency", "1,4"]);
         assert_eq!((flag, value.as_str()), ("--concurrency", "1,4"));
         assert!(
-            detail.starts_with("sweep one of --agents, --concurrency, --rate and --sweep-cache at a time"),
+            detail.starts_with(
+                "sweep one of --agents, --concurrency, --rate, --sweep-cache and --sweep-ttl at a time"
+            ),
             "{detail}"
         );
     }

@@ -36,6 +36,7 @@ pub fn render(result: &RunResult) -> String {
     }
     out.push_str(&details(result));
     out.push_str(&cache_sweep_text(result));
+    out.push_str(&ttl_sweep_text(result));
     out.push_str(&rounds_text(result));
     if let Some(cost) = &result.cost {
         out.push('\n');
@@ -462,6 +463,35 @@ fn cache_sweep_text(result: &RunResult) -> String {
         .collect();
     let align = [Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right];
     format!("\nby cache size (--sweep-cache):\n{}", text_table(&header, &rows, align))
+}
+
+/// The TTL trade-off of a run whose cache-aside workloads differ only in their ttl: per
+/// workload, the hit ratio once warm, the share of reads that were stale and for how long, and
+/// p99. Empty for other runs.
+fn ttl_sweep_text(result: &RunResult) -> String {
+    let swept = crate::results::analysis::ttl_swept(result);
+    if swept.is_empty() {
+        return String::new();
+    }
+    let header = ["workload", "ttl", "hit ratio once warm", "stale reads", "stale for p99 ms", "p99 µs"]
+        .map(String::from);
+    let rows: Vec<[String; 6]> = swept
+        .iter()
+        .map(|(ttl, w)| {
+            [
+                w.name.clone(),
+                ttl.map_or_else(|| "none".to_owned(), |t| humantime::format_duration(t).to_string()),
+                w.steady_hit_ratio
+                    .or(w.hit_ratio)
+                    .map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+                w.stale_share.map_or_else(|| "-".to_owned(), |s| format!("{:.2}%", s * 100.0)),
+                w.staleness_us.map_or_else(|| "-".to_owned(), |s| format!("{:.1}", s.p99 / 1e3)),
+                no_figures(w).map_or_else(|| format!("{:.1}", w.latency_us.p99), str::to_owned),
+            ]
+        })
+        .collect();
+    let align = [Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right];
+    format!("\nby TTL (hit ratio against staleness):\n{}", text_table(&header, &rows, align))
 }
 
 /// What a workload that measured no successful request shows in place of its figures: `not run`

@@ -3,13 +3,14 @@
 //! must see before trusting the figures.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::results::pricing;
 use crate::results::schema::{
     AgentStatus, CostEstimate, RunResult, ThresholdResult, WorkloadCost, WorkloadResult,
 };
-use crate::scenario::Target;
 use crate::scenario::expand::without_round;
+use crate::scenario::{Target, Workload};
 
 /// Something a reader must know before trusting a run's figures. The terminal summary and
 /// report.html word each the same way (`render::terminal::warning`).
@@ -91,6 +92,30 @@ pub fn warnings(result: &RunResult) -> Vec<Warning> {
         found.push(Warning::BurstableCache { node_type: node_type.to_owned() });
     }
     found
+}
+
+/// The cache-aside workloads that differ from another of the run only in their `ttl` (a
+/// `--sweep-ttl` run, or a scenario that lists a workload once per TTL), each with its ttl, in
+/// the run's order: the rows of the TTL, hit ratio and staleness trade-off. Empty when no two
+/// such workloads differ in ttl.
+pub fn ttl_swept(result: &RunResult) -> Vec<(Option<Duration>, &WorkloadResult)> {
+    let setting = |w: &WorkloadResult| {
+        result.scenario.workloads.iter().find(|s| s.name == w.name && s.target == Target::CacheAside)
+    };
+    let but_ttl = |s: &Workload| -> Vec<(&'static str, String)> {
+        s.settings().into_iter().filter(|(what, _)| *what != "ttl").collect()
+    };
+    result
+        .workloads
+        .iter()
+        .filter_map(|w| {
+            let s = setting(w)?;
+            let same = but_ttl(s);
+            let peer =
+                result.workloads.iter().filter_map(setting).any(|o| o.ttl != s.ttl && but_ttl(o) == same);
+            peer.then_some((s.ttl, w))
+        })
+        .collect()
 }
 
 /// Median, smallest and largest of some figures (all zero for none).

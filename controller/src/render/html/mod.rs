@@ -53,6 +53,7 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     page.push_str(&percentile_section(result)?);
     page.push_str(&load_section(result));
     page.push_str(&cache_sweep_section(result));
+    page.push_str(&ttl_sweep_section(result));
     page.push_str(&capacity_section(result));
     page.push_str(&timeseries_section(result));
     page.push_str(&cloudwatch_section(result));
@@ -489,6 +490,62 @@ fn cache_sweep_section(result: &RunResult) -> String {
          <p class=\"note\">Each point is one workload run on an empty cache of that maxmemory; \
          the hit ratio is the second half's, once the cache is warm. Where the hit ratio flattens, a bigger \
          node stops paying.</p></section>"
+    )
+}
+
+/// The TTL trade-off (see [`analysis::ttl_swept`]): the hit ratio once warm and the share of
+/// stale reads against the TTL, for the workloads that have one.
+fn ttl_sweep_section(result: &RunResult) -> String {
+    let swept: Vec<(f64, &WorkloadResult)> = analysis::ttl_swept(result)
+        .into_iter()
+        .filter_map(|(ttl, w)| Some((ttl?.as_secs_f64(), w)))
+        .collect();
+    if swept.len() < 2 {
+        return String::new();
+    }
+    let (x_lo, x_hi) =
+        swept.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), (x, _)| (lo.min(*x), hi.max(*x)));
+    let seconds = |s: f64| humantime::format_duration(std::time::Duration::from_secs_f64(s)).to_string();
+    let chart = |id: &str, title: &str, y: Axis, f: fn(&WorkloadResult) -> Option<f64>| {
+        let points: Vec<&(f64, &WorkloadResult)> = swept.iter().filter(|(_, w)| f(w).is_some()).collect();
+        Chart {
+            id: id.into(),
+            workload: None,
+            title: title.into(),
+            x: Axis::log(Scale::log_decades(x_lo, x_hi), "ttl", seconds),
+            y,
+            series: vec![Series {
+                name: "cache-aside".into(),
+                color: chart::color(0),
+                dashed: false,
+                points: points.iter().filter_map(|(x, w)| f(w).map(|y| (*x, y))).collect(),
+                labels: points.iter().map(|(_, w)| w.name.clone()).collect(),
+            }],
+            bands: Vec::new(),
+            markers: true,
+            width: 1000.0,
+            height: 300.0,
+        }
+        .render()
+    };
+    let percent = |v: f64| format!("{:.0}%", v * 100.0);
+    let ratio = chart(
+        "ttl-hit-ratio",
+        "hit ratio once warm against TTL",
+        Axis::linear(Scale::linear_from_zero(1.0), "hit ratio once warm", percent),
+        |w| w.steady_hit_ratio.or(w.hit_ratio),
+    );
+    let top = swept.iter().filter_map(|(_, w)| w.stale_share).fold(0.0f64, f64::max);
+    let stale = chart(
+        "ttl-stale-share",
+        "share of reads that were stale against TTL",
+        Axis::linear(Scale::linear_from_zero(top.max(0.01)), "stale reads", |v| format!("{:.1}%", v * 100.0)),
+        |w| w.stale_share,
+    );
+    format!(
+        "<section id=\"ttl\"><h2>Hit ratio and staleness against TTL</h2>{ratio}{stale}\
+         <p class=\"note\">A longer TTL keeps more reads in the cache and serves a stale copy for \
+         longer after a write; each point is one workload, the same but for its ttl.</p></section>"
     )
 }
 
