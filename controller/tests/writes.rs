@@ -244,6 +244,12 @@ fn a_ttl_sweep_shows_the_hit_ratio_bought_with_staleness() {
     assert!(row.contains(&format!("{:.2}%", share(long) * 100.0)), "{row}");
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(html.contains("id=\"ttl-hit-ratio\"") && html.contains("id=\"ttl-stale-share\""));
+    let stale_row = format!(
+        "<tr><td class=\"name\">aside-t1h</td><td>{}</td><td>{}</td>",
+        u(&long["writes"]),
+        u(&long["stale_reads"])
+    );
+    assert!(html.contains(&stale_row), "report.html lacks {stale_row}");
     let o = sb.run(&["run", path.to_str().expect("utf-8"), "--sweep-ttl", "0s,1s"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--sweep-ttl"), "{}", stderr(&o));

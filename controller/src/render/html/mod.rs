@@ -217,6 +217,34 @@ fn details_section(result: &RunResult) -> String {
          intended start; unsent requests were scheduled before the phase's end but not sent by then (the phase \
          ends at its duration). Start skew is how far apart the agents began, their clock offsets corrected.</p>",
     );
+    let tracked: Vec<&WorkloadResult> = result.workloads.iter().filter(|w| w.stale_reads.is_some()).collect();
+    if !tracked.is_empty() {
+        s.push_str(
+            "<h3>Writes and stale reads</h3><table id=\"stale-reads\"><tr><th class=\"name\">workload</th>\
+             <th>writes</th><th>stale reads</th><th>share of reads</th><th>stale for p50 ms</th>\
+             <th>stale for p99 ms</th></tr>",
+        );
+        for w in tracked {
+            let ms = |f: fn(&crate::results::schema::LatencySummary) -> f64| {
+                w.staleness_us.as_ref().map_or_else(|| "-".to_owned(), |l| format!("{:.1}", f(l) / 1e3))
+            };
+            let _ = write!(
+                s,
+                "<tr><td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{}</td><td>{}</td></tr>",
+                escape(&w.name),
+                w.writes.unwrap_or(0),
+                w.stale_reads.unwrap_or(0),
+                w.stale_share.unwrap_or(0.0) * 100.0,
+                ms(|l| l.p50),
+                ms(|l| l.p99),
+            );
+        }
+        s.push_str(
+            "</table><p class=\"note\">A read is stale when a newer version of its object than the one it \
+             returned was committed before it started; it was stale for the time from that commit to its \
+             start.</p>",
+        );
+    }
     if !result.thresholds.is_empty() {
         s.push_str(
             "<h3>Thresholds</h3><table id=\"thresholds\"><tr><th class=\"name\">threshold</th><th>limit</th>\
