@@ -335,8 +335,18 @@ impl Workload {
             ),
             None => format!("{} per agent", self.stop),
         };
+        let writes = if self.write_share > 0.0 {
+            let what = match self.on_write {
+                OnWrite::Invalidate => "invalidate",
+                OnWrite::Update => "update",
+                OnWrite::None => "leave",
+            };
+            format!(", {}% writes that {what} the cached copy", self.write_share * 100.0)
+        } else {
+            String::new()
+        };
         format!(
-            "{} ({}, {agents} agent{} x {}, {length}{warmup}, keys {keys})",
+            "{} ({}, {agents} agent{} x {}, {length}{warmup}, keys {keys}{writes})",
             self.name,
             self.target.as_str(),
             if agents == 1 { "" } else { "s" },
