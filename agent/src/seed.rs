@@ -169,52 +169,51 @@ async fn seed_s3(dataset: &Generator, s3: &S3Target) -> Result<Seeded, SeedError
 /// Delete every object's version register: the objects just written are version 0 again, and
 /// versions an earlier run wrote must not make their reads look stale.
 async fn forget_versions(dataset: &Generator, redis: &RedisTarget) -> Result<(), SeedError> {
-    let fail = |detail: String| SeedError::Redis {
-        url: redact_url(redis.url()),
-        detail: redact_in(&detail, redis.url()),
-    };
-    let conn = redis.connect().await.map_err(|e| SeedError::Connect(ConnectError::new(redis.url(), &e)))?;
-    futures_util::stream::iter(0..dataset.objects)
-        .map(|i| {
-            let mut conn = conn.clone();
-            async move {
-                let mut del = redis::cmd("DEL");
-                del.arg(register_key(redis.key(i)));
-                match tokio::time::timeout(REQUEST_TIMEOUT, del.query_async::<()>(&mut conn)).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(fail(e.to_string())),
-                    Err(_) => Err(fail(format!("no answer within {REQUEST_TIMEOUT:?}"))),
-                }
-            }
-        })
-        .buffer_unordered(REDIS_SETS_IN_FLIGHT)
-        .try_collect::<()>()
-        .await
+    each_object(dataset, redis, |i| {
+        let mut del = redis::cmd("DEL");
+        del.arg(register_key(redis.key(i)));
+        (del, 0)
+    })
+    .await
+    .map(|_| ())
 }
 
 /// SET every object (`set`) or DEL every object's key (not `set`).
 async fn write_redis(dataset: &Generator, redis: &RedisTarget, set: bool) -> Result<Seeded, SeedError> {
+    each_object(dataset, redis, |i| {
+        if set {
+            let body = dataset.body(i);
+            let len = body.len() as u64;
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(redis.key(i)).arg(body);
+            (cmd, len)
+        } else {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(redis.key(i));
+            (cmd, 0)
+        }
+    })
+    .await
+}
+
+/// Send `command(i)` for every object `i` of `dataset`, many in flight; each gives the command
+/// and the bytes it writes. One command per object rather than a pipeline: in a cluster the
+/// keys live on different shards.
+async fn each_object(
+    dataset: &Generator,
+    redis: &RedisTarget,
+    command: impl Fn(u64) -> (redis::Cmd, u64),
+) -> Result<Seeded, SeedError> {
     let fail = |detail: String| SeedError::Redis {
         url: redact_url(redis.url()),
         detail: redact_in(&detail, redis.url()),
     };
     let conn = redis.connect().await.map_err(|e| SeedError::Connect(ConnectError::new(redis.url(), &e)))?;
-    // One SET per object rather than a pipeline: in a cluster the keys live on different shards.
     futures_util::stream::iter(0..dataset.objects)
         .map(|i| {
             let mut conn = conn.clone();
+            let (cmd, len) = command(i);
             async move {
-                let mut cmd;
-                let mut len = 0;
-                if set {
-                    let body = dataset.body(i);
-                    len = body.len() as u64;
-                    cmd = redis::cmd("SET");
-                    cmd.arg(redis.key(i)).arg(body);
-                } else {
-                    cmd = redis::cmd("DEL");
-                    cmd.arg(redis.key(i));
-                }
                 match tokio::time::timeout(REQUEST_TIMEOUT, cmd.query_async::<()>(&mut conn)).await {
                     Ok(Ok(())) => Ok(len),
                     Ok(Err(e)) => Err(fail(e.to_string())),

@@ -82,6 +82,33 @@ fn workload(name: &str, target: &str, extra: &str) -> String {
     )
 }
 
+/// `fetchbench run` of the scenario's dataset with `workloads`, against the Redis at `url`: what
+/// it did and its result.json.
+fn run(sb: &Sandbox, workloads: &[String], url: &str) -> (std::process::Output, serde_json::Value) {
+    let scenario = sb.write(
+        "verify.toml",
+        &format!(
+            "name = \"verify\"\n[dataset]\nobjects = {OBJECTS}\nsize = {{ min = 235, max = 434 }}\nseed = 1\n{}",
+            workloads.concat()
+        ),
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--redis-url",
+        url,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let result = if out.join("result.json").exists() {
+        read_json(&out.join("result.json"))
+    } else {
+        serde_json::Value::Null
+    };
+    (o, result)
+}
+
 #[test]
 fn bodies_that_differ_from_the_dataset_are_counted_as_corrupt_on_every_read_path() {
     let damaged = damaged();
@@ -89,30 +116,16 @@ fn bodies_that_differ_from_the_dataset_are_counted_as_corrupt_on_every_read_path
     let redis = Redis::start();
     let proxy = damaging_proxy(redis.port);
     let sb = Sandbox::new();
-    let scenario = sb.write(
-        "verify.toml",
-        &format!(
-            "name = \"verify\"\n[dataset]\nobjects = {OBJECTS}\nsize = {{ min = 235, max = 434 }}\nseed = 1\n{}{}{}{}{}",
-            workload("redis-get", "redis", "verify = true"),
-            workload("redis-pipelined", "redis", "verify = true\npipeline = 8"),
-            workload("cache-aside", "cache-aside", "verify = true"),
-            workload("s3-get", "s3", "verify = true"),
-            workload("redis-unchecked", "redis", ""),
-        ),
-    );
-    let url = format!("redis://127.0.0.1:{proxy}");
-    let out = sb.path().join("out");
-    let o = sb.run(&[
-        "run",
-        scenario.to_str().expect("utf-8"),
-        "--redis-url",
-        &url,
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+    let workloads = [
+        workload("redis-get", "redis", "verify = true"),
+        workload("redis-pipelined", "redis", "verify = true\npipeline = 8"),
+        workload("cache-aside", "cache-aside", "verify = true"),
+        workload("s3-get", "s3", "verify = true"),
+        workload("redis-unchecked", "redis", ""),
+    ];
+    let (o, result) = run(&sb, &workloads, &format!("redis://127.0.0.1:{proxy}"));
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(3), "errors make a degraded run\n{text}\n{}", stderr(&o));
-    let result = read_json(&out.join("result.json"));
     let by_name = |name: &str| {
         result["workloads"]
             .as_array()
@@ -144,25 +157,10 @@ fn bodies_that_differ_from_the_dataset_are_counted_as_corrupt_on_every_read_path
 
     // Through the redis crate's own connection (RESP3), which keeps each value whole.
     let sb = Sandbox::new();
-    let scenario = sb.write(
-        "resp3.toml",
-        &format!(
-            "name = \"resp3\"\n[dataset]\nobjects = {OBJECTS}\nsize = {{ min = 235, max = 434 }}\nseed = 1\n{}",
-            workload("redis-get", "redis", "verify = true"),
-        ),
-    );
     let url = format!("redis://127.0.0.1:{proxy}/?protocol=resp3");
-    let out = sb.path().join("out");
-    let o = sb.run(&[
-        "run",
-        scenario.to_str().expect("utf-8"),
-        "--redis-url",
-        &url,
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+    let (o, result) = run(&sb, &[workload("redis-get", "redis", "verify = true")], &url);
     assert_eq!(o.status.code(), Some(3), "{}\n{}", stdout(&o), stderr(&o));
-    let w = &read_json(&out.join("result.json"))["workloads"][0];
+    let w = &result["workloads"][0];
     assert_eq!(u(&w["errors_by_kind"]["corrupt"]), 2 * damaged, "{w}");
     sb.assert_clean();
 }
