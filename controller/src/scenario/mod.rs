@@ -205,7 +205,7 @@ impl Dataset {
                 d::Sizes::LogNormal { median: *median, sigma: *sigma, min: *min, max: *max }
             }
         };
-        d::Generator { objects: self.objects, sizes, seed: self.seed }
+        d::Generator { objects: self.objects, sizes, seed: self.seed, named: Vec::new() }
     }
 
     /// A short description: "235-434 bytes", "1024 bytes (70%) or 65536 bytes (30%)".
