@@ -14,6 +14,7 @@ pub mod expand;
 pub mod find_max;
 pub mod metric;
 mod parse;
+pub mod trace;
 
 pub use find_max::{FindMax, Percentile};
 pub use parse::ScenarioError;
