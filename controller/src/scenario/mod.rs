@@ -125,6 +125,11 @@ pub struct Dataset {
     /// without them (`cold`, for cache-aside workloads to fill).
     #[serde(default)]
     pub cache: CacheStart,
+    /// Objects the replayed traces read beyond `filename{i}.txt`, `(S3 key, size in bytes)`:
+    /// object `objects + j` is `named[j]`. Seeded with the others; made from the trace files
+    /// when the scenario is loaded, so not written to result.json.
+    #[serde(skip)]
+    pub named: Vec<(String, u64)>,
 }
 
 /// How object sizes are drawn, bytes.
@@ -193,7 +198,8 @@ impl Dataset {
         let step = self.objects / sampled;
         let sum: u64 = (0..sampled).map(|k| generator.size(k * step)).sum();
         let mean = sum as f64 / sampled as f64;
-        (mean * self.objects as f64).min(u64::MAX as f64) as u64
+        let named: u64 = self.named.iter().map(|(_, size)| size).sum();
+        (mean * self.objects as f64).min(u64::MAX as f64) as u64 + named
     }
 
     /// The dataset as the agents generate it.
@@ -206,7 +212,7 @@ impl Dataset {
                 d::Sizes::LogNormal { median: *median, sigma: *sigma, min: *min, max: *max }
             }
         };
-        d::Generator { objects: self.objects, sizes, seed: self.seed, named: Vec::new() }
+        d::Generator { objects: self.objects, sizes, seed: self.seed, named: self.named.clone() }
     }
 
     /// A short description: "235-434 bytes", "1024 bytes (70%) or 65536 bytes (30%)".
@@ -242,6 +248,16 @@ pub struct Workload {
     pub warmup: Option<Amount>,
     /// How keys are chosen.
     pub keys: KeyDist,
+    /// A trace's replay: at the recorded times or as fast as the slots allow.
+    #[serde(default, skip_serializing_if = "Replay::is_fast")]
+    pub replay: Replay,
+    /// Timed replay: how many times faster than recorded the requests go out, > 0.
+    #[serde(default = "one_f64", skip_serializing_if = "is_one_f64")]
+    pub speed: f64,
+    /// The trace of `keys = "trace:FILE"` as it is replayed; read when the scenario is loaded,
+    /// so not written to result.json.
+    #[serde(skip)]
+    pub trace: Option<std::sync::Arc<Replayed>>,
     /// Per-request timeout.
     #[serde(with = "duration_text")]
     pub timeout: Duration,
@@ -306,6 +322,42 @@ impl std::str::FromStr for CacheSize {
 /// One command at a time: the default of `pipeline`, also for results written before it.
 fn one() -> u32 {
     1
+}
+
+/// The recorded pace: the default of `speed`.
+fn one_f64() -> f64 {
+    1.0
+}
+
+fn is_one_f64(v: &f64) -> bool {
+    *v == 1.0
+}
+
+/// How a trace is replayed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replay {
+    /// Each slot sends the next record when its last one ended (closed loop).
+    #[default]
+    Fast,
+    /// Each record goes out at its recorded time after the first, divided by `speed` (open loop).
+    Timed,
+}
+
+impl Replay {
+    fn is_fast(&self) -> bool {
+        *self == Replay::Fast
+    }
+}
+
+/// A trace as a workload replays it: each record's object index and, for a timed replay, its
+/// intended start after the workload's start (the recorded offset divided by `speed`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replayed {
+    /// Object index of each record, in the trace's order.
+    pub objects: Vec<u64>,
+    /// Timed replay: each record's intended start; `None` for fast replay.
+    pub at: Option<Vec<Duration>>,
 }
 
 impl Workload {
@@ -454,7 +506,7 @@ impl fmt::Display for Amount {
 }
 
 /// How requests choose their object.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum KeyDist {
     /// `uniform`: every object equally likely.
@@ -465,6 +517,9 @@ pub enum KeyDist {
     Zipf(f64),
     /// `hotset:F:P`: a fraction F of the objects takes a share P of the requests.
     HotSet(f64, f64),
+    /// `trace:FILE`: the keys a trace file lists, in its order (FILE relative to the scenario's
+    /// folder; the loaded scenario holds the path resolved).
+    Trace(String),
 }
 
 impl FromStr for KeyDist {
@@ -477,6 +532,12 @@ impl FromStr for KeyDist {
                 .filter(|v| v.is_finite())
                 .ok_or_else(|| format!("{what} {text:?} is not a number"))
         };
+        if let Some(file) = s.strip_prefix("trace:") {
+            if file.trim().is_empty() {
+                return Err("trace: names no file; write trace:FILE, e.g. trace:traffic.csv".into());
+            }
+            return Ok(KeyDist::Trace(file.to_owned()));
+        }
         let parts: Vec<&str> = s.split(':').collect();
         match parts.as_slice() {
             ["uniform"] => Ok(KeyDist::Uniform),
@@ -500,7 +561,7 @@ impl FromStr for KeyDist {
             }
             _ => Err(format!(
                 "{s:?} is not a key distribution; expected uniform, sequential, zipf:S \
-                 (e.g. zipf:0.99) or hotset:F:P (e.g. hotset:0.1:0.9)"
+                 (e.g. zipf:0.99), hotset:F:P (e.g. hotset:0.1:0.9) or trace:FILE"
             )),
         }
     }
@@ -513,6 +574,7 @@ impl fmt::Display for KeyDist {
             KeyDist::Sequential => f.write_str("sequential"),
             KeyDist::Zipf(e) => write!(f, "zipf:{e}"),
             KeyDist::HotSet(k, p) => write!(f, "hotset:{k}:{p}"),
+            KeyDist::Trace(file) => write!(f, "trace:{file}"),
         }
     }
 }
