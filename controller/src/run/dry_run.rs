@@ -15,11 +15,10 @@ pub fn text(scenario: &Scenario, place: &str) -> String {
         crate::scenario::CacheStart::Cold => "in S3 only (cold cache)",
     };
     let mut out = format!(
-        "scenario {:?}, {agents} agent{} {place}; {} objects of {} {cache}, seed {}\n",
+        "scenario {:?}, {agents} agent{} {place}; {} {cache}, seed {}\n",
         scenario.name,
         if agents == 1 { "" } else { "s" },
-        d.objects,
-        d.describe_sizes(),
+        d.describe_objects(),
         d.seed
     );
     for w in &scenario.workloads {

@@ -215,6 +215,17 @@ impl Dataset {
         d::Generator { objects: self.objects, sizes, seed: self.seed, named: self.named.clone() }
     }
 
+    /// The objects in words: `200 objects of 235-434 bytes`, then those the traces name beside
+    /// them: `, and 4 more a trace names (107.1 KiB)`.
+    pub fn describe_objects(&self) -> String {
+        let generated = format!("{} objects of {}", self.objects, self.describe_sizes());
+        if self.named.is_empty() {
+            return generated;
+        }
+        let bytes = self.named.iter().map(|(_, size)| size).sum();
+        format!("{generated}, and {} more a trace names ({})", self.named.len(), human_bytes(bytes))
+    }
+
     /// A short description: "235-434 bytes", "1024 bytes (70%) or 65536 bytes (30%)".
     pub fn describe_sizes(&self) -> String {
         match &self.size {
@@ -376,7 +387,18 @@ impl Workload {
                 humantime::format_duration(f.step),
                 humantime::format_duration(f.budget)
             ),
-            None => format!("{} per agent", self.stop),
+            None => match (&self.trace, self.stop) {
+                (Some(t), Amount::Requests(n)) if n == t.objects.len() as u64 => {
+                    format!("the trace's {n} records, split between the agents by key")
+                }
+                (Some(_), stop) => format!("{stop} per agent, or fewer when its share of the trace ends"),
+                (None, stop) => format!("{stop} per agent"),
+            },
+        };
+        let keys = match (&self.trace, self.replay) {
+            (Some(_), Replay::Timed) => format!("{keys}, at the recorded times x{}", self.speed),
+            (Some(_), Replay::Fast) => format!("{keys}, as fast as the slots allow"),
+            (None, _) => keys,
         };
         format!(
             "{} ({}, {agents} agent{} x {}, {length}{warmup}, keys {keys})",
