@@ -441,7 +441,17 @@ impl Workload {
             ("warm-up", self.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string())),
             ("rate", self.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("{r} ops/s per agent"))),
             ("pipeline", self.pipeline.to_string()),
-            ("keys", self.keys.to_string()),
+            // A trace's replay and speed change what it measures as much as its file does.
+            (
+                "keys",
+                match (&self.keys, self.replay) {
+                    (KeyDist::Trace(_), Replay::Timed) => {
+                        format!("{} (timed, speed {})", self.keys, self.speed)
+                    }
+                    (KeyDist::Trace(_), Replay::Fast) => format!("{} (fast)", self.keys),
+                    _ => self.keys.to_string(),
+                },
+            ),
             ("busy_poll", duration(self.busy_poll, "off")),
             ("set_share", self.set_share.to_string()),
             (

@@ -1142,6 +1142,8 @@ mod tests {
         assert_eq!(trace.objects, [1, 4, 5]);
         let at = [0, 250, 1000].map(Duration::from_millis).to_vec();
         assert_eq!(trace.at.as_ref(), Some(&at));
+        let keys = w.settings().into_iter().find(|(name, _)| *name == "keys").map(|(_, v)| v);
+        assert!(keys.is_some_and(|k| k.starts_with("trace:") && k.ends_with("trace.csv (timed, speed 2)")));
         let fast = with_trace("keys = \"trace:keys.txt\"\nrequests = 1").expect("valid");
         assert_eq!(fast.workloads[0].trace.as_ref().map(|t| t.at.is_none()), Some(true));
         assert_eq!(fast.workloads[0].stop, Amount::Requests(1), "requests may end it early");
