@@ -320,3 +320,29 @@ fn a_timed_replay_keeps_the_recorded_times_scaled_by_speed() {
     assert!((f(&w["target_rate_ops_s"]) - 20.0).abs() < 1e-6, "{w}");
     sb.assert_clean();
 }
+
+#[test]
+fn a_duration_or_a_request_count_ends_a_replay_before_its_records_run_out() {
+    let sb = Sandbox::new();
+    sb.write("traffic.csv", TRACE);
+    // Timed, as recorded: 5 of TRACE's records (0.0 s to 0.4 s) are meant to start within 450 ms.
+    let scenario = sb.write(
+        "ends.toml",
+        "name = \"ends\"\n[dataset]\nobjects = 10\nsize = 100\n\
+         [[workload]]\nname = \"timed\"\ntarget = \"redis\"\nkeys = \"trace:traffic.csv\"\n\
+         replay = \"timed\"\nconcurrency = 2\nduration = \"450ms\"\n\
+         [[workload]]\nname = \"fast\"\ntarget = \"redis\"\nkeys = \"trace:traffic.csv\"\nrequests = 7\n",
+    );
+    let out = sb.path().join("out");
+    let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let r = common::read_json(&out.join("result.json"));
+    let timed = &r["workloads"][0];
+    let sent_or_not = timed["ops"].as_u64().expect("ops") + timed["unsent"].as_u64().expect("unsent");
+    assert_eq!(sent_or_not, 5, "{timed}");
+    assert_eq!(timed["errors"], 0, "{timed}");
+    let took = f(&timed["duration_s"]);
+    assert!((0.4..1.0).contains(&took), "a 450 ms phase took {took} s");
+    assert_eq!((&r["workloads"][1]["ops"], &r["workloads"][1]["errors"]), (&7.into(), &0.into()));
+    sb.assert_clean();
+}
