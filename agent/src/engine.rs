@@ -7,7 +7,10 @@
 //!   actual send. A slot that falls behind sends its overdue requests one after another, never
 //!   several at once, and a phase with a duration still ends at it: what a slot is behind by
 //!   then is not sent but counted as unsent, so an overload shows as unsent requests, not as a
-//!   run that outlasts its `--duration` by the time its backlog takes.
+//!   run that outlasts its `--duration` by the time its backlog takes;
+//! - a replayed trace: the slots take the agent's records in order from one shared cursor, and
+//!   send each when free (fast replay, closed loop) or at its recorded time (timed replay, open
+//!   loop, timed from that intended start like a rate's); the phase ends when they are used up.
 //!
 //! A collector drains the recorders once per interval into a `Progress` event.
 
@@ -26,7 +29,7 @@ use tonic::Status;
 
 use crate::cpu::process_cpu_time;
 use crate::driver::{Driver, Op};
-use crate::keys::KeySampler;
+use crate::keys::{KeyDist, KeySampler, TraceCursor};
 use crate::outcome::{Failure, Outcome, Sample};
 use crate::pace::Pacer;
 use crate::plan::{Stop, WorkloadPlan};
@@ -100,7 +103,7 @@ pub async fn run_workload(
         duration_us: u64::try_from(measured.duration.as_micros()).unwrap_or(u64::MAX),
         stopped: ctx.cancel.is_cancelled(),
         started_at_unix_ns: first_send.load(Ordering::Relaxed),
-        target_rate: plan.rate.unwrap_or(0.0),
+        target_rate: plan.scheduled_rate(),
         late: measured.totals.late,
         unsent: measured.unsent,
         cpu_utilization: if wall > 0.0 { measured.cpu.as_secs_f64() / (wall * cores() as f64) } else { 0.0 },
@@ -144,10 +147,19 @@ impl Phase<'_> {
         let cpu_start = process_cpu_time();
         let budget = Arc::new(Budget::new(stop, start));
         let unsent = Arc::new(AtomicU64::new(0));
+        let cursor = match &plan.keys {
+            KeyDist::Trace(share) => Some(Arc::new(TraceCursor::new(share.clone()))),
+            _ => None,
+        };
         let mut workers = JoinSet::new();
         for (slot, driver) in std::mem::take(&mut self.drivers).into_iter().enumerate() {
-            let keys = KeySampler::new(plan.keys, self.ctx.objects, slot as u64, slots as u64)
-                .expect("key parameters were validated with the plan");
+            let keys = match &cursor {
+                Some(cursor) => Keys::Trace(cursor.clone()),
+                None => Keys::Drawn(
+                    KeySampler::new(&plan.keys, self.ctx.objects, slot as u64, slots as u64)
+                        .expect("key parameters were validated with the plan"),
+                ),
+            };
             let rng = ChaCha8Rng::seed_from_u64(mix(plan.seed, 2 * slot as u64 + u64::from(warmup)));
             let schedule = plan.rate.map(|rate| Schedule::new(start, slot, slots, rate));
             let worker = Worker {
@@ -324,11 +336,19 @@ const EARLY_WAKE: Duration = Duration::from_millis(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Where a slot's keys come from.
+enum Keys {
+    /// Its own seeded draws.
+    Drawn(KeySampler),
+    /// The phase's shared trace cursor.
+    Trace(Arc<TraceCursor>),
+}
+
 /// One in-flight slot.
 struct Worker {
     slot: usize,
     driver: Driver,
-    keys: KeySampler,
+    keys: Keys,
     rng: ChaCha8Rng,
     timeout: Duration,
     set_share: f64,
@@ -357,13 +377,30 @@ impl Worker {
         let mut backoff = Backoff::default();
         self.wake_early().await;
         let mut request = self.next_request();
-        if self.schedule.is_none() {
+        let timed_trace = request.is_some_and(|(_, _, at)| at.is_some());
+        let open_loop = self.schedule.is_some() || timed_trace;
+        if !open_loop {
             self.pacer.sleep_until(self.start.into_std()).await;
         }
         let mut first = self.first_send.load(Ordering::Relaxed) == 0;
-        loop {
-            let intended = match &mut self.schedule {
-                Some(schedule) => {
+        while let Some((op, index, recorded)) = request {
+            let intended = match (&mut self.schedule, recorded) {
+                (None, Some(after)) => {
+                    let at = self.start + after;
+                    if !budget.take(at) {
+                        break;
+                    }
+                    self.pacer.sleep_until(at.into_std()).await;
+                    if let Some(deadline) = budget.deadline()
+                        && Instant::now() >= deadline
+                        && let Keys::Trace(cursor) = &self.keys
+                    {
+                        unsent.fetch_add(1 + cursor.skip_before(deadline - self.start), Ordering::Relaxed);
+                        break;
+                    }
+                    at
+                }
+                (Some(schedule), _) => {
                     let at = schedule.next;
                     if !budget.take(at) {
                         break;
@@ -378,7 +415,7 @@ impl Worker {
                     }
                     at
                 }
-                None => {
+                (None, None) => {
                     let now = Instant::now();
                     if !budget.take(now) {
                         break;
@@ -386,7 +423,6 @@ impl Worker {
                     now
                 }
             };
-            let (op, index) = request;
             let sent = Instant::now();
             if std::mem::take(&mut first) {
                 self.mark_first_send();
@@ -397,10 +433,10 @@ impl Worker {
             let done = Instant::now();
             let sample = if self.settles { self.driver.settle(index, sample).await } else { sample };
             let sample = self.checked(index, sample);
-            let late = is_late(self.schedule.is_some(), intended, sent);
+            let late = is_late(open_loop, intended, sent);
             recorders.record(self.slot, &sample, done - intended, done - sent, late);
             request = self.next_request();
-            if self.schedule.is_none() {
+            if !open_loop {
                 backoff.after(sample.outcome == Outcome::Failed(Failure::Connection)).await;
             }
         }
@@ -422,7 +458,8 @@ impl Worker {
             replies.clear();
             let now = Instant::now();
             while batch.len() < self.pipeline && budget.take(now) {
-                batch.push(self.next_request());
+                let Some((op, index, _)) = self.next_request() else { break };
+                batch.push((op, index));
             }
             if batch.is_empty() {
                 break;
@@ -457,17 +494,23 @@ impl Worker {
         }
     }
 
-    /// The next request's operation and object.
-    fn next_request(&mut self) -> (Op, u64) {
-        let index = self.keys.next(&mut self.rng);
-        let op = if self.set_share > 0.0 && self.rng.random_bool(self.set_share) {
-            Op::Set
-        } else if self.write_share > 0.0 && self.rng.random_bool(self.write_share) {
-            Op::Write
-        } else {
-            Op::Get
-        };
-        (op, index)
+    /// The next request's operation, object and, in a timed replay, intended start after the
+    /// phase's start; `None` when a trace is used up.
+    fn next_request(&mut self) -> Option<(Op, u64, Option<Duration>)> {
+        match &mut self.keys {
+            Keys::Trace(cursor) => cursor.take().map(|(index, at)| (Op::Get, index, at)),
+            Keys::Drawn(sampler) => {
+                let index = sampler.next(&mut self.rng);
+                let op = if self.set_share > 0.0 && self.rng.random_bool(self.set_share) {
+                    Op::Set
+                } else if self.write_share > 0.0 && self.rng.random_bool(self.write_share) {
+                    Op::Write
+                } else {
+                    Op::Get
+                };
+                Some((op, index, None))
+            }
+        }
     }
 
     /// `sample` of a request for object `index`, its body checked when the workload verifies.

@@ -7,8 +7,10 @@ use std::time::Duration;
 use fetchbench_proto as pb;
 use fetchbench_proto::limits::{MAX_BUSY_POLL, MAX_CONCURRENCY, MAX_PIPELINE, MAX_RATE};
 
+use std::sync::Arc;
+
 use crate::driver::cache_aside::OnWrite;
-use crate::keys::{KeyDist, KeySampler};
+use crate::keys::{KeyDist, KeySampler, TraceShare};
 
 /// What ends a phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +74,21 @@ pub struct WorkloadPlan {
     pub track_versions: bool,
 }
 
+impl WorkloadPlan {
+    /// The requests per second an open loop's schedule asks for: the rate, or a timed trace's
+    /// records over the time from its first intended start to its last; 0 for a closed loop.
+    pub fn scheduled_rate(&self) -> f64 {
+        match (self.rate, &self.keys) {
+            (Some(rate), _) => rate,
+            (None, KeyDist::Trace(share)) => match share.at.as_ref().and_then(|at| at.last()) {
+                Some(last) if !last.is_zero() => share.index.len() as f64 / last.as_secs_f64(),
+                _ => 0.0,
+            },
+            (None, _) => 0.0,
+        }
+    }
+}
+
 /// Why a requested workload cannot run: the caller gets it as `InvalidArgument`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("workload {workload}: {problem}")]
@@ -91,11 +108,18 @@ impl TryFrom<&pb::Workload> for WorkloadPlan {
         if !(1..=MAX_CONCURRENCY).contains(&w.concurrency) {
             return Err(bad(format!("concurrency {} is not in 1..={MAX_CONCURRENCY}", w.concurrency)));
         }
+        let keys = keys_of(w).map_err(bad)?;
+        let trace = matches!(keys, KeyDist::Trace(_));
+        // A trace ends the workload when its records are used up, if nothing ends it before.
         let stop = stop_of(w.requests, w.duration_ms)
+            .or(trace.then_some(Stop::Requests(u64::MAX)))
             .ok_or_else(|| bad("neither requests nor duration_ms is set".into()))?;
-        let keys = keys_of(w);
-        // Refuse bad key parameters here, where the caller still gets an answer.
-        KeySampler::new(keys, 1, 0, 1).map_err(bad)?;
+        if trace {
+            check_trace(w).map_err(bad)?;
+        } else {
+            // Refuse bad key parameters here, where the caller still gets an answer.
+            KeySampler::new(&keys, 1, 0, 1).map_err(bad)?;
+        }
         if w.timeout_ms == 0 {
             return Err(bad("timeout_ms is 0".into()));
         }
@@ -180,15 +204,45 @@ fn stop_of(requests: u64, duration_ms: u64) -> Option<Stop> {
 }
 
 /// The key distribution; uniform when the request names none.
-fn keys_of(w: &pb::Workload) -> KeyDist {
-    match w.keys.as_ref().and_then(|k| k.kind.as_ref()) {
+fn keys_of(w: &pb::Workload) -> Result<KeyDist, String> {
+    Ok(match w.keys.as_ref().and_then(|k| k.kind.as_ref()) {
         None | Some(pb::key_choice::Kind::Uniform(_)) => KeyDist::Uniform,
         Some(pb::key_choice::Kind::Sequential(_)) => KeyDist::Sequential,
         Some(pb::key_choice::Kind::Zipf(z)) => KeyDist::Zipf { exponent: z.exponent },
         Some(pb::key_choice::Kind::Hotset(h)) => {
             KeyDist::HotSet { key_fraction: h.key_fraction, request_share: h.request_share }
         }
+        Some(pb::key_choice::Kind::Trace(t)) => KeyDist::Trace(Arc::new(trace_share(t)?)),
+    })
+}
+
+/// A trace's records as the engine reads them; refused when its times do not fit its keys.
+fn trace_share(t: &pb::TraceKeys) -> Result<TraceShare, String> {
+    let at = match t.at_us.len() {
+        0 => None,
+        n if n == t.index.len() => {
+            if let Some(i) = t.at_us.windows(2).position(|w| w[1] < w[0]) {
+                return Err(format!("trace at_us goes back in time at record {}", i + 1));
+            }
+            Some(t.at_us.iter().map(|&us| Duration::from_micros(us)).collect())
+        }
+        n => return Err(format!("trace has {} records but {n} at_us times", t.index.len())),
+    };
+    Ok(TraceShare { index: t.index.clone(), at })
+}
+
+/// What a trace replay does not combine with: it reads each record once, at its own pace.
+fn check_trace(w: &pb::Workload) -> Result<(), String> {
+    if w.warmup_requests > 0 || w.warmup_ms > 0 {
+        return Err("a trace replays once, without warm-up; set warmup_requests and warmup_ms to 0".into());
     }
+    if w.rate != 0.0 {
+        return Err("a trace sets its own pace (fast or timed); rate must be 0".into());
+    }
+    if w.pipeline > 1 || w.set_share > 0.0 {
+        return Err("a trace replays its reads one at a time; pipeline and set_share do not apply".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -284,5 +338,37 @@ mod tests {
         assert_eq!((plan.keys, plan.ttl, plan.pipeline), (KeyDist::Uniform, None, 1));
         let plan = WorkloadPlan::try_from(&redis_workload()).expect("valid");
         assert_eq!((plan.stop, plan.warmup, plan.range), (Stop::Requests(10), None, None));
+    }
+
+    #[test]
+    fn a_trace_runs_until_its_records_are_used_up_and_checks_its_times() {
+        let trace = |index: Vec<u64>, at_us: Vec<u64>| pb::KeyChoice {
+            kind: Some(pb::key_choice::Kind::Trace(pb::TraceKeys { index, at_us })),
+        };
+        let w = pb::Workload { requests: 0, keys: Some(trace(vec![3, 1], vec![0, 500])), ..redis_workload() };
+        let plan = WorkloadPlan::try_from(&w).expect("valid");
+        assert_eq!(plan.stop, Stop::Requests(u64::MAX));
+        let share =
+            TraceShare { index: vec![3, 1], at: Some(vec![Duration::ZERO, Duration::from_micros(500)]) };
+        assert_eq!(plan.keys, KeyDist::Trace(Arc::new(share)));
+        let w = pb::Workload { keys: Some(trace(vec![3, 1], vec![9])), ..redis_workload() };
+        assert_eq!(refusal(&w), "workload w: trace has 2 records but 1 at_us times");
+        let w = pb::Workload { keys: Some(trace(vec![3, 1], vec![9, 8])), ..redis_workload() };
+        assert_eq!(refusal(&w), "workload w: trace at_us goes back in time at record 1");
+        let w = pb::Workload { keys: Some(trace(vec![3], vec![])), warmup_requests: 2, ..redis_workload() };
+        assert!(refusal(&w).contains("without warm-up"));
+        let w = pb::Workload { keys: Some(trace(vec![3], vec![])), rate: 10.0, ..redis_workload() };
+        assert!(refusal(&w).contains("rate must be 0"));
+        let timed = pb::Workload {
+            keys: Some(trace(vec![3, 1, 2, 2], vec![0, 0, 100, 2_000_000])),
+            ..redis_workload()
+        };
+        assert_eq!(
+            WorkloadPlan::try_from(&timed).expect("valid").scheduled_rate(),
+            2.0,
+            "4 requests over 2 s"
+        );
+        let fast = pb::Workload { keys: Some(trace(vec![3, 1], vec![])), ..redis_workload() };
+        assert_eq!(WorkloadPlan::try_from(&fast).expect("valid").scheduled_rate(), 0.0, "closed loop");
     }
 }

@@ -135,11 +135,11 @@ pub async fn empty_redis(dataset: &Generator, redis: &RedisTarget) -> Result<u64
 }
 
 async fn seed_s3(dataset: &Generator, s3: &S3Target) -> Result<Seeded, SeedError> {
-    futures_util::stream::iter(0..dataset.objects)
+    futures_util::stream::iter(0..dataset.total())
         .map(|i| async move {
             let body = dataset.body(i);
             let len = body.len() as u64;
-            let key = Generator::s3_key(i);
+            let key = dataset.key(i);
             let fail = |detail: String| SeedError::S3Put {
                 bucket: s3.bucket().to_owned(),
                 key: key.clone(),
@@ -209,7 +209,7 @@ async fn each_object(
         detail: redact_in(&detail, redis.url()),
     };
     let conn = redis.connect().await.map_err(|e| SeedError::Connect(ConnectError::new(redis.url(), &e)))?;
-    futures_util::stream::iter(0..dataset.objects)
+    futures_util::stream::iter(0..dataset.total())
         .map(|i| {
             let mut conn = conn.clone();
             let (cmd, len) = command(i);

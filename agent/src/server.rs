@@ -15,7 +15,7 @@ use tonic::transport::{Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use fetchbench_proto::dataset::{Generator, STAMP_LEN};
-use fetchbench_proto::limits::MAX_OBJECT_BYTES;
+use fetchbench_proto::limits::{MAX_MESSAGE_BYTES, MAX_OBJECT_BYTES};
 use fetchbench_proto::wire::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, unix_ns};
 
 use crate::cpu;
@@ -24,6 +24,7 @@ use crate::driver::redis::{ConnectError, RedisTarget};
 use crate::driver::s3::{S3Config, S3Target};
 use crate::driver::{CacheAsideDriver, Driver};
 use crate::engine::{self, Events, RunContext, Slots};
+use crate::keys::KeyDist;
 use crate::pace::Pacer;
 use crate::plan::{TargetKind, WorkloadPlan};
 use crate::seed;
@@ -70,7 +71,8 @@ async fn serve_with(
         // no packet says so: its Run stream then drops and the load stops.
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .add_service(AgentServer::new(service))
+        // A Run request carries each agent's share of a replayed trace whole.
+        .add_service(AgentServer::new(service).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             state.stop_run();
@@ -164,6 +166,15 @@ impl Prepared {
                 plan.name
             )));
         }
+        if let KeyDist::Trace(share) = &plan.keys
+            && let Some(i) = share.index.iter().find(|&&i| i >= self.dataset.total())
+        {
+            return Err(Status::invalid_argument(format!(
+                "workload {}: the trace reads object {i}, but the prepared dataset has {} objects",
+                plan.name,
+                self.dataset.total()
+            )));
+        }
         if !plan.busy_poll.is_zero() && self.redis.as_ref().is_some_and(|r| !r.can_busy_poll()) {
             return Err(Status::failed_precondition(format!(
                 "workload {}: busy_poll needs a single Redis node over plain TCP with RESP2 \
@@ -212,7 +223,7 @@ impl Agent for AgentService {
             None => None,
         };
         let s3 = match &req.s3 {
-            Some(s) => Some(s3_target(s, dataset.objects).await?),
+            Some(s) => Some(s3_target(s, &dataset).await?),
             None => None,
         };
         let (seeded, seed_duration_ms) = fill_targets(&req, &dataset, redis.as_ref(), s3.as_ref()).await?;
@@ -478,8 +489,8 @@ async fn connect_redis(r: &pb::RedisTarget, dataset: &Arc<Generator>) -> Result<
     Ok(target)
 }
 
-/// The S3 target Prepare names, holding `objects` objects.
-async fn s3_target(s: &pb::S3Target, objects: u64) -> Result<S3Target, Status> {
+/// The S3 target Prepare names, holding the dataset's objects.
+async fn s3_target(s: &pb::S3Target, dataset: &Generator) -> Result<S3Target, Status> {
     if s.bucket.is_empty() {
         return Err(Status::invalid_argument("s3 target has no bucket"));
     }
@@ -491,7 +502,7 @@ async fn s3_target(s: &pb::S3Target, objects: u64) -> Result<S3Target, Status> {
         access_key_id: s.access_key_id.clone(),
         secret_access_key: s.secret_access_key.clone(),
     };
-    Ok(S3Target::new(&config, objects).await)
+    Ok(S3Target::new(&config, dataset).await)
 }
 
 /// Seed the dataset into the targets when the request asks to, returning what was written and

@@ -70,7 +70,7 @@ impl Verifier {
     /// A verifier of `dataset`'s objects, or of bytes `[start, start + length)` of each,
     /// leaving out the first `skip` bytes (bodies hashed the same way).
     pub fn new(dataset: Arc<Generator>, range: Option<(u64, u64)>, skip: usize) -> Verifier {
-        let expected = (0..dataset.objects).map(|_| OnceLock::new()).collect();
+        let expected = (0..dataset.total()).map(|_| OnceLock::new()).collect();
         Verifier { dataset, range, skip, expected }
     }
 
@@ -109,7 +109,12 @@ mod tests {
     use fetchbench_proto::dataset::{STAMP_LEN, Sizes};
 
     fn dataset() -> Arc<Generator> {
-        Arc::new(Generator { objects: 3, sizes: Sizes::Uniform { min: 100, max: 200 }, seed: 7 })
+        Arc::new(Generator {
+            objects: 3,
+            sizes: Sizes::Uniform { min: 100, max: 200 },
+            seed: 7,
+            named: Vec::new(),
+        })
     }
 
     fn read(body: &[u8]) -> Sample {

@@ -44,6 +44,21 @@ pub enum Command {
     /// Make the certificates for agents you start yourself (`run --agent`): an authority, the
     /// controller's client identity, and a server certificate per agent host.
     Certs(CertsArgs),
+    /// What a trace file holds, before replaying it with `keys = "trace:FILE"`: requests,
+    /// distinct keys, object sizes, time span and rate, the share of requests on the top 1% of
+    /// keys and the best-fitting Zipf exponent, then the scenario lines of a synthetic workload
+    /// that matches it.
+    TraceStats(TraceStatsArgs),
+}
+
+/// Arguments of `fetchbench trace-stats`.
+#[derive(Debug, clap::Args)]
+pub struct TraceStatsArgs {
+    /// The trace: one key per line; CSV with a header naming a `key` column and optionally
+    /// `timestamp` (or `time`: seconds, or RFC 3339) and `size` (or `bytes`) columns; or an S3
+    /// server access log, whose REST.GET.OBJECT records are read.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// Arguments of `fetchbench certs`.

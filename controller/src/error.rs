@@ -11,6 +11,7 @@ use crate::fleet::local::FleetError;
 use crate::fleet::tls::TlsError;
 use crate::render::files::ReportError;
 use crate::scenario::ScenarioError;
+use crate::scenario::trace::TraceError;
 
 /// Exit code: runtime failure.
 pub const EXIT_FAILURE: u8 = 1;
@@ -29,6 +30,9 @@ pub enum Error {
     /// The scenario file is missing or invalid.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// A trace file is missing or cannot be read as a trace.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
     /// A command-line value is invalid.
     #[error("{flag} {value:?}: {detail}")]
     Usage {
@@ -196,6 +200,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Scenario(_)
+            | Error::Trace(_)
             | Error::Usage { .. }
             | Error::Missing { .. }
             | Error::AgentBinary { .. }

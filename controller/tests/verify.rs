@@ -60,7 +60,7 @@ const OBJECTS: u64 = 200;
 
 /// The scenario's dataset, as the agents make it.
 fn dataset() -> Generator {
-    Generator { objects: OBJECTS, sizes: Sizes::Uniform { min: 235, max: 434 }, seed: 1 }
+    Generator { objects: OBJECTS, sizes: Sizes::Uniform { min: 235, max: 434 }, seed: 1, named: Vec::new() }
 }
 
 /// The objects whose bytes hold "QQ": those the proxy damages.

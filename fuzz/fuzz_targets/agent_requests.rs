@@ -3,8 +3,8 @@
 //! dataset's size function work for it).
 #![no_main]
 
+use fetchbench_agent::keys::{KeyDist, KeySampler, TraceCursor};
 use fetchbench_agent::plan::WorkloadPlan;
-use fetchbench_agent::keys::KeySampler;
 use fetchbench_proto as pb;
 use fetchbench_proto::dataset::Generator;
 use libfuzzer_sys::fuzz_target;
@@ -15,8 +15,16 @@ fuzz_target!(|data: &[u8]| {
         for workload in &run.workloads {
             if let Ok(plan) = WorkloadPlan::try_from(workload) {
                 assert!(plan.concurrency >= 1);
+                // A trace is read through its cursor, each record once, then never again.
+                if let KeyDist::Trace(share) = &plan.keys {
+                    let cursor = TraceCursor::new(share.clone());
+                    let taken = std::iter::from_fn(|| cursor.take()).count();
+                    assert_eq!(taken, share.index.len());
+                    assert!(cursor.take().is_none());
+                    continue;
+                }
                 for objects in [1, 7, 1_000] {
-                    let mut sampler = KeySampler::new(plan.keys, objects, 0, plan.concurrency as u64)
+                    let mut sampler = KeySampler::new(&plan.keys, objects, 0, plan.concurrency as u64)
                         .expect("keys the plan accepted can be sampled");
                     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(plan.seed);
                     for _ in 0..16 {
@@ -30,7 +38,8 @@ fuzz_target!(|data: &[u8]| {
         && let Some(d) = &prepare.dataset
         && let Ok(dataset) = Generator::from_proto(d)
     {
-        for i in 0..dataset.objects.min(8) {
+        let named = dataset.objects..dataset.total().min(dataset.objects.saturating_add(8));
+        for i in (0..dataset.objects.min(8)).chain(named) {
             let size = dataset.size(i);
             assert!(size <= dataset.max_size(), "object {i}: {size} > {}", dataset.max_size());
         }

@@ -2,7 +2,8 @@
 //! `filename{i}.txt`, Redis key `{prefix}filename{i}.txt`, a size drawn from the dataset's size
 //! distribution (uniform in `[min, max]` bytes in the tutorial) and random `[A-Z0-9]` content.
 //! Each object is derived from the dataset seed and its index alone, so any agent can write or
-//! check any object, in any order.
+//! check any object, in any order. A replayed trace adds named objects after the generated ones:
+//! object `objects + j` has the trace's `j`-th new key and the size the trace gave it.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,6 +52,9 @@ pub struct Generator {
     pub sizes: Sizes,
     /// Seed of sizes and contents.
     pub seed: u64,
+    /// Objects after the generated ones, `(S3 key, size in bytes)`: object `objects + j` is
+    /// `named[j]`. Empty unless a trace names keys the generated ones are not.
+    pub named: Vec<(String, u64)>,
 }
 
 impl Generator {
@@ -64,15 +68,39 @@ impl Generator {
         format!("{prefix}filename{i}.txt")
     }
 
+    /// Every object, generated and named: indices are `0..total()`.
+    pub fn total(&self) -> u64 {
+        self.objects + self.named.len() as u64
+    }
+
+    /// S3 key of object `i`, generated or named.
+    pub fn key(&self, i: u64) -> String {
+        match self.named_object(i) {
+            Some((key, _)) => key.clone(),
+            None => Generator::s3_key(i),
+        }
+    }
+
+    /// Redis key of object `i`, generated or named: `prefix` followed by its S3 key.
+    pub fn redis_key_of(&self, prefix: &str, i: u64) -> String {
+        format!("{prefix}{}", self.key(i))
+    }
+
     /// Size of object `i`, bytes.
     pub fn size(&self, i: u64) -> u64 {
-        self.draw_size(&mut self.rng(i))
+        match self.named_object(i) {
+            Some((_, size)) => *size,
+            None => self.draw_size(&mut self.rng(i)),
+        }
     }
 
     /// The bytes of object `i`.
     pub fn body(&self, i: u64) -> Vec<u8> {
         let mut rng = self.rng(i);
-        let len = self.draw_size(&mut rng);
+        let len = match self.named_object(i) {
+            Some((_, size)) => *size,
+            None => self.draw_size(&mut rng),
+        };
         (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]).collect()
     }
 
@@ -100,12 +128,23 @@ impl Generator {
         }
     }
 
+    /// A size from the dataset's distribution for a named object that has none: what generated
+    /// object `i` would have, bytes.
+    pub fn drawn_size(&self, i: u64) -> u64 {
+        self.draw_size(&mut self.rng(i))
+    }
+
     /// Largest size any object can have, bytes.
     pub fn max_size(&self) -> u64 {
-        match &self.sizes {
+        let generated = match &self.sizes {
             Sizes::Uniform { max, .. } | Sizes::LogNormal { max, .. } => *max,
             Sizes::Weighted(list) => list.iter().map(|(b, _)| *b).max().unwrap_or(0),
-        }
+        };
+        self.named.iter().map(|(_, size)| *size).fold(generated, u64::max)
+    }
+
+    fn named_object(&self, i: u64) -> Option<&(String, u64)> {
+        i.checked_sub(self.objects).and_then(|j| self.named.get(usize::try_from(j).ok()?))
     }
 
     fn rng(&self, i: u64) -> ChaCha8Rng {
@@ -165,18 +204,31 @@ impl Generator {
             }
             _ => return Err("a dataset has either weighted sizes or a lognormal, not both".into()),
         };
-        Ok(Generator { objects: d.objects, sizes, seed: d.seed })
+        if let Some(n) = d.named.iter().find(|n| n.key.is_empty()) {
+            return Err(format!("a named object of {} bytes has an empty key", n.size_bytes));
+        }
+        let named = d.named.iter().map(|n| (n.key.clone(), n.size_bytes)).collect();
+        Ok(Generator { objects: d.objects, sizes, seed: d.seed, named })
     }
 
     /// The proto message for this dataset.
     pub fn to_proto(&self) -> pb::Dataset {
-        let mut d = pb::Dataset { objects: self.objects, seed: self.seed, ..Default::default() };
+        let mut d = pb::Dataset {
+            objects: self.objects,
+            seed: self.seed,
+            named: self
+                .named
+                .iter()
+                .map(|(key, size)| pb::NamedObject { key: key.clone(), size_bytes: *size })
+                .collect(),
+            ..Default::default()
+        };
         match &self.sizes {
             Sizes::Uniform { min, max } => (d.size_min_bytes, d.size_max_bytes) = (*min, *max),
             Sizes::Weighted(list) => {
                 d.weighted = list.iter().map(|&(bytes, weight)| pb::WeightedSize { bytes, weight }).collect();
                 d.size_min_bytes = list.iter().map(|(b, _)| *b).min().unwrap_or(0);
-                d.size_max_bytes = self.max_size();
+                d.size_max_bytes = list.iter().map(|(b, _)| *b).max().unwrap_or(0);
             }
             Sizes::LogNormal { median, sigma, min, max } => {
                 d.lognormal = Some(pb::LogNormalSize { median_bytes: *median, sigma: *sigma });
@@ -200,7 +252,8 @@ pub fn mix(seed: u64, salt: u64) -> u64 {
 mod tests {
     use super::*;
 
-    const SEED: Generator = Generator { objects: 200, sizes: Sizes::Uniform { min: 235, max: 434 }, seed: 1 };
+    const SEED: Generator =
+        Generator { objects: 200, sizes: Sizes::Uniform { min: 235, max: 434 }, seed: 1, named: Vec::new() };
 
     #[test]
     fn bodies_are_reproducible_and_in_range() {
@@ -217,8 +270,12 @@ mod tests {
 
     #[test]
     fn weighted_sizes_follow_their_weights() {
-        let d =
-            Generator { objects: 20_000, sizes: Sizes::Weighted(vec![(1024, 0.7), (65536, 0.3)]), seed: 3 };
+        let d = Generator {
+            objects: 20_000,
+            sizes: Sizes::Weighted(vec![(1024, 0.7), (65536, 0.3)]),
+            seed: 3,
+            named: Vec::new(),
+        };
         let small = (0..d.objects).filter(|&i| d.size(i) == 1024).count() as f64 / d.objects as f64;
         assert!((small - 0.7).abs() < 0.02, "share of 1 KiB objects {small}");
         assert!((0..d.objects).all(|i| [1024, 65536].contains(&d.size(i))));
@@ -227,7 +284,7 @@ mod tests {
     #[test]
     fn lognormal_sizes_have_their_median_and_stay_clamped() {
         let sizes = Sizes::LogNormal { median: 4096.0, sigma: 1.0, min: 100, max: 100_000 };
-        let d = Generator { objects: 20_001, sizes, seed: 4 };
+        let d = Generator { objects: 20_001, sizes, seed: 4, named: Vec::new() };
         let mut all: Vec<u64> = (0..d.objects).map(|i| d.size(i)).collect();
         all.sort_unstable();
         let median = all[all.len() / 2] as f64;
@@ -242,7 +299,7 @@ mod tests {
             Sizes::Weighted(vec![(10, 1.0), (20, 2.0)]),
             Sizes::LogNormal { median: 50.0, sigma: 0.5, min: 1, max: 500 },
         ] {
-            let d = Generator { objects: 3, sizes, seed: 9 };
+            let d = Generator { objects: 3, sizes, seed: 9, named: vec![("a/b.txt".into(), 7)] };
             assert_eq!(Generator::from_proto(&d.to_proto()).expect("valid"), d);
         }
     }
@@ -266,6 +323,22 @@ mod tests {
         assert_eq!(Generator::version_of(&SEED.body(3)), 0);
         assert_eq!(SEED.versioned_body(3, 0), SEED.body(3));
         assert_eq!(Generator::version_of(b"~short~"), 0);
+    }
+
+    #[test]
+    fn named_objects_follow_the_generated_ones() {
+        let d = Generator { named: vec![("photos/a b.jpg".into(), 5), ("x".into(), 0)], ..SEED };
+        assert_eq!(d.total(), 202);
+        assert_eq!(
+            (d.key(199), d.key(200), d.key(201)),
+            ("filename199.txt".into(), "photos/a b.jpg".into(), "x".into())
+        );
+        assert_eq!(d.redis_key_of("b:", 200), "b:photos/a b.jpg");
+        assert_eq!((d.size(200), d.body(200).len(), d.body(201).len()), (5, 5, 0));
+        assert_eq!(d.body(200), d.body(200));
+        assert_eq!(d.body(7), SEED.body(7), "generated objects are unchanged");
+        assert_eq!(Generator { named: vec![("big".into(), 1 << 20)], ..SEED }.max_size(), 1 << 20);
+        assert!((235..=434).contains(&d.drawn_size(200)));
     }
 
     #[test]

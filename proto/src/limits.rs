@@ -14,3 +14,9 @@ pub const MAX_PIPELINE: u32 = 10_000;
 pub const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
 /// Largest object, bytes (1 GiB).
 pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
+/// Most records a replayed trace may hold (`keys = "trace:FILE"`). Each agent gets its share of
+/// them in its Run request, at most about 20 bytes a record (an object index and a time).
+pub const MAX_TRACE_RECORDS: usize = 10_000_000;
+/// Largest message an agent decodes, bytes (256 MiB, instead of tonic's default 4 MiB): a Run
+/// request carrying a trace of [`MAX_TRACE_RECORDS`] records for one agent fits.
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;

@@ -158,7 +158,7 @@ impl RedisTarget {
         } else {
             Clients::Single(Client::open(url)?)
         };
-        let keys = (0..dataset.objects).map(|i| Generator::redis_key(prefix, i)).collect();
+        let keys = (0..dataset.total()).map(|i| dataset.redis_key_of(prefix, i)).collect();
         Ok(RedisTarget {
             client,
             url: url.into(),

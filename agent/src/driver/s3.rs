@@ -49,8 +49,8 @@ pub struct S3Target {
 }
 
 impl S3Target {
-    /// A client for `config` and the keys of `objects` objects.
-    pub async fn new(config: &S3Config, objects: u64) -> Self {
+    /// A client for `config` and the keys of the dataset's objects.
+    pub async fn new(config: &S3Config, dataset: &Generator) -> Self {
         // rustls on ring, the agent's one TLS backend, instead of the SDK's default (aws-lc).
         let https = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
@@ -82,7 +82,7 @@ impl S3Target {
         if shared.region().is_none() {
             builder = builder.region(Region::new(FALLBACK_REGION));
         }
-        let keys = (0..objects).map(Generator::s3_key).collect();
+        let keys = (0..dataset.total()).map(|i| dataset.key(i)).collect();
         S3Target {
             client: Client::from_conf(builder.build()),
             bucket: config.bucket.as_str().into(),

@@ -8,6 +8,7 @@ mod provision;
 mod report;
 pub mod run;
 mod stack;
+mod trace_stats;
 
 use tokio_util::sync::CancellationToken;
 
@@ -118,5 +119,6 @@ async fn other_command(command: Command) -> Result<u8, Error> {
         Command::Status(args) => stack::status(&args).await,
         Command::Certs(args) => certs::certs(&args),
         Command::Teardown(args) => stack::teardown(&args).await,
+        Command::TraceStats(args) => trace_stats::trace_stats(&args),
     }
 }

@@ -377,6 +377,16 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
     }
     if let Some(text) = &args.find_max {
         let find_max = FindMax::from_flag(text).map_err(|e| usage("--find-max", text.clone(), e))?;
+        if let Some(w) = scenario.workloads.iter().find(|w| w.trace.is_some()) {
+            return Err(usage(
+                "--find-max",
+                text.clone(),
+                format!(
+                    "workload {:?} replays a trace at its own pace; run the search without it (--workload)",
+                    w.name
+                ),
+            ));
+        }
         if let Some(w) = scenario.workloads.iter().find(|w| w.pipeline > 1) {
             return Err(usage(
                 "--find-max",
@@ -400,6 +410,17 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
                 "--rate",
                 rate.to_string(),
                 format!("must be in (0, {MAX_RATE}] requests per second per agent"),
+            ));
+        }
+        if let Some(w) = scenario.workloads.iter().find(|w| w.trace.is_some()) {
+            return Err(usage(
+                "--rate",
+                rate.to_string(),
+                format!(
+                    "workload {:?} replays a trace at its own pace (replay = \"timed\" keeps the recorded \
+                     times); leave out --rate or run other workloads (--workload)",
+                    w.name
+                ),
             ));
         }
         if let Some(w) = scenario.workloads.iter().find(|w| w.pipeline > 1) {

@@ -629,6 +629,74 @@ pub fn speedup(redis: &WorkloadResult, s3: &WorkloadResult) -> String {
     )
 }
 
+/// What `fetchbench trace-stats` prints: the trace's figures, then the scenario lines that make
+/// a synthetic workload match them. `source` names the file and how it was read.
+pub fn trace_stats_text(source: &str, s: &crate::results::trace_stats::TraceStats) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "trace: {source}");
+    let _ = writeln!(out, "requests: {}", s.requests);
+    let _ = writeln!(out, "distinct keys: {}", s.distinct_keys);
+    match &s.sizes {
+        Some(z) => {
+            let _ = writeln!(
+                out,
+                "object sizes (bytes, {} keys with a size): min {}, p50 {}, p90 {}, p99 {}, max {}, mean {:.1}",
+                z.known, z.min, z.p50, z.p90, z.p99, z.max, z.mean
+            );
+        }
+        None => {
+            let _ = writeln!(out, "object sizes: not in the trace");
+        }
+    }
+    match (s.span, s.mean_rate) {
+        (Some(span), Some(rate)) => {
+            let _ = writeln!(out, "span: {:.3} s, mean rate {rate:.1} requests/s", span.as_secs_f64());
+        }
+        (Some(span), None) => {
+            let _ = writeln!(out, "span: {:.3} s", span.as_secs_f64());
+        }
+        _ => {
+            let _ = writeln!(out, "span: no times in the trace");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "top 1% of keys ({} key{}): {:.1}% of requests",
+        s.top_keys,
+        if s.top_keys == 1 { "" } else { "s" },
+        100.0 * s.top_share
+    );
+    let _ = writeln!(out, "zipf exponent (best fit): {:.3}", s.zipf_exponent);
+    let _ = writeln!(out, "\na synthetic scenario to match it:");
+    let _ = writeln!(out, "[dataset]");
+    let _ = writeln!(out, "objects = {}", s.distinct_keys);
+    if let Some(z) = &s.sizes {
+        if z.min == z.max {
+            let _ = writeln!(out, "size = {}", z.min);
+        } else {
+            let _ = writeln!(
+                out,
+                "size = {{ median = {}, sigma = {:.3}, min = {}, max = {} }}",
+                z.p50.max(1),
+                z.ln_sigma.min(10.0),
+                z.min,
+                z.max
+            );
+        }
+    }
+    let _ = writeln!(out, "[[workload]]");
+    // A scenario's zipf exponent is above 0; a flat trace is uniform.
+    if s.zipf_exponent < 0.01 {
+        let _ = writeln!(out, "keys = \"uniform\"");
+    } else {
+        let _ = writeln!(out, "keys = \"zipf:{:.3}\"", s.zipf_exponent);
+    }
+    if let Some(rate) = s.mean_rate {
+        let _ = writeln!(out, "rate = {rate:.1}  # per agent: divide by the agents");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,7 +248,7 @@ pub fn pairs(result: &RunResult) -> Vec<(&WorkloadResult, &WorkloadResult)> {
     let measured = |target: Target| result.workloads.iter().filter(move |w| w.target == target && w.ops > 0);
     let shape = |w: &WorkloadResult| {
         let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
-        Some((s.concurrency, s.keys, s.rate.map(f64::to_bits), s.range, s.pipeline.max(1), s.agents))
+        Some((s.concurrency, &s.keys, s.rate.map(f64::to_bits), s.range, s.pipeline.max(1), s.agents))
     };
     let mut taken = Vec::new();
     let mut pairs = Vec::new();

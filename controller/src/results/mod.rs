@@ -10,3 +10,4 @@ pub mod schema;
 pub mod server;
 pub mod tally;
 pub mod thresholds;
+pub mod trace_stats;

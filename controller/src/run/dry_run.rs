@@ -15,11 +15,10 @@ pub fn text(scenario: &Scenario, place: &str) -> String {
         crate::scenario::CacheStart::Cold => "in S3 only (cold cache)",
     };
     let mut out = format!(
-        "scenario {:?}, {agents} agent{} {place}; {} objects of {} {cache}, seed {}\n",
+        "scenario {:?}, {agents} agent{} {place}; {} {cache}, seed {}\n",
         scenario.name,
         if agents == 1 { "" } else { "s" },
-        d.objects,
-        d.describe_sizes(),
+        d.describe_objects(),
         d.seed
     );
     for w in &scenario.workloads {
@@ -47,8 +46,11 @@ fn planned_time(scenario: &Scenario) -> String {
         let stop = w.find_max.as_ref().map_or(w.stop, |f| Amount::Duration(f.budget + f.step));
         let phases = std::iter::once((stop, false)).chain(w.warmup.map(|a| (a, true)));
         for (amount, warmup) in phases {
+            // A timed trace's records take its (scaled) span, at least.
+            let span = w.trace.as_ref().and_then(|t| t.at.as_ref()?.last().copied());
             match (amount, w.rate) {
                 (Amount::Duration(d), _) => known = known.saturating_add(d),
+                (Amount::Requests(_), None) if let Some(span) = span => known = known.saturating_add(span),
                 (Amount::Requests(n), Some(rate)) => {
                     let d = Duration::try_from_secs_f64(n as f64 / rate).unwrap_or(Duration::MAX);
                     known = known.saturating_add(d);

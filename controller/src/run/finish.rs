@@ -53,15 +53,15 @@ pub fn write_dataset_csv(
     dataset: &fetchbench_proto::dataset::Generator,
 ) -> Result<(), Error> {
     use std::io::Write;
-    if dataset.objects > DATASET_CSV_MAX_OBJECTS {
+    if dataset.total() > DATASET_CSV_MAX_OBJECTS {
         return Ok(());
     }
     let path = dir.join("dataset.csv");
     let write = || -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
         writeln!(out, "index,s3_key,size_bytes")?;
-        for i in 0..dataset.objects {
-            writeln!(out, "{i},{},{}", fetchbench_proto::dataset::Generator::s3_key(i), dataset.size(i))?;
+        for i in 0..dataset.total() {
+            writeln!(out, "{i},{},{}", dataset.key(i), dataset.size(i))?;
         }
         out.flush()
     };

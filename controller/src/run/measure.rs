@@ -209,8 +209,9 @@ pub async fn pass(
     let start = unix_ns(SystemTime::now() + START_MARGIN + max_rtt * 4);
     let (tx, mut rx) = mpsc::channel::<(usize, Delivery)>(1024);
     let mut streams: Vec<Option<tokio::task::AbortHandle>> = vec![None; clients.len()];
-    for &a in live {
-        let request = run_request(scenario, w, a, start + clocks[a].offset_ns, clocks[a].offset_ns);
+    for (k, &a) in live.iter().enumerate() {
+        let clock = clocks[a].offset_ns;
+        let request = run_request(scenario, w, a, (k, live.len()), start + clock, clock);
         streams[a] = Some(spawn_stream(clients[a].clone(), a, request, tx.clone()));
     }
     drop(tx);

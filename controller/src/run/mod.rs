@@ -244,13 +244,7 @@ async fn seed(
         (Some(_), None) => "redis",
         (None, _) => "s3",
     };
-    say!(
-        "seeding {} objects of {} into {} through {}",
-        dataset.objects,
-        scenario.dataset.describe_sizes(),
-        stores,
-        agents[0].id
-    );
+    say!("seeding {} into {} through {}", scenario.dataset.describe_objects(), stores, agents[0].id);
     let mut seeder = clients[0].clone();
     let seeded = seeder
         .prepare(prepare(true))

@@ -14,6 +14,7 @@ pub mod expand;
 pub mod find_max;
 pub mod metric;
 mod parse;
+pub mod trace;
 
 pub use find_max::{FindMax, Percentile};
 pub use parse::ScenarioError;
@@ -124,6 +125,11 @@ pub struct Dataset {
     /// without them (`cold`, for cache-aside workloads to fill).
     #[serde(default)]
     pub cache: CacheStart,
+    /// Objects the replayed traces read beyond `filename{i}.txt`, `(S3 key, size in bytes)`:
+    /// object `objects + j` is `named[j]`. Seeded with the others; made from the trace files
+    /// when the scenario is loaded, so not written to result.json.
+    #[serde(skip)]
+    pub named: Vec<(String, u64)>,
 }
 
 /// How object sizes are drawn, bytes.
@@ -192,7 +198,8 @@ impl Dataset {
         let step = self.objects / sampled;
         let sum: u64 = (0..sampled).map(|k| generator.size(k * step)).sum();
         let mean = sum as f64 / sampled as f64;
-        (mean * self.objects as f64).min(u64::MAX as f64) as u64
+        let named: u64 = self.named.iter().map(|(_, size)| size).sum();
+        (mean * self.objects as f64).min(u64::MAX as f64) as u64 + named
     }
 
     /// The dataset as the agents generate it.
@@ -205,7 +212,18 @@ impl Dataset {
                 d::Sizes::LogNormal { median: *median, sigma: *sigma, min: *min, max: *max }
             }
         };
-        d::Generator { objects: self.objects, sizes, seed: self.seed }
+        d::Generator { objects: self.objects, sizes, seed: self.seed, named: self.named.clone() }
+    }
+
+    /// The objects in words: `200 objects of 235-434 bytes`, then those the traces name beside
+    /// them: `, and 4 more a trace names (107.1 KiB)`.
+    pub fn describe_objects(&self) -> String {
+        let generated = format!("{} objects of {}", self.objects, self.describe_sizes());
+        if self.named.is_empty() {
+            return generated;
+        }
+        let bytes = self.named.iter().map(|(_, size)| size).sum();
+        format!("{generated}, and {} more a trace names ({})", self.named.len(), human_bytes(bytes))
     }
 
     /// A short description: "235-434 bytes", "1024 bytes (70%) or 65536 bytes (30%)".
@@ -241,6 +259,16 @@ pub struct Workload {
     pub warmup: Option<Amount>,
     /// How keys are chosen.
     pub keys: KeyDist,
+    /// A trace's replay: at the recorded times or as fast as the slots allow.
+    #[serde(default, skip_serializing_if = "Replay::is_fast")]
+    pub replay: Replay,
+    /// Timed replay: how many times faster than recorded the requests go out, > 0.
+    #[serde(default = "one_f64", skip_serializing_if = "is_one_f64")]
+    pub speed: f64,
+    /// The trace of `keys = "trace:FILE"` as it is replayed; read when the scenario is loaded,
+    /// so not written to result.json.
+    #[serde(skip)]
+    pub trace: Option<std::sync::Arc<Replayed>>,
     /// Per-request timeout.
     #[serde(with = "duration_text")]
     pub timeout: Duration,
@@ -317,6 +345,42 @@ fn one() -> u32 {
     1
 }
 
+/// The recorded pace: the default of `speed`.
+fn one_f64() -> f64 {
+    1.0
+}
+
+fn is_one_f64(v: &f64) -> bool {
+    *v == 1.0
+}
+
+/// How a trace is replayed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replay {
+    /// Each slot sends the next record when its last one ended (closed loop).
+    #[default]
+    Fast,
+    /// Each record goes out at its recorded time after the first, divided by `speed` (open loop).
+    Timed,
+}
+
+impl Replay {
+    fn is_fast(&self) -> bool {
+        *self == Replay::Fast
+    }
+}
+
+/// A trace as a workload replays it: each record's object index and, for a timed replay, its
+/// intended start after the workload's start (the recorded offset divided by `speed`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replayed {
+    /// Object index of each record, in the trace's order.
+    pub objects: Vec<u64>,
+    /// Timed replay: each record's intended start; `None` for fast replay.
+    pub at: Option<Vec<Duration>>,
+}
+
 impl Workload {
     /// The workload in one line, as a run and its dry run announce it: `redis-get (redis, 2
     /// agents x 16 in flight, 10s per agent after 1s of warm-up, keys uniform)`. `agents` is how
@@ -333,7 +397,18 @@ impl Workload {
                 humantime::format_duration(f.step),
                 humantime::format_duration(f.budget)
             ),
-            None => format!("{} per agent", self.stop),
+            None => match (&self.trace, self.stop) {
+                (Some(t), Amount::Requests(n)) if n == t.objects.len() as u64 => {
+                    format!("the trace's {n} records, split between the agents by key")
+                }
+                (Some(_), stop) => format!("{stop} per agent, or fewer when its share of the trace ends"),
+                (None, stop) => format!("{stop} per agent"),
+            },
+        };
+        let keys = match (&self.trace, self.replay) {
+            (Some(_), Replay::Timed) => format!("{keys}, at the recorded times x{}", self.speed),
+            (Some(_), Replay::Fast) => format!("{keys}, as fast as the slots allow"),
+            (None, _) => keys,
         };
         let writes = if self.write_share > 0.0 {
             let what = match self.on_write {
@@ -386,7 +461,17 @@ impl Workload {
             ("warm-up", self.warmup.map_or_else(|| "none".to_owned(), |a| a.to_string())),
             ("rate", self.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("{r} ops/s per agent"))),
             ("pipeline", self.pipeline.to_string()),
-            ("keys", self.keys.to_string()),
+            // A trace's replay and speed change what it measures as much as its file does.
+            (
+                "keys",
+                match (&self.keys, self.replay) {
+                    (KeyDist::Trace(_), Replay::Timed) => {
+                        format!("{} (timed, speed {})", self.keys, self.speed)
+                    }
+                    (KeyDist::Trace(_), Replay::Fast) => format!("{} (fast)", self.keys),
+                    _ => self.keys.to_string(),
+                },
+            ),
             ("busy_poll", duration(self.busy_poll, "off")),
             ("set_share", self.set_share.to_string()),
             (
@@ -503,7 +588,7 @@ impl fmt::Display for Amount {
 }
 
 /// How requests choose their object.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum KeyDist {
     /// `uniform`: every object equally likely.
@@ -514,6 +599,9 @@ pub enum KeyDist {
     Zipf(f64),
     /// `hotset:F:P`: a fraction F of the objects takes a share P of the requests.
     HotSet(f64, f64),
+    /// `trace:FILE`: the keys a trace file lists, in its order (FILE relative to the scenario's
+    /// folder; the loaded scenario holds the path resolved).
+    Trace(String),
 }
 
 impl FromStr for KeyDist {
@@ -526,6 +614,12 @@ impl FromStr for KeyDist {
                 .filter(|v| v.is_finite())
                 .ok_or_else(|| format!("{what} {text:?} is not a number"))
         };
+        if let Some(file) = s.strip_prefix("trace:") {
+            if file.trim().is_empty() {
+                return Err("trace: names no file; write trace:FILE, e.g. trace:traffic.csv".into());
+            }
+            return Ok(KeyDist::Trace(file.to_owned()));
+        }
         let parts: Vec<&str> = s.split(':').collect();
         match parts.as_slice() {
             ["uniform"] => Ok(KeyDist::Uniform),
@@ -549,7 +643,7 @@ impl FromStr for KeyDist {
             }
             _ => Err(format!(
                 "{s:?} is not a key distribution; expected uniform, sequential, zipf:S \
-                 (e.g. zipf:0.99) or hotset:F:P (e.g. hotset:0.1:0.9)"
+                 (e.g. zipf:0.99), hotset:F:P (e.g. hotset:0.1:0.9) or trace:FILE"
             )),
         }
     }
@@ -562,6 +656,7 @@ impl fmt::Display for KeyDist {
             KeyDist::Sequential => f.write_str("sequential"),
             KeyDist::Zipf(e) => write!(f, "zipf:{e}"),
             KeyDist::HotSet(k, p) => write!(f, "hotset:{k}:{p}"),
+            KeyDist::Trace(file) => write!(f, "trace:{file}"),
         }
     }
 }

@@ -11,6 +11,7 @@ use toml::Spanned;
 use fetchbench_proto::dataset::STAMP_LEN;
 
 use super::metric::ThresholdMetric;
+use super::trace::{self, Trace};
 use super::*;
 
 /// Why a scenario was refused. Displays as one line: `file:line: field: what is wrong`.
@@ -67,11 +68,17 @@ impl Scenario {
         let text = String::from_utf8(bytes).map_err(|e| {
             fail(format!("is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
         })?;
-        Scenario::parse(&text, &file)
+        Scenario::parse_in(&text, &file, path.parent())
     }
 
-    /// Parse and validate scenario text; `file` names it in errors.
+    /// Parse and validate scenario text; `file` names it in errors, and the trace files it
+    /// names are read relative to the current folder.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_in(text, file, None)
+    }
+
+    /// Parse and validate scenario text whose trace files are relative to `dir`.
+    fn parse_in(text: &str, file: &str, dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
             let span = e.span();
             ScenarioError {
@@ -84,7 +91,7 @@ impl Scenario {
                 message: e.message().trim().to_owned(),
             }
         })?;
-        Validator { text, file }.scenario(raw)
+        Validator { text, file, dir }.scenario(raw)
     }
 }
 
@@ -159,6 +166,8 @@ struct RawWorkload {
     on_write: Option<Spanned<OnWrite>>,
     agents: Option<Spanned<u32>>,
     find_max: Option<Spanned<RawFindMax>>,
+    replay: Option<Spanned<String>>,
+    speed: Option<Spanned<f64>>,
 }
 
 /// `find_max = { p99_ms = 2 }`: one of the objectives, and optional settings.
@@ -187,6 +196,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 struct Validator<'a> {
     text: &'a str,
     file: &'a str,
+    /// The scenario file's folder, which trace files are relative to; `None` for the current one.
+    dir: Option<&'a Path>,
 }
 
 impl Validator<'_> {
@@ -225,8 +236,12 @@ impl Validator<'_> {
             });
         }
         let mut workloads: Vec<Workload> = Vec::with_capacity(raw.workload.len());
+        let mut traces = Vec::new();
         for w in &raw.workload {
-            let workload = self.workload(w.get_ref())?;
+            let (workload, trace) = self.workload(w.get_ref())?;
+            if let (Some(trace), Some(keys)) = (trace, &w.get_ref().keys) {
+                traces.push((workloads.len(), trace, keys.span()));
+            }
             let smallest = dataset.size.smallest();
             if let Some(span) = w.get_ref().write_share.as_ref().filter(|_| workload.write_share > 0.0)
                 && smallest < STAMP_LEN as u64
@@ -337,6 +352,8 @@ impl Validator<'_> {
             Some(c) => self.cache(c)?,
             None => CacheConfig::default(),
         };
+        let mut dataset = dataset;
+        self.replays(&mut dataset, &mut workloads, traces)?;
         Ok(Scenario {
             name,
             agents,
@@ -347,6 +364,61 @@ impl Validator<'_> {
             rounds: 1,
             cache,
         })
+    }
+
+    /// Map each trace's keys to objects: `filename{i}.txt` with i below the dataset's objects is
+    /// object i; any other key becomes a named object (shared by the traces that read it) with
+    /// the trace's size, or a size drawn from the dataset's when the trace gives none.
+    fn replays(
+        &self,
+        dataset: &mut Dataset,
+        workloads: &mut [Workload],
+        traces: Vec<(usize, Trace, Range<usize>)>,
+    ) -> Result<(), ScenarioError> {
+        let generator = dataset.generator();
+        let mut named: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for (w, trace, span) in traces {
+            let field = format!("workload {:?} keys", workloads[w].name);
+            let sizes = trace.key_sizes();
+            let mut objects_of_keys = Vec::with_capacity(trace.keys.len());
+            for (key, size) in trace.keys.iter().zip(sizes) {
+                if let Some(i) = generated_index(key, dataset.objects) {
+                    objects_of_keys.push(i);
+                    continue;
+                }
+                if let Some(&i) = named.get(key) {
+                    objects_of_keys.push(i);
+                    continue;
+                }
+                let i = dataset.objects + dataset.named.len() as u64;
+                let size = size.unwrap_or_else(|| generator.drawn_size(i));
+                if size > MAX_OBJECT_BYTES {
+                    return Err(self.error(
+                        &span,
+                        &field,
+                        format!("the trace gives {key:?} {size} bytes, above the {MAX_OBJECT_BYTES} an object may have"),
+                    ));
+                }
+                dataset.named.push((key.clone(), size));
+                named.insert(key.clone(), i);
+                objects_of_keys.push(i);
+            }
+            let workload = &mut workloads[w];
+            let speed = workload.speed;
+            let at = (workload.replay == Replay::Timed)
+                .then(|| trace.records.iter().map(|r| r.at.unwrap_or_default().div_f64(speed)).collect());
+            let objects = trace.records.iter().map(|r| objects_of_keys[r.key as usize]).collect();
+            workload.trace = Some(std::sync::Arc::new(Replayed { objects, at }));
+        }
+        Ok(())
+    }
+
+    /// A trace file named by a scenario: relative to the scenario's folder.
+    fn trace_path(&self, file: &str) -> std::path::PathBuf {
+        match self.dir {
+            Some(dir) => dir.join(file),
+            None => Path::new(file).to_owned(),
+        }
     }
 
     /// `[cache]`: a memory limit of at least 1 MiB (`"64mb"`, `"1gb"`, or bytes) and one of
@@ -403,7 +475,9 @@ impl Validator<'_> {
             ));
         }
         let size = self.sizes(&d.size)?;
-        let generator = Dataset { objects, size: size.clone(), seed: d.seed, cache: d.cache }.generator();
+        let generator =
+            Dataset { objects, size: size.clone(), seed: d.seed, cache: d.cache, named: Vec::new() }
+                .generator();
         if generator.max_size() > MAX_OBJECT_BYTES {
             return Err(self.error(
                 &d.size.span(),
@@ -414,7 +488,7 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let dataset = Dataset { objects, size, seed: d.seed, cache: d.cache };
+        let dataset = Dataset { objects, size, seed: d.seed, cache: d.cache, named: Vec::new() };
         let bytes = dataset.estimated_bytes();
         if bytes > MAX_DATASET_BYTES {
             return Err(self.error(
@@ -508,7 +582,7 @@ impl Validator<'_> {
         Ok(sizes)
     }
 
-    fn workload(&self, w: &RawWorkload) -> Result<Workload, ScenarioError> {
+    fn workload(&self, w: &RawWorkload) -> Result<(Workload, Option<Trace>), ScenarioError> {
         let name = w.name.get_ref().trim().to_owned();
         if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
             return Err(self.error(
@@ -518,6 +592,24 @@ impl Validator<'_> {
             ));
         }
         let field = |f: &str| format!("workload {name:?} {f}");
+        let mut keys = match &w.keys {
+            Some(k) => k.get_ref().parse().map_err(|e| self.error(&k.span(), &field("keys"), e))?,
+            None => KeyDist::Uniform,
+        };
+        let trace = match (&keys, &w.keys) {
+            (KeyDist::Trace(file), Some(k)) => {
+                let path = self.trace_path(file);
+                let trace =
+                    trace::load(&path).map_err(|e| self.error(&k.span(), &field("keys"), e.to_string()))?;
+                keys = KeyDist::Trace(path.display().to_string());
+                Some(trace)
+            }
+            _ => None,
+        };
+        let (replay, speed) = self.replay(w, trace.as_ref(), &field)?;
+        if trace.is_some() {
+            self.fits_a_trace(w, &field)?;
+        }
         let concurrency = match &w.concurrency {
             Some(c) => self.count(c, MAX_CONCURRENCY, &field("concurrency"))?,
             None => 1,
@@ -542,10 +634,12 @@ impl Validator<'_> {
                 Amount::Requests(n)
             }
             (None, Some(d)) => Amount::Duration(self.duration(d, &field("duration"))?),
-            (None, None) => match &w.find_max {
+            (None, None) => match (&w.find_max, &trace) {
                 // Each step of the search runs for its own length.
-                Some(_) => Amount::Duration(Duration::ZERO),
-                None => {
+                (Some(_), _) => Amount::Duration(Duration::ZERO),
+                // Until its records are used up: no agent gets more than all of them.
+                (None, Some(t)) => Amount::Requests(t.records.len() as u64),
+                (None, None) => {
                     return Err(self.error(
                         &w.name.span(),
                         &field("requests"),
@@ -565,10 +659,6 @@ impl Validator<'_> {
                     (!d.is_zero()).then_some(Amount::Duration(d))
                 }
             },
-        };
-        let keys = match &w.keys {
-            Some(k) => k.get_ref().parse().map_err(|e| self.error(&k.span(), &field("keys"), e))?,
-            None => KeyDist::Uniform,
         };
         let timeout = match &w.timeout {
             Some(t) => {
@@ -768,13 +858,16 @@ impl Validator<'_> {
                 }
             }
         }
-        Ok(Workload {
+        let workload = Workload {
             name,
             target: w.target,
             concurrency,
             stop,
             warmup,
             keys,
+            replay,
+            speed,
+            trace: None,
             timeout,
             rate,
             set_share,
@@ -788,7 +881,87 @@ impl Validator<'_> {
             agents,
             find_max,
             cache_maxmemory_bytes: None,
-        })
+        };
+        Ok((workload, trace))
+    }
+
+    /// `replay = "fast" | "timed"` and `speed`, which apply to a trace only, and a timed replay
+    /// to a trace with times only.
+    fn replay(
+        &self,
+        w: &RawWorkload,
+        trace: Option<&Trace>,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<(Replay, f64), ScenarioError> {
+        let replay = match &w.replay {
+            None => Replay::Fast,
+            Some(r) => {
+                let fail = |message: String| self.error(&r.span(), &field("replay"), message);
+                let mode = match r.get_ref().as_str() {
+                    "fast" => Replay::Fast,
+                    "timed" => Replay::Timed,
+                    other => return Err(fail(format!("{other:?} is not \"fast\" or \"timed\""))),
+                };
+                match trace {
+                    None => return Err(fail("applies to keys = \"trace:FILE\" only".into())),
+                    Some(t) if mode == Replay::Timed && !t.has_times() => {
+                        return Err(fail(format!(
+                            "the trace ({}) has no times; use replay = \"fast\", or a CSV with a \
+                             timestamp column or an S3 access log",
+                            t.format
+                        )));
+                    }
+                    Some(_) => mode,
+                }
+            }
+        };
+        let speed = match &w.speed {
+            None => 1.0,
+            Some(s) => {
+                let v = *s.get_ref();
+                let problem = if !(v.is_finite() && v > 0.0 && v <= 1e6) {
+                    Some(format!("{v} is not a speed in (0, 1000000]; 2.0 replays twice as fast as recorded"))
+                } else if replay != Replay::Timed {
+                    Some("applies to replay = \"timed\" only".to_owned())
+                } else {
+                    None
+                };
+                if let Some(message) = problem {
+                    return Err(self.error(&s.span(), &field("speed"), message));
+                }
+                v
+            }
+        };
+        Ok((replay, speed))
+    }
+
+    /// The fields a trace replay sets itself, or reads no way to honour, refused by name.
+    fn fits_a_trace(&self, w: &RawWorkload, field: &dyn Fn(&str) -> String) -> Result<(), ScenarioError> {
+        let refuse =
+            |span: Range<usize>, f: &str, why: &str| Err(self.error(&span, &field(f), why.to_owned()));
+        if let Some(r) = &w.rate {
+            return refuse(
+                r.span(),
+                "rate",
+                "a trace sets its own pace; remove rate (replay = \"timed\" keeps the recorded times)",
+            );
+        }
+        if let Some(s) = &w.warmup {
+            return refuse(s.span(), "warmup", "a trace replays once, without warm-up; remove warmup");
+        }
+        if let Some(p) = w.pipeline.as_ref().filter(|p| *p.get_ref() > 1) {
+            return refuse(p.span(), "pipeline", "a trace replays one read at a time; remove pipeline");
+        }
+        if let Some(p) = w.set_share.as_ref().filter(|p| *p.get_ref() > 0.0) {
+            return refuse(p.span(), "set_share", "a trace replays its reads only; remove set_share");
+        }
+        if let Some(p) = w.write_share.as_ref().filter(|p| *p.get_ref() > 0.0) {
+            return refuse(p.span(), "write_share", "a trace replays its reads only; remove write_share");
+        }
+        if let Some(f) = &w.find_max {
+            return refuse(f.span(), "find_max", "a trace sets its own pace; find_max searches for one");
+        }
+        Ok(())
     }
 
     /// `find_max = { p99_ms = 2, ... }`.
@@ -853,6 +1026,13 @@ impl Validator<'_> {
         }
         Ok(d)
     }
+}
+
+/// The object a trace key names when it is a generated one: `filename{i}.txt`, written as the
+/// dataset writes it, with i below `objects`.
+fn generated_index(key: &str, objects: u64) -> Option<u64> {
+    let i: u64 = key.strip_prefix("filename")?.strip_suffix(".txt")?.parse().ok()?;
+    (i < objects && key == fetchbench_proto::dataset::Generator::s3_key(i)).then_some(i)
 }
 
 /// 1-based line of byte offset `pos`.
@@ -982,6 +1162,73 @@ mod tests {
             .expect_err("wrong type");
         assert_eq!((e.line, e.field.as_deref()), (Some(9), Some("concurrency")));
         assert!(!e.to_string().contains('\n'));
+    }
+
+    /// A scenario in a folder of its own beside `trace.csv` (and `keys.txt`), its workload's
+    /// lines ending in `extra`.
+    fn with_trace(extra: &str) -> Result<Scenario, ScenarioError> {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        std::fs::write(
+            dir.path().join("trace.csv"),
+            "time,key,size\n0,filename1.txt,\n0.5,photos/a.jpg,7\n2,x,\n",
+        )
+        .expect("trace");
+        std::fs::write(dir.path().join("keys.txt"), "filename1.txt\nx\n").expect("keys");
+        let text = format!(
+            "name = \"t\"\n[dataset]\nobjects = 4\nsize = 100\n[[workload]]\nname = \"w\"\n\
+             target = \"redis\"\n{extra}\n"
+        );
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, text).expect("scenario");
+        Scenario::load(&path)
+    }
+
+    #[test]
+    fn a_trace_maps_its_keys_to_objects_and_scales_its_times() {
+        let s = with_trace("keys = \"trace:trace.csv\"\nreplay = \"timed\"\nspeed = 2.0").expect("valid");
+        let w = &s.workloads[0];
+        assert_eq!((w.replay, w.speed, w.stop), (Replay::Timed, 2.0, Amount::Requests(3)));
+        // filename1.txt is object 1; the others are named objects 4 and 5.
+        assert_eq!(s.dataset.named[0], ("photos/a.jpg".to_owned(), 7));
+        assert_eq!(s.dataset.named[1].0, "x");
+        assert_eq!(s.dataset.named[1].1, 100, "a size drawn from the dataset's");
+        let trace = w.trace.as_ref().expect("a loaded trace");
+        assert_eq!(trace.objects, [1, 4, 5]);
+        let at = [0, 250, 1000].map(Duration::from_millis).to_vec();
+        assert_eq!(trace.at.as_ref(), Some(&at));
+        let keys = w.settings().into_iter().find(|(name, _)| *name == "keys").map(|(_, v)| v);
+        assert!(keys.is_some_and(|k| k.starts_with("trace:") && k.ends_with("trace.csv (timed, speed 2)")));
+        let fast = with_trace("keys = \"trace:keys.txt\"\nrequests = 1").expect("valid");
+        assert_eq!(fast.workloads[0].trace.as_ref().map(|t| t.at.is_none()), Some(true));
+        assert_eq!(fast.workloads[0].stop, Amount::Requests(1), "requests may end it early");
+    }
+
+    #[test]
+    fn replay_fields_are_checked_against_the_trace() {
+        let refused = |extra: &str| with_trace(extra).expect_err(extra).to_string();
+        let e = refused("keys = \"trace:keys.txt\"\nreplay = \"timed\"");
+        assert!(e.contains(":9: workload \"w\" replay: the trace (one key per line) has no times"), "{e}");
+        let e = refused("replay = \"timed\"");
+        assert!(e.contains("replay: applies to keys = \"trace:FILE\" only"), "{e}");
+        let e = refused("keys = \"trace:trace.csv\"\nspeed = 2.0");
+        assert!(e.contains("speed: applies to replay = \"timed\" only"), "{e}");
+        let e = refused("keys = \"trace:trace.csv\"\nreplay = \"timed\"\nspeed = 0.0");
+        assert!(e.contains("speed: 0 is not a speed"), "{e}");
+        let e = refused("keys = \"trace:trace.csv\"\nreplay = \"slow\"");
+        assert!(e.contains("\"slow\" is not \"fast\" or \"timed\""), "{e}");
+        let e = refused("keys = \"trace:trace.csv\"\nrate = 10.0");
+        assert!(e.contains("rate: a trace sets its own pace"), "{e}");
+        let e = refused("keys = \"trace:trace.csv\"\nwrite_share = 0.1");
+        assert!(e.contains("write_share: a trace replays its reads only"), "{e}");
+        let e = refused("keys = \"trace:trace.csv\"\nwarmup = 2");
+        assert!(e.contains("warmup: a trace replays once"), "{e}");
+        let e = refused("keys = \"trace:missing.csv\"");
+        assert!(
+            e.contains(":8: workload \"w\" keys: trace ") && e.contains("missing.csv: no such file"),
+            "{e}"
+        );
+        let e = refused("requests = 1\nkeys = \"trace:\"");
+        assert!(e.contains("trace: names no file"), "{e}");
     }
 
     #[test]

@@ -346,7 +346,7 @@ fn sweeps(result: &RunResult) -> Vec<Vec<(usize, &WorkloadResult)>> {
     let shape = |w: &WorkloadResult| {
         let s = result.scenario.workloads.iter().find(|s| s.name == w.name)?;
         let level = (s.concurrency, s.rate.map(f64::to_bits), s.agents);
-        let how = (s.target, s.keys, s.range, s.pipeline, s.busy_poll, s.set_share.to_bits(), s.ttl);
+        let how = (s.target, &s.keys, s.range, s.pipeline, s.busy_poll, s.set_share.to_bits(), s.ttl);
         Some((how, level))
     };
     let mut groups: Vec<(_, Vec<(usize, &WorkloadResult)>)> = Vec::new();
