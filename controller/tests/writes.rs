@@ -144,6 +144,10 @@ fn reads_of_a_copy_the_writes_left_behind_are_stale_and_invalidated_ones_are_not
     let series: u64 =
         old["timeseries"].as_array().expect("series").iter().map(|i| u(&i["stale_reads"])).sum();
     assert_eq!(series, 2 * OBJECTS, "the intervals add up");
+    for point in old["timeseries"].as_array().expect("series") {
+        assert_eq!(point["stale_share"].as_f64(), Some(1.0), "{point}");
+        assert!(point["staleness_p99_us"].as_f64().expect("staleness p99") > 0.0, "{point}");
+    }
     // After the invalidation each object misses once, then hits, always the newest version; the
     // bytes after the version stamp are the object's.
     let new = workload_named(&result, "read-new");

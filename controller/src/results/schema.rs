@@ -589,6 +589,12 @@ pub struct IntervalResult {
     /// Cache-aside in a run that writes: stale reads in this interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_reads: Option<u64>,
+    /// Cache-aside in a run that writes: stale reads over reads in this interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_share: Option<f64>,
+    /// 99th percentile of how long this interval's stale reads had been stale, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staleness_p99_us: Option<f64>,
 }
 
 /// One workload on one agent.

@@ -156,6 +156,8 @@ struct IntervalTally {
     misses: u64,
     writes: u64,
     stale_reads: u64,
+    /// How stale each stale read was, nanoseconds.
+    staleness: Histogram<u64>,
     /// Longest interval and latest end any agent reported, milliseconds.
     interval_ms: u64,
     elapsed_ms: u64,
@@ -174,6 +176,7 @@ impl IntervalTally {
         self.misses += later.misses;
         self.writes += later.writes;
         self.stale_reads += later.stale_reads;
+        add(&mut self.staleness, &later.staleness);
         self.interval_ms += later.interval_ms;
         self.elapsed_ms = self.elapsed_ms.max(later.elapsed_ms);
     }
@@ -206,6 +209,7 @@ impl Default for IntervalTally {
             misses: 0,
             writes: 0,
             stale_reads: 0,
+            staleness: new_histogram(),
             interval_ms: 0,
             elapsed_ms: 0,
         }
@@ -311,6 +315,8 @@ impl Tallies {
                 slot.misses += p.misses;
                 slot.writes += p.writes;
                 slot.stale_reads += p.stale_reads;
+                let staleness = decode_all(&p.staleness_histogram)?;
+                add(&mut slot.staleness, &staleness);
                 slot.interval_ms = slot.interval_ms.max(p.interval_ms);
                 slot.elapsed_ms = slot.elapsed_ms.max(p.elapsed_ms);
                 if p.warmup {
@@ -321,7 +327,7 @@ impl Tallies {
                 add(&mut tally.ttfb, &decode_all(&p.ttfb_histogram)?);
                 add(&mut tally.redis, &decode_all(&p.redis_histogram)?);
                 add(&mut tally.s3, &decode_all(&p.s3_histogram)?);
-                add(&mut tally.staleness, &decode_all(&p.staleness_histogram)?);
+                add(&mut tally.staleness, &staleness);
                 tally.writes += p.writes;
                 tally.stale_reads += p.stale_reads;
                 tally.ops += p.ops;
@@ -430,6 +436,8 @@ impl Tallies {
                         p99_us: quantile_us(&i.histogram, 0.99),
                         hit_ratio: (cache_aside && reads > 0).then(|| i.hits as f64 / reads as f64),
                         stale_reads: tracked.then_some(i.stale_reads),
+                        stale_share: (tracked && reads > 0).then(|| i.stale_reads as f64 / reads as f64),
+                        staleness_p99_us: (!i.staleness.is_empty()).then(|| quantile_us(&i.staleness, 0.99)),
                     }
                 })
             })

@@ -121,6 +121,9 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
                 result.stale_share.get_or_insert(0.0);
                 for point in &mut result.timeseries {
                     point.stale_reads.get_or_insert(0);
+                    if point.hit_ratio.is_some() {
+                        point.stale_share.get_or_insert(0.0);
+                    }
                 }
             }
             if w.busy_poll.is_some() {

@@ -1122,6 +1122,8 @@ mod tests {
             errors_by_kind: [("timeout".to_owned(), 5)].into(),
             hit_ratio: None,
             stale_reads: None,
+            stale_share: None,
+            staleness_p99_us: None,
         };
         let workload = WorkloadResult {
             name: "w".into(),
@@ -1153,6 +1155,8 @@ mod tests {
             errors_by_kind: Default::default(),
             hit_ratio: None,
             stale_reads: None,
+            stale_share: None,
+            staleness_p99_us: None,
         };
         // One request of warm-up took no measurable time; the seed run's shape.
         let points = vec![
