@@ -14,11 +14,13 @@ pub fn report(args: &ReportArgs) -> Result<u8, Error> {
             region: c.region,
             node_type: c.cache_node_type,
             nodes: c.cache_nodes,
+            ..Default::default()
         });
         Assumptions {
             region: args.region.clone().unwrap_or(defaults.region),
             node_type: args.cache_node_type.clone().unwrap_or(defaults.node_type),
             nodes: args.cache_nodes.unwrap_or(defaults.nodes),
+            ..defaults
         }
     });
     let (written, result) =

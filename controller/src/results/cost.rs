@@ -17,6 +17,9 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// default, so a local run is priced as the cache the AWS fleet would have.
 pub const DEFAULT_NODE_TYPE: &str = "cache.t4g.micro";
 
+/// Cache engine priced when none is given: the engine `fetchbench provision` creates by default.
+pub const DEFAULT_ENGINE: &str = "redis";
+
 /// Why a run cannot be priced.
 #[derive(Debug, thiserror::Error)]
 pub enum CostError {
@@ -52,11 +55,21 @@ pub struct Assumptions {
     pub node_type: String,
     /// Nodes in the cache (a primary and its replicas all cost the same per hour).
     pub nodes: u32,
+    /// The cache's engine: `redis` (Redis OSS) or `valkey`, which ElastiCache prices lower.
+    pub engine: String,
+    /// An ElastiCache Serverless cache (billed per ECPU and GB-hour) rather than nodes.
+    pub serverless: bool,
 }
 
 impl Default for Assumptions {
     fn default() -> Self {
-        Assumptions { region: DEFAULT_REGION.into(), node_type: DEFAULT_NODE_TYPE.into(), nodes: 1 }
+        Assumptions {
+            region: DEFAULT_REGION.into(),
+            node_type: DEFAULT_NODE_TYPE.into(),
+            nodes: 1,
+            engine: DEFAULT_ENGINE.into(),
+            serverless: false,
+        }
     }
 }
 

@@ -112,6 +112,7 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
             .clone()
             .unwrap_or_else(|| crate::results::cost::DEFAULT_NODE_TYPE.to_owned()),
         nodes: 1,
+        ..Default::default()
     };
     Ok(Fleet { kind: FleetKind::Aws, noun: "EC2 agent", agents, tls, redis, s3, targets, pricing })
 }
