@@ -199,6 +199,11 @@ pub struct ReportArgs {
     /// allows up to 500 in one cluster.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
     pub cache_nodes: Option<u32>,
+
+    /// Reprice with this price table (TOML, laid out like the built-in one) in place of the
+    /// built-in figures.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
 }
 
 /// Arguments of `fetchbench compare`.
@@ -340,6 +345,12 @@ pub struct RunArgs {
     /// server's figures, all named fetchbench_*), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// A price table (TOML, laid out like the built-in one, controller/src/results/prices.toml)
+    /// whose figures replace the built-in ones in the run's cost and verdict; figures it leaves
+    /// out keep the built-in values.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
 
     /// Cache sizes ("32mb,64mb,128mb") for the redis-server fetchbench starts: every workload
     /// that reads Redis runs once per size, named `<workload>-m<size>`, each on an empty cache of

@@ -255,7 +255,9 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         }
         None => None,
     };
+    let prices = args.prices.as_deref().map(price_file).transpose()?;
     Ok(RunOptions {
+        prices,
         scenario,
         out: args.out,
         redis_url: args.redis_url,
@@ -268,6 +270,17 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         serve_on: args.serve_on,
         metrics_listen,
     })
+}
+
+/// `--prices FILE`: the built-in price table with the file's figures in place, and the file's
+/// name to cite them by.
+pub fn price_file(path: &std::path::Path) -> Result<(crate::results::pricing::PriceTable, String), Error> {
+    let table = crate::results::pricing::PriceTable::from_file(path).map_err(|e| Error::Usage {
+        flag: "--prices",
+        value: path.display().to_string(),
+        detail: format!("{e}; see the built-in table, controller/src/results/prices.toml, for the layout"),
+    })?;
+    Ok((table, format!("price file {}", path.display())))
 }
 
 /// Keep the `--workload` workloads, then apply `--concurrency`, `--duration`, `--requests` and

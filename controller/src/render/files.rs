@@ -119,6 +119,9 @@ pub fn write_report(
     let result_path = &result_file(result_path);
     let mut result = load(result_path)?;
     let cost = cost_of(&result, assumptions)?;
+    if let Some(a) = assumptions {
+        result.verdict = crate::results::verdict::judge(&result, a);
+    }
     let written = match html_out {
         Some(path) => {
             write_html(&result, result_path, Some(&cost), path)?;

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use crate::results::analysis::{MIN_COMPARED_OPS, Spread, Warning, median_rounds, pairs, rounds, warnings};
 use crate::results::schema::{
-    Capacity, CloudWatchMetric, CloudWatchView, CostEstimate, RunResult, ServerMetrics, WorkloadResult,
+    Capacity, CloudWatchMetric, CloudWatchView, CostEstimate, Outcome, RunResult, ServerMetrics, Verdict,
+    WorkloadResult,
 };
 use crate::results::thresholds;
 use crate::results::{cost, server};
@@ -53,6 +54,12 @@ pub fn render(result: &RunResult) -> String {
             );
         }
     }
+    if let Some(v) = &result.verdict {
+        out.push('\n');
+        for line in verdict_lines(v) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     if !result.cloudwatch.is_empty() {
         out.push('\n');
     }
@@ -66,14 +73,69 @@ pub fn render(result: &RunResult) -> String {
     out
 }
 
+/// The verdict block: the goal, one line per alternative (met, missed or not shown, and its cost
+/// per month at the goal's rate), and the cheapest that met it.
+pub fn verdict_lines(v: &Verdict) -> Vec<String> {
+    let g = &v.goal;
+    let mut lines = vec![format!(
+        "verdict: {} reads/s with {} at most {} ms{}",
+        g.reads_per_second,
+        g.percentile,
+        g.latency_ms,
+        if g.cross_az { ", readers in another AZ than the cache" } else { "" }
+    )];
+    let width = v.alternatives.iter().map(|a| a.alternative.chars().count()).max().unwrap_or(0);
+    for a in &v.alternatives {
+        let outcome = match a.outcome {
+            Outcome::Met => "met",
+            Outcome::Missed => "missed",
+            Outcome::NotShown => "not shown",
+        };
+        let month =
+            a.usd_per_month.map_or_else(|| "no price".to_owned(), |m| format!("{} a month", cost::usd(m)));
+        let hit = a.hit_ratio.map(|h| format!(" at hit ratio {:.1}%", h * 100.0)).unwrap_or_default();
+        lines.push(format!("  {:width$}  {outcome}: {}", a.alternative, a.reason));
+        lines.push(format!("  {:width$}  {month} at the goal's rate{hit}: {}", "", a.store));
+    }
+    lines.push(
+        match v.cheapest_met.as_ref().and_then(|n| v.alternatives.iter().find(|a| &a.alternative == n)) {
+            Some(a) => format!(
+                "cheapest that met the goal: {} ({}), {} a month",
+                a.alternative,
+                a.store,
+                a.usd_per_month.map_or_else(|| "n/a".to_owned(), cost::usd)
+            ),
+            None => "no alternative measured met the goal".to_owned(),
+        },
+    );
+    lines.push(format!(
+        "  priced from the {}; result.json's verdict lists each charge and its source",
+        v.prices_origin
+    ));
+    lines
+}
+
 /// The cost lines of the terminal summary.
 pub fn cost_lines(c: &CostEstimate) -> Vec<String> {
+    let engine = if c.cache_engine.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", cost::engine_name(&c.cache_engine))
+    };
+    let cache = if c.cache_serverless {
+        format!("ElastiCache Serverless{engine}")
+    } else {
+        format!(
+            "{} x {}{engine} at {}/h",
+            c.cache_nodes,
+            c.cache_node_type,
+            cost::usd(c.cache_node_usd_per_hour)
+        )
+    };
+    let origin = if c.prices_origin.is_empty() { cost::BUILT_IN_ORIGIN } else { c.prices_origin.as_str() };
     let mut lines = vec![format!(
-        "cost ({}, {} x {} at {}/h, S3 GET {} per 1,000; prices of {}):",
+        "cost ({}, {cache}, S3 GET {} per 1,000; {origin}, prices of {}):",
         c.region,
-        c.cache_nodes,
-        c.cache_node_type,
-        cost::usd(c.cache_node_usd_per_hour),
         cost::usd(c.s3_get_usd_per_1000),
         c.prices_as_of
     )];

@@ -11,3 +11,4 @@ pub mod server;
 pub mod tally;
 pub mod thresholds;
 pub mod trace_stats;
+pub mod verdict;

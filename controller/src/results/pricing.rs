@@ -1,7 +1,11 @@
 //! Every price fetchbench uses, in one place: S3 requests per region (the cost of a run) and
 //! hourly prices for the cost lines of `provision` and `status`: an estimate, not a bill.
 //!
-//! Source: AWS on-demand list prices for us-east-1 (EC2 Linux, aws.amazon.com/ec2/pricing/
+//! The cost model's prices (S3 Standard and Express, ElastiCache nodes per engine and
+//! Serverless, data transfer) are in the price table, `prices.toml` beside this file, each figure
+//! with its source and date; `--prices FILE` overrides them.
+//!
+//! EC2 and the stack's other hourly items: AWS on-demand list prices for us-east-1 (EC2 Linux, aws.amazon.com/ec2/pricing/
 //! on-demand; ElastiCache Redis OSS on-demand nodes, aws.amazon.com/elasticache/pricing; public
 //! IPv4 addresses, aws.amazon.com/vpc/pricing), copied by hand in 2025. Other regions differ by
 //! up to ~30 %; S3 requests and storage, data transfer and EBS volumes are left out (cents for a
@@ -29,18 +33,9 @@ const EC2: &[(&str, f64)] = &[
     ("m7g.large", 0.0816),
 ];
 
-/// USD per hour of an ElastiCache node type (Redis OSS, on demand, us-east-1).
-const CACHE: &[(&str, f64)] = &[
-    ("cache.t4g.micro", 0.016),
-    ("cache.t4g.small", 0.032),
-    ("cache.t4g.medium", 0.065),
-    ("cache.t3.micro", 0.017),
-    ("cache.t3.small", 0.034),
-    ("cache.m6g.large", 0.149),
-    ("cache.m7g.large", 0.158),
-    ("cache.r6g.large", 0.206),
-    ("cache.r7g.large", 0.219),
-];
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 /// A non-burstable node type to name instead of a burstable one: Graviton, general purpose,
 /// 12.5 Gbps "up to" network without CPU credits, at about ten times a cache.t4g.micro's price.
@@ -80,38 +75,200 @@ const PUBLIC_IPV4: f64 = 0.005;
 /// the hour over AWS's 730-hour month (aws.amazon.com/kms/pricing; its requests are left out).
 const KMS_KEY: f64 = 1.0 / 730.0;
 
-/// When the S3 prices below were read off AWS's public price pages.
-pub const PRICES_AS_OF: &str = "2025";
+/// What the built-in table's figures were last checked against, for lines that show no per-figure
+/// date (`provision` and `status`).
+pub const PRICES_AS_OF: &str = "2026-12";
 
-/// One region's S3 request prices, USD.
-#[derive(Debug)]
-pub struct S3RequestPrices {
-    /// Region code.
-    pub region: &'static str,
-    /// S3 Standard GET (and SELECT) requests, per 1,000.
-    pub s3_get_per_1000: f64,
-    /// S3 Standard PUT (COPY, POST, LIST) requests, per 1,000.
-    pub s3_put_per_1000: f64,
+/// The built-in price table: the same layout `--prices FILE` takes.
+const BUILT_IN: &str = include_str!("prices.toml");
+
+/// One price: USD per unit, where the figure comes from and when it was read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// USD per the unit its name gives (`get_per_1000`: per 1,000 GETs).
+    pub usd: f64,
+    /// Where the figure was read: a page, the AWS Price List API, or the file that set it.
+    #[serde(default)]
+    pub source: String,
+    /// When it was read: a date, or as much of one as is known.
+    #[serde(default)]
+    pub as_of: String,
 }
 
-// Source: the public price page of Amazon S3 (Standard storage class, "Requests & data
-// retrievals"), read in 2025 (PRICES_AS_OF). Only regions whose figures were checked are listed.
-// Cache node-hours come from CACHE above (ElastiCache Redis OSS on-demand, us-east-1; us-west-2
-// lists the same). AWS changes prices rarely but does change them: re-check before
-// quoting a figure to anyone.
-const S3_REQUESTS: &[S3RequestPrices] = &[
-    S3RequestPrices { region: "us-east-1", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
-    S3RequestPrices { region: "us-west-2", s3_get_per_1000: 0.0004, s3_put_per_1000: 0.005 },
-];
-
-/// The S3 request prices of `region`, if the table has them.
-pub fn s3_requests(region: &str) -> Option<&'static S3RequestPrices> {
-    S3_REQUESTS.iter().find(|r| r.region == region)
+impl Price {
+    /// "aws.amazon.com/s3/pricing, ... (2026-12)": the source and its date, for a cost line.
+    pub fn cited(&self) -> String {
+        if self.as_of.is_empty() { self.source.clone() } else { format!("{} ({})", self.source, self.as_of) }
+    }
 }
 
-/// The regions whose S3 request prices the table has.
-pub fn s3_regions() -> impl Iterator<Item = &'static str> {
-    S3_REQUESTS.iter().map(|r| r.region)
+/// S3 Standard request prices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3StandardPrices {
+    /// GET (and SELECT) requests, per 1,000.
+    pub get_per_1000: Price,
+    /// PUT (COPY, POST, LIST) requests, per 1,000.
+    pub put_per_1000: Price,
+}
+
+/// S3 Express One Zone prices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3ExpressPrices {
+    /// GET requests, per 1,000.
+    pub get_per_1000: Price,
+    /// PUT requests, per 1,000.
+    pub put_per_1000: Price,
+    /// Bytes read, per GB (2^30 bytes).
+    pub retrieval_per_gb: Price,
+    /// Bytes written, per GB.
+    pub upload_per_gb: Price,
+    /// Bytes of each request the per-GB charges leave out.
+    pub free_bytes_per_request: u64,
+}
+
+/// Data transfer prices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferPrices {
+    /// Between two availability zones of a region, per GB in each direction.
+    pub inter_az_per_gb: Price,
+}
+
+/// ElastiCache Serverless prices of one engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerlessPrices {
+    /// A million ElastiCache Processing Units (one per KiB a request transfers, at least one).
+    pub ecpu_per_million: Price,
+    /// One GB of data stored for one hour.
+    pub gb_hour: Price,
+    /// The least data billed, GB.
+    pub minimum_gb: f64,
+}
+
+/// Every price the cost model uses, with where each came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceTable {
+    /// The regions whose prices these are.
+    pub regions: Vec<String>,
+    /// S3 Standard.
+    pub s3_standard: S3StandardPrices,
+    /// S3 Express One Zone.
+    pub s3_express: S3ExpressPrices,
+    /// Data transfer.
+    pub transfer: TransferPrices,
+    /// ElastiCache Serverless, by engine (`redis`, `valkey`).
+    pub serverless: BTreeMap<String, ServerlessPrices>,
+    /// ElastiCache node-hours, by engine and node type.
+    pub nodes: BTreeMap<String, BTreeMap<String, Price>>,
+}
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        PriceTable::built_in()
+    }
+}
+
+/// Why a price file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceFileError {
+    /// It cannot be read.
+    #[error("cannot read the price file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not a price table.
+    #[error("the price file {path} is not a price table: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, and where.
+        reason: String,
+    },
+}
+
+impl PriceTable {
+    /// The table built into fetchbench (src/results/prices.toml).
+    pub fn built_in() -> PriceTable {
+        toml::from_str(BUILT_IN).expect("the built-in price table parses (tested)")
+    }
+
+    /// The built-in table with the figures `text` gives in its place. A figure given without a
+    /// `source` is cited as `origin`, the file it came from.
+    pub fn overridden(text: &str, origin: &str) -> Result<PriceTable, String> {
+        let given: toml::Table = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        let mut merged: toml::Table =
+            toml::from_str(BUILT_IN).expect("the built-in price table parses (tested)");
+        overlay(&mut merged, given, origin);
+        let table: PriceTable =
+            toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| e.message().to_owned())?;
+        table.check().map(|()| table)
+    }
+
+    /// The built-in table with the figures of the TOML file at `path` in its place.
+    pub fn from_file(path: &std::path::Path) -> Result<PriceTable, PriceFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PriceFileError::Read { path: shown.clone(), source })?;
+        PriceTable::overridden(&text, &shown)
+            .map_err(|reason| PriceFileError::Invalid { path: shown, reason })
+    }
+
+    /// Every price is a finite amount of at least 0.
+    fn check(&self) -> Result<(), String> {
+        let mut prices: Vec<(String, f64)> = vec![
+            ("s3_standard.get_per_1000".into(), self.s3_standard.get_per_1000.usd),
+            ("s3_standard.put_per_1000".into(), self.s3_standard.put_per_1000.usd),
+            ("s3_express.get_per_1000".into(), self.s3_express.get_per_1000.usd),
+            ("s3_express.put_per_1000".into(), self.s3_express.put_per_1000.usd),
+            ("s3_express.retrieval_per_gb".into(), self.s3_express.retrieval_per_gb.usd),
+            ("s3_express.upload_per_gb".into(), self.s3_express.upload_per_gb.usd),
+            ("transfer.inter_az_per_gb".into(), self.transfer.inter_az_per_gb.usd),
+        ];
+        for (engine, p) in &self.serverless {
+            prices.push((format!("serverless.{engine}.ecpu_per_million"), p.ecpu_per_million.usd));
+            prices.push((format!("serverless.{engine}.gb_hour"), p.gb_hour.usd));
+            prices.push((format!("serverless.{engine}.minimum_gb"), p.minimum_gb));
+        }
+        for (engine, nodes) in &self.nodes {
+            prices.extend(nodes.iter().map(|(node, p)| (format!("nodes.{engine}.{node:?}"), p.usd)));
+        }
+        match prices.into_iter().find(|(_, usd)| !(usd.is_finite() && *usd >= 0.0)) {
+            Some((name, usd)) => Err(format!("{name} = {usd} is not a price of at least 0")),
+            None => Ok(()),
+        }
+    }
+
+    /// USD per hour of one node of `engine` and `node_type`, when the table has it.
+    pub fn node_hour(&self, engine: &str, node_type: &str) -> Option<&Price> {
+        self.nodes.get(engine)?.get(node_type)
+    }
+}
+
+/// Lay `given` over `base`: tables merge key by key, and a price (a table with `usd`) or any
+/// other value replaces what `base` had. A price without a source is cited as `origin`.
+fn overlay(base: &mut toml::Table, given: toml::Table, origin: &str) {
+    for (key, value) in given {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(g)) if !g.contains_key("usd") => {
+                overlay(b, g, origin)
+            }
+            (_, toml::Value::Table(mut g)) if g.contains_key("usd") => {
+                g.entry("source").or_insert_with(|| toml::Value::String(origin.to_owned()));
+                base.insert(key, toml::Value::Table(g));
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
 }
 
 /// The hourly cost of a fleet, with what the estimate could not price.
@@ -150,7 +307,7 @@ pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -
         None => cost.unknown.push(instance_type.to_owned()),
     }
     if let Some(node) = cache_node_type {
-        match lookup(CACHE, node) {
+        match PriceTable::built_in().node_hour(crate::results::cost::DEFAULT_ENGINE, node).map(|p| p.usd) {
             Some(p) => {
                 cost.usd += p;
                 cost.items.push(format!("1 x {node} ${p:.4}"));
@@ -161,17 +318,6 @@ pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -
     cost.usd += KMS_KEY;
     cost.items.push(format!("1 x KMS key ${KMS_KEY:.4}"));
     cost
-}
-
-/// USD per hour of one ElastiCache node of `node_type`, when the table has it (also used by
-/// [`crate::results::cost`] for the cost per read of a run).
-pub fn cache_node_hour(node_type: &str) -> Option<f64> {
-    lookup(CACHE, node_type)
-}
-
-/// The ElastiCache node types the table prices.
-pub fn cache_node_types() -> impl Iterator<Item = &'static str> {
-    CACHE.iter().map(|(t, _)| *t)
 }
 
 fn lookup(table: &[(&str, f64)], name: &str) -> Option<f64> {
@@ -191,7 +337,10 @@ mod tests {
             assert!(!is_burstable(node), "{node}");
         }
         assert!(!is_burstable(STEADY_NODE_TYPE));
-        assert!(CACHE.iter().any(|(n, _)| *n == STEADY_NODE_TYPE), "the advice is priced");
+        assert!(
+            PriceTable::built_in().node_hour("redis", STEADY_NODE_TYPE).is_some(),
+            "the advice is priced"
+        );
     }
 
     #[test]
@@ -208,5 +357,55 @@ mod tests {
         let c = hourly(1, "x9.huge", None);
         assert_eq!(c.unknown, ["x9.huge"]);
         assert!(c.describe().starts_with("over $0.00"));
+    }
+
+    #[test]
+    fn the_built_in_table_cites_every_figure() {
+        let t = PriceTable::built_in();
+        let mut cited =
+            vec![&t.s3_standard.get_per_1000, &t.s3_express.retrieval_per_gb, &t.transfer.inter_az_per_gb];
+        cited.extend(t.serverless.values().flat_map(|p| [&p.ecpu_per_million, &p.gb_hour]));
+        cited.extend(t.nodes.values().flat_map(|n| n.values()));
+        for p in cited {
+            assert!(!p.source.is_empty() && !p.as_of.is_empty(), "{p:?}");
+        }
+        assert_eq!(t.node_hour("valkey", "cache.t4g.micro").map(|p| p.usd), Some(0.0128));
+        assert_eq!(t.serverless["valkey"].minimum_gb, 0.1);
+    }
+
+    #[test]
+    fn a_price_file_replaces_only_the_figures_it_gives() {
+        let text = "regions = [\"eu-west-1\"]\n[s3_standard]\nget_per_1000 = { usd = 0.00042 }\n\
+                    [nodes.valkey]\n\"cache.m7g.large\" = { usd = 0.2, source = \"our EDP\", as_of = \"2026-11\" }\n";
+        let t = PriceTable::overridden(text, "mine.toml").expect("valid");
+        assert_eq!(t.regions, ["eu-west-1"]);
+        assert_eq!(t.s3_standard.get_per_1000.usd, 0.00042);
+        assert_eq!(t.s3_standard.get_per_1000.source, "mine.toml", "a figure without a source is the file's");
+        assert_eq!(t.s3_standard.get_per_1000.as_of, "");
+        assert_eq!(t.s3_standard.put_per_1000, PriceTable::built_in().s3_standard.put_per_1000, "kept");
+        let node = t.node_hour("valkey", "cache.m7g.large").expect("given");
+        assert_eq!((node.usd, node.source.as_str(), node.as_of.as_str()), (0.2, "our EDP", "2026-11"));
+        assert!(t.node_hour("valkey", "cache.t4g.micro").is_some(), "the other node types stay");
+    }
+
+    #[test]
+    fn a_bad_price_file_is_refused_with_where() {
+        for (text, says) in [
+            (
+                "[s3_standard]\nget_per_1000 = { usd = -1.0 }\n",
+                "s3_standard.get_per_1000 = -1 is not a price",
+            ),
+            ("[s3_standard]\nget_per_100 = { usd = 1.0 }\n", "unknown field `get_per_100`"),
+            ("[s3_express]\nget_per_1000 = 0.1\n", "invalid type"),
+            ("[s3_standard\n", "unclosed table"),
+        ] {
+            let e = PriceTable::overridden(text, "f.toml").unwrap_err();
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+        let missing = PriceTable::from_file(std::path::Path::new("/nonexistent/prices.toml")).unwrap_err();
+        assert!(
+            missing.to_string().starts_with("cannot read the price file /nonexistent/prices.toml"),
+            "{missing}"
+        );
     }
 }

@@ -119,6 +119,10 @@ pub struct RunResult {
     /// written before fetchbench priced runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostEstimate>,
+    /// With a scenario `[goal]`: each measured alternative judged against it and priced at its
+    /// read rate, and the cheapest that met it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
     /// On the AWS fleet: what CloudWatch kept of the stack's cache node and bucket over the
     /// run's minutes, one entry per resource the run read; empty elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -671,6 +675,7 @@ impl RunResult {
             start_skew_ms: 0.0,
             thresholds: vec![],
             cost: None,
+            verdict: None,
             cloudwatch: Vec::new(),
         }
     }
@@ -683,10 +688,19 @@ pub struct CostEstimate {
     pub region: String,
     /// When the price table was read.
     pub prices_as_of: String,
+    /// Where the prices came from: "built-in table", or the `--prices` file.
+    #[serde(default)]
+    pub prices_origin: String,
     /// S3 GET requests, USD per 1,000.
     pub s3_get_usd_per_1000: f64,
     /// S3 PUT requests, USD per 1,000.
     pub s3_put_usd_per_1000: f64,
+    /// The cache's engine priced: `redis` (Redis OSS) or `valkey`.
+    #[serde(default)]
+    pub cache_engine: String,
+    /// The cache was priced as ElastiCache Serverless (no node type).
+    #[serde(default)]
+    pub cache_serverless: bool,
     /// ElastiCache node type priced.
     pub cache_node_type: String,
     /// Nodes in the cache.
@@ -706,6 +720,77 @@ pub struct CostEstimate {
     pub dataset_put_usd: f64,
     /// Each workload priced at its measured throughput.
     pub workloads: Vec<WorkloadCost>,
+}
+
+/// The verdict: which measured alternative meets the scenario's goal, and at what cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The goal judged against.
+    pub goal: crate::scenario::Goal,
+    /// One per store the run measured, in the order of their first workload.
+    pub alternatives: Vec<AlternativeVerdict>,
+    /// The `alternative` of the cheapest one that met the goal; `null` when none did.
+    pub cheapest_met: Option<String>,
+    /// Where the prices came from: "built-in table", or the `--prices` file.
+    pub prices_origin: String,
+}
+
+/// Whether an alternative met the goal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A workload reached the goal's rate, within the latency objective and without errors.
+    Met,
+    /// Workloads reached the rate, but none within the objective (or without errors).
+    Missed,
+    /// No workload reached the goal's rate: the run shows nothing about it.
+    NotShown,
+}
+
+/// One alternative judged and priced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlternativeVerdict {
+    /// The target its workloads read: `s3`, `s3-express`, `redis`, `cache-aside`.
+    pub alternative: String,
+    /// The store in words, e.g. "ElastiCache Redis OSS, 1 x cache.t4g.micro in front of S3 Standard".
+    pub store: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Why, in words: "p99 1.2 ms at 2,380 reads/s (workload ca)".
+    pub reason: String,
+    /// The workload judged: the one that met the goal, else the one nearest the goal's rate.
+    pub workload: String,
+    /// Its read rate, reads per second.
+    pub reads_s: f64,
+    /// Its latency at the goal's percentile, milliseconds.
+    pub latency_ms: f64,
+    /// Cache-aside: the hit ratio it was judged and priced at.
+    pub hit_ratio: Option<f64>,
+    /// Mean bytes per read it was priced at.
+    pub bytes_per_read: f64,
+    /// USD per month at the goal's read rate; `null` when the table cannot price it.
+    pub usd_per_month: Option<f64>,
+    /// USD per million reads at the goal's read rate.
+    pub usd_per_million_reads: Option<f64>,
+    /// Each charge, with the price it comes from.
+    pub lines: Vec<CostLine>,
+    /// Cache-aside: `(hit ratio, USD per month at the goal's rate)` from 0 to 1 in steps of 0.05,
+    /// for the chart of what the hit ratio is worth; empty for other stores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usd_per_month_by_hit_ratio: Vec<(f64, f64)>,
+}
+
+/// One charge of a store: a part per hour and a part per read, and the price it comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostLine {
+    /// What is charged, e.g. "S3 Standard GETs".
+    pub what: String,
+    /// USD per hour whatever the rate (node-hours, data stored).
+    pub usd_per_hour: f64,
+    /// USD per read.
+    pub usd_per_read: f64,
+    /// The price's source and date.
+    pub source: String,
 }
 
 /// One workload priced at its measured throughput.

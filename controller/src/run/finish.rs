@@ -72,6 +72,8 @@ pub fn write_dataset_csv(
 pub struct Run<'a> {
     /// The fleet it ran on.
     pub fleet: &'a Fleet,
+    /// How to price it: the fleet's cache, with the `--prices` table where one was given.
+    pub pricing: crate::results::cost::Assumptions,
     /// The stores it read.
     pub targets: Targets,
     /// Its agents, as they ended (lost ones marked).
@@ -87,7 +89,7 @@ pub struct Run<'a> {
 /// result.json from the tallies, priced and judged against the thresholds, written into `dir`
 /// with the report and exports beside it, and the summary printed.
 pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> Result<RunReport, Error> {
-    let Run { fleet, targets, agents, clocks, started_at, finished_at } = run;
+    let Run { fleet, pricing, targets, agents, clocks, started_at, finished_at } = run;
     let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
     let offsets: Vec<i64> = clocks.iter().map(|c| c.offset_ns).collect();
     let workloads: Vec<_> = scenario
@@ -156,9 +158,11 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
         start_skew_ms,
         thresholds: checked,
         cost: None,
+        verdict: None,
         cloudwatch: Vec::new(),
     };
-    result.cost = Some(cost::estimate_or_default(&result, &fleet.pricing));
+    result.cost = Some(cost::estimate_or_default(&result, &pricing));
+    result.verdict = crate::results::verdict::judge(&result, &pricing);
     // An --out folder may hold an earlier run: its .hgrm files of workloads this run does not
     // have would sit beside this run's figures as if they were part of them.
     let earlier = load(&dir.join(RESULT_JSON)).ok();

@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub agent_binary: PathBuf,
     /// `--metrics-listen`: the socket to serve live metrics for Prometheus on, already bound.
     pub metrics_listen: Option<Arc<std::net::TcpListener>>,
+    /// `--prices FILE`: the price table with the file's figures in place, and the file's name.
+    pub prices: Option<(crate::results::pricing::PriceTable, String)>,
 }
 
 /// How a run ended.
@@ -152,7 +154,13 @@ pub(crate) async fn on_fleet(
     let live = metrics.as_ref().map(|m| &m.live);
     let measured =
         measure::measure(scenario, &clients, &mut agents, &clocks, server.as_ref(), interrupt, live).await;
-    let run = finish::Run { fleet, targets, agents, clocks, started_at, finished_at: SystemTime::now() };
+    let mut pricing = fleet.pricing.clone();
+    if let Some((table, origin)) = &opts.prices {
+        pricing.prices = table.clone();
+        pricing.prices_origin = origin.clone();
+    }
+    let run =
+        finish::Run { fleet, pricing, targets, agents, clocks, started_at, finished_at: SystemTime::now() };
     finish::finish(scenario, run, measured, &dir)
 }
 

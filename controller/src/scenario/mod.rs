@@ -65,6 +65,26 @@ pub struct Scenario {
     /// `[cache]`: the memory limit and eviction policy of the redis-server fetchbench starts.
     #[serde(default, skip_serializing_if = "CacheConfig::is_default")]
     pub cache: CacheConfig,
+    /// `[goal]`: the application's read rate and latency objective, which the run's verdict judges
+    /// each measured alternative against; `None` for no verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Goal>,
+}
+
+/// `[goal]`: what the application needs, for the verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Goal {
+    /// The application's read rate, reads per second: each alternative is priced per month at it,
+    /// and judged only where the run drove it at least this hard.
+    pub reads_per_second: f64,
+    /// The latency objective's percentile: `p50`, `p99` or `p999`.
+    pub percentile: String,
+    /// The objective, milliseconds: met when that percentile of the read latency is at most this.
+    pub latency_ms: f64,
+    /// The application's readers are in another availability zone than the cache: each byte read
+    /// from ElastiCache pays for crossing between zones.
+    #[serde(default)]
+    pub cross_az: bool,
 }
 
 /// The Redis eviction policies `[cache] policy` may name.

@@ -122,6 +122,19 @@ struct RawScenario {
     #[serde(default)]
     on_agent_loss: OnAgentLoss,
     cache: Option<RawCache>,
+    goal: Option<Spanned<RawGoal>>,
+}
+
+/// `[goal]`: `reads_per_second = 2000` and one of `p50_ms`, `p99_ms`, `p999_ms`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGoal {
+    reads_per_second: Spanned<f64>,
+    p50_ms: Option<Spanned<f64>>,
+    p99_ms: Option<Spanned<f64>>,
+    p999_ms: Option<Spanned<f64>>,
+    #[serde(default)]
+    cross_az: bool,
 }
 
 /// `[cache]`: `maxmemory = "64mb"` (or bytes), `policy = "allkeys-lru"`.
@@ -352,6 +365,7 @@ impl Validator<'_> {
             Some(c) => self.cache(c)?,
             None => CacheConfig::default(),
         };
+        let goal = raw.goal.as_ref().map(|g| self.goal(g)).transpose()?;
         let mut dataset = dataset;
         self.replays(&mut dataset, &mut workloads, traces)?;
         Ok(Scenario {
@@ -363,6 +377,48 @@ impl Validator<'_> {
             on_agent_loss: raw.on_agent_loss,
             rounds: 1,
             cache,
+            goal,
+        })
+    }
+
+    /// `[goal]`: a positive read rate and exactly one positive latency objective.
+    fn goal(&self, raw: &Spanned<RawGoal>) -> Result<Goal, ScenarioError> {
+        let g = raw.get_ref();
+        let rate = &g.reads_per_second;
+        if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) {
+            return Err(self.error(
+                &rate.span(),
+                "goal.reads_per_second",
+                format!("{} is not a read rate above 0", rate.get_ref()),
+            ));
+        }
+        let objectives: Vec<(&str, &Spanned<f64>)> =
+            [("p50", &g.p50_ms), ("p99", &g.p99_ms), ("p999", &g.p999_ms)]
+                .into_iter()
+                .filter_map(|(p, v)| v.as_ref().map(|v| (p, v)))
+                .collect();
+        let [(percentile, ms)] = objectives[..] else {
+            return Err(self.error(
+                &raw.span(),
+                "goal",
+                format!(
+                    "gives {} latency objectives; give exactly one of p50_ms, p99_ms or p999_ms",
+                    objectives.len()
+                ),
+            ));
+        };
+        if !(ms.get_ref().is_finite() && *ms.get_ref() > 0.0) {
+            return Err(self.error(
+                &ms.span(),
+                &format!("goal.{percentile}_ms"),
+                format!("{} is not a latency above 0 ms", ms.get_ref()),
+            ));
+        }
+        Ok(Goal {
+            reads_per_second: *rate.get_ref(),
+            percentile: percentile.to_owned(),
+            latency_ms: *ms.get_ref(),
+            cross_az: g.cross_az,
         })
     }
 
@@ -1132,6 +1188,39 @@ mod tests {
         for bad in ["zipf", "zipf:-1", "zipf:abc", "hotset:2:0.5", "hotset:0.1:1.5", "pareto"] {
             assert!(bad.parse::<KeyDist>().is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn a_goal_takes_a_rate_and_exactly_one_objective() {
+        let goal = |g: &str| with("s3", &format!("[goal]\n{g}"));
+        let s = goal("reads_per_second = 2000\np99_ms = 5\ncross_az = true").expect("valid");
+        assert_eq!(
+            s.goal,
+            Some(Goal {
+                reads_per_second: 2000.0,
+                percentile: "p99".into(),
+                latency_ms: 5.0,
+                cross_az: true
+            })
+        );
+        assert_eq!(
+            goal("reads_per_second = 50.5\np999_ms = 0.5").expect("valid").goal.map(|g| g.percentile),
+            Some("p999".into())
+        );
+        for (bad, says) in [
+            (
+                "reads_per_second = 2000",
+                "gives 0 latency objectives; give exactly one of p50_ms, p99_ms or p999_ms",
+            ),
+            ("reads_per_second = 2000\np50_ms = 1\np99_ms = 5", "gives 2 latency objectives"),
+            ("reads_per_second = 0\np99_ms = 5", "0 is not a read rate above 0"),
+            ("reads_per_second = 10\np99_ms = -1", "-1 is not a latency above 0 ms"),
+            ("reads_per_second = 10\np95_ms = 1", "unknown field `p95_ms`"),
+        ] {
+            let e = goal(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+        assert_eq!(with("s3", "").expect("valid").goal, None);
     }
 
     #[test]

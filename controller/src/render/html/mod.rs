@@ -15,7 +15,9 @@ use crate::render::terminal as summary;
 use crate::results::analysis;
 use crate::results::cost::{self, CostEstimate};
 use crate::results::histogram::{self, HistogramError};
-use crate::results::schema::{Capacity, CapacityStep, LatencySummary, Phase, RunResult, WorkloadResult};
+use crate::results::schema::{
+    Capacity, CapacityStep, LatencySummary, Outcome, Phase, RunResult, Verdict, WorkloadResult,
+};
 use crate::scenario::Percentile;
 use chart::{Axis, Chart, Scale, Series, escape, latency_label, ops_label};
 
@@ -57,6 +59,9 @@ pub fn render(result: &RunResult, cost: Option<&CostEstimate>) -> Result<String,
     page.push_str(&capacity_section(result));
     page.push_str(&timeseries_section(result));
     page.push_str(&cloudwatch_section(result));
+    if let Some(v) = &result.verdict {
+        page.push_str(&verdict_section(v));
+    }
     if let Some(c) = cost {
         page.push_str(&cost_section(&analysis::median_rounds(c, result.scenario.rounds)));
     }
@@ -869,6 +874,172 @@ fn server_charts(i: usize, name: &str, server: &crate::results::schema::ServerMe
         height: 260.0,
     };
     commands.render() + &cpu.render()
+}
+
+/// The verdict: the goal, each alternative met, missed or not shown with its cost per month at the
+/// goal's rate and the charges behind it, the monthly cost of each against the read rate, and of
+/// cache-aside against its hit ratio.
+fn verdict_section(v: &Verdict) -> String {
+    let g = &v.goal;
+    let mut s = format!(
+        "<section id=\"verdict\"><h2>Verdict</h2><p>Goal: {} reads/s with {} at most {} ms{}.</p>",
+        g.reads_per_second,
+        escape(&g.percentile),
+        g.latency_ms,
+        if g.cross_az { ", the readers in another AZ than the cache" } else { "" }
+    );
+    s.push_str(
+        "<table><tr><th class=\"name\">alternative</th><th class=\"name\">store</th><th class=\"name\">outcome</th>\
+         <th class=\"name\">why</th><th>USD per month at the goal's rate</th><th>USD per million reads</th></tr>",
+    );
+    for a in &v.alternatives {
+        let outcome = match a.outcome {
+            Outcome::Met => "met",
+            Outcome::Missed => "missed",
+            Outcome::NotShown => "not shown",
+        };
+        let _ = write!(
+            s,
+            "<tr data-alternative=\"{}\"><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{outcome}</td>\
+             <td class=\"name\">{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&a.alternative),
+            escape(&a.alternative),
+            escape(&a.store),
+            escape(&a.reason),
+            a.usd_per_month.map_or_else(|| "no price".into(), cost::usd),
+            a.usd_per_million_reads.map_or_else(|| "n/a".into(), cost::usd),
+        );
+    }
+    s.push_str("</table>");
+    let cheapest = v.cheapest_met.as_ref().and_then(|n| v.alternatives.iter().find(|a| &a.alternative == n));
+    let _ = write!(
+        s,
+        "<p id=\"cheapest\"><strong>{}</strong></p>",
+        match cheapest {
+            Some(a) => escape(&format!(
+                "The cheapest alternative that met the goal: {} ({}), {} a month.",
+                a.alternative,
+                a.store,
+                a.usd_per_month.map_or_else(|| "n/a".into(), cost::usd)
+            )),
+            None => "No alternative the run measured met the goal.".into(),
+        }
+    );
+    s.push_str(&verdict_charts(v));
+    s.push_str("<table><tr><th class=\"name\">alternative</th><th class=\"name\">charge</th><th>USD per hour</th><th>USD per read</th><th class=\"name\">price's source</th></tr>");
+    for a in &v.alternatives {
+        for l in &a.lines {
+            let _ = write!(
+                s,
+                "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td><td class=\"name\">{}</td></tr>",
+                escape(&a.alternative),
+                escape(&l.what),
+                cost::usd(l.usd_per_hour),
+                cost::usd(l.usd_per_read),
+                escape(&l.source)
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        "</table><p class=\"note\">Priced from the {}. An alternative met the goal where a workload of it ran at the goal's rate \
+         or more (99% of it counts) with its {} within the objective and errors on at most 0.1% of reads; a cache-aside \
+         alternative is judged and priced at its measured hit ratio.</p></section>",
+        escape(&v.prices_origin),
+        escape(&g.percentile)
+    );
+    s
+}
+
+/// Monthly cost against the read rate (a decade either side of the goal, each alternative's
+/// measured rate and the goal marked), and cache-aside's against its hit ratio.
+fn verdict_charts(v: &Verdict) -> String {
+    let goal = v.goal.reads_per_second;
+    let month = |a: &crate::results::schema::AlternativeVerdict, r: f64| {
+        a.lines.iter().map(|l| l.usd_per_hour + l.usd_per_read * r * 3600.0).sum::<f64>()
+            * cost::HOURS_PER_MONTH
+    };
+    let priced: Vec<_> = v.alternatives.iter().filter(|a| !a.lines.is_empty()).collect();
+    if priced.is_empty() {
+        return String::new();
+    }
+    let (lo, hi) = (goal / 10.0, goal * 10.0);
+    let rates: Vec<f64> = (0..=40).map(|i| lo * 100f64.powf(f64::from(i) / 40.0)).collect();
+    let series: Vec<Series> = priced
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Series {
+            name: a.alternative.clone(),
+            color: chart::color(i),
+            dashed: false,
+            points: rates.iter().map(|&r| (r, month(a, r))).collect(),
+            labels: Vec::new(),
+        })
+        .collect();
+    let (y_lo, y_hi) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold((f64::INFINITY, 0.0f64), |(l, h), y| (l.min(y), h.max(y)));
+    let mut bands = vec![(goal * 0.98, goal * 1.02, "goal".to_owned())];
+    bands.extend(
+        priced
+            .iter()
+            .filter(|a| a.reads_s >= lo && a.reads_s <= hi)
+            .map(|a| (a.reads_s * 0.99, a.reads_s * 1.01, format!("{} measured", a.alternative))),
+    );
+    let dollars = |v: f64| cost::usd(v);
+    let by_rate = Chart {
+        id: "verdict-cost-by-rate".into(),
+        workload: None,
+        title: "USD per month against the read rate".into(),
+        x: Axis::log(Scale::log_decades(lo, hi), "reads/s", chart::ops_label),
+        y: Axis::log(Scale::log_decades(y_lo.max(1e-4), y_hi), "USD per month", dollars),
+        series,
+        bands,
+        markers: false,
+        width: 1000.0,
+        height: 320.0,
+    }
+    .render();
+    let aside: Vec<Series> = priced
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.usd_per_month_by_hit_ratio.is_empty())
+        .map(|(i, a)| Series {
+            name: a.alternative.clone(),
+            color: chart::color(i),
+            dashed: false,
+            points: a.usd_per_month_by_hit_ratio.clone(),
+            labels: Vec::new(),
+        })
+        .collect();
+    let by_hit = if aside.is_empty() {
+        String::new()
+    } else {
+        let top = aside.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0f64, f64::max);
+        let measured: Vec<(f64, f64, String)> = priced
+            .iter()
+            .filter_map(|a| {
+                a.hit_ratio.map(|h| (h - 0.005, h + 0.005, format!("{} measured", a.alternative)))
+            })
+            .collect();
+        Chart {
+            id: "verdict-cost-by-hit-ratio".into(),
+            workload: None,
+            title: "cache-aside: USD per month at the goal's rate against the hit ratio".into(),
+            x: Axis::linear(Scale::Linear { min: 0.0, max: 1.0 }, "hit ratio", |v| {
+                format!("{:.0}%", v * 100.0)
+            }),
+            y: Axis::linear(Scale::linear_from_zero(top), "USD per month", dollars),
+            series: aside,
+            bands: measured,
+            markers: false,
+            width: 1000.0,
+            height: 300.0,
+        }
+        .render()
+    };
+    by_rate + &by_hit
 }
 
 fn cost_section(c: &CostEstimate) -> String {
