@@ -19,8 +19,7 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// ElastiCache node type priced when none is given: the one `fetchbench provision` creates by
 /// default, so a local run is priced as the cache the AWS fleet would have.
 pub const DEFAULT_NODE_TYPE: &str = "cache.t4g.micro";
-/// Cache engine priced when none is given: the engine `fetchbench provision` creates by default.
-pub const DEFAULT_ENGINE: &str = "redis";
+pub use crate::results::pricing::DEFAULT_ENGINE;
 /// Hours in AWS's billing month.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 /// Bytes in the GB AWS bills by.

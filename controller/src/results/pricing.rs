@@ -75,6 +75,9 @@ const PUBLIC_IPV4: f64 = 0.005;
 /// the hour over AWS's 730-hour month (aws.amazon.com/kms/pricing; its requests are left out).
 const KMS_KEY: f64 = 1.0 / 730.0;
 
+/// Cache engine priced when none is given: the engine `fetchbench provision` creates by default.
+pub const DEFAULT_ENGINE: &str = "redis";
+
 /// What the built-in table's figures were last checked against, for lines that show no per-figure
 /// date (`provision` and `status`).
 pub const PRICES_AS_OF: &str = "2026-12";
@@ -307,7 +310,7 @@ pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -
         None => cost.unknown.push(instance_type.to_owned()),
     }
     if let Some(node) = cache_node_type {
-        match PriceTable::built_in().node_hour(crate::results::cost::DEFAULT_ENGINE, node).map(|p| p.usd) {
+        match PriceTable::built_in().node_hour(DEFAULT_ENGINE, node).map(|p| p.usd) {
             Some(p) => {
                 cost.usd += p;
                 cost.items.push(format!("1 x {node} ${p:.4}"));
