@@ -22,6 +22,8 @@ moto server (controller/tests/moto) and scripts/aws-sandbox import this module b
   the bucket's own name. moto replaces a security group on any change, which leaves the launch
   template naming a deleted group; AWS replaces one only for a new description or VPC, and so
   does this patch (otherwise the group is kept as it is: its rules are not updated).
+- The AWS Price List API (GetProducts), which moto has not at all: scripts/price_list.py answers
+  it from saved replies in scripts/price-list/.
 """
 
 import json
@@ -145,3 +147,6 @@ def _security_group_update_in_place(cls, original_resource, new_resource_name, c
 
 
 ec2_security_groups.SecurityGroup.update_from_cloudformation_json = classmethod(_security_group_update_in_place)
+
+
+import price_list  # noqa: E402, F401 - beside this file: the Price List API's GetProducts

@@ -7,6 +7,7 @@ pub mod autoscaling;
 pub mod cloudformation;
 pub mod cloudwatch;
 pub mod ec2;
+pub mod pricing;
 mod query;
 pub mod s3;
 pub mod ssm;

@@ -38,9 +38,49 @@ impl QueryClient {
         QueryClient { service, signing_name, region, endpoint, credentials: config.credentials_provider() }
     }
 
+    /// A client of a service whose endpoint is not regional: `endpoint` (unless `AWS_ENDPOINT_URL`
+    /// or the profile gives one), signed for `region`.
+    pub fn at(
+        config: &SdkConfig,
+        service: &'static str,
+        signing_name: &'static str,
+        region: &str,
+        endpoint: &str,
+    ) -> QueryClient {
+        let endpoint = config.endpoint_url().unwrap_or(endpoint).trim_end_matches('/').to_owned();
+        QueryClient {
+            service,
+            signing_name,
+            region: region.to_owned(),
+            endpoint,
+            credentials: config.credentials_provider(),
+        }
+    }
+
     /// POST `form` (with its Action and Version) for `operation`, signed; the answer's body when
     /// the service answered 2xx, else its error code and message.
     pub async fn post(&self, operation: &'static str, form: String) -> Result<String, AwsError> {
+        self.send(operation, "application/x-www-form-urlencoded; charset=utf-8", None, form).await
+    }
+
+    /// POST `body` to the AWS JSON 1.1 `target` (e.g. `AWSPriceListService.GetProducts`), signed;
+    /// the answer's body when the service answered 2xx, else its error type and message.
+    pub async fn post_json(
+        &self,
+        operation: &'static str,
+        target: &str,
+        body: String,
+    ) -> Result<String, AwsError> {
+        self.send(operation, "application/x-amz-json-1.1", Some(target), body).await
+    }
+
+    async fn send(
+        &self,
+        operation: &'static str,
+        content_type: &'static str,
+        target: Option<&str>,
+        form: String,
+    ) -> Result<String, AwsError> {
         let service = self.service;
         let local = |e: &dyn std::fmt::Display| AwsError::local(service, operation, e);
         let provider = self.credentials.as_ref().ok_or_else(|| local(&"no AWS credentials configured"))?;
@@ -56,15 +96,18 @@ impl QueryClient {
             .build()
             .map_err(|e| local(&e))?
             .into();
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let mut request = http::Request::post(format!("{}/", self.endpoint))
-            .header("content-type", content_type)
-            .body(Full::new(Bytes::from(form.clone())))
-            .map_err(|e| local(&e))?;
+        let mut builder =
+            http::Request::post(format!("{}/", self.endpoint)).header("content-type", content_type);
+        let mut signed_headers = vec![("content-type", content_type)];
+        if let Some(target) = target {
+            builder = builder.header("x-amz-target", target);
+            signed_headers.push(("x-amz-target", target));
+        }
+        let mut request = builder.body(Full::new(Bytes::from(form.clone()))).map_err(|e| local(&e))?;
         let signable = SignableRequest::new(
             "POST",
             request.uri().to_string(),
-            [("content-type", content_type)].into_iter(),
+            signed_headers.into_iter(),
             SignableBody::Bytes(form.as_bytes()),
         )
         .map_err(|e| local(&e))?;
@@ -85,6 +128,14 @@ impl QueryClient {
         let body = response.into_body().collect().await.map_err(|e| call(e.to_string()))?.to_bytes();
         let body = String::from_utf8_lossy(&body).into_owned();
         if !status.is_success() {
+            if target.is_some() {
+                // {"__type": "...#ValidationException", "message": "..."}
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let code =
+                    json["__type"].as_str().and_then(|t| t.rsplit('#').next()).unwrap_or(status.as_str());
+                let message = json["message"].as_str().or(json["Message"].as_str()).unwrap_or_default();
+                return Err(call(format!("{code}: {message}")));
+            }
             let code = elements(&body, "Code").next().unwrap_or(status.as_str());
             let message = elements(&body, "Message").next().unwrap_or_default();
             return Err(call(format!("{code}: {message}")));

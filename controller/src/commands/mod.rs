@@ -112,7 +112,7 @@ fn explain(e: &Error) -> String {
 async fn other_command(command: Command) -> Result<u8, Error> {
     match command {
         Command::Run(_) => unreachable!("run is handled by run()"),
-        Command::Report(args) => report::report(&args),
+        Command::Report(args) => report::report(&args).await,
         Command::Compare(args) => compare::compare(&args),
         Command::Provision(args) => provision::provision(args).await,
         Command::Install(args) => stack::install(&args).await,

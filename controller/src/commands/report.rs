@@ -6,12 +6,12 @@ use crate::error::Error;
 use crate::results::cost::Assumptions;
 
 /// Run `fetchbench report`.
-pub fn report(args: &ReportArgs) -> Result<u8, Error> {
+pub async fn report(args: &ReportArgs) -> Result<u8, Error> {
     let repriced = args.region.is_some()
         || args.cache_node_type.is_some()
         || args.cache_nodes.is_some()
         || args.prices.is_some();
-    let prices = args.prices.as_deref().map(crate::commands::run::price_file).transpose()?;
+    let prices = crate::commands::run::prices_of(args.prices.as_deref(), args.region.as_deref()).await?;
     let assumptions = repriced.then(|| {
         let recorded = crate::results::schema::load(&args.result).ok().and_then(|r| r.cost);
         let defaults = recorded.map_or_else(Assumptions::default, |c| Assumptions {

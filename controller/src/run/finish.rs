@@ -86,6 +86,9 @@ pub struct Run<'a> {
     pub finished_at: SystemTime,
 }
 
+/// The price table a run used, beside its result.json, when it was not the built-in one.
+pub const PRICES_TOML: &str = "prices.toml";
+
 /// result.json from the tallies, priced and judged against the thresholds, written into `dir`
 /// with the report and exports beside it, and the summary printed.
 pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> Result<RunReport, Error> {
@@ -167,6 +170,17 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
     // have would sit beside this run's figures as if they were part of them.
     let earlier = load(&dir.join(RESULT_JSON)).ok();
     let path = result.write(dir).map_err(|source| Error::Output { path: dir.to_owned(), source })?;
+    // Prices other than the built-in table's (a file, the Price List) are kept beside the result,
+    // so that `report --prices` can price it again as it was.
+    if pricing.prices_origin != cost::BUILT_IN_ORIGIN {
+        let text = format!(
+            "# The prices this run was priced with: {}.\n{}",
+            pricing.prices_origin,
+            toml::to_string(&pricing.prices).unwrap_or_default()
+        );
+        crate::support::write_atomic(&dir.join(PRICES_TOML), text.as_bytes())
+            .map_err(|source| Error::Output { path: dir.join(PRICES_TOML), source })?;
+    }
     say_text!(&terminal::render(&result));
     if let Some(e) = &earlier {
         say!("replaced: the result of {} ({}) that {} held", e.scenario.name, e.started_at, dir.display());

@@ -156,6 +156,12 @@ pub(crate) async fn on_fleet(
         measure::measure(scenario, &clients, &mut agents, &clocks, server.as_ref(), interrupt, live).await;
     let mut pricing = fleet.pricing.clone();
     if let Some((table, origin)) = &opts.prices {
+        // A table of one other region (a file for eu-west-1, live prices) prices the run there.
+        if let [region] = &table.regions[..]
+            && *region != pricing.region
+        {
+            pricing.region = region.clone();
+        }
         pricing.prices = table.clone();
         pricing.prices_origin = origin.clone();
     }
