@@ -200,9 +200,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
     pub cache_nodes: Option<u32>,
 
-    /// Reprice with this price table (TOML, laid out like the built-in one) in place of the
-    /// built-in figures.
-    #[arg(long, value_name = "FILE")]
+    /// Reprice (cost and verdict) with this price table (TOML, laid out like the built-in one)
+    /// in place of the built-in figures, or with `live` list prices from the AWS Price List API.
+    #[arg(long, value_name = "FILE|live")]
     pub prices: Option<PathBuf>,
 }
 
@@ -347,9 +347,10 @@ pub struct RunArgs {
     pub metrics_listen: Option<SocketAddr>,
 
     /// A price table (TOML, laid out like the built-in one, controller/src/results/prices.toml)
-    /// whose figures replace the built-in ones in the run's cost and verdict; figures it leaves
-    /// out keep the built-in values.
-    #[arg(long, value_name = "FILE")]
+    /// whose figures replace the built-in ones in the run's cost and verdict (figures it leaves
+    /// out keep the built-in values); or `live`: the current list prices from the AWS Price List
+    /// API, with your AWS credentials. Either is kept beside result.json as prices.toml.
+    #[arg(long, value_name = "FILE|live")]
     pub prices: Option<PathBuf>,
 
     /// Cache sizes ("32mb,64mb,128mb") for the redis-server fetchbench starts: every workload
