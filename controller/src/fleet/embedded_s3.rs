@@ -30,7 +30,7 @@ impl EmbeddedS3 {
     /// Serve the buckets under `root` (one directory per bucket) on a free port of `ip`, with
     /// fresh random credentials.
     pub async fn start(root: &Path, ip: IpAddr) -> std::io::Result<EmbeddedS3> {
-        let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        let fs = super::s3_store::Store::new(root)?;
         let access_key = random_token("FB");
         let secret_key = random_token("");
         let service = {

@@ -6,6 +6,7 @@ pub mod aws_state;
 pub mod connect;
 pub mod embedded_s3;
 pub mod local;
+pub mod s3_store;
 pub mod tls;
 
 use std::net::SocketAddr;
