@@ -5,6 +5,7 @@
     bench/run build      a cold `cargo build --release` of the workspace, timed
     bench/run ab REF     this checkout's agent against REF's at concurrency 1, interleaved (prints only)
     bench/run idle       concurrency 1 with the guest's idle polling off and on (haltpoll, root)
+    bench/run sizes      S3 GETs of 4 KiB to 8 MiB, the agent against the AWS CRT S3 client
 
 Each command prints its table and rewrites its part of docs/benchmarks.md (between the
 `bench:` markers); the figures of the other commands are kept from their last run, which
@@ -547,6 +548,99 @@ def render_verify(d):
     return "\n".join(out)
 
 
+# Issue 32: S3 GETs by object size, the agent against the AWS Common Runtime's client.
+SIZES = ((4 << 10, "4 KiB"), (64 << 10, "64 KiB"), (1 << 20, "1 MiB"), (8 << 20, "8 MiB"))
+SIZE_CONCURRENCY = (1, 8, 32)
+SIZES_DATA_BYTES = 256 << 20  # objects of each size: at most this much, at least 8 objects
+
+
+def crt_client(endpoint, bucket, objects, concurrency, seconds):
+    out = subprocess.run(
+        pinned([str(PYTHON), str(ROOT / "bench" / "s3_crt.py"), "--endpoint", endpoint.url,
+                "--bucket", bucket, "--objects", str(objects), "--concurrency", str(concurrency),
+                "--seconds", str(seconds)], CLIENT_CPUS) if PIN else
+        [str(PYTHON), str(ROOT / "bench" / "s3_crt.py"), "--endpoint", endpoint.url, "--bucket",
+         bucket, "--objects", str(objects), "--concurrency", str(concurrency), "--seconds",
+         str(seconds)],
+        capture_output=True, text=True, check=True, env=endpoint.env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def sizes(args):
+    """S3 GetObject of 4 KiB to 8 MiB objects from the embedded endpoint (in its own process, on
+    the server core), fetchbench's agent and the CRT client in turn, at 1, 8 and 32 in flight;
+    which goes first alternates by round."""
+    secs = max(2, args.seconds // 2)
+    work = Path(tempfile.mkdtemp(prefix="fetchbench-bench-"))
+    rows = {}
+    try:
+        endpoint = S3Endpoint(work / "s3", SERVER_CPUS if PIN else None)
+        try:
+            for size, label in SIZES:
+                objects = max(8, min(OBJECTS, SIZES_DATA_BYTES // size))
+                bucket = "sizes-%d" % size
+                scenario = 'name = "bench-sizes"\nagents = 1\n[dataset]\nobjects = %d\nsize = %d\nseed = 1\n' % (
+                    objects, size) + "".join(closed("c%d" % c, "s3", c, secs) for c in SIZE_CONCURRENCY)
+                fb = {c: [] for c in SIZE_CONCURRENCY}
+                crt = {c: [] for c in SIZE_CONCURRENCY}
+                for rep in range(args.reps):
+                    print("sizes, %s, round %d of %d" % (label, rep + 1, args.reps), flush=True)
+
+                    def reference():
+                        for c in SIZE_CONCURRENCY:
+                            crt[c].append(crt_client(endpoint, bucket, objects, c, secs))
+                    if rep % 2 == 1:
+                        reference()
+                    run = fetchbench(scenario, ["--s3-endpoint", endpoint.url, "--s3-bucket", bucket],
+                                     env=endpoint.env, cpus=CLIENT_CPUS if PIN else None)
+                    for c in SIZE_CONCURRENCY:
+                        w = workload(run["result"], "c%d" % c)
+                        fb[c].append({"ops_s": w["throughput_ops_s"], "bytes_s": w["throughput_ops_s"] * size,
+                                      "p50_us": w["latency_us"]["p50"], "errors": w["errors"],
+                                      "cpu_us": cpu_us_per_request(run["result"], w)})
+                    if rep % 2 == 0:
+                        reference()
+                rows[label] = {"size": size, "objects": objects,
+                               "fetchbench": {str(c): v for c, v in fb.items()},
+                               "crt": {str(c): v for c, v in crt.items()}}
+        finally:
+            endpoint.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    client = rows[SIZES[0][1]]["crt"][str(SIZE_CONCURRENCY[0])][0]["client"] if rows else "?"
+    return {"seconds": secs, "rows": rows, "crt_version": client}
+
+
+def render_sizes(d):
+    v = d["sizes"]
+    out = []
+    out.append("S3 GetObject from the embedded endpoint (its own process%s), one local agent against "
+               "the AWS Common Runtime's S3 client (%s, bench/s3_crt.py) on the same endpoint and "
+               "objects, closed loop, %d rounds of %d s after 1 s of warm-up, uniform keys; which "
+               "client goes first alternates by round. Medians of the rounds. GB/s is 10^9 bytes "
+               "of bodies per second. Commit `%s`, %s." % (
+                   ", on core 0, the clients on the others" if d.get("pinned") else "",
+                   v["crt_version"], d["reps"], v["seconds"], d["machine"]["commit"],
+                   d["machine"]["date"]))
+    out.append("")
+    out.append("| object | in flight | fetchbench ops/s | GB/s | p50 µs | CRT ops/s | GB/s | p50 µs | "
+               "fetchbench / CRT ops/s |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for label, row in v["rows"].items():
+        for c in SIZE_CONCURRENCY:
+            fb, crt = row["fetchbench"][str(c)], row["crt"][str(c)]
+            fb_ops, crt_ops = median_of(fb, "ops_s"), median_of(crt, "ops_s")
+            out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %sx |" % (
+                label, c, f(fb_ops, 0), f(median_of(fb, "bytes_s") / 1e9, 3), f(median_of(fb, "p50_us")),
+                f(crt_ops, 0), f(median_of(crt, "bytes_s") / 1e9, 3), f(median_of(crt, "p50_us")),
+                f(fb_ops / crt_ops if crt_ops else 0.0, 2)))
+    errors = sum(r["errors"] for row in v["rows"].values() for rs in row["fetchbench"].values() for r in rs)
+    errors += sum(r["errors"] for row in v["rows"].values() for rs in row["crt"].values() for r in rs)
+    out.append("")
+    out.append("Errors over every round, both clients: %d." % errors)
+    return "\n".join(out)
+
+
 def build(args):
     """Item 6: a cold release build of the workspace in a fresh target directory."""
     target = Path(tempfile.mkdtemp(prefix="fetchbench-cold-build-"))
@@ -1052,6 +1146,7 @@ SECTIONS = {
     "build": ("Cold release build", "bench/run build", render_build),
     "idle": ("Concurrency 1 and the guest's idle polling", "bench/run idle", render_idle),
     "verify": ("What checking every body costs (verify)", "bench/run verify", render_verify),
+    "sizes": ("S3 by object size, against the AWS CRT client", "bench/run sizes", render_sizes),
 }
 
 
@@ -1084,7 +1179,7 @@ def update_doc(name, data):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", nargs="?", default="all",
-                   choices=["all", "compare", "scale", "soak", "build", "ab", "idle", "verify"])
+                   choices=["all", "compare", "scale", "soak", "build", "ab", "idle", "verify", "sizes"])
     p.add_argument("ref", nargs="?", help="ab: the commit (or branch, tag) to compare against")
     p.add_argument("--busy-poll", default="off", help="ab: the workload's busy_poll, or off")
     p.add_argument("--reps", type=int, default=6, help="rounds of each comparison")
@@ -1119,6 +1214,8 @@ def main():
         update_doc("idle", dict(base, idle=idle(args)))
     if args.command == "verify":
         update_doc("verify", dict(base, verify=verify_cost(args)))
+    if args.command == "sizes":
+        update_doc("sizes", dict(base, sizes=sizes(args), pinned=PIN))
     print("\nwritten: %s" % DOC.relative_to(ROOT))
 
 

@@ -1,0 +1,116 @@
+"""The AWS Common Runtime's S3 client (awscrt, the engine under the AWS CLI's and boto3's fast
+transfers and Mountpoint for S3), measured as bench/s3_get.py measures boto3: GetObject of random
+keys filename{i}.txt with N requests in flight, each timed from the request to the end of its
+body. Prints one line of JSON with the latency percentiles (microseconds), the throughput and the
+bytes per second.
+
+Credentials come from the standard AWS environment variables. The endpoint is plain HTTP on an
+IP and port (the embedded endpoint), addressed path style.
+"""
+
+import argparse
+import json
+import os
+import queue
+import random
+import threading
+import time
+from urllib.parse import urlparse
+
+import awscrt
+from awscrt.auth import AwsCredentialsProvider
+from awscrt.http import HttpHeaders, HttpRequest
+from awscrt.io import ClientBootstrap, DefaultHostResolver, EventLoopGroup
+from awscrt.s3 import S3Client, S3RequestTlsMode, S3RequestType
+
+
+def percentile(sorted_values, q):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, int(round(q * len(sorted_values) + 0.5)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--bucket", default="fetchbench")
+    p.add_argument("--objects", type=int, default=200)
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=10.0, help="measured time")
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds run first, left out")
+    args = p.parse_args()
+
+    url = urlparse(args.endpoint)
+    elg = EventLoopGroup()
+    bootstrap = ClientBootstrap(elg, DefaultHostResolver(elg))
+    credentials = AwsCredentialsProvider.new_static(
+        os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    client = S3Client(bootstrap=bootstrap, region=os.environ.get("AWS_REGION", "us-east-1"),
+                      tls_mode=S3RequestTlsMode.DISABLED, credential_provider=credentials,
+                      max_active_connections_override=max(args.concurrency, 1))
+
+    lock = threading.Lock()
+    finished = queue.Queue()  # one item per request done: the main thread starts the next
+    rng = random.Random(1)
+    state = {"ops": 0, "errors": 0, "bytes": 0}
+    latencies = []
+    start = time.perf_counter()
+    measure_from = start + args.warmup
+    end = measure_from + args.seconds
+    live = {}  # id -> meta-request, kept referenced until it finishes
+
+    def start_one(n):
+        key = "filename%d.txt" % rng.randint(0, args.objects - 1)
+        request = HttpRequest("GET", "/%s/%s" % (args.bucket, key), HttpHeaders([("Host", url.netloc)]))
+        got = [0]
+        t0 = time.perf_counter()
+
+        def on_body(chunk, **_):
+            got[0] += len(chunk)
+
+        def on_done(error=None, status_code=None, **_):
+            t1 = time.perf_counter()
+            with lock:
+                if t0 >= measure_from and t1 <= end + 5:
+                    if error is None and status_code == 200 and got[0] > 0:
+                        latencies.append((t1 - t0) * 1e6)
+                        state["ops"] += 1
+                        state["bytes"] += got[0]
+                    else:
+                        state["errors"] += 1
+            finished.put(n)
+
+        live[n] = client.make_request(type=S3RequestType.GET_OBJECT, request=request,
+                                      on_body=on_body, on_done=on_done)
+
+    n = 0
+    for _ in range(args.concurrency):
+        start_one(n)
+        n += 1
+    in_flight = args.concurrency
+    while in_flight:
+        live.pop(finished.get(), None)
+        in_flight -= 1
+        if time.perf_counter() < end:
+            start_one(n)
+            n += 1
+            in_flight += 1
+    all_us = sorted(latencies)
+    print(json.dumps({
+        "client": "awscrt %s" % getattr(awscrt, "__version__", "?"),
+        "concurrency": args.concurrency,
+        "ops": state["ops"],
+        "errors": state["errors"],
+        "seconds": args.seconds,
+        "ops_s": state["ops"] / args.seconds,
+        "bytes_s": state["bytes"] / args.seconds,
+        "mean_us": sum(all_us) / len(all_us) if all_us else 0.0,
+        "p50_us": percentile(all_us, 0.50),
+        "p99_us": percentile(all_us, 0.99),
+    }))
+
+
+if __name__ == "__main__":
+    main()
