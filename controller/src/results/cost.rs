@@ -159,6 +159,8 @@ pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEst
                     (per_million, node_hour + s3_hour(miss))
                 }
                 Target::Redis => (cache_per_million(&p, nodes, reads_s), node_hour),
+                // Not in this price table: the second cost model (issue 32) prices S3 Express.
+                Target::S3Express => (None, 0.0),
             };
             WorkloadCost {
                 name: w.name.clone(),
