@@ -78,8 +78,7 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
     let uses_s3_express = scenario.workloads.iter().any(|w| w.target.uses_s3_express());
     let bucket = state.output("BucketName").to_owned();
-    // The stack has no directory bucket yet.
-    let express_bucket = String::new();
+    let express_bucket = state.output("ExpressBucketName").to_owned();
     if uses_s3_express && express_bucket.is_empty() {
         return Err(Error::AwsFleet {
             stack: state.stack.clone(),
