@@ -717,4 +717,6 @@ async fn provision_s3_express_adds_a_directory_bucket_that_s3_express_workloads_
 
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let emptied = format!("emptied directory bucket {bucket}: 40 objects deleted");
+    assert!(stdout(&o).contains(&emptied), "{}", stdout(&o));
 }
