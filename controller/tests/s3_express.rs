@@ -64,6 +64,8 @@ fn a_local_run_reads_every_object_of_the_directory_bucket_through_session_auth()
         "{}",
         said(&o)
     );
+    assert!(w["ttfb_us"]["p50"].as_f64().expect("time to first byte") > 0.0, "{w}");
+    assert!(stdout(&o).contains("dir: time to first byte p50 "), "{}", said(&o));
     // Session auth ran: the agent's SDK asked for a session (seeding and reading share one
     // client, so one session serves both within its five minutes).
     assert!(

@@ -238,7 +238,7 @@ fn details(result: &RunResult) -> String {
                 share * 100.0
             ));
         }
-        if let (Some(t), "s3", 1..) = (&w.ttfb_us, w.target.as_str(), w.ops) {
+        if let (Some(t), "s3" | "s3-express", 1..) = (&w.ttfb_us, w.target.as_str(), w.ops) {
             line(format!("{}: time to first byte p50 {:.1} µs, p99 {:.1} µs", w.name, t.p50, t.p99));
         }
         if let Some(server) = &w.server {
