@@ -246,15 +246,12 @@ async fn agents_zone(
     }
     let ids = if s3_express { aws.ec2.describe_availability_zones().await? } else { Vec::new() };
     let id_of = |name: &str| ids.iter().find(|(n, _)| n == name).map(|(_, id)| id.clone());
-    if s3_express && let Some((_, express)) = EXPRESS_ZONES.iter().find(|(r, _)| *r == aws.region) {
-        offered.retain(|name| id_of(name).is_some_and(|id| express.contains(&id.as_str())));
-        if offered.is_empty() {
-            return Err(Error::NoExpressZone {
-                instance_type: instance_type.to_owned(),
-                region: aws.region.clone(),
-                express: express.join(", "),
-            });
-        }
+    if s3_express {
+        offered = with_express(&aws.region, offered, &ids).map_err(|express| Error::NoExpressZone {
+            instance_type: instance_type.to_owned(),
+            region: aws.region.clone(),
+            express: express.join(", "),
+        })?;
     }
     let kept = existing
         .filter(|stack| output(stack, "AvailabilityZone").is_some_and(|z| offered.iter().any(|o| o == z)))
@@ -271,6 +268,21 @@ async fn agents_zone(
     };
     let express_id = if s3_express { id_of(named) } else { None };
     Ok((zone, express_id))
+}
+
+/// The zones of `offered` (names) that have S3 Express One Zone, by their IDs in `ids` (name,
+/// ID); all of them in a region [`EXPRESS_ZONES`] does not list. When none has it, the region's
+/// S3 Express zone IDs, to name in the refusal.
+fn with_express(
+    region: &str,
+    mut offered: Vec<String>,
+    ids: &[(String, String)],
+) -> Result<Vec<String>, &'static [&'static str]> {
+    let Some((_, express)) = EXPRESS_ZONES.iter().find(|(r, _)| *r == region) else {
+        return Ok(offered);
+    };
+    offered.retain(|name| ids.iter().any(|(n, id)| n == name && express.contains(&id.as_str())));
+    if offered.is_empty() { Err(express) } else { Ok(offered) }
 }
 
 /// Whether `stack` already has these parameters (those sent; the others keep their defaults)
@@ -321,6 +333,24 @@ fn print_made(state: &State, status: &str, allow_cidr: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_express_keeps_the_zones_that_have_it_and_names_them_when_none_does() {
+        // moto's us-east-1: a = use1-az6, b = az1, c = az2, d = az4.
+        let ids: Vec<(String, String)> = [("a", "az6"), ("b", "az1"), ("c", "az2"), ("d", "az4")]
+            .iter()
+            .map(|(n, id)| (format!("us-east-1{n}"), format!("use1-{id}")))
+            .collect();
+        let zones = |names: &[&str]| names.iter().map(|n| format!("us-east-1{n}")).collect::<Vec<_>>();
+        assert_eq!(with_express("us-east-1", zones(&["a", "b", "c", "d"]), &ids), Ok(zones(&["a", "d"])));
+        assert_eq!(
+            with_express("us-east-1", zones(&["b", "c"]), &ids),
+            Err(&["use1-az4", "use1-az5", "use1-az6"][..])
+        );
+        // A region without a list: every offered zone, as it is.
+        let west = vec!["us-west-2a".to_owned()];
+        assert_eq!(with_express("us-west-2", west.clone(), &[]), Ok(west));
+    }
 
     #[test]
     fn graviton_types_are_aarch64() {
