@@ -30,6 +30,8 @@ pub enum TargetKind {
     S3,
     /// Redis GET, S3 GetObject and Redis SET on a miss.
     CacheAside,
+    /// S3 GetObject from the S3 Express One Zone directory bucket, with session auth.
+    S3Express,
 }
 
 /// A validated workload, as this agent runs it.
@@ -190,7 +192,8 @@ fn target_of(w: &pb::Workload) -> Result<TargetKind, String> {
         Ok(pb::Target::Redis) => Ok(TargetKind::Redis),
         Ok(pb::Target::S3) => Ok(TargetKind::S3),
         Ok(pb::Target::CacheAside) => Ok(TargetKind::CacheAside),
-        _ => Err(format!("target {} is not redis, s3 or cache-aside", w.target)),
+        Ok(pb::Target::S3Express) => Ok(TargetKind::S3Express),
+        _ => Err(format!("target {} is not redis, s3, cache-aside or s3-express", w.target)),
     }
 }
 
@@ -310,7 +313,7 @@ mod tests {
         let w = pb::Workload { rate: MAX_RATE * 2.0, ..redis_workload() };
         assert_eq!(refusal(&w), "workload w: rate 20000000 is not in (0, 10000000]");
         let w = pb::Workload { target: 9, ..redis_workload() };
-        assert_eq!(refusal(&w), "workload w: target 9 is not redis, s3 or cache-aside");
+        assert_eq!(refusal(&w), "workload w: target 9 is not redis, s3, cache-aside or s3-express");
         let w = pb::Workload { requests: 0, ..redis_workload() };
         assert_eq!(refusal(&w), "workload w: neither requests nor duration_ms is set");
         let w = pb::Workload { timeout_ms: 0, ..redis_workload() };

@@ -86,35 +86,46 @@ fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
-/// Make sure the bucket exists, creating it when the endpoint says it does not.
-pub async fn ensure_bucket(s3: &S3Target) -> Result<(), SeedError> {
+/// Make sure the bucket exists, creating it when the endpoint says it does not. A directory
+/// bucket (S3 Express One Zone) is created only when `create_directory` (while seeding, in the
+/// zone its name gives): otherwise its absence is the error, as one a reader has to fix.
+pub async fn ensure_bucket(s3: &S3Target, create_directory: bool) -> Result<(), SeedError> {
     let bucket = s3.bucket();
     let fail = |detail: String| SeedError::Bucket { bucket: bucket.to_owned(), detail };
-    match s3.client().head_bucket().bucket(bucket).send().await {
+    match s3.control().head_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => s3
-            .client()
-            .create_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| fail(format!("create failed: {}", one_line(&e)))),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            if s3.is_express() && !create_directory {
+                return Err(fail(
+                    "directory bucket not found (S3 Express One Zone); create it, or let fetchbench \
+                     seed the dataset, which creates it"
+                        .to_owned(),
+                ));
+            }
+            s3.control()
+                .create_bucket()
+                .bucket(bucket)
+                .set_create_bucket_configuration(s3.create_configuration())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| fail(format!("create failed: {}", one_line(&e))))
+        }
         Err(e) => Err(fail(one_line(&e))),
     }
 }
 
-/// Write every object of `dataset` to the given targets; with `cold_cache`, to S3 only, and
-/// remove the objects from Redis instead.
+/// Write every object of `dataset` to the given targets (S3 buckets: general purpose and
+/// directory); with `cold_cache`, to S3 only, and remove the objects from Redis instead.
 pub async fn seed(
     dataset: &Generator,
     redis: Option<&RedisTarget>,
-    s3: Option<&S3Target>,
+    buckets: &[&S3Target],
     cold_cache: bool,
 ) -> Result<Seeded, SeedError> {
     let mut seeded = Seeded::default();
-    if let Some(s3) = s3 {
-        ensure_bucket(s3).await?;
+    for s3 in buckets {
+        ensure_bucket(s3, true).await?;
         seeded = seed_s3(dataset, s3).await?;
     }
     if let Some(redis) = redis {

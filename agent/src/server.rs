@@ -99,6 +99,8 @@ struct Prepared {
     dataset: Arc<Generator>,
     redis: Option<RedisTarget>,
     s3: Option<S3Target>,
+    /// The S3 Express One Zone directory bucket.
+    s3_express: Option<S3Target>,
 }
 
 impl AgentService {
@@ -159,6 +161,7 @@ impl Prepared {
             TargetKind::Redis => redis.then_some("redis"),
             TargetKind::S3 => s3.then_some("s3"),
             TargetKind::CacheAside => (redis || s3).then_some("redis and s3"),
+            TargetKind::S3Express => self.s3_express.is_none().then_some("s3-express"),
         };
         if let Some(target) = missing {
             return Err(Status::failed_precondition(format!(
@@ -223,15 +226,20 @@ impl Agent for AgentService {
             None => None,
         };
         let s3 = match &req.s3 {
-            Some(s) => Some(s3_target(s, &dataset).await?),
+            Some(s) => Some(s3_target(s, &dataset, false).await?),
             None => None,
         };
-        let (seeded, seed_duration_ms) = fill_targets(&req, &dataset, redis.as_ref(), s3.as_ref()).await?;
+        let s3_express = match &req.s3_express {
+            Some(s) => Some(s3_target(s, &dataset, true).await?),
+            None => None,
+        };
+        let buckets: Vec<&S3Target> = s3.iter().chain(&s3_express).collect();
+        let (seeded, seed_duration_ms) = fill_targets(&req, &dataset, redis.as_ref(), &buckets).await?;
         let redis_shards = match &redis {
             Some(r) => r.shards().await.unwrap_or(0),
             None => 0,
         };
-        self.lock().prepared = Some(Arc::new(Prepared { dataset, redis, s3 }));
+        self.lock().prepared = Some(Arc::new(Prepared { dataset, redis, s3, s3_express }));
         Ok(Response::new(pb::PrepareReply {
             objects_written: seeded.objects,
             bytes_written: seeded.bytes,
@@ -447,7 +455,11 @@ async fn slots_for(prepared: &Prepared, plan: &WorkloadPlan, clock_ahead_ns: i64
         futures_util::future::join_all((0..plan.concurrency).map(|_| redis.driver())).await
     };
     let s3 = || {
-        let s3 = prepared.s3.as_ref().expect("checked when the run started");
+        let s3 = match plan.target {
+            TargetKind::S3Express => prepared.s3_express.as_ref(),
+            _ => prepared.s3.as_ref(),
+        };
+        let s3 = s3.expect("checked when the run started");
         let s3 = match plan.range {
             Some((start, length)) => s3.with_range(start, length),
             None => s3.clone(),
@@ -456,7 +468,7 @@ async fn slots_for(prepared: &Prepared, plan: &WorkloadPlan, clock_ahead_ns: i64
     };
     let drivers = match plan.target {
         TargetKind::Redis => redis_drivers().await.into_iter().map(Driver::Redis).collect(),
-        TargetKind::S3 => {
+        TargetKind::S3 | TargetKind::S3Express => {
             let s3 = s3();
             (0..plan.concurrency).map(|_| Driver::S3(s3.driver())).collect()
         }
@@ -489,10 +501,18 @@ async fn connect_redis(r: &pb::RedisTarget, dataset: &Arc<Generator>) -> Result<
     Ok(target)
 }
 
-/// The S3 target Prepare names, holding the dataset's objects.
-async fn s3_target(s: &pb::S3Target, dataset: &Generator) -> Result<S3Target, Status> {
+/// The S3 target Prepare names, holding the dataset's objects; `express` for the S3 Express One
+/// Zone directory bucket, whose name must say its zone.
+async fn s3_target(s: &pb::S3Target, dataset: &Generator, express: bool) -> Result<S3Target, Status> {
     if s.bucket.is_empty() {
         return Err(Status::invalid_argument("s3 target has no bucket"));
+    }
+    if express && crate::driver::s3::express_zone(&s.bucket).is_none() {
+        return Err(Status::invalid_argument(format!(
+            "s3-express bucket {} is not a directory bucket name: want NAME--AZ_ID--x-s3, e.g. \
+             fetchbench--use1-az4--x-s3",
+            s.bucket
+        )));
     }
     let config = S3Config {
         endpoint_url: s.endpoint_url.clone(),
@@ -501,6 +521,7 @@ async fn s3_target(s: &pb::S3Target, dataset: &Generator) -> Result<S3Target, St
         force_path_style: s.force_path_style,
         access_key_id: s.access_key_id.clone(),
         secret_access_key: s.secret_access_key.clone(),
+        express,
     };
     Ok(S3Target::new(&config, dataset).await)
 }
@@ -511,16 +532,16 @@ async fn fill_targets(
     req: &pb::PrepareRequest,
     dataset: &Generator,
     redis: Option<&RedisTarget>,
-    s3: Option<&S3Target>,
+    buckets: &[&S3Target],
 ) -> Result<(seed::Seeded, u64), Status> {
     if !req.seed_data {
-        if let Some(s3) = s3 {
-            seed::ensure_bucket(s3).await.map_err(|e| Status::unavailable(e.to_string()))?;
+        for s3 in buckets {
+            seed::ensure_bucket(s3, false).await.map_err(|e| Status::unavailable(e.to_string()))?;
         }
         return Ok((seed::Seeded::default(), 0));
     }
     let started = std::time::Instant::now();
-    let seeded = seed::seed(dataset, redis, s3, req.cold_cache)
+    let seeded = seed::seed(dataset, redis, buckets, req.cold_cache)
         .await
         .map_err(|e| Status::unavailable(format!("seeding failed: {e}")))?;
     Ok((seeded, started.elapsed().as_millis() as u64))

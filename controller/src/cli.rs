@@ -122,6 +122,11 @@ pub struct ProvisionArgs {
     #[arg(long)]
     pub cache_tls: bool,
 
+    /// Add an S3 Express One Zone directory bucket in the agents' availability zone, for
+    /// `s3-express` workloads (the agents' zone is then one that offers S3 Express).
+    #[arg(long)]
+    pub s3_express: bool,
+
     /// Who may reach the agents' gRPC port: your public IP as a /32. Asked on a terminal when
     /// not given. 0.0.0.0/0 opens it to the internet (mutual TLS still guards it).
     #[arg(long, value_name = "CIDR")]

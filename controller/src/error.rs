@@ -83,6 +83,20 @@ pub enum Error {
         /// The region.
         region: String,
     },
+    /// No availability zone of the region offers both the agents' instance type and S3 Express
+    /// One Zone.
+    #[error(
+        "no availability zone of {region} offers both instance type {instance_type} and S3 Express \
+         One Zone (which {region} has in {express}); choose another type or region"
+    )]
+    NoExpressZone {
+        /// The instance type.
+        instance_type: String,
+        /// The region.
+        region: String,
+        /// The zone IDs of the region that have S3 Express.
+        express: String,
+    },
     /// A result file could not be written.
     #[error("cannot write results to {path}: {source}")]
     Output {
@@ -205,6 +219,7 @@ impl Error {
             | Error::Missing { .. }
             | Error::AgentBinary { .. }
             | Error::NotOffered { .. }
+            | Error::NoExpressZone { .. }
             | Error::DatasetTooLarge(_) => EXIT_BAD_INPUT,
             Error::Interrupted | Error::InterruptedCommand => EXIT_INTERRUPTED,
             Error::Report(e) if e.is_bad_input() => EXIT_BAD_INPUT,

@@ -649,3 +649,74 @@ async fn provision_scales_the_fleet_out_and_in() {
     expected.sort();
     assert_eq!(parameters().await, expected, "the removed instance's parameter is deleted");
 }
+
+/// `provision --s3-express`: the agents' zone is one with S3 Express (moto's us-east-1 zones
+/// use1-az4, -az5 and -az6), the stack adds a directory bucket named by that zone's ID, and an
+/// `s3-express` workload on the fleet reads it through CreateSession sessions.
+#[tokio::test]
+async fn provision_s3_express_adds_a_directory_bucket_that_s3_express_workloads_read() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let agent = stripped_agent(sb.path());
+    let agent = agent.to_str().expect("utf-8 path");
+    let o = fetchbench(
+        &sb,
+        &aws,
+        &[
+            "provision",
+            "--agents",
+            "1",
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--s3-express",
+            "--agent-binary",
+            agent,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    let bucket = state["outputs"]["ExpressBucketName"].as_str().expect("a directory bucket").to_owned();
+    let zone = state["outputs"]["AvailabilityZone"].as_str().expect("the agents' zone");
+    let zone_id = match zone {
+        "us-east-1d" => "use1-az4",
+        "us-east-1f" => "use1-az5",
+        "us-east-1a" => "use1-az6",
+        other => panic!("the agents' zone {other} has no S3 Express"),
+    };
+    assert!(bucket.ends_with(&format!("--{zone_id}--x-s3")), "{bucket} is not in {zone_id}");
+
+    let scenario = sb.write(
+        "express.toml",
+        "name = \"express\"\n[dataset]\nobjects = 40\nsize = { min = 100, max = 300 }\n\
+         [[workload]]\nname = \"dir\"\ntarget = \"s3-express\"\nrequests = 40\nkeys = \"sequential\"\nverify = true\n",
+    );
+    let o = fetchbench(&sb, &aws, &["run", scenario.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let folder = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
+        .expect("a result line");
+    let result = read_json(&sb.path().join(&folder));
+    let w = &result["workloads"][0];
+    assert_eq!(w["target"], "s3-express", "{w}");
+    assert_eq!(w["ops"], 40, "every object read once: {w}");
+    assert_eq!(w["errors"], 0, "{w}");
+    assert_eq!(result["targets"]["s3_express_bucket"], bucket.as_str());
+    // Session auth ran against the sandbox: the agent asked for a session of that bucket.
+    let sessions =
+        std::fs::read_to_string(aws.dir.join("s3express-sessions.log")).expect("CreateSession log");
+    assert!(sessions.contains(&format!("CreateSession {bucket} 1")), "{sessions}");
+    // Without a session the sandbox refuses the directory bucket's objects, as AWS does.
+    let config = aws.sdk_config().await;
+    let sessionless = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config).disable_s3_express_session_auth(true).build(),
+    );
+    let refused = sessionless.get_object().bucket(&bucket).key("filename0.txt").send().await;
+    let status = refused.expect_err("a read without a session").raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(403));
+
+    let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let emptied = format!("emptied directory bucket {bucket}: 40 objects deleted");
+    assert!(stdout(&o).contains(&emptied), "{}", stdout(&o));
+}

@@ -36,7 +36,8 @@ async fn get_object_returns_the_objects_bytes_whole_and_in_ranges_across_chunks(
         .expect("put");
 
     let get = |range: Option<&str>| {
-        let request = client.get_object().bucket("fb-test").key("big.bin").set_range(range.map(str::to_owned));
+        let request =
+            client.get_object().bucket("fb-test").key("big.bin").set_range(range.map(str::to_owned));
         async move {
             let out = request.send().await.expect("get");
             let length = out.content_length();
@@ -63,8 +64,14 @@ async fn get_object_returns_the_objects_bytes_whole_and_in_ranges_across_chunks(
     // S3's errors, not the store's.
     let missing = client.get_object().bucket("fb-test").key("nope").send().await.unwrap_err();
     assert!(missing.into_service_error().is_no_such_key());
-    let outside =
-        client.get_object().bucket("fb-test").key("big.bin").range("bytes=99999999-").send().await.unwrap_err();
+    let outside = client
+        .get_object()
+        .bucket("fb-test")
+        .key("big.bin")
+        .range("bytes=99999999-")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(outside.raw_response().map(|r| r.status().as_u16()), Some(416));
     s3.shutdown().await;
     let _ = std::fs::remove_dir_all(&root);

@@ -1,5 +1,11 @@
 //! S3 GetObject through `aws-sdk-s3`, on AWS or on any S3-compatible endpoint. The SDK's own
 //! retries are off: a failed request is counted, never silently sent again.
+//!
+//! An S3 Express One Zone directory bucket (`name--<az id>--x-s3`) goes through the same client:
+//! the SDK sees the name, calls CreateSession with the base credentials, caches the session's
+//! short-lived credentials and signs each request with them (service `s3express`). Only the
+//! bucket-level calls of seeding (HeadBucket, CreateBucket) go without a session, as AWS takes
+//! them (its control plane and HeadBucket authenticate the caller's own credentials).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,8 +13,13 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::create_session::CreateSessionError;
+use aws_sdk_s3::types::{
+    BucketInfo, BucketType, CreateBucketConfiguration, DataRedundancy, LocationInfo, LocationType,
+};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use fetchbench_proto::dataset::Generator;
@@ -34,13 +45,30 @@ pub struct S3Config {
     pub access_key_id: String,
     /// Secret key paired with `access_key_id`.
     pub secret_access_key: String,
+    /// The bucket is an S3 Express One Zone directory bucket.
+    pub express: bool,
+}
+
+/// Suffix of every S3 Express One Zone directory bucket's name.
+const EXPRESS_SUFFIX: &str = "--x-s3";
+
+/// The availability zone ID in a directory bucket's name (`name--use1-az4--x-s3` gives
+/// `use1-az4`); `None` when the name is not one.
+pub fn express_zone(bucket: &str) -> Option<&str> {
+    let rest = bucket.strip_suffix(EXPRESS_SUFFIX)?;
+    let (name, zone) = rest.rsplit_once("--")?;
+    (!name.is_empty() && !zone.is_empty()).then_some(zone)
 }
 
 /// A bucket, a client for it and the keys of the dataset in it.
 #[derive(Clone, Debug)]
 pub struct S3Target {
     client: Client,
+    /// The same client without S3 Express sessions, for the bucket-level calls of seeding.
+    control: Client,
     bucket: Arc<str>,
+    /// The bucket is an S3 Express One Zone directory bucket.
+    express: bool,
     keys: Arc<[String]>,
     /// `bytes=a-b` when workloads read a byte range.
     range: Option<Arc<str>>,
@@ -84,8 +112,10 @@ impl S3Target {
         }
         let keys = (0..dataset.total()).map(|i| dataset.key(i)).collect();
         S3Target {
+            control: Client::from_conf(builder.clone().disable_s3_express_session_auth(true).build()),
             client: Client::from_conf(builder.build()),
             bucket: config.bucket.as_str().into(),
+            express: config.express,
             keys,
             range: None,
             verify: false,
@@ -108,9 +138,35 @@ impl S3Target {
         &self.client
     }
 
+    /// The client for bucket-level calls (HeadBucket, CreateBucket): the same as [`client`]
+    /// except that it never asks for an S3 Express session.
+    ///
+    /// [`client`]: S3Target::client
+    pub fn control(&self) -> &Client {
+        &self.control
+    }
+
     /// The bucket name.
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// Whether the bucket is an S3 Express One Zone directory bucket.
+    pub fn is_express(&self) -> bool {
+        self.express
+    }
+
+    /// What CreateBucket needs for this bucket: for a directory bucket, its zone (from the
+    /// name) and type; `None` for a general purpose bucket, or a directory bucket name with no
+    /// zone in it.
+    pub fn create_configuration(&self) -> Option<CreateBucketConfiguration> {
+        let zone = express_zone(&self.bucket).filter(|_| self.express)?;
+        let location = LocationInfo::builder().r#type(LocationType::AvailabilityZone).name(zone).build();
+        let bucket = BucketInfo::builder()
+            .r#type(BucketType::Directory)
+            .data_redundancy(DataRedundancy::SingleAvailabilityZone)
+            .build();
+        Some(CreateBucketConfiguration::builder().location(location).bucket(bucket).build())
     }
 
     /// A driver sharing this target's connection pool.
@@ -179,10 +235,11 @@ impl S3Driver {
 }
 
 /// The failure kind of an SDK error, from its shape and, for service errors, the HTTP status.
-pub fn classify<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure {
+pub fn classify<E: std::error::Error + 'static>(e: &SdkError<E, HttpResponse>) -> Failure {
     match e {
         SdkError::TimeoutError(_) => Failure::Timeout,
         SdkError::DispatchFailure(d) if d.is_timeout() => Failure::Timeout,
+        SdkError::DispatchFailure(d) if d.is_other() => session_failure(e).unwrap_or(Failure::Connection),
         SdkError::DispatchFailure(_) => Failure::Connection,
         SdkError::ResponseError(_) => Failure::Connection,
         SdkError::ServiceError(s) => match s.raw().status().as_u16() {
@@ -193,5 +250,34 @@ pub fn classify<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> F
             _ => Failure::Other,
         },
         _ => Failure::Other,
+    }
+}
+
+/// When S3 Express session auth failed (the SDK's CreateSession call, made before the request
+/// itself, was refused), the kind of that failure: 404 NoSuchBucket is `not_found`, 403
+/// `client_error`, as if the request had been refused. Only on the error path: walks the cause
+/// chain, allocates nothing.
+fn session_failure(e: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(session) = c.downcast_ref::<SdkError<CreateSessionError, HttpResponse>>() {
+            return Some(classify(session));
+        }
+        cause = c.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_bucket_name_gives_its_zone() {
+        assert_eq!(express_zone("fetchbench--use1-az4--x-s3"), Some("use1-az4"));
+        assert_eq!(express_zone("a--b--local-az1--x-s3"), Some("local-az1"));
+        assert_eq!(express_zone("fetchbench"), None);
+        assert_eq!(express_zone("--use1-az4--x-s3"), None);
+        assert_eq!(express_zone("fetchbench--x-s3"), None);
     }
 }

@@ -125,6 +125,7 @@ pub fn prepare_redis(url: &str, seed_data: bool) -> pb::PrepareRequest {
         dataset: Some(seed_dataset()),
         seed_data,
         cold_cache: false,
+        s3_express: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! EC2: which zones offer an instance type. One call, made without aws-sdk-ec2 (the largest SDK
-//! crate, for one operation): the EC2 Query API's DescribeInstanceTypeOfferings (`query`).
+//! EC2: which zones offer an instance type, and the zones' IDs. Two calls, made without
+//! aws-sdk-ec2 (the largest SDK crate, for two operations): the EC2 Query API's
+//! DescribeInstanceTypeOfferings and DescribeAvailabilityZones (`query`).
 
 use aws_config::SdkConfig;
 
@@ -7,10 +8,11 @@ use super::AwsError;
 use super::query::{QueryClient, elements};
 
 const OPERATION: &str = "DescribeInstanceTypeOfferings";
+const ZONES: &str = "DescribeAvailabilityZones";
 /// The EC2 Query API's version.
 const API_VERSION: &str = "2016-11-15";
 
-/// An EC2 client for the one call fetchbench makes.
+/// An EC2 client for the calls fetchbench makes.
 #[derive(Clone, Debug)]
 pub struct Ec2 {
     client: QueryClient,
@@ -39,5 +41,19 @@ impl Ec2 {
         zones.sort();
         zones.dedup();
         Ok(zones)
+    }
+
+    /// The region's availability zones: (name, ID) pairs, e.g. ("us-east-1d", "use1-az4"). The
+    /// names are the account's own shuffle; the IDs are the same in every account, and S3
+    /// Express names its zones by ID.
+    pub async fn describe_availability_zones(&self) -> Result<Vec<(String, String)>, AwsError> {
+        let form: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("Action", ZONES)
+            .append_pair("Version", API_VERSION)
+            .finish();
+        let body = self.client.post(ZONES, form).await?;
+        let names = elements(&body, "zoneName").map(str::to_owned);
+        let ids = elements(&body, "zoneId").map(str::to_owned);
+        Ok(names.zip(ids).collect())
     }
 }

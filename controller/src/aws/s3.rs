@@ -122,6 +122,55 @@ impl S3 {
         }
     }
 
+    /// Delete every object in the S3 Express One Zone directory bucket `bucket` (which has no
+    /// versions: ListObjectsV2, not ListObjectVersions; the SDK opens the session); returns how
+    /// many. A bucket that no longer exists counts as empty.
+    pub async fn empty_directory_bucket(&self, bucket: &str) -> Result<u64, AwsError> {
+        let mut deleted = 0;
+        loop {
+            let listed = match self.client.list_objects_v2().bucket(bucket).max_keys(1000).send().await {
+                Ok(l) => l,
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(deleted),
+                Err(e) => return Err(AwsError::call(SERVICE, "ListObjectsV2", e)),
+            };
+            let objects = listed
+                .contents
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|o| ObjectIdentifier::builder().set_key(o.key).build().ok())
+                .collect::<Vec<_>>();
+            if objects.is_empty() {
+                return Ok(deleted);
+            }
+            let count = objects.len() as u64;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| AwsError::local(SERVICE, "DeleteObjects", e))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| AwsError::call(SERVICE, "DeleteObjects", e))?;
+            if let Some(error) = out.errors.unwrap_or_default().into_iter().next() {
+                return Err(AwsError::Call {
+                    service: SERVICE,
+                    operation: "DeleteObjects",
+                    detail: format!(
+                        "{} in bucket {bucket}: {}",
+                        error.key.unwrap_or_default(),
+                        error.message.unwrap_or_default()
+                    ),
+                });
+            }
+            deleted += count;
+        }
+    }
+
     /// True when `bucket` exists (and these credentials may see it).
     pub async fn head_bucket(&self, bucket: &str) -> Result<bool, AwsError> {
         match self.client.head_bucket().bucket(bucket).send().await {

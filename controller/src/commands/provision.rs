@@ -101,6 +101,7 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
         cache_node_type: args.cache_node_type,
         existing_cache,
         cache_tls: args.cache_tls,
+        s3_express: args.s3_express,
         allow_cidr,
         expires_in: args.expires_in,
         timeout: args.timeout,

@@ -1,8 +1,10 @@
 //! The embedded S3-compatible endpoint of local runs: s3s over a directory, served by hyper on a
-//! free port (of 127.0.0.1 unless told otherwise) inside the controller process.
+//! free port (of 127.0.0.1 unless told otherwise) inside the controller process, behind the S3
+//! Express session layer ([`super::s3_express`]) so that directory buckets work too.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -13,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::s3_express::{ExpressFront, SessionAccess, Sessions};
+
 /// How long open connections get to finish when the endpoint stops.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -22,6 +26,7 @@ pub struct EmbeddedS3 {
     addr: SocketAddr,
     access_key: String,
     secret_key: String,
+    sessions: Arc<Sessions>,
     stop: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -33,10 +38,12 @@ impl EmbeddedS3 {
         let fs = super::s3_store::Store::new(root)?;
         let access_key = random_token("FB");
         let secret_key = random_token("");
+        let sessions = Arc::new(Sessions::new(&access_key, root));
         let service = {
             let mut b = S3ServiceBuilder::new(fs);
             b.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));
-            b.build()
+            b.set_access(SessionAccess);
+            ExpressFront::new(b.build(), sessions.clone())
         };
         let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
@@ -68,7 +75,7 @@ impl EmbeddedS3 {
                 let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
             }
         });
-        Ok(EmbeddedS3 { addr, access_key, secret_key, stop, task: Some(task) })
+        Ok(EmbeddedS3 { addr, access_key, secret_key, sessions, stop, task: Some(task) })
     }
 
     /// `http://IP:PORT`.
@@ -84,6 +91,11 @@ impl EmbeddedS3 {
     /// Secret key agents sign with.
     pub fn secret_key(&self) -> &str {
         &self.secret_key
+    }
+
+    /// S3 Express sessions (CreateSession calls) issued so far.
+    pub fn sessions_issued(&self) -> u64 {
+        self.sessions.issued()
     }
 
     /// Stop serving and wait for the server task to end.
@@ -103,7 +115,7 @@ impl Drop for EmbeddedS3 {
 
 /// 32 random alphanumeric characters after `prefix`, from the standard library's randomly keyed
 /// hasher (credentials for a loopback endpoint that lives as long as one run).
-fn random_token(prefix: &str) -> String {
+pub(super) fn random_token(prefix: &str) -> String {
     use std::hash::{BuildHasher, RandomState};
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz";
     let mut out = String::from(prefix);

@@ -299,7 +299,8 @@ pub fn check_room(
             available: human_bytes(available),
         });
     }
-    let into_s3 = local_s3 && scenario.workloads.iter().any(|w| w.target.uses_s3());
+    let into_s3 =
+        local_s3 && scenario.workloads.iter().any(|w| w.target.uses_s3() || w.target.uses_s3_express());
     let tmp = std::env::temp_dir();
     if let Some(available) = available_disk(&tmp).filter(|&a| into_s3 && bytes > a) {
         return Err(NoRoom::Disk {

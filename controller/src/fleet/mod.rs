@@ -6,6 +6,7 @@ pub mod aws_state;
 pub mod connect;
 pub mod embedded_s3;
 pub mod local;
+pub mod s3_express;
 pub mod s3_store;
 pub mod tls;
 
@@ -55,6 +56,8 @@ pub struct Fleet {
     pub redis: Option<pb::RedisTarget>,
     /// S3 to read from, when a workload uses it.
     pub s3: Option<pb::S3Target>,
+    /// The S3 Express One Zone directory bucket to read from, when a workload uses it.
+    pub s3_express: Option<pb::S3Target>,
     /// The targets as result.json shows them (no credentials).
     pub targets: Targets,
     /// Where and with which cache node the run's reads are priced (result.json's `cost`).

@@ -147,7 +147,7 @@ pub fn cost_lines(c: &CostEstimate) -> Vec<String> {
         }
         let per_million = w.usd_per_million_reads.map_or_else(|| "n/a".to_owned(), cost::usd);
         let at = match w.target.as_str() {
-            "s3" => "at any rate".to_owned(),
+            "s3" | "s3-express" => "at any rate".to_owned(),
             _ => format!("at the measured {:.0} reads/s", w.reads_s),
         };
         lines.push(format!("  {:width$}  {per_million} per million reads {at}", w.name));
@@ -300,7 +300,7 @@ fn details(result: &RunResult) -> String {
                 share * 100.0
             ));
         }
-        if let (Some(t), "s3", 1..) = (&w.ttfb_us, w.target.as_str(), w.ops) {
+        if let (Some(t), "s3" | "s3-express", 1..) = (&w.ttfb_us, w.target.as_str(), w.ops) {
             line(format!("{}: time to first byte p50 {:.1} µs, p99 {:.1} µs", w.name, t.p50, t.p99));
         }
         if let Some(server) = &w.server {

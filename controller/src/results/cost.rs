@@ -196,6 +196,7 @@ impl Store {
             Target::S3 => Store::S3Standard,
             Target::Redis => Store::Cache,
             Target::CacheAside => Store::CacheAside,
+            Target::S3Express => Store::S3Express,
         }
     }
 

@@ -212,6 +212,13 @@ pub struct Targets {
     /// `"cache.t4g.micro"`; absent for every other Redis, and in files written before the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_node_type: Option<String>,
+    /// S3 Express One Zone directory bucket read from, when an `s3-express` workload ran;
+    /// absent otherwise, and in files written before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_express_bucket: Option<String>,
+    /// Where the directory bucket is served: the embedded endpoint's URL; absent for AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_express_endpoint: Option<String>,
 }
 
 /// The Redis a run read from: the settings that move its figures by themselves.

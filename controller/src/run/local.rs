@@ -5,7 +5,7 @@ use fetchbench_proto as pb;
 use fetchbench_proto::redact::redact_url;
 use tokio_util::sync::CancellationToken;
 
-use super::{DEFAULT_BUCKET, RunOptions, RunReport, on_fleet};
+use super::{DEFAULT_BUCKET, LOCAL_EXPRESS_BUCKET, RunOptions, RunReport, on_fleet};
 use crate::error::Error;
 use crate::fleet::local::{LocalFleet, LocalPlan};
 use crate::fleet::{Fleet, FleetAgent};
@@ -16,12 +16,14 @@ pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result
     let scenario = &opts.scenario;
     let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
+    // S3 Express has no stand-in but the embedded endpoint's directory bucket.
+    let uses_s3_express = scenario.workloads.iter().any(|w| w.target.uses_s3_express());
     let static_tls = opts.static_tls.clone().filter(|_| !opts.static_agents.is_empty());
     let plan = LocalPlan {
         agents: if opts.static_agents.is_empty() { scenario.agents as usize } else { 0 },
         redis: uses_redis && opts.redis_url.is_none(),
         redis_cache: scenario.cache.clone(),
-        s3: uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none(),
+        s3: (uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none()) || uses_s3_express,
         agent_binary: opts.agent_binary.clone(),
         serve_on: opts.serve_on,
     };
@@ -52,6 +54,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
     let bucket = opts.s3_bucket.clone().unwrap_or_else(|| DEFAULT_BUCKET.to_owned());
     let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
+    let uses_s3_express = scenario.workloads.iter().any(|w| w.target.uses_s3_express());
 
     let mut targets = Targets::default();
     let redis = match (uses_redis, &opts.redis_url, &local.redis) {
@@ -100,6 +103,19 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
             }
         }
     });
+    let s3_express = local.s3.as_ref().filter(|_| uses_s3_express).map(|embedded| {
+        targets.s3_express_bucket = Some(LOCAL_EXPRESS_BUCKET.to_owned());
+        targets.s3_express_endpoint = Some(embedded.endpoint_url());
+        // An IP-literal endpoint: the SDK addresses directory buckets in the path only then.
+        pb::S3Target {
+            endpoint_url: embedded.endpoint_url(),
+            region: "us-east-1".into(),
+            bucket: LOCAL_EXPRESS_BUCKET.to_owned(),
+            force_path_style: true,
+            access_key_id: embedded.access_key().to_owned(),
+            secret_access_key: embedded.secret_key().to_owned(),
+        }
+    });
     let agents = local
         .agents
         .iter()
@@ -116,6 +132,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
         tls: local.tls.clone(),
         redis,
         s3,
+        s3_express,
         targets,
         pricing: crate::results::cost::Assumptions::default(),
     }

@@ -34,6 +34,9 @@ pub use measure::AGENT_SILENCE;
 
 /// Bucket of the embedded endpoint, and of a user's endpoint when `--s3-bucket` is not given.
 pub const DEFAULT_BUCKET: &str = "fetchbench";
+/// The directory bucket (S3 Express One Zone) of local runs, on the embedded endpoint: a name in
+/// AWS's form, `NAME--AZ_ID--x-s3`, in a made-up zone `local-az1`.
+pub const LOCAL_EXPRESS_BUCKET: &str = "fetchbench--local-az1--x-s3";
 
 /// Everything `fetchbench run` needs, after the command line was checked.
 #[derive(Debug, Clone)]
@@ -230,6 +233,10 @@ fn announce(scenario: &Scenario, fleet: &Fleet, targets: &Targets) {
         let endpoint = targets.s3_endpoint.as_deref().unwrap_or("AWS S3");
         say!("  s3:    bucket {b} on {endpoint} ({source})");
     }
+    if let Some(b) = &targets.s3_express_bucket {
+        let endpoint = targets.s3_express_endpoint.as_deref().unwrap_or("AWS S3 Express One Zone");
+        say!("  s3-express: directory bucket {b} on {endpoint} (session auth)");
+    }
 }
 
 /// Seed the dataset through the first agent, then prepare the others (their connections to the
@@ -240,7 +247,7 @@ async fn seed(
     clients: &[AgentClient<Channel>],
     agents: &[AgentResult],
 ) -> Result<pb::PrepareReply, Error> {
-    let (redis, s3) = (fleet.redis.clone(), fleet.s3.clone());
+    let (redis, s3, s3_express) = (fleet.redis.clone(), fleet.s3.clone(), fleet.s3_express.clone());
     let generator = scenario.dataset.generator();
     let dataset = generator.to_proto();
     let cold = scenario.dataset.cache == CacheStart::Cold;
@@ -250,13 +257,20 @@ async fn seed(
         dataset: Some(dataset.clone()),
         seed_data,
         cold_cache: cold,
+        s3_express: s3_express.clone(),
     };
     let stores = match (&redis, &s3) {
         (Some(_), Some(_)) if cold => "s3 (and removed from redis: cold cache)",
         (Some(_), None) if cold => "nothing (removed from redis: cold cache)",
         (Some(_), Some(_)) => "redis and s3",
         (Some(_), None) => "redis",
-        (None, _) => "s3",
+        (None, Some(_)) => "s3",
+        (None, None) => "",
+    };
+    let stores = match (stores, &s3_express) {
+        ("", _) => "s3-express".to_owned(),
+        (stores, Some(_)) => format!("{stores} and s3-express"),
+        (stores, None) => stores.to_owned(),
     };
     say!("seeding {} into {} through {}", scenario.dataset.describe_objects(), stores, agents[0].id);
     let mut seeder = clients[0].clone();

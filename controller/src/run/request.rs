@@ -41,6 +41,7 @@ pub fn run_request(
         target: match workload.target {
             Target::Redis => pb::Target::Redis,
             Target::S3 => pb::Target::S3,
+            Target::S3Express => pb::Target::S3Express,
             Target::CacheAside => pb::Target::CacheAside,
         }
         .into(),

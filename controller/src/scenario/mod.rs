@@ -545,6 +545,9 @@ pub enum Target {
     S3,
     /// Redis GET; on a miss S3 GetObject, then Redis SET.
     CacheAside,
+    /// S3 GetObject of `filename{i}.txt` from an S3 Express One Zone directory bucket, through
+    /// the SDK's session auth (CreateSession).
+    S3Express,
 }
 
 impl Target {
@@ -554,6 +557,7 @@ impl Target {
             Target::Redis => "redis",
             Target::S3 => "s3",
             Target::CacheAside => "cache-aside",
+            Target::S3Express => "s3-express",
         }
     }
 
@@ -562,9 +566,14 @@ impl Target {
         matches!(self, Target::Redis | Target::CacheAside)
     }
 
-    /// Reads from S3.
+    /// Reads from S3 (a general purpose bucket).
     pub fn uses_s3(self) -> bool {
         matches!(self, Target::S3 | Target::CacheAside)
+    }
+
+    /// Reads from an S3 Express One Zone directory bucket.
+    pub fn uses_s3_express(self) -> bool {
+        self == Target::S3Express
     }
 }
 
@@ -573,10 +582,10 @@ impl FromStr for Target {
 
     /// A target by the name scenario files and results use.
     fn from_str(s: &str) -> Result<Target, String> {
-        [Target::Redis, Target::S3, Target::CacheAside]
+        [Target::Redis, Target::S3, Target::CacheAside, Target::S3Express]
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown target {s:?}; use redis, s3 or cache-aside"))
+            .ok_or_else(|| format!("unknown target {s:?}; use redis, s3, cache-aside or s3-express"))
     }
 }
 

@@ -76,7 +76,17 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
     let tls = ClientTls::load(&aws_state::dir(&state.stack)?).map_err(Error::FleetTls)?;
     let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
+    let uses_s3_express = scenario.workloads.iter().any(|w| w.target.uses_s3_express());
     let bucket = state.output("BucketName").to_owned();
+    let express_bucket = state.output("ExpressBucketName").to_owned();
+    if uses_s3_express && express_bucket.is_empty() {
+        return Err(Error::AwsFleet {
+            stack: state.stack.clone(),
+            detail: "has no S3 Express One Zone directory bucket, which s3-express workloads read; \
+                     provision the stack with one"
+                .into(),
+        });
+    }
     let mut targets = Targets::default();
     let redis = uses_redis.then(|| {
         let url = cache_url(state);
@@ -96,6 +106,10 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
         // Empty endpoint and keys: the agents use AWS S3 through their instance role.
         pb::S3Target { region: state.region.clone(), bucket: bucket.clone(), ..Default::default() }
     });
+    let s3_express = uses_s3_express.then(|| {
+        targets.s3_express_bucket = Some(express_bucket.clone());
+        pb::S3Target { region: state.region.clone(), bucket: express_bucket, ..Default::default() }
+    });
     let agents = agents
         .into_iter()
         .enumerate()
@@ -114,7 +128,17 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
         nodes: 1,
         ..Default::default()
     };
-    Ok(Fleet { kind: FleetKind::Aws, noun: "EC2 agent", agents, tls, redis, s3, targets, pricing })
+    Ok(Fleet {
+        kind: FleetKind::Aws,
+        noun: "EC2 agent",
+        agents,
+        tls,
+        redis,
+        s3,
+        s3_express,
+        targets,
+        pricing,
+    })
 }
 
 #[cfg(test)]

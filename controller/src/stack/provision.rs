@@ -39,6 +39,8 @@ pub struct ProvisionOptions {
     pub existing_cache: Option<(String, u16)>,
     /// TLS between agents and the cache.
     pub cache_tls: bool,
+    /// An S3 Express One Zone directory bucket in the agents' zone.
+    pub s3_express: bool,
     /// Who may reach the agents' gRPC port, an IPv4 CIDR.
     pub allow_cidr: String,
     /// The stack's `fetchbench:expires-at` is now plus this; `None` keeps an existing stack's
@@ -82,7 +84,8 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     }
     // Which zone, before anything is made: a type no zone offers is refused here.
     let existing = aws.cloudformation.describe_stacks(&opts.stack).await?;
-    let zone = agents_zone(&aws, &opts.instance_type, existing.as_ref()).await?;
+    let (zone, express_zone_id) =
+        agents_zone(&aws, &opts.instance_type, existing.as_ref(), opts.s3_express).await?;
     let now = SystemTime::now();
     state.stack = opts.stack.clone();
     state.region = aws.region.clone();
@@ -115,6 +118,7 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
         ("CacheTransitEncryption", opts.cache_tls.to_string()),
         ("ExpiresAt", expires_at.clone()),
         ("AvailabilityZone", zone),
+        ("S3ExpressAzId", express_zone_id.unwrap_or_default()),
     ];
     if opts.existing_cache.is_some() {
         parameters.push(("ExistingCacheAddress", cache_address));
@@ -217,24 +221,68 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     install::install(&aws, &mut state, &InstallOptions { binary, keep_installed: true }).await.map(Some)
 }
 
+/// The zone IDs that have S3 Express One Zone, in the regions fetchbench knows them for
+/// (docs.aws.amazon.com/AmazonS3/latest/userguide/s3-express-Endpoints.html, 2026-12); in other
+/// regions the agents' zone is taken as it is, and CloudFormation says when it has none.
+const EXPRESS_ZONES: &[(&str, &[&str])] = &[("us-east-1", &["use1-az4", "use1-az5", "use1-az6"])];
+
 /// The zone of the agents (the template's `AvailabilityZone`): one that offers `instance_type`,
-/// as DescribeInstanceTypeOfferings says (the region's first zone may not). An existing stack
-/// keeps its zone while it offers the type, so that an update does not replace its subnet.
-async fn agents_zone(aws: &Aws, instance_type: &str, existing: Option<&Stack>) -> Result<String, Error> {
-    let offered = aws.ec2.describe_instance_type_offerings(instance_type).await?;
-    let Some(first) = offered.first() else {
+/// as DescribeInstanceTypeOfferings says (the region's first zone may not), and with
+/// `s3_express` one that has S3 Express, whose zone ID comes back too (DescribeAvailabilityZones:
+/// the bucket is named by ID, and names differ between accounts). An existing stack keeps its
+/// zone while it qualifies, so that an update does not replace its subnet.
+async fn agents_zone(
+    aws: &Aws,
+    instance_type: &str,
+    existing: Option<&Stack>,
+    s3_express: bool,
+) -> Result<(String, Option<String>), Error> {
+    let mut offered = aws.ec2.describe_instance_type_offerings(instance_type).await?;
+    if offered.is_empty() {
         return Err(Error::NotOffered {
             instance_type: instance_type.to_owned(),
             region: aws.region.clone(),
         });
-    };
-    if let Some(stack) = existing
-        && output(stack, "AvailabilityZone").is_some_and(|z| offered.iter().any(|o| o == z))
-    {
-        let given = stack.parameters().iter().find(|p| p.parameter_key() == Some("AvailabilityZone"));
-        return Ok(given.and_then(|p| p.parameter_value()).unwrap_or_default().to_owned());
     }
-    Ok(first.clone())
+    let ids = if s3_express { aws.ec2.describe_availability_zones().await? } else { Vec::new() };
+    let id_of = |name: &str| ids.iter().find(|(n, _)| n == name).map(|(_, id)| id.clone());
+    if s3_express {
+        offered = with_express(&aws.region, offered, &ids).map_err(|express| Error::NoExpressZone {
+            instance_type: instance_type.to_owned(),
+            region: aws.region.clone(),
+            express: express.join(", "),
+        })?;
+    }
+    let kept = existing
+        .filter(|stack| output(stack, "AvailabilityZone").is_some_and(|z| offered.iter().any(|o| o == z)))
+        .and_then(|stack| stack.parameters().iter().find(|p| p.parameter_key() == Some("AvailabilityZone")))
+        .and_then(|p| p.parameter_value())
+        .map(str::to_owned);
+    let zone = kept.unwrap_or_else(|| offered[0].clone());
+    // An empty kept name (the template's default) means the region's first zone: its ID is the
+    // stack's output's.
+    let named = if zone.is_empty() {
+        existing.and_then(|s| output(s, "AvailabilityZone")).unwrap_or_default()
+    } else {
+        &zone
+    };
+    let express_id = if s3_express { id_of(named) } else { None };
+    Ok((zone, express_id))
+}
+
+/// The zones of `offered` (names) that have S3 Express One Zone, by their IDs in `ids` (name,
+/// ID); all of them in a region [`EXPRESS_ZONES`] does not list. When none has it, the region's
+/// S3 Express zone IDs, to name in the refusal.
+fn with_express(
+    region: &str,
+    mut offered: Vec<String>,
+    ids: &[(String, String)],
+) -> Result<Vec<String>, &'static [&'static str]> {
+    let Some((_, express)) = EXPRESS_ZONES.iter().find(|(r, _)| *r == region) else {
+        return Ok(offered);
+    };
+    offered.retain(|name| ids.iter().any(|(n, id)| n == name && express.contains(&id.as_str())));
+    if offered.is_empty() { Err(express) } else { Ok(offered) }
 }
 
 /// Whether `stack` already has these parameters (those sent; the others keep their defaults)
@@ -287,6 +335,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn s3_express_keeps_the_zones_that_have_it_and_names_them_when_none_does() {
+        // moto's us-east-1: a = use1-az6, b = az1, c = az2, d = az4.
+        let ids: Vec<(String, String)> = [("a", "az6"), ("b", "az1"), ("c", "az2"), ("d", "az4")]
+            .iter()
+            .map(|(n, id)| (format!("us-east-1{n}"), format!("use1-{id}")))
+            .collect();
+        let zones = |names: &[&str]| names.iter().map(|n| format!("us-east-1{n}")).collect::<Vec<_>>();
+        assert_eq!(with_express("us-east-1", zones(&["a", "b", "c", "d"]), &ids), Ok(zones(&["a", "d"])));
+        assert_eq!(
+            with_express("us-east-1", zones(&["b", "c"]), &ids),
+            Err(&["use1-az4", "use1-az5", "use1-az6"][..])
+        );
+        // A region without a list: every offered zone, as it is.
+        let west = vec!["us-west-2a".to_owned()];
+        assert_eq!(with_express("us-west-2", west.clone(), &[]), Ok(west));
+    }
+
+    #[test]
     fn graviton_types_are_aarch64() {
         for t in
             ["c7g.large", "m6gd.xlarge", "t4g.micro", "c7gn.large", "im4gn.large", "r8g.medium", "a1.large"]
@@ -327,6 +393,7 @@ mod tests {
             "ExistingCacheAddress",
             "ExistingCachePort",
             "AvailabilityZone",
+            "S3ExpressAzId",
         ] {
             assert!(parameters.iter().any(|p| p == sent), "parameter {sent} is not in {parameters:?}");
         }

@@ -54,6 +54,12 @@ pub async fn teardown(
         let deleted = aws.s3.empty_bucket(bucket).await?;
         say!("emptied bucket {bucket}: {deleted} object versions deleted");
     }
+    // CloudFormation deletes a directory bucket only when it is empty, as any bucket.
+    let express = existing.outputs().iter().find(|o| o.output_key() == Some("ExpressBucketName"));
+    if let Some(express) = express.and_then(|o| o.output_value()) {
+        let deleted = aws.s3.empty_directory_bucket(express).await?;
+        say!("emptied directory bucket {express}: {deleted} objects deleted");
+    }
     delete_parameters(&aws, stack).await?;
     let since = watch::now_unix() - 1;
     say!("deleting stack {stack} in {}", aws.region);
