@@ -43,6 +43,13 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
     if let Some(warning) = crate::stack::expiry::warning(stack, &described, SystemTime::now()) {
         say!("warning: {warning}");
     }
+    say!(
+        "cache: {} at {}:{}{}",
+        crate::stack::provision::describe_cache(&state),
+        state.output("CacheAddress"),
+        state.output("CachePort"),
+        if state.output("CacheTls") == "true" { " (TLS)" } else { "" }
+    );
     let hourly = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
     let hours = age.as_secs_f64() / 3600.0;
     let prefix = if hourly.unknown.is_empty() { "about" } else { "over" };
