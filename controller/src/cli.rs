@@ -109,9 +109,9 @@ pub struct ProvisionArgs {
     #[arg(long, value_name = "TYPE", default_value = "c7i.large")]
     pub instance_type: String,
 
-    /// ElastiCache node type.
-    #[arg(long, value_name = "TYPE", default_value = "cache.t4g.micro")]
-    pub cache_node_type: String,
+    /// ElastiCache node type of a node-based cache [default: cache.t4g.micro]
+    #[arg(long, value_name = "TYPE")]
+    pub cache_node_type: Option<String>,
 
     /// Benchmark this existing Redis (HOST:PORT, reachable from the agents' VPC) instead of
     /// creating an ElastiCache cluster.

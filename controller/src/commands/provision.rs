@@ -6,6 +6,9 @@ use crate::cli::ProvisionArgs;
 use crate::error::Error;
 use crate::stack::provision::{Engine, ProvisionOptions};
 
+/// The node type of a node-based cache when none is given.
+const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.micro";
+
 /// Run `fetchbench provision`.
 pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
     let opts = provision_options(args)?;
@@ -82,6 +85,15 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
     let cache_engine =
         args.cache_engine.as_deref().map(|e| Engine::parse(e).expect("clap allows these only"));
     let serverless = args.cache.as_deref().map(|kind| kind == "serverless");
+    if serverless == Some(true)
+        && let Some(node) = &args.cache_node_type
+    {
+        return Err(usage(
+            "--cache-node-type",
+            node,
+            "a serverless cache (--cache serverless) has no nodes; drop one of the two",
+        ));
+    }
     // Auto Scaling refuses a scheduled action that starts in the past, and the stack's is made
     // last: a time that could pass while the stack builds would fail (and roll back) the stack.
     if let Some(expires_in) = args.expires_in
@@ -116,7 +128,7 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
         profile: args.stack.profile,
         agents: args.agents,
         instance_type: args.instance_type,
-        cache_node_type: args.cache_node_type,
+        cache_node_type: args.cache_node_type.unwrap_or_else(|| DEFAULT_CACHE_NODE_TYPE.to_owned()),
         existing_cache,
         cache_tls: args.cache_tls,
         cache_engine,
@@ -206,12 +218,17 @@ mod tests {
     }
 
     #[test]
-    fn an_engine_or_kind_with_an_existing_cache_is_refused() {
+    fn contradicting_cache_choices_are_refused_naming_the_flag() {
         let existing =
             ["--allow-cidr", "1.2.3.4/32", "--no-install", "--existing-cache", "cache.internal:6379"];
         let with = |extra: &[&'static str]| [&existing[..], extra].concat();
         assert_eq!(refused_flag(&with(&["--cache", "serverless"])), "--cache");
         assert_eq!(refused_flag(&with(&["--cache-engine", "valkey"])), "--cache-engine");
+        let serverless_nodes =
+            ["--allow-cidr", "1.2.3.4/32", "--cache", "serverless", "--cache-node-type", "cache.m7g.large"];
+        assert_eq!(refused_flag(&serverless_nodes), "--cache-node-type");
+        let o = options(&["--allow-cidr", "1.2.3.4/32", "--no-install"]).expect("valid");
+        assert_eq!(o.cache_node_type, "cache.t4g.micro", "the default node");
         let cli = Cli::try_parse_from(["fetchbench", "provision", "--cache-engine", "memcached"]);
         assert!(cli.is_err(), "clap names the engines it takes");
     }
