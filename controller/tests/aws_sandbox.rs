@@ -134,6 +134,18 @@ fn alive(pid: u32) -> bool {
         .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
 }
 
+/// What the AWS CLI (of the test virtualenv) answers from the sandbox, as JSON.
+fn aws_cli(aws: &AwsSandbox, args: &[&str]) -> serde_json::Value {
+    let o = Command::new(venv_tool("aws"))
+        .args(args)
+        .args(["--output", "json"])
+        .envs(aws.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("the AWS CLI runs");
+    assert!(o.status.success(), "aws {}: {}", args.join(" "), stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("JSON")
+}
+
 fn fetchbench(sb: &Sandbox, aws: &AwsSandbox, args: &[&str]) -> Output {
     let mut cmd = sb.fetchbench();
     cmd.envs(aws.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).args(args).stdin(Stdio::null());
@@ -687,6 +699,15 @@ async fn provision_creates_the_cache_engine_asked_for() {
     );
     let o = fetchbench(&sb, &aws, &["status"]);
     assert!(stdout(&o).contains("cache: ElastiCache valkey cache.t4g.micro at 127.0.0.1:"), "{}", stdout(&o));
+    // ElastiCache's own view of the group the stack made.
+    let group = state["outputs"]["CacheId"].as_str().expect("the replication group");
+    let groups =
+        aws_cli(&aws, &["elasticache", "describe-replication-groups", "--replication-group-id", group]);
+    let described = &groups["ReplicationGroups"][0];
+    assert_eq!(described["Engine"], "valkey", "{groups}");
+    assert_eq!(described["CacheNodeType"], "cache.t4g.micro", "{groups}");
+    let port = state["outputs"]["CachePort"].as_str().expect("port");
+    assert_eq!(described["NodeGroups"][0]["PrimaryEndpoint"]["Port"].to_string(), port, "{groups}");
 
     // A re-run without the flag keeps the stack's engine.
     let o = fetchbench(&sb, &aws, &["provision", "--no-install", "--allow-cidr", "127.0.0.1/32"]);
@@ -749,6 +770,16 @@ async fn a_serverless_cache_is_reached_over_tls() {
 
     let o = fetchbench(&sb, &aws, &["status"]);
     assert!(stdout(&o).contains("cache: ElastiCache Serverless redis at 127.0.0.1:"), "{}", stdout(&o));
+    // ElastiCache's own view: the cache the template described, at the endpoint the stack gave.
+    let caches = aws_cli(&aws, &["elasticache", "describe-serverless-caches"]);
+    let described = &caches["ServerlessCaches"][0];
+    assert_eq!(described["ServerlessCacheName"], "fetchbench-cache", "{caches}");
+    assert_eq!(
+        (&described["Status"], &described["Engine"], &described["MajorEngineVersion"]),
+        (&"available".into(), &"redis".into(), &"7".into()),
+        "{caches}"
+    );
+    assert_eq!(described["Endpoint"]["Port"], port, "{caches}");
     assert!(stdout(&o).contains("(TLS)"), "{}", stdout(&o));
 
     let scenario = sb.path().join("tls.toml");
@@ -776,6 +807,8 @@ async fn a_serverless_cache_is_reached_over_tls() {
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(cache_pids.iter().all(|pid| !alive(*pid)), "the TLS redis-server stopped");
+    let caches = aws_cli(&aws, &["elasticache", "describe-serverless-caches"]);
+    assert_eq!(caches["ServerlessCaches"], serde_json::json!([]), "{caches}");
     let left = sb.leftover_processes();
     assert!(left.is_empty(), "processes left running: {left:?}");
 }
