@@ -770,6 +770,7 @@ async fn a_serverless_cache_is_reached_over_tls() {
 
     let o = fetchbench(&sb, &aws, &["status"]);
     assert!(stdout(&o).contains("cache: ElastiCache Serverless redis at 127.0.0.1:"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("plus the serverless cache's ECPUs and GB-hours"), "{}", stdout(&o));
     // ElastiCache's own view: the cache the template described, at the endpoint the stack gave.
     let caches = aws_cli(&aws, &["elasticache", "describe-serverless-caches"]);
     let described = &caches["ServerlessCaches"][0];
