@@ -813,3 +813,49 @@ async fn a_serverless_cache_is_reached_over_tls() {
     let left = sb.leftover_processes();
     assert!(left.is_empty(), "processes left running: {left:?}");
 }
+
+/// A re-run of `provision` with the other kind replaces the cache, as CloudFormation does when a
+/// resource's condition turns: the node's redis-server stops, the serverless one serves TLS.
+#[tokio::test]
+async fn provision_again_with_the_other_kind_replaces_the_cache() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let provision = |extra: &[&str]| {
+        let args = [&["provision", "--no-install", "--allow-cidr", "127.0.0.1/32"][..], extra].concat();
+        fetchbench(&sb, &aws, &args)
+    };
+    let o = provision(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = aws.recorded_pids();
+    assert_eq!(before.len(), 1, "the node's redis-server: {before:?}");
+    let o = provision(&["--cache", "serverless"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    assert_eq!(
+        (&state["serverless"], &state["outputs"]["CacheTls"]),
+        (&true.into(), &"true".into()),
+        "{state}"
+    );
+    assert!(state["outputs"].get("CacheId").is_none(), "no replication group: {state}");
+    assert!(!alive(before[0].1), "the node's redis-server stopped");
+    let after: Vec<_> = aws.recorded_pids().into_iter().filter(|(_, pid)| alive(*pid)).collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].0, "fetchbench-cache", "{after:?}");
+
+    // And back: a node again, the serverless cache gone.
+    let o = provision(&["--cache", "nodes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    assert_eq!(
+        (&state["serverless"], &state["outputs"]["CacheTls"]),
+        (&false.into(), &"false".into()),
+        "{state}"
+    );
+    assert!(state["outputs"]["CacheId"].is_string(), "a replication group again: {state}");
+    assert!(!alive(after[0].1), "the serverless cache's redis-server stopped");
+    let nodes: Vec<_> = aws.recorded_pids().into_iter().filter(|(_, pid)| alive(*pid)).collect();
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!alive(nodes[0].1), "the node's redis-server stopped");
+}
