@@ -830,6 +830,11 @@ async fn provision_again_with_the_other_kind_replaces_the_cache() {
     assert_eq!(before.len(), 1, "the node's redis-server: {before:?}");
     let o = provision(&["--cache", "serverless"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A re-run without --cache keeps the serverless cache, and warns of no burstable node.
+    let o = provision(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("already matches"), "{}", stdout(&o));
+    assert!(!stderr(&o).contains("burstable"), "{}", stderr(&o));
     let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
     assert_eq!(
         (&state["serverless"], &state["outputs"]["CacheTls"]),

@@ -18,8 +18,12 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
              mutual TLS still refuses every client without this controller's certificate"
         );
     }
+    // A serverless cache has no node; a re-run without --cache keeps the stack's kind.
+    let serverless = opts.serverless.unwrap_or_else(|| {
+        crate::fleet::aws_state::load(&opts.stack).ok().flatten().is_some_and(|s| s.serverless)
+    });
     if opts.existing_cache.is_none()
-        && opts.serverless != Some(true)
+        && !serverless
         && crate::results::pricing::is_burstable(&opts.cache_node_type)
     {
         eprintln!("fetchbench: warning: {}", crate::render::terminal::burstable(&opts.cache_node_type));

@@ -58,11 +58,10 @@ pub struct ProvisionOptions {
 }
 
 /// The engine of the cache a stack creates, with the engine version the template is given.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     /// Redis OSS 7.1: the server the local fleet and the sandbox run, and ElastiCache's
     /// longest-standing engine.
-    #[default]
     Redis,
     /// Valkey 8.0, the Linux Foundation's fork of Redis 7.2.4: the same protocol, priced about
     /// 20% lower per node-hour (33% lower serverless).
