@@ -17,7 +17,8 @@ moto server (controller/tests/moto) and scripts/aws-sandbox import this module b
   has no update of its own (a subnet, a VPC), so that a Ref to it becomes null, and it deletes and
   creates again an `AWS::AutoScaling::AutoScalingGroup`, which fails on the second pass. AWS
   updates both in place; so do these patches (the resource is kept, the group is given its new
-  sizes, launch template and tags; a resource whose condition is false is left unmade). moto's
+  sizes, launch template and tags; a resource whose condition is false is left unmade, or
+  deleted when it was made before: the cache when `--cache` changes its kind). moto's
   in-place update of a bucket without a BucketName property reads that property: it is given
   the bucket's own name. moto replaces a security group on any change, which leaves the launch
   template naming a deleted group; AWS replaces one only for a new description or VPC, and so
@@ -115,12 +116,32 @@ _parse_and_update_resource = cloudformation_parsing.parse_and_update_resource
 def _parse_and_update_resource_in_place(logical_id, resource_json, resources_map, account_id, region_name):
     condition = resource_json.get("Condition")
     if condition and not resources_map.lazy_condition_map[condition]:
-        return None  # not made before, not made now
+        return None  # not made now (one made before is deleted by _update_deleting_turned_off)
     updated = _parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
     return updated if updated is not None else resources_map[logical_id]
 
 
 cloudformation_parsing.parse_and_update_resource = _parse_and_update_resource_in_place
+
+
+_resource_map_update = cloudformation_parsing.ResourceMap.update
+
+
+def _update_deleting_turned_off(self, template, parameters=None):
+    """moto updates only the resources whose own text or parameters changed, so one whose
+    condition turned false (a parameter its condition reads) stays: AWS deletes it."""
+    _resource_map_update(self, template, parameters)
+    for logical_id, resource_json in template.get("Resources", {}).items():
+        condition = resource_json.get("Condition")
+        if not condition or self.lazy_condition_map[condition]:
+            continue
+        made = self._parsed_resources.get(logical_id)
+        if made is not None and not isinstance(made, str):
+            self._delete_resource(made, resource_json)
+            del self._parsed_resources[logical_id]  # made again when its condition turns back
+
+
+cloudformation_parsing.ResourceMap.update = _update_deleting_turned_off
 
 
 _bucket_update = s3_models.FakeBucket.update_from_cloudformation_json.__func__

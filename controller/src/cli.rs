@@ -109,16 +109,16 @@ pub struct ProvisionArgs {
     #[arg(long, value_name = "TYPE", default_value = "c7i.large")]
     pub instance_type: String,
 
-    /// ElastiCache node type.
-    #[arg(long, value_name = "TYPE", default_value = "cache.t4g.micro")]
-    pub cache_node_type: String,
+    /// ElastiCache node type of a node-based cache [default: cache.t4g.micro]
+    #[arg(long, value_name = "TYPE")]
+    pub cache_node_type: Option<String>,
 
     /// Benchmark this existing Redis (HOST:PORT, reachable from the agents' VPC) instead of
     /// creating an ElastiCache cluster.
     #[arg(long, value_name = "HOST:PORT")]
     pub existing_cache: Option<String>,
 
-    /// Encrypt traffic between agents and the cache (rediss://).
+    /// Encrypt traffic between agents and the cache (rediss://); a serverless cache always does.
     #[arg(long)]
     pub cache_tls: bool,
 
@@ -126,6 +126,17 @@ pub struct ProvisionArgs {
     /// `s3-express` workloads (the agents' zone is then one that offers S3 Express).
     #[arg(long)]
     pub s3_express: bool,
+    /// Engine of the created cache: redis (Redis OSS 7.1) or valkey (Valkey 8.0, priced about
+    /// 20% lower and protocol-compatible) [default: redis for a new stack; a re-run keeps the
+    /// stack's engine]
+    #[arg(long, value_name = "ENGINE", value_parser = ["redis", "valkey"])]
+    pub cache_engine: Option<String>,
+
+    /// Kind of the created cache: nodes (a replication group of --cache-node-type) or
+    /// serverless (ElastiCache Serverless, TLS only, billed per ECPU and GB-hour) [default:
+    /// nodes for a new stack; a re-run keeps the stack's kind]
+    #[arg(long, value_name = "KIND", value_parser = ["nodes", "serverless"])]
+    pub cache: Option<String>,
 
     /// Who may reach the agents' gRPC port: your public IP as a /32. Asked on a terminal when
     /// not given. 0.0.0.0/0 opens it to the internet (mutual TLS still guards it).

@@ -134,6 +134,18 @@ fn alive(pid: u32) -> bool {
         .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
 }
 
+/// What the AWS CLI (of the test virtualenv) answers from the sandbox, as JSON.
+fn aws_cli(aws: &AwsSandbox, args: &[&str]) -> serde_json::Value {
+    let o = Command::new(venv_tool("aws"))
+        .args(args)
+        .args(["--output", "json"])
+        .envs(aws.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("the AWS CLI runs");
+    assert!(o.status.success(), "aws {}: {}", args.join(" "), stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("JSON")
+}
+
 fn fetchbench(sb: &Sandbox, aws: &AwsSandbox, args: &[&str]) -> Output {
     let mut cmd = sb.fetchbench();
     cmd.envs(aws.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).args(args).stdin(Stdio::null());
@@ -648,6 +660,209 @@ async fn provision_scales_the_fleet_out_and_in() {
         two.iter().map(|id| format!("/fetchbench/fetchbench/agents/{id}")).collect();
     expected.sort();
     assert_eq!(parameters().await, expected, "the removed instance's parameter is deleted");
+}
+
+/// `--cache-engine valkey` reaches the template, the state and `status`; the sandbox records the
+/// engine (its server is still redis-server: only a real account runs Valkey itself).
+#[tokio::test]
+async fn provision_creates_the_cache_engine_asked_for() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let config = aws.sdk_config().await;
+    let o = fetchbench(
+        &sb,
+        &aws,
+        &["provision", "--no-install", "--cache-engine", "valkey", "--allow-cidr", "127.0.0.1/32"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(
+            "creating stack fetchbench in us-east-1: 1 x c7i.large agents, ElastiCache valkey cache.t4g.micro"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  cache:  ElastiCache valkey cache.t4g.micro at 127.0.0.1:"), "{text}");
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    assert_eq!(state["cache_engine"], "valkey", "{state}");
+    assert_eq!(state["serverless"], false, "{state}");
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let stacks = cf.describe_stacks().stack_name("fetchbench").send().await.expect("the stack");
+    let parameter = |key: &str| {
+        let stack = &stacks.stacks()[0];
+        let found = stack.parameters().iter().find(|p| p.parameter_key() == Some(key));
+        found.and_then(|p| p.parameter_value()).unwrap_or_default().to_owned()
+    };
+    assert_eq!(
+        (parameter("CacheEngine"), parameter("CacheEngineVersion"), parameter("CacheServerless")),
+        ("valkey".into(), "8.0".into(), "false".into())
+    );
+    let o = fetchbench(&sb, &aws, &["status"]);
+    assert!(stdout(&o).contains("cache: ElastiCache valkey cache.t4g.micro at 127.0.0.1:"), "{}", stdout(&o));
+    // ElastiCache's own view of the group the stack made.
+    let group = state["outputs"]["CacheId"].as_str().expect("the replication group");
+    let groups =
+        aws_cli(&aws, &["elasticache", "describe-replication-groups", "--replication-group-id", group]);
+    let described = &groups["ReplicationGroups"][0];
+    assert_eq!(described["Engine"], "valkey", "{groups}");
+    assert_eq!(described["CacheNodeType"], "cache.t4g.micro", "{groups}");
+    let port = state["outputs"]["CachePort"].as_str().expect("port");
+    assert_eq!(described["NodeGroups"][0]["PrimaryEndpoint"]["Port"].to_string(), port, "{groups}");
+
+    // A re-run without the flag keeps the stack's engine.
+    let o = fetchbench(&sb, &aws, &["provision", "--no-install", "--allow-cidr", "127.0.0.1/32"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("already matches"), "{}", stdout(&o));
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    assert_eq!(state["cache_engine"], "valkey", "{state}");
+
+    let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(aws.recorded_pids().iter().all(|(_, pid)| !alive(*pid)), "the cache's redis-server stopped");
+}
+
+/// `--cache serverless`: the stack's ElastiCache Serverless cache is the sandbox's redis-server
+/// serving TLS only, with a certificate from the sandbox's own authority, which the agents trust
+/// through SSL_CERT_FILE. A run reads every object over rediss:// with no error, the server's own
+/// counters agree, and teardown stops the server.
+#[tokio::test]
+async fn a_serverless_cache_is_reached_over_tls() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let agent = stripped_agent(sb.path());
+    let o = fetchbench(
+        &sb,
+        &aws,
+        &[
+            "provision",
+            "--cache",
+            "serverless",
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--agent-binary",
+            agent.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("  cache:  ElastiCache Serverless redis at 127.0.0.1:"), "{text}");
+    assert!(text.contains("(TLS)"), "{text}");
+    assert!(!stderr(&o).contains("burstable"), "no node, no burstable node: {}", stderr(&o));
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    assert_eq!(state["serverless"], true, "{state}");
+    assert_eq!(state["cache_node_type"], serde_json::Value::Null, "{state}");
+    assert_eq!(state["outputs"]["CacheTls"], "true", "{state}");
+    let port: u16 = state["outputs"]["CachePort"].as_str().expect("port").parse().expect("a port");
+    // TLS only: a plain client gets no PONG.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the TLS port");
+    plain.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    std::io::Write::write_all(&mut plain, b"PING\r\n").expect("write");
+    let mut reply = [0u8; 16];
+    let n = std::io::Read::read(&mut plain, &mut reply).unwrap_or(0);
+    assert!(!reply[..n].starts_with(b"+PONG"), "a plain PING was answered");
+    let cache_pids: Vec<u32> = aws
+        .recorded_pids()
+        .into_iter()
+        .filter(|(owner, _)| owner == "fetchbench-cache")
+        .map(|(_, pid)| pid)
+        .collect();
+    assert_eq!(cache_pids.len(), 1, "{:?}", aws.recorded_pids());
+
+    let o = fetchbench(&sb, &aws, &["status"]);
+    assert!(stdout(&o).contains("cache: ElastiCache Serverless redis at 127.0.0.1:"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("plus the serverless cache's ECPUs and GB-hours"), "{}", stdout(&o));
+    // ElastiCache's own view: the cache the template described, at the endpoint the stack gave.
+    let caches = aws_cli(&aws, &["elasticache", "describe-serverless-caches"]);
+    let described = &caches["ServerlessCaches"][0];
+    assert_eq!(described["ServerlessCacheName"], "fetchbench-cache", "{caches}");
+    assert_eq!(
+        (&described["Status"], &described["Engine"], &described["MajorEngineVersion"]),
+        (&"available".into(), &"redis".into(), &"7".into()),
+        "{caches}"
+    );
+    assert_eq!(described["Endpoint"]["Port"], port, "{caches}");
+    assert!(stdout(&o).contains("(TLS)"), "{}", stdout(&o));
+
+    let scenario = sb.path().join("tls.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"tls\"\n[dataset]\nobjects = 50\nsize = 300\nseed = 1\n\
+         [[workload]]\nname = \"get\"\ntarget = \"redis\"\nkeys = \"sequential\"\nrequests = 50\n",
+    )
+    .expect("write the scenario");
+    let o = fetchbench(&sb, &aws, &["run", scenario.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let folder = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
+        .expect("a result line");
+    let result = read_json(&sb.path().join(&folder));
+    assert_eq!(result["targets"]["redis"], format!("rediss://127.0.0.1:{port}"));
+    assert_eq!(result["targets"]["redis_target"]["tls"], true, "{}", result["targets"]);
+    let workload = &result["workloads"][0];
+    assert_eq!(workload["ops"], 50, "{workload}");
+    assert_eq!(workload["errors"], 0, "{workload}");
+    let server_gets = workload["server"]["gets"].as_u64().expect("the server's GETs");
+    assert!(server_gets >= 50, "{}", workload["server"]);
+
+    let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(cache_pids.iter().all(|pid| !alive(*pid)), "the TLS redis-server stopped");
+    let caches = aws_cli(&aws, &["elasticache", "describe-serverless-caches"]);
+    assert_eq!(caches["ServerlessCaches"], serde_json::json!([]), "{caches}");
+    let left = sb.leftover_processes();
+    assert!(left.is_empty(), "processes left running: {left:?}");
+}
+
+/// A re-run of `provision` with the other kind replaces the cache, as CloudFormation does when a
+/// resource's condition turns: the node's redis-server stops, the serverless one serves TLS.
+#[tokio::test]
+async fn provision_again_with_the_other_kind_replaces_the_cache() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let provision = |extra: &[&str]| {
+        let args = [&["provision", "--no-install", "--allow-cidr", "127.0.0.1/32"][..], extra].concat();
+        fetchbench(&sb, &aws, &args)
+    };
+    let o = provision(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = aws.recorded_pids();
+    assert_eq!(before.len(), 1, "the node's redis-server: {before:?}");
+    let o = provision(&["--cache", "serverless"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A re-run without --cache keeps the serverless cache, and warns of no burstable node.
+    let o = provision(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("already matches"), "{}", stdout(&o));
+    assert!(!stderr(&o).contains("burstable"), "{}", stderr(&o));
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    assert_eq!(
+        (&state["serverless"], &state["outputs"]["CacheTls"]),
+        (&true.into(), &"true".into()),
+        "{state}"
+    );
+    assert!(state["outputs"].get("CacheId").is_none(), "no replication group: {state}");
+    assert!(!alive(before[0].1), "the node's redis-server stopped");
+    let after: Vec<_> = aws.recorded_pids().into_iter().filter(|(_, pid)| alive(*pid)).collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].0, "fetchbench-cache", "{after:?}");
+
+    // And back: a node again, the serverless cache gone.
+    let o = provision(&["--cache", "nodes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let state = read_json(&sb.path().join(".fetchbench/fetchbench/state.json"));
+    assert_eq!(
+        (&state["serverless"], &state["outputs"]["CacheTls"]),
+        (&false.into(), &"false".into()),
+        "{state}"
+    );
+    assert!(state["outputs"]["CacheId"].is_string(), "a replication group again: {state}");
+    assert!(!alive(after[0].1), "the serverless cache's redis-server stopped");
+    let nodes: Vec<_> = aws.recorded_pids().into_iter().filter(|(_, pid)| alive(*pid)).collect();
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!alive(nodes[0].1), "the node's redis-server stopped");
 }
 
 /// `provision --s3-express`: the agents' zone is one with S3 Express (moto's us-east-1 zones

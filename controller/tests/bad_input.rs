@@ -492,3 +492,37 @@ fn no_aws_region_is_one_line_where_the_instance_metadata_service_is_not() {
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("no AWS region configured") && lines[0].contains("--region"), "{err}");
 }
+
+/// Contradicting cache choices (the created cache's engine or kind beside an existing cache, a
+/// node type for a serverless cache): one line naming the flag, exit 2, before anything is
+/// asked of AWS.
+#[test]
+fn provision_refuses_contradicting_cache_choices() {
+    let sb = Sandbox::new();
+    for (flag, value) in [("--cache", "serverless"), ("--cache-engine", "valkey")] {
+        let o = sb
+            .fetchbench()
+            .args(["provision", "--existing-cache", "cache.internal:6379", "--allow-cidr", "1.2.3.4/32"])
+            .args([flag, value])
+            .output()
+            .expect("fetchbench runs");
+        let err = stderr(&o);
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(lines.len(), 1, "{err}");
+        assert!(lines[0].contains(&format!("{flag} \"{value}\"")), "{err}");
+        assert!(lines[0].contains("contradicts --existing-cache"), "{err}");
+    }
+    let o = sb
+        .fetchbench()
+        .args(["provision", "--allow-cidr", "1.2.3.4/32", "--cache", "serverless"])
+        .args(["--cache-node-type", "cache.m7g.large"])
+        .output()
+        .expect("fetchbench runs");
+    let err = stderr(&o);
+    assert_eq!((o.status.code(), err.trim().lines().count()), (Some(2), 1), "{err}");
+    assert!(err.contains("--cache-node-type \"cache.m7g.large\": a serverless cache"), "{err}");
+    let o = sb.fetchbench().args(["provision", "--cache", "cluster"]).output().expect("fetchbench runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[possible values: nodes, serverless]"), "{}", stderr(&o));
+}

@@ -89,6 +89,28 @@ fn an_untrusted_redis_certificate_says_to_add_insecure() {
     sb.assert_clean();
 }
 
+/// SSL_CERT_FILE names the authorities `rediss://` trusts, as OpenSSL reads it: the server's own
+/// there, a run reads through; another there, the certificate is still refused.
+#[test]
+fn ssl_cert_file_names_the_authorities_a_rediss_url_trusts() {
+    let port = free_port();
+    let redis = tls_redis_server(port, &[]);
+    let other = tls_redis_server(free_port(), &[]);
+    let sb = Sandbox::new();
+    let url = format!("rediss://127.0.0.1:{port}");
+    let run = |ca: &Path| {
+        sb.fetchbench().args(["run", "--redis-url", &url]).env("SSL_CERT_FILE", ca).output().expect("runs")
+    };
+    let o = run(&redis.ca_file());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&other.ca_file());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let last = last_line(&o);
+    assert!(last.contains("certificate not trusted"), "{last}");
+    assert!(last.contains("SSL_CERT_FILE"), "{last}");
+    sb.assert_clean();
+}
+
 #[test]
 fn rediss_to_a_server_without_tls_says_so() {
     let port = free_port();

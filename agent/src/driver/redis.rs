@@ -53,7 +53,10 @@ pub enum ConnectError {
         hint: String,
     },
     /// The TLS server's certificate is not signed by an authority this machine trusts.
-    #[error("redis at {url}: certificate not trusted: add #insecure for a self-signed server ({detail})")]
+    #[error(
+        "redis at {url}: certificate not trusted: add #insecure for a self-signed server, or name \
+         its authority's PEM file in the agent's SSL_CERT_FILE ({detail})"
+    )]
     Certificate {
         /// The URL, redacted.
         url: String,
@@ -148,15 +151,20 @@ impl RedisTarget {
     /// Parse `url` and precompute the keys of the dataset's objects under `prefix`.
     pub fn new(url: &str, prefix: &str, cluster: bool, dataset: Arc<Generator>) -> Result<Self, RedisError> {
         let client = if cluster {
+            let builder = ClusterClient::builder(vec![url]);
+            let builder = match trust_anchors(url)? {
+                Some(certs) => builder.certs(certs),
+                None => builder,
+            };
             Clients::Cluster(
-                ClusterClient::builder(vec![url])
+                builder
                     .connection_timeout(CONNECT_TIMEOUT)
                     .response_timeout(LIBRARY_RESPONSE_TIMEOUT)
                     .retries(0)
                     .build()?,
             )
         } else {
-            Clients::Single(Client::open(url)?)
+            Clients::Single(open(url)?)
         };
         let keys = (0..dataset.total()).map(|i| dataset.redis_key_of(prefix, i)).collect();
         Ok(RedisTarget {
@@ -276,7 +284,7 @@ impl RedisTarget {
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(INFO_TIMEOUT))
                     .set_number_of_retries(1);
-                ConnectionManager::new_with_config(Client::open(&*self.url)?, config).await
+                ConnectionManager::new_with_config(open(&self.url)?, config).await
             })
             .await?;
         Ok(conn.clone())
@@ -321,6 +329,37 @@ impl RedisTarget {
     /// connects on its first request instead.
     pub async fn driver(&self) -> RedisDriver {
         RedisDriver { conn: self.connect_slot().await.ok(), target: self.clone() }
+    }
+}
+
+/// The variable naming a PEM file of the authorities a `rediss://` server's certificate may
+/// chain to, in place of the built-in Mozilla roots (which hold the public Amazon CAs of
+/// ElastiCache's certificates): OpenSSL's own name for its trust bundle, for a cache whose
+/// authority is private.
+pub const CERT_FILE_VAR: &str = "SSL_CERT_FILE";
+
+/// The trust anchors of a `rediss://` URL when [`CERT_FILE_VAR`] names some; `None` for the
+/// built-in roots (or a plain URL).
+fn trust_anchors(url: &str) -> Result<Option<redis::TlsCertificates>, RedisError> {
+    let tls = url.get(..9).is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"));
+    let Some(path) = std::env::var_os(CERT_FILE_VAR).filter(|p| tls && !p.is_empty()) else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(&path).map_err(|e| {
+        RedisError::from((
+            ErrorKind::InvalidClientConfig,
+            "cannot read the certificate file",
+            format!("{CERT_FILE_VAR}={}: {e}", std::path::Path::new(&path).display()),
+        ))
+    })?;
+    Ok(Some(redis::TlsCertificates { client_tls: None, root_cert: Some(pem) }))
+}
+
+/// A client of the single node at `url`, trusting what [`trust_anchors`] says.
+fn open(url: &str) -> Result<Client, RedisError> {
+    match trust_anchors(url)? {
+        Some(certs) => Client::build_with_tls(url, certs),
+        None => Client::open(url),
     }
 }
 

@@ -4,7 +4,10 @@ use std::io::{BufRead, IsTerminal};
 
 use crate::cli::ProvisionArgs;
 use crate::error::Error;
-use crate::stack::provision::ProvisionOptions;
+use crate::stack::provision::{Engine, ProvisionOptions};
+
+/// The node type of a node-based cache when none is given.
+const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.micro";
 
 /// Run `fetchbench provision`.
 pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
@@ -15,7 +18,14 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
              mutual TLS still refuses every client without this controller's certificate"
         );
     }
-    if opts.existing_cache.is_none() && crate::results::pricing::is_burstable(&opts.cache_node_type) {
+    // A serverless cache has no node; a re-run without --cache keeps the stack's kind.
+    let serverless = opts.serverless.unwrap_or_else(|| {
+        crate::fleet::aws_state::load(&opts.stack).ok().flatten().is_some_and(|s| s.serverless)
+    });
+    if opts.existing_cache.is_none()
+        && !serverless
+        && crate::results::pricing::is_burstable(&opts.cache_node_type)
+    {
         eprintln!("fetchbench: warning: {}", crate::render::terminal::burstable(&opts.cache_node_type));
     }
     match crate::stack::provision::provision(opts).await? {
@@ -64,6 +74,30 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
             }
         }
     };
+    // The engine and kind are those of a cache the stack creates: an existing one has its own.
+    if existing_cache.is_some() {
+        for (flag, value) in [("--cache", &args.cache), ("--cache-engine", &args.cache_engine)] {
+            if let Some(value) = value {
+                return Err(usage(
+                    flag,
+                    value,
+                    "contradicts --existing-cache, with which the stack creates no cache; drop one of the two",
+                ));
+            }
+        }
+    }
+    let cache_engine =
+        args.cache_engine.as_deref().map(|e| Engine::parse(e).expect("clap allows these only"));
+    let serverless = args.cache.as_deref().map(|kind| kind == "serverless");
+    if serverless == Some(true)
+        && let Some(node) = &args.cache_node_type
+    {
+        return Err(usage(
+            "--cache-node-type",
+            node,
+            "a serverless cache (--cache serverless) has no nodes; drop one of the two",
+        ));
+    }
     // Auto Scaling refuses a scheduled action that starts in the past, and the stack's is made
     // last: a time that could pass while the stack builds would fail (and roll back) the stack.
     if let Some(expires_in) = args.expires_in
@@ -98,10 +132,12 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
         profile: args.stack.profile,
         agents: args.agents,
         instance_type: args.instance_type,
-        cache_node_type: args.cache_node_type,
+        cache_node_type: args.cache_node_type.unwrap_or_else(|| DEFAULT_CACHE_NODE_TYPE.to_owned()),
         existing_cache,
         cache_tls: args.cache_tls,
         s3_express: args.s3_express,
+        cache_engine,
+        serverless,
         allow_cidr,
         expires_in: args.expires_in,
         timeout: args.timeout,
@@ -177,6 +213,29 @@ mod tests {
         assert_eq!(o.allow_cidr, "203.0.113.7/32");
         assert_eq!(o.existing_cache, Some(("cache.internal".to_owned(), 6380)));
         assert_eq!(o.binary, None, "--no-install");
+        assert_eq!((o.cache_engine, o.serverless), (None, None), "not asked: the stack's, or the defaults");
+        let o = options(&["--allow-cidr", "1.2.3.4/32", "--no-install", "--cache-engine", "valkey"]);
+        assert_eq!(o.expect("valid").cache_engine, Some(Engine::Valkey));
+        let o = options(&["--allow-cidr", "1.2.3.4/32", "--no-install", "--cache", "serverless"]);
+        assert_eq!(o.expect("valid").serverless, Some(true));
+        let o = options(&["--allow-cidr", "1.2.3.4/32", "--no-install", "--cache", "nodes"]);
+        assert_eq!(o.expect("valid").serverless, Some(false));
+    }
+
+    #[test]
+    fn contradicting_cache_choices_are_refused_naming_the_flag() {
+        let existing =
+            ["--allow-cidr", "1.2.3.4/32", "--no-install", "--existing-cache", "cache.internal:6379"];
+        let with = |extra: &[&'static str]| [&existing[..], extra].concat();
+        assert_eq!(refused_flag(&with(&["--cache", "serverless"])), "--cache");
+        assert_eq!(refused_flag(&with(&["--cache-engine", "valkey"])), "--cache-engine");
+        let serverless_nodes =
+            ["--allow-cidr", "1.2.3.4/32", "--cache", "serverless", "--cache-node-type", "cache.m7g.large"];
+        assert_eq!(refused_flag(&serverless_nodes), "--cache-node-type");
+        let o = options(&["--allow-cidr", "1.2.3.4/32", "--no-install"]).expect("valid");
+        assert_eq!(o.cache_node_type, "cache.t4g.micro", "the default node");
+        let cli = Cli::try_parse_from(["fetchbench", "provision", "--cache-engine", "memcached"]);
+        assert!(cli.is_err(), "clap names the engines it takes");
     }
 
     #[test]

@@ -51,8 +51,16 @@ pub struct State {
     pub instance_type: String,
     /// CPU architecture of that type: "x86_64" or "aarch64".
     pub arch: String,
-    /// Node type of the created cache; `None` when an existing cache is used.
+    /// Node type of the created cache; `None` when an existing cache (or a serverless one) is used.
     pub cache_node_type: Option<String>,
+    /// Engine of the created cache, "redis" or "valkey"; `None` when an existing cache is used
+    /// (and in the state of a fleet provisioned before the engine could be chosen: Redis OSS).
+    #[serde(default)]
+    pub cache_engine: Option<String>,
+    /// The created cache is ElastiCache Serverless (TLS only, billed per ECPU and GB-hour)
+    /// rather than nodes.
+    #[serde(default)]
+    pub serverless: bool,
     /// The stack's outputs, once it was created.
     pub outputs: BTreeMap<String, String>,
     /// The agents the last install set up, in instance id order.

@@ -91,8 +91,10 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
     let redis = uses_redis.then(|| {
         let url = cache_url(state);
         targets.redis = Some(fetchbench_proto::redact::redact_url(&url));
-        targets.redis_source =
-            Some(if state.cache_node_type.is_some() { "elasticache" } else { "existing" }.into());
+        targets.redis_source = Some(
+            if state.cache_node_type.is_some() || state.serverless { "elasticache" } else { "existing" }
+                .into(),
+        );
         targets.redis_target = targets
             .redis_source
             .as_deref()
@@ -118,16 +120,7 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
             ..FleetAgent::numbered(i, addr, server_name)
         })
         .collect();
-    // An existing cache (no node type) is priced as the default node.
-    let pricing = crate::results::cost::Assumptions {
-        region: state.region.clone(),
-        node_type: state
-            .cache_node_type
-            .clone()
-            .unwrap_or_else(|| crate::results::cost::DEFAULT_NODE_TYPE.to_owned()),
-        nodes: 1,
-        ..Default::default()
-    };
+    let pricing = pricing(state);
     Ok(Fleet {
         kind: FleetKind::Aws,
         noun: "EC2 agent",
@@ -141,9 +134,44 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
     })
 }
 
+/// What a run on the stack prices: its region, and its cache's node type, engine and kind. An
+/// existing cache (no node type, no engine) is priced as the default node and engine.
+fn pricing(state: &State) -> crate::results::cost::Assumptions {
+    use crate::results::cost::{Assumptions, DEFAULT_ENGINE, DEFAULT_NODE_TYPE};
+    // Every field is set today; those the price model gains keep their defaults.
+    #[allow(clippy::needless_update)]
+    Assumptions {
+        region: state.region.clone(),
+        node_type: state.cache_node_type.clone().unwrap_or_else(|| DEFAULT_NODE_TYPE.to_owned()),
+        nodes: 1,
+        engine: state.cache_engine.clone().unwrap_or_else(|| DEFAULT_ENGINE.to_owned()),
+        serverless: state.serverless,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_s_engine_and_kind_are_priced() {
+        let valkey_nodes = State {
+            region: "eu-west-1".into(),
+            cache_node_type: Some("cache.m7g.large".into()),
+            cache_engine: Some("valkey".into()),
+            ..State::default()
+        };
+        let p = pricing(&valkey_nodes);
+        assert_eq!((p.region.as_str(), p.node_type.as_str()), ("eu-west-1", "cache.m7g.large"));
+        assert_eq!((p.engine.as_str(), p.serverless), ("valkey", false));
+        let serverless = State { cache_engine: Some("redis".into()), serverless: true, ..State::default() };
+        let p = pricing(&serverless);
+        assert_eq!((p.engine.as_str(), p.serverless), ("redis", true));
+        let existing = pricing(&State::default());
+        assert_eq!(existing.engine, crate::results::cost::DEFAULT_ENGINE);
+        assert!(!existing.serverless);
+    }
 
     #[test]
     fn a_run_takes_a_complete_or_rolled_back_stack_only() {

@@ -43,10 +43,18 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
     if let Some(warning) = crate::stack::expiry::warning(stack, &described, SystemTime::now()) {
         say!("warning: {warning}");
     }
+    say!(
+        "cache: {} at {}:{}{}",
+        crate::stack::provision::describe_cache(&state),
+        state.output("CacheAddress"),
+        state.output("CachePort"),
+        if state.output("CacheTls") == "true" { " (TLS)" } else { "" }
+    );
     let hourly = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
     let hours = age.as_secs_f64() / 3600.0;
     let prefix = if hourly.unknown.is_empty() { "about" } else { "over" };
-    say!("cost so far: {prefix} ${:.2} ({})", hourly.usd * hours, hourly.describe());
+    let serverless = if state.serverless { ", plus the serverless cache's ECPUs and GB-hours" } else { "" };
+    say!("cost so far: {prefix} ${:.2} ({}){serverless}", hourly.usd * hours, hourly.describe());
 
     let group = state.output("AgentGroupName");
     let instances = if group.is_empty() {

@@ -318,6 +318,13 @@ pub struct RedisServer {
     _files: Option<tempfile::TempDir>,
 }
 
+impl RedisServer {
+    /// The authority of a TLS server's certificate (PEM), from [`tls_redis_server`].
+    pub fn ca_file(&self) -> PathBuf {
+        self._files.as_ref().expect("a TLS server").path().join("ca.pem")
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -460,6 +467,7 @@ pub fn tls_redis_server(port: u16, extra: &[&str]) -> RedisServer {
     let (cert, key) = (dir.path().join("redis.pem"), dir.path().join("redis.key"));
     std::fs::write(&cert, &issued.cert_pem).expect("write cert");
     std::fs::write(&key, &issued.key_pem).expect("write key");
+    std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).expect("write the authority");
     let tls_port = port.to_string();
     let mut args = vec![
         "--port",
