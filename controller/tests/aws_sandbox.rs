@@ -197,11 +197,7 @@ async fn provision_run_status_teardown_through_the_sandbox() {
     let seed = workspace().join("scenarios/seed.toml");
     let o = fetchbench(&sb, &aws, &["run", seed.to_str().expect("utf-8 path"), "--agents", "2"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let folder = stdout(&o)
-        .lines()
-        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
-        .expect("a result line");
-    let result = read_json(&sb.path().join(&folder));
+    let (folder, result) = result_of(&sb, &o);
     assert_eq!(result["fleet"], "aws");
     // The cache's node type is kept in result.json, and the summary and report warn from it.
     assert_eq!(result["targets"]["cache_node_type"], "cache.t4g.micro");
@@ -495,6 +491,17 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
 
 /// The agent binary beside `fetchbench`, stripped into `dir`: many instances download it, and the
 /// debug build is mostly debug information.
+/// The result.json a finished `fetchbench run` printed the path of (relative to the sandbox), and
+/// that path.
+fn result_of(sb: &Sandbox, o: &std::process::Output) -> (String, serde_json::Value) {
+    let folder = stdout(o)
+        .lines()
+        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
+        .expect("a result line");
+    let result = read_json(&sb.path().join(&folder));
+    (folder, result)
+}
+
 fn stripped_agent(dir: &Path) -> PathBuf {
     let agent = Path::new(env!("CARGO_BIN_EXE_fetchbench")).with_file_name("fetchbench-agent");
     let stripped = dir.join("fetchbench-agent");
@@ -792,11 +799,7 @@ async fn a_serverless_cache_is_reached_over_tls() {
     .expect("write the scenario");
     let o = fetchbench(&sb, &aws, &["run", scenario.to_str().expect("utf-8 path")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let folder = stdout(&o)
-        .lines()
-        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
-        .expect("a result line");
-    let result = read_json(&sb.path().join(&folder));
+    let (_, result) = result_of(&sb, &o);
     assert_eq!(result["targets"]["redis"], format!("rediss://127.0.0.1:{port}"));
     assert_eq!(result["targets"]["redis_target"]["tls"], true, "{}", result["targets"]);
     let workload = &result["workloads"][0];
@@ -907,11 +910,7 @@ async fn provision_s3_express_adds_a_directory_bucket_that_s3_express_workloads_
     );
     let o = fetchbench(&sb, &aws, &["run", scenario.to_str().expect("utf-8 path")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let folder = stdout(&o)
-        .lines()
-        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
-        .expect("a result line");
-    let result = read_json(&sb.path().join(&folder));
+    let (_, result) = result_of(&sb, &o);
     let w = &result["workloads"][0];
     assert_eq!(w["target"], "s3-express", "{w}");
     assert_eq!(w["ops"], 40, "every object read once: {w}");

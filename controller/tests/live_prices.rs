@@ -31,12 +31,22 @@ duration = "2s"
 "#;
 
 fn alternative<'a>(result: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    result["verdict"]["alternatives"]
-        .as_array()
-        .expect("alternatives")
-        .iter()
-        .find(|a| a["alternative"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {result}"))
+    verdict_alternative(&result["verdict"], name)
+}
+
+/// `fetchbench run SCENARIO --prices live --out OUT` with `env` on top of the sandbox's.
+fn run_live(
+    sb: &Sandbox,
+    env: &[(&str, String)],
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+) -> std::process::Output {
+    let (scenario, out) = (scenario.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    sb.fetchbench()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["run", scenario, "--prices", "live", "--out", out])
+        .output()
+        .expect("fetchbench runs")
 }
 
 #[test]
@@ -45,19 +55,7 @@ fn live_prices_come_from_the_price_list_are_cited_and_kept_beside_the_result() {
     let sb = Sandbox::new();
     let path = sb.write("live.toml", SCENARIO);
     let out = sb.path().join("out");
-    let o = sb
-        .fetchbench()
-        .envs(aws_env(&moto))
-        .args([
-            "run",
-            path.to_str().expect("utf-8"),
-            "--prices",
-            "live",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ])
-        .output()
-        .expect("fetchbench runs");
+    let o = run_live(&sb, &aws_env(&moto), &path, &out);
     let (printed, err) = (stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(0), "stdout:\n{printed}\nstderr:\n{err}");
     let result = read_json(&out.join("result.json"));
@@ -121,20 +119,8 @@ fn live_prices_come_from_the_price_list_are_cited_and_kept_beside_the_result() {
     let west = sb.path().join("west");
     let mut env = aws_env(&moto);
     env.retain(|(k, _)| !k.starts_with("AWS_REGION") && *k != "AWS_DEFAULT_REGION");
-    let o = sb
-        .fetchbench()
-        .envs(env)
-        .env("AWS_REGION", "us-west-2")
-        .args([
-            "run",
-            path.to_str().expect("utf-8"),
-            "--prices",
-            "live",
-            "--out",
-            west.to_str().expect("utf-8"),
-        ])
-        .output()
-        .expect("fetchbench runs");
+    env.push(("AWS_REGION", "us-west-2".into()));
+    let o = run_live(&sb, &env, &path, &west);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let west = read_json(&west.join("result.json"));
     assert_eq!(west["cost"]["region"], "us-west-2");
@@ -148,23 +134,8 @@ fn live_prices_come_from_the_price_list_are_cited_and_kept_beside_the_result() {
     // No Price List to ask: one line naming what failed and what to do, exit 2, nothing run.
     drop(moto);
     let port = free_port();
-    let o = sb
-        .fetchbench()
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args([
-            "run",
-            path.to_str().expect("utf-8"),
-            "--prices",
-            "live",
-            "--out",
-            sb.path().join("none").to_str().expect("utf-8"),
-        ])
-        .output()
-        .expect("fetchbench runs");
+    let nowhere = [("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))];
+    let o = run_live(&sb, &nowhere, &path, &sb.path().join("none"));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");

@@ -56,14 +56,7 @@ fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
 }
 
-fn alternative<'a>(verdict: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    verdict["alternatives"]
-        .as_array()
-        .expect("alternatives")
-        .iter()
-        .find(|a| a["alternative"] == name)
-        .unwrap_or_else(|| panic!("no alternative {name} in {verdict}"))
-}
+use common::verdict_alternative as alternative;
 
 fn close(got: f64, want: f64, what: &str) {
     assert!((got - want).abs() < 1e-6 * want.max(1.0), "{what}: got {got}, want {want}");

@@ -93,32 +93,7 @@ impl S3 {
             if objects.is_empty() {
                 return Ok(deleted);
             }
-            let count = objects.len() as u64;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|e| AwsError::local(SERVICE, "DeleteObjects", e))?;
-            let out = self
-                .client
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| AwsError::call(SERVICE, "DeleteObjects", e))?;
-            if let Some(error) = out.errors.unwrap_or_default().into_iter().next() {
-                return Err(AwsError::Call {
-                    service: SERVICE,
-                    operation: "DeleteObjects",
-                    detail: format!(
-                        "{} in bucket {bucket}: {}",
-                        error.key.unwrap_or_default(),
-                        error.message.unwrap_or_default()
-                    ),
-                });
-            }
-            deleted += count;
+            deleted += self.delete_objects(bucket, objects).await?;
         }
     }
 
@@ -142,33 +117,39 @@ impl S3 {
             if objects.is_empty() {
                 return Ok(deleted);
             }
-            let count = objects.len() as u64;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|e| AwsError::local(SERVICE, "DeleteObjects", e))?;
-            let out = self
-                .client
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| AwsError::call(SERVICE, "DeleteObjects", e))?;
-            if let Some(error) = out.errors.unwrap_or_default().into_iter().next() {
-                return Err(AwsError::Call {
-                    service: SERVICE,
-                    operation: "DeleteObjects",
-                    detail: format!(
-                        "{} in bucket {bucket}: {}",
-                        error.key.unwrap_or_default(),
-                        error.message.unwrap_or_default()
-                    ),
-                });
-            }
-            deleted += count;
+            deleted += self.delete_objects(bucket, objects).await?;
         }
+    }
+
+    /// DeleteObjects of `objects` (at most 1,000) in `bucket`, quietly; how many, or the first
+    /// object S3 could not delete.
+    async fn delete_objects(&self, bucket: &str, objects: Vec<ObjectIdentifier>) -> Result<u64, AwsError> {
+        let count = objects.len() as u64;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| AwsError::local(SERVICE, "DeleteObjects", e))?;
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(SERVICE, "DeleteObjects", e))?;
+        if let Some(error) = out.errors.unwrap_or_default().into_iter().next() {
+            return Err(AwsError::Call {
+                service: SERVICE,
+                operation: "DeleteObjects",
+                detail: format!(
+                    "{} in bucket {bucket}: {}",
+                    error.key.unwrap_or_default(),
+                    error.message.unwrap_or_default()
+                ),
+            });
+        }
+        Ok(count)
     }
 
     /// True when `bucket` exists (and these credentials may see it).

@@ -487,3 +487,13 @@ pub fn tls_redis_server(port: u16, extra: &[&str]) -> RedisServer {
     server._files = Some(dir);
     server
 }
+
+/// The alternative named `name` of a result.json's `verdict`.
+pub fn verdict_alternative<'a>(verdict: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    verdict["alternatives"]
+        .as_array()
+        .expect("alternatives")
+        .iter()
+        .find(|a| a["alternative"] == name)
+        .unwrap_or_else(|| panic!("no alternative {name} in {verdict}"))
+}
