@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, read_json, stderr, stdout};
+use common::{Sandbox, read_json, stderr, stdout, verdict_alternative};
 use moto::{venv_tool, workspace};
 
 /// A running `scripts/aws-sandbox`, stopped with SIGTERM (as Ctrl-C would) when dropped.
@@ -494,10 +494,8 @@ async fn the_sandbox_runs_commands_and_keeps_aws_limits() {
 /// The result.json a finished `fetchbench run` printed the path of (relative to the sandbox), and
 /// that path.
 fn result_of(sb: &Sandbox, o: &std::process::Output) -> (String, serde_json::Value) {
-    let folder = stdout(o)
-        .lines()
-        .find_map(|l| l.strip_prefix("result: ").map(str::to_owned))
-        .expect("a result line");
+    let folder =
+        stdout(o).lines().find_map(|l| l.strip_prefix("result: ").map(str::to_owned)).expect("a result line");
     let result = read_json(&sb.path().join(&folder));
     (folder, result)
 }
@@ -870,7 +868,8 @@ async fn provision_again_with_the_other_kind_replaces_the_cache() {
 
 /// `provision --s3-express`: the agents' zone is one with S3 Express (moto's us-east-1 zones
 /// use1-az4, -az5 and -az6), the stack adds a directory bucket named by that zone's ID, and an
-/// `s3-express` workload on the fleet reads it through CreateSession sessions.
+/// `s3-express` workload on the fleet reads it through CreateSession sessions; then
+/// scenarios/alternatives.toml ends with a verdict on every store the fleet has.
 #[tokio::test]
 async fn provision_s3_express_adds_a_directory_bucket_that_s3_express_workloads_read() {
     let sb = Sandbox::new();
@@ -929,8 +928,36 @@ async fn provision_s3_express_adds_a_directory_bucket_that_s3_express_workloads_
     let status = refused.expect_err("a read without a session").raw_response().map(|r| r.status().as_u16());
     assert_eq!(status, Some(403));
 
+    // The README's alternatives scenario on this fleet: every store it has, judged against the
+    // goal and priced as the stack's own cache, in the summary and result.json.
+    let alternatives = workspace().join("scenarios/alternatives.toml");
+    let o = fetchbench(&sb, &aws, &["run", alternatives.to_str().expect("utf-8 path"), "--duration", "2s"]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let (_, result) = result_of(&sb, &o);
+    let verdict = &result["verdict"];
+    let judged: Vec<&str> = verdict["alternatives"]
+        .as_array()
+        .expect("alternatives")
+        .iter()
+        .filter_map(|a| a["alternative"].as_str())
+        .collect();
+    assert_eq!(judged, ["s3", "s3-express", "cache-aside", "redis"], "{verdict}");
+    assert_eq!(verdict_alternative(verdict, "redis")["store"], "ElastiCache Redis OSS, 1 x cache.t4g.micro");
+    assert_eq!(verdict_alternative(verdict, "s3-express")["store"], "S3 Express One Zone");
+    // S3 Standard at the goal's 400 reads/s: 400 * 3,600 * 730 GETs at $0.0004 per 1,000.
+    let s3 = verdict_alternative(verdict, "s3")["usd_per_month"].as_f64().expect("priced");
+    assert!((s3 - 420.48).abs() < 1e-6, "{s3}");
+    let printed = stdout(&o);
+    assert!(printed.contains("verdict: 400 reads/s with p99 at most 20 ms"), "{printed}");
+    assert!(
+        printed.contains("cheapest that met the goal:")
+            || printed.contains("no alternative measured met the goal"),
+        "{printed}"
+    );
+
     let o = fetchbench(&sb, &aws, &["teardown", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let emptied = format!("emptied directory bucket {bucket}: 40 objects deleted");
+    // The alternatives' 200 objects replaced the first run's 40.
+    let emptied = format!("emptied directory bucket {bucket}: 200 objects deleted");
     assert!(stdout(&o).contains(&emptied), "{}", stdout(&o));
 }
