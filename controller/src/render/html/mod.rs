@@ -951,8 +951,8 @@ fn verdict_section(v: &Verdict) -> String {
     s
 }
 
-/// Monthly cost against the read rate (a decade either side of the goal, each alternative's
-/// measured rate and the goal marked), and cache-aside's against its hit ratio.
+/// Monthly cost against the read rate (a decade either side of the goal, the goal and each
+/// measured rate apart from it marked), and cache-aside's against its hit ratio.
 fn verdict_charts(v: &Verdict) -> String {
     let goal = v.goal.reads_per_second;
     let month = |a: &crate::results::schema::AlternativeVerdict, r: f64| {
@@ -980,13 +980,15 @@ fn verdict_charts(v: &Verdict) -> String {
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold((f64::INFINITY, 0.0f64), |(l, h), y| (l.min(y), h.max(y)));
+    // The goal's rate, and each measured rate not already marked (within 5%): labels that would
+    // print over one another are left out.
     let mut bands = vec![(goal * 0.98, goal * 1.02, "goal".to_owned())];
-    bands.extend(
-        priced
-            .iter()
-            .filter(|a| a.reads_s >= lo && a.reads_s <= hi)
-            .map(|a| (a.reads_s * 0.99, a.reads_s * 1.01, format!("{} measured", a.alternative))),
-    );
+    for a in priced.iter().filter(|a| a.reads_s >= lo && a.reads_s <= hi) {
+        let near = |(from, to, _): &(f64, f64, String)| a.reads_s >= from / 1.05 && a.reads_s <= to * 1.05;
+        if !bands.iter().any(near) {
+            bands.push((a.reads_s * 0.99, a.reads_s * 1.01, format!("{} measured", a.alternative)));
+        }
+    }
     let dollars = |v: f64| cost::usd(v);
     let by_rate = Chart {
         id: "verdict-cost-by-rate".into(),
@@ -1019,9 +1021,7 @@ fn verdict_charts(v: &Verdict) -> String {
         let top = aside.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0f64, f64::max);
         let measured: Vec<(f64, f64, String)> = priced
             .iter()
-            .filter_map(|a| {
-                a.hit_ratio.map(|h| (h - 0.005, h + 0.005, format!("{} measured", a.alternative)))
-            })
+            .filter_map(|a| a.hit_ratio.map(|h| (h - 0.005, h + 0.005, "measured".to_owned())))
             .collect();
         Chart {
             id: "verdict-cost-by-hit-ratio".into(),
