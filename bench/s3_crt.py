@@ -8,7 +8,6 @@ Credentials come from the standard AWS environment variables. The endpoint is pl
 IP and port (the embedded endpoint), addressed path style.
 """
 
-import argparse
 import json
 import os
 import queue
@@ -23,24 +22,11 @@ from awscrt.http import HttpHeaders, HttpRequest
 from awscrt.io import ClientBootstrap, DefaultHostResolver, EventLoopGroup
 from awscrt.s3 import S3Client, S3RequestTlsMode, S3RequestType
 
-
-def percentile(sorted_values, q):
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, int(round(q * len(sorted_values) + 0.5)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
+from s3_client_common import arguments, percentile
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--endpoint", required=True)
-    p.add_argument("--bucket", default="fetchbench")
-    p.add_argument("--objects", type=int, default=200)
-    p.add_argument("--concurrency", type=int, default=1)
-    p.add_argument("--seconds", type=float, default=10.0, help="measured time")
-    p.add_argument("--warmup", type=float, default=1.0, help="seconds run first, left out")
-    args = p.parse_args()
+    args = arguments(__doc__.splitlines()[0])
 
     url = urlparse(args.endpoint)
     elg = EventLoopGroup()

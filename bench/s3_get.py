@@ -7,7 +7,6 @@ the throughput.
 Credentials come from the standard AWS environment variables.
 """
 
-import argparse
 import json
 import random
 import threading
@@ -16,24 +15,11 @@ import time
 import boto3
 from botocore.config import Config
 
-
-def percentile(sorted_values, q):
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, int(round(q * len(sorted_values) + 0.5)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
+from s3_client_common import arguments, percentile
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--endpoint", required=True)
-    p.add_argument("--bucket", default="fetchbench")
-    p.add_argument("--objects", type=int, default=200)
-    p.add_argument("--concurrency", type=int, default=1)
-    p.add_argument("--seconds", type=float, default=10.0, help="measured time")
-    p.add_argument("--warmup", type=float, default=1.0, help="seconds run first, left out")
-    args = p.parse_args()
+    args = arguments(__doc__.splitlines()[0])
 
     s3 = boto3.client(
         "s3",

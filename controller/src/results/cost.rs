@@ -360,10 +360,9 @@ pub fn dataset_bytes(result: &RunResult) -> (f64, f64) {
     (mean, mean * total as f64)
 }
 
-/// Mean bytes one read of workload `w` returns: the dataset's mean object, or less where the
+/// Mean bytes one read of workload `w` returns: the dataset's `mean` object, or less where the
 /// workload reads a byte range.
-pub fn read_bytes(result: &RunResult, w: &WorkloadResult) -> f64 {
-    let mean = dataset_bytes(result).0;
+pub fn read_bytes(result: &RunResult, w: &WorkloadResult, mean: f64) -> f64 {
     let range = result.scenario.workloads.iter().find(|s| s.name == w.name).and_then(|s| s.range);
     range.map_or(mean, |(first, last)| mean.min((last - first + 1) as f64))
 }
@@ -385,7 +384,7 @@ pub fn estimate(result: &RunResult, assumptions: &Assumptions) -> Result<CostEst
     let (mean_bytes, dataset) = dataset_bytes(result);
     let mut workloads = Vec::new();
     for w in &result.workloads {
-        let t = tariff(Store::of(w.target), &a, &read_shape(result, w))?;
+        let t = tariff(Store::of(w.target), &a, &shape_of(result, w, (mean_bytes, dataset)))?;
         workloads.push(WorkloadCost {
             name: w.name.clone(),
             target: w.target,
@@ -426,10 +425,15 @@ pub fn of_run(result: &RunResult, assumptions: &Assumptions) -> Assumptions {
 
 /// What a read of `w` looks like, for pricing it.
 pub fn read_shape(result: &RunResult, w: &WorkloadResult) -> ReadShape {
+    shape_of(result, w, dataset_bytes(result))
+}
+
+/// [`read_shape`] with the dataset's `(mean, total)` bytes already worked out.
+fn shape_of(result: &RunResult, w: &WorkloadResult, (mean, dataset): (f64, f64)) -> ReadShape {
     ReadShape {
-        bytes: read_bytes(result, w),
+        bytes: read_bytes(result, w, mean),
         hit_ratio: hit_ratio(w).unwrap_or(1.0),
-        dataset_bytes: dataset_bytes(result).1,
+        dataset_bytes: dataset,
         cross_az: cross_az(result),
     }
 }

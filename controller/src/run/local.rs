@@ -82,14 +82,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
             Some(embedded) => {
                 targets.s3_endpoint = Some(embedded.endpoint_url());
                 targets.s3_source = Some("embedded".into());
-                pb::S3Target {
-                    endpoint_url: embedded.endpoint_url(),
-                    region: "us-east-1".into(),
-                    bucket: bucket.clone(),
-                    force_path_style: true,
-                    access_key_id: embedded.access_key().to_owned(),
-                    secret_access_key: embedded.secret_key().to_owned(),
-                }
+                embedded_target(embedded, &bucket)
             }
             None => {
                 targets.s3_endpoint = opts.s3_endpoint.clone();
@@ -107,14 +100,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
         targets.s3_express_bucket = Some(LOCAL_EXPRESS_BUCKET.to_owned());
         targets.s3_express_endpoint = Some(embedded.endpoint_url());
         // An IP-literal endpoint: the SDK addresses directory buckets in the path only then.
-        pb::S3Target {
-            endpoint_url: embedded.endpoint_url(),
-            region: "us-east-1".into(),
-            bucket: LOCAL_EXPRESS_BUCKET.to_owned(),
-            force_path_style: true,
-            access_key_id: embedded.access_key().to_owned(),
-            secret_access_key: embedded.secret_key().to_owned(),
-        }
+        embedded_target(embedded, LOCAL_EXPRESS_BUCKET)
     });
     let agents = local
         .agents
@@ -135,5 +121,17 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
         s3_express,
         targets,
         pricing: crate::results::cost::Assumptions::default(),
+    }
+}
+
+/// `bucket` on the embedded S3 endpoint, addressed in the path, with its credentials.
+fn embedded_target(embedded: &crate::fleet::embedded_s3::EmbeddedS3, bucket: &str) -> pb::S3Target {
+    pb::S3Target {
+        endpoint_url: embedded.endpoint_url(),
+        region: "us-east-1".into(),
+        bucket: bucket.to_owned(),
+        force_path_style: true,
+        access_key_id: embedded.access_key().to_owned(),
+        secret_access_key: embedded.secret_key().to_owned(),
     }
 }
