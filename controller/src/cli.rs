@@ -38,7 +38,7 @@ pub enum Command {
     /// (Re)install or upgrade the agents on the provisioned fleet through SSM.
     Install(InstallArgs),
     /// The fleet's stack, each agent's SSM and gRPC health, its age and its cost so far.
-    Status(StackArgs),
+    Status(StatusArgs),
     /// Empty the bucket, delete the stack, wait until it is gone and forget the local state.
     Teardown(TeardownArgs),
     /// Make the certificates for agents you start yourself (`run --agent`): an authority, the
@@ -161,6 +161,24 @@ pub struct ProvisionArgs {
     /// Create the stack only; install the agents later with `fetchbench install`.
     #[arg(long)]
     pub no_install: bool,
+
+    /// Quote the stack's cost with this price table (TOML, laid out like the built-in one) or
+    /// `live`: the AWS Price List API's current prices for the region (the agents' instance type
+    /// included). Kept in the stack's folder: `status` and runs on the fleet use it too.
+    #[arg(long, value_name = "FILE|live")]
+    pub prices: Option<PathBuf>,
+}
+
+/// Arguments of `fetchbench status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Quote the cost so far with this price table or `live` (the AWS Price List API's current
+    /// prices) instead of the prices the stack was provisioned with.
+    #[arg(long, value_name = "FILE|live")]
+    pub prices: Option<PathBuf>,
 }
 
 /// Arguments of `fetchbench install`.

@@ -668,7 +668,9 @@ async fn provision_scales_the_fleet_out_and_in() {
 }
 
 /// `--cache-engine valkey` reaches the template, the state and `status`; the sandbox records the
-/// engine (its server is still redis-server: only a real account runs Valkey itself).
+/// engine (its server is still redis-server: only a real account runs Valkey itself). The cost
+/// is quoted with `--prices live` (the sandbox's Price List), kept for `status`, which another
+/// `--prices` overrides.
 #[tokio::test]
 async fn provision_creates_the_cache_engine_asked_for() {
     let sb = Sandbox::new();
@@ -677,7 +679,16 @@ async fn provision_creates_the_cache_engine_asked_for() {
     let o = fetchbench(
         &sb,
         &aws,
-        &["provision", "--no-install", "--cache-engine", "valkey", "--allow-cidr", "127.0.0.1/32"],
+        &[
+            "provision",
+            "--no-install",
+            "--cache-engine",
+            "valkey",
+            "--allow-cidr",
+            "127.0.0.1/32",
+            "--prices",
+            "live",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
@@ -702,8 +713,29 @@ async fn provision_creates_the_cache_engine_asked_for() {
         (parameter("CacheEngine"), parameter("CacheEngineVersion"), parameter("CacheServerless")),
         ("valkey".into(), "8.0".into(), "false".into())
     );
+    // The Price List's Linux on-demand c7i.large (not its Windows or dedicated products) and its
+    // Valkey node, with the KMS key and the address from the table.
+    let listed =
+        "1 x c7i.large $0.0892, 1 x public IPv4 $0.0050, 1 x cache.t4g.micro $0.0128, 1 x KMS key $0.0014";
+    assert!(text.contains(&format!("  cost:   about $0.11 per hour ({listed})")), "{text}");
+    let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10].to_owned();
+    let live = format!("AWS Price List API (us-east-1, read {today})");
+    assert!(text.contains(&format!("  prices: {live}")), "{text}");
+    let kept = std::fs::read_to_string(sb.path().join(".fetchbench/fetchbench/prices.toml")).expect("kept");
+    assert!(kept.starts_with(&format!("# The prices stack fetchbench was priced with: {live}.")), "{kept}");
+    assert!(kept.contains("AWS Price List API, AmazonEC2 us-east-1 c7i.large Linux on demand"), "{kept}");
     let o = fetchbench(&sb, &aws, &["status"]);
-    assert!(stdout(&o).contains("cache: ElastiCache valkey cache.t4g.micro at 127.0.0.1:"), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("cache: ElastiCache valkey cache.t4g.micro at 127.0.0.1:"), "{text}");
+    assert!(text.contains(&format!("(about $0.11 per hour); prices: {live}")), "{text}");
+    // Another table for this status only: the agents at $1 an hour.
+    let file = sb.write("mine.toml", "[ec2.instances]\n\"c7i.large\" = { usd = 1.0 }\n");
+    let o = fetchbench(&sb, &aws, &["status", "--prices", file.to_str().expect("utf-8")]);
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("(about $1.02 per hour); prices: price file {}", file.display())),
+        "{text}"
+    );
     // ElastiCache's own view of the group the stack made.
     let group = state["outputs"]["CacheId"].as_str().expect("the replication group");
     let groups =

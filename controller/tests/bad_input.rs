@@ -526,3 +526,27 @@ fn provision_refuses_contradicting_cache_choices() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("[possible values: nodes, serverless]"), "{}", stderr(&o));
 }
+
+/// A price file `provision` cannot use stops it before anything is asked of AWS or made: one
+/// line naming the flag, the file and the field, exit 2.
+#[test]
+fn provision_refuses_a_bad_price_file_before_anything_is_made() {
+    let sb = Sandbox::new();
+    let bad = sb.write("bad.toml", "[ec2.instances]\n\"c7i.large\" = { usd = -1.0 }\n");
+    let missing = sb.path().join("missing.toml");
+    for (file, says) in [
+        (&bad, "ec2.instances.\"c7i.large\" = -1 is not a price of at least 0"),
+        (&missing, "cannot read the price file"),
+    ] {
+        let o = sb
+            .fetchbench()
+            .args(["provision", "--no-install", "--allow-cidr", "1.2.3.4/32", "--prices"])
+            .arg(file)
+            .output()
+            .expect("fetchbench runs");
+        let err = stderr(&o);
+        assert_eq!((o.status.code(), err.trim().lines().count()), (Some(2), 1), "{err}");
+        assert!(err.contains(&format!("--prices \"{}\"", file.display())) && err.contains(says), "{err}");
+        assert!(!sb.path().join(".fetchbench/fetchbench").exists(), "no state was written");
+    }
+}

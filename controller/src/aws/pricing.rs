@@ -5,6 +5,7 @@
 //! (`regionCode` is a filter).
 
 use aws_config::SdkConfig;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::AwsError;
 use super::query::QueryClient;
@@ -16,6 +17,8 @@ const ENDPOINT: &str = "https://api.pricing.us-east-1.amazonaws.com";
 const SIGNING_REGION: &str = "us-east-1";
 /// Pages read at most per query: a filtered query answers one or a few products.
 const MAX_PAGES: usize = 10;
+/// GetProducts calls in flight at once.
+const IN_FLIGHT: usize = 4;
 
 /// The Price List API.
 #[derive(Clone, Debug)]
@@ -119,56 +122,124 @@ fn first_price(products: &[serde_json::Value], unit: &str) -> Option<ListedPrice
 }
 
 /// The built-in table for `region` with every figure the Price List has in its place: S3
-/// Standard GET and PUT, and each engine's node-hours of the node types the table lists. The
-/// names of the figures the Price List did not have (kept from the built-in table) come second.
+/// Standard GET and PUT, each engine's node-hours of the node types the table lists, and the
+/// hours of the EC2 instance types `instance_types` (Linux, shared tenancy, on demand). The names
+/// of the figures the Price List did not have (kept from the built-in table) come second.
 pub async fn live_table(
     config: &SdkConfig,
     region: &str,
     read_on: &str,
+    instance_types: &[&str],
 ) -> Result<(PriceTable, Vec<String>), AwsError> {
     let list = PriceList::new(config);
     let mut table = PriceTable::built_in();
     table.regions = vec![region.to_owned()];
-    let mut missing = Vec::new();
     let cite = |what: String, listed: ListedPrice, scale: f64| Price {
         usd: listed.usd * scale,
         source: format!("AWS Price List API, {what}, read {read_on}"),
         as_of: listed.as_of,
     };
+    /// Where a figure goes in the table.
+    enum Slot {
+        S3Get,
+        S3Put,
+        Node { engine: String, node_type: String },
+        Instance(String),
+    }
+    /// One figure's query, all of them asked at once: its name, where it goes, what to cite,
+    /// the service and filters, its unit and the scale to the table's unit.
+    struct Query {
+        name: String,
+        slot: Slot,
+        what: String,
+        service: &'static str,
+        filters: Vec<(&'static str, String)>,
+        unit: &'static str,
+        scale: f64,
+    }
+    let mut queries = Vec::new();
     // S3 Standard: Tier 1 is PUT, COPY, POST and LIST; Tier 2 is GET and the rest. Per request.
     for (group, name) in
         [("S3-API-Tier2", "s3_standard.get_per_1000"), ("S3-API-Tier1", "s3_standard.put_per_1000")]
     {
-        let products = list.get_products("AmazonS3", &[("regionCode", region), ("group", group)]).await?;
-        let slot = if group == "S3-API-Tier2" {
-            &mut table.s3_standard.get_per_1000
-        } else {
-            &mut table.s3_standard.put_per_1000
-        };
-        match first_price(&products, "Requests") {
-            Some(p) => *slot = cite(format!("AmazonS3 {region} {group}"), p, 1000.0),
-            None => missing.push(name.to_owned()),
-        }
+        queries.push(Query {
+            name: name.to_owned(),
+            slot: if group == "S3-API-Tier2" { Slot::S3Get } else { Slot::S3Put },
+            what: format!("AmazonS3 {region} {group}"),
+            service: "AmazonS3",
+            filters: vec![("regionCode", region.to_owned()), ("group", group.to_owned())],
+            unit: "Requests",
+            scale: 1000.0,
+        });
     }
     // ElastiCache nodes: the Price List capitalises the engine.
-    for (engine, nodes) in table.nodes.iter_mut() {
+    for (engine, nodes) in &table.nodes {
         let listed_engine = match engine.as_str() {
             "redis" => "Redis",
             "valkey" => "Valkey",
             other => other,
         };
-        for (node_type, price) in nodes.iter_mut() {
-            let filters = [
-                ("regionCode", region),
-                ("instanceType", node_type.as_str()),
-                ("cacheEngine", listed_engine),
-            ];
-            let products = list.get_products("AmazonElastiCache", &filters).await?;
-            match first_price(&products, "Hrs") {
-                Some(p) => {
-                    *price = cite(format!("AmazonElastiCache {region} {node_type} {listed_engine}"), p, 1.0)
-                }
-                None => missing.push(format!("nodes.{engine}.{node_type:?}")),
+        for node_type in nodes.keys() {
+            queries.push(Query {
+                name: format!("nodes.{engine}.{node_type:?}"),
+                slot: Slot::Node { engine: engine.clone(), node_type: node_type.clone() },
+                what: format!("AmazonElastiCache {region} {node_type} {listed_engine}"),
+                service: "AmazonElastiCache",
+                filters: vec![
+                    ("regionCode", region.to_owned()),
+                    ("instanceType", node_type.clone()),
+                    ("cacheEngine", listed_engine.to_owned()),
+                ],
+                unit: "Hrs",
+                scale: 1.0,
+            });
+        }
+    }
+    // EC2: one product per instance type once the OS, tenancy, software, licence and capacity
+    // reservation status are pinned.
+    for instance_type in instance_types {
+        queries.push(Query {
+            name: format!("ec2.instances.{instance_type:?}"),
+            slot: Slot::Instance((*instance_type).to_owned()),
+            what: format!("AmazonEC2 {region} {instance_type} Linux on demand"),
+            service: "AmazonEC2",
+            filters: vec![
+                ("regionCode", region.to_owned()),
+                ("instanceType", (*instance_type).to_owned()),
+                ("operatingSystem", "Linux".to_owned()),
+                ("tenancy", "Shared".to_owned()),
+                ("preInstalledSw", "NA".to_owned()),
+                ("licenseModel", "No License required".to_owned()),
+                ("capacitystatus", "Used".to_owned()),
+            ],
+            unit: "Hrs",
+            scale: 1.0,
+        });
+    }
+    // A few at a time: the Price List API throttles bursts.
+    let answers: Vec<Vec<serde_json::Value>> = futures_util::stream::iter(queries.iter().map(|q| {
+        let filters: Vec<(&str, &str)> = q.filters.iter().map(|(f, v)| (*f, v.as_str())).collect();
+        let list = &list;
+        async move { list.get_products(q.service, &filters).await }
+    }))
+    .buffered(IN_FLIGHT)
+    .try_collect()
+    .await?;
+    let mut missing = Vec::new();
+    for (q, products) in queries.into_iter().zip(answers) {
+        let Some(listed) = first_price(&products, q.unit) else {
+            missing.push(q.name);
+            continue;
+        };
+        let price = cite(q.what, listed, q.scale);
+        match q.slot {
+            Slot::S3Get => table.s3_standard.get_per_1000 = price,
+            Slot::S3Put => table.s3_standard.put_per_1000 = price,
+            Slot::Node { engine, node_type } => {
+                table.nodes.entry(engine).or_default().insert(node_type, price);
+            }
+            Slot::Instance(instance_type) => {
+                table.ec2.instances.insert(instance_type, price);
             }
         }
     }

@@ -4,6 +4,7 @@
 mod agent_binary;
 mod certs;
 mod compare;
+mod prices;
 mod provision;
 mod report;
 pub mod run;

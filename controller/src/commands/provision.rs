@@ -11,7 +11,16 @@ const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.micro";
 
 /// Run `fetchbench provision`.
 pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
-    let opts = provision_options(args)?;
+    let prices_arg = args.prices.clone();
+    let mut opts = provision_options(args)?;
+    // Read before anything is made: prices that cannot be read stop here.
+    let kept_region = crate::fleet::aws_state::load(&opts.stack).ok().flatten().map(|s| s.region);
+    let live = super::prices::LiveFor {
+        region: opts.region.as_deref().or(kept_region.as_deref()),
+        profile: opts.profile.as_deref(),
+        instance_types: &[&opts.instance_type],
+    };
+    opts.prices = super::prices::prices_of(prices_arg.as_deref(), live).await?;
     if opts.allow_cidr == "0.0.0.0/0" {
         eprintln!(
             "fetchbench: warning: --allow-cidr 0.0.0.0/0 opens the agents' gRPC port to the whole internet; \
@@ -138,6 +147,7 @@ pub fn provision_options(args: ProvisionArgs) -> Result<ProvisionOptions, Error>
         s3_express: args.s3_express,
         cache_engine,
         serverless,
+        prices: None,
         allow_cidr,
         expires_in: args.expires_in,
         timeout: args.timeout,

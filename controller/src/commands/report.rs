@@ -11,7 +11,11 @@ pub async fn report(args: &ReportArgs) -> Result<u8, Error> {
         || args.cache_node_type.is_some()
         || args.cache_nodes.is_some()
         || args.prices.is_some();
-    let prices = crate::commands::run::prices_of(args.prices.as_deref(), args.region.as_deref()).await?;
+    let prices = super::prices::prices_of(
+        args.prices.as_deref(),
+        super::prices::LiveFor { region: args.region.as_deref(), ..Default::default() },
+    )
+    .await?;
     let assumptions = repriced.then(|| {
         let recorded = crate::results::schema::load(&args.result).ok().and_then(|r| r.cost);
         let defaults = recorded.map_or_else(Assumptions::default, |c| Assumptions {

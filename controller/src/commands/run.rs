@@ -49,7 +49,7 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
     let cloudwatch_wait = args.cloudwatch_wait;
     let dry_run = args.dry_run;
     let tls_dir = args.tls_dir.clone();
-    let live = args.prices.as_deref() == Some(std::path::Path::new(LIVE));
+    let live = args.prices.as_deref() == Some(std::path::Path::new(super::prices::LIVE));
     let mut opts = run_options(args)?;
     if !aws {
         let local_s3 = opts.s3_endpoint.is_none() && opts.s3_bucket.is_none();
@@ -82,7 +82,12 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
             Some(state) if aws => Some(state.region),
             _ => None,
         };
-        opts.prices = prices_of(Some(std::path::Path::new(LIVE)), region.as_deref()).await?;
+        opts.prices = super::prices::live_prices(super::prices::LiveFor {
+            region: region.as_deref(),
+            ..Default::default()
+        })
+        .await
+        .map(Some)?;
     }
     let report = if aws {
         run_aws(opts, &stack, cloudwatch_wait, interrupt).await?
@@ -263,8 +268,12 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         }
         None => None,
     };
-    let prices =
-        args.prices.as_deref().filter(|p| *p != std::path::Path::new(LIVE)).map(price_file).transpose()?;
+    let prices = args
+        .prices
+        .as_deref()
+        .filter(|p| *p != std::path::Path::new(super::prices::LIVE))
+        .map(super::prices::price_file)
+        .transpose()?;
     Ok(RunOptions {
         prices,
         scenario,
@@ -279,69 +288,6 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         serve_on: args.serve_on,
         metrics_listen,
     })
-}
-
-/// `--prices live`: the AWS Price List API's current prices in place of the built-in table's.
-pub const LIVE: &str = "live";
-
-/// `--prices live`: the built-in table with the AWS Price List's current prices for `region` (or
-/// the AWS configuration's region, else us-east-1) in place, and how to cite them. A figure the
-/// Price List does not have keeps the built-in value, with a warning.
-pub async fn live_prices(
-    region: Option<&str>,
-) -> Result<(crate::results::pricing::PriceTable, String), Error> {
-    let config = match crate::aws::load_config(region, None).await {
-        Ok(c) => c,
-        Err(crate::aws::AwsError::NoRegion) => {
-            crate::aws::load_config(Some(crate::results::cost::DEFAULT_REGION), None).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let region =
-        config.region().map_or_else(|| crate::results::cost::DEFAULT_REGION.to_owned(), ToString::to_string);
-    let today: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .chars()
-        .take(10)
-        .collect();
-    let (table, missing) = crate::aws::pricing::live_table(&config, &region, &today).await.map_err(|e| Error::Usage {
-        flag: "--prices",
-        value: LIVE.into(),
-        detail: format!(
-            "cannot read the AWS Price List ({e}); check your AWS credentials (it needs pricing:GetProducts), \
-             or leave --prices out to use the built-in table"
-        ),
-    })?;
-    if !missing.is_empty() {
-        eprintln!(
-            "fetchbench: warning: the AWS Price List has no {region} price for {}; the built-in table's figures stand in",
-            missing.join(", ")
-        );
-    }
-    Ok((table, format!("AWS Price List API ({region}, read {today})")))
-}
-
-/// `--prices FILE` or `--prices live`, as `run` and `report` take it: `None` without the flag.
-pub async fn prices_of(
-    arg: Option<&std::path::Path>,
-    region: Option<&str>,
-) -> Result<Option<(crate::results::pricing::PriceTable, String)>, Error> {
-    match arg {
-        None => Ok(None),
-        Some(p) if p == std::path::Path::new(LIVE) => live_prices(region).await.map(Some),
-        Some(p) => price_file(p).map(Some),
-    }
-}
-
-/// `--prices FILE`: the built-in price table with the file's figures in place, and the file's
-/// name to cite them by.
-pub fn price_file(path: &std::path::Path) -> Result<(crate::results::pricing::PriceTable, String), Error> {
-    let table = crate::results::pricing::PriceTable::from_file(path).map_err(|e| Error::Usage {
-        flag: "--prices",
-        value: path.display().to_string(),
-        detail: format!("{e}; see the built-in table, controller/src/results/prices.toml, for the layout"),
-    })?;
-    Ok((table, format!("price file {}", path.display())))
 }
 
 /// Keep the `--workload` workloads, then apply `--concurrency`, `--duration`, `--requests` and

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use crate::cli::{InstallArgs, StackArgs, TeardownArgs};
+use crate::cli::{InstallArgs, StatusArgs, TeardownArgs};
 use crate::error::{EXIT_DEGRADED, Error};
 use crate::stack::install::Installed;
 
@@ -34,8 +34,16 @@ pub(super) fn installed(done: Installed) -> u8 {
 }
 
 /// Run `fetchbench status`.
-pub async fn status(s: &StackArgs) -> Result<u8, Error> {
-    crate::stack::status::status(&s.stack, s.region.as_deref(), s.profile.as_deref()).await
+pub async fn status(args: &StatusArgs) -> Result<u8, Error> {
+    let s = &args.stack;
+    let state = crate::stack::install::load(&s.stack)?;
+    let live = super::prices::LiveFor {
+        region: Some(s.region.as_deref().unwrap_or(&state.region)),
+        profile: s.profile.as_deref().or(state.profile.as_deref()),
+        instance_types: &[&state.instance_type],
+    };
+    let prices = super::prices::prices_of(args.prices.as_deref(), live).await?;
+    crate::stack::status::status(&s.stack, s.region.as_deref(), s.profile.as_deref(), prices).await
 }
 
 /// Run `fetchbench teardown`.

@@ -19,9 +19,7 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// ElastiCache node type priced when none is given: the one `fetchbench provision` creates by
 /// default, so a local run is priced as the cache the AWS fleet would have.
 pub const DEFAULT_NODE_TYPE: &str = "cache.t4g.micro";
-pub use crate::results::pricing::DEFAULT_ENGINE;
-/// Hours in AWS's billing month.
-pub const HOURS_PER_MONTH: f64 = 730.0;
+pub use crate::results::pricing::{DEFAULT_ENGINE, HOURS_PER_MONTH};
 /// Bytes in the GB AWS bills by.
 const GB: f64 = (1u64 << 30) as f64;
 

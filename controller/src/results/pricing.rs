@@ -5,33 +5,9 @@
 //! Serverless, data transfer) are in the price table, `prices.toml` beside this file, each figure
 //! with its source and date; `--prices FILE` overrides them.
 //!
-//! EC2 and the stack's other hourly items: AWS on-demand list prices for us-east-1 (EC2 Linux, aws.amazon.com/ec2/pricing/
-//! on-demand; ElastiCache Redis OSS on-demand nodes, aws.amazon.com/elasticache/pricing; public
-//! IPv4 addresses, aws.amazon.com/vpc/pricing), copied by hand in 2025. Other regions differ by
-//! up to ~30 %; S3 requests and storage, data transfer and EBS volumes are left out (cents for a
-//! benchmark's hours). Update the table when the defaults change.
-
-/// USD per hour of an EC2 instance type (Linux, on demand, us-east-1).
-const EC2: &[(&str, f64)] = &[
-    ("t3.micro", 0.0104),
-    ("t3.small", 0.0208),
-    ("t3.medium", 0.0416),
-    ("t3.large", 0.0832),
-    ("t4g.micro", 0.0084),
-    ("t4g.small", 0.0168),
-    ("t4g.medium", 0.0336),
-    ("c6i.large", 0.085),
-    ("c6i.xlarge", 0.17),
-    ("c6g.large", 0.068),
-    ("c7i.large", 0.08925),
-    ("c7i.xlarge", 0.1785),
-    ("c7i.2xlarge", 0.357),
-    ("c7g.large", 0.0725),
-    ("c7g.xlarge", 0.145),
-    ("c7gn.large", 0.0998),
-    ("m7i.large", 0.1008),
-    ("m7g.large", 0.0816),
-];
+//! The stack's own hourly items (EC2 instances, their public IPv4 addresses, the KMS key) are in
+//! the same table, for the cost lines of `provision` and `status`; S3 storage, data transfer and
+//! EBS volumes are left out there (cents for a benchmark's hours).
 
 use std::collections::BTreeMap;
 
@@ -68,12 +44,8 @@ pub fn cache_baseline_bytes_s(node_type: &str) -> Option<f64> {
     CACHE_BASELINE_GBPS.iter().find(|(t, _)| *t == node_type).map(|(_, gbps)| gbps * 1e9 / 8.0)
 }
 
-/// USD per hour of one public IPv4 address (each agent has one).
-const PUBLIC_IPV4: f64 = 0.005;
-
-/// USD per hour of the stack's KMS key for the agents' TLS parameters: $1 per month, prorated by
-/// the hour over AWS's 730-hour month (aws.amazon.com/kms/pricing; its requests are left out).
-const KMS_KEY: f64 = 1.0 / 730.0;
+/// Hours in AWS's billing month.
+pub const HOURS_PER_MONTH: f64 = 730.0;
 
 /// Cache engine priced when none is given: the engine `fetchbench provision` creates by default.
 pub const DEFAULT_ENGINE: &str = "redis";
@@ -152,6 +124,24 @@ pub struct ServerlessPrices {
     pub minimum_gb: f64,
 }
 
+/// The stack's EC2 prices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Prices {
+    /// One public IPv4 address (each agent has one), per hour.
+    pub public_ipv4_per_hour: Price,
+    /// An instance (Linux, shared tenancy, on demand) per hour, by instance type.
+    pub instances: BTreeMap<String, Price>,
+}
+
+/// KMS prices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsPrices {
+    /// One customer managed key, per month.
+    pub key_per_month: Price,
+}
+
 /// Every price the cost model uses, with where each came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,6 +158,10 @@ pub struct PriceTable {
     pub serverless: BTreeMap<String, ServerlessPrices>,
     /// ElastiCache node-hours, by engine and node type.
     pub nodes: BTreeMap<String, BTreeMap<String, Price>>,
+    /// The stack's agents.
+    pub ec2: Ec2Prices,
+    /// The stack's key.
+    pub kms: KmsPrices,
 }
 
 impl Default for PriceTable {
@@ -234,7 +228,10 @@ impl PriceTable {
             ("s3_express.retrieval_per_gb".into(), self.s3_express.retrieval_per_gb.usd),
             ("s3_express.upload_per_gb".into(), self.s3_express.upload_per_gb.usd),
             ("transfer.inter_az_per_gb".into(), self.transfer.inter_az_per_gb.usd),
+            ("ec2.public_ipv4_per_hour".into(), self.ec2.public_ipv4_per_hour.usd),
+            ("kms.key_per_month".into(), self.kms.key_per_month.usd),
         ];
+        prices.extend(self.ec2.instances.iter().map(|(t, p)| (format!("ec2.instances.{t:?}"), p.usd)));
         for (engine, p) in &self.serverless {
             prices.push((format!("serverless.{engine}.ecpu_per_million"), p.ecpu_per_million.usd));
             prices.push((format!("serverless.{engine}.gb_hour"), p.gb_hour.usd));
@@ -247,6 +244,29 @@ impl PriceTable {
             Some((name, usd)) => Err(format!("{name} = {usd} is not a price of at least 0")),
             None => Ok(()),
         }
+    }
+
+    /// The table as a file of its own, headed by what it priced and where it came from: what
+    /// [`PriceTable::read_kept`] reads back, and a valid `--prices FILE`.
+    pub fn kept_text(&self, subject: &str, origin: &str) -> String {
+        format!(
+            "# The prices {subject} was priced with: {origin}.\n{}",
+            toml::to_string(self).unwrap_or_default()
+        )
+    }
+
+    /// A table [`PriceTable::kept_text`] wrote, and its origin as the header gives it (else the
+    /// file's name).
+    pub fn read_kept(path: &std::path::Path) -> Result<(PriceTable, String), PriceFileError> {
+        let table = PriceTable::from_file(path)?;
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let origin = text
+            .lines()
+            .next()
+            .and_then(|l| l.split_once(" was priced with: "))
+            .map(|(_, origin)| origin.trim_end_matches('.').to_owned())
+            .unwrap_or_else(|| format!("price file {}", path.display()));
+        Ok((table, origin))
     }
 
     /// USD per hour of one node of `engine` and `node_type`, when the table has it.
@@ -296,21 +316,34 @@ impl HourlyCost {
     }
 }
 
-/// The hourly cost of `agents` instances of `instance_type`, when created one cache node, and the
-/// stack's KMS key.
-pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -> HourlyCost {
+/// What the stack runs by the hour: its agents, and its cache when it has nodes of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct StackShape<'a> {
+    /// How many agents.
+    pub agents: u32,
+    /// Their EC2 instance type.
+    pub instance_type: &'a str,
+    /// The cache's engine and node type, when the stack created a node-based cache.
+    pub cache_node: Option<(&'a str, &'a str)>,
+}
+
+/// The hourly cost of the stack `shape`: its agents' instances and public IPv4 addresses, its
+/// cache node and its KMS key, at the prices of `table`.
+pub fn hourly(table: &PriceTable, shape: StackShape<'_>) -> HourlyCost {
     let mut cost = HourlyCost { usd: 0.0, unknown: Vec::new(), items: Vec::new() };
+    let (agents, instance_type) = (shape.agents, shape.instance_type);
     let n = f64::from(agents);
-    match lookup(EC2, instance_type) {
+    let ipv4 = table.ec2.public_ipv4_per_hour.usd;
+    match table.ec2.instances.get(instance_type).map(|p| p.usd) {
         Some(p) => {
-            cost.usd += n * (p + PUBLIC_IPV4);
+            cost.usd += n * (p + ipv4);
             cost.items.push(format!("{agents} x {instance_type} ${:.4}", n * p));
-            cost.items.push(format!("{agents} x public IPv4 ${:.4}", n * PUBLIC_IPV4));
+            cost.items.push(format!("{agents} x public IPv4 ${:.4}", n * ipv4));
         }
         None => cost.unknown.push(instance_type.to_owned()),
     }
-    if let Some(node) = cache_node_type {
-        match PriceTable::built_in().node_hour(DEFAULT_ENGINE, node).map(|p| p.usd) {
+    if let Some((engine, node)) = shape.cache_node {
+        match table.node_hour(engine, node).map(|p| p.usd) {
             Some(p) => {
                 cost.usd += p;
                 cost.items.push(format!("1 x {node} ${p:.4}"));
@@ -318,13 +351,10 @@ pub fn hourly(agents: u32, instance_type: &str, cache_node_type: Option<&str>) -
             None => cost.unknown.push(node.to_owned()),
         }
     }
-    cost.usd += KMS_KEY;
-    cost.items.push(format!("1 x KMS key ${KMS_KEY:.4}"));
+    let key = table.kms.key_per_month.usd / HOURS_PER_MONTH;
+    cost.usd += key;
+    cost.items.push(format!("1 x KMS key ${key:.4}"));
     cost
-}
-
-fn lookup(table: &[(&str, f64)], name: &str) -> Option<f64> {
-    table.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
 }
 
 #[cfg(test)]
@@ -348,16 +378,46 @@ mod tests {
 
     #[test]
     fn defaults_are_priced() {
-        let c = hourly(2, "c7i.large", Some("cache.t4g.micro"));
+        let t = PriceTable::built_in();
+        let shape = StackShape {
+            agents: 2,
+            instance_type: "c7i.large",
+            cache_node: Some(("redis", "cache.t4g.micro")),
+        };
+        let c = hourly(&t, shape);
         assert!(c.unknown.is_empty());
         assert!((c.usd - (2.0 * (0.08925 + 0.005) + 0.016 + 1.0 / 730.0)).abs() < 1e-9);
         assert_eq!(c.describe(), "about $0.21 per hour");
         assert_eq!(c.items.last().map(String::as_str), Some("1 x KMS key $0.0014"));
+        // A Valkey node is priced as Valkey, a Serverless cache (no node) not at all.
+        let valkey = hourly(&t, StackShape { cache_node: Some(("valkey", "cache.t4g.micro")), ..shape });
+        assert!((c.usd - valkey.usd - (0.016 - 0.0128)).abs() < 1e-9, "{valkey:?}");
+        let serverless = hourly(&t, StackShape { cache_node: None, ..shape });
+        assert!((c.usd - serverless.usd - 0.016).abs() < 1e-9, "{serverless:?}");
+    }
+
+    #[test]
+    fn a_kept_table_reads_back_with_its_origin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("prices.toml");
+        let mut t = PriceTable::built_in();
+        t.ec2.instances.get_mut("c7i.large").expect("listed").usd = 0.09;
+        std::fs::write(&path, t.kept_text("stack x", "AWS Price List API (us-east-1, read 2026-12-06)"))
+            .expect("write");
+        let (back, origin) = PriceTable::read_kept(&path).expect("reads");
+        assert_eq!(back, t);
+        assert_eq!(origin, "AWS Price List API (us-east-1, read 2026-12-06)");
+        std::fs::write(&path, "[kms]\nkey_per_month = { usd = 2.0 }\n").expect("write");
+        let (_, origin) = PriceTable::read_kept(&path).expect("reads");
+        assert_eq!(origin, format!("price file {}", path.display()));
     }
 
     #[test]
     fn unknown_types_make_a_lower_bound() {
-        let c = hourly(1, "x9.huge", None);
+        let c = hourly(
+            &PriceTable::built_in(),
+            StackShape { agents: 1, instance_type: "x9.huge", cache_node: None },
+        );
         assert_eq!(c.unknown, ["x9.huge"]);
         assert!(c.describe().starts_with("over $0.00"));
     }
@@ -369,6 +429,8 @@ mod tests {
             vec![&t.s3_standard.get_per_1000, &t.s3_express.retrieval_per_gb, &t.transfer.inter_az_per_gb];
         cited.extend(t.serverless.values().flat_map(|p| [&p.ecpu_per_million, &p.gb_hour]));
         cited.extend(t.nodes.values().flat_map(|n| n.values()));
+        cited.extend(t.ec2.instances.values());
+        cited.extend([&t.ec2.public_ipv4_per_hour, &t.kms.key_per_month]);
         for p in cited {
             assert!(!p.source.is_empty() && !p.as_of.is_empty(), "{p:?}");
         }

@@ -173,11 +173,7 @@ pub fn finish(scenario: &Scenario, run: Run, measured: Measured, dir: &Path) -> 
     // Prices other than the built-in table's (a file, the Price List) are kept beside the result,
     // so that `report --prices` can price it again as it was.
     if pricing.prices_origin != cost::BUILT_IN_ORIGIN {
-        let text = format!(
-            "# The prices this run was priced with: {}.\n{}",
-            pricing.prices_origin,
-            toml::to_string(&pricing.prices).unwrap_or_default()
-        );
+        let text = pricing.prices.kept_text("this run", &pricing.prices_origin);
         crate::support::write_atomic(&dir.join(PRICES_TOML), text.as_bytes())
             .map_err(|source| Error::Output { path: dir.join(PRICES_TOML), source })?;
     }

@@ -134,19 +134,22 @@ pub fn fleet(scenario: &Scenario, state: &State, agents: Vec<StackAgent>) -> Res
     })
 }
 
-/// What a run on the stack prices: its region, and its cache's node type, engine and kind. An
-/// existing cache (no node type, no engine) is priced as the default node and engine.
+/// What a run on the stack prices: its region, its cache's node type, engine and kind, and the
+/// prices `provision --prices` kept for it (else the built-in table's). An existing cache (no
+/// node type, no engine) is priced as the default node and engine.
 fn pricing(state: &State) -> crate::results::cost::Assumptions {
     use crate::results::cost::{Assumptions, DEFAULT_ENGINE, DEFAULT_NODE_TYPE};
-    // Every field is set today; those the price model gains keep their defaults.
-    #[allow(clippy::needless_update)]
+    let defaults = Assumptions::default();
+    let (prices, prices_origin) =
+        crate::stack::prices::kept(&state.stack).unwrap_or((defaults.prices, defaults.prices_origin));
     Assumptions {
         region: state.region.clone(),
         node_type: state.cache_node_type.clone().unwrap_or_else(|| DEFAULT_NODE_TYPE.to_owned()),
         nodes: 1,
         engine: state.cache_engine.clone().unwrap_or_else(|| DEFAULT_ENGINE.to_owned()),
         serverless: state.serverless,
-        ..Default::default()
+        prices,
+        prices_origin,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod cloudwatch;
 pub mod expiry;
 pub mod fleet;
 pub mod install;
+pub mod prices;
 pub mod provision;
 pub mod status;
 pub mod teardown;

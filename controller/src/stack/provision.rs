@@ -12,7 +12,6 @@ use crate::aws::cloudformation::StackSpec;
 use crate::error::Error;
 use crate::fleet::aws_state::{self, State};
 use crate::fleet::tls::{Authority, ClientTls};
-use crate::results::pricing;
 use crate::stack::expiry;
 use crate::stack::install::{self, InstallOptions, Installed};
 use crate::stack::watch::{self, Outcome};
@@ -57,6 +56,10 @@ pub struct ProvisionOptions {
     /// The agent binary to install once the stack is up, checked for the instances'
     /// architecture; `None` to leave the install for later.
     pub binary: Option<PathBuf>,
+    /// The prices to quote the stack's cost with (`--prices`) and where they came from, kept in
+    /// its state folder for `status` and runs; `None` keeps the ones kept before, else the
+    /// built-in table.
+    pub prices: Option<(crate::results::pricing::PriceTable, String)>,
 }
 
 /// The engine of the cache a stack creates, with the engine version the template is given.
@@ -155,6 +158,9 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     state.serverless = serverless;
     // Written before the stack exists, so a crash from here on can still be torn down.
     let dir = aws_state::save(&state)?;
+    if let Some((table, origin)) = &opts.prices {
+        crate::stack::prices::keep(&opts.stack, table, origin)?;
+    }
     if !dir.join(crate::fleet::tls::CA_KEY).exists() {
         let ca = Authority::generate(&opts.stack)?;
         ca.save(&dir)?;
@@ -380,7 +386,8 @@ fn print_made(state: &State, status: &str, allow_cidr: &str) {
         state.output("CachePort")
     );
     say!("  bucket: {}", state.output("BucketName"));
-    let cost = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
+    let (prices, origin) = crate::stack::prices::of_stack(&state.stack);
+    let cost = crate::stack::prices::hourly(state, &prices);
     let serverless =
         if state.serverless { "; the serverless cache is billed per ECPU and GB-hour on top" } else { "" };
     say!(
@@ -388,6 +395,7 @@ fn print_made(state: &State, status: &str, allow_cidr: &str) {
         cost.describe(),
         cost.items.join(", ")
     );
+    say!("  prices: {origin}");
 }
 
 /// The stack's cache in words: "ElastiCache valkey cache.t4g.micro", "ElastiCache Serverless

@@ -11,11 +11,17 @@ use crate::aws::Aws;
 use crate::error::{EXIT_DEGRADED, Error};
 use crate::fleet::aws_state;
 use crate::fleet::tls::ClientTls;
-use crate::results::pricing;
+use crate::results::pricing::PriceTable;
 use crate::stack::install::{self, hello};
 
 /// Run `fetchbench status`: 0 when every agent is in service and answers, 3 when not.
-pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) -> Result<u8, Error> {
+/// `prices` (`--prices`) quote the cost in place of those the stack was provisioned with.
+pub async fn status(
+    stack: &str,
+    region: Option<&str>,
+    profile: Option<&str>,
+    prices: Option<(PriceTable, String)>,
+) -> Result<u8, Error> {
     let state = install::load(stack)?;
     let aws =
         Aws::connect(Some(region.unwrap_or(&state.region)), profile.or(state.profile.as_deref())).await?;
@@ -50,11 +56,16 @@ pub async fn status(stack: &str, region: Option<&str>, profile: Option<&str>) ->
         state.output("CachePort"),
         if state.output("CacheTls") == "true" { " (TLS)" } else { "" }
     );
-    let hourly = pricing::hourly(state.agents, &state.instance_type, state.cache_node_type.as_deref());
+    let (table, origin) = prices.unwrap_or_else(|| crate::stack::prices::of_stack(stack));
+    let hourly = crate::stack::prices::hourly(&state, &table);
     let hours = age.as_secs_f64() / 3600.0;
     let prefix = if hourly.unknown.is_empty() { "about" } else { "over" };
     let serverless = if state.serverless { ", plus the serverless cache's ECPUs and GB-hours" } else { "" };
-    say!("cost so far: {prefix} ${:.2} ({}){serverless}", hourly.usd * hours, hourly.describe());
+    say!(
+        "cost so far: {prefix} ${:.2} ({}){serverless}; prices: {origin}",
+        hourly.usd * hours,
+        hourly.describe()
+    );
 
     let group = state.output("AgentGroupName");
     let instances = if group.is_empty() {
