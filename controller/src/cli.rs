@@ -356,6 +356,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub s3_bucket: Option<String>,
 
+    /// Your own S3 Express One Zone directory bucket, named BASE--AZ_ID--x-s3 (e.g.
+    /// mydata--use1-az4--x-s3), for s3-express workloads to seed and read instead of the embedded
+    /// endpoint's; seeding creates it in that zone when missing. The agents reach it with their AWS
+    /// configuration: local agents inherit this environment's (AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_PROFILE or keys); --agent agents use their own. Not for the AWS fleet, which reads its
+    /// stack's bucket.
+    #[arg(long, value_name = "NAME")]
+    pub s3_express_bucket: Option<String>,
+
     /// The fetchbench-agent binary for local agents; default: the one beside fetchbench.
     #[arg(long, value_name = "PATH")]
     pub agent_binary: Option<PathBuf>,

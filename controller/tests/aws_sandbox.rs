@@ -993,3 +993,62 @@ async fn provision_s3_express_adds_a_directory_bucket_that_s3_express_workloads_
     let emptied = format!("emptied directory bucket {bucket}: 200 objects deleted");
     assert!(stdout(&o).contains(&emptied), "{}", stdout(&o));
 }
+
+/// `run --local --s3-express-bucket`: the user's own directory bucket, reached through the AWS
+/// configuration of the environment (here the sandbox's), is created in the zone its name gives,
+/// seeded and read with session auth, while plain `s3` workloads keep the embedded endpoint.
+#[tokio::test]
+async fn a_local_run_seeds_and_reads_the_users_own_directory_bucket() {
+    let sb = Sandbox::new();
+    let aws = AwsSandbox::start(&sb.path().join("aws"));
+    let bucket = "mine--use1-az4--x-s3";
+    let scenario = sb.write(
+        "mine.toml",
+        "name = \"mine\"\n[dataset]\nobjects = 30\nsize = { min = 100, max = 300 }\n\
+         [[workload]]\nname = \"dir\"\ntarget = \"s3-express\"\nrequests = 30\nkeys = \"sequential\"\nverify = true\n\
+         [[workload]]\nname = \"gp\"\ntarget = \"s3\"\nrequests = 30\nkeys = \"sequential\"\n",
+    );
+    let o = fetchbench(
+        &sb,
+        &aws,
+        &["run", "--local", scenario.to_str().expect("utf-8 path"), "--s3-express-bucket", bucket],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let banner = format!("s3-express: directory bucket {bucket} on AWS S3 Express One Zone");
+    assert!(stdout(&o).contains(&banner), "{}", stdout(&o));
+    let (_, result) = result_of(&sb, &o);
+    let targets = &result["targets"];
+    assert_eq!(targets["s3_express_bucket"], bucket, "{targets}");
+    assert!(targets["s3_express_endpoint"].is_null(), "the user's bucket is on AWS: {targets}");
+    // The plain s3 workload still read the embedded endpoint's bucket.
+    assert_eq!(targets["s3_source"], "embedded", "{targets}");
+    for (name, target) in [("dir", "s3-express"), ("gp", "s3")] {
+        let w = result["workloads"].as_array().expect("workloads").iter().find(|w| w["name"] == name);
+        let w = w.unwrap_or_else(|| panic!("workload {name} in {result}"));
+        assert_eq!(w["target"], target, "{w}");
+        assert_eq!(w["ops"], 30, "every object read once: {w}");
+        assert_eq!(w["errors"], 0, "{w}");
+    }
+    // The agent asked the sandbox for a session of the user's bucket (before this test lists it).
+    let sessions =
+        std::fs::read_to_string(aws.dir.join("s3express-sessions.log")).expect("CreateSession log");
+    assert!(sessions.contains(&format!("CreateSession {bucket} ")), "{sessions}");
+
+    // Seeding created the bucket and wrote the dataset into it.
+    let config = aws.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.expect("the bucket lists");
+    let mut keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    keys.sort_unstable();
+    let mut wanted: Vec<String> = (0..30).map(|i| format!("filename{i}.txt")).collect();
+    wanted.sort_unstable();
+    assert_eq!(keys, wanted);
+    // Created as AWS takes a directory bucket only: the sandbox refuses one without the zone and
+    // type, so the agent's CreateBucket named both.
+    let sessionless = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config).disable_s3_express_session_auth(true).build(),
+    );
+    let refused = sessionless.create_bucket().bucket("other--use1-az4--x-s3").send().await;
+    let status = refused.expect_err("no configuration").raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(400));
+}

@@ -271,6 +271,16 @@ const CASES: &[(&str, Input, &[&str])] = &[
         &["--s3-bucket", "\"Bad_Bucket\"", "lowercase"],
     ),
     (
+        "bad directory bucket",
+        Input::Args(&["--s3-express-bucket", "not-a-directory-bucket"]),
+        &["--s3-express-bucket", "\"not-a-directory-bucket\"", "BASE--AZ_ID--x-s3", "mydata--use1-az4--x-s3"],
+    ),
+    (
+        "directory bucket with no s3-express workload",
+        Input::Args(&["--s3-express-bucket", "mydata--use1-az4--x-s3"]),
+        &["--s3-express-bucket", "scenario \"seed\" runs none", "target = \"s3-express\""],
+    ),
+    (
         "agent without tls dir",
         Input::Args(&["--agent", "127.0.0.1:7878"]),
         &["--tls-dir", "fetchbench certs"],
@@ -549,4 +559,31 @@ fn provision_refuses_a_bad_price_file_before_anything_is_made() {
         assert!(err.contains(&format!("--prices \"{}\"", file.display())) && err.contains(says), "{err}");
         assert!(!sb.path().join(".fetchbench/fetchbench").exists(), "no state was written");
     }
+}
+
+/// With a provisioned fleet, `run` goes to it, which reads its stack's buckets: the user's own
+/// directory bucket is refused with one line saying to run on this machine (`--local`).
+#[test]
+fn a_directory_bucket_of_ones_own_with_a_fleet_needs_local() {
+    let sb = Sandbox::new();
+    let state = sb.path().join(".fetchbench/fetchbench");
+    std::fs::create_dir_all(&state).expect("state folder");
+    let fleet = r#"{"stack": "fetchbench", "region": "us-east-1", "created_at": "2026-12-01T00:00:00Z",
+        "agents": 1, "instance_type": "c7i.large", "arch": "x86_64", "outputs": {}, "installed": []}"#;
+    std::fs::write(state.join("state.json"), fleet).expect("write state");
+    let scenario = sb.write(
+        "express.toml",
+        "name = \"x\"\n[dataset]\nobjects = 10\nsize = 1\n[[workload]]\nname = \"w\"\ntarget = \"s3-express\"\nrequests = 5\n",
+    );
+    let o = sb
+        .fetchbench()
+        .args(["run", scenario.to_str().expect("utf-8"), "--s3-express-bucket", "mine--use1-az4--x-s3"])
+        .output()
+        .expect("fetchbench runs");
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("--local") && lines[0].contains("--s3-express-bucket"), "{err}");
+    sb.assert_clean();
 }

@@ -19,7 +19,10 @@ const MIN_CACHE_BYTES: u64 = 2 << 20;
 
 /// Run `fetchbench run`; the result is the process exit code.
 pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Error> {
-    let local_only = args.redis_url.is_some() || args.s3_endpoint.is_some() || args.s3_bucket.is_some();
+    let local_only = args.redis_url.is_some()
+        || args.s3_endpoint.is_some()
+        || args.s3_bucket.is_some()
+        || args.s3_express_bucket.is_some();
     let aws = !args.local && args.agent.is_empty() && crate::fleet::aws_state::load(&args.stack)?.is_some();
     if !args.sweep_cache.is_empty() && (aws || args.redis_url.is_some()) {
         let whose = if aws {
@@ -39,8 +42,8 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
         return Err(Error::Missing {
             flag: "--local",
             detail: format!(
-                "is required with --redis-url, --s3-endpoint and --s3-bucket: the AWS fleet {} reads its \
-                 stack's cache and bucket",
+                "is required with --redis-url, --s3-endpoint, --s3-bucket and --s3-express-bucket: the \
+                 AWS fleet {} reads its stack's cache and buckets",
                 args.stack
             ),
         });
@@ -52,8 +55,12 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Erro
     let live = args.prices.as_deref() == Some(std::path::Path::new(super::prices::LIVE));
     let mut opts = run_options(args)?;
     if !aws {
-        let local_s3 = opts.s3_endpoint.is_none() && opts.s3_bucket.is_none();
-        crate::fleet::local::check_room(&opts.scenario, opts.redis_url.is_none(), local_s3).map_err(|e| {
+        let local = crate::fleet::local::OnThisMachine {
+            redis: opts.redis_url.is_none(),
+            s3: opts.s3_endpoint.is_none() && opts.s3_bucket.is_none(),
+            s3_express: opts.s3_express_bucket.is_none(),
+        };
+        crate::fleet::local::check_room(&opts.scenario, local).map_err(|e| {
             let advice = match e {
                 NoRoom::Memory { .. } => {
                     "use fewer or smaller objects, or point --redis-url at a larger Redis"
@@ -207,16 +214,32 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
     if let Some(out) = &args.out {
         check_out(out)?;
     }
-    if let Some(b) = &args.s3_bucket {
-        let valid = (3..=63).contains(&b.len())
-            && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-        if !valid {
-            return Err(Error::Usage {
-                flag: "--s3-bucket",
-                value: b.clone(),
-                detail: "is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')".into(),
-            });
-        }
+    if let Some(b) = args.s3_bucket.as_ref().filter(|b| !bucket_name_ok(b, true)) {
+        return Err(Error::Usage {
+            flag: "--s3-bucket",
+            value: b.clone(),
+            detail: "is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')".into(),
+        });
+    }
+    let reads_express = scenario.workloads.iter().any(|w| w.target.uses_s3_express());
+    if let Some(b) = args.s3_express_bucket.as_ref().filter(|b| !directory_bucket_ok(b)) {
+        return Err(Error::Usage {
+            flag: "--s3-express-bucket",
+            value: b.clone(),
+            detail: "is not a directory bucket name: write BASE--AZ_ID--x-s3, e.g. mydata--use1-az4--x-s3 \
+                     (3-63 characters in all: lowercase letters, digits and '-')"
+                .into(),
+        });
+    }
+    if let Some(b) = args.s3_express_bucket.as_ref().filter(|_| !reads_express) {
+        return Err(Error::Usage {
+            flag: "--s3-express-bucket",
+            value: b.clone(),
+            detail: format!(
+                "is read by s3-express workloads, and scenario {:?} runs none; add one (target = \"s3-express\")",
+                scenario.name
+            ),
+        });
     }
     if let Some(url) = &args.redis_url {
         let flag = if args.redis_cluster { "--redis-cluster" } else { "--redis-url" };
@@ -281,6 +304,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions, Error> {
         redis_url: args.redis_url,
         s3_endpoint: args.s3_endpoint,
         s3_bucket: args.s3_bucket,
+        s3_express_bucket: args.s3_express_bucket,
         redis_cluster: args.redis_cluster,
         agent_binary: args.agent_binary.unwrap_or_else(default_agent_binary),
         static_agents: args.agent,
@@ -518,6 +542,30 @@ fn override_workloads(scenario: &mut Scenario, args: &RunArgs) -> Result<(), Err
     }
 }
 
+/// Whether `name` may be an S3 bucket's: 3-63 lowercase letters, digits, '-' and, when `dots`,
+/// '.' (general purpose buckets only; directory buckets take none).
+fn bucket_name_ok(name: &str, dots: bool) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.'))
+}
+
+/// Whether `name` may be an S3 Express One Zone directory bucket's: `BASE--AZ_ID--x-s3` as a
+/// whole a bucket name without dots, BASE and AZ_ID each starting and ending with a letter or
+/// digit (the agent creates the bucket in the zone AZ_ID names).
+fn directory_bucket_ok(name: &str) -> bool {
+    let alnum_ends = |part: &str| {
+        let ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        ok(part.chars().next()) && ok(part.chars().last())
+    };
+    bucket_name_ok(name, false)
+        && name
+            .strip_suffix("--x-s3")
+            .and_then(|rest| rest.rsplit_once("--"))
+            .is_some_and(|(base, zone)| alnum_ends(base) && alnum_ends(zone))
+}
+
 /// What is wrong with the host and port of a `redis://`, `rediss://`, `http://` or `https://`
 /// URL, if anything (a `unix://` path has neither).
 fn url_address_problem(url: &str) -> Option<String> {
@@ -718,6 +766,22 @@ mod tests {
         );
         assert_eq!(url_address_problem("redis://[::1]:6379"), None);
         assert_eq!(url_address_problem("unix:///tmp/redis.sock"), None);
+    }
+
+    #[test]
+    fn directory_bucket_names_have_a_base_and_a_zone_and_take_no_dots() {
+        for ok in ["mydata--use1-az4--x-s3", "a--b--local-az1--x-s3", "x1--usw2-lax1-az1--x-s3"] {
+            assert!(directory_bucket_ok(ok), "{ok}");
+        }
+        let long = format!("{}--use1-az4--x-s3", "a".repeat(50));
+        for bad in
+            ["mydata", "mydata--x-s3", "--use1-az4--x-s3", "my.data--use1-az4--x-s3", "My--use1-az4--x-s3"]
+        {
+            assert!(!directory_bucket_ok(bad), "{bad}");
+        }
+        assert!(!directory_bucket_ok(&long), "{long}");
+        assert!(!directory_bucket_ok("mydata---use1-az4--x-s3"), "a base ending in '-'");
+        assert!(bucket_name_ok("my.data", true) && !bucket_name_ok("my.data", false));
     }
 
     #[test]

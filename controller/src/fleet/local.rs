@@ -273,19 +273,26 @@ pub enum NoRoom {
     },
 }
 
+/// Which of a run's stores would be on this machine, were its workloads to read them.
+#[derive(Clone, Copy, Debug)]
+pub struct OnThisMachine {
+    /// Redis is the local redis-server, not the user's.
+    pub redis: bool,
+    /// The general purpose bucket is the embedded endpoint's, not on the user's endpoint or AWS.
+    pub s3: bool,
+    /// The directory bucket is the embedded endpoint's, not the user's own.
+    pub s3_express: bool,
+}
+
 /// Whether the dataset of `scenario` fits where this run would keep it on this machine: in the
-/// memory of the local redis-server (when `local_redis` and the objects go into Redis) and on
-/// the disk under the temporary directory for the embedded S3 endpoint (when `local_s3`). The
+/// memory of the local redis-server (when the objects go into Redis) and on the disk under the
+/// temporary directory, once per bucket of the embedded S3 endpoint that workloads read. The
 /// message names the estimate, what is available and what to do.
-pub fn check_room(
-    scenario: &crate::scenario::Scenario,
-    local_redis: bool,
-    local_s3: bool,
-) -> Result<(), NoRoom> {
+pub fn check_room(scenario: &crate::scenario::Scenario, local: OnThisMachine) -> Result<(), NoRoom> {
     use crate::scenario::{CacheStart, human_bytes};
     let d = &scenario.dataset;
     let bytes = d.estimated_bytes();
-    let into_redis = local_redis
+    let into_redis = local.redis
         && d.cache == CacheStart::Warm
         && scenario.workloads.iter().any(|w| w.target.uses_redis());
     // Redis keeps each value with its key and about 50 bytes of bookkeeping, up to its
@@ -299,13 +306,19 @@ pub fn check_room(
             available: human_bytes(available),
         });
     }
-    let into_s3 =
-        local_s3 && scenario.workloads.iter().any(|w| w.target.uses_s3() || w.target.uses_s3_express());
+    // Seeding writes every object into each bucket the workloads read.
+    let reads = |on_disk: bool, uses: fn(crate::scenario::Target) -> bool| {
+        u64::from(on_disk && scenario.workloads.iter().any(|w| uses(w.target)))
+    };
+    let copies = reads(local.s3, crate::scenario::Target::uses_s3)
+        + reads(local.s3_express, crate::scenario::Target::uses_s3_express);
+    let on_disk = bytes.saturating_mul(copies);
     let tmp = std::env::temp_dir();
-    if let Some(available) = available_disk(&tmp).filter(|&a| into_s3 && bytes > a) {
+    if let Some(available) = available_disk(&tmp).filter(|&a| on_disk > a) {
+        let each = if copies > 1 { format!(" in each of {copies} buckets") } else { String::new() };
         return Err(NoRoom::Disk {
-            dataset: format!("{} objects of {}", d.objects, d.describe_sizes()),
-            needed: human_bytes(bytes),
+            dataset: format!("{} objects of {}{each}", d.objects, d.describe_sizes()),
+            needed: human_bytes(on_disk),
             available: human_bytes(available),
             folder: tmp,
         });

@@ -16,14 +16,15 @@ pub async fn run_local(opts: RunOptions, interrupt: CancellationToken) -> Result
     let scenario = &opts.scenario;
     let uses_redis = scenario.workloads.iter().any(|w| w.target.uses_redis());
     let uses_s3 = scenario.workloads.iter().any(|w| w.target.uses_s3());
-    // S3 Express has no stand-in but the embedded endpoint's directory bucket.
+    // S3 Express has no stand-in but the embedded endpoint's directory bucket, or the user's own.
     let uses_s3_express = scenario.workloads.iter().any(|w| w.target.uses_s3_express());
     let static_tls = opts.static_tls.clone().filter(|_| !opts.static_agents.is_empty());
     let plan = LocalPlan {
         agents: if opts.static_agents.is_empty() { scenario.agents as usize } else { 0 },
         redis: uses_redis && opts.redis_url.is_none(),
         redis_cache: scenario.cache.clone(),
-        s3: (uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none()) || uses_s3_express,
+        s3: (uses_s3 && opts.s3_endpoint.is_none() && opts.s3_bucket.is_none())
+            || (uses_s3_express && opts.s3_express_bucket.is_none()),
         agent_binary: opts.agent_binary.clone(),
         serve_on: opts.serve_on,
     };
@@ -96,12 +97,24 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
             }
         }
     });
-    let s3_express = local.s3.as_ref().filter(|_| uses_s3_express).map(|embedded| {
-        targets.s3_express_bucket = Some(LOCAL_EXPRESS_BUCKET.to_owned());
-        targets.s3_express_endpoint = Some(embedded.endpoint_url());
-        // An IP-literal endpoint: the SDK addresses directory buckets in the path only then.
-        embedded_target(embedded, LOCAL_EXPRESS_BUCKET)
-    });
+    let s3_express = match (uses_s3_express, &opts.s3_express_bucket, &local.s3) {
+        (false, _, _) => None,
+        (true, Some(bucket), _) => {
+            // The user's directory bucket: no endpoint, region or keys, so that the agents use
+            // their AWS configuration (the environment local agents inherit), as for AWS S3.
+            targets.s3_express_bucket = Some(bucket.clone());
+            Some(pb::S3Target { bucket: bucket.clone(), ..Default::default() })
+        }
+        (true, None, Some(embedded)) => {
+            targets.s3_express_bucket = Some(LOCAL_EXPRESS_BUCKET.to_owned());
+            targets.s3_express_endpoint = Some(embedded.endpoint_url());
+            // An IP-literal endpoint: the SDK addresses directory buckets in the path only then.
+            Some(embedded_target(embedded, LOCAL_EXPRESS_BUCKET))
+        }
+        (true, None, None) => {
+            unreachable!("the fleet starts the embedded endpoint when the user gives no directory bucket")
+        }
+    };
     let agents = local
         .agents
         .iter()

@@ -51,6 +51,9 @@ pub struct RunOptions {
     pub s3_endpoint: Option<String>,
     /// A bucket to use; without `s3_endpoint` it is on AWS S3.
     pub s3_bucket: Option<String>,
+    /// The user's own S3 Express One Zone directory bucket for s3-express workloads, reached
+    /// through the agents' AWS configuration; `None` for the embedded endpoint's.
+    pub s3_express_bucket: Option<String>,
     /// `redis_url` names a node of a Redis Cluster.
     pub redis_cluster: bool,
     /// Agents already running (`--agent`), instead of starting local ones.
