@@ -2,8 +2,11 @@
 //! 1 MiB chunks, not s3s-fs's 4 KiB ones) are the object's bytes, whole or in a range across
 //! chunk boundaries, and its errors are S3's.
 
+mod common;
+
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
+use common::*;
 use fetchbench::fleet::embedded_s3::EmbeddedS3;
 
 /// 3 MiB and a bit: three whole chunks and a short one; every byte differs from its neighbours'.
@@ -75,4 +78,28 @@ async fn get_object_returns_the_objects_bytes_whole_and_in_ranges_across_chunks(
     assert_eq!(outside.raw_response().map(|r| r.status().as_u16()), Some(416));
     s3.shutdown().await;
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A local run whose objects are large (1 MiB and up) says in its summary and report.html that
+/// its S3 figures are the embedded endpoint's, not S3's; a run of small objects does not.
+#[test]
+fn a_local_run_of_large_objects_says_its_s3_figures_are_the_endpoints() {
+    let sb = Sandbox::new();
+    for (size, says) in [(1_048_576u64, true), (4_096, false)] {
+        let scenario = sb.write(
+            &format!("s{size}.toml"),
+            &format!(
+                "name = \"large\"\nagents = 1\n[dataset]\nobjects = 4\nsize = {size}\n\
+                 [[workload]]\nname = \"s3\"\ntarget = \"s3\"\nconcurrency = 1\nrequests = 8\n"
+            ),
+        );
+        let out = sb.path().join(format!("out{size}"));
+        let o = sb.run(&["run", scenario.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]);
+        let text = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+        let line = "LOCAL S3: objects of 1.0 MiB on average make each S3 read throughput-bound";
+        assert_eq!(text.contains(line), says, "{size} B: {text}");
+        let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+        assert_eq!(html.contains("LOCAL S3:"), says, "{size} B: report.html");
+    }
 }

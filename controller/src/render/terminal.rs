@@ -208,6 +208,13 @@ pub fn warning(w: &Warning) -> String {
         Warning::Threshold(t) => format!("THRESHOLD BREACHED: {}", thresholds::breach(t)),
         Warning::Degraded => "DEGRADED: the run was marked degraded".to_owned(),
         Warning::BurstableCache { node_type } => format!("BURSTABLE CACHE: {}", burstable(node_type)),
+        Warning::LocalS3 { mean_bytes } => format!(
+            "LOCAL S3: objects of {:.1} MiB on average make each S3 read throughput-bound, so the S3 figures \
+             are this machine's embedded endpoint's (one process, files on this disk, sharing the cores \
+             with the agents), not AWS S3's; docs/benchmarks.md has its throughput by object size. Run on \
+             the AWS fleet (`fetchbench provision`) for S3's own",
+            mean_bytes / f64::from(1u32 << 20)
+        ),
     }
 }
 

@@ -46,7 +46,16 @@ pub enum Warning {
         /// Its node type, e.g. "cache.t4g.micro".
         node_type: String,
     },
+    /// Large objects read from the embedded S3 endpoint of this machine: the reads are
+    /// throughput-bound, so the endpoint and the machine's cores set the S3 figures, not S3.
+    LocalS3 {
+        /// The dataset's mean object size, bytes.
+        mean_bytes: f64,
+    },
 }
+
+/// Objects at least this large on average make a local S3 read throughput-bound.
+const LARGE_OBJECT_BYTES: f64 = (1u64 << 20) as f64;
 
 /// An agent lost during a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +99,15 @@ pub fn warnings(result: &RunResult) -> Vec<Warning> {
     }
     if let Some(node_type) = result.targets.cache_node_type.as_deref().filter(|n| pricing::is_burstable(n)) {
         found.push(Warning::BurstableCache { node_type: node_type.to_owned() });
+    }
+    let t = &result.targets;
+    let embedded = t.s3_source.as_deref() == Some("embedded") || t.s3_express_endpoint.is_some();
+    let reads_s3 = result.scenario.workloads.iter().any(|w| w.target.uses_s3() || w.target.uses_s3_express());
+    if embedded && reads_s3 {
+        let (mean_bytes, _) = crate::results::cost::dataset_bytes(result);
+        if mean_bytes >= LARGE_OBJECT_BYTES {
+            found.push(Warning::LocalS3 { mean_bytes });
+        }
     }
     found
 }
