@@ -611,6 +611,112 @@ def sizes(args):
     return {"seconds": secs, "rows": rows, "crt_version": client}
 
 
+def proc_stat_cpus():
+    """Per-core jiffies from /proc/stat: core -> (user+nice, system, softirq, idle)."""
+    out = {}
+    for line in open("/proc/stat"):
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit():
+            v = [int(x) for x in fields[:7]]
+            out[name] = (v[0] + v[1], v[2], v[6], v[3])
+    return out
+
+
+def client_syscalls(pattern, seconds):
+    """recv/read and epoll_wait calls of the newest process matching `pattern` over `seconds`, with
+    perf; None without perf."""
+    if not shutil.which("perf"):
+        return None
+    pid = subprocess.run(["pgrep", "-n", "-f", pattern], capture_output=True, text=True).stdout.strip()
+    events = ["syscalls:sys_enter_" + s for s in ("read", "recvfrom", "epoll_wait")]
+    out = subprocess.run(["perf", "stat", "-x", ",", "-e", ",".join(events), "-p", pid, "--", "sleep",
+                          str(seconds)], capture_output=True, text=True).stderr
+    counts = {}
+    for line in out.splitlines():
+        parts = line.split(",")
+        if len(parts) > 2 and parts[0].isdigit():
+            counts[parts[2].rsplit("_", 1)[-1] if "epoll" not in parts[2] else "epoll_wait"] = int(parts[0])
+    return {"reads": counts.get("read", 0) + counts.get("recvfrom", 0), "epoll_waits": counts.get("epoll_wait", 0)}
+
+
+def cores(args):
+    """Where each core's time goes per GET while the agent, then the CRT client, read 1 MiB objects
+    8 at a time from the pinned endpoint: 4 s of each client's steady state (from 5 s after it
+    starts), the endpoint's core and the clients' core apart, and each client's reads per GET."""
+    size, concurrency, secs, window = 1 << 20, 8, 12, 4
+    objects = max(8, min(OBJECTS, SIZES_DATA_BYTES // size))
+    bucket = "cores-%d" % size
+    scenario = 'name = "bench-cores"\nagents = 1\n[dataset]\nobjects = %d\nsize = %d\nseed = 1\n' % (
+        objects, size) + closed("c", "s3", concurrency, secs)
+    hz = os.sysconf("SC_CLK_TCK")
+    work = Path(tempfile.mkdtemp(prefix="fetchbench-bench-"))
+    rows = []
+    try:
+        endpoint = S3Endpoint(work / "s3", SERVER_CPUS)
+        try:
+            for rep in range(args.reps):
+                for who in ("fetchbench", "crt") if rep % 2 == 0 else ("crt", "fetchbench"):
+                    seen = {}
+
+                    def watch():
+                        time.sleep(5)
+                        before = proc_stat_cpus()
+                        seen["calls"] = client_syscalls("fetchbench-agent" if who == "fetchbench" else "s3_crt.py",
+                                                        window)
+                        if seen["calls"] is None:
+                            time.sleep(window)
+                        after = proc_stat_cpus()
+                        seen["cpu"] = {c: [b - a for a, b in zip(before[c], after[c])] for c in before}
+                    watcher = threading.Thread(target=watch)
+                    watcher.start()
+                    if who == "fetchbench":
+                        run = fetchbench(scenario, ["--s3-endpoint", endpoint.url, "--s3-bucket", bucket],
+                                         env=endpoint.env, cpus=CLIENT_CPUS)
+                        ops = workload(run["result"], "c")["throughput_ops_s"]
+                    else:
+                        ops = crt_client(endpoint, bucket, objects, concurrency, secs)["ops_s"]
+                    watcher.join()
+                    gets = ops * window
+                    row = {"client": who, "ops_s": ops}
+                    for core, label in (("cpu" + SERVER_CPUS, "endpoint_core"),
+                                        ("cpu" + CLIENT_CPUS.split("-")[0], "client_core")):
+                        user, system, softirq, idle = (v / hz * 1e6 / gets for v in seen["cpu"][core])
+                        row[label] = {"user": user, "system": system, "softirq": softirq, "idle": idle}
+                    calls = seen["calls"]
+                    row["reads_per_get"] = calls["reads"] / gets if calls else None
+                    row["epoll_waits_per_get"] = calls["epoll_waits"] / gets if calls else None
+                    rows.append(row)
+                    print("%s, round %d of %d: %.0f ops/s" % (who, rep + 1, args.reps, ops), flush=True)
+        finally:
+            endpoint.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def render_cores(d):
+    rows = d["cores"]
+    out = ["1 MiB GETs, 8 in flight, from the embedded endpoint pinned to core 0 (the client on "
+           "core 1), %d rounds; per GET, µs of each core's time over 4 s of each client's steady "
+           "state, and the client's read and recv calls per GET (perf). Medians of the rounds. "
+           "Commit `%s`, %s." % (d["reps"], d["machine"]["commit"], d["machine"]["date"]), "",
+           "| client | ops/s | endpoint core: user | system | softirq | idle | client core: user | "
+           "system | softirq | idle | reads / GET | epoll waits / GET |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for who in ("fetchbench", "crt"):
+        mine = [r for r in rows if r["client"] == who]
+        if not mine:
+            continue
+        med = lambda get: statistics.median(get(r) for r in mine)
+        cells = [f(med(lambda r: r["ops_s"]), 0)]
+        for side in ("endpoint_core", "client_core"):
+            cells += [f(med(lambda r: r[side][k]), 0) for k in ("user", "system", "softirq", "idle")]
+        for k in ("reads_per_get", "epoll_waits_per_get"):
+            cells.append(f(med(lambda r: r[k]), 1) if mine[0][k] is not None else "-")
+        out.append("| %s | %s |" % ("fetchbench" if who == "fetchbench" else "CRT", " | ".join(cells)))
+    return "\n".join(out)
+
+
 def render_sizes(d):
     v = d["sizes"]
     out = []
@@ -623,21 +729,24 @@ def render_sizes(d):
                    v["crt_version"], d["reps"], v["seconds"], d["machine"]["commit"],
                    d["machine"]["date"]))
     out.append("")
-    out.append("| object | in flight | fetchbench ops/s | GB/s | p50 µs | CRT ops/s | GB/s | p50 µs | "
-               "fetchbench / CRT ops/s |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| object | in flight | fetchbench ops/s | GB/s | p50 µs | CPU µs/GET | CRT ops/s | GB/s | "
+               "p50 µs | CPU µs/GET | fetchbench / CRT ops/s |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for label, row in v["rows"].items():
         for c in SIZE_CONCURRENCY:
             fb, crt = row["fetchbench"][str(c)], row["crt"][str(c)]
             fb_ops, crt_ops = median_of(fb, "ops_s"), median_of(crt, "ops_s")
-            out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %sx |" % (
+            out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %sx |" % (
                 label, c, f(fb_ops, 0), f(median_of(fb, "bytes_s") / 1e9, 3), f(median_of(fb, "p50_us")),
-                f(crt_ops, 0), f(median_of(crt, "bytes_s") / 1e9, 3), f(median_of(crt, "p50_us")),
+                f(median_of(fb, "cpu_us")), f(crt_ops, 0), f(median_of(crt, "bytes_s") / 1e9, 3),
+                f(median_of(crt, "p50_us")), f(median_of(crt, "cpu_us")) if crt[0].get("cpu_us") else "-",
                 f(fb_ops / crt_ops if crt_ops else 0.0, 2)))
     errors = sum(r["errors"] for row in v["rows"].values() for rs in row["fetchbench"].values() for r in rs)
     errors += sum(r["errors"] for row in v["rows"].values() for rs in row["crt"].values() for r in rs)
     out.append("")
-    out.append("Errors over every round, both clients: %d." % errors)
+    out.append("Errors over every round, both clients: %d. CPU µs/GET is the client's own CPU time "
+               "per request: the agent's (its own accounting), the CRT client's process (its native "
+               "threads and the Python loop starting requests), on the clients' core." % errors)
     return "\n".join(out)
 
 
@@ -1147,6 +1256,7 @@ SECTIONS = {
     "idle": ("Concurrency 1 and the guest's idle polling", "bench/run idle", render_idle),
     "verify": ("What checking every body costs (verify)", "bench/run verify", render_verify),
     "sizes": ("S3 by object size, against the AWS CRT client", "bench/run sizes", render_sizes),
+    "cores": ("Where the cores' time goes at 1 MiB, 8 in flight", "bench/run cores", render_cores),
 }
 
 
@@ -1179,7 +1289,8 @@ def update_doc(name, data):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", nargs="?", default="all",
-                   choices=["all", "compare", "scale", "soak", "build", "ab", "idle", "verify", "sizes"])
+                   choices=["all", "compare", "scale", "soak", "build", "ab", "idle", "verify", "sizes",
+                            "cores"])
     p.add_argument("ref", nargs="?", help="ab: the commit (or branch, tag) to compare against")
     p.add_argument("--busy-poll", default="off", help="ab: the workload's busy_poll, or off")
     p.add_argument("--reps", type=int, default=6, help="rounds of each comparison")
@@ -1216,6 +1327,10 @@ def main():
         update_doc("verify", dict(base, verify=verify_cost(args)))
     if args.command == "sizes":
         update_doc("sizes", dict(base, sizes=sizes(args), pinned=PIN))
+    if args.command == "cores":
+        if not PIN:
+            raise SystemExit("bench: cores needs taskset and at least 2 cores")
+        update_doc("cores", dict(base, cores=cores(args)))
     print("\nwritten: %s" % DOC.relative_to(ROOT))
 
 
