@@ -496,11 +496,8 @@ fn no_aws_region_is_one_line_where_the_instance_metadata_service_is_not() {
         .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://{closed}"))
         .output()
         .expect("fetchbench runs");
-    let err = stderr(&o);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("no AWS region configured") && lines[0].contains("--region"), "{err}");
+    let line = one_line_error(&o, 1);
+    assert!(line.contains("no AWS region configured") && line.contains("--region"), "{line}");
 }
 
 /// Contradicting cache choices (the created cache's engine or kind beside an existing cache, a
@@ -516,12 +513,9 @@ fn provision_refuses_contradicting_cache_choices() {
             .args([flag, value])
             .output()
             .expect("fetchbench runs");
-        let err = stderr(&o);
-        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(lines.len(), 1, "{err}");
-        assert!(lines[0].contains(&format!("{flag} \"{value}\"")), "{err}");
-        assert!(lines[0].contains("contradicts --existing-cache"), "{err}");
+        let line = one_line_error(&o, 2);
+        assert!(line.contains(&format!("{flag} \"{value}\"")), "{line}");
+        assert!(line.contains("contradicts --existing-cache"), "{line}");
     }
     let o = sb
         .fetchbench()
@@ -554,9 +548,8 @@ fn provision_refuses_a_bad_price_file_before_anything_is_made() {
             .arg(file)
             .output()
             .expect("fetchbench runs");
-        let err = stderr(&o);
-        assert_eq!((o.status.code(), err.trim().lines().count()), (Some(2), 1), "{err}");
-        assert!(err.contains(&format!("--prices \"{}\"", file.display())) && err.contains(says), "{err}");
+        let line = one_line_error(&o, 2);
+        assert!(line.contains(&format!("--prices \"{}\"", file.display())) && line.contains(says), "{line}");
         assert!(!sb.path().join(".fetchbench/fetchbench").exists(), "no state was written");
     }
 }
@@ -580,10 +573,15 @@ fn a_directory_bucket_of_ones_own_with_a_fleet_needs_local() {
         .args(["run", scenario.to_str().expect("utf-8"), "--s3-express-bucket", "mine--use1-az4--x-s3"])
         .output()
         .expect("fetchbench runs");
-    let err = stderr(&o);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("--local") && lines[0].contains("--s3-express-bucket"), "{err}");
+    let line = one_line_error(&o, 2);
+    assert!(line.contains("--local") && line.contains("--s3-express-bucket"), "{line}");
     sb.assert_clean();
+}
+
+/// The one line a refused command wrote to stderr, once its exit code is `code`.
+fn one_line_error(o: &std::process::Output, code: i32) -> String {
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!((o.status.code(), lines.len()), (Some(code), 1), "{err}");
+    lines[0].to_owned()
 }
