@@ -163,8 +163,9 @@ pub struct ProvisionArgs {
     pub no_install: bool,
 
     /// Quote the stack's cost with this price table (TOML, laid out like the built-in one) or
-    /// `live`: the AWS Price List API's current prices for the region (the agents' instance type
-    /// included). Kept in the stack's folder: `status` and runs on the fleet use it too.
+    /// `live`: the AWS Price List API's current prices for the region of the stack's own agents'
+    /// instance type and cache node (and S3). Kept in the stack's folder: `status` and runs on the
+    /// fleet use it too.
     #[arg(long, value_name = "FILE|live")]
     pub prices: Option<PathBuf>,
 }

@@ -721,6 +721,8 @@ async fn provision_creates_the_cache_engine_asked_for() {
     let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10].to_owned();
     let live = format!("AWS Price List API (us-east-1, read {today})");
     assert!(text.contains(&format!("  prices: {live}")), "{text}");
+    // Only the stack's own instance type and node are asked for, and the Price List has both.
+    assert!(!stderr(&o).contains("has no us-east-1 price"), "{}", stderr(&o));
     let kept = std::fs::read_to_string(sb.path().join(".fetchbench/fetchbench/prices.toml")).expect("kept");
     assert!(kept.starts_with(&format!("# The prices stack fetchbench was priced with: {live}.")), "{kept}");
     assert!(kept.contains("AWS Price List API, AmazonEC2 us-east-1 c7i.large Linux on demand"), "{kept}");

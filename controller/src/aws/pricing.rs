@@ -121,15 +121,24 @@ fn first_price(products: &[serde_json::Value], unit: &str) -> Option<ListedPrice
     products.iter().find_map(|p| on_demand(p, unit))
 }
 
+/// Which figures to read besides S3 Standard's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wanted<'a> {
+    /// EC2 instance types (Linux, shared tenancy, on demand).
+    pub instance_types: &'a [&'a str],
+    /// Cache nodes as (engine, node type); `None` for every node type of every engine the table
+    /// lists.
+    pub nodes: Option<&'a [(&'a str, &'a str)]>,
+}
+
 /// The built-in table for `region` with every figure the Price List has in its place: S3
-/// Standard GET and PUT, each engine's node-hours of the node types the table lists, and the
-/// hours of the EC2 instance types `instance_types` (Linux, shared tenancy, on demand). The names
-/// of the figures the Price List did not have (kept from the built-in table) come second.
+/// Standard GET and PUT, and the node-hours and instance-hours `wanted` names. The names of the
+/// figures the Price List did not have (kept from the built-in table) come second.
 pub async fn live_table(
     config: &SdkConfig,
     region: &str,
     read_on: &str,
-    instance_types: &[&str],
+    wanted: Wanted<'_>,
 ) -> Result<(PriceTable, Vec<String>), AwsError> {
     let list = PriceList::new(config);
     let mut table = PriceTable::built_in();
@@ -173,31 +182,34 @@ pub async fn live_table(
         });
     }
     // ElastiCache nodes: the Price List capitalises the engine.
-    for (engine, nodes) in &table.nodes {
-        let listed_engine = match engine.as_str() {
+    let every_node: Vec<(&str, &str)> = table
+        .nodes
+        .iter()
+        .flat_map(|(engine, nodes)| nodes.keys().map(move |node| (engine.as_str(), node.as_str())))
+        .collect();
+    for &(engine, node_type) in wanted.nodes.unwrap_or(&every_node) {
+        let listed_engine = match engine {
             "redis" => "Redis",
             "valkey" => "Valkey",
             other => other,
         };
-        for node_type in nodes.keys() {
-            queries.push(Query {
-                name: format!("nodes.{engine}.{node_type:?}"),
-                slot: Slot::Node { engine: engine.clone(), node_type: node_type.clone() },
-                what: format!("AmazonElastiCache {region} {node_type} {listed_engine}"),
-                service: "AmazonElastiCache",
-                filters: vec![
-                    ("regionCode", region.to_owned()),
-                    ("instanceType", node_type.clone()),
-                    ("cacheEngine", listed_engine.to_owned()),
-                ],
-                unit: "Hrs",
-                scale: 1.0,
-            });
-        }
+        queries.push(Query {
+            name: format!("nodes.{engine}.{node_type:?}"),
+            slot: Slot::Node { engine: engine.to_owned(), node_type: node_type.to_owned() },
+            what: format!("AmazonElastiCache {region} {node_type} {listed_engine}"),
+            service: "AmazonElastiCache",
+            filters: vec![
+                ("regionCode", region.to_owned()),
+                ("instanceType", node_type.to_owned()),
+                ("cacheEngine", listed_engine.to_owned()),
+            ],
+            unit: "Hrs",
+            scale: 1.0,
+        });
     }
     // EC2: one product per instance type once the OS, tenancy, software, licence and capacity
     // reservation status are pinned.
-    for instance_type in instance_types {
+    for instance_type in wanted.instance_types {
         queries.push(Query {
             name: format!("ec2.instances.{instance_type:?}"),
             slot: Slot::Instance((*instance_type).to_owned()),

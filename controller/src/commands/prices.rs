@@ -10,13 +10,13 @@ use crate::results::pricing::PriceTable;
 pub const LIVE: &str = "live";
 
 /// Where and what `--prices live` reads: the region (else the AWS configuration's, else
-/// us-east-1), the AWS profile, and the EC2 instance types to price besides the cost model's
-/// figures (a stack's agents).
+/// us-east-1), the AWS profile, and which instance-hours and node-hours besides S3 Standard's
+/// (a stack's own; by default every node type of the table and no instance).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LiveFor<'a> {
     pub region: Option<&'a str>,
     pub profile: Option<&'a str>,
-    pub instance_types: &'a [&'a str],
+    pub wanted: crate::aws::pricing::Wanted<'a>,
 }
 
 /// `--prices live`: the built-in table with the AWS Price List's current prices for `at.region`
@@ -38,7 +38,7 @@ pub async fn live_prices(at: LiveFor<'_>) -> Result<(PriceTable, String), Error>
         .chars()
         .take(10)
         .collect();
-    let (table, missing) = crate::aws::pricing::live_table(&config, &region, &today, at.instance_types).await.map_err(|e| Error::Usage {
+    let (table, missing) = crate::aws::pricing::live_table(&config, &region, &today, at.wanted).await.map_err(|e| Error::Usage {
         flag: "--prices",
         value: LIVE.into(),
         detail: format!(

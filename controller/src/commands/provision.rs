@@ -13,12 +13,24 @@ const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.micro";
 pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
     let prices_arg = args.prices.clone();
     let mut opts = provision_options(args)?;
-    // Read before anything is made: prices that cannot be read stop here.
-    let kept_region = crate::fleet::aws_state::load(&opts.stack).ok().flatten().map(|s| s.region);
+    // Read before anything is made: prices that cannot be read stop here. Live, only the
+    // stack's own instance type and cache node: a re-run without --cache-engine or --cache keeps
+    // the stack's engine and kind.
+    let kept = crate::fleet::aws_state::load(&opts.stack).ok().flatten();
+    let engine = opts
+        .cache_engine
+        .map(Engine::name)
+        .or(kept.as_ref().and_then(|s| s.cache_engine.as_deref()))
+        .unwrap_or(Engine::DEFAULT.name());
+    let serverless = opts.serverless.unwrap_or(kept.as_ref().is_some_and(|s| s.serverless));
+    let node: Vec<(&str, &str)> = (opts.existing_cache.is_none() && !serverless)
+        .then_some((engine, opts.cache_node_type.as_str()))
+        .into_iter()
+        .collect();
     let live = super::prices::LiveFor {
-        region: opts.region.as_deref().or(kept_region.as_deref()),
+        region: opts.region.as_deref().or(kept.as_ref().map(|s| s.region.as_str())),
         profile: opts.profile.as_deref(),
-        instance_types: &[&opts.instance_type],
+        wanted: crate::aws::pricing::Wanted { instance_types: &[&opts.instance_type], nodes: Some(&node) },
     };
     opts.prices = super::prices::prices_of(prices_arg.as_deref(), live).await?;
     if opts.allow_cidr == "0.0.0.0/0" {
@@ -27,10 +39,7 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
              mutual TLS still refuses every client without this controller's certificate"
         );
     }
-    // A serverless cache has no node; a re-run without --cache keeps the stack's kind.
-    let serverless = opts.serverless.unwrap_or_else(|| {
-        crate::fleet::aws_state::load(&opts.stack).ok().flatten().is_some_and(|s| s.serverless)
-    });
+    // A serverless cache has no node (its kind as worked out above).
     if opts.existing_cache.is_none()
         && !serverless
         && crate::results::pricing::is_burstable(&opts.cache_node_type)

@@ -37,10 +37,18 @@ pub(super) fn installed(done: Installed) -> u8 {
 pub async fn status(args: &StatusArgs) -> Result<u8, Error> {
     let s = &args.stack;
     let state = crate::stack::install::load(&s.stack)?;
+    let engine = state.cache_engine.as_deref().unwrap_or(crate::results::pricing::DEFAULT_ENGINE);
+    let node: Vec<(&str, &str)> = state
+        .cache_node_type
+        .as_deref()
+        .filter(|_| !state.serverless)
+        .map(|n| (engine, n))
+        .into_iter()
+        .collect();
     let live = super::prices::LiveFor {
         region: Some(s.region.as_deref().unwrap_or(&state.region)),
         profile: s.profile.as_deref().or(state.profile.as_deref()),
-        instance_types: &[&state.instance_type],
+        wanted: crate::aws::pricing::Wanted { instance_types: &[&state.instance_type], nodes: Some(&node) },
     };
     let prices = super::prices::prices_of(args.prices.as_deref(), live).await?;
     crate::stack::status::status(&s.stack, s.region.as_deref(), s.profile.as_deref(), prices).await
