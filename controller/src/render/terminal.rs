@@ -100,10 +100,11 @@ pub fn verdict_lines(v: &Verdict) -> Vec<String> {
     lines.push(
         match v.cheapest_met.as_ref().and_then(|n| v.alternatives.iter().find(|a| &a.alternative == n)) {
             Some(a) => format!(
-                "cheapest that met the goal: {} ({}), {} a month",
+                "cheapest that met the goal: {} ({}), {} a month{}",
                 a.alternative,
                 a.store,
-                a.usd_per_month.map_or_else(|| "n/a".to_owned(), cost::usd)
+                a.usd_per_month.map_or_else(|| "n/a".to_owned(), cost::usd),
+                tie(&v.tied_with)
             ),
             None => "no alternative measured met the goal".to_owned(),
         },
@@ -231,6 +232,15 @@ fn stale_line(w: &WorkloadResult, stale: u64) -> String {
         )
     });
     format!("{}: {writes}{stale} stale reads ({share:.2}% of reads){how_long}", w.name)
+}
+
+/// "; redis costs the same" after the cheapest alternative, when others tie with it.
+pub fn tie(tied_with: &[String]) -> String {
+    match tied_with {
+        [] => String::new(),
+        [one] => format!("; {one} costs the same"),
+        many => format!("; {} cost the same", many.join(" and ")),
+    }
 }
 
 /// What `status`, `run` and `provision` say of a stack whose `fetchbench:expires-at` (`at`) has
@@ -769,6 +779,13 @@ pub fn trace_stats_text(source: &str, s: &crate::results::trace_stats::TraceStat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tie_for_cheapest_names_the_others() {
+        assert_eq!(tie(&[]), "");
+        assert_eq!(tie(&["redis".into()]), "; redis costs the same");
+        assert_eq!(tie(&["redis".into(), "s3-express".into()]), "; redis and s3-express cost the same");
+    }
     use crate::results::schema::LatencySummary;
     use crate::scenario::expand::without_round;
 

@@ -736,8 +736,12 @@ pub struct Verdict {
     pub goal: crate::scenario::Goal,
     /// One per store the run measured, in the order of their first workload.
     pub alternatives: Vec<AlternativeVerdict>,
-    /// The `alternative` of the cheapest one that met the goal; `null` when none did.
+    /// The `alternative` of the cheapest one that met the goal (the first listed, in a tie);
+    /// `null` when none did.
     pub cheapest_met: Option<String>,
+    /// The other alternatives that met the goal at the same monthly cost, to the cent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tied_with: Vec<String>,
     /// Where the prices came from: "built-in table", or the `--prices` file.
     pub prices_origin: String,
 }

@@ -29,14 +29,34 @@ pub fn judge(result: &RunResult, assumptions: &Assumptions) -> Option<Verdict> {
     }
     let alternatives: Vec<AlternativeVerdict> =
         targets.into_iter().filter_map(|t| alternative(result, &assumptions, &goal, t)).collect();
-    let cheapest_met = alternatives
+    let met: Vec<(f64, &AlternativeVerdict)> = alternatives
         .iter()
         .filter(|a| a.outcome == Outcome::Met)
         .filter_map(|a| a.usd_per_month.map(|usd| (usd, a)))
-        .min_by(|x, y| x.0.total_cmp(&y.0))
-        .map(|(_, a)| a.alternative.clone());
-    Some(Verdict { goal, alternatives, cheapest_met, prices_origin: assumptions.prices_origin.clone() })
+        .collect();
+    // The first listed of the cheapest, and the others that cost the same to the cent.
+    let cheapest =
+        met.iter().min_by(|x, y| x.0.total_cmp(&y.0)).map(|&(usd, a)| (usd, a.alternative.clone()));
+    let tied_with = cheapest
+        .as_ref()
+        .map(|(usd, name)| {
+            met.iter()
+                .filter(|(other, a)| &a.alternative != name && (other - usd).abs() < TIE_USD)
+                .map(|(_, a)| a.alternative.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Verdict {
+        goal,
+        cheapest_met: cheapest.map(|(_, name)| name),
+        tied_with,
+        alternatives,
+        prices_origin: assumptions.prices_origin.clone(),
+    })
 }
+
+/// Monthly costs closer than this are a tie: the summary shows cents.
+const TIE_USD: f64 = 0.005;
 
 /// The latency of `w` at the goal's percentile, milliseconds.
 pub fn latency_ms(w: &WorkloadResult, goal: &Goal) -> f64 {
@@ -200,6 +220,16 @@ mod tests {
         aside.hit_ratio = Some(0.5);
         let v = judged(Some(goal()), vec![aside, w("r", "redis", 2500.0, 0.4)]).expect("a goal");
         assert_eq!(v.cheapest_met.as_deref(), Some("redis"));
+        assert!(v.tied_with.is_empty());
+
+        // Every read a hit: cache-aside costs what the cache alone does, and the tie is said.
+        let mut aside = w("ca", "cache-aside", 2050.0, 1.2);
+        aside.steady_hit_ratio = Some(1.0);
+        let v = judged(Some(goal()), vec![aside, w("r", "redis", 2500.0, 0.4)]).expect("a goal");
+        assert_eq!(
+            (v.cheapest_met.as_deref(), v.tied_with.as_slice()),
+            (Some("cache-aside"), &["redis".to_owned()][..])
+        );
     }
 
     #[test]

@@ -917,10 +917,11 @@ fn verdict_section(v: &Verdict) -> String {
         "<p id=\"cheapest\"><strong>{}</strong></p>",
         match cheapest {
             Some(a) => escape(&format!(
-                "The cheapest alternative that met the goal: {} ({}), {} a month.",
+                "The cheapest alternative that met the goal: {} ({}), {} a month{}.",
                 a.alternative,
                 a.store,
-                a.usd_per_month.map_or_else(|| "n/a".into(), cost::usd)
+                a.usd_per_month.map_or_else(|| "n/a".into(), cost::usd),
+                crate::render::terminal::tie(&v.tied_with)
             )),
             None => "No alternative the run measured met the goal.".into(),
         }
