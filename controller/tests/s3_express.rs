@@ -145,14 +145,7 @@ async fn the_endpoint_refuses_a_forged_session_and_a_missing_directory_bucket_is
     };
     let mut fleet = LocalFleet::start(&plan).await.expect("a local agent and the embedded endpoint");
     let embedded = fleet.s3.as_ref().expect("the embedded endpoint");
-    let target = |bucket: &str| pb::S3Target {
-        endpoint_url: embedded.endpoint_url(),
-        region: "us-east-1".into(),
-        bucket: bucket.into(),
-        force_path_style: true,
-        access_key_id: embedded.access_key().into(),
-        secret_access_key: embedded.secret_key().into(),
-    };
+    let target = |bucket: &str| embedded.target(bucket);
     let dataset =
         pb::Dataset { objects: 5, size_min_bytes: 10, size_max_bytes: 10, seed: 1, ..Default::default() };
     let prepare = |bucket: &str, seed_data: bool| pb::PrepareRequest {

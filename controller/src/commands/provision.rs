@@ -14,21 +14,13 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
     let prices_arg = args.prices.clone();
     let mut opts = provision_options(args)?;
     // Read before anything is made: prices that cannot be read stop here. Live, only the
-    // stack's own instance type and cache node: a re-run without --cache-engine or --cache keeps
-    // the stack's engine and kind.
-    let kept = crate::fleet::aws_state::load(&opts.stack).ok().flatten();
-    let engine = opts
-        .cache_engine
-        .map(Engine::name)
-        .or(kept.as_ref().and_then(|s| s.cache_engine.as_deref()))
-        .unwrap_or(Engine::DEFAULT.name());
-    let serverless = opts.serverless.unwrap_or(kept.as_ref().is_some_and(|s| s.serverless));
-    let node: Vec<(&str, &str)> = (opts.existing_cache.is_none() && !serverless)
-        .then_some((engine, opts.cache_node_type.as_str()))
-        .into_iter()
-        .collect();
+    // stack's own instance type and cache node.
+    let kept = crate::fleet::aws_state::load(&opts.stack).ok().flatten().unwrap_or_default();
+    let cache = opts.cache(&kept);
+    let node: Vec<(&str, &str)> =
+        cache.engine.zip(cache.node_type).map(|(e, n)| (e.name(), n)).into_iter().collect();
     let live = super::prices::LiveFor {
-        region: opts.region.as_deref().or(kept.as_ref().map(|s| s.region.as_str())),
+        region: opts.region.as_deref().or(Some(kept.region.as_str()).filter(|r| !r.is_empty())),
         profile: opts.profile.as_deref(),
         wanted: crate::aws::pricing::Wanted { instance_types: &[&opts.instance_type], nodes: Some(&node) },
     };
@@ -39,12 +31,8 @@ pub async fn provision(args: ProvisionArgs) -> Result<u8, Error> {
              mutual TLS still refuses every client without this controller's certificate"
         );
     }
-    // A serverless cache has no node (its kind as worked out above).
-    if opts.existing_cache.is_none()
-        && !serverless
-        && crate::results::pricing::is_burstable(&opts.cache_node_type)
-    {
-        eprintln!("fetchbench: warning: {}", crate::render::terminal::burstable(&opts.cache_node_type));
+    if let Some(node) = opts.cache(&kept).node_type.filter(|n| crate::results::pricing::is_burstable(n)) {
+        eprintln!("fetchbench: warning: {}", crate::render::terminal::burstable(node));
     }
     match crate::stack::provision::provision(opts).await? {
         Some(installed) => Ok(super::stack::installed(installed)),

@@ -93,6 +93,19 @@ impl EmbeddedS3 {
         &self.secret_key
     }
 
+    /// `bucket` on this endpoint as agents are given it: addressed in the path (with an
+    /// IP-literal endpoint the SDK addresses directory buckets in the path too), with its keys.
+    pub fn target(&self, bucket: &str) -> fetchbench_proto::S3Target {
+        fetchbench_proto::S3Target {
+            endpoint_url: self.endpoint_url(),
+            region: "us-east-1".into(),
+            bucket: bucket.to_owned(),
+            force_path_style: true,
+            access_key_id: self.access_key.clone(),
+            secret_access_key: self.secret_key.clone(),
+        }
+    }
+
     /// S3 Express sessions (CreateSession calls) issued so far.
     pub fn sessions_issued(&self) -> u64 {
         self.sessions.issued()

@@ -211,11 +211,7 @@ impl PriceTable {
 
     /// The built-in table with the figures of the TOML file at `path` in its place.
     pub fn from_file(path: &std::path::Path) -> Result<PriceTable, PriceFileError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PriceFileError::Read { path: shown.clone(), source })?;
-        PriceTable::overridden(&text, &shown)
-            .map_err(|reason| PriceFileError::Invalid { path: shown, reason })
+        PriceTable::read_kept(path).map(|(table, _)| table)
     }
 
     /// Every price is a finite amount of at least 0.
@@ -258,14 +254,17 @@ impl PriceTable {
     /// A table [`PriceTable::kept_text`] wrote, and its origin as the header gives it (else the
     /// file's name).
     pub fn read_kept(path: &std::path::Path) -> Result<(PriceTable, String), PriceFileError> {
-        let table = PriceTable::from_file(path)?;
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PriceFileError::Read { path: shown.clone(), source })?;
+        let table = PriceTable::overridden(&text, &shown)
+            .map_err(|reason| PriceFileError::Invalid { path: shown.clone(), reason })?;
         let origin = text
             .lines()
             .next()
             .and_then(|l| l.split_once(" was priced with: "))
             .map(|(_, origin)| origin.trim_end_matches('.').to_owned())
-            .unwrap_or_else(|| format!("price file {}", path.display()));
+            .unwrap_or_else(|| format!("price file {shown}"));
         Ok((table, origin))
     }
 

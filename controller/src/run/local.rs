@@ -83,7 +83,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
             Some(embedded) => {
                 targets.s3_endpoint = Some(embedded.endpoint_url());
                 targets.s3_source = Some("embedded".into());
-                embedded_target(embedded, &bucket)
+                embedded.target(&bucket)
             }
             None => {
                 targets.s3_endpoint = opts.s3_endpoint.clone();
@@ -108,8 +108,7 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
         (true, None, Some(embedded)) => {
             targets.s3_express_bucket = Some(LOCAL_EXPRESS_BUCKET.to_owned());
             targets.s3_express_endpoint = Some(embedded.endpoint_url());
-            // An IP-literal endpoint: the SDK addresses directory buckets in the path only then.
-            Some(embedded_target(embedded, LOCAL_EXPRESS_BUCKET))
+            Some(embedded.target(LOCAL_EXPRESS_BUCKET))
         }
         (true, None, None) => {
             unreachable!("the fleet starts the embedded endpoint when the user gives no directory bucket")
@@ -134,17 +133,5 @@ fn local_fleet(opts: &RunOptions, local: &LocalFleet) -> Fleet {
         s3_express,
         targets,
         pricing: crate::results::cost::Assumptions::default(),
-    }
-}
-
-/// `bucket` on the embedded S3 endpoint, addressed in the path, with its credentials.
-fn embedded_target(embedded: &crate::fleet::embedded_s3::EmbeddedS3, bucket: &str) -> pb::S3Target {
-    pb::S3Target {
-        endpoint_url: embedded.endpoint_url(),
-        region: "us-east-1".into(),
-        bucket: bucket.to_owned(),
-        force_path_style: true,
-        access_key_id: embedded.access_key().to_owned(),
-        secret_access_key: embedded.secret_key().to_owned(),
     }
 }

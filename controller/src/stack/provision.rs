@@ -62,6 +62,34 @@ pub struct ProvisionOptions {
     pub prices: Option<(crate::results::pricing::PriceTable, String)>,
 }
 
+/// The cache a stack gets: none of its own with an existing cache.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CacheChoice<'a> {
+    /// The created cache's engine.
+    pub engine: Option<Engine>,
+    /// The created cache is ElastiCache Serverless.
+    pub serverless: bool,
+    /// The created cache's node type (none for a Serverless cache).
+    pub node_type: Option<&'a str>,
+}
+
+impl ProvisionOptions {
+    /// The cache's engine and kind: as asked, else as the stack `kept` already has them, else
+    /// the defaults.
+    pub fn cache<'a>(&'a self, kept: &State) -> CacheChoice<'a> {
+        if self.existing_cache.is_some() {
+            return CacheChoice { engine: None, serverless: false, node_type: None };
+        }
+        let engine = self
+            .cache_engine
+            .or_else(|| kept.cache_engine.as_deref().and_then(Engine::parse))
+            .unwrap_or(Engine::DEFAULT);
+        let serverless = self.serverless.unwrap_or(kept.serverless);
+        let node_type = (!serverless).then_some(self.cache_node_type.as_str());
+        CacheChoice { engine: Some(engine), serverless, node_type }
+    }
+}
+
 /// The engine of the cache a stack creates, with the engine version the template is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -146,16 +174,11 @@ pub async fn provision(opts: ProvisionOptions) -> Result<Option<Installed>, Erro
     state.agents = opts.agents;
     state.instance_type = opts.instance_type.clone();
     state.arch = arch.to_owned();
-    // Engine and kind: as asked, else as the stack already has them, else the defaults.
-    let creates = opts.existing_cache.is_none();
-    let engine = opts
-        .cache_engine
-        .or_else(|| state.cache_engine.as_deref().and_then(Engine::parse))
-        .unwrap_or(Engine::DEFAULT);
-    let serverless = creates && opts.serverless.unwrap_or(state.serverless);
-    state.cache_node_type = (creates && !serverless).then(|| opts.cache_node_type.clone());
-    state.cache_engine = creates.then(|| engine.name().to_owned());
-    state.serverless = serverless;
+    let cache = opts.cache(&state);
+    let (engine, serverless) = (cache.engine.unwrap_or(Engine::DEFAULT), cache.serverless);
+    state.cache_node_type = cache.node_type.map(str::to_owned);
+    state.cache_engine = cache.engine.map(|e| e.name().to_owned());
+    state.serverless = cache.serverless;
     // Written before the stack exists, so a crash from here on can still be torn down.
     let dir = aws_state::save(&state)?;
     if let Some((table, origin)) = &opts.prices {
