@@ -37,14 +37,7 @@ pub(super) fn installed(done: Installed) -> u8 {
 pub async fn status(args: &StatusArgs) -> Result<u8, Error> {
     let s = &args.stack;
     let state = crate::stack::install::load(&s.stack)?;
-    let engine = state.cache_engine.as_deref().unwrap_or(crate::results::pricing::DEFAULT_ENGINE);
-    let node: Vec<(&str, &str)> = state
-        .cache_node_type
-        .as_deref()
-        .filter(|_| !state.serverless)
-        .map(|n| (engine, n))
-        .into_iter()
-        .collect();
+    let node: Vec<(&str, &str)> = crate::stack::prices::cache_node(&state).into_iter().collect();
     let live = super::prices::LiveFor {
         region: Some(s.region.as_deref().unwrap_or(&state.region)),
         profile: s.profile.as_deref().or(state.profile.as_deref()),

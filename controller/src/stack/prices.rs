@@ -45,11 +45,16 @@ pub fn keep(stack: &str, table: &PriceTable, origin: &str) -> Result<PathBuf, Er
 /// What the stack of `state` costs by the hour at the prices of `table`: its agents, its cache
 /// nodes (an existing cache and a Serverless cache have none) and its key.
 pub fn hourly(state: &State, table: &PriceTable) -> HourlyCost {
-    let engine = state.cache_engine.as_deref().unwrap_or(pricing::DEFAULT_ENGINE);
     let shape = StackShape {
         agents: state.agents,
         instance_type: &state.instance_type,
-        cache_node: state.cache_node_type.as_deref().filter(|_| !state.serverless).map(|node| (engine, node)),
+        cache_node: cache_node(state),
     };
     pricing::hourly(table, shape)
+}
+
+/// The stack's cache node as (engine, node type); `None` for an existing or Serverless cache.
+pub fn cache_node(state: &State) -> Option<(&str, &str)> {
+    let engine = state.cache_engine.as_deref().unwrap_or(pricing::DEFAULT_ENGINE);
+    state.cache_node_type.as_deref().filter(|_| !state.serverless).map(|node| (engine, node))
 }
